@@ -1,0 +1,34 @@
+/* Files written whole or not at all, and quantization parameters as JSON. */
+#ifndef CQUANT_IO_H
+#define CQUANT_IO_H
+
+#include <stddef.h>
+#include "cquant/qparams.h"
+#include "cquant/quantize.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Writes len bytes to path via a temporary file in the same folder and a rename: the path holds
+ * either its old content or all of the new, never part of it. */
+int cquant_file_write_atomic(const char *path, const void *data, size_t len);
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated, len excludes the NUL). */
+int cquant_file_read(const char *path, void **data, size_t *len);
+
+/* The qparams JSON document (docs/formats.md): format, version, dtype, granularity, axis,
+ * group_size, symmetric, narrow_range, short_last_group, rounding, qmin, qmax, shape,
+ * param_shape, layout (of the quantized data it describes), scale[], zero_point[]. Scales are
+ * written with %.9g, which round-trips every float32 exactly. *json is malloc'd: free() it.
+ * Reading checks every field (BAD_FORMAT naming the field) and the values (as
+ * cquant_qparams_validate). layout may be NULL when not wanted. */
+int cquant_qparams_to_json(const cquant_qparams_t *qp, cquant_layout_t layout, char **json);
+int cquant_qparams_from_json(const char *json, cquant_qparams_t **out, cquant_layout_t *layout);
+int cquant_qparams_save(const char *path, const cquant_qparams_t *qp, cquant_layout_t layout);
+int cquant_qparams_load(const char *path, cquant_qparams_t **out, cquant_layout_t *layout);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

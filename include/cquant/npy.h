@@ -1,0 +1,48 @@
+/* NumPy .npy files: versions 1.0, 2.0 and 3.0, little-endian, C order.
+ * Types: float32, float16, int8, uint8, int16, int32, int64 (read and write). */
+#ifndef CQUANT_NPY_H
+#define CQUANT_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cquant/dtype.h"
+#include "cquant/qparams.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  cquant_dtype_t dtype; /* f32 f16 s8 u8 s16 s32 s64 */
+  int ndim;             /* 0..CQUANT_MAX_DIMS; 0 is a scalar of one element */
+  int64_t shape[CQUANT_MAX_DIMS];
+  int64_t numel;
+  size_t nbytes;
+  void *data;           /* owned, 64-byte aligned */
+} cquant_array_t;
+
+/* Parses a whole .npy image held in memory. On error nothing is allocated and
+ * cquant_last_error says what is wrong (BAD_FORMAT for malformed or truncated, UNSUPPORTED for a
+ * valid file of a type or order cquant does not read). */
+int cquant_npy_parse(const void *buf, size_t len, cquant_array_t *out);
+
+/* Reads a file. IO for a missing or unreadable file, then as cquant_npy_parse. */
+int cquant_npy_load(const char *path, cquant_array_t *out);
+
+/* Writes a version 1.0 file (2.0 when the header needs it) through a temporary file in the same
+ * folder and a rename, so a failed write never leaves a partial file at path. */
+int cquant_npy_save(const char *path, cquant_dtype_t dt, int ndim, const int64_t *shape,
+                    const void *data);
+
+/* Serialises into a new malloc'd buffer (for tests and in-memory use). */
+int cquant_npy_serialize(cquant_dtype_t dt, int ndim, const int64_t *shape, const void *data,
+                         void **buf, size_t *len);
+
+/* Allocates a zeroed array of the given type and shape. */
+int cquant_array_alloc(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int64_t *shape);
+void cquant_array_free(cquant_array_t *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,58 @@
+/* Error report: MSE, SQNR, max error, and the split of the MSE into clipping and rounding
+ * (docs/quantization.md, sec. 5, eq. 17-20). */
+#include <math.h>
+#include "core/internal.h"
+
+int cquant_error_report(const float *x, const float *y, size_t n, const cquant_qparams_t *qp,
+                        cquant_error_report_t *rep) {
+  if (!rep || (n && (!x || !y))) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "error report: NULL argument");
+  int64_t outer = 1, len = 1, inner = 1;
+  if (qp) {
+    int64_t m = 1;
+    for (int d = 0; d < qp->ndim; d++) m *= qp->shape[d];
+    if ((size_t)m != n)
+      return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "error report: parameters describe %lld elements, data has %zu",
+                           (long long)m, n);
+    cquant__split_shape(qp, &outer, &len, &inner);
+  }
+  const int fp8 = qp && (qp->dtype == CQUANT_DT_F8E4M3 || qp->dtype == CQUANT_DT_F8E5M2);
+  const double fp8_max = fp8 ? cquant_dtype_info(qp->dtype)->max : 0.0;
+  double sig = 0, clip = 0, rnd = 0, maxabs = 0;
+  int64_t nclip = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (isnan(x[i]) || isnan(y[i]))
+      return cquant__error(CQUANT_STATUS_NOT_FINITE, "error report: element %zu is NaN", i);
+    double d = (double)x[i] - (double)y[i], e = d * d;
+    sig += (double)x[i] * (double)x[i];
+    if (fabs(d) > maxabs) maxabs = fabs(d);
+    int clipped = 0;
+    if (qp) {
+      /* the parameter slot of element i */
+      int64_t o = (int64_t)i / (len * inner), a = ((int64_t)i / inner) % len, in = (int64_t)i % inner, slot = 0;
+      if (qp->granularity == CQUANT_PER_CHANNEL) slot = a;
+      else if (qp->granularity == CQUANT_PER_GROUP) {
+        int64_t ng = (len + qp->group_size - 1) / qp->group_size;
+        slot = (o * ng + a / qp->group_size) * inner + in;
+      }
+      const float s = qp->scale[slot];
+      if (fp8) {
+        clipped = fabs((double)(x[i] / s)) > fp8_max; /* eq. 20, FP8 */
+      } else { /* eq. 20: the same quotient and rounding as the kernels */
+        double q = (double)cquant__div_round(x[i], s, 1.0f / s, qp->rounding) + qp->zero_point[slot];
+        clipped = q < qp->qmin || q > qp->qmax;
+      }
+    }
+    if (clipped) { nclip++; clip += e; }
+    else rnd += e;
+  }
+  rep->n = (int64_t)n;
+  rep->mse = n ? (clip + rnd) / (double)n : 0.0;
+  rep->sqnr_db = (clip + rnd) > 0 ? 10.0 * log10(sig / (clip + rnd)) : INFINITY;
+  rep->max_abs = maxabs;
+  rep->n_clipped = nclip;
+  rep->clipped_share = n ? (double)nclip / (double)n : 0.0;
+  rep->clip_mse = n ? clip / (double)n : 0.0;
+  rep->round_mse = n ? rnd / (double)n : 0.0;
+  rep->has_split = qp != NULL;
+  return CQUANT_STATUS_OK;
+}

@@ -1,0 +1,89 @@
+/* Internal declarations shared by the core: error helper and the kernel tables. */
+#ifndef CQUANT_CORE_INTERNAL_H
+#define CQUANT_CORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cquant/cquant.h"
+
+#if defined(__GNUC__)
+#define CQUANT__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CQUANT__PRINTF(a, b)
+#endif
+
+/* Records a detail message for cquant_last_error and returns status. */
+int cquant__error(int status, const char *fmt, ...) CQUANT__PRINTF(2, 3);
+
+/* Parameters of one run of elements that share a scale and zero-point (docs eq. 13-15). */
+typedef struct {
+  float scale;
+  int32_t zero_point;
+  int32_t qmin, qmax;
+  cquant_round_t rounding;
+} cquant__qrun_t;
+
+/* Kernels. "run": n elements, one (scale, zero-point). "vec": n elements, element i uses
+ * scale[i], zero_point[i] (the channel axis is the innermost one). Inputs are checked by the
+ * caller; kernels only assert. Containers: s8 holds s8/s4/s2, u8 holds u8/u4/u2, s16 holds s16. */
+typedef void (*cquant__q_run_fn)(const float *x, size_t n, const cquant__qrun_t *p, void *q);
+typedef void (*cquant__q_vec_fn)(const float *x, size_t n, const float *scale, const int32_t *zp,
+                                 int32_t qmin, int32_t qmax, cquant_round_t r, void *q);
+typedef void (*cquant__dq_run_fn)(const void *q, size_t n, float scale, int32_t zp, float *y);
+typedef void (*cquant__dq_vec_fn)(const void *q, size_t n, const float *scale, const int32_t *zp,
+                                  float *y);
+typedef void (*cquant__fq_run_fn)(const float *x, size_t n, const cquant__qrun_t *p, float *y);
+typedef void (*cquant__fq_vec_fn)(const float *x, size_t n, const float *scale, const int32_t *zp,
+                                  int32_t qmin, int32_t qmax, cquant_round_t r, float *y);
+typedef void (*cquant__cvt_from_f32_fn)(const float *x, size_t n, uint16_t *y);
+typedef void (*cquant__cvt_to_f32_fn)(const uint16_t *x, size_t n, float *y);
+
+/* Containers. s32 has only the reference kernels (its bounds need 64-bit arithmetic). */
+enum { CQUANT__C_S8 = 0, CQUANT__C_U8 = 1, CQUANT__C_S16 = 2, CQUANT__C_S32 = 3, CQUANT__C_COUNT = 4 };
+
+typedef struct {
+  cquant__q_run_fn q_run[CQUANT__C_COUNT];
+  cquant__q_vec_fn q_vec[CQUANT__C_COUNT];
+  cquant__dq_run_fn dq_run[CQUANT__C_COUNT];
+  cquant__dq_vec_fn dq_vec[CQUANT__C_COUNT];
+  cquant__fq_run_fn fq_run;
+  cquant__fq_vec_fn fq_vec;
+  cquant__cvt_from_f32_fn f32_to_f16, f32_to_bf16;
+  cquant__cvt_to_f32_fn f16_to_f32, bf16_to_f32;
+  /* min and max of the finite elements (+inf / -inf when none); returns how many were not finite */
+  size_t (*minmax)(const float *x, size_t n, float *mn, float *mx);
+} cquant__kernels_t;
+
+/* The table for one ISA (every entry filled: missing variants fall back to the reference),
+ * or NULL when this CPU lacks the ISA. */
+const cquant__kernels_t *cquant__kernels_for(cquant_isa_t isa);
+/* The table of the active ISA. */
+const cquant__kernels_t *cquant__kernels(void);
+
+/* Per-ISA fillers: each overwrites the entries it implements. */
+void cquant__kernels_init_ref(cquant__kernels_t *k);
+void cquant__convert_init_ref(cquant__kernels_t *k);
+void cquant__kernels_init_avx2(cquant__kernels_t *k);
+void cquant__convert_init_avx2(cquant__kernels_t *k);
+void cquant__kernels_init_avx512(cquant__kernels_t *k);
+void cquant__convert_init_avx512(cquant__kernels_t *k);
+
+/* Splits a tensor around the parameters' axis: outer x len x inner (per-tensor: n x 1 x 1). */
+void cquant__split_shape(const cquant_qparams_t *qp, int64_t *outer, int64_t *len, int64_t *inner);
+
+/* Sub-byte packing (element 0 in the low bits). */
+void cquant__pack_bits(const uint8_t *src, size_t n, int bits, uint8_t *dst);
+void cquant__unpack_bits(const uint8_t *src, size_t n, int bits, int is_signed, uint8_t *dst);
+
+/* The rounding step of eq. 13, shared by every scalar path: the quotient, rounded half to even. */
+static inline float cquant__div_round(float x, float scale, float inv, cquant_round_t r) {
+  float v = (r == CQUANT_ROUND_RECIP) ? x * inv : x / scale;
+  return __builtin_roundevenf(v); /* maps to roundss with imm 8 (round to nearest even) */
+}
+/* Clamp to [lo, hi] with NaN going to lo, exactly as maxps(v, lo) then minps(v, hi). */
+static inline float cquant__clampf(float v, float lo, float hi) {
+  v = (v >= lo) ? v : lo;
+  return (v <= hi) ? v : hi;
+}
+
+#endif

@@ -1,0 +1,38 @@
+/* Shared helpers of the cquant command-line tool. The tool is thin: it parses arguments, calls
+ * the library, and turns a status into one line on stderr and exit status 1. */
+#ifndef CQUANT_CLI_H
+#define CQUANT_CLI_H
+
+#include <stdio.h>
+#include "cquant/cquant.h"
+
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Prints "cquant: error: <message>" on stderr and returns 1 (the exit status). */
+int cli_fail(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* The same for a failed library call: "cquant: error: <cquant_last_error() or status text>". */
+int cli_fail_status(int status);
+
+/* Strict number parsing: the whole string must be the number. Return 0 on success. */
+int cli_parse_int(const char *s, long long *v);
+int cli_parse_float(const char *s, double *v);
+
+/* The value after an option, or NULL (after printing an error) when missing. */
+const char *cli_value(int argc, char **argv, int *i);
+
+/* Loads a float tensor from .npy (float32 or float16, converted) and checks every element is
+ * finite: NaN/Inf are refused (the policy of every command that quantizes). 0 on success. */
+int cli_load_float(const char *path, cquant_array_t *a);
+
+/* Prints an error report as aligned lines. */
+void cli_print_report(FILE *f, const cquant_error_report_t *r);
+
+/* Commands. */
+int cmd_dtypes(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_fake_quant(int argc, char **argv);
+int cmd_dequantize(int argc, char **argv);
+int cmd_error(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,94 @@
+/* Helpers shared by the commands. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+int cli_fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("cquant: error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return 1;
+}
+
+int cli_fail_status(int status) {
+  const char *d = cquant_last_error();
+  return cli_fail("%s", d && *d ? d : cquant_status_str((cquant_status)status));
+}
+
+int cli_parse_int(const char *s, long long *v) {
+  if (!s || !*s) return -1;
+  char *end;
+  errno = 0;
+  long long x = strtoll(s, &end, 10);
+  if (errno || *end) return -1;
+  *v = x;
+  return 0;
+}
+
+int cli_parse_float(const char *s, double *v) {
+  if (!s || !*s) return -1;
+  char *end;
+  errno = 0;
+  double x = strtod(s, &end);
+  if (errno || *end) return -1;
+  *v = x;
+  return 0;
+}
+
+const char *cli_value(int argc, char **argv, int *i) {
+  if (*i + 1 >= argc) {
+    cli_fail("option %s needs a value", argv[*i]);
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+int cli_load_float(const char *path, cquant_array_t *a) {
+  int st = cquant_npy_load(path, a);
+  if (st) return cli_fail_status(st);
+  if (a->dtype == CQUANT_DT_F16) {
+    cquant_array_t f;
+    if ((st = cquant_array_alloc(&f, CQUANT_DT_F32, a->ndim, a->shape)) ||
+        (st = cquant_convert_to_f32(a->data, (size_t)a->numel, CQUANT_DT_F16, f.data))) {
+      cquant_array_free(a);
+      return cli_fail_status(st);
+    }
+    cquant_array_free(a);
+    *a = f;
+  } else if (a->dtype != CQUANT_DT_F32) {
+    int r = cli_fail("%s: holds %s; a float32 or float16 tensor is needed", path, cquant_dtype_info(a->dtype)->name);
+    cquant_array_free(a);
+    return r;
+  }
+  const float *x = a->data;
+  for (int64_t i = 0; i < a->numel; i++) {
+    if (!isfinite(x[i])) {
+      int r = cli_fail("%s: element %lld is %s; cquant refuses NaN/Inf input (replace or remove them first)",
+                       path, (long long)i, isnan(x[i]) ? "NaN" : (x[i] > 0 ? "+Inf" : "-Inf"));
+      cquant_array_free(a);
+      return r;
+    }
+  }
+  return 0;
+}
+
+void cli_print_report(FILE *f, const cquant_error_report_t *r) {
+  fprintf(f, "  elements        %lld\n", (long long)r->n);
+  fprintf(f, "  MSE             %.6g\n", r->mse);
+  fprintf(f, "  SQNR            %.2f dB\n", r->sqnr_db);
+  fprintf(f, "  max abs error   %.6g\n", r->max_abs);
+  if (r->has_split) {
+    fprintf(f, "  clipped         %lld (%.4f%%)\n", (long long)r->n_clipped, 100.0 * r->clipped_share);
+    double tot = r->mse > 0 ? r->mse : 1;
+    fprintf(f, "  clipping MSE    %.6g (%.1f%% of MSE)\n", r->clip_mse, 100.0 * r->clip_mse / tot);
+    fprintf(f, "  rounding MSE    %.6g (%.1f%% of MSE)\n", r->round_mse, 100.0 * r->round_mse / tot);
+  } else {
+    fprintf(f, "  clipping/rounding split: give --qparams to know which elements were clipped\n");
+  }
+}

@@ -1,0 +1,43 @@
+/* cquant: the command-line tool. */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+static const struct {
+  const char *name;
+  int (*fn)(int, char **);
+  const char *summary;
+} commands[] = {
+    {"dtypes", cmd_dtypes, "print the data types cquant knows, with their ranges"},
+    {"quantize", cmd_quantize, "quantize a float .npy tensor to integers (or FP8)"},
+    {"dequantize", cmd_dequantize, "turn quantized integers back into float32"},
+    {"fake-quant", cmd_fake_quant, "quantize and dequantize in one pass (float32 out)"},
+    {"error", cmd_error, "compare a tensor with its reference: MSE, SQNR, clipping vs rounding"},
+    {"demo", cmd_demo, "the built-in demonstration: round trips on generated data, no files needed"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: cquant COMMAND [options]   (cquant COMMAND --help for each)\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\nenvironment: CQUANT_ISA=ref|avx2|avx512 lowers the kernels' instruction set.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 1;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("cquant %s (kernels: %s)\n", CQUANT_VERSION_STRING, cquant_isa_name(cquant_isa_active()));
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+  cli_fail("unknown command '%s' (cquant --help lists them)", argv[1]);
+  return 1;
+}
