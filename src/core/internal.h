@@ -80,10 +80,25 @@ static inline float cquant__div_round(float x, float scale, float inv, cquant_ro
   float v = (r == CQUANT_ROUND_RECIP) ? x * inv : x / scale;
   return __builtin_roundevenf(v); /* maps to roundss with imm 8 (round to nearest even) */
 }
-/* Clamp to [lo, hi] with NaN going to lo, exactly as maxps(v, lo) then minps(v, hi). */
+/* Clamp to [lo, hi] exactly as maxps(v, lo) then minps(v, hi): those return the second operand
+ * unless the first is strictly greater (smaller), so NaN goes to lo and -0 against +0 gives +0. */
 static inline float cquant__clampf(float v, float lo, float hi) {
-  v = (v >= lo) ? v : lo;
-  return (v <= hi) ? v : hi;
+  v = (v > lo) ? v : lo;
+  return (v < hi) ? v : hi;
+}
+
+/* The float bounds of the rounded quotient, qmin - z and qmax - z, rounded outward (exact for
+ * every type up to 16 bits; int32 bounds may not be floats, and the 64-bit saturation after the
+ * conversion then does the exact clamp). */
+static inline float cquant__lo_bound(int32_t qmin, int32_t z) {
+  int64_t b = (int64_t)qmin - z;
+  float f = (float)b;
+  return (int64_t)f > b ? __builtin_nextafterf(f, -__builtin_inff()) : f;
+}
+static inline float cquant__hi_bound(int32_t qmax, int32_t z) {
+  int64_t b = (int64_t)qmax - z;
+  float f = (float)b;
+  return (double)f < (double)b ? __builtin_nextafterf(f, __builtin_inff()) : f;
 }
 
 #endif

