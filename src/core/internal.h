@@ -14,6 +14,8 @@
 
 /* Records a detail message for cquant_last_error and returns status. */
 int cquant__error(int status, const char *fmt, ...) CQUANT__PRINTF(2, 3);
+/* Prepends "prefix: " to the current detail message and returns status. */
+int cquant__error_prefix(int status, const char *prefix);
 
 /* Parameters of one run of elements that share a scale and zero-point (docs eq. 13-15). */
 typedef struct {

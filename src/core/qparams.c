@@ -86,7 +86,7 @@ int cquant_qparams_create(cquant_dtype_t dt, cquant_granularity_t g, int axis, i
         return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "group size %lld must be at least 1", (long long)group_size);
       if (shape[axis] % group_size && !(flags & CQUANT_QF_ALLOW_SHORT_GROUP))
         return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT,
-                             "group size %lld does not divide axis %d of length %lld (allow a short last group to accept it)",
+                             "group size %lld does not divide axis %d of length %lld (a short last group must be allowed explicitly)",
                              (long long)group_size, axis, (long long)shape[axis]);
     } else if (g != CQUANT_PER_CHANNEL) {
       return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "unknown granularity %d", (int)g);

@@ -25,3 +25,10 @@ int cquant__error(int status, const char *fmt, ...) {
   va_end(ap);
   return status;
 }
+
+int cquant__error_prefix(int status, const char *prefix) {
+  char tmp[sizeof last_error];
+  snprintf(tmp, sizeof tmp, "%s", last_error); /* the message is rewritten in place: copy first */
+  snprintf(last_error, sizeof last_error, "%s: %s", prefix, tmp);
+  return status;
+}

@@ -185,7 +185,7 @@ int cquant_npy_load(const char *path, cquant_array_t *out) {
   if (st) return st;
   st = cquant_npy_parse(buf, len, out);
   free(buf);
-  if (st) return cquant__error(st, "%s: %s", path, cquant_last_error());
+  if (st) return cquant__error_prefix(st, path);
   return CQUANT_STATUS_OK;
 }
 

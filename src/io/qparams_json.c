@@ -165,6 +165,6 @@ int cquant_qparams_load(const char *path, cquant_qparams_t **out, cquant_layout_
   if (st) return st;
   st = cquant_qparams_from_json((const char *)buf, out, layout);
   free(buf);
-  if (st) return cquant__error(st, "%s: %s", path, cquant_last_error());
+  if (st) return cquant__error_prefix(st, path);
   return CQUANT_STATUS_OK;
 }

@@ -1,0 +1,132 @@
+#!/bin/bash
+# End-to-end tests of the cquant command line: round trips checked against NumPy, and every kind of
+# bad input: non-zero exit, exactly one line on stderr, and no output file left behind.
+# usage: tests/cli_test.sh PATH/TO/cquant
+set -u
+CQ=$(realpath "$1")
+PY=/usr/bin/python3
+T=$(mktemp -d /tmp/cquant_cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+pass=0; fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+# expect_fail NAME OUTFILE CMD...: non-zero exit, one stderr line, OUTFILE absent
+expect_fail() {
+  local name=$1 out=$2; shift 2
+  rm -f "$out"
+  "$@" >stdout.txt 2>stderr.txt; local rc=$?
+  local lines; lines=$(wc -l <stderr.txt)
+  if [ $rc -ne 0 ] && [ "$lines" -eq 1 ] && [ ! -e "$out" ] && ! ls "$out".tmp.* >/dev/null 2>&1; then ok "$name"
+  else bad "$name (rc=$rc, stderr lines=$lines: $(head -c 300 stderr.txt))"; fi
+}
+
+$PY - <<'PY'
+import numpy as np
+rng = np.random.default_rng(7)
+x = (rng.standard_normal((64, 100)) * np.linspace(0.1, 2, 64)[:, None]).astype(np.float32)
+np.save("x.npy", x)
+np.save("x16.npy", x.astype(np.float16))
+np.save("x64.npy", x.astype(np.float64))
+np.save("xbe.npy", x.astype(">f4"))
+np.save("xf.npy", np.asfortranarray(x))
+n = x.copy(); n[3, 7] = np.nan; np.save("nan.npy", n)
+i = x.copy(); i[5, 1] = np.inf; np.save("inf.npy", i)
+np.save("empty.npy", np.zeros((0,), np.float32))
+raw = open("x.npy", "rb").read(); open("trunc.npy", "wb").write(raw[: len(raw) // 2])
+open("garbage.npy", "wb").write(b"this is not a numpy file at all")
+np.save("q4bad.npy", np.array([0, 1, 9], np.int8))
+PY
+
+# 1. int8 per-channel round trip, checked against NumPy's own arithmetic
+if $CQ quantize x.npy -o q.npy --dtype int8 --per-channel 0 --qparams qp.json >out.txt &&
+   $CQ dequantize q.npy --qparams qp.json -o y.npy >/dev/null &&
+   $CQ fake-quant x.npy -o f.npy --dtype int8 --per-channel 0 >/dev/null &&
+   $PY - <<'PY'
+import json, numpy as np
+x = np.load("x.npy"); q = np.load("q.npy"); y = np.load("y.npy"); f = np.load("f.npy")
+qp = json.load(open("qp.json"))
+s = np.array(qp["scale"], np.float32)[:, None]; z = np.array(qp["zero_point"])[:, None]
+assert q.dtype == np.int8 and q.shape == x.shape
+amax = np.maximum(-x.min(1), x.max(1)).astype(np.float32)
+assert np.array_equal(s[:, 0], amax / np.float32(127.5)), "scale must be amax/127.5"
+want = np.clip(np.rint(x / s) + z, -128, 127)
+assert np.array_equal(q, want), "quantized values"
+assert np.array_equal(y, ((q.astype(np.int32) - z).astype(np.float32) * s)), "dequantized values"
+assert np.array_equal(f, y), "fake-quant equals quantize+dequantize"
+PY
+then ok "int8 per-channel round trip equals NumPy"; else bad "int8 per-channel round trip equals NumPy"; fi
+grep -q "SQNR" out.txt && grep -q "clipping MSE" out.txt && ok "quantize prints the error report" || bad "quantize prints the error report"
+
+# 2. packed int4 per-group with a short last group, and uint4 asymmetric
+if $CQ quantize x.npy -o p.npy --dtype int4 --per-group 1:32 --short-last-group --pack --qparams pq.json >/dev/null &&
+   $CQ dequantize p.npy --qparams pq.json -o py.npy >/dev/null &&
+   $CQ fake-quant x.npy -o pf.npy --dtype int4 --per-group 1:32 --short-last-group >/dev/null &&
+   $PY - <<'PY'
+import json, numpy as np
+p = np.load("p.npy"); y = np.load("py.npy"); f = np.load("pf.npy"); qp = json.load(open("pq.json"))
+assert p.dtype == np.uint8 and p.shape == (64 * 100 // 2,), p.shape
+assert qp["param_shape"] == [64, 4] and qp["layout"] == "packed"
+assert np.array_equal(y, f)
+lo = (p & 15).astype(np.int8); lo[lo > 7] -= 16
+q0 = np.clip(np.rint(np.load("x.npy")[0, 0] / np.float32(qp["scale"][0])), -8, 7)
+assert lo[0] == q0, (lo[0], q0)
+PY
+then ok "packed int4 per-group (short last group) round trip"; else bad "packed int4 per-group (short last group) round trip"; fi
+
+# 3. --load-qparams reuses parameters; float16 input; fp8; --scale/--zero-point
+$CQ quantize x.npy -o q2.npy --load-qparams qp.json >/dev/null && cmp -s q.npy q2.npy && ok "--load-qparams reproduces the output" || bad "--load-qparams reproduces the output"
+$CQ quantize x16.npy -o h.npy --dtype uint8 >/dev/null && ok "float16 input" || bad "float16 input"
+$CQ quantize x.npy -o e.npy --dtype fp8e4m3 --per-channel 0 --qparams e.json >/dev/null &&
+  $CQ dequantize e.npy --qparams e.json -o ey.npy >/dev/null && $CQ error x.npy ey.npy --qparams e.json | grep -q "SQNR" && ok "fp8e4m3 scaled round trip" || bad "fp8e4m3 scaled round trip"
+$CQ quantize x.npy -o s.npy --scale 0.01 --zero-point 5 --qparams s.json >/dev/null &&
+  $PY -c "
+import numpy as np; x=np.load('x.npy'); q=np.load('s.npy')
+assert np.array_equal(q, np.clip(np.rint(x/np.float32(0.01))+5,-128,127))" && ok "--scale/--zero-point" || bad "--scale/--zero-point"
+$CQ error x.npy y.npy --qparams qp.json >err.txt && grep -q "clipped" err.txt && ok "error command with the split" || bad "error command with the split"
+for c in dtypes quantize dequantize fake-quant error demo; do
+  $CQ $c --help | grep -q "usage: cquant $c" && ok "$c --help" || bad "$c --help"
+done
+$CQ dtypes | grep -q "| float32 | 1 | 8 | 23 | 1.17549e-38 | 3.40282e+38 | 1e-06 |" && ok "dtypes float32 row as in the seed" || bad "dtypes float32 row"
+$CQ dtypes | grep -q "| float16 | 1 | 5 | 10 | 6.10352e-05 | 65504 | 0.001 |" && ok "dtypes float16 row as in the seed" || bad "dtypes float16 row"
+$CQ dtypes | grep -q "| bfloat16 | 1 | 8 | 7 | 1.17549e-38 | 3.38953e+38 | 0.01 |" && ok "dtypes bfloat16 row as in the seed" || bad "dtypes bfloat16 row"
+$CQ dtypes | grep -q "| int4 | 1 | 0 | 3 | -8 | 7 | 1 |" && ok "dtypes int4 row" || bad "dtypes int4 row"
+
+# 4. bad input: one clear line, non-zero exit, no output
+expect_fail "missing input file" o.npy $CQ quantize nope.npy -o o.npy
+expect_fail "truncated .npy" o.npy $CQ quantize trunc.npy -o o.npy
+expect_fail "not a .npy" o.npy $CQ quantize garbage.npy -o o.npy
+expect_fail "float64 unsupported" o.npy $CQ quantize x64.npy -o o.npy
+expect_fail "big-endian unsupported" o.npy $CQ quantize xbe.npy -o o.npy
+expect_fail "Fortran order unsupported" o.npy $CQ quantize xf.npy -o o.npy
+expect_fail "unknown dtype" o.npy $CQ quantize x.npy -o o.npy --dtype int7
+expect_fail "float dtype is not a target" o.npy $CQ quantize x.npy -o o.npy --dtype float16
+expect_fail "axis out of range" o.npy $CQ quantize x.npy -o o.npy --per-channel 2
+expect_fail "negative axis" o.npy $CQ quantize x.npy -o o.npy --per-channel -1
+expect_fail "group size does not divide" o.npy $CQ quantize x.npy -o o.npy --per-group 1:32
+expect_fail "group size zero" o.npy $CQ quantize x.npy -o o.npy --per-group 1:0
+expect_fail "zero scale" o.npy $CQ quantize x.npy -o o.npy --scale 0
+expect_fail "negative scale" o.npy $CQ quantize x.npy -o o.npy --scale -0.5
+expect_fail "NaN scale" o.npy $CQ quantize x.npy -o o.npy --scale nan
+expect_fail "zero-point out of range" o.npy $CQ quantize x.npy -o o.npy --scale 0.1 --zero-point 300
+expect_fail "NaN in input" o.npy $CQ quantize nan.npy -o o.npy
+expect_fail "Inf in input" o.npy $CQ fake-quant inf.npy -o o.npy
+expect_fail "unknown option" o.npy $CQ quantize x.npy -o o.npy --frobnicate
+expect_fail "no output given" o.npy $CQ quantize x.npy
+expect_fail "pack on int8" o.npy $CQ quantize x.npy -o o.npy --pack
+expect_fail "dequantize without qparams" o.npy $CQ dequantize q.npy -o o.npy
+expect_fail "dequantize shape mismatch" o.npy $CQ dequantize x16.npy --qparams qp.json -o o.npy
+expect_fail "dequantize value out of range" o.npy bash -c "$CQ quantize q4bad.npy -o /dev/null 2>/dev/null; printf '{\"dtype\":\"int4\",\"granularity\":\"per_tensor\",\"shape\":[3],\"scale\":[0.5],\"zero_point\":[0]}' > q4.json; $CQ dequantize q4bad.npy --qparams q4.json -o o.npy"
+expect_fail "malformed qparams json" o.npy bash -c "echo '{oops' > broken.json; $CQ dequantize q.npy --qparams broken.json -o o.npy"
+expect_fail "error: shapes differ" o.npy $CQ error x.npy empty.npy
+expect_fail "unknown command" o.npy $CQ frobnicate
+expect_fail "output folder missing" nodir/o.npy $CQ quantize x.npy -o nodir/o.npy
+
+# 5. a failing run leaves an existing output untouched
+cp q.npy keep.npy
+$CQ quantize nan.npy -o keep.npy 2>/dev/null
+cmp -s q.npy keep.npy && ok "failed run keeps the old output" || bad "failed run keeps the old output"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
