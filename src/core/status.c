@@ -1,6 +1,7 @@
 /* Status strings and the per-thread last-error message. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include "core/internal.h"
 
 static _Thread_local char last_error[512];
@@ -28,7 +29,12 @@ int cquant__error(int status, const char *fmt, ...) {
 
 int cquant__error_prefix(int status, const char *prefix) {
   char tmp[sizeof last_error];
-  snprintf(tmp, sizeof tmp, "%s", last_error); /* the message is rewritten in place: copy first */
-  snprintf(last_error, sizeof last_error, "%s: %s", prefix, tmp);
+  memcpy(tmp, last_error, sizeof tmp); /* the message is rewritten in place: copy it first */
+  size_t n = strlen(prefix) < 200 ? strlen(prefix) : 200;
+  memcpy(last_error, prefix, n);
+  memcpy(last_error + n, ": ", 2);
+  size_t rest = sizeof last_error - n - 3, m = strlen(tmp) < rest ? strlen(tmp) : rest;
+  memcpy(last_error + n + 2, tmp, m);
+  last_error[n + 2 + m] = 0;
   return status;
 }
