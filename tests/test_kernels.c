@@ -12,7 +12,12 @@ static void fill(float *x, size_t n, float scale) {
   for (size_t i = 0; i < n; i++) {
     uint64_t r = th_rand() % 100;
     if (r < 70) x[i] = th_gauss() * scale * 60.0f;
-    else if (r < 85) x[i] = ((float)((int)(th_rand() % 400) - 200) + 0.5f) * scale; /* ties */
+    else if (r < 85) { /* ties k + 1/2, and their neighbours a few ulps away (the fast exact division) */
+      float t = ((float)((int)(th_rand() % 400) - 200) + 0.5f) * scale;
+      int steps = (int)(th_rand() % 7) - 3;
+      for (int k = 0; k < abs(steps); k++) t = nextafterf(t, steps > 0 ? INFINITY : -INFINITY);
+      x[i] = t;
+    }
     else if (r < 90) x[i] = (th_rand() & 1 ? 1 : -1) * 1e30f;
     else if (r < 93) x[i] = NAN;
     else if (r < 96) x[i] = (th_rand() & 1) ? INFINITY : -INFINITY;
@@ -29,9 +34,9 @@ static const tcase_t types[] = {
 
 static void test_simd_equals_ref(void) {
   const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
-  float *x = malloc(4200 * 4), *ya = malloc(4200 * 4), *yb = malloc(4200 * 4), *sc = malloc(4200 * 4);
+  float *x = malloc(4200 * 4), *ya = malloc(4200 * 4), *yb = aligned_alloc(64, 4224 * 4), *sc = malloc(4200 * 4);
   int32_t *zp = malloc(4200 * 4);
-  uint8_t *qa = malloc(4200 * 2), *qb = malloc(4200 * 2);
+  uint8_t *qa = aligned_alloc(64, 4224 * 2), *qb = aligned_alloc(64, 4224 * 2);
   long compared = 0;
   for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
     const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
@@ -49,17 +54,20 @@ static void test_simd_equals_ref(void) {
             int32_t z = zcase == 0 ? qmin : zcase == 1 ? qmax : (qmin + qmax) / 2;
             float s = (float)(0.001 + th_uniform() * 0.2);
             fill(x, n, s);
-            cquant__qrun_t p = {s, z, qmin, qmax, (cquant_round_t)rnd};
-            memset(qa, 0x5a, 4200 * 2); memset(qb, 0x5a, 4200 * 2);
-            ref->q_run[c](x, n, &p, qa);
-            k->q_run[c](x, n, &p, qb);
-            CHECKF(memcmp(qa, qb, 4200 * 2) == 0, "%s q_run %s n=%zu z=%d rnd=%d", cquant_isa_name((cquant_isa_t)isa), info->name, n, z, rnd);
-            ref->dq_run[c](qa, n, s, z, ya);
-            k->dq_run[c](qa, n, s, z, yb);
-            CHECKF(memcmp(ya, yb, n * 4) == 0, "%s dq_run %s n=%zu", cquant_isa_name((cquant_isa_t)isa), info->name, n);
+            /* streaming (non-temporal) stores on or off, outputs at every alignment */
+            const int stream = (int)(th_rand() & 1);
+            const size_t mis = th_rand() % 16;
+            cquant__qrun_t p = {s, z, qmin, qmax, (cquant_round_t)rnd, stream};
+            memset(qa, 0x5a, 4224 * 2); memset(qb, 0x5a, 4224 * 2);
+            ref->q_run[c](x, n, &p, qa + mis * es);
+            k->q_run[c](x, n, &p, qb + mis * es);
+            CHECKF(memcmp(qa, qb, 4224 * 2) == 0, "%s q_run %s n=%zu z=%d rnd=%d stream=%d", cquant_isa_name((cquant_isa_t)isa), info->name, n, z, rnd, stream);
+            ref->dq_run[c](qa, n, s, z, 0, ya);
+            k->dq_run[c](qa, n, s, z, stream, yb + mis);
+            CHECKF(memcmp(ya, yb + mis, n * 4) == 0, "%s dq_run %s n=%zu stream=%d", cquant_isa_name((cquant_isa_t)isa), info->name, n, stream);
             ref->fq_run(x, n, &p, ya);
-            k->fq_run(x, n, &p, yb);
-            CHECKF(memcmp(ya, yb, n * 4) == 0, "%s fq_run %s n=%zu z=%d", cquant_isa_name((cquant_isa_t)isa), info->name, n, z);
+            k->fq_run(x, n, &p, yb + mis);
+            CHECKF(memcmp(ya, yb + mis, n * 4) == 0, "%s fq_run %s n=%zu z=%d stream=%d", cquant_isa_name((cquant_isa_t)isa), info->name, n, z, stream);
             /* per-element parameters */
             for (size_t i = 0; i < n; i++) {
               sc[i] = (float)(0.001 + th_uniform() * 0.2);
@@ -98,7 +106,7 @@ static void test_ref_semantics(void) {
   float x[4096];
   int8_t q[4096];
   fill(x, 4096, 0.02f);
-  cquant__qrun_t p = {0.02f, -3, -128, 127, CQUANT_ROUND_DIV};
+  cquant__qrun_t p = {0.02f, -3, -128, 127, CQUANT_ROUND_DIV, 0};
   ref->q_run[CQUANT__C_S8](x, 4096, &p, q);
   for (int i = 0; i < 4096; i++) {
     double want;
@@ -112,13 +120,13 @@ static void test_ref_semantics(void) {
   }
   /* ties go to even: 2.5 -> 2, 3.5 -> 4, -2.5 -> -2 */
   float t[3] = {2.5f, 3.5f, -2.5f};
-  cquant__qrun_t one = {1.0f, 0, -128, 127, CQUANT_ROUND_DIV};
+  cquant__qrun_t one = {1.0f, 0, -128, 127, CQUANT_ROUND_DIV, 0};
   ref->q_run[CQUANT__C_S8](t, 3, &one, q);
   CHECK(q[0] == 2 && q[1] == 4 && q[2] == -2);
   /* dequantize is exact: (q - z) * s */
   int8_t qq[2] = {-128, 127};
   float y[2];
-  ref->dq_run[CQUANT__C_S8](qq, 2, 0.5f, 10, y);
+  ref->dq_run[CQUANT__C_S8](qq, 2, 0.5f, 10, 0, y);
   CHECK(y[0] == -69.0f && y[1] == 58.5f);
 }
 
@@ -127,7 +135,7 @@ static void test_s32(void) {
   const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
   float x[4] = {1e20f, -1e20f, 2.5f, -7.0f};
   int32_t q[4];
-  cquant__qrun_t p = {1.0f, 5, INT32_MIN, INT32_MAX, CQUANT_ROUND_DIV};
+  cquant__qrun_t p = {1.0f, 5, INT32_MIN, INT32_MAX, CQUANT_ROUND_DIV, 0};
   ref->q_run[CQUANT__C_S32](x, 4, &p, q);
   CHECK(q[0] == INT32_MAX && q[1] == INT32_MIN && q[2] == 7 && q[3] == -2);
 }

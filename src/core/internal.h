@@ -23,6 +23,7 @@ typedef struct {
   int32_t zero_point;
   int32_t qmin, qmax;
   cquant_round_t rounding;
+  int stream; /* a hint: the output is large, write it with non-temporal stores (no cache fill) */
 } cquant__qrun_t;
 
 /* Kernels. "run": n elements, one (scale, zero-point). "vec": n elements, element i uses
@@ -31,7 +32,7 @@ typedef struct {
 typedef void (*cquant__q_run_fn)(const float *x, size_t n, const cquant__qrun_t *p, void *q);
 typedef void (*cquant__q_vec_fn)(const float *x, size_t n, const float *scale, const int32_t *zp,
                                  int32_t qmin, int32_t qmax, cquant_round_t r, void *q);
-typedef void (*cquant__dq_run_fn)(const void *q, size_t n, float scale, int32_t zp, float *y);
+typedef void (*cquant__dq_run_fn)(const void *q, size_t n, float scale, int32_t zp, int stream, float *y);
 typedef void (*cquant__dq_vec_fn)(const void *q, size_t n, const float *scale, const int32_t *zp,
                                   float *y);
 typedef void (*cquant__fq_run_fn)(const float *x, size_t n, const cquant__qrun_t *p, float *y);

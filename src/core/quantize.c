@@ -12,6 +12,9 @@ void cquant_set_num_threads(int n) { num_threads = n > 0 ? n : 0; }
 int cquant_get_num_threads(void) { return num_threads > 0 ? num_threads : omp_get_num_procs(); }
 
 #define CHUNK 16384 /* elements per work item for per-tensor runs (64 KiB of float32) */
+/* Outputs at least this large are written with non-temporal stores where a kernel has them: they
+ * would not stay in the 2 MiB L2 anyway, and streaming skips the read-for-ownership of each line. */
+#define STREAM_BYTES ((size_t)8 << 20)
 
 static int is_fp8(cquant_dtype_t dt) { return dt == CQUANT_DT_F8E4M3 || dt == CQUANT_DT_F8E5M2; }
 
@@ -129,6 +132,7 @@ static void quant_runs(const float *x, const cquant_qparams_t *qp, void *out) {
   const size_t es = is_fp8(qp->dtype) ? 1 : container_bytes(c);
   walk_t w;
   walk_init(qp, &w);
+  const int stream = (size_t)w.n * es >= STREAM_BYTES;
 #pragma omp parallel for schedule(static) num_threads(threads_for(w.n))
   for (int64_t i = 0; i < w.count; i++) {
     run_t r = walk_run(&w, i);
@@ -139,7 +143,7 @@ static void quant_runs(const float *x, const cquant_qparams_t *qp, void *out) {
       k->q_vec[c](x + r.off, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, qp->qmin,
                   qp->qmax, qp->rounding, q);
     } else {
-      cquant__qrun_t p = {qp->scale[r.slot], qp->zero_point[r.slot], qp->qmin, qp->qmax, qp->rounding};
+      cquant__qrun_t p = {qp->scale[r.slot], qp->zero_point[r.slot], qp->qmin, qp->qmax, qp->rounding, stream};
       k->q_run[c](x + r.off, (size_t)r.n, &p, q);
     }
   }
@@ -184,13 +188,14 @@ static void dequant_runs(const void *in, const cquant_qparams_t *qp, float *y) {
   const size_t es = is_fp8(qp->dtype) ? 1 : container_bytes(c);
   walk_t w;
   walk_init(qp, &w);
+  const int stream = (size_t)w.n * sizeof(float) >= STREAM_BYTES;
 #pragma omp parallel for schedule(static) num_threads(threads_for(w.n))
   for (int64_t i = 0; i < w.count; i++) {
     run_t r = walk_run(&w, i);
     const char *q = (const char *)in + (size_t)r.off * es;
     if (is_fp8(qp->dtype)) fp8_dequant_run((const uint8_t *)q, r.n, qp->scale + r.slot, r.vec, qp->dtype, y + r.off);
     else if (r.vec) k->dq_vec[c](q, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, y + r.off);
-    else k->dq_run[c](q, (size_t)r.n, qp->scale[r.slot], qp->zero_point[r.slot], y + r.off);
+    else k->dq_run[c](q, (size_t)r.n, qp->scale[r.slot], qp->zero_point[r.slot], stream, y + r.off);
   }
 }
 
@@ -224,6 +229,7 @@ int cquant_fake_quantize(const float *x, const cquant_qparams_t *qp, float *y) {
   const cquant__kernels_t *k = qp->dtype == CQUANT_DT_S32 ? cquant__kernels_for(CQUANT_ISA_REF) : cquant__kernels();
   walk_t w;
   walk_init(qp, &w);
+  const int stream = (size_t)w.n * sizeof(float) >= STREAM_BYTES;
 #pragma omp parallel for schedule(static) num_threads(threads_for(w.n))
   for (int64_t i = 0; i < w.count; i++) {
     run_t r = walk_run(&w, i);
@@ -238,7 +244,7 @@ int cquant_fake_quantize(const float *x, const cquant_qparams_t *qp, float *y) {
       k->fq_vec(x + r.off, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, qp->qmin,
                 qp->qmax, qp->rounding, y + r.off);
     } else {
-      cquant__qrun_t p = {qp->scale[r.slot], qp->zero_point[r.slot], qp->qmin, qp->qmax, qp->rounding};
+      cquant__qrun_t p = {qp->scale[r.slot], qp->zero_point[r.slot], qp->qmin, qp->qmax, qp->rounding, stream};
       k->fq_run(x + r.off, (size_t)r.n, &p, y + r.off);
     }
   }

@@ -30,7 +30,7 @@ static inline int64_t sat64(int64_t v, int32_t qmin, int32_t qmax) {
       q[i] = (T)sat64((int64_t)r + zp[i], qmin, qmax);                                          \
     }                                                                                           \
   }                                                                                             \
-  static void dq_run_##suffix(const void *in, size_t n, float scale, int32_t zp, float *y) {    \
+  static void dq_run_##suffix(const void *in, size_t n, float scale, int32_t zp, int stream, float *y) {    \
     const T *q = (const T *)in;                                                                 \
     for (size_t i = 0; i < n; i++) y[i] = (float)((int64_t)q[i] - zp) * scale;                  \
   }                                                                                             \

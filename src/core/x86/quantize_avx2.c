@@ -6,10 +6,24 @@
 
 #define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
+/* round_half_even(x / s) exactly as vdivps + vroundps would give it, dividing only for a vector
+ * with a lane near a tie (see quantize_avx512.c and docs/quantization.md, sec. 4). */
+static inline __m256 round_div8(__m256 x, __m256 s, __m256 inv) {
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 v = _mm256_mul_ps(x, inv);
+  const __m256 k = _mm256_round_ps(v, RNE);
+  const __m256 av = _mm256_and_ps(v, absmask);
+  const __m256 margin = _mm256_sub_ps(_mm256_set1_ps(0.5f), _mm256_and_ps(_mm256_sub_ps(v, k), absmask));
+  __m256 ok = _mm256_or_ps(_mm256_cmp_ps(margin, _mm256_mul_ps(av, _mm256_set1_ps(0x1p-21f)), _CMP_GT_OQ),
+                           _mm256_cmp_ps(av, _mm256_set1_ps(0x1p20f), _CMP_GT_OQ));
+  ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_and_ps(inv, absmask), _mm256_set1_ps(3.4028234663852886e38f), _CMP_LE_OQ));
+  if (__builtin_expect(_mm256_movemask_ps(ok) == 0xff, 1)) return k;
+  return _mm256_round_ps(_mm256_div_ps(x, s), RNE);
+}
+
 /* Rounded, clamped quotients of 8 floats as int32 (without z). */
 static inline __m256i qdiv8(__m256 x, __m256 s, __m256 inv, __m256 lo, __m256 hi, int recip) {
-  __m256 v = recip ? _mm256_mul_ps(x, inv) : _mm256_div_ps(x, s);
-  v = _mm256_round_ps(v, RNE);
+  __m256 v = recip ? _mm256_round_ps(_mm256_mul_ps(x, inv), RNE) : round_div8(x, s, inv);
   v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
   return _mm256_cvtps_epi32(v);
 }
@@ -136,7 +150,7 @@ static inline __m256i load8_u8(const void *p) { return _mm256_cvtepu8_epi32(_mm_
 static inline __m256i load8_s16(const void *p) { return _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)p)); }
 
 #define CQUANT__DQ(suffix, T)                                                                   \
-  static void dq_run_##suffix(const void *in, size_t n, float scale, int32_t zp, float *y) {    \
+  static void dq_run_##suffix(const void *in, size_t n, float scale, int32_t zp, int stream, float *y) {    \
     const T *q = (const T *)in;                                                                 \
     const __m256 s = _mm256_set1_ps(scale);                                                     \
     const __m256i z = _mm256_set1_epi32(zp);                                                    \
@@ -171,8 +185,8 @@ static void fq_run(const float *x, size_t n, const cquant__qrun_t *p, float *y) 
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 xv = _mm256_loadu_ps(x + i);
-    __m256 v = recip ? _mm256_mul_ps(xv, vi) : _mm256_div_ps(xv, s);
-    v = _mm256_min_ps(_mm256_max_ps(_mm256_round_ps(v, RNE), lo), hi);
+    __m256 v = recip ? _mm256_round_ps(_mm256_mul_ps(xv, vi), RNE) : round_div8(xv, s, vi);
+    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
     _mm256_storeu_ps(y + i, _mm256_mul_ps(v, s));
   }
   for (; i < n; i++)
@@ -190,8 +204,9 @@ static void fq_vec(const float *x, size_t n, const float *scale, const int32_t *
     __m256 lo = _mm256_cvtepi32_ps(_mm256_sub_epi32(vmin, z));
     __m256 hi = _mm256_cvtepi32_ps(_mm256_sub_epi32(vmax, z));
     __m256 xv = _mm256_loadu_ps(x + i);
-    __m256 v = recip ? _mm256_mul_ps(xv, _mm256_div_ps(_mm256_set1_ps(1.0f), s)) : _mm256_div_ps(xv, s);
-    v = _mm256_min_ps(_mm256_max_ps(_mm256_round_ps(v, RNE), lo), hi);
+    __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), s);
+    __m256 v = recip ? _mm256_round_ps(_mm256_mul_ps(xv, inv), RNE) : round_div8(xv, s, inv);
+    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
     _mm256_storeu_ps(y + i, _mm256_mul_ps(v, s));
   }
   for (; i < n; i++) {

@@ -3,17 +3,44 @@
  * vmulps, vrndscaleps imm 8, vmaxps with the bound second (NaN goes to the bound), vminps,
  * vcvtps2dq, then vpmovsdb / vpmovusdb / vpmovsdw to narrow (values are already in range). */
 #include <immintrin.h>
+#include <math.h>
 #include "core/internal.h"
 
 #define RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#ifndef PF_DIST
+#define PF_DIST 4096 /* floats ahead to prefetch in the streaming loops (4 KiB) */
+#endif
 
 static inline __mmask16 tail_mask(size_t left) {
   return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
-static inline __m512i qdiv16(__m512 x, __m512 s, __m512 inv, __m512 lo, __m512 hi, int recip) {
-  __m512 v = recip ? _mm512_mul_ps(x, inv) : _mm512_div_ps(x, s);
-  v = _mm512_roundscale_ps(v, RNE);
+/* round_half_even(x / s) exactly as vdivps + vrndscaleps would give it, mostly without dividing
+ * (docs/quantization.md, sec. 4, eq. 21): v = x * (1/s) lies within |v| 2^-22 of the correctly
+ * rounded quotient, so both round alike unless v is within |v| 2^-21 of a half-integer; beyond
+ * B = max(|qmin - z|, |qmax - z|) + 1 both saturate alike. Only a vector with a lane near a tie, a
+ * NaN, or an infinite reciprocal pays for vdivps. `bound` is B, or NaN when 1/s is not finite
+ * (then every vector divides). */
+static inline __m512 round_div16(__m512 x, __m512 s, __m512 inv, __m512 bound) {
+  const __m512 v = _mm512_mul_ps(x, inv);
+  const __m512 k = _mm512_roundscale_ps(v, RNE);
+  const __m512 av = _mm512_abs_ps(v);
+  const __m512 margin = _mm512_sub_ps(_mm512_set1_ps(0.5f), _mm512_abs_ps(_mm512_sub_ps(v, k)));
+  __mmask16 ok = _mm512_cmp_ps_mask(margin, _mm512_mul_ps(av, _mm512_set1_ps(0x1p-21f)), _CMP_GT_OQ) |
+                 _mm512_cmp_ps_mask(av, bound, _CMP_GT_OQ);
+  ok &= _mm512_cmp_ps_mask(bound, bound, _CMP_ORD_Q);
+  if (__builtin_expect(ok == 0xffff, 1)) return k;
+  return _mm512_roundscale_ps(_mm512_div_ps(x, s), RNE);
+}
+
+/* The bound of round_div16 for one (s, z); per-element variants take the widest range. */
+static inline __m512 div_bound(float inv, int32_t qmin, int32_t qmax, int32_t z) {
+  float b = fmaxf(fabsf((float)(qmin - z)), fabsf((float)(qmax - z))) + 1.0f;
+  return _mm512_set1_ps(inv <= 3.4028234663852886e38f ? b : __builtin_nanf(""));
+}
+
+static inline __m512i qdiv16(__m512 x, __m512 s, __m512 inv, __m512 lo, __m512 hi, int recip, __m512 bound) {
+  __m512 v = recip ? _mm512_roundscale_ps(_mm512_mul_ps(x, inv), RNE) : round_div16(x, s, inv, bound);
   v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
   return _mm512_cvtps_epi32(v);
 }
@@ -21,6 +48,28 @@ static inline __m512i qdiv16(__m512 x, __m512 s, __m512 inv, __m512 lo, __m512 h
 static inline void store_s8(void *q, __mmask16 m, __m512i v) { _mm512_mask_cvtsepi32_storeu_epi8(q, m, v); }
 static inline void store_u8(void *q, __mmask16 m, __m512i v) { _mm512_mask_cvtusepi32_storeu_epi8(q, m, v); }
 static inline void store_s16(void *q, __mmask16 m, __m512i v) { _mm512_mask_cvtsepi32_storeu_epi16(q, m, v); }
+
+/* 64 bytes of output from four (bytes) or two (int16) vectors of int32 lanes already in range:
+ * vpackssdw/vpacksswb (vpackuswb) work within 128-bit lanes, vpermd/vpermq restore the order. */
+static inline __m512i pack64_s8(const __m512i *v) {
+  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  __m512i ab = _mm512_packs_epi32(v[0], v[1]), cd = _mm512_packs_epi32(v[2], v[3]);
+  return _mm512_permutexvar_epi32(idx, _mm512_packs_epi16(ab, cd));
+}
+static inline __m512i pack64_u8(const __m512i *v) {
+  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  __m512i ab = _mm512_packs_epi32(v[0], v[1]), cd = _mm512_packs_epi32(v[2], v[3]);
+  return _mm512_permutexvar_epi32(idx, _mm512_packus_epi16(ab, cd));
+}
+static inline __m512i pack64_s16(const __m512i *v) {
+  return _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), _mm512_packs_epi32(v[0], v[1]));
+}
+
+/* Elements before dst + i reaches a 64-byte boundary. */
+static inline size_t head_to_align(const void *dst, size_t esize, size_t n) {
+  size_t h = ((64 - ((uintptr_t)dst & 63)) & 63) / esize;
+  return h < n ? h : n;
+}
 
 #define CQUANT__Q512(suffix, T)                                                                  \
   static void q_run_##suffix(const float *x, size_t n, const cquant__qrun_t *p, void *out) {     \
@@ -30,24 +79,46 @@ static inline void store_s16(void *q, __mmask16 m, __m512i v) { _mm512_mask_cvts
     const __m512 hi = _mm512_set1_ps((float)(p->qmax - p->zero_point));                          \
     const __m512i z = _mm512_set1_epi32(p->zero_point);                                          \
     const int recip = p->rounding == CQUANT_ROUND_RECIP;                                         \
+    const __m512 bound = div_bound(1.0f / p->scale, p->qmin, p->qmax, p->zero_point);            \
+    const size_t per_line = 64 / sizeof(T); /* elements per 64-byte output line */              \
     size_t i = 0;                                                                                \
+    const int nt = p->stream && n >= 4096 && ((uintptr_t)q % sizeof(T)) == 0;                    \
+    if (nt) {                                                                                    \
+      /* unaligned head, then whole lines written with vmovntdq (no read-for-ownership) */       \
+      for (size_t h = head_to_align(q, sizeof(T), n); i < h; i += 16) {                          \
+        __mmask16 m = tail_mask(h - i);                                                          \
+        __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, vi, lo, hi, recip, bound);               \
+        store_##suffix(q + i, m, _mm512_add_epi32(v, z));                                        \
+      }                                                                                          \
+      i = head_to_align(q, sizeof(T), n);                                                        \
+      for (; i + per_line <= n; i += per_line) {                                                 \
+        __m512i v[4];                                                                            \
+        for (size_t u = 0; u < per_line / 16; u++)                                               \
+          _mm_prefetch((const char *)(x + i + 16 * u + PF_DIST), _MM_HINT_T0);                   \
+        for (size_t u = 0; u < per_line / 16; u++)                                               \
+          v[u] = _mm512_add_epi32(qdiv16(_mm512_loadu_ps(x + i + 16 * u), s, vi, lo, hi, recip, bound), z); \
+        _mm512_stream_si512((void *)(q + i), pack64_##suffix(v));                                \
+      }                                                                                          \
+    }                                                                                            \
     for (; i + 64 <= n; i += 64) {                                                               \
       for (int u = 0; u < 4; u++) {                                                              \
-        __m512i v = qdiv16(_mm512_loadu_ps(x + i + 16 * u), s, vi, lo, hi, recip);               \
+        __m512i v = qdiv16(_mm512_loadu_ps(x + i + 16 * u), s, vi, lo, hi, recip, bound);               \
         store_##suffix(q + i + 16 * u, 0xffff, _mm512_add_epi32(v, z));                          \
       }                                                                                          \
     }                                                                                            \
     for (; i < n; i += 16) {                                                                     \
       __mmask16 m = tail_mask(n - i);                                                            \
-      __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, vi, lo, hi, recip);                 \
+      __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, vi, lo, hi, recip, bound);                 \
       store_##suffix(q + i, m, _mm512_add_epi32(v, z));                                          \
     }                                                                                            \
+    if (nt) _mm_sfence();                                                                        \
   }                                                                                              \
   static void q_vec_##suffix(const float *x, size_t n, const float *scale, const int32_t *zp,    \
                              int32_t qmin, int32_t qmax, cquant_round_t rnd, void *out) {        \
     T *q = (T *)out;                                                                             \
     const __m512i vmin = _mm512_set1_epi32(qmin), vmax = _mm512_set1_epi32(qmax);                \
     const int recip = rnd == CQUANT_ROUND_RECIP;                                                 \
+    const __m512 bound = div_bound(1.0f, qmin, qmax, qmin); /* |q - z| <= qmax - qmin for any z */ \
     for (size_t i = 0; i < n; i += 16) {                                                         \
       __mmask16 m = tail_mask(n - i);                                                            \
       /* Masked-off lanes load scale 1 so no division by zero is ever formed. */                 \
@@ -56,7 +127,9 @@ static inline void store_s16(void *q, __mmask16 m, __m512i v) { _mm512_mask_cvts
       __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(vmin, z));                                 \
       __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vmax, z));                                 \
       __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), s);                                       \
-      __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, inv, lo, hi, recip);                \
+      /* a lane whose 1/s overflowed makes its v infinite or NaN: send the vector to vdivps */   \
+      if (!recip && _mm512_cmp_ps_mask(inv, _mm512_set1_ps(3.4028234663852886e38f), _CMP_LE_OQ) != 0xffff) inv = _mm512_set1_ps(__builtin_nanf("")); \
+      __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, inv, lo, hi, recip, bound);                \
       store_##suffix(q + i, m, _mm512_add_epi32(v, z));                                          \
     }                                                                                            \
   }
@@ -70,15 +143,29 @@ static inline __m512i load_u8(const void *p, __mmask16 m) { return _mm512_cvtepu
 static inline __m512i load_s16(const void *p, __mmask16 m) { return _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, p)); }
 
 #define CQUANT__DQ512(suffix, T)                                                                 \
-  static void dq_run_##suffix(const void *in, size_t n, float scale, int32_t zp, float *y) {     \
+  static void dq_run_##suffix(const void *in, size_t n, float scale, int32_t zp, int stream, float *y) { \
     const T *q = (const T *)in;                                                                  \
     const __m512 s = _mm512_set1_ps(scale);                                                      \
     const __m512i z = _mm512_set1_epi32(zp);                                                     \
-    for (size_t i = 0; i < n; i += 16) {                                                         \
+    size_t i = 0;                                                                                \
+    const int nt = stream && n >= 4096 && ((uintptr_t)y & 3) == 0;                               \
+    if (nt) {                                                                                    \
+      for (size_t h = head_to_align(y, 4, n); i < h; i += 16) {                                  \
+        __mmask16 m = tail_mask(h - i);                                                          \
+        __m512i d = _mm512_sub_epi32(load_##suffix(q + i, m), z);                                \
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(d), s));                \
+      }                                                                                          \
+      for (i = head_to_align(y, 4, n); i + 16 <= n; i += 16) {                                   \
+        __m512i d = _mm512_sub_epi32(load_##suffix(q + i, 0xffff), z);                           \
+        _mm512_stream_ps(y + i, _mm512_mul_ps(_mm512_cvtepi32_ps(d), s));                        \
+      }                                                                                          \
+    }                                                                                            \
+    for (; i < n; i += 16) {                                                                     \
       __mmask16 m = tail_mask(n - i);                                                            \
       __m512i d = _mm512_sub_epi32(load_##suffix(q + i, m), z);                                  \
       _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(d), s));                  \
     }                                                                                            \
+    if (nt) _mm_sfence();                                                                        \
   }                                                                                              \
   static void dq_vec_##suffix(const void *in, size_t n, const float *scale, const int32_t *zp,   \
                               float *y) {                                                        \
@@ -100,19 +187,30 @@ static void fq_run(const float *x, size_t n, const cquant__qrun_t *p, float *y) 
   const __m512 lo = _mm512_set1_ps((float)(p->qmin - p->zero_point));
   const __m512 hi = _mm512_set1_ps((float)(p->qmax - p->zero_point));
   const int recip = p->rounding == CQUANT_ROUND_RECIP;
-  for (size_t i = 0; i < n; i += 16) {
-    __mmask16 m = tail_mask(n - i);
-    __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
-    __m512 v = recip ? _mm512_mul_ps(xv, vi) : _mm512_div_ps(xv, s);
-    v = _mm512_min_ps(_mm512_max_ps(_mm512_roundscale_ps(v, RNE), lo), hi);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(v, s));
+  const __m512 bound = div_bound(1.0f / p->scale, p->qmin, p->qmax, p->zero_point);
+#define FQ16(xv) _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(recip ? _mm512_roundscale_ps(_mm512_mul_ps(xv, vi), RNE) : round_div16(xv, s, vi, bound), lo), hi), s)
+  size_t i = 0;
+  const int nt = p->stream && n >= 4096 && ((uintptr_t)y & 3) == 0;
+  if (nt) {
+    for (size_t h = head_to_align(y, 4, n); i < h; i += 16) {
+      __mmask16 m = tail_mask(h - i);
+      _mm512_mask_storeu_ps(y + i, m, FQ16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+    for (i = head_to_align(y, 4, n); i + 16 <= n; i += 16) _mm512_stream_ps(y + i, FQ16(_mm512_loadu_ps(x + i)));
   }
+  for (; i < n; i += 16) {
+    __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, FQ16(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+#undef FQ16
+  if (nt) _mm_sfence();
 }
 
 static void fq_vec(const float *x, size_t n, const float *scale, const int32_t *zp, int32_t qmin,
                    int32_t qmax, cquant_round_t rnd, float *y) {
   const __m512i vmin = _mm512_set1_epi32(qmin), vmax = _mm512_set1_epi32(qmax);
   const int recip = rnd == CQUANT_ROUND_RECIP;
+  const __m512 bound = div_bound(1.0f, qmin, qmax, qmin);
   for (size_t i = 0; i < n; i += 16) {
     __mmask16 m = tail_mask(n - i);
     __m512 s = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, scale + i);
@@ -120,8 +218,10 @@ static void fq_vec(const float *x, size_t n, const float *scale, const int32_t *
     __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(vmin, z));
     __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vmax, z));
     __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
-    __m512 v = recip ? _mm512_mul_ps(xv, _mm512_div_ps(_mm512_set1_ps(1.0f), s)) : _mm512_div_ps(xv, s);
-    v = _mm512_min_ps(_mm512_max_ps(_mm512_roundscale_ps(v, RNE), lo), hi);
+    __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), s);
+    if (!recip && _mm512_cmp_ps_mask(inv, _mm512_set1_ps(3.4028234663852886e38f), _CMP_LE_OQ) != 0xffff) inv = _mm512_set1_ps(__builtin_nanf(""));
+    __m512 v = recip ? _mm512_roundscale_ps(_mm512_mul_ps(xv, inv), RNE) : round_div16(xv, s, inv, bound);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
     _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(v, s));
   }
 }
