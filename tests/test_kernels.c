@@ -100,6 +100,38 @@ static void test_simd_equals_ref(void) {
   free(x); free(ya); free(yb); free(sc); free(zp); free(qa); free(qb);
 }
 
+/* Scaled FP8 kernels: every ISA equals the reference, both formats, modes, roundings, layouts. */
+static void test_fp8_kernels(void) {
+  const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
+  float x[4200], sc[4200], ya[4200], yb[4200];
+  uint8_t qa[4200], qb[4200];
+  for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
+    const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+    if (!k) continue;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+      size_t n = sizes[si];
+      for (int fmt = 0; fmt < 2; fmt++)
+        for (int mode = 0; mode < 2; mode++)
+          for (int rnd = 0; rnd < 2; rnd++)
+            for (int vec = 0; vec < 2; vec++) {
+              fill(x, n, 0.7f);
+              for (size_t i = 0; i < n; i++) {
+                sc[i] = (float)ldexp(0.5 + th_uniform(), (int)(th_rand() % 40) - 30); /* wide scales: subnormal results */
+                if (th_rand() % 50 == 0) x[i] = (float)ldexp(th_uniform(), -(int)(th_rand() % 150)); /* tiny */
+              }
+              ref->fp8_q(x, n, sc, vec, fmt, (cquant_fp8_mode_t)mode, (cquant_round_t)rnd, qa);
+              k->fp8_q(x, n, sc, vec, fmt, (cquant_fp8_mode_t)mode, (cquant_round_t)rnd, qb);
+              CHECKF(n == 0 || memcmp(qa, qb, n) == 0, "%s fp8_q n=%zu fmt=%d mode=%d rnd=%d vec=%d", cquant_isa_name((cquant_isa_t)isa), n, fmt, mode, rnd, vec);
+              ref->fp8_dq(qa, n, sc, vec, fmt, ya);
+              k->fp8_dq(qa, n, sc, vec, fmt, yb);
+              size_t bad = 0;
+              for (size_t i = 0; i < n; i++) bad += !(ya[i] == yb[i] || (isnan(ya[i]) && isnan(yb[i])));
+              CHECKF(bad == 0, "%s fp8_dq n=%zu fmt=%d", cquant_isa_name((cquant_isa_t)isa), n, fmt);
+            }
+    }
+  }
+}
+
 /* The reference against eq. 13 computed independently in double precision. */
 static void test_ref_semantics(void) {
   const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
@@ -140,4 +172,4 @@ static void test_s32(void) {
   CHECK(q[0] == INT32_MAX && q[1] == INT32_MIN && q[2] == 7 && q[3] == -2);
 }
 
-TH_MAIN(T(test_simd_equals_ref), T(test_ref_semantics), T(test_s32))
+TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32))

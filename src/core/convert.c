@@ -11,11 +11,11 @@ int cquant_convert_from_f32(const float *src, size_t n, cquant_dtype_t dt, cquan
     case CQUANT_DT_F16: k->f32_to_f16(src, n, (uint16_t *)dst); return CQUANT_STATUS_OK;
     case CQUANT_DT_BF16: k->f32_to_bf16(src, n, (uint16_t *)dst); return CQUANT_STATUS_OK;
     case CQUANT_DT_F8E4M3:
-      for (size_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = cquant_f32_to_f8e4m3(src[i], mode);
+    case CQUANT_DT_F8E5M2: {
+      const float one = 1.0f; /* x / 1 is x exactly: the scaled kernel is the plain conversion */
+      k->fp8_q(src, n, &one, 0, dt == CQUANT_DT_F8E5M2, mode, CQUANT_ROUND_DIV, (uint8_t *)dst);
       return CQUANT_STATUS_OK;
-    case CQUANT_DT_F8E5M2:
-      for (size_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = cquant_f32_to_f8e5m2(src[i], mode);
-      return CQUANT_STATUS_OK;
+    }
     default:
       return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "convert: %s is not a float type",
                            cquant_dtype_info(dt) ? cquant_dtype_info(dt)->name : "?");
@@ -30,11 +30,11 @@ int cquant_convert_to_f32(const void *src, size_t n, cquant_dtype_t dt, float *d
     case CQUANT_DT_F16: k->f16_to_f32((const uint16_t *)src, n, dst); return CQUANT_STATUS_OK;
     case CQUANT_DT_BF16: k->bf16_to_f32((const uint16_t *)src, n, dst); return CQUANT_STATUS_OK;
     case CQUANT_DT_F8E4M3:
-      for (size_t i = 0; i < n; i++) dst[i] = cquant_f8e4m3_to_f32(((const uint8_t *)src)[i]);
+    case CQUANT_DT_F8E5M2: {
+      const float one = 1.0f;
+      k->fp8_dq((const uint8_t *)src, n, &one, 0, dt == CQUANT_DT_F8E5M2, dst);
       return CQUANT_STATUS_OK;
-    case CQUANT_DT_F8E5M2:
-      for (size_t i = 0; i < n; i++) dst[i] = cquant_f8e5m2_to_f32(((const uint8_t *)src)[i]);
-      return CQUANT_STATUS_OK;
+    }
     default:
       return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "convert: %s is not a float type",
                            cquant_dtype_info(dt) ? cquant_dtype_info(dt)->name : "?");

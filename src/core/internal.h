@@ -53,6 +53,11 @@ typedef struct {
   cquant__fq_vec_fn fq_vec;
   cquant__cvt_from_f32_fn f32_to_f16, f32_to_bf16;
   cquant__cvt_to_f32_fn f16_to_f32, bf16_to_f32;
+  /* scaled FP8 (eq. 16): q[i] = fp8(x[i] / s) with s = scale[vec ? i : 0]; fmt 0 = e4m3fn, 1 = e5m2.
+   * Dequantize: y[i] = value(q[i]) * s. */
+  void (*fp8_q)(const float *x, size_t n, const float *scale, int vec, int fmt, cquant_fp8_mode_t mode,
+                cquant_round_t r, uint8_t *q);
+  void (*fp8_dq)(const uint8_t *q, size_t n, const float *scale, int vec, int fmt, float *y);
   /* min and max of the finite elements (+inf / -inf when none); returns how many were not finite */
   size_t (*minmax)(const float *x, size_t n, float *mn, float *mx);
 } cquant__kernels_t;
@@ -68,8 +73,10 @@ void cquant__kernels_init_ref(cquant__kernels_t *k);
 void cquant__convert_init_ref(cquant__kernels_t *k);
 void cquant__kernels_init_avx2(cquant__kernels_t *k);
 void cquant__convert_init_avx2(cquant__kernels_t *k);
+void cquant__fp8_init_avx2(cquant__kernels_t *k);
 void cquant__kernels_init_avx512(cquant__kernels_t *k);
 void cquant__convert_init_avx512(cquant__kernels_t *k);
+void cquant__fp8_init_avx512(cquant__kernels_t *k);
 
 /* Splits a tensor around the parameters' axis: outer x len x inner (per-tensor: n x 1 x 1). */
 void cquant__split_shape(const cquant_qparams_t *qp, int64_t *outer, int64_t *len, int64_t *inner);

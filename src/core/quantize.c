@@ -108,22 +108,6 @@ static int check_args(const void *a, const void *b, const cquant_qparams_t *qp, 
 
 static int threads_for(int64_t n) { return n >= (1 << 18) ? cquant_get_num_threads() : 1; }
 
-/* ---- FP8 with a scale (the scaled-FP8 recipe, eq. 16): scalar, per element ----------------- */
-
-static void fp8_quant_run(const float *x, int64_t n, const float *s, int vec, cquant_dtype_t dt, uint8_t *q) {
-  for (int64_t i = 0; i < n; i++) {
-    float v = x[i] / s[vec ? i : 0];
-    q[i] = dt == CQUANT_DT_F8E4M3 ? cquant_f32_to_f8e4m3(v, CQUANT_FP8_SATURATE)
-                                  : cquant_f32_to_f8e5m2(v, CQUANT_FP8_SATURATE);
-  }
-}
-static void fp8_dequant_run(const uint8_t *q, int64_t n, const float *s, int vec, cquant_dtype_t dt, float *y) {
-  for (int64_t i = 0; i < n; i++) {
-    float v = dt == CQUANT_DT_F8E4M3 ? cquant_f8e4m3_to_f32(q[i]) : cquant_f8e5m2_to_f32(q[i]);
-    y[i] = v * s[vec ? i : 0];
-  }
-}
-
 /* ---- quantize ----------------------------------------------------------------------------- */
 
 static void quant_runs(const float *x, const cquant_qparams_t *qp, void *out) {
@@ -138,7 +122,8 @@ static void quant_runs(const float *x, const cquant_qparams_t *qp, void *out) {
     run_t r = walk_run(&w, i);
     char *q = (char *)out + (size_t)r.off * es;
     if (is_fp8(qp->dtype)) {
-      fp8_quant_run(x + r.off, r.n, qp->scale + r.slot, r.vec, qp->dtype, (uint8_t *)q);
+      k->fp8_q(x + r.off, (size_t)r.n, qp->scale + r.slot, r.vec, qp->dtype == CQUANT_DT_F8E5M2,
+               CQUANT_FP8_SATURATE, qp->rounding, (uint8_t *)q);
     } else if (r.vec) {
       k->q_vec[c](x + r.off, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, qp->qmin,
                   qp->qmax, qp->rounding, q);
@@ -193,7 +178,7 @@ static void dequant_runs(const void *in, const cquant_qparams_t *qp, float *y) {
   for (int64_t i = 0; i < w.count; i++) {
     run_t r = walk_run(&w, i);
     const char *q = (const char *)in + (size_t)r.off * es;
-    if (is_fp8(qp->dtype)) fp8_dequant_run((const uint8_t *)q, r.n, qp->scale + r.slot, r.vec, qp->dtype, y + r.off);
+    if (is_fp8(qp->dtype)) k->fp8_dq((const uint8_t *)q, (size_t)r.n, qp->scale + r.slot, r.vec, qp->dtype == CQUANT_DT_F8E5M2, y + r.off);
     else if (r.vec) k->dq_vec[c](q, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, y + r.off);
     else k->dq_run[c](q, (size_t)r.n, qp->scale[r.slot], qp->zero_point[r.slot], stream, y + r.off);
   }
@@ -233,12 +218,13 @@ int cquant_fake_quantize(const float *x, const cquant_qparams_t *qp, float *y) {
 #pragma omp parallel for schedule(static) num_threads(threads_for(w.n))
   for (int64_t i = 0; i < w.count; i++) {
     run_t r = walk_run(&w, i);
-    if (is_fp8(qp->dtype)) {
-      for (int64_t j = 0; j < r.n; j++) {
-        float s = qp->scale[r.slot + (r.vec ? j : 0)], v = x[r.off + j] / s;
-        float f = qp->dtype == CQUANT_DT_F8E4M3 ? cquant_f8e4m3_to_f32(cquant_f32_to_f8e4m3(v, CQUANT_FP8_SATURATE))
-                                                : cquant_f8e5m2_to_f32(cquant_f32_to_f8e5m2(v, CQUANT_FP8_SATURATE));
-        y[r.off + j] = f * s;
+    if (is_fp8(qp->dtype)) { /* encode a chunk into a stack buffer, then decode it */
+      uint8_t tmp[CHUNK];
+      for (int64_t j = 0; j < r.n; j += CHUNK) {
+        size_t m = (size_t)(r.n - j < CHUNK ? r.n - j : CHUNK);
+        const float *sc = qp->scale + r.slot + (r.vec ? j : 0);
+        k->fp8_q(x + r.off + j, m, sc, r.vec, qp->dtype == CQUANT_DT_F8E5M2, CQUANT_FP8_SATURATE, qp->rounding, tmp);
+        k->fp8_dq(tmp, m, sc, r.vec, qp->dtype == CQUANT_DT_F8E5M2, y + r.off + j);
       }
     } else if (r.vec) {
       k->fq_vec(x + r.off, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, qp->qmin,

@@ -79,6 +79,21 @@ static size_t minmax_ref(const float *x, size_t n, float *mn, float *mx) {
   return bad;
 }
 
+/* Scaled FP8, eq. 16: the quotient formed as eq. 13 forms it, then the FP8 encoder (eq. 2, 4). */
+static void fp8_q_ref(const float *x, size_t n, const float *scale, int vec, int fmt, cquant_fp8_mode_t mode,
+                      cquant_round_t r, uint8_t *q) {
+  for (size_t i = 0; i < n; i++) {
+    const float s = scale[vec ? i : 0];
+    const float v = r == CQUANT_ROUND_RECIP ? x[i] * (1.0f / s) : x[i] / s;
+    q[i] = fmt ? cquant_f32_to_f8e5m2(v, mode) : cquant_f32_to_f8e4m3(v, mode);
+  }
+}
+
+static void fp8_dq_ref(const uint8_t *q, size_t n, const float *scale, int vec, int fmt, float *y) {
+  for (size_t i = 0; i < n; i++)
+    y[i] = (fmt ? cquant_f8e5m2_to_f32(q[i]) : cquant_f8e4m3_to_f32(q[i])) * scale[vec ? i : 0];
+}
+
 void cquant__kernels_init_ref(cquant__kernels_t *k) {
   k->q_run[CQUANT__C_S8] = q_run_s8;
   k->q_run[CQUANT__C_U8] = q_run_u8;
@@ -99,5 +114,7 @@ void cquant__kernels_init_ref(cquant__kernels_t *k) {
   k->fq_run = fq_run;
   k->fq_vec = fq_vec;
   k->minmax = minmax_ref;
+  k->fp8_q = fp8_q_ref;
+  k->fp8_dq = fp8_dq_ref;
   cquant__convert_init_ref(k);
 }

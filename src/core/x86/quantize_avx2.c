@@ -271,4 +271,5 @@ void cquant__kernels_init_avx2(cquant__kernels_t *k) {
   k->fq_vec = fq_vec;
   k->minmax = minmax;
   cquant__convert_init_avx2(k);
+  cquant__fp8_init_avx2(k);
 }
