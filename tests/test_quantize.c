@@ -120,6 +120,42 @@ static void test_granularities(void) {
   cquant_isa_force(cquant_isa_detected());
 }
 
+/* Packed output is produced block by block (16384 elements); runs straddle block edges. */
+static void test_packed_blocks(void) {
+  const struct { cquant_dtype_t dt; cquant_granularity_t g; int axis; int64_t G; unsigned flags; int ndim; int64_t shape[3]; } cases[] = {
+      {CQUANT_DT_S4, CQUANT_PER_GROUP, 1, 96, CQUANT_QF_ALLOW_SHORT_GROUP, 2, {3, 20001, 0}},
+      {CQUANT_DT_U4, CQUANT_PER_TENSOR, 0, 0, 0, 1, {40003, 0, 0}},
+      {CQUANT_DT_S2, CQUANT_PER_CHANNEL, 1, 0, CQUANT_QF_SYMMETRIC, 2, {7, 9001, 0}},
+      {CQUANT_DT_U2, CQUANT_PER_CHANNEL, 0, 0, 0, 3, {5, 3001, 3}},
+      {CQUANT_DT_S4, CQUANT_PER_GROUP, 0, 7, CQUANT_QF_ALLOW_SHORT_GROUP | CQUANT_QF_NARROW_RANGE, 2, {50, 1001, 0}},
+  };
+  for (int isa = 0; isa < CQUANT_ISA_COUNT; isa++) {
+    if (cquant_isa_force((cquant_isa_t)isa)) continue;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+      cquant_qparams_t *qp;
+      CHECK(cquant_qparams_create(cases[t].dt, cases[t].g, cases[t].axis, cases[t].G, cases[t].flags, cases[t].ndim, cases[t].shape, &qp) == 0);
+      size_t n = 1;
+      for (int d = 0; d < cases[t].ndim; d++) n *= (size_t)cases[t].shape[d];
+      float *x = malloc(n * 4), *ya = malloc(n * 4), *yb = malloc(n * 4);
+      for (size_t i = 0; i < n; i++) x[i] = th_gauss();
+      CHECK(cquant_qparams_minmax(qp, x) == 0);
+      int bits = cquant_dtype_info(cases[t].dt)->bits;
+      uint8_t *u = malloc(n), *p = malloc(n), *want = malloc(n);
+      CHECK(cquant_quantize(x, qp, CQUANT_LAYOUT_UNPACKED, u) == 0);
+      CHECK(cquant_quantize(x, qp, CQUANT_LAYOUT_PACKED, p) == 0);
+      memset(want, 0, n);
+      for (size_t i = 0; i < n; i++) want[i * bits / 8] |= (uint8_t)((u[i] & ((1u << bits) - 1)) << ((i * (size_t)bits) % 8));
+      CHECKF(memcmp(p, want, (n * (size_t)bits + 7) / 8) == 0, "case %zu (%s): packed bytes differ", t, cquant_isa_name((cquant_isa_t)isa));
+      CHECK(cquant_dequantize(u, qp, CQUANT_LAYOUT_UNPACKED, ya) == 0);
+      CHECK(cquant_dequantize(p, qp, CQUANT_LAYOUT_PACKED, yb) == 0);
+      CHECKF(memcmp(ya, yb, n * 4) == 0, "case %zu: packed dequantize differs", t);
+      free(x); free(ya); free(yb); free(u); free(p); free(want);
+      cquant_qparams_destroy(qp);
+    }
+  }
+  cquant_isa_force(cquant_isa_detected());
+}
+
 static void test_group_must_divide(void) {
   const int64_t s2[2] = {4, 50};
   cquant_qparams_t *qp = NULL;
@@ -277,5 +313,5 @@ static void test_threads_deterministic(void) {
   free(x); free(a); free(b);
 }
 
-TH_MAIN(T(test_granularities), T(test_group_must_divide), T(test_from_range), T(test_validation),
+TH_MAIN(T(test_granularities), T(test_packed_blocks), T(test_group_must_divide), T(test_from_range), T(test_validation),
         T(test_json_round_trip), T(test_error_report), T(test_threads_deterministic))

@@ -134,20 +134,83 @@ static void quant_runs(const float *x, const cquant_qparams_t *qp, void *out) {
   }
 }
 
+/* ---- packed sub-byte types: blocks of elements, quantized into a small buffer and packed ---- */
+
+#define PACK_BLOCK 16384 /* elements per block; a multiple of 4, so blocks start on whole bytes */
+
+/* The run containing element e: runs tile the tensor in order of their offsets. */
+static int64_t run_at(const walk_t *w, int64_t e) {
+  int64_t lo = 0, hi = w->count - 1;
+  while (lo < hi) {
+    int64_t mid = (lo + hi + 1) / 2;
+    if (walk_run(w, mid).off <= e) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/* The pieces of runs that fall inside the element range [b0, b1), in order. */
+typedef struct {
+  const walk_t *w;
+  int64_t b0, b1, ri;
+} cursor_t;
+typedef struct {
+  int64_t s0, s1, slot; /* elements [s0, s1); the slot of s0 (vec: slots advance with elements) */
+  int vec;
+} piece_t;
+
+static cursor_t pieces_of(const walk_t *w, int64_t b0, int64_t b1) {
+  cursor_t c = {w, b0, b1, w->count ? run_at(w, b0) : 0};
+  return c;
+}
+
+static int next_piece(cursor_t *c, piece_t *p) {
+  for (; c->ri < c->w->count; c->ri++) {
+    run_t r = walk_run(c->w, c->ri);
+    if (r.off >= c->b1) return 0;
+    p->s0 = r.off > c->b0 ? r.off : c->b0;
+    p->s1 = r.off + r.n < c->b1 ? r.off + r.n : c->b1;
+    if (p->s1 <= p->s0) continue;
+    p->slot = r.slot + (r.vec ? p->s0 - r.off : 0);
+    p->vec = r.vec;
+    c->ri++;
+    return 1;
+  }
+  return 0;
+}
+
+static void quant_packed(const float *x, const cquant_qparams_t *qp, int bits, uint8_t *out) {
+  const cquant__kernels_t *k = cquant__kernels();
+  const int c = container_of(qp->dtype);
+  walk_t w;
+  walk_init(qp, &w);
+  const int64_t nb = (w.n + PACK_BLOCK - 1) / PACK_BLOCK;
+#pragma omp parallel for schedule(static) num_threads(threads_for(w.n))
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t buf[PACK_BLOCK];
+    const int64_t b0 = b * PACK_BLOCK, b1 = b0 + PACK_BLOCK < w.n ? b0 + PACK_BLOCK : w.n;
+    cursor_t cur = pieces_of(&w, b0, b1);
+    piece_t pc;
+    while (next_piece(&cur, &pc)) {
+      uint8_t *q = buf + (pc.s0 - b0);
+      const size_t m = (size_t)(pc.s1 - pc.s0);
+      if (pc.vec) {
+        k->q_vec[c](x + pc.s0, m, qp->scale + pc.slot, qp->zero_point + pc.slot, qp->qmin, qp->qmax, qp->rounding, q);
+      } else {
+        cquant__qrun_t p = {qp->scale[pc.slot], qp->zero_point[pc.slot], qp->qmin, qp->qmax, qp->rounding, 0};
+        k->q_run[c](x + pc.s0, m, &p, q);
+      }
+    }
+    cquant__pack_bits(buf, (size_t)(b1 - b0), bits, out + b0 * bits / 8);
+  }
+}
+
 int cquant_quantize(const float *x, const cquant_qparams_t *qp, cquant_layout_t layout, void *q) {
   int st = check_args(x, q, qp, "quantize");
   if (st) return st;
   const cquant_dtype_info_t *info = cquant_dtype_info(qp->dtype);
-  if (layout == CQUANT_LAYOUT_PACKED && info->bits < 8) {
-    size_t n = (size_t)numel(qp);
-    uint8_t *tmp = malloc(n ? n : 1);
-    if (!tmp) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "quantize: out of memory for %zu bytes", n);
-    quant_runs(x, qp, tmp);
-    cquant__pack_bits(tmp, n, info->bits, (uint8_t *)q);
-    free(tmp);
-    return CQUANT_STATUS_OK;
-  }
-  quant_runs(x, qp, q);
+  if (layout == CQUANT_LAYOUT_PACKED && info->bits < 8) quant_packed(x, qp, info->bits, (uint8_t *)q);
+  else quant_runs(x, qp, q);
   return CQUANT_STATUS_OK;
 }
 
@@ -184,20 +247,44 @@ static void dequant_runs(const void *in, const cquant_qparams_t *qp, float *y) {
   }
 }
 
+/* Packed input: unpack a block, check it (narrow range can hold -2^(b-1)), dequantize its pieces. */
+static int dequant_packed(const uint8_t *in, const cquant_qparams_t *qp, int bits, int is_signed, float *y) {
+  const cquant__kernels_t *k = cquant__kernels();
+  const int c = container_of(qp->dtype);
+  walk_t w;
+  walk_init(qp, &w);
+  const int64_t nb = (w.n + PACK_BLOCK - 1) / PACK_BLOCK;
+  int64_t bad = -1;
+#pragma omp parallel for schedule(static) num_threads(threads_for(w.n)) reduction(max : bad)
+  for (int64_t b = 0; b < nb; b++) {
+    uint8_t buf[PACK_BLOCK];
+    const int64_t b0 = b * PACK_BLOCK, b1 = b0 + PACK_BLOCK < w.n ? b0 + PACK_BLOCK : w.n;
+    cquant__unpack_bits(in + b0 * bits / 8, (size_t)(b1 - b0), bits, is_signed, buf);
+    for (int64_t i = 0; i < b1 - b0; i++) {
+      int32_t v = is_signed ? (int8_t)buf[i] : buf[i];
+      if ((v < qp->qmin || v > qp->qmax) && bad < 0) bad = b0 + i;
+    }
+    cursor_t cur = pieces_of(&w, b0, b1);
+    piece_t pc;
+    while (next_piece(&cur, &pc)) {
+      const uint8_t *q = buf + (pc.s0 - b0);
+      const size_t m = (size_t)(pc.s1 - pc.s0);
+      if (pc.vec) k->dq_vec[c](q, m, qp->scale + pc.slot, qp->zero_point + pc.slot, y + pc.s0);
+      else k->dq_run[c](q, m, qp->scale[pc.slot], qp->zero_point[pc.slot], 0, y + pc.s0);
+    }
+  }
+  if (bad >= 0)
+    return cquant__error(CQUANT_STATUS_OUT_OF_RANGE, "packed element %lld lies outside the narrow range [%d, %d]",
+                         (long long)bad, qp->qmin, qp->qmax);
+  return CQUANT_STATUS_OK;
+}
+
 int cquant_dequantize(const void *q, const cquant_qparams_t *qp, cquant_layout_t layout, float *y) {
   int st = check_args(q, y, qp, "dequantize");
   if (st) return st;
   const cquant_dtype_info_t *info = cquant_dtype_info(qp->dtype);
-  if (layout == CQUANT_LAYOUT_PACKED && info->bits < 8) {
-    size_t n = (size_t)numel(qp);
-    uint8_t *tmp = malloc(n ? n : 1);
-    if (!tmp) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "dequantize: out of memory for %zu bytes", n);
-    cquant__unpack_bits((const uint8_t *)q, n, info->bits, info->is_signed, tmp);
-    if (qp->flags & CQUANT_QF_NARROW_RANGE) st = check_range(tmp, qp);
-    if (!st) dequant_runs(tmp, qp, y);
-    free(tmp);
-    return st;
-  }
+  if (layout == CQUANT_LAYOUT_PACKED && info->bits < 8)
+    return dequant_packed((const uint8_t *)q, qp, info->bits, info->is_signed, y);
   if (!is_fp8(qp->dtype) && (info->bits < 8 || (qp->flags & CQUANT_QF_NARROW_RANGE))) {
     st = check_range(q, qp);
     if (st) return st;
