@@ -2,6 +2,7 @@
 #ifndef CQUANT_CORE_INTERNAL_H
 #define CQUANT_CORE_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "cquant/cquant.h"
@@ -88,7 +89,7 @@ void cquant__unpack_bits(const uint8_t *src, size_t n, int bits, int is_signed, 
 /* The rounding step of eq. 13, shared by every scalar path: the quotient, rounded half to even. */
 static inline float cquant__div_round(float x, float scale, float inv, cquant_round_t r) {
   float v = (r == CQUANT_ROUND_RECIP) ? x * inv : x / scale;
-  return __builtin_roundevenf(v); /* maps to roundss with imm 8 (round to nearest even) */
+  return roundevenf(v); /* C2x/glibc; roundss with imm 8 where SSE4.1 is enabled */
 }
 /* Clamp to [lo, hi] exactly as maxps(v, lo) then minps(v, hi): those return the second operand
  * unless the first is strictly greater (smaller), so NaN goes to lo and -0 against +0 gives +0. */

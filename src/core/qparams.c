@@ -30,7 +30,7 @@ int cquant_qparams_from_range(float rmin, float rmax, int bits, int is_signed, u
   if (!(s >= CQUANT__EPS)) s = CQUANT__EPS; /* eq. 12 */
   if (!isfinite(s)) return cquant__error(CQUANT_STATUS_NOT_FINITE, "range [%g, %g] overflows the scale", rmin, rmax);
   if (!(flags & CQUANT_QF_SYMMETRIC)) {
-    float zf = (float)qmin - __builtin_roundevenf(lo / s); /* eq. 7 */
+    float zf = (float)qmin - roundevenf(lo / s); /* eq. 7 */
     z = zf < (float)qmin ? qmin : (zf > (float)qmax ? qmax : (int32_t)zf);
   }
   *scale = s;
@@ -106,7 +106,13 @@ int cquant_qparams_create(cquant_dtype_t dt, cquant_granularity_t g, int axis, i
   if (st) { free(qp); return st; }
   int64_t pshape[CQUANT_MAX_DIMS], count = 1;
   cquant_qparams_param_shape(qp, pshape);
-  for (int d = 0; d < ndim; d++) count *= pshape[d];
+  for (int d = 0; d < ndim; d++) {
+    if (pshape[d] && count > ((int64_t)1 << 40) / pshape[d]) {
+      free(qp);
+      return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "the parameter layout needs more than 2^40 entries");
+    }
+    count *= pshape[d];
+  }
   qp->count = count;
   qp->scale = malloc((size_t)(count ? count : 1) * sizeof(float));
   qp->zero_point = calloc((size_t)(count ? count : 1), sizeof(int32_t));

@@ -106,6 +106,21 @@ int cquant_qparams_from_json(const char *json, cquant_qparams_t **out, cquant_la
   }
   if (!is_int(axis, -1, CQUANT_MAX_DIMS) || !is_int(gs, 0, 9.0e15)) FAIL("qparams: bad \"axis\" or \"group_size\"");
   unsigned flags = (sym ? CQUANT_QF_SYMMETRIC : 0) | (narrow ? CQUANT_QF_NARROW_RANGE : 0) | (shortg ? CQUANT_QF_ALLOW_SHORT_GROUP : 0);
+  {
+    /* the layout's parameter count must match the lists before anything is allocated for it */
+    cquant_qparams_t probe = {.granularity = (cquant_granularity_t)gran, .axis = (int)axis, .group_size = (int64_t)gs, .ndim = ndim};
+    memcpy(probe.shape, shape, sizeof(int64_t) * (size_t)ndim);
+    int64_t pshape[CQUANT_MAX_DIMS];
+    double count = 1;
+    if (gran == CQUANT_PER_GROUP && gs < 1) FAIL("qparams: \"group_size\" must be at least 1");
+    if (gran != CQUANT_PER_TENSOR && (axis < 0 || axis >= ndim)) FAIL("qparams: \"axis\" %g out of range for %d dimensions", axis, ndim);
+    cquant_qparams_param_shape(&probe, pshape);
+    for (int d = 0; d < ndim; d++) count *= (double)pshape[d];
+    const cJSON *sl = cJSON_GetObjectItemCaseSensitive(o, "scale");
+    if (!cJSON_IsArray(sl)) FAIL("qparams: missing \"scale\" list");
+    if ((double)cJSON_GetArraySize(sl) != count)
+      FAIL("qparams: \"scale\" has %d entries, the layout needs %.0f", cJSON_GetArraySize(sl), count);
+  }
   if ((st = cquant_qparams_create(dt, (cquant_granularity_t)gran, (int)axis, (int64_t)gs, flags, ndim, shape, &qp))) goto done;
   it = cJSON_GetObjectItemCaseSensitive(o, "rounding");
   if (it) {
