@@ -32,14 +32,15 @@ static void par_memcpy(void *dst, const void *src, size_t n, int threads) {
   }
 }
 
-typedef enum { OP_Q, OP_DQ, OP_FQ } op_t;
+typedef enum { OP_Q = 0, OP_DQ = 1, OP_FQ = 2, RECIP = 8 } op_t;
+#define OP(b) ((b)->op & 7)
 typedef struct {
   const char *label;
   cquant_dtype_t dt;
   cquant_granularity_t g;
   int64_t rows, group; /* per-channel: rows x (n / rows) on axis 0; per-group on axis 1 */
   cquant_layout_t layout;
-  op_t op;
+  int op;
   const char *torch; /* the PyTorch case beside it, if any */
 } bcase_t;
 
@@ -96,11 +97,12 @@ int main(int argc, char **argv) {
   static const bcase_t cases[] = {
       {"int8 per-tensor quantize", CQUANT_DT_S8, CQUANT_PER_TENSOR, 0, 0, CQUANT_LAYOUT_UNPACKED, OP_Q, "quantize_per_tensor_int8"},
       {"int8 per-channel quantize", CQUANT_DT_S8, CQUANT_PER_CHANNEL, rows, 0, CQUANT_LAYOUT_UNPACKED, OP_Q, "quantize_per_channel_int8"},
+      {"int8 per-tensor quantize, r*(1/s) rounding", CQUANT_DT_S8, CQUANT_PER_TENSOR, 0, 0, CQUANT_LAYOUT_UNPACKED, OP_Q | RECIP, "quantize_per_tensor_int8"},
       {"uint8 per-tensor quantize", CQUANT_DT_U8, CQUANT_PER_TENSOR, 0, 0, CQUANT_LAYOUT_UNPACKED, OP_Q, NULL},
       {"int16 per-tensor quantize", CQUANT_DT_S16, CQUANT_PER_TENSOR, 0, 0, CQUANT_LAYOUT_UNPACKED, OP_Q, NULL},
       {"int4 per-group(128) quantize, packed", CQUANT_DT_S4, CQUANT_PER_GROUP, rows, 128, CQUANT_LAYOUT_PACKED, OP_Q, NULL},
       {"int4 per-channel quantize, unpacked", CQUANT_DT_S4, CQUANT_PER_CHANNEL, rows, 0, CQUANT_LAYOUT_UNPACKED, OP_Q, NULL},
-      {"fp8e4m3 per-tensor quantize (scalar)", CQUANT_DT_F8E4M3, CQUANT_PER_TENSOR, 0, 0, CQUANT_LAYOUT_UNPACKED, OP_Q, NULL},
+      {"fp8e4m3 per-tensor quantize (scaled)", CQUANT_DT_F8E4M3, CQUANT_PER_TENSOR, 0, 0, CQUANT_LAYOUT_UNPACKED, OP_Q, NULL},
       {"int8 per-tensor dequantize", CQUANT_DT_S8, CQUANT_PER_TENSOR, 0, 0, CQUANT_LAYOUT_UNPACKED, OP_DQ, "dequantize_per_tensor_int8"},
       {"int8 per-channel dequantize", CQUANT_DT_S8, CQUANT_PER_CHANNEL, rows, 0, CQUANT_LAYOUT_UNPACKED, OP_DQ, NULL},
       {"int8 per-tensor fake-quantize", CQUANT_DT_S8, CQUANT_PER_TENSOR, 0, 0, CQUANT_LAYOUT_UNPACKED, OP_FQ, NULL},
@@ -124,11 +126,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", b->label, cquant_last_error());
         return 1;
       }
-      size_t in_bytes = b->op == OP_DQ ? cquant_quantized_size(qp, b->layout) : n * 4;
+      qp->rounding = (b->op & RECIP) ? CQUANT_ROUND_RECIP : CQUANT_ROUND_DIV;
+      size_t in_bytes = OP(b) == OP_DQ ? cquant_quantized_size(qp, b->layout) : n * 4;
       for (int r = 0; r < reps + 1; r++) {
         double a = now();
-        if (b->op == OP_Q) cquant_quantize(x, qp, b->layout, q);
-        else if (b->op == OP_DQ) cquant_dequantize(q, qp, b->layout, y);
+        if (OP(b) == OP_Q) cquant_quantize(x, qp, b->layout, q);
+        else if (OP(b) == OP_DQ) cquant_dequantize(q, qp, b->layout, y);
         else cquant_fake_quantize(x, qp, y);
         if (r) t[r - 1] = now() - a; /* the first run warms up */
       }

@@ -13,7 +13,7 @@ import torch
 path, rows, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 x = torch.from_numpy(np.load(path))
 xc = x.reshape(rows, -1)
-print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads available", flush=True)
+print(f"# PyTorch {torch.__version__} (Debian python3-torch), timed with torch.set_num_threads(1) and (2)", flush=True)
 
 
 def median(fn):

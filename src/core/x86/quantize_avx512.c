@@ -25,9 +25,9 @@ static inline __m512 round_div16(__m512 x, __m512 s, __m512 inv, __m512 bound) {
   const __m512 v = _mm512_mul_ps(x, inv);
   const __m512 k = _mm512_roundscale_ps(v, RNE);
   const __m512 av = _mm512_abs_ps(v);
-  const __m512 margin = _mm512_sub_ps(_mm512_set1_ps(0.5f), _mm512_abs_ps(_mm512_sub_ps(v, k)));
-  __mmask16 ok = _mm512_cmp_ps_mask(margin, _mm512_mul_ps(av, _mm512_set1_ps(0x1p-21f)), _CMP_GT_OQ) |
-                 _mm512_cmp_ps_mask(av, bound, _CMP_GT_OQ);
+  /* |v - k| + |v| 2^-21 < 0.5 (the fused multiply-add only decides which path, never a result) */
+  const __m512 near = _mm512_fmadd_ps(av, _mm512_set1_ps(0x1p-21f), _mm512_abs_ps(_mm512_sub_ps(v, k)));
+  __mmask16 ok = _mm512_cmp_ps_mask(near, _mm512_set1_ps(0.5f), _CMP_LT_OQ) | _mm512_cmp_ps_mask(av, bound, _CMP_GT_OQ);
   ok &= _mm512_cmp_ps_mask(bound, bound, _CMP_ORD_Q);
   if (__builtin_expect(ok == 0xffff, 1)) return k;
   return _mm512_roundscale_ps(_mm512_div_ps(x, s), RNE);
