@@ -108,10 +108,16 @@ static int check_args(const void *a, const void *b, const cquant_qparams_t *qp, 
 
 static int threads_for(int64_t n) { return n >= (1 << 18) ? cquant_get_num_threads() : 1; }
 
+/* int32 has only the reference kernels (its bounds need 64-bit arithmetic); other types the
+ * active ISA's table. */
+static const cquant__kernels_t *kernels_for(cquant_dtype_t dt) {
+  return dt == CQUANT_DT_S32 ? cquant__kernels_for(CQUANT_ISA_REF) : cquant__kernels();
+}
+
 /* ---- quantize ----------------------------------------------------------------------------- */
 
 static void quant_runs(const float *x, const cquant_qparams_t *qp, void *out) {
-  const cquant__kernels_t *k = qp->dtype == CQUANT_DT_S32 ? cquant__kernels_for(CQUANT_ISA_REF) : cquant__kernels();
+  const cquant__kernels_t *k = kernels_for(qp->dtype);
   const int c = container_of(qp->dtype);
   const size_t es = is_fp8(qp->dtype) ? 1 : container_bytes(c);
   walk_t w;
@@ -231,7 +237,7 @@ static int check_range(const void *q, const cquant_qparams_t *qp) {
 }
 
 static void dequant_runs(const void *in, const cquant_qparams_t *qp, float *y) {
-  const cquant__kernels_t *k = qp->dtype == CQUANT_DT_S32 ? cquant__kernels_for(CQUANT_ISA_REF) : cquant__kernels();
+  const cquant__kernels_t *k = kernels_for(qp->dtype);
   const int c = container_of(qp->dtype);
   const size_t es = is_fp8(qp->dtype) ? 1 : container_bytes(c);
   walk_t w;
@@ -298,7 +304,7 @@ int cquant_dequantize(const void *q, const cquant_qparams_t *qp, cquant_layout_t
 int cquant_fake_quantize(const float *x, const cquant_qparams_t *qp, float *y) {
   int st = check_args(x, y, qp, "fake-quantize");
   if (st) return st;
-  const cquant__kernels_t *k = qp->dtype == CQUANT_DT_S32 ? cquant__kernels_for(CQUANT_ISA_REF) : cquant__kernels();
+  const cquant__kernels_t *k = kernels_for(qp->dtype);
   walk_t w;
   walk_init(qp, &w);
   const int stream = (size_t)w.n * sizeof(float) >= STREAM_BYTES;
