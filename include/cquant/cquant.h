@@ -11,6 +11,7 @@
 #include "cquant/npy.h"
 #include "cquant/io.h"
 #include "cquant/cpu.h"
+#include "cquant/calib.h"
 
 #define CQUANT_VERSION_STRING "0.1.0"
 

@@ -29,6 +29,17 @@ typedef struct {
 int cquant_error_report(const float *x, const float *y, size_t n, const cquant_qparams_t *qp,
                         cquant_error_report_t *rep);
 
+/* Streaming form for data seen in batches: accumulate, then read the report. The batches may use
+ * different parameters (or none: then no split). */
+typedef struct {
+  double sig, clip, rnd, maxabs;
+  int64_t n, nclip;
+  int has_split;
+} cquant_error_accum_t;
+void cquant_error_accum_init(cquant_error_accum_t *a);
+int cquant_error_accum_add(cquant_error_accum_t *a, const float *x, const float *y, size_t n, const cquant_qparams_t *qp);
+void cquant_error_accum_report(const cquant_error_accum_t *a, cquant_error_report_t *rep);
+
 #ifdef __cplusplus
 }
 #endif

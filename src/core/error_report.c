@@ -1,11 +1,16 @@
 /* Error report: MSE, SQNR, max error, and the split of the MSE into clipping and rounding
  * (docs/quantization.md, sec. 5, eq. 17-20). */
 #include <math.h>
+#include <string.h>
 #include "core/internal.h"
 
-int cquant_error_report(const float *x, const float *y, size_t n, const cquant_qparams_t *qp,
-                        cquant_error_report_t *rep) {
-  if (!rep || (n && (!x || !y))) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "error report: NULL argument");
+void cquant_error_accum_init(cquant_error_accum_t *a) {
+  memset(a, 0, sizeof *a);
+  a->has_split = 1;
+}
+
+int cquant_error_accum_add(cquant_error_accum_t *a, const float *x, const float *y, size_t n, const cquant_qparams_t *qp) {
+  if (!a || (n && (!x || !y))) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "error report: NULL argument");
   int64_t outer = 1, len = 1, inner = 1;
   if (qp) {
     int64_t m = 1;
@@ -28,11 +33,11 @@ int cquant_error_report(const float *x, const float *y, size_t n, const cquant_q
     int clipped = 0;
     if (qp) {
       /* the parameter slot of element i */
-      int64_t o = (int64_t)i / (len * inner), a = ((int64_t)i / inner) % len, in = (int64_t)i % inner, slot = 0;
-      if (qp->granularity == CQUANT_PER_CHANNEL) slot = a;
+      int64_t o = (int64_t)i / (len * inner), ax = ((int64_t)i / inner) % len, in = (int64_t)i % inner, slot = 0;
+      if (qp->granularity == CQUANT_PER_CHANNEL) slot = ax;
       else if (qp->granularity == CQUANT_PER_GROUP) {
         int64_t ng = (len + qp->group_size - 1) / qp->group_size;
-        slot = (o * ng + a / qp->group_size) * inner + in;
+        slot = (o * ng + ax / qp->group_size) * inner + in;
       }
       const float s = qp->scale[slot];
       if (fp8) {
@@ -45,14 +50,36 @@ int cquant_error_report(const float *x, const float *y, size_t n, const cquant_q
     if (clipped) { nclip++; clip += e; }
     else rnd += e;
   }
-  rep->n = (int64_t)n;
-  rep->mse = n ? (clip + rnd) / (double)n : 0.0;
-  rep->sqnr_db = (clip + rnd) > 0 ? 10.0 * log10(sig / (clip + rnd)) : INFINITY;
-  rep->max_abs = maxabs;
-  rep->n_clipped = nclip;
-  rep->clipped_share = n ? (double)nclip / (double)n : 0.0;
-  rep->clip_mse = n ? clip / (double)n : 0.0;
-  rep->round_mse = n ? rnd / (double)n : 0.0;
-  rep->has_split = qp != NULL;
+  a->sig += sig;
+  a->clip += clip;
+  a->rnd += rnd;
+  a->maxabs = maxabs > a->maxabs ? maxabs : a->maxabs;
+  a->n += (int64_t)n;
+  a->nclip += nclip;
+  a->has_split &= qp != NULL;
+  return CQUANT_STATUS_OK;
+}
+
+void cquant_error_accum_report(const cquant_error_accum_t *a, cquant_error_report_t *rep) {
+  const double n = (double)a->n, e = a->clip + a->rnd;
+  rep->n = a->n;
+  rep->mse = a->n ? e / n : 0.0;
+  rep->sqnr_db = e > 0 ? 10.0 * log10(a->sig / e) : INFINITY;
+  rep->max_abs = a->maxabs;
+  rep->n_clipped = a->nclip;
+  rep->clipped_share = a->n ? (double)a->nclip / n : 0.0;
+  rep->clip_mse = a->n ? a->clip / n : 0.0;
+  rep->round_mse = a->n ? a->rnd / n : 0.0;
+  rep->has_split = a->has_split;
+}
+
+int cquant_error_report(const float *x, const float *y, size_t n, const cquant_qparams_t *qp,
+                        cquant_error_report_t *rep) {
+  if (!rep) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "error report: NULL argument");
+  cquant_error_accum_t a;
+  cquant_error_accum_init(&a);
+  int st = cquant_error_accum_add(&a, x, y, n, qp);
+  if (st) return st;
+  cquant_error_accum_report(&a, rep);
   return CQUANT_STATUS_OK;
 }
