@@ -48,12 +48,20 @@ static void init(void) {
       if (strcmp(env, cquant_isa_name((cquant_isa_t)i)) == 0 && (cquant_isa_t)i < active)
         active = (cquant_isa_t)i;
   }
-  for (int i = 0; i < CQUANT_ISA_COUNT; i++) cquant__kernels_init_ref(&tables[i]);
-  if (detected >= CQUANT_ISA_AVX2) {
-    cquant__kernels_init_avx2(&tables[CQUANT_ISA_AVX2]);
-    cquant__kernels_init_avx2(&tables[CQUANT_ISA_AVX512]);
+  for (int i = 0; i < CQUANT_ISA_COUNT; i++) {
+    cquant__kernels_init_ref(&tables[i]);
+    cquant__calib_init_ref(&tables[i]);
   }
-  if (detected >= CQUANT_ISA_AVX512) cquant__kernels_init_avx512(&tables[CQUANT_ISA_AVX512]);
+  if (detected >= CQUANT_ISA_AVX2) {
+    for (int i = CQUANT_ISA_AVX2; i < CQUANT_ISA_COUNT; i++) {
+      cquant__kernels_init_avx2(&tables[i]);
+      cquant__calib_init_avx2(&tables[i]);
+    }
+  }
+  if (detected >= CQUANT_ISA_AVX512) {
+    cquant__kernels_init_avx512(&tables[CQUANT_ISA_AVX512]);
+    cquant__calib_init_avx512(&tables[CQUANT_ISA_AVX512]);
+  }
 }
 
 cquant_isa_t cquant_isa_detected(void) {

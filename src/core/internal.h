@@ -59,6 +59,10 @@ typedef struct {
   void (*fp8_q)(const float *x, size_t n, const float *scale, int vec, int fmt, cquant_fp8_mode_t mode,
                 cquant_round_t r, uint8_t *q);
   void (*fp8_dq)(const uint8_t *q, size_t n, const float *scale, int vec, int fmt, float *y);
+  /* histogram counting (docs/calibration.md, eq. C1): bin k = floor(x * inv) - kmin, counted in
+   * cnt[(i % 4) * (nbins + 1) + k] (four interleaved tables break store-to-load chains on a hot
+   * bin); NaN/Inf go to entry nbins of their table. The caller guarantees 0 <= k < nbins. */
+  void (*hist_count)(const float *x, size_t n, float inv, int64_t kmin, int64_t nbins, uint32_t *cnt);
   /* min and max of the finite elements (+inf / -inf when none); returns how many were not finite */
   size_t (*minmax)(const float *x, size_t n, float *mn, float *mx);
 } cquant__kernels_t;
@@ -78,6 +82,9 @@ void cquant__fp8_init_avx2(cquant__kernels_t *k);
 void cquant__kernels_init_avx512(cquant__kernels_t *k);
 void cquant__convert_init_avx512(cquant__kernels_t *k);
 void cquant__fp8_init_avx512(cquant__kernels_t *k);
+void cquant__calib_init_ref(cquant__kernels_t *k);
+void cquant__calib_init_avx2(cquant__kernels_t *k);
+void cquant__calib_init_avx512(cquant__kernels_t *k);
 
 /* Splits a tensor around the parameters' axis: outer x len x inner (per-tensor: n x 1 x 1). */
 void cquant__split_shape(const cquant_qparams_t *qp, int64_t *outer, int64_t *len, int64_t *inner);

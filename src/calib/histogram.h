@@ -1,0 +1,39 @@
+/* Internal: the streaming histogram behind the percentile, entropy and MSE observers
+ * (docs/calibration.md, sec. 2). Bins have a power-of-two width w = 2^e2 and are aligned to 0:
+ * bin k holds floor(x / w) = k (eq. C1). Growing the range adds bins; past `cap` bins the width
+ * doubles and pairs of bins merge, so no count is lost and two histograms always merge exactly. */
+#ifndef CQUANT_CALIB_HISTOGRAM_H
+#define CQUANT_CALIB_HISTOGRAM_H
+
+#include <stdint.h>
+#include "core/internal.h"
+
+typedef struct {
+  int e2;           /* width = 2^e2 */
+  int64_t kmin;     /* index of counts[0] */
+  int64_t nbins;    /* bins in use */
+  int64_t cap;      /* the most bins before the width doubles */
+  uint64_t *counts; /* cap entries */
+  int64_t total;    /* finite values counted */
+  int started;
+} cquant__hist_t;
+
+int cquant__hist_init(cquant__hist_t *h, int64_t cap);
+void cquant__hist_free(cquant__hist_t *h);
+/* Counts the finite values of x; mn/mx are their min and max (from the minmax kernel). */
+int cquant__hist_add(cquant__hist_t *h, const float *x, size_t n, float mn, float mx, int target_bins);
+int cquant__hist_merge(cquant__hist_t *dst, const cquant__hist_t *src);
+static inline double cquant__hist_width(const cquant__hist_t *h) { return ldexp(1.0, h->e2); }
+/* The |x| histogram: abs[j] = counts of bin j and bin -(j+1) (eq. C2); returns the number of
+ * |x| bins up to the last non-empty one. abs must hold max(-kmin, kmin + nbins) entries. */
+int64_t cquant__hist_fold(const cquant__hist_t *h, double *abs);
+
+/* Range selection (src/calib/select.c). amax or [lo, hi] come back in units of the bin width
+ * (bin edges). */
+int64_t cquant__select_entropy(const double *abs, int64_t nabs, int qbins);
+int64_t cquant__select_percentile_abs(const double *abs, int64_t nabs, double p);
+void cquant__select_percentile_2s(const cquant__hist_t *h, double p, int64_t *lo, int64_t *hi);
+double cquant__select_mse_sym(const cquant__hist_t *h, int64_t nabs, int bits, int is_signed, unsigned flags);
+void cquant__select_mse_2s(const cquant__hist_t *h, int bits, int is_signed, unsigned flags, double *lo, double *hi);
+
+#endif

@@ -1,0 +1,156 @@
+/* Range selection on a histogram (docs/calibration.md, sec. 3-5). Results are bin edges. */
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+#include "calib/histogram.h"
+
+/* ---- entropy: TensorRT's KL-divergence calibration (eq. C4-C6) ---------------------------- */
+
+/* The candidate-i quantization of bins [0, i) into q levels: bin j belongs to level
+ * max{k < q : k * (i / q) <= j}, as numpy.digitize(j, numpy.linspace(0, i, q + 1)) - 1. */
+static int level_of(int64_t j, double step, int q) {
+  int k = (int)((double)j / step);
+  if (k > q - 1) k = q - 1;
+  while (k + 1 <= q - 1 && (double)(k + 1) * step <= (double)j) k++;
+  while (k > 0 && (double)k * step > (double)j) k--;
+  return k;
+}
+
+int64_t cquant__select_entropy(const double *abs_in, int64_t nabs, int qbins) {
+  const int64_t start = 128;
+  if (nabs <= start) return nabs;
+  double *bins = malloc(sizeof(double) * (size_t)nabs), *q = malloc(sizeof(double) * (size_t)qbins);
+  int64_t *qn = malloc(sizeof(int64_t) * (size_t)qbins);
+  int *lev = malloc(sizeof(int) * (size_t)nabs);
+  if (!bins || !q || !qn || !lev) {
+    free(bins); free(q); free(qn); free(lev);
+    return nabs;
+  }
+  memcpy(bins, abs_in, sizeof(double) * (size_t)nabs);
+  bins[0] = bins[1]; /* as TensorRT: the zero bin is replaced by its neighbour */
+  double *tail = malloc(sizeof(double) * (size_t)(nabs + 1));
+  tail[nabs] = 0;
+  for (int64_t j = nabs - 1; j >= 0; j--) tail[j] = tail[j + 1] + bins[j];
+  double best = INFINITY;
+  int64_t best_i = nabs;
+  for (int64_t i = start; i <= nabs; i++) {
+    const double step = (double)i / qbins;
+    memset(q, 0, sizeof(double) * (size_t)qbins);
+    memset(qn, 0, sizeof(int64_t) * (size_t)qbins);
+    for (int64_t j = 0; j < i; j++) {
+      lev[j] = level_of(j, step, qbins);
+      if (bins[j] != 0) {
+        q[lev[j]] += bins[j];
+        qn[lev[j]]++;
+      }
+    }
+    /* p: the reference, bins [0, i) with the clipped tail added to the last bin; r: the expansion
+     * of the levels back over their non-empty bins. Both normalised; KL(p || r), eq. C5. */
+    double psum = tail[0], rsum = 0;
+    for (int64_t j = 0; j < i; j++)
+      if (bins[j] != 0) rsum += q[lev[j]] / (double)qn[lev[j]];
+    double kl = 0;
+    for (int64_t j = 0; j < i; j++) {
+      double p = bins[j] + (j == i - 1 ? tail[i] : 0);
+      if (p == 0) continue;
+      double r = bins[j] != 0 ? q[lev[j]] / (double)qn[lev[j]] : 0;
+      if (r == 0) { kl = INFINITY; break; }
+      p /= psum;
+      r /= rsum;
+      kl += p * log(p / r);
+    }
+    if (kl <= best) { /* <=: the last argmin, eq. C6 */
+      best = kl;
+      best_i = i;
+    }
+  }
+  free(bins); free(q); free(qn); free(lev); free(tail);
+  return best_i;
+}
+
+/* ---- percentile (eq. C3) ----------------------------------------------------------------- */
+
+int64_t cquant__select_percentile_abs(const double *abs, int64_t nabs, double p) {
+  double total = 0, cum = 0;
+  for (int64_t j = 0; j < nabs; j++) total += abs[j];
+  const double target = total * (p / 100.0);
+  for (int64_t j = 0; j < nabs; j++) {
+    cum += abs[j];
+    if (cum >= target) return j + 1; /* the upper edge of the bin where the share reaches p */
+  }
+  return nabs;
+}
+
+void cquant__select_percentile_2s(const cquant__hist_t *h, double p, int64_t *lo, int64_t *hi) {
+  const double tail = (double)h->total * (1.0 - p / 100.0) / 2.0;
+  double cum = 0;
+  int64_t b;
+  for (b = 0; b < h->nbins - 1; b++) {
+    cum += (double)h->counts[b];
+    if (cum > tail) break;
+  }
+  *lo = h->kmin + b; /* the lower edge of the first bin past the left tail */
+  cum = 0;
+  for (b = h->nbins - 1; b > 0; b--) {
+    cum += (double)h->counts[b];
+    if (cum > tail) break;
+  }
+  *hi = h->kmin + b + 1; /* the upper edge of the last bin before the right tail */
+}
+
+/* ---- MSE (eq. C7-C8) ---------------------------------------------------------------------- */
+
+/* Expected squared error of fake-quantizing the histogram with the range [rmin, rmax]: each bin's
+ * count at its centre, plus the spread inside the bin (width^2 / 12), eq. C7. */
+static double hist_mse(const cquant__hist_t *h, double width, float rmin, float rmax, int bits, int is_signed, unsigned flags) {
+  float s;
+  int32_t z;
+  if (cquant_qparams_from_range(rmin, rmax, bits, is_signed, flags, &s, &z)) return INFINITY;
+  int32_t qmin = is_signed ? -(1 << (bits - 1)) : 0, qmax = is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
+  if (flags & CQUANT_QF_NARROW_RANGE) qmin += 1;
+  const double lo = (double)(qmin - z), hi = (double)(qmax - z);
+  double err = 0;
+  for (int64_t b = 0; b < h->nbins; b++) {
+    if (!h->counts[b]) continue;
+    double c = ((double)(h->kmin + b) + 0.5) * width;
+    double r = nearbyint(c / s);
+    r = r < lo ? lo : (r > hi ? hi : r);
+    double d = c - r * s;
+    err += (double)h->counts[b] * d * d;
+  }
+  return err / (double)h->total + width * width / 12.0;
+}
+
+double cquant__select_mse_sym(const cquant__hist_t *h, int64_t nabs, int bits, int is_signed, unsigned flags) {
+  const double w = cquant__hist_width(h);
+  double best = INFINITY, best_a = (double)nabs * w;
+  for (int64_t c = 1; c <= nabs; c++) {
+    float a = (float)((double)c * w);
+    double e = hist_mse(h, w, -a, a, bits, is_signed, flags);
+    if (e < best) {
+      best = e;
+      best_a = a;
+    }
+  }
+  return best_a;
+}
+
+void cquant__select_mse_2s(const cquant__hist_t *h, int bits, int is_signed, unsigned flags, double *lo, double *hi) {
+  const double w = cquant__hist_width(h);
+  int64_t klo = h->kmin, khi = h->kmin + h->nbins; /* edges: the full range to start */
+  double best = hist_mse(h, w, (float)(klo * w), (float)(khi * w), bits, is_signed, flags);
+  for (int it = 0; it < 4; it++) { /* coordinate descent: the best upper edge, then the best lower */
+    int64_t prev_lo = klo, prev_hi = khi;
+    for (int64_t e = (klo < 0 ? 1 : klo + 1); e <= h->kmin + h->nbins; e++) {
+      double m = hist_mse(h, w, (float)(klo * w), (float)(e * w), bits, is_signed, flags);
+      if (m < best) { best = m; khi = e; }
+    }
+    for (int64_t e = h->kmin; e < (khi > 0 ? 0 : khi); e++) {
+      double m = hist_mse(h, w, (float)(e * w), (float)(khi * w), bits, is_signed, flags);
+      if (m < best) { best = m; klo = e; }
+    }
+    if (klo == prev_lo && khi == prev_hi) break;
+  }
+  *lo = (double)klo * w;
+  *hi = (double)khi * w;
+}
