@@ -76,6 +76,11 @@ void cquant_qparams_param_shape(const cquant_qparams_t *qp, int64_t *pshape);
  * CQUANT_STATUS_NOT_FINITE naming the first index. */
 int cquant_qparams_minmax(cquant_qparams_t *qp, const float *x);
 
+/* The same parameters for a tensor of another shape: per-tensor fits any shape; per-channel needs
+ * the axis to exist with the same length; per-group needs the same shape.
+ * INVALID_ARGUMENT naming the mismatch otherwise. *out is a new object. */
+int cquant_qparams_rebind(const cquant_qparams_t *qp, int ndim, const int64_t *shape, cquant_qparams_t **out);
+
 /* Checks every scale is finite and > 0 and every zero-point lies in [qmin, qmax]. */
 int cquant_qparams_validate(const cquant_qparams_t *qp);
 

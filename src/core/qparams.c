@@ -269,3 +269,20 @@ int cquant_qparams_minmax(cquant_qparams_t *qp, const float *x) {
   free(mx);
   return st;
 }
+
+int cquant_qparams_rebind(const cquant_qparams_t *qp, int ndim, const int64_t *shape, cquant_qparams_t **out) {
+  if (!qp || !out || (ndim && !shape)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "rebind: NULL argument");
+  *out = NULL;
+  if (qp->granularity == CQUANT_PER_CHANNEL && (qp->axis >= ndim || shape[qp->axis] != qp->shape[qp->axis]))
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "the parameters have %lld channels on axis %d; the tensor %s",
+                         (long long)qp->shape[qp->axis], qp->axis, qp->axis >= ndim ? "has no such axis" : "differs there");
+  if (qp->granularity == CQUANT_PER_GROUP &&
+      (ndim != qp->ndim || memcmp(shape, qp->shape, sizeof(int64_t) * (size_t)ndim)))
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "per-group parameters fit only a tensor of their own shape");
+  int st = cquant_qparams_create(qp->dtype, qp->granularity, qp->axis, qp->group_size, qp->flags, ndim, shape, out);
+  if (st) return st;
+  memcpy((*out)->scale, qp->scale, sizeof(float) * (size_t)qp->count);
+  memcpy((*out)->zero_point, qp->zero_point, sizeof(int32_t) * (size_t)qp->count);
+  (*out)->rounding = qp->rounding;
+  return CQUANT_STATUS_OK;
+}

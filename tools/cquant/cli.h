@@ -34,5 +34,6 @@ int cmd_fake_quant(int argc, char **argv);
 int cmd_dequantize(int argc, char **argv);
 int cmd_error(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 
 #endif

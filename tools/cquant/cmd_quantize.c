@@ -13,6 +13,8 @@ typedef struct {
   double scale;
   long long zp;
   cquant_round_t rounding;
+  int calib;          /* -1: plain min-max; else a cquant_calib_method_t */
+  double percentile;
 } qopts_t;
 
 static void quantize_help(const char *cmd) {
@@ -33,7 +35,11 @@ static void quantize_help(const char *cmd) {
          "                        axis unless --short-last-group (then the last group is shorter)\n"
          "  --scale S             use this scale (per-tensor) instead of min-max of the data\n"
          "  --zero-point Z        with --scale (default 0)\n"
-         "  --load-qparams F.json use the parameters in F (as written by --qparams)\n"
+         "  --load-qparams F.json use the parameters in F (as written by --qparams or calibrate --json;\n"
+         "                        per-tensor ones fit any shape, per-channel ones any with that axis)\n"
+         "  --calib METHOD        choose the range with a calibration method instead of min-max:\n"
+         "                        minmax, ema, percentile, entropy, mse (see cquant calibrate --help)\n"
+         "  --percentile P        for --calib percentile (default 99.99)\n"
          "  --rounding div|recip  r/s (ONNX, default) or r*(1/s) (PyTorch/FBGEMM)\n"
          "  --threads N           threads for the kernels (default: all cores)\n");
   if (!fq)
@@ -48,6 +54,8 @@ static int parse_qopts(int argc, char **argv, qopts_t *o, int fq) {
   o->symmetric = -1;
   o->dtype = "int8";
   o->gran = CQUANT_PER_TENSOR;
+  o->calib = -1;
+  o->percentile = 99.99;
   const char *v;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -91,6 +99,15 @@ static int parse_qopts(int argc, char **argv, qopts_t *o, int fq) {
       if (!strcmp(v, "div")) o->rounding = CQUANT_ROUND_DIV;
       else if (!strcmp(v, "recip")) o->rounding = CQUANT_ROUND_RECIP;
       else return cli_fail("--rounding must be div or recip, not '%s'", v);
+    } else if (!strcmp(a, "--calib")) {
+      cquant_calib_method_t m;
+      if (!(v = cli_value(argc, argv, &i))) return 1;
+      if (cquant_calib_method_from_name(v, &m)) return cli_fail_status(1);
+      o->calib = (int)m;
+    } else if (!strcmp(a, "--percentile")) {
+      if (!(v = cli_value(argc, argv, &i))) return 1;
+      if (cli_parse_float(v, &o->percentile) || !(o->percentile > 0 && o->percentile <= 100))
+        return cli_fail("--percentile %s: must be a number in (0, 100]", v);
     } else if (!strcmp(a, "--threads")) {
       long long t;
       if (!(v = cli_value(argc, argv, &i))) return 1;
@@ -107,6 +124,9 @@ static int parse_qopts(int argc, char **argv, qopts_t *o, int fq) {
     return cli_fail("--scale gives one per-tensor scale; use --load-qparams for per-channel or per-group scales");
   if (o->qp_in && (o->has_scale || o->gran != CQUANT_PER_TENSOR))
     return cli_fail("--load-qparams already fixes the scales and layout; drop --scale/--per-channel/--per-group");
+  if (o->calib >= 0 && (o->has_scale || o->qp_in))
+    return cli_fail("--calib estimates the range; it does not combine with --scale or --load-qparams");
+  if (o->calib >= 0 && o->gran == CQUANT_PER_GROUP) return cli_fail("--calib works per-tensor or per-channel, not per-group");
   if (o->threads) cquant_set_num_threads(o->threads);
   return 0;
 }
@@ -115,11 +135,11 @@ static int parse_qopts(int argc, char **argv, qopts_t *o, int fq) {
 static int make_qparams(const qopts_t *o, const cquant_array_t *x, cquant_qparams_t **qp) {
   int st;
   if (o->qp_in) {
-    if ((st = cquant_qparams_load(o->qp_in, qp, NULL))) return cli_fail_status(st);
-    if ((*qp)->ndim != x->ndim || memcmp((*qp)->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim)) {
-      cquant_qparams_destroy(*qp);
-      return cli_fail("%s describes a tensor of another shape than %s", o->qp_in, o->in);
-    }
+    cquant_qparams_t *loaded;
+    if ((st = cquant_qparams_load(o->qp_in, &loaded, NULL))) return cli_fail_status(st);
+    st = cquant_qparams_rebind(loaded, x->ndim, x->shape, qp); /* per-tensor fits any shape */
+    cquant_qparams_destroy(loaded);
+    if (st) return cli_fail("%s does not fit %s: %s", o->qp_in, o->in, cquant_last_error());
     return 0;
   }
   cquant_dtype_t dt;
@@ -148,6 +168,26 @@ static int make_qparams(const qopts_t *o, const cquant_array_t *x, cquant_qparam
     }
     (*qp)->scale[0] = (float)o->scale;
     (*qp)->zero_point[0] = (int32_t)o->zp;
+    return 0;
+  }
+  if (o->calib >= 0) { /* a calibration observer on this one tensor instead of min-max */
+    if (info->is_float) { cquant_qparams_destroy(*qp); return cli_fail("--calib applies to integer types"); }
+    cquant_calib_config_t cfg;
+    cquant_calib_config_default(&cfg, (cquant_calib_method_t)o->calib);
+    cfg.dtype = dt;
+    cfg.flags = flags & (CQUANT_QF_SYMMETRIC | CQUANT_QF_NARROW_RANGE);
+    cfg.axis = o->gran == CQUANT_PER_CHANNEL ? (int)o->axis : -1;
+    cfg.percentile = o->percentile;
+    cquant_observer_t *obs;
+    cquant_qparams_t *cq = NULL;
+    cquant_qparams_destroy(*qp);
+    *qp = NULL;
+    if ((st = cquant_observer_create(&cfg, &obs))) return cli_fail_status(st);
+    if (!(st = cquant_observer_update(obs, x->data, x->ndim, x->shape))) st = cquant_observer_qparams(obs, x->ndim, x->shape, &cq);
+    cquant_observer_destroy(obs);
+    if (st) return cli_fail_status(st);
+    cq->rounding = o->rounding;
+    *qp = cq;
     return 0;
   }
   if ((st = cquant_qparams_minmax(*qp, x->data))) goto fail;

@@ -12,6 +12,7 @@ static const struct {
     {"quantize", cmd_quantize, "quantize a float .npy tensor to integers (or FP8)"},
     {"dequantize", cmd_dequantize, "turn quantized integers back into float32"},
     {"fake-quant", cmd_fake_quant, "quantize and dequantize in one pass (float32 out)"},
+    {"calibrate", cmd_calibrate, "estimate ranges from .npy batches: minmax, ema, percentile, entropy, mse"},
     {"error", cmd_error, "compare a tensor with its reference: MSE, SQNR, clipping vs rounding"},
     {"demo", cmd_demo, "the built-in demonstration: round trips on generated data, no files needed"},
 };
