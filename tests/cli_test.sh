@@ -85,7 +85,7 @@ $CQ quantize x.npy -o s.npy --scale 0.01 --zero-point 5 --qparams s.json >/dev/n
 import numpy as np; x=np.load('x.npy'); q=np.load('s.npy')
 assert np.array_equal(q, np.clip(np.rint(x/np.float32(0.01))+5,-128,127))" && ok "--scale/--zero-point" || bad "--scale/--zero-point"
 $CQ error x.npy y.npy --qparams qp.json >err.txt && grep -q "clipped" err.txt && ok "error command with the split" || bad "error command with the split"
-for c in dtypes quantize dequantize fake-quant error demo; do
+for c in dtypes quantize dequantize fake-quant error demo calibrate; do
   $CQ $c --help | grep -q "usage: cquant $c" && ok "$c --help" || bad "$c --help"
 done
 $CQ dtypes | grep -q "| float32 | 1 | 8 | 23 | 1.17549e-38 | 3.40282e+38 | 1e-06 |" && ok "dtypes float32 row as in the seed" || bad "dtypes float32 row"
@@ -123,7 +123,46 @@ expect_fail "error: shapes differ" o.npy $CQ error x.npy empty.npy
 expect_fail "unknown command" o.npy $CQ frobnicate
 expect_fail "output folder missing" nodir/o.npy $CQ quantize x.npy -o nodir/o.npy
 
-# 5. a failing run leaves an existing output untouched
+# 5. calibrate: streamed batches, --json that quantize --load-qparams reads, --plot, bad input
+$PY - <<'PY'
+import numpy as np
+rng = np.random.default_rng(5)
+for i in range(3):
+    b = rng.standard_normal((8, 500)).astype(np.float32); b[0, :3] *= 40
+    np.save(f"b{i}.npy", b)
+np.save("b_other.npy", rng.standard_normal((4, 7, 9)).astype(np.float32))
+np.save("b_chan.npy", rng.standard_normal((6, 500)).astype(np.float32))
+n = rng.standard_normal((8, 500)).astype(np.float32); n[1, 1] = np.nan; n[2, 2] = np.inf; np.save("b_nan.npy", n)
+np.save("b_empty.npy", np.zeros((0, 500), np.float32))
+PY
+for m in minmax ema percentile entropy mse; do
+  $CQ calibrate b0.npy b1.npy b2.npy b_other.npy --method $m --json cal_$m.json --plot cal_$m.svg >cal.txt 2>&1 &&
+    grep -q "chosen range" cal.txt && grep -q "SQNR" cal.txt && grep -q "<svg" cal_$m.svg && grep -q "chosen range" cal_$m.svg &&
+    $CQ quantize b0.npy -o cq.npy --load-qparams cal_$m.json >/dev/null &&
+    $PY -c "
+import json, numpy as np
+qp = json.load(open('cal_$m.json')); q = np.load('cq.npy'); x = np.load('b0.npy')
+assert qp['calibration']['method'] == '$m' and qp['calibration']['batches'] == 4
+assert np.array_equal(q, np.clip(np.rint(x / np.float32(qp['scale'][0])), -128, 127))" &&
+    ok "calibrate --method $m (json, plot, reused by quantize)" || bad "calibrate --method $m"
+done
+$CQ calibrate b0.npy b1.npy --method mse --per-channel 0 --dtype int4 --json pc.json >/dev/null && $PY -c "
+import json; qp = json.load(open('pc.json')); assert qp['granularity'] == 'per_channel' and len(qp['scale']) == 8" &&
+  ok "calibrate per-channel mse int4" || bad "calibrate per-channel mse int4"
+$CQ calibrate b0.npy b_nan.npy --method percentile >cal.txt 2>err.txt && grep -q "2 NaN/Inf skipped" cal.txt && grep -q "warning" err.txt &&
+  ok "calibrate skips and counts NaN/Inf" || bad "calibrate skips and counts NaN/Inf"
+$CQ quantize b0.npy -o cq.npy --calib entropy >cal.txt && grep -q "SQNR" cal.txt && ok "quantize --calib entropy" || bad "quantize --calib entropy"
+expect_fail "calibrate: percentile above 100" o.json $CQ calibrate b0.npy --method percentile --percentile 100.5 --json o.json
+expect_fail "calibrate: percentile zero" o.json $CQ calibrate b0.npy --method percentile --percentile 0 --json o.json
+expect_fail "calibrate: unknown method" o.json $CQ calibrate b0.npy --method kl --json o.json
+expect_fail "calibrate: empty batch" o.json $CQ calibrate b0.npy b_empty.npy --json o.json
+expect_fail "calibrate: mixed shapes per-channel" o.json $CQ calibrate b0.npy b_chan.npy --per-channel 0 --json o.json
+expect_fail "calibrate: entropy per-channel" o.json $CQ calibrate b0.npy --method entropy --per-channel 0 --json o.json
+expect_fail "calibrate: missing file" o.json $CQ calibrate b0.npy nope.npy --json o.json
+expect_fail "calibrate: no files" o.json $CQ calibrate --method mse --json o.json
+expect_fail "quantize --calib per-group" o.npy $CQ quantize b0.npy -o o.npy --calib mse --per-group 1:100
+
+# 6. a failing run leaves an existing output untouched
 cp q.npy keep.npy
 $CQ quantize nan.npy -o keep.npy 2>/dev/null
 cmp -s q.npy keep.npy && ok "failed run keeps the old output" || bad "failed run keeps the old output"

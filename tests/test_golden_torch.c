@@ -164,6 +164,47 @@ static void one_pc_observer(const cJSON *c) {
 }
 static void test_per_channel_observer(void) { for_each_isa(one_pc_observer, "per_channel_minmax_observer"); }
 
+/* Streaming observers: the same batches in the same order, scales within 1 ulp, zero-points equal. */
+static void one_stream(const cJSON *c) {
+  cquant_calib_config_t cfg;
+  cquant_calib_config_default(&cfg, cJSON_IsTrue(cJSON_GetObjectItem(c, "ema")) ? CQUANT_CALIB_EMA : CQUANT_CALIB_MINMAX);
+  cfg.dtype = !strcmp(str(c, "dtype"), "qint8") ? CQUANT_DT_S8 : CQUANT_DT_U8;
+  cfg.flags = !strcmp(str(c, "scheme"), "symmetric") ? CQUANT_QF_SYMMETRIC : 0;
+  cfg.axis = (int)num(c, "axis");
+  cquant_observer_t *o;
+  CHECK(cquant_observer_create(&cfg, &o) == 0);
+  const cJSON *b;
+  cquant_array_t x = {0};
+  int nb = 0;
+  cJSON_ArrayForEach(b, cJSON_GetObjectItem(c, "batches")) {
+    cquant_array_free(&x);
+    if (load(b->valuestring, &x)) break;
+    CHECK(cquant_observer_update(o, x.data, x.ndim, x.shape) == 0);
+    nb++;
+  }
+  cquant_array_t s, z;
+  cquant_qparams_t *qp = NULL;
+  if (nb == 5 && !load(str(c, "scales"), &s) && !load(str(c, "zero_points"), &z)) {
+    CHECK(cquant_observer_qparams(o, x.ndim, x.shape, &qp) == 0);
+    for (int64_t i = 0; qp && i < qp->count && i < s.numel; i++) {
+      CHECKF(ulps(qp->scale[i], ((float *)s.data)[i]) <= 1, "%s %s %s ch %lld: scale %.9g torch %.9g", str(c, "observer"), str(c, "scheme"),
+             str(c, "dtype"), (long long)i, qp->scale[i], ((float *)s.data)[i]);
+      CHECKF(qp->zero_point[i] == ((int32_t *)z.data)[i], "%s %s %s ch %lld: zero-point %d torch %d", str(c, "observer"), str(c, "scheme"),
+             str(c, "dtype"), (long long)i, qp->zero_point[i], ((int32_t *)z.data)[i]);
+    }
+    CHECK(qp && qp->count == s.numel);
+    cquant_array_free(&s);
+    cquant_array_free(&z);
+  }
+  cquant_qparams_destroy(qp);
+  cquant_array_free(&x);
+  cquant_observer_destroy(o);
+}
+static void test_streaming_observers(void) {
+  CHECK(count_op("observer_stream") >= 24);
+  for_each_isa(one_stream, "observer_stream");
+}
+
 int main(int argc, char **argv) {
   void *buf;
   size_t len;
@@ -172,7 +213,7 @@ int main(int argc, char **argv) {
     free(buf);
   }
   static const th_case cases[] = {T(test_manifest), T(test_quantize_per_tensor), T(test_quantize_per_channel),
-                                  T(test_fake_quantize_per_tensor), T(test_minmax_observer), T(test_per_channel_observer)};
+                                  T(test_fake_quantize_per_tensor), T(test_minmax_observer), T(test_per_channel_observer), T(test_streaming_observers)};
   int r = th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
   cJSON_Delete(manifest);
   return r;

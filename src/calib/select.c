@@ -100,8 +100,23 @@ void cquant__select_percentile_2s(const cquant__hist_t *h, double p, int64_t *lo
 
 /* ---- MSE (eq. C7-C8) ---------------------------------------------------------------------- */
 
-/* Expected squared error of fake-quantizing the histogram with the range [rmin, rmax]: each bin's
- * count at its centre, plus the spread inside the bin (width^2 / 12), eq. C7. */
+/* Mean squared error of fake-quantizing values spread uniformly over [a, b): the interval is cut
+ * where the rounded level changes, and (x - c)^2 integrated exactly on each piece (eq. C7). */
+static double bin_err(double a, double b, double s, double lo, double hi) {
+  double ka = floor(a / s + 0.5), kb = floor(b / s + 0.5);
+  ka = ka < lo ? lo : (ka > hi ? hi : ka);
+  kb = kb < lo ? lo : (kb > hi ? hi : kb);
+  double total = 0;
+  for (double k = ka; k <= kb; k += 1.0) {
+    const double u = k == ka ? a : (k - 0.5) * s, v = k == kb ? b : (k + 0.5) * s, c = k * s;
+    const double du = u - c, dv = v - c;
+    total += (dv * dv * dv - du * du * du) / 3.0;
+  }
+  return total / (b - a);
+}
+
+/* Expected squared error of fake-quantizing the histogram with the range [rmin, rmax] (eq. C7):
+ * each bin's count times the mean error over the bin. */
 static double hist_mse(const cquant__hist_t *h, double width, float rmin, float rmax, int bits, int is_signed, unsigned flags) {
   float s;
   int32_t z;
@@ -112,13 +127,10 @@ static double hist_mse(const cquant__hist_t *h, double width, float rmin, float 
   double err = 0;
   for (int64_t b = 0; b < h->nbins; b++) {
     if (!h->counts[b]) continue;
-    double c = ((double)(h->kmin + b) + 0.5) * width;
-    double r = nearbyint(c / s);
-    r = r < lo ? lo : (r > hi ? hi : r);
-    double d = c - r * s;
-    err += (double)h->counts[b] * d * d;
+    const double a = (double)(h->kmin + b) * width;
+    err += (double)h->counts[b] * bin_err(a, a + width, (double)s, lo, hi);
   }
-  return err / (double)h->total + width * width / 12.0;
+  return err / (double)h->total;
 }
 
 double cquant__select_mse_sym(const cquant__hist_t *h, int64_t nabs, int bits, int is_signed, unsigned flags) {

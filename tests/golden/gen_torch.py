@@ -98,6 +98,32 @@ for i, (shape, axis, kind) in enumerate([((12, 40), 0, "gauss"), ((5, 7, 9), 1, 
                           "dtype": dt, "scales": save(tag + "_s", s.numpy().astype(np.float32)),
                           "zero_points": save(tag + "_z", z.numpy().astype(np.int32))})
 
+# Streaming observers: several batches through MinMaxObserver, MovingAverageMinMaxObserver,
+# PerChannelMinMaxObserver and MovingAveragePerChannelMinMaxObserver (averaging_constant 0.01)
+Q = torch.ao.quantization
+for i, (cls, shape, axis) in enumerate([(Q.MinMaxObserver, (300,), None), (Q.MovingAverageMinMaxObserver, (40, 30), None),
+                                        (Q.PerChannelMinMaxObserver, (8, 50), 0), (Q.MovingAveragePerChannelMinMaxObserver, (6, 9, 7), 1),
+                                        (Q.MovingAveragePerChannelMinMaxObserver, (20, 16), 1), (Q.MovingAverageMinMaxObserver, (64,), None)]):
+    for scheme_kind in ["symmetric", "affine"]:
+        for dt in ["qint8", "quint8"]:
+            per_channel = axis is not None
+            scheme = getattr(torch, ("per_channel_" if per_channel else "per_tensor_") + scheme_kind)
+            kw = {"dtype": DT[dt][0], "qscheme": scheme}
+            if per_channel:
+                kw["ch_axis"] = axis
+            obs = cls(**kw)
+            names = []
+            for b in range(5):
+                x = data(shape, ["gauss", "skewed", "positive"][b % 3]) * (1 + b)
+                obs(torch.from_numpy(x))
+                names.append(save(f"st{i}_{scheme_kind}_{dt}_b{b}", x))
+            s, z = obs.calculate_qparams()
+            tag = f"st{i}_{scheme_kind}_{dt}"
+            cases.append({"op": "observer_stream", "observer": cls.__name__, "batches": names, "axis": -1 if axis is None else axis,
+                          "scheme": scheme_kind, "dtype": dt, "ema": "MovingAverage" in cls.__name__,
+                          "scales": save(tag + "_s", np.atleast_1d(s.numpy()).astype(np.float32)),
+                          "zero_points": save(tag + "_z", np.atleast_1d(z.numpy()).astype(np.int32))})
+
 # fake_quantize_per_tensor_affine
 for i, (scale, zp, qmin, qmax) in enumerate([(0.02, 0, -128, 127), (0.031, 7, 0, 255), (0.25, 0, -8, 7),
                                               (0.11, 3, 0, 15), (0.5, -1, -2, 1)]):
