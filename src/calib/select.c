@@ -6,65 +6,62 @@
 
 /* ---- entropy: TensorRT's KL-divergence calibration (eq. C4-C6) ---------------------------- */
 
-/* The candidate-i quantization of bins [0, i) into q levels: bin j belongs to level
- * max{k < q : k * (i / q) <= j}, as numpy.digitize(j, numpy.linspace(0, i, q + 1)) - 1. */
-static int level_of(int64_t j, double step, int q) {
-  int k = (int)((double)j / step);
-  if (k > q - 1) k = q - 1;
-  while (k + 1 <= q - 1 && (double)(k + 1) * step <= (double)j) k++;
-  while (k > 0 && (double)k * step > (double)j) k--;
-  return k;
-}
+/* For candidate i the q levels are runs of bins: level k holds the bins j with k * (i / q) <= j,
+ * below the next level's start, as numpy.digitize(j, numpy.linspace(0, i, q + 1)) - 1 assigns
+ * them; level k starts at ceil(k * i / q) (the product formed as numpy forms it). */
+static int64_t level_start(int k, double step) { return (int64_t)ceil((double)k * step); }
 
+/* KL(p || r) for every candidate in O(q) each, from prefix sums (eq. C5 expanded):
+ * KL = (1/P) sum p log p - log P + log R - (1/P) sum p log r, with P the total count, R the count
+ * below i, and r constant (the level's mean over its non-empty bins) inside each level. */
 int64_t cquant__select_entropy(const double *abs_in, int64_t nabs, int qbins) {
   const int64_t start = 128;
   if (nabs <= start) return nabs;
-  double *bins = malloc(sizeof(double) * (size_t)nabs), *q = malloc(sizeof(double) * (size_t)qbins);
-  int64_t *qn = malloc(sizeof(int64_t) * (size_t)qbins);
-  int *lev = malloc(sizeof(int) * (size_t)nabs);
-  if (!bins || !q || !qn || !lev) {
-    free(bins); free(q); free(qn); free(lev);
+  double *bins = malloc(sizeof(double) * (size_t)nabs);
+  double *cs = malloc(sizeof(double) * (size_t)(nabs + 1));  /* prefix sums of the counts */
+  double *cl = malloc(sizeof(double) * (size_t)(nabs + 1));  /* prefix sums of c log c */
+  int64_t *cn = malloc(sizeof(int64_t) * (size_t)(nabs + 1)); /* prefix counts of non-empty bins */
+  if (!bins || !cs || !cl || !cn) {
+    free(bins); free(cs); free(cl); free(cn);
     return nabs;
   }
   memcpy(bins, abs_in, sizeof(double) * (size_t)nabs);
   bins[0] = bins[1]; /* as TensorRT: the zero bin is replaced by its neighbour */
-  double *tail = malloc(sizeof(double) * (size_t)(nabs + 1));
-  tail[nabs] = 0;
-  for (int64_t j = nabs - 1; j >= 0; j--) tail[j] = tail[j + 1] + bins[j];
+  cs[0] = cl[0] = 0;
+  cn[0] = 0;
+  for (int64_t j = 0; j < nabs; j++) {
+    cs[j + 1] = cs[j] + bins[j];
+    cl[j + 1] = cl[j] + (bins[j] > 0 ? bins[j] * log(bins[j]) : 0);
+    cn[j + 1] = cn[j] + (bins[j] > 0);
+  }
+  const double P = cs[nabs], logP = log(P);
   double best = INFINITY;
   int64_t best_i = nabs;
   for (int64_t i = start; i <= nabs; i++) {
+    const double tail = P - cs[i], last = bins[i - 1];
+    if (tail > 0 && last == 0) continue; /* the clipped mass lands on an empty bin: KL is infinite */
     const double step = (double)i / qbins;
-    memset(q, 0, sizeof(double) * (size_t)qbins);
-    memset(qn, 0, sizeof(int64_t) * (size_t)qbins);
-    for (int64_t j = 0; j < i; j++) {
-      lev[j] = level_of(j, step, qbins);
-      if (bins[j] != 0) {
-        q[lev[j]] += bins[j];
-        qn[lev[j]]++;
-      }
+    /* sum p log p over bins [0, i) with the tail added to the last one */
+    double plogp = cl[i - 1] + ((last + tail) > 0 ? (last + tail) * log(last + tail) : 0);
+    double plogr = 0, rlast = 0;
+    for (int k = 0; k < qbins; k++) {
+      int64_t a = level_start(k, step), b = k + 1 < qbins ? level_start(k + 1, step) : i;
+      if (b > i) b = i;
+      if (a >= b) continue;
+      const int64_t nz = cn[b] - cn[a];
+      if (!nz) continue;
+      const double q = cs[b] - cs[a], r = q / (double)nz;
+      plogr += q * log(r);
+      if (a <= i - 1 && i - 1 < b) rlast = r;
     }
-    /* p: the reference, bins [0, i) with the clipped tail added to the last bin; r: the expansion
-     * of the levels back over their non-empty bins. Both normalised; KL(p || r), eq. C5. */
-    double psum = tail[0], rsum = 0;
-    for (int64_t j = 0; j < i; j++)
-      if (bins[j] != 0) rsum += q[lev[j]] / (double)qn[lev[j]];
-    double kl = 0;
-    for (int64_t j = 0; j < i; j++) {
-      double p = bins[j] + (j == i - 1 ? tail[i] : 0);
-      if (p == 0) continue;
-      double r = bins[j] != 0 ? q[lev[j]] / (double)qn[lev[j]] : 0;
-      if (r == 0) { kl = INFINITY; break; }
-      p /= psum;
-      r /= rsum;
-      kl += p * log(p / r);
-    }
+    if (last > 0) plogr += tail * log(rlast);
+    const double kl = plogp / P - logP + log(cs[i]) - plogr / P;
     if (kl <= best) { /* <=: the last argmin, eq. C6 */
       best = kl;
       best_i = i;
     }
   }
-  free(bins); free(q); free(qn); free(lev); free(tail);
+  free(bins); free(cs); free(cl); free(cn);
   return best_i;
 }
 
