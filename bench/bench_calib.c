@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
       remove(tmp);
     }
   }
-  printf("\n| threads | min-max pass ms | histogram update ms | entropy finalize ms | update + entropy ms | vs min-max | PyTorch HistogramObserver ms | speed-up | PyTorch MinMaxObserver ms |\n");
+  printf("\n(the same 16M values as 16 batches of 1M, as a calibration set arrives)\n| threads | min-max observer ms | histogram update ms | entropy finalize ms | update + entropy ms | vs min-max | PyTorch HistogramObserver ms | speed-up | PyTorch MinMaxObserver ms |\n");
   printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (int threads = 1; threads <= 2; threads++) {
     cquant_set_num_threads(threads);
@@ -113,24 +113,25 @@ int main(int argc, char **argv) {
       cquant_calib_config_t cfg;
       cquant_observer_t *o;
       float lo, hi;
+      int64_t bs[1] = {(int64_t)bsz};
+      /* the calibration set as 16 batches: a min-max observer, then an entropy observer */
       cquant_calib_config_default(&cfg, CQUANT_CALIB_MINMAX);
-      cfg.axis = 0; /* per-channel of 1 channel: the observer keeps no histogram, a pure min-max pass */
-      int64_t sh2[2] = {1, (int64_t)n};
       cquant_observer_create(&cfg, &o);
       double a = now();
-      cquant_observer_update(o, x, 2, sh2);
+      for (size_t b = 0; b < nb; b++) cquant_observer_update(o, x + b * bsz, 1, bs);
       cquant_observer_ranges(o, &lo, &hi, 1);
       tmm[r] = now() - a;
       cquant_observer_destroy(o);
       cquant_calib_config_default(&cfg, CQUANT_CALIB_ENTROPY);
       cquant_observer_create(&cfg, &o);
       a = now();
-      cquant_observer_update(o, x, 1, sh);
-      double b = now();
+      for (size_t b = 0; b < nb; b++) cquant_observer_update(o, x + b * bsz, 1, bs);
+      double b2 = now();
       cquant_observer_ranges(o, &lo, &hi, 1);
-      tfin[r] = now() - b;
-      tup[r] = b - a;
+      tfin[r] = now() - b2;
+      tup[r] = b2 - a;
       cquant_observer_destroy(o);
+      (void)sh;
     }
     qsort(tmm, (size_t)reps, sizeof(double), cmpd);
     qsort(tup, (size_t)reps, sizeof(double), cmpd);

@@ -30,31 +30,27 @@ def check(name, ok, detail=""):
 
 
 class Hist:
-    """Bins of width 2**e2 aligned to 0: bin k holds floor(x * 2**-e2) (float32 product)."""
+    """Bins of width 2**e2 aligned to 0: bin k holds floor(x * 2**-e2) (float32 product), in a fixed
+    window of bins [-cap/2, cap/2); values beyond it double the width, bin k -> k // 2."""
 
     def __init__(self, cap):
-        self.cap, self.started, self.e2, self.kmin = cap, False, 0, 0
-        self.counts = np.zeros(0, np.int64)
+        self.cap, self.started, self.e2, self.kmin = cap, False, 0, -cap // 2
+        self.counts = np.zeros(cap, np.int64)
 
     def inv(self):
         return np.float32(2.0 ** -self.e2)
 
     def coarsen(self):
-        k = np.arange(self.kmin, self.kmin + len(self.counts))
-        nk = self.kmin // 2
-        new = np.zeros((self.kmin + len(self.counts) - 1) // 2 - nk + 1, np.int64)
-        np.add.at(new, k // 2 - nk, self.counts)
-        self.kmin, self.counts, self.e2 = nk, new, self.e2 + 1
+        k = np.arange(self.kmin, self.kmin + self.cap)
+        new = np.zeros(self.cap, np.int64)
+        np.add.at(new, k // 2 - self.kmin, self.counts)
+        self.counts, self.e2 = new, self.e2 + 1
 
     def cover(self, mn, mx):
         while True:
-            lo = int(np.floor(np.float32(mn) * self.inv()))
-            hi = int(np.floor(np.float32(mx) * self.inv()))
-            nlo, nhi = min(lo, self.kmin), max(hi, self.kmin + len(self.counts) - 1)
-            if nhi - nlo + 1 <= self.cap:
-                self.counts = np.concatenate([np.zeros(self.kmin - nlo, np.int64), self.counts,
-                                              np.zeros(nhi - (self.kmin + len(self.counts) - 1), np.int64)])
-                self.kmin = nlo
+            lo = np.floor(np.float32(mn) * self.inv())
+            hi = np.floor(np.float32(mx) * self.inv())
+            if lo >= self.kmin and hi < self.kmin + self.cap:
                 return
             self.coarsen()
 
@@ -67,12 +63,10 @@ class Hist:
             amax = max(abs(float(mn)), abs(float(mx)))
             e2 = math.ceil(math.log2(amax / target)) if amax > 0 else -126
             self.e2 = min(max(e2, -126), 100)
-            self.kmin = int(np.floor(np.float32(mn) * self.inv()))
-            self.counts = np.zeros(1, np.int64)
             self.started = True
         self.cover(mn, mx)
         k = np.floor(x * self.inv()).astype(np.int64) - self.kmin
-        self.counts += np.bincount(k, minlength=len(self.counts))
+        self.counts += np.bincount(k, minlength=self.cap)
 
     def fold(self):
         k = np.arange(self.kmin, self.kmin + len(self.counts))
@@ -134,7 +128,7 @@ for name, batches in datasets.items():
     data = [b.astype(np.float32) for b in batches]
     dmn = min(float(b.min()) for b in data)
     dmx = max(float(b.max()) for b in data)
-    h = Hist(4096)
+    h = Hist(8192)
     for b in data:
         h.add(b, 2048)
     w = 2.0 ** h.e2

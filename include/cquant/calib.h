@@ -29,6 +29,7 @@ typedef struct {
   double percentile;      /* (0, 100], default 99.99 */
   double ema_constant;    /* (0, 1], default 0.01 */
   int bins;               /* |x| bins after the first batch, 128..65536, default 2048 (per-channel 512) */
+  int keep_histogram;     /* minmax/ema per-tensor: keep a histogram too, for cquant_observer_plot_svg */
 } cquant_calib_config_t;
 
 typedef struct cquant_observer cquant_observer_t;
@@ -68,6 +69,7 @@ typedef struct {
   float data_min, data_max;         /* over all channels */
   double bin_width;                 /* histogram methods: the current width (0 otherwise) */
   int64_t bins;                     /* histogram methods: the current number of signed bins */
+  int64_t counted;                  /* histogram methods: the values in the histogram (= seen) */
 } cquant_observer_stats_t;
 void cquant_observer_stats(const cquant_observer_t *o, cquant_observer_stats_t *st);
 

@@ -1,7 +1,8 @@
 /* Internal: the streaming histogram behind the percentile, entropy and MSE observers
  * (docs/calibration.md, sec. 2). Bins have a power-of-two width w = 2^e2 and are aligned to 0:
- * bin k holds floor(x / w) = k (eq. C1). Growing the range adds bins; past `cap` bins the width
- * doubles and pairs of bins merge, so no count is lost and two histograms always merge exactly. */
+ * bin k holds floor(x / w) = k (eq. C1). The bins form a fixed window [-cap/2, cap/2); a value
+ * beyond it doubles the width (pairs of bins merge), so no count is lost and two histograms always
+ * merge exactly. */
 #ifndef CQUANT_CALIB_HISTOGRAM_H
 #define CQUANT_CALIB_HISTOGRAM_H
 
@@ -10,18 +11,18 @@
 
 typedef struct {
   int e2;           /* width = 2^e2 */
-  int64_t kmin;     /* index of counts[0] */
-  int64_t nbins;    /* bins in use */
+  int64_t kmin;     /* index of counts[0]: -cap/2 */
+  int64_t nbins;    /* bins: cap */
   int64_t cap;      /* the most bins before the width doubles */
-  uint64_t *counts; /* cap entries */
+  uint64_t *counts; /* cap entries (and cap more of scratch) */
   int64_t total;    /* finite values counted */
   int started;
 } cquant__hist_t;
 
 int cquant__hist_init(cquant__hist_t *h, int64_t cap);
 void cquant__hist_free(cquant__hist_t *h);
-/* Counts the finite values of x; mn/mx are their min and max (from the minmax kernel). */
-int cquant__hist_add(cquant__hist_t *h, const float *x, size_t n, float mn, float mx, int target_bins);
+/* Counts the finite values of x; gives their min and max and the number of NaN/Inf. */
+int cquant__hist_add(cquant__hist_t *h, const float *x, size_t n, int target_bins, float *bmn, float *bmx, size_t *nonfinite);
 int cquant__hist_merge(cquant__hist_t *dst, const cquant__hist_t *src);
 static inline double cquant__hist_width(const cquant__hist_t *h) { return ldexp(1.0, h->e2); }
 /* The |x| histogram: abs[j] = counts of bin j and bin -(j+1) (eq. C2); returns the number of

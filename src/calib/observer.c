@@ -3,7 +3,7 @@
 #include <string.h>
 #include "calib/histogram.h"
 
-#define HIST_CAP_FACTOR 2 /* signed bins = 2 x the |x| bins: room for both signs */
+#define HIST_CAP_FACTOR 4 /* signed bins = 4 x the |x| bins: both signs, and the range may double */
 
 struct cquant_observer {
   cquant_calib_config_t cfg;
@@ -42,7 +42,7 @@ void cquant_calib_config_default(cquant_calib_config_t *cfg, cquant_calib_method
 }
 
 static int uses_hist(const cquant_observer_t *o) {
-  return o->cfg.method >= CQUANT_CALIB_PERCENTILE || o->cfg.axis < 0;
+  return o->cfg.method >= CQUANT_CALIB_PERCENTILE || (o->cfg.axis < 0 && o->cfg.keep_histogram);
 }
 
 int cquant_observer_create(const cquant_calib_config_t *cfg, cquant_observer_t **out) {
@@ -147,9 +147,12 @@ int cquant_observer_update(cquant_observer_t *o, const float *x, int ndim, const
   size_t bad = 0;
   if (axis < 0) {
     float bmn = INFINITY, bmx = -INFINITY;
-    bad = k->minmax(x, (size_t)n, &bmn, &bmx);
+    if (o->hist) { /* the counting pass gives the min/max too */
+      if ((st = cquant__hist_add(&o->hist[0], x, (size_t)n, o->cfg.bins, &bmn, &bmx, &bad))) return st;
+    } else {
+      bad = k->minmax(x, (size_t)n, &bmn, &bmx);
+    }
     fold_minmax(o, 0, bmn, bmx);
-    if (o->hist && (st = cquant__hist_add(&o->hist[0], x, (size_t)n, bmn, bmx, o->cfg.bins))) return st;
   } else {
     /* per channel: gather each channel's values (for the histograms) or just its min/max */
     float *buf = o->hist ? malloc(sizeof(float) * (size_t)(outer * inner)) : NULL;
@@ -159,14 +162,22 @@ int cquant_observer_update(cquant_observer_t *o, const float *x, int ndim, const
       size_t m = 0;
       for (int64_t ou = 0; ou < outer; ou++) {
         const float *row = x + (ou * len + c) * inner;
-        float a, b;
-        bad += k->minmax(row, (size_t)inner, &a, &b);
-        bmn = a < bmn ? a : bmn;
-        bmx = b > bmx ? b : bmx;
-        if (buf) { memcpy(buf + m, row, sizeof(float) * (size_t)inner); m += (size_t)inner; }
+        if (buf) {
+          memcpy(buf + m, row, sizeof(float) * (size_t)inner);
+          m += (size_t)inner;
+        } else {
+          float a, b;
+          bad += k->minmax(row, (size_t)inner, &a, &b);
+          bmn = a < bmn ? a : bmn;
+          bmx = b > bmx ? b : bmx;
+        }
+      }
+      if (buf) {
+        size_t cbad = 0;
+        st = cquant__hist_add(&o->hist[c], buf, m, o->cfg.bins, &bmn, &bmx, &cbad);
+        bad += cbad;
       }
       fold_minmax(o, c, bmn, bmx);
-      if (buf) st = cquant__hist_add(&o->hist[c], buf, m, bmn, bmx, o->cfg.bins);
     }
     free(buf);
     if (st) return st;
@@ -302,6 +313,7 @@ void cquant_observer_stats(const cquant_observer_t *o, cquant_observer_stats_t *
   if (o->hist && o->channels) {
     s->bin_width = cquant__hist_width(&o->hist[0]);
     s->bins = o->hist[0].nbins;
+    for (int64_t c = 0; c < o->channels; c++) s->counted += o->hist[c].total;
   }
 }
 

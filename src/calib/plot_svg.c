@@ -30,7 +30,7 @@ int cquant_observer_plot_svg(cquant_observer_t *o, const char *path, const char 
   int st = cquant_observer_ranges(o, rlo, rhi, 1);
   if (st) return st;
   const cquant__hist_t *h = cquant__observer_hist(o, &lo, &hi, &dmn, &dmx);
-  if (!h || !h->started) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "plot: only a per-tensor observer has a histogram to draw");
+  if (!h || !h->started) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "plot: only a per-tensor observer with a histogram can be drawn (set keep_histogram for minmax/ema)");
   const double w = cquant__hist_width(h);
   /* the x range: the data, with a margin */
   double x0 = fmin(dmn, lo), x1 = fmax(dmx, hi), pad = (x1 - x0) * 0.03 + 1e-30;

@@ -59,10 +59,12 @@ typedef struct {
   void (*fp8_q)(const float *x, size_t n, const float *scale, int vec, int fmt, cquant_fp8_mode_t mode,
                 cquant_round_t r, uint8_t *q);
   void (*fp8_dq)(const uint8_t *q, size_t n, const float *scale, int vec, int fmt, float *y);
-  /* histogram counting (docs/calibration.md, eq. C1): bin k = floor(x * inv) - kmin, counted in
-   * cnt[(i % 4) * (nbins + 1) + k] (four interleaved tables break store-to-load chains on a hot
-   * bin); NaN/Inf go to entry nbins of their table. The caller guarantees 0 <= k < nbins. */
-  void (*hist_count)(const float *x, size_t n, float inv, int64_t kmin, int64_t nbins, uint32_t *cnt);
+  /* histogram counting (docs/calibration.md, eq. C1): bin k = floor(x * inv) - kmin is counted in
+   * cnt[(i % 4) * (nbins + 1) + k] (four interleaved tables); values outside [0, nbins) and NaN/Inf
+   * go to entry nbins of their table. Also gives the min and max of the finite values (+inf/-inf
+   * when none) and returns how many were not finite. */
+  size_t (*hist_count)(const float *x, size_t n, float inv, int64_t kmin, int64_t nbins, uint32_t *cnt,
+                       float *mn, float *mx);
   /* min and max of the finite elements (+inf / -inf when none); returns how many were not finite */
   size_t (*minmax)(const float *x, size_t n, float *mn, float *mx);
 } cquant__kernels_t;

@@ -103,6 +103,7 @@ int cmd_calibrate(int argc, char **argv) {
   if (narrow && !info->is_signed) { free(files); return cli_fail("--narrow-range applies to signed types only"); }
   cfg.flags = ((sym < 0 ? info->is_signed : sym) ? CQUANT_QF_SYMMETRIC : 0) | (narrow ? CQUANT_QF_NARROW_RANGE : 0);
   if (plot && cfg.axis >= 0) { free(files); return cli_fail("--plot draws a per-tensor histogram; drop --per-channel"); }
+  cfg.keep_histogram = plot != NULL;
 
   cquant_observer_t *obs = NULL;
   cquant_qparams_t *qp = NULL;
