@@ -15,34 +15,45 @@ static inline __mmask16 tail_mask(size_t left) {
   return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
-/* round_half_even(x / s) exactly as vdivps + vrndscaleps would give it, mostly without dividing
- * (docs/quantization.md, sec. 4, eq. 21): v = x * (1/s) lies within |v| 2^-22 of the correctly
- * rounded quotient, so both round alike unless v is within |v| 2^-21 of a half-integer; beyond
- * B = max(|qmin - z|, |qmax - z|) + 1 both saturate alike. Only a vector with a lane near a tie, a
- * NaN, or an infinite reciprocal pays for vdivps. `bound` is B, or NaN when 1/s is not finite
- * (then every vector divides). */
-static inline __m512 round_div16(__m512 x, __m512 s, __m512 inv, __m512 bound) {
-  const __m512 v = _mm512_mul_ps(x, inv);
+/* clamp(round_half_even(x / s), lo, hi) exactly as vdivps + vrndscaleps + vmaxps/vminps give it,
+ * mostly without dividing (docs/quantization.md, sec. 4, eq. 21). v = x * (1/s) lies within
+ * |v| 2^-22 of the correctly rounded quotient d. Clamping v to [lo, hi] first is harmless (lo, hi
+ * are integers, and past them d saturates just as v does) and bounds |v| by B = max(|lo|, |hi|).
+ * round(v) = round(d) unless v is within |v| 2^-21 of a half-integer, so a lane passes when
+ * |v - round(v)| + c |v| < t, with (c, t) = (0, 0.5 - B 2^-21) for narrow types, (2^-21, 0.5) for
+ * wide ones, and t = -1 (never) when 1/s is not finite. A vector with a failing lane (a near tie)
+ * uses vdivps. NaN: vmaxps gives lo, as the reference. */
+typedef struct {
+  __m512 c, t;
+} divchk_t;
+
+static inline divchk_t div_check(float inv, int32_t lo, int32_t hi) {
+  const float b = fmaxf(fabsf((float)lo), fabsf((float)hi));
+  divchk_t d;
+  if (!(inv <= 3.4028234663852886e38f)) {
+    d.c = _mm512_setzero_ps();
+    d.t = _mm512_set1_ps(-1.0f);
+  } else if (b <= 4096.0f) {
+    d.c = _mm512_setzero_ps();
+    d.t = _mm512_set1_ps(0.5f - b * 0x1p-21f);
+  } else {
+    d.c = _mm512_set1_ps(0x1p-21f);
+    d.t = _mm512_set1_ps(0.5f);
+  }
+  return d;
+}
+
+static inline __m512 qround16(__m512 x, __m512 s, __m512 inv, __m512 lo, __m512 hi, int recip, divchk_t dc) {
+  if (recip) return _mm512_min_ps(_mm512_max_ps(_mm512_roundscale_ps(_mm512_mul_ps(x, inv), RNE), lo), hi);
+  const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x, inv), lo), hi);
   const __m512 k = _mm512_roundscale_ps(v, RNE);
-  const __m512 av = _mm512_abs_ps(v);
-  /* |v - k| + |v| 2^-21 < 0.5 (the fused multiply-add only decides which path, never a result) */
-  const __m512 near = _mm512_fmadd_ps(av, _mm512_set1_ps(0x1p-21f), _mm512_abs_ps(_mm512_sub_ps(v, k)));
-  __mmask16 ok = _mm512_cmp_ps_mask(near, _mm512_set1_ps(0.5f), _CMP_LT_OQ) | _mm512_cmp_ps_mask(av, bound, _CMP_GT_OQ);
-  ok &= _mm512_cmp_ps_mask(bound, bound, _CMP_ORD_Q);
-  if (__builtin_expect(ok == 0xffff, 1)) return k;
-  return _mm512_roundscale_ps(_mm512_div_ps(x, s), RNE);
+  const __m512 near = _mm512_fmadd_ps(_mm512_abs_ps(v), dc.c, _mm512_abs_ps(_mm512_sub_ps(v, k)));
+  if (__builtin_expect(_mm512_cmp_ps_mask(near, dc.t, _CMP_LT_OQ) == 0xffff, 1)) return k;
+  return _mm512_min_ps(_mm512_max_ps(_mm512_roundscale_ps(_mm512_div_ps(x, s), RNE), lo), hi);
 }
 
-/* The bound of round_div16 for one (s, z); per-element variants take the widest range. */
-static inline __m512 div_bound(float inv, int32_t qmin, int32_t qmax, int32_t z) {
-  float b = fmaxf(fabsf((float)(qmin - z)), fabsf((float)(qmax - z))) + 1.0f;
-  return _mm512_set1_ps(inv <= 3.4028234663852886e38f ? b : __builtin_nanf(""));
-}
-
-static inline __m512i qdiv16(__m512 x, __m512 s, __m512 inv, __m512 lo, __m512 hi, int recip, __m512 bound) {
-  __m512 v = recip ? _mm512_roundscale_ps(_mm512_mul_ps(x, inv), RNE) : round_div16(x, s, inv, bound);
-  v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-  return _mm512_cvtps_epi32(v);
+static inline __m512i qdiv16(__m512 x, __m512 s, __m512 inv, __m512 lo, __m512 hi, int recip, divchk_t dc) {
+  return _mm512_cvtps_epi32(qround16(x, s, inv, lo, hi, recip, dc));
 }
 
 static inline void store_s8(void *q, __mmask16 m, __m512i v) { _mm512_mask_cvtsepi32_storeu_epi8(q, m, v); }
@@ -79,7 +90,7 @@ static inline size_t head_to_align(const void *dst, size_t esize, size_t n) {
     const __m512 hi = _mm512_set1_ps((float)(p->qmax - p->zero_point));                          \
     const __m512i z = _mm512_set1_epi32(p->zero_point);                                          \
     const int recip = p->rounding == CQUANT_ROUND_RECIP;                                         \
-    const __m512 bound = div_bound(1.0f / p->scale, p->qmin, p->qmax, p->zero_point);            \
+    const divchk_t dc = div_check(1.0f / p->scale, p->qmin - p->zero_point, p->qmax - p->zero_point); \
     const size_t per_line = 64 / sizeof(T); /* elements per 64-byte output line */              \
     size_t i = 0;                                                                                \
     const int nt = p->stream && n >= 4096 && ((uintptr_t)q % sizeof(T)) == 0;                    \
@@ -87,7 +98,7 @@ static inline size_t head_to_align(const void *dst, size_t esize, size_t n) {
       /* unaligned head, then whole lines written with vmovntdq (no read-for-ownership) */       \
       for (size_t h = head_to_align(q, sizeof(T), n); i < h; i += 16) {                          \
         __mmask16 m = tail_mask(h - i);                                                          \
-        __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, vi, lo, hi, recip, bound);               \
+        __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, vi, lo, hi, recip, dc);               \
         store_##suffix(q + i, m, _mm512_add_epi32(v, z));                                        \
       }                                                                                          \
       i = head_to_align(q, sizeof(T), n);                                                        \
@@ -96,19 +107,19 @@ static inline size_t head_to_align(const void *dst, size_t esize, size_t n) {
         for (size_t u = 0; u < per_line / 16; u++)                                               \
           _mm_prefetch((const char *)(x + i + 16 * u + PF_DIST), _MM_HINT_T0);                   \
         for (size_t u = 0; u < per_line / 16; u++)                                               \
-          v[u] = _mm512_add_epi32(qdiv16(_mm512_loadu_ps(x + i + 16 * u), s, vi, lo, hi, recip, bound), z); \
+          v[u] = _mm512_add_epi32(qdiv16(_mm512_loadu_ps(x + i + 16 * u), s, vi, lo, hi, recip, dc), z); \
         _mm512_stream_si512((void *)(q + i), pack64_##suffix(v));                                \
       }                                                                                          \
     }                                                                                            \
     for (; i + 64 <= n; i += 64) {                                                               \
       for (int u = 0; u < 4; u++) {                                                              \
-        __m512i v = qdiv16(_mm512_loadu_ps(x + i + 16 * u), s, vi, lo, hi, recip, bound);               \
+        __m512i v = qdiv16(_mm512_loadu_ps(x + i + 16 * u), s, vi, lo, hi, recip, dc);               \
         store_##suffix(q + i + 16 * u, 0xffff, _mm512_add_epi32(v, z));                          \
       }                                                                                          \
     }                                                                                            \
     for (; i < n; i += 16) {                                                                     \
       __mmask16 m = tail_mask(n - i);                                                            \
-      __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, vi, lo, hi, recip, bound);                 \
+      __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, vi, lo, hi, recip, dc);                 \
       store_##suffix(q + i, m, _mm512_add_epi32(v, z));                                          \
     }                                                                                            \
     if (nt) _mm_sfence();                                                                        \
@@ -118,7 +129,7 @@ static inline size_t head_to_align(const void *dst, size_t esize, size_t n) {
     T *q = (T *)out;                                                                             \
     const __m512i vmin = _mm512_set1_epi32(qmin), vmax = _mm512_set1_epi32(qmax);                \
     const int recip = rnd == CQUANT_ROUND_RECIP;                                                 \
-    const __m512 bound = div_bound(1.0f, qmin, qmax, qmin); /* |q - z| <= qmax - qmin for any z */ \
+    divchk_t dc = div_check(1.0f, 0, qmax - qmin); /* |q - z| <= qmax - qmin for any z */       \
     for (size_t i = 0; i < n; i += 16) {                                                         \
       __mmask16 m = tail_mask(n - i);                                                            \
       /* Masked-off lanes load scale 1 so no division by zero is ever formed. */                 \
@@ -127,9 +138,10 @@ static inline size_t head_to_align(const void *dst, size_t esize, size_t n) {
       __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(vmin, z));                                 \
       __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vmax, z));                                 \
       __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), s);                                       \
-      /* a lane whose 1/s overflowed makes its v infinite or NaN: send the vector to vdivps */   \
-      if (!recip && _mm512_cmp_ps_mask(inv, _mm512_set1_ps(3.4028234663852886e38f), _CMP_LE_OQ) != 0xffff) inv = _mm512_set1_ps(__builtin_nanf("")); \
-      __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, inv, lo, hi, recip, bound);                \
+      /* a lane whose 1/s overflowed: the whole vector divides */                                \
+      divchk_t dv = dc;                                                                          \
+      if (_mm512_cmp_ps_mask(inv, _mm512_set1_ps(3.4028234663852886e38f), _CMP_LE_OQ) != 0xffff) dv.t = _mm512_set1_ps(-1.0f); \
+      __m512i v = qdiv16(_mm512_maskz_loadu_ps(m, x + i), s, inv, lo, hi, recip, dv);                \
       store_##suffix(q + i, m, _mm512_add_epi32(v, z));                                          \
     }                                                                                            \
   }
@@ -187,8 +199,9 @@ static void fq_run(const float *x, size_t n, const cquant__qrun_t *p, float *y) 
   const __m512 lo = _mm512_set1_ps((float)(p->qmin - p->zero_point));
   const __m512 hi = _mm512_set1_ps((float)(p->qmax - p->zero_point));
   const int recip = p->rounding == CQUANT_ROUND_RECIP;
-  const __m512 bound = div_bound(1.0f / p->scale, p->qmin, p->qmax, p->zero_point);
-#define FQ16(xv) _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(recip ? _mm512_roundscale_ps(_mm512_mul_ps(xv, vi), RNE) : round_div16(xv, s, vi, bound), lo), hi), s)
+  const divchk_t dc = div_check(1.0f / p->scale, p->qmin - p->zero_point, p->qmax - p->zero_point);
+/* the second clamp gives a zero the sign the reference's clamp gives it (vminps(-0, +0) = +0) */
+#define FQ16(xv) _mm512_mul_ps(_mm512_min_ps(_mm512_max_ps(qround16(xv, s, vi, lo, hi, recip, dc), lo), hi), s)
   size_t i = 0;
   const int nt = p->stream && n >= 4096 && ((uintptr_t)y & 3) == 0;
   if (nt) {
@@ -210,7 +223,7 @@ static void fq_vec(const float *x, size_t n, const float *scale, const int32_t *
                    int32_t qmax, cquant_round_t rnd, float *y) {
   const __m512i vmin = _mm512_set1_epi32(qmin), vmax = _mm512_set1_epi32(qmax);
   const int recip = rnd == CQUANT_ROUND_RECIP;
-  const __m512 bound = div_bound(1.0f, qmin, qmax, qmin);
+  const divchk_t dc = div_check(1.0f, 0, qmax - qmin);
   for (size_t i = 0; i < n; i += 16) {
     __mmask16 m = tail_mask(n - i);
     __m512 s = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, scale + i);
@@ -219,9 +232,9 @@ static void fq_vec(const float *x, size_t n, const float *scale, const int32_t *
     __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vmax, z));
     __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
     __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), s);
-    if (!recip && _mm512_cmp_ps_mask(inv, _mm512_set1_ps(3.4028234663852886e38f), _CMP_LE_OQ) != 0xffff) inv = _mm512_set1_ps(__builtin_nanf(""));
-    __m512 v = recip ? _mm512_roundscale_ps(_mm512_mul_ps(xv, inv), RNE) : round_div16(xv, s, inv, bound);
-    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    divchk_t dv = dc;
+    if (_mm512_cmp_ps_mask(inv, _mm512_set1_ps(3.4028234663852886e38f), _CMP_LE_OQ) != 0xffff) dv.t = _mm512_set1_ps(-1.0f);
+    __m512 v = _mm512_min_ps(_mm512_max_ps(qround16(xv, s, inv, lo, hi, recip, dv), lo), hi); /* signed zeros as the reference */
     _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(v, s));
   }
 }
