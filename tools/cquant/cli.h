@@ -23,6 +23,8 @@ const char *cli_value(int argc, char **argv, int *i);
 /* Loads a float tensor from .npy (float32 or float16, converted) and checks every element is
  * finite: NaN/Inf are refused (the policy of every command that quantizes). 0 on success. */
 int cli_load_float(const char *path, cquant_array_t *a);
+/* The same, optionally letting NaN/Inf through (calibration skips and counts them). */
+int cli_load_float_ex(const char *path, cquant_array_t *a, int allow_nonfinite);
 
 /* Prints an error report as aligned lines. */
 void cli_print_report(FILE *f, const cquant_error_report_t *r);

@@ -49,7 +49,9 @@ const char *cli_value(int argc, char **argv, int *i) {
   return argv[++*i];
 }
 
-int cli_load_float(const char *path, cquant_array_t *a) {
+int cli_load_float(const char *path, cquant_array_t *a) { return cli_load_float_ex(path, a, 0); }
+
+int cli_load_float_ex(const char *path, cquant_array_t *a, int allow_nonfinite) {
   int st = cquant_npy_load(path, a);
   if (st) return cli_fail_status(st);
   if (a->dtype == CQUANT_DT_F16) {
@@ -66,6 +68,7 @@ int cli_load_float(const char *path, cquant_array_t *a) {
     cquant_array_free(a);
     return r;
   }
+  if (allow_nonfinite) return 0;
   const float *x = a->data;
   for (int64_t i = 0; i < a->numel; i++) {
     if (!isfinite(x[i])) {

@@ -27,24 +27,10 @@ static void help(void) {
          "finite values.\n");
 }
 
-/* Loads a float batch, allowing NaN/Inf (the observer skips them). */
+/* Loads a float batch, allowing NaN/Inf (the observer skips them); an empty batch is an error. */
 static int load_batch(const char *path, cquant_array_t *a) {
-  int st = cquant_npy_load(path, a);
-  if (st) return cli_fail_status(st);
-  if (a->dtype == CQUANT_DT_F16) {
-    cquant_array_t f;
-    if ((st = cquant_array_alloc(&f, CQUANT_DT_F32, a->ndim, a->shape)) ||
-        (st = cquant_convert_to_f32(a->data, (size_t)a->numel, CQUANT_DT_F16, f.data))) {
-      cquant_array_free(a);
-      return cli_fail_status(st);
-    }
-    cquant_array_free(a);
-    *a = f;
-  } else if (a->dtype != CQUANT_DT_F32) {
-    int r = cli_fail("%s: holds %s; a float32 or float16 tensor is needed", path, cquant_dtype_info(a->dtype)->name);
-    cquant_array_free(a);
-    return r;
-  }
+  int r = cli_load_float_ex(path, a, 1);
+  if (r) return r;
   if (a->numel == 0) {
     cquant_array_free(a);
     return cli_fail("%s: the batch is empty", path);
