@@ -12,6 +12,7 @@
 #include "cquant/io.h"
 #include "cquant/cpu.h"
 #include "cquant/calib.h"
+#include "cquant/onnx.h"
 
 #define CQUANT_VERSION_STRING "0.1.0"
 

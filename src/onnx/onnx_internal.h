@@ -1,0 +1,58 @@
+/* Internal: the ONNX model, the operator table and helpers shared by the operator files. */
+#ifndef CQUANT_ONNX_INTERNAL_H
+#define CQUANT_ONNX_INTERNAL_H
+
+#include "core/internal.h"
+#include "cquant/onnx.h"
+#include "onnx/onnx.pb-c.h"
+
+/* An operator: checks and computes one node. in[i] is NULL for an omitted optional input. */
+typedef int (*cquant__op_fn)(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in,
+                             cquant_array_t *out, int n_out);
+
+typedef struct {
+  const char *op_type;
+  cquant__op_fn fn;
+  int min_in, max_in, min_out, max_out;
+} cquant__op_t;
+
+const cquant__op_t *cquant__op_find(const char *op_type);
+
+/* "node 'name' (OpType): detail" */
+int cquant__node_error(const Onnx__NodeProto *node, int status, const char *fmt, ...) CQUANT__PRINTF(3, 4);
+
+/* Attributes (NULL when absent). */
+const Onnx__AttributeProto *cquant__attr(const Onnx__NodeProto *node, const char *name);
+int64_t cquant__attr_int(const Onnx__NodeProto *node, const char *name, int64_t dflt);
+
+/* Converts a TensorProto to an array (raw_data or the typed fields). */
+int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out);
+/* The cquant dtype of an ONNX element type, or -1. */
+int cquant__dtype_from_onnx(int32_t elem_type);
+
+size_t cquant__dtype_size(cquant_dtype_t dt);
+/* numel of an array */
+static inline int64_t cquant__numel(const cquant_array_t *a) { return a->numel; }
+
+#endif
+
+/* Operator implementations (src/onnx/ops_*.c). */
+int cquant__op_quantize_linear(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_dequantize_linear(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_dynamic_quantize_linear(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_matmul_integer(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_qlinear_matmul(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_conv_integer(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_qlinear_conv(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_elementwise(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_reduce(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_constant(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_identity(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_cast(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+
+/* Helpers for quantized operators: a zero-point tensor as int32 values (NULL input: one 0), and
+ * its element type (uint8 when absent). n gets the number of entries. */
+int cquant__zero_points(const Onnx__NodeProto *node, const cquant_array_t *z, const char *what, int32_t **out, int64_t *n,
+                        cquant_dtype_t *dt);
+/* A float32 scale tensor: every entry finite and > 0. */
+int cquant__scales(const Onnx__NodeProto *node, const cquant_array_t *s, const char *what, const float **out, int64_t *n);

@@ -1,0 +1,70 @@
+/* The operator table and helpers shared by the operators. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "onnx/onnx_internal.h"
+
+static const cquant__op_t ops[] = {
+    {"QuantizeLinear", cquant__op_quantize_linear, 2, 3, 1, 1},
+    {"DequantizeLinear", cquant__op_dequantize_linear, 2, 3, 1, 1},
+    {"DynamicQuantizeLinear", cquant__op_dynamic_quantize_linear, 1, 1, 3, 3},
+    {"MatMulInteger", cquant__op_matmul_integer, 2, 4, 1, 1},
+    {"QLinearMatMul", cquant__op_qlinear_matmul, 8, 8, 1, 1},
+    {"ConvInteger", cquant__op_conv_integer, 2, 4, 1, 1},
+    {"QLinearConv", cquant__op_qlinear_conv, 8, 9, 1, 1},
+    {"Sub", cquant__op_elementwise, 2, 2, 1, 1},
+    {"Div", cquant__op_elementwise, 2, 2, 1, 1},
+    {"Add", cquant__op_elementwise, 2, 2, 1, 1},
+    {"Mul", cquant__op_elementwise, 2, 2, 1, 1},
+    {"Min", cquant__op_elementwise, 1, 16, 1, 1},
+    {"Max", cquant__op_elementwise, 1, 16, 1, 1},
+    {"Clip", cquant__op_elementwise, 1, 3, 1, 1},
+    {"Round", cquant__op_elementwise, 1, 1, 1, 1},
+    {"Relu", cquant__op_elementwise, 1, 1, 1, 1},
+    {"ReduceMin", cquant__op_reduce, 1, 2, 1, 1},
+    {"ReduceMax", cquant__op_reduce, 1, 2, 1, 1},
+    {"Constant", cquant__op_constant, 0, 0, 1, 1},
+    {"Identity", cquant__op_identity, 1, 1, 1, 1},
+    {"Cast", cquant__op_cast, 1, 1, 1, 1},
+};
+
+const cquant__op_t *cquant__op_find(const char *op_type) {
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (!strcmp(ops[i].op_type, op_type)) return &ops[i];
+  return NULL;
+}
+
+int cquant__zero_points(const Onnx__NodeProto *node, const cquant_array_t *z, const char *what, int32_t **out, int64_t *n,
+                        cquant_dtype_t *dt) {
+  *out = NULL;
+  if (!z) {
+    *out = calloc(1, sizeof(int32_t));
+    *n = 1;
+    *dt = CQUANT_DT_U8;
+    return *out ? CQUANT_STATUS_OK : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
+  }
+  if (z->ndim > 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s must be a scalar or 1-D", what);
+  if (z->dtype != CQUANT_DT_U8 && z->dtype != CQUANT_DT_S8 && z->dtype != CQUANT_DT_S32)
+    return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "%s has type %s (uint8, int8 or int32 expected)", what, cquant_dtype_info(z->dtype)->name);
+  *out = malloc(sizeof(int32_t) * (size_t)(z->numel ? z->numel : 1));
+  if (!*out) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
+  for (int64_t i = 0; i < z->numel; i++)
+    (*out)[i] = z->dtype == CQUANT_DT_U8 ? ((const uint8_t *)z->data)[i]
+              : z->dtype == CQUANT_DT_S8 ? ((const int8_t *)z->data)[i] : ((const int32_t *)z->data)[i];
+  *n = z->numel;
+  *dt = z->dtype;
+  return CQUANT_STATUS_OK;
+}
+
+int cquant__scales(const Onnx__NodeProto *node, const cquant_array_t *s, const char *what, const float **out, int64_t *n) {
+  if (!s || s->dtype != CQUANT_DT_F32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "%s must be float32", what);
+  if (s->ndim > 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s must be a scalar or 1-D", what);
+  const float *v = s->data;
+  for (int64_t i = 0; i < s->numel; i++)
+    if (!(v[i] > 0) || !isfinite(v[i]))
+      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s[%lld] = %g: scales must be finite and > 0", what, (long long)i, v[i]);
+  if (!s->numel) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s is empty", what);
+  *out = v;
+  *n = s->numel;
+  return CQUANT_STATUS_OK;
+}

@@ -1,0 +1,278 @@
+/* MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv: int32 accumulation with zero-points
+ * (src/intops), and for the QLinear forms the float requantization ONNX Runtime uses: the int32
+ * accumulator times (S_a S_b / S_y) in float32, rounded half to even, plus Z_y, saturated
+ * (docs/quantization.md, eq. 23). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "intops/intops.h"
+#include "onnx/onnx_internal.h"
+
+static int is8(const cquant_array_t *a) { return a && (a->dtype == CQUANT_DT_U8 || a->dtype == CQUANT_DT_S8); }
+
+/* ---- matmul ----------------------------------------------------------------------------------- */
+
+typedef struct {
+  int64_t M, N, K, batches;
+  int ndim;
+  int64_t shape[CQUANT_MAX_DIMS];
+  int a_vec, b_vec; /* 1-D operands */
+  int64_t bshape[CQUANT_MAX_DIMS], astride[CQUANT_MAX_DIMS], bstride[CQUANT_MAX_DIMS];
+  int nb; /* batch rank */
+} mm_t;
+
+/* numpy.matmul shapes: batch dimensions broadcast, 1-D operands are promoted and dropped again. */
+static int mm_shape(const Onnx__NodeProto *node, const cquant_array_t *a, const cquant_array_t *b, mm_t *p) {
+  memset(p, 0, sizeof *p);
+  if (a->ndim < 1 || b->ndim < 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "operands must have at least 1 dimension");
+  p->a_vec = a->ndim == 1;
+  p->b_vec = b->ndim == 1;
+  p->M = p->a_vec ? 1 : a->shape[a->ndim - 2];
+  p->K = a->shape[a->ndim - 1];
+  int64_t kb = p->b_vec ? b->shape[0] : b->shape[b->ndim - 2];
+  p->N = p->b_vec ? 1 : b->shape[b->ndim - 1];
+  if (kb != p->K) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "inner dimensions differ: %lld vs %lld", (long long)p->K, (long long)kb);
+  int ra = p->a_vec ? 0 : a->ndim - 2, rb = p->b_vec ? 0 : b->ndim - 2;
+  p->nb = ra > rb ? ra : rb;
+  int64_t sa = p->M * p->K, sb = p->K * p->N;
+  for (int i = p->nb - 1; i >= 0; i--) {
+    int ia = i - (p->nb - ra), ib = i - (p->nb - rb);
+    int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+    if (da != db && da != 1 && db != 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "batch dimensions %lld and %lld do not broadcast", (long long)da, (long long)db);
+    p->bshape[i] = da > db ? da : db;
+    p->astride[i] = da == 1 ? 0 : sa;
+    p->bstride[i] = db == 1 ? 0 : sb;
+    sa *= da;
+    sb *= db;
+  }
+  p->batches = 1;
+  for (int i = 0; i < p->nb; i++) {
+    p->shape[p->ndim++] = p->bshape[i];
+    p->batches *= p->bshape[i];
+  }
+  if (!p->a_vec) p->shape[p->ndim++] = p->M;
+  if (!p->b_vec) p->shape[p->ndim++] = p->N;
+  return CQUANT_STATUS_OK;
+}
+
+/* Element offsets of batch t in A and B. */
+static void mm_offsets(const mm_t *p, int64_t t, int64_t *oa, int64_t *ob) {
+  *oa = *ob = 0;
+  for (int i = p->nb - 1; i >= 0; i--) {
+    int64_t c = t % p->bshape[i];
+    t /= p->bshape[i];
+    *oa += c * p->astride[i];
+    *ob += c * p->bstride[i];
+  }
+}
+
+/* Zero-points for a matmul operand: scalar, or `len` entries (per row of A, per column of B). */
+static int mm_zp(const Onnx__NodeProto *node, const cquant_array_t *z, const cquant_array_t *x, int64_t len, const char *what,
+                 int32_t **out, int *per) {
+  int64_t n;
+  cquant_dtype_t dt;
+  int st = cquant__zero_points(node, z, what, out, &n, &dt);
+  if (st) return st;
+  if (z && z->dtype != x->dtype) {
+    free(*out);
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s type differs from its operand", what);
+  }
+  if (n != 1 && n != len) {
+    free(*out);
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s has %lld entries (1 or %lld expected)", what, (long long)n, (long long)len);
+  }
+  *per = n != 1;
+  return CQUANT_STATUS_OK;
+}
+
+static int matmul_s32(const Onnx__NodeProto *node, const cquant_array_t *a, const cquant_array_t *b, const cquant_array_t *za_t,
+                      const cquant_array_t *zb_t, cquant_array_t *acc, mm_t *p) {
+  if (!is8(a) || !is8(b)) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "operands must be uint8 or int8");
+  int st = mm_shape(node, a, b, p);
+  if (st) return st;
+  int32_t *za, *zb;
+  int pa, pb;
+  if ((st = mm_zp(node, za_t, a, p->M, "a_zero_point", &za, &pa))) return st;
+  if ((st = mm_zp(node, zb_t, b, p->N, "b_zero_point", &zb, &pb))) { free(za); return st; }
+  if (!(st = cquant_array_alloc(acc, CQUANT_DT_S32, p->ndim, p->shape))) {
+    for (int64_t t = 0; t < p->batches; t++) {
+      int64_t oa, ob;
+      mm_offsets(p, t, &oa, &ob);
+      cquant__qgemm_s32_ref(p->M, p->N, p->K, (const int8_t *)a->data + oa, a->dtype == CQUANT_DT_S8, p->K, za, pa,
+                            (const int8_t *)b->data + ob, b->dtype == CQUANT_DT_S8, p->N, zb, pb, (int32_t *)acc->data + t * p->M * p->N, p->N);
+    }
+  }
+  free(za);
+  free(zb);
+  return st;
+}
+
+int cquant__op_matmul_integer(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  mm_t p;
+  return matmul_s32(node, in[0], in[1], n_in > 2 ? in[2] : NULL, n_in > 3 ? in[3] : NULL, &out[0], &p);
+}
+
+/* eq. 23: y = saturate(round_half_even((float)acc * m) + z). */
+static void requant(const int32_t *acc, int64_t n, float m, int32_t z, cquant_dtype_t dt, void *y) {
+  const float lo = dt == CQUANT_DT_S8 ? -128.0f : 0.0f, hi = dt == CQUANT_DT_S8 ? 127.0f : 255.0f;
+  for (int64_t i = 0; i < n; i++) {
+    float v = roundevenf((float)acc[i] * m) + (float)z;
+    v = v < lo ? lo : (v > hi ? hi : v);
+    if (dt == CQUANT_DT_S8) ((int8_t *)y)[i] = (int8_t)v;
+    else ((uint8_t *)y)[i] = (uint8_t)v;
+  }
+}
+
+/* A scalar float scale and a scalar zero-point of a given type, for the QLinear outputs. */
+static int scalar_qp(const Onnx__NodeProto *node, const cquant_array_t *s, const cquant_array_t *z, const char *what, float *sv,
+                     int32_t *zv, cquant_dtype_t *zdt) {
+  const float *sp;
+  int64_t ns, nz;
+  int32_t *zp;
+  int st = cquant__scales(node, s, what, &sp, &ns);
+  if (st || (st = cquant__zero_points(node, z, what, &zp, &nz, zdt))) return st;
+  if (ns != 1 || nz != 1) { free(zp); return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "%s must be per-tensor", what); }
+  *sv = sp[0];
+  *zv = zp[0];
+  free(zp);
+  return CQUANT_STATUS_OK;
+}
+
+int cquant__op_qlinear_matmul(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  float sa = 0, sb = 0, sy = 1;
+  int32_t zy = 0, zdummy;
+  cquant_dtype_t ydt, d;
+  int st;
+  if ((st = scalar_qp(node, in[1], in[2], "a_scale/a_zero_point", &sa, &zdummy, &d)) ||
+      (st = scalar_qp(node, in[4], in[5], "b_scale/b_zero_point", &sb, &zdummy, &d)) ||
+      (st = scalar_qp(node, in[6], in[7], "y_scale/y_zero_point", &sy, &zy, &ydt)))
+    return st;
+  if (ydt != CQUANT_DT_U8 && ydt != CQUANT_DT_S8) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "y_zero_point must be uint8 or int8");
+  cquant_array_t acc;
+  mm_t p;
+  if ((st = matmul_s32(node, in[0], in[3], in[2], in[5], &acc, &p))) return st;
+  const float m = sa * sb / sy;
+  if (!(st = cquant_array_alloc(&out[0], ydt, acc.ndim, acc.shape))) requant(acc.data, acc.numel, m, zy, ydt, out[0].data);
+  cquant_array_free(&acc);
+  return st;
+}
+
+/* ---- convolution ---------------------------------------------------------------------------- */
+
+static int conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, cquant__conv2d_t *p) {
+  memset(p, 0, sizeof *p);
+  if (x->ndim != 4 || w->ndim != 4)
+    return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "only 2-D convolution (4-D x and w) is supported, got %d-D x", x->ndim);
+  p->n = x->shape[0]; p->c = x->shape[1]; p->h = x->shape[2]; p->w = x->shape[3];
+  p->m = w->shape[0]; p->kh = w->shape[2]; p->kw = w->shape[3];
+  p->group = cquant__attr_int(node, "group", 1);
+  if (p->group < 1 || p->c % p->group || p->m % p->group || w->shape[1] != p->c / p->group)
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "group %lld does not fit %lld input and %lld output channels (w has %lld per group)",
+                              (long long)p->group, (long long)p->c, (long long)p->m, (long long)w->shape[1]);
+  p->stride_h = p->stride_w = p->dil_h = p->dil_w = 1;
+  const Onnx__AttributeProto *a;
+  if ((a = cquant__attr(node, "strides"))) {
+    if (a->n_ints != 2) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "strides needs 2 values");
+    p->stride_h = a->ints[0]; p->stride_w = a->ints[1];
+  }
+  if ((a = cquant__attr(node, "dilations"))) {
+    if (a->n_ints != 2) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "dilations needs 2 values");
+    p->dil_h = a->ints[0]; p->dil_w = a->ints[1];
+  }
+  if ((a = cquant__attr(node, "kernel_shape")) && (a->n_ints != 2 || a->ints[0] != p->kh || a->ints[1] != p->kw))
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "kernel_shape does not match w");
+  if (p->stride_h < 1 || p->stride_w < 1 || p->dil_h < 1 || p->dil_w < 1)
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "strides and dilations must be >= 1");
+  const int64_t ekh = p->dil_h * (p->kh - 1) + 1, ekw = p->dil_w * (p->kw - 1) + 1;
+  a = cquant__attr(node, "auto_pad");
+  char pad[16] = "NOTSET";
+  if (a && a->has_s) {
+    size_t l = a->s.len < sizeof pad - 1 ? a->s.len : sizeof pad - 1;
+    memcpy(pad, a->s.data, l);
+    pad[l] = 0;
+  }
+  if (!strcmp(pad, "NOTSET")) {
+    if ((a = cquant__attr(node, "pads"))) {
+      if (a->n_ints != 4) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "pads needs 4 values");
+      p->pad_t = a->ints[0]; p->pad_l = a->ints[1]; p->pad_b = a->ints[2]; p->pad_r = a->ints[3];
+      if (p->pad_t < 0 || p->pad_l < 0 || p->pad_b < 0 || p->pad_r < 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "negative pads");
+    }
+    p->oh = (p->h + p->pad_t + p->pad_b - ekh) / p->stride_h + 1;
+    p->ow = (p->w + p->pad_l + p->pad_r - ekw) / p->stride_w + 1;
+  } else if (!strcmp(pad, "VALID")) {
+    p->oh = (p->h - ekh) / p->stride_h + 1;
+    p->ow = (p->w - ekw) / p->stride_w + 1;
+  } else if (!strcmp(pad, "SAME_UPPER") || !strcmp(pad, "SAME_LOWER")) {
+    p->oh = (p->h + p->stride_h - 1) / p->stride_h;
+    p->ow = (p->w + p->stride_w - 1) / p->stride_w;
+    int64_t th = (p->oh - 1) * p->stride_h + ekh - p->h, tw = (p->ow - 1) * p->stride_w + ekw - p->w;
+    th = th > 0 ? th : 0;
+    tw = tw > 0 ? tw : 0;
+    int upper = !strcmp(pad, "SAME_UPPER");
+    p->pad_t = upper ? th / 2 : th - th / 2; p->pad_b = th - p->pad_t;
+    p->pad_l = upper ? tw / 2 : tw - tw / 2; p->pad_r = tw - p->pad_l;
+  } else {
+    return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "auto_pad '%s'", pad);
+  }
+  if (p->oh < 1 || p->ow < 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the kernel does not fit the input");
+  return CQUANT_STATUS_OK;
+}
+
+static int conv_s32(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, const cquant_array_t *zx_t,
+                    const cquant_array_t *zw_t, cquant_array_t *acc, cquant__conv2d_t *p) {
+  if (!is8(x) || !is8(w)) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x and w must be uint8 or int8");
+  int st = conv_params(node, x, w, p);
+  if (st) return st;
+  int32_t *zx, *zw;
+  int64_t nx, nw;
+  cquant_dtype_t d;
+  if ((st = cquant__zero_points(node, zx_t, "x_zero_point", &zx, &nx, &d))) return st;
+  if ((st = cquant__zero_points(node, zw_t, "w_zero_point", &zw, &nw, &d))) { free(zx); return st; }
+  if (nx != 1 || (nw != 1 && nw != p->m)) st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "zero points: x needs 1, w needs 1 or %lld", (long long)p->m);
+  int64_t shape[4] = {p->n, p->m, p->oh, p->ow};
+  if (!st && !(st = cquant_array_alloc(acc, CQUANT_DT_S32, 4, shape)))
+    cquant__qconv2d_s32_ref(p, x->data, x->dtype == CQUANT_DT_S8, zx[0], w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, acc->data);
+  free(zx);
+  free(zw);
+  return st;
+}
+
+int cquant__op_conv_integer(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  cquant__conv2d_t p;
+  return conv_s32(node, in[0], in[1], n_in > 2 ? in[2] : NULL, n_in > 3 ? in[3] : NULL, &out[0], &p);
+}
+
+int cquant__op_qlinear_conv(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  float sx = 0, sy = 1;
+  int32_t zx = 0, zy = 0;
+  cquant_dtype_t d, ydt;
+  int st;
+  if ((st = scalar_qp(node, in[1], in[2], "x_scale/x_zero_point", &sx, &zx, &d)) ||
+      (st = scalar_qp(node, in[6], in[7], "y_scale/y_zero_point", &sy, &zy, &ydt)))
+    return st;
+  if (ydt != CQUANT_DT_U8 && ydt != CQUANT_DT_S8) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "y_zero_point must be uint8 or int8");
+  const float *sw;
+  int64_t nsw;
+  if ((st = cquant__scales(node, in[4], "w_scale", &sw, &nsw))) return st;
+  cquant_array_t acc;
+  cquant__conv2d_t p;
+  if ((st = conv_s32(node, in[0], in[3], in[2], in[5], &acc, &p))) return st;
+  const cquant_array_t *bias = n_in > 8 ? in[8] : NULL;
+  if (nsw != 1 && nsw != p.m) st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "w_scale needs 1 or %lld entries", (long long)p.m);
+  if (!st && bias && (bias->dtype != CQUANT_DT_S32 || bias->numel != p.m))
+    st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "B must be int32 with %lld entries", (long long)p.m);
+  if (!st && !(st = cquant_array_alloc(&out[0], ydt, 4, acc.shape))) {
+    const int64_t plane = p.oh * p.ow;
+    int32_t *a = acc.data;
+    for (int64_t n = 0; n < p.n; n++)
+      for (int64_t m = 0; m < p.m; m++) {
+        int32_t *row = a + (n * p.m + m) * plane;
+        if (bias)
+          for (int64_t i = 0; i < plane; i++) row[i] += ((const int32_t *)bias->data)[m];
+        const float mult = sx * sw[nsw == 1 ? 0 : m] / sy;
+        requant(row, plane, mult, zy, ydt, (uint8_t *)out[0].data + (n * p.m + m) * plane);
+      }
+  }
+  cquant_array_free(&acc);
+  return st;
+}

@@ -1,0 +1,82 @@
+/* TensorProto <-> cquant arrays. */
+#include <stdlib.h>
+#include <string.h>
+#include "onnx/onnx_internal.h"
+
+int cquant__dtype_from_onnx(int32_t t) {
+  switch (t) {
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: return CQUANT_DT_F32;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8: return CQUANT_DT_U8;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: return CQUANT_DT_S8;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: return CQUANT_DT_S16;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: return CQUANT_DT_S32;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return CQUANT_DT_S64;
+    default: return -1;
+  }
+}
+
+size_t cquant__dtype_size(cquant_dtype_t dt) {
+  switch (dt) {
+    case CQUANT_DT_F32: case CQUANT_DT_S32: return 4;
+    case CQUANT_DT_S16: case CQUANT_DT_F16: return 2;
+    case CQUANT_DT_S64: return 8;
+    default: return 1;
+  }
+}
+
+int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out) {
+  memset(out, 0, sizeof *out);
+  const char *name = t->name ? t->name : "(unnamed)";
+  int dt = t->has_data_type ? cquant__dtype_from_onnx(t->data_type) : -1;
+  if (dt < 0) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "tensor '%s': element type %d is not supported", name, (int)t->data_type);
+  if (t->n_dims > CQUANT_MAX_DIMS) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "tensor '%s': more than %d dimensions", name, CQUANT_MAX_DIMS);
+  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "tensor '%s': external data is not supported yet", name);
+  int64_t shape[CQUANT_MAX_DIMS], n = 1;
+  for (size_t d = 0; d < t->n_dims; d++) {
+    if (t->dims[d] < 0 || (t->dims[d] && n > ((int64_t)1 << 40) / t->dims[d]))
+      return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': bad dimension %lld", name, (long long)t->dims[d]);
+    shape[d] = t->dims[d];
+    n *= t->dims[d];
+  }
+  const size_t es = cquant__dtype_size((cquant_dtype_t)dt), nb = (size_t)n * es;
+  /* where the values are, and how many */
+  size_t have;
+  if (t->has_raw_data) have = t->raw_data.len / es * (t->raw_data.len % es == 0);
+  else if (dt == CQUANT_DT_F32) have = t->n_float_data;
+  else if (dt == CQUANT_DT_S64) have = t->n_int64_data;
+  else have = t->n_int32_data; /* int32_data carries int8/uint8/int16/int32 */
+  if (t->has_raw_data && t->raw_data.len != nb)
+    return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': raw_data has %zu bytes, the shape needs %zu", name, t->raw_data.len, nb);
+  if (!t->has_raw_data && have != (size_t)n)
+    return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': %zu values for a shape of %lld", name, have, (long long)n);
+  int st = cquant_array_alloc(out, (cquant_dtype_t)dt, (int)t->n_dims, shape);
+  if (st) return st;
+  if (t->has_raw_data) { /* little-endian on disk, as here */
+    if (nb) memcpy(out->data, t->raw_data.data, nb);
+    return CQUANT_STATUS_OK;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    switch (dt) {
+      case CQUANT_DT_F32: ((float *)out->data)[i] = t->float_data[i]; break;
+      case CQUANT_DT_S64: ((int64_t *)out->data)[i] = t->int64_data[i]; break;
+      case CQUANT_DT_S32: ((int32_t *)out->data)[i] = t->int32_data[i]; break;
+      case CQUANT_DT_S16: ((int16_t *)out->data)[i] = (int16_t)t->int32_data[i]; break;
+      case CQUANT_DT_S8: ((int8_t *)out->data)[i] = (int8_t)t->int32_data[i]; break;
+      default: ((uint8_t *)out->data)[i] = (uint8_t)t->int32_data[i]; break;
+    }
+  }
+  return CQUANT_STATUS_OK;
+}
+
+int cquant_tensorproto_parse(const void *buf, size_t len, cquant_array_t *out, char **name) {
+  if (!out || (!buf && len)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "tensorproto: NULL argument");
+  memset(out, 0, sizeof *out);
+  if (name) *name = NULL;
+  Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, len, buf);
+  if (!t) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "not a serialized ONNX TensorProto");
+  int st = cquant__tensor_from_proto(t, out);
+  if (!st && name && t->name) *name = strdup(t->name);
+  onnx__tensor_proto__free_unpacked(t, NULL);
+  return st;
+}
