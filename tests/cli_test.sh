@@ -85,7 +85,7 @@ $CQ quantize x.npy -o s.npy --scale 0.01 --zero-point 5 --qparams s.json >/dev/n
 import numpy as np; x=np.load('x.npy'); q=np.load('s.npy')
 assert np.array_equal(q, np.clip(np.rint(x/np.float32(0.01))+5,-128,127))" && ok "--scale/--zero-point" || bad "--scale/--zero-point"
 $CQ error x.npy y.npy --qparams qp.json >err.txt && grep -q "clipped" err.txt && ok "error command with the split" || bad "error command with the split"
-for c in dtypes quantize dequantize fake-quant error demo calibrate; do
+for c in dtypes quantize dequantize fake-quant error demo calibrate run; do
   $CQ $c --help | grep -q "usage: cquant $c" && ok "$c --help" || bad "$c --help"
 done
 $CQ dtypes | grep -q "| float32 | 1 | 8 | 23 | 1.17549e-38 | 3.40282e+38 | 1e-06 |" && ok "dtypes float32 row as in the seed" || bad "dtypes float32 row"
@@ -162,7 +162,50 @@ expect_fail "calibrate: missing file" o.json $CQ calibrate b0.npy nope.npy --jso
 expect_fail "calibrate: no files" o.json $CQ calibrate --method mse --json o.json
 expect_fail "quantize --calib per-group" o.npy $CQ quantize b0.npy -o o.npy --calib mse --per-group 1:100
 
-# 6. a failing run leaves an existing output untouched
+# 6. cquant run: an ONNX node test through the CLI, and bad models/inputs
+ND=/usr/share/libonnx-testdata/data/node
+mkdir -p runout
+T3=$ND/test_qlinearmatmul_3D/test_data_set_0
+if $CQ run $ND/test_qlinearmatmul_3D/model.onnx --input a=$T3/input_0.pb --input a_scale=$T3/input_1.pb --input a_zero_point=$T3/input_2.pb \
+     --input b=$T3/input_3.pb --input b_scale=$T3/input_4.pb --input b_zero_point=$T3/input_5.pb --input y_scale=$T3/input_6.pb \
+     --input y_zero_point=$T3/input_7.pb --output-dir runout >/dev/null &&
+   $PY -c "
+import numpy as np, onnx
+from onnx import numpy_helper
+want = numpy_helper.to_array(onnx.load_tensor('$T3/output_0.pb'))
+got = np.load('runout/y.npy')
+assert got.dtype == want.dtype and np.array_equal(got, want)"; then ok "run: QLinearMatMul 3-D equals ONNX's expected output"; else bad "run: QLinearMatMul 3-D"; fi
+$PY - <<'PY'
+import numpy as np, onnx
+from onnx import helper, TensorProto
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
+g = helper.make_graph([helper.make_node("Softmax", ["x"], ["y"], name="my_softmax")], "g", [x], [y])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "softmax.onnx")
+xa = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 1, 4, 4])
+wa = helper.make_tensor_value_info("w", TensorProto.UINT8, [1, 1, 2, 2])
+ya = helper.make_tensor_value_info("y", TensorProto.INT32, None)
+g = helper.make_graph([helper.make_node("ConvInteger", ["x", "w"], ["y"], name="conv0", auto_pad="FOO")], "g", [xa, wa], [ya])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 10)]), "badpad.onnx")
+a = helper.make_tensor_value_info("A", TensorProto.UINT8, [2, 3])
+b = helper.make_tensor_value_info("B", TensorProto.UINT8, [4, 2])
+ym = helper.make_tensor_value_info("Y", TensorProto.INT32, None)
+g = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B"], ["Y"], name="mm0")], "g", [a, b], [ym])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 10)]), "mm.onnx")
+np.save("A.npy", np.ones((2, 3), np.uint8)); np.save("B.npy", np.ones((4, 2), np.uint8)); np.save("Af.npy", np.ones((2, 3), np.float32))
+np.save("x44.npy", np.ones((1, 1, 4, 4), np.uint8)); np.save("w22.npy", np.ones((1, 1, 2, 2), np.uint8))
+PY
+head -c 3000 /dev/urandom > garbage.onnx
+expect_fail "run: malformed protobuf" runout/y.npy $CQ run garbage.onnx --output-dir runout
+expect_fail "run: unsupported operator names the node" runout/y.npy bash -c "$CQ run softmax.onnx --input x=Af.npy --output-dir runout 2>&1 >/dev/null | grep -q my_softmax && $CQ run softmax.onnx --input x=Af.npy --output-dir runout"
+expect_fail "run: unsupported attribute value" runout/y.npy $CQ run badpad.onnx --input x=x44.npy --input w=w22.npy --output-dir runout
+expect_fail "run: shape mismatch" runout/Y.npy $CQ run mm.onnx --input A=A.npy --input B=B.npy --output-dir runout
+expect_fail "run: wrong input type" runout/Y.npy $CQ run mm.onnx --input A=Af.npy --input B=B.npy --output-dir runout
+expect_fail "run: missing input" runout/Y.npy $CQ run mm.onnx --input A=A.npy --output-dir runout
+expect_fail "run: unknown input name" runout/Y.npy $CQ run mm.onnx --input A=A.npy --input B=B.npy --input C=B.npy --output-dir runout
+expect_fail "run: output folder missing" nodir/Y.npy $CQ run mm.onnx --input A=A.npy --input B=B.npy --output-dir nodir
+
+# 7. a failing run leaves an existing output untouched
 cp q.npy keep.npy
 $CQ quantize nan.npy -o keep.npy 2>/dev/null
 cmp -s q.npy keep.npy && ok "failed run keeps the old output" || bad "failed run keeps the old output"

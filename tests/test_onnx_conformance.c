@@ -32,7 +32,7 @@ static int equal(const cquant_array_t *a, const cquant_array_t *b) {
 }
 
 static int run_case(const char *dir, const char *name) {
-  char path[1024];
+  char path[4096];
   snprintf(path, sizeof path, "%s/%s/model.onnx", dir, name);
   cquant_onnx_model_t *m;
   if (cquant_onnx_load(path, &m)) {
@@ -41,7 +41,7 @@ static int run_case(const char *dir, const char *name) {
   }
   int ok = 1, sets = 0;
   for (int s = 0; ok; s++) {
-    char set[1024];
+    char set[3000];
     struct stat sb;
     snprintf(set, sizeof set, "%s/%s/test_data_set_%d", dir, name, s);
     if (stat(set, &sb)) break;
@@ -87,7 +87,7 @@ int main(void) {
   }
   int passed = 0, failed = 0;
   struct dirent *e;
-  char names[256][128];
+  static char names[256][256];
   int n = 0;
   while ((e = readdir(d)) && n < 256) {
     int want = 0;

@@ -71,8 +71,9 @@ int cquant_onnx_load_buffer(const void *buf, size_t len, cquant_onnx_model_t **o
     const Onnx__OperatorSetIdProto *o = m->proto->opset_import[i];
     if (o->domain && *o->domain && strcmp(o->domain, "ai.onnx")) continue;
     if (o->has_version && (o->version < 10 || o->version > 21)) {
+      const long long v = (long long)o->version; /* read before the model is freed */
       cquant_onnx_free(m);
-      return cquant__error(CQUANT_STATUS_UNSUPPORTED, "opset %lld is not supported (10 to 21 are)", (long long)o->version);
+      return cquant__error(CQUANT_STATUS_UNSUPPORTED, "opset %lld is not supported (10 to 21 are)", v);
     }
   }
   m->inits = calloc(g->n_initializer + 1, sizeof(cquant_array_t));

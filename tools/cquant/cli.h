@@ -37,5 +37,6 @@ int cmd_dequantize(int argc, char **argv);
 int cmd_error(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

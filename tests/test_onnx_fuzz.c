@@ -1,0 +1,68 @@
+/* Mutation fuzz of the ONNX model and TensorProto readers and of the executor: ONNX's node-test
+ * models and inputs, corrupted, must be refused with an error or run, never crash or leak (the suite
+ * runs this under ASan/UBSan too). Longer runs: scripts/fuzz. */
+#include "cquant/cquant.h"
+#include "harness.h"
+
+#define NODE_DIR "/usr/share/libonnx-testdata/data/node/"
+
+static const char *cases[] = {"test_qlinearconv", "test_qlinearmatmul_3D", "test_convinteger_with_padding", "test_matmulinteger",
+                              "test_dynamicquantizelinear_expanded", "test_quantizelinear_axis", "test_dequantizelinear_axis"};
+
+static void mutate(uint8_t *m, size_t *len, size_t cap) {
+  int k = 1 + (int)(th_rand() % 4);
+  for (int j = 0; j < k && *len; j++) {
+    size_t pos = th_rand() % *len;
+    switch (th_rand() % 5) {
+      case 0: m[pos] ^= (uint8_t)(1u << (th_rand() % 8)); break;
+      case 1: m[pos] = (uint8_t)th_rand(); break;
+      case 2: *len = pos; break;
+      case 3: m[pos] = (uint8_t)(th_rand() % 2 ? 0x7f : 0xff); break; /* varint lengths */
+      case 4: if (*len + 8 <= cap) { memmove(m + pos + 8, m + pos, *len - pos); for (int t = 0; t < 8; t++) m[pos + t] = (uint8_t)th_rand(); *len += 8; } break;
+    }
+  }
+}
+
+static void test_fuzz_models(void) {
+  long iters = getenv("CQUANT_FUZZ_ITERS") ? atol(getenv("CQUANT_FUZZ_ITERS")) : 4000;
+  long loaded = 0, ran = 0;
+  static uint8_t m[1 << 16];
+  for (long it = 0; it < iters; it++) {
+    const char *name = cases[it % (long)(sizeof cases / sizeof cases[0])];
+    char path[512];
+    snprintf(path, sizeof path, NODE_DIR "%s/model.onnx", name);
+    void *buf;
+    size_t len;
+    if (cquant_file_read(path, &buf, &len) || len > sizeof m) { CHECK(0); return; }
+    memcpy(m, buf, len);
+    free(buf);
+    mutate(m, &len, sizeof m);
+    cquant_onnx_model_t *model;
+    if (cquant_onnx_load_buffer(m, len, &model)) { CHECK(cquant_last_error()[0] != 0); continue; }
+    loaded++;
+    /* run it on the real inputs, some of them corrupted too */
+    int ni = cquant_onnx_num_inputs(model), no = cquant_onnx_num_outputs(model), ok = 1;
+    cquant_array_t in[16], out[16];
+    const char *names[16];
+    memset(in, 0, sizeof in);
+    for (int i = 0; i < ni && i < 16 && ok; i++) {
+      snprintf(path, sizeof path, NODE_DIR "%s/test_data_set_0/input_%d.pb", name, i);
+      names[i] = cquant_onnx_input_name(model, i);
+      if (cquant_file_read(path, &buf, &len)) { ok = 0; break; }
+      memcpy(m, buf, len < sizeof m ? len : sizeof m);
+      free(buf);
+      if (th_rand() % 4 == 0) mutate(m, &len, sizeof m);
+      if (cquant_tensorproto_parse(m, len, &in[i], NULL)) ok = 0;
+    }
+    if (ok && ni <= 16 && no <= 16 && cquant_onnx_run(model, ni, names, in, out) == 0) {
+      ran++;
+      for (int i = 0; i < no; i++) cquant_array_free(&out[i]);
+    }
+    for (int i = 0; i < ni && i < 16; i++) cquant_array_free(&in[i]);
+    cquant_onnx_free(model);
+  }
+  printf("  %ld mutated models: %ld loaded, %ld ran\n", iters, loaded, ran);
+  CHECK(loaded < iters);
+}
+
+TH_MAIN(T(test_fuzz_models))

@@ -1,0 +1,90 @@
+/* cquant run: execute an ONNX model on inputs from .npy or TensorProto .pb files. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "cli.h"
+
+static int load_input(const char *path, cquant_array_t *a) {
+  void *buf;
+  size_t len;
+  int st = cquant_file_read(path, &buf, &len);
+  if (st) return cli_fail_status(st);
+  if (len >= 6 && !memcmp(buf, "\x93NUMPY", 6)) st = cquant_npy_parse(buf, len, a);
+  else st = cquant_tensorproto_parse(buf, len, a, NULL);
+  free(buf);
+  if (st) return cli_fail("%s: %s", path, cquant_last_error());
+  return 0;
+}
+
+int cmd_run(int argc, char **argv) {
+  const char *model = NULL, *outdir = NULL;
+  int n = 0, r = 0;
+  const char **names = calloc((size_t)argc, sizeof(char *));
+  cquant_array_t *in = calloc((size_t)argc, sizeof(cquant_array_t));
+  char **owned = calloc((size_t)argc, sizeof(char *));
+  if (!names || !in || !owned) { free(names); free(in); free(owned); return cli_fail("out of memory"); }
+  for (int i = 1; i < argc && !r; i++) {
+    const char *a = argv[i], *v;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      printf("usage: cquant run MODEL.onnx --input NAME=FILE [--input NAME=FILE ...] --output-dir DIR\n\n"
+             "Runs the model with cquant's kernels. FILE is a .npy or a serialized ONNX TensorProto (.pb).\n"
+             "Every graph output is written as DIR/NAME.npy. Operators: QuantizeLinear, DequantizeLinear,\n"
+             "DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv, and Add, Sub,\n"
+             "Mul, Div, Min, Max, Clip, Round, Relu, ReduceMin, ReduceMax, Constant, Identity, Cast.\n");
+      r = 2;
+    } else if (!strcmp(a, "--input") || !strcmp(a, "-i")) {
+      if (!(v = cli_value(argc, argv, &i))) { r = 1; break; }
+      const char *eq = strchr(v, '=');
+      if (!eq || eq == v || !eq[1]) { r = cli_fail("--input wants NAME=FILE, got '%s'", v); break; }
+      owned[n] = strndup(v, (size_t)(eq - v));
+      names[n] = owned[n];
+      if ((r = load_input(eq + 1, &in[n]))) break;
+      n++;
+    } else if (!strcmp(a, "--output-dir") || !strcmp(a, "-o")) {
+      if (!(outdir = cli_value(argc, argv, &i))) r = 1;
+    } else if (a[0] == '-' && a[1]) r = cli_fail("unknown option '%s' (cquant run --help)", a);
+    else if (!model) model = a;
+    else r = cli_fail("unexpected argument '%s'", a);
+  }
+  cquant_onnx_model_t *m = NULL;
+  cquant_array_t *out = NULL;
+  if (!r && !model) r = cli_fail("no model given (cquant run --help)");
+  if (!r && !outdir) r = cli_fail("no output folder: give --output-dir DIR");
+  if (!r) {
+    struct stat sb;
+    if (stat(outdir, &sb) || !S_ISDIR(sb.st_mode)) r = cli_fail("output folder %s does not exist", outdir);
+  }
+  int st;
+  if (!r && (st = cquant_onnx_load(model, &m))) r = cli_fail_status(st);
+  if (!r) {
+    int no = cquant_onnx_num_outputs(m);
+    out = calloc((size_t)no + 1, sizeof(cquant_array_t));
+    if (!out) r = cli_fail("out of memory");
+    else if ((st = cquant_onnx_run(m, n, names, in, out))) r = cli_fail("%s: %s", model, cquant_last_error());
+    for (int i = 0; i < no && !r; i++) {
+      char path[4096], fname[256];
+      snprintf(fname, sizeof fname, "%s", cquant_onnx_output_name(m, i));
+      for (char *c = fname; *c; c++)
+        if (*c == '/' || *c == '\\') *c = '_'; /* a tensor name is not a path */
+      snprintf(path, sizeof path, "%s/%s.npy", outdir, fname);
+      if ((st = cquant_npy_save(path, out[i].dtype, out[i].ndim, out[i].shape, out[i].data))) r = cli_fail_status(st);
+      else printf("wrote %s (%s", path, cquant_dtype_info(out[i].dtype)->name);
+      if (!r) {
+        for (int d = 0; d < out[i].ndim; d++) printf("%s%lld", d ? "x" : " ", (long long)out[i].shape[d]);
+        printf(")\n");
+      }
+    }
+    for (int i = 0; out && i < no; i++) cquant_array_free(&out[i]);
+  }
+  free(out);
+  cquant_onnx_free(m);
+  for (int i = 0; i < argc; i++) {
+    cquant_array_free(&in[i]);
+    free(owned[i]);
+  }
+  free(names);
+  free(in);
+  free(owned);
+  return r == 2 ? 0 : r;
+}
