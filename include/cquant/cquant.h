@@ -13,6 +13,7 @@
 #include "cquant/cpu.h"
 #include "cquant/calib.h"
 #include "cquant/onnx.h"
+#include "cquant/intops.h"
 
 #define CQUANT_VERSION_STRING "0.1.0"
 
