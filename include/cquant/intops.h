@@ -25,6 +25,26 @@ int32_t cquant_rdivpot(int32_t x, int e);
  * multiply, then a rounding right shift for shift < 0 (TFLite's MultiplyByQuantizedMultiplier). */
 int32_t cquant_mul_by_quantized_multiplier(int32_t x, int32_t m0, int shift);
 
+/* ---- integer GEMM (eq. 22) ------------------------------------------------------------------ */
+
+typedef struct cquant_qgemm_weights cquant_qgemm_weights_t;
+
+/* Packs weights B (K x N, row-major, leading dimension ldb >= N; int8 or uint8) and their
+ * zero-points (zb[0] for all columns, or zb[n] per column) once, into the layout of the fastest
+ * kernel this CPU has (AVX-512 VNNI, AVX2, or the reference). Column sums are precomputed. */
+int cquant_qgemm_pack(const void *B, int b_signed, int64_t K, int64_t N, int64_t ldb, const int32_t *zb,
+                      int zb_per_col, cquant_qgemm_weights_t **out);
+void cquant_qgemm_weights_free(cquant_qgemm_weights_t *w);
+
+/* C (M x N, int32, leading dimension ldc) = sum_k (A[m][k] - za)(B[k][n] - zb[n]) for A (M x K,
+ * uint8 or int8, leading dimension lda), exactly as the int32 arithmetic of eq. 22 (wrapping past
+ * 2^31, as any int32 accumulator). Threads: cquant_set_num_threads. Deterministic. */
+int cquant_qgemm(const void *A, int a_signed, int64_t M, int64_t lda, int32_t za, const cquant_qgemm_weights_t *w,
+                 int32_t *C, int64_t ldc);
+
+/* Which kernel packed w: "vnni", "avx2" or "ref". */
+const char *cquant_qgemm_kernel_name(const cquant_qgemm_weights_t *w);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 #include "core/internal.h"
 
+static int has_vnni;
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
@@ -28,7 +30,10 @@ static cquant_isa_t detect(void) {
   int avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1,
       avx512vl = (b >> 31) & 1;
   int zmm_os = (xcr0 & 0xe0) == 0xe0; /* opmask, upper ZMM0-15, ZMM16-31 */
-  if (avx512f && avx512dq && avx512bw && avx512vl && zmm_os) return CQUANT_ISA_AVX512;
+  if (avx512f && avx512dq && avx512bw && avx512vl && zmm_os) {
+    has_vnni = (c >> 11) & 1; /* AVX512_VNNI: vpdpbusd */
+    return CQUANT_ISA_AVX512;
+  }
   return CQUANT_ISA_AVX2;
 }
 #else
@@ -101,4 +106,9 @@ const cquant__kernels_t *cquant__kernels_for(cquant_isa_t isa) {
 const cquant__kernels_t *cquant__kernels(void) {
   pthread_once(&once, init);
   return &tables[active];
+}
+
+int cquant__has_vnni(void) {
+  pthread_once(&once, init);
+  return has_vnni;
 }

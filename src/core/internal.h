@@ -72,6 +72,8 @@ typedef struct {
 /* The table for one ISA (every entry filled: missing variants fall back to the reference),
  * or NULL when this CPU lacks the ISA. */
 const cquant__kernels_t *cquant__kernels_for(cquant_isa_t isa);
+/* 1 when the CPU has AVX512_VNNI (vpdpbusd) on top of the AVX-512 level. */
+int cquant__has_vnni(void);
 /* The table of the active ISA. */
 const cquant__kernels_t *cquant__kernels(void);
 

@@ -11,6 +11,25 @@ void cquant__qgemm_s32_ref(int64_t M, int64_t N, int64_t K, const void *A, int a
                            const int32_t *za, int za_per_row, const void *B, int b_signed, int64_t ldb,
                            const int32_t *zb, int zb_per_col, int32_t *C, int64_t ldc);
 
+/* Packed weights (src/intops/qgemm.c). Every layout holds B' = B - 128 for uint8 B (so B' is
+ * int8) and zb' likewise; A' = A + 128 for int8 A. Then (A - za)(B - zb) = (A' - za')(B' - zb')
+ * and the kernels compute dot = sum A' B' (uint8 x int8), corrected by eq. 22's expansion. */
+enum { CQUANT__QG_REF = 0, CQUANT__QG_AVX2 = 1, CQUANT__QG_VNNI = 2 };
+struct cquant_qgemm_weights {
+  int kind;
+  int64_t K, N, Kp, npanels; /* Kp: K rounded up to the kernel's k-group */
+  int8_t *packed;            /* the kernel's layout (ref: K x N row-major B') */
+  int32_t *colsum;           /* sum_k B'[k][n] */
+  int32_t *zb;               /* zb'[n], N entries */
+};
+
+/* Micro-kernels: rows [0, mr) of A' (uint8 after xor with axor), all of K, columns of one panel
+ * (NR = 32 for VNNI, 16 for AVX2): C = dot + colterm[n] - zb[n] rowsum[r], columns < nr stored. */
+void cquant__qgemm_panel_vnni(const uint8_t *A, int64_t lda, uint32_t axor, int mr, int64_t K, const int8_t *panel,
+                              const int32_t *colterm, const int32_t *zb, const int32_t *rowsum, int nr, int32_t *C, int64_t ldc);
+void cquant__qgemm_panel_avx2(const uint8_t *A, int64_t lda, uint32_t axor, int mr, int64_t K, const int8_t *panel,
+                              const int32_t *colterm, const int32_t *zb, const int32_t *rowsum, int nr, int32_t *C, int64_t ldc);
+
 typedef struct {
   int64_t n, c, h, w;          /* input NCHW */
   int64_t m, kh, kw;           /* output channels, kernel */

@@ -13,9 +13,9 @@ void cquant__qgemm_s32_ref(int64_t M, int64_t N, int64_t K, const void *A, int a
     const int32_t zam = za[za_per_row ? m : 0];
     for (int64_t n = 0; n < N; n++) {
       const int32_t zbn = zb[zb_per_col ? n : 0];
-      int32_t acc = 0;
-      for (int64_t k = 0; k < K; k++) acc += (ld8(A, m * lda + k, a_signed) - zam) * (ld8(B, k * ldb + n, b_signed) - zbn);
-      C[m * ldc + n] = acc;
+      uint32_t acc = 0; /* int32 arithmetic that wraps instead of overflowing */
+      for (int64_t k = 0; k < K; k++) acc += (uint32_t)((ld8(A, m * lda + k, a_signed) - zam) * (ld8(B, k * ldb + n, b_signed) - zbn));
+      C[m * ldc + n] = (int32_t)acc;
     }
   }
 }
