@@ -111,8 +111,8 @@ int main(int argc, char **argv) {
   double bw = (double)mb / tcopy; /* bytes read per second by memcpy */
   free(s1);
   free(s2);
-  printf("| M | N | K | threads | cquant VNNI GOPS | cquant AVX2 GOPS | OpenBLAS sgemm GFLOPS | oneDNN u8s8s32 GOPS | VNNI / sgemm | VNNI / oneDNN |\n");
-  printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  printf("| M | N | K | threads | cquant AMX GOPS | cquant VNNI GOPS | cquant AVX2 GOPS | OpenBLAS sgemm GFLOPS | oneDNN u8s8s32 GOPS | AMX / sgemm | AMX / oneDNN | VNNI / sgemm |\n");
+  printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (int si = 0; si < nshapes; si++) {
     const int64_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
     uint8_t *A = aligned_alloc(64, (size_t)(M * K + 64));
@@ -123,8 +123,9 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < M * K; i++) { A[i] = (uint8_t)(i * 7 + 3); Af[i] = (float)A[i]; }
     for (int64_t i = 0; i < K * N; i++) { B[i] = (int8_t)(i * 13 + 5); Bf[i] = (float)B[i]; }
     const int32_t zb = 0;
-    cquant_qgemm_weights_t *wv = NULL, *wa = NULL;
+    cquant_qgemm_weights_t *wv = NULL, *wa = NULL, *wx = NULL;
     int have_vnni = cquant__has_vnni() && !cquant__qgemm_pack_kind(B, 1, K, N, N, &zb, 0, CQUANT__QG_VNNI, &wv);
+    int have_amx = cquant__has_amx() && !cquant__qgemm_pack_kind(B, 1, K, N, N, &zb, 0, CQUANT__QG_AMX, &wx);
     cquant__qgemm_pack_kind(B, 1, K, N, N, &zb, 0, CQUANT__QG_AVX2, &wa);
     onednn_t od;
     for (int threads = 1; threads <= 2; threads++) {
@@ -134,17 +135,20 @@ int main(int argc, char **argv) {
       onednn_init(&od, M, N, K, A, B, C);
       const double ops = 2.0 * (double)M * (double)N * (double)K;
       double tv = have_vnni ? TIME(cquant_qgemm(A, 0, M, K, 3, wv, C, N)) : 0;
+      double tx = have_amx ? TIME(cquant_qgemm(A, 0, M, K, 3, wx, C, N)) : 0;
       double ta = TIME(cquant_qgemm(A, 0, M, K, 3, wa, C, N));
       double ts = TIME(cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, Af, (int)K, Bf, (int)N, 0.0f, Cf, (int)N));
       double td = od.ok ? TIME(onednn_run(&od)) : 0;
-      printf("| %lld | %lld | %lld | %d | %.1f | %.1f | %.1f | %s%.1f | %.2fx | %s%.2fx |", (long long)M, (long long)N, (long long)K, threads,
-             tv ? ops / tv / 1e9 : 0, ops / ta / 1e9, ops / ts / 1e9, od.ok ? "" : "n/a ", td ? ops / td / 1e9 : 0, tv ? ts / tv : 0,
-             od.ok ? "" : "n/a ", td && tv ? td / tv : 0);
-      if (M == 1) printf(" GEMV: %.2f ms, reading B once at memcpy speed %.2f ms (%.2fx)", tv * 1e3, (double)(K * N) / bw * 1e3, tv / ((double)(K * N) / bw));
+      const double tbest = tx ? tx : tv;
+      printf("| %lld | %lld | %lld | %d | %.1f | %.1f | %.1f | %.1f | %s%.1f | %.2fx | %s%.2fx | %.2fx |", (long long)M, (long long)N, (long long)K, threads,
+             tx ? ops / tx / 1e9 : 0, tv ? ops / tv / 1e9 : 0, ops / ta / 1e9, ops / ts / 1e9, od.ok ? "" : "n/a ", td ? ops / td / 1e9 : 0,
+             tbest ? ts / tbest : 0, od.ok ? "" : "n/a ", td && tbest ? td / tbest : 0, tv ? ts / tv : 0);
+      if (M == 1) printf(" GEMV: %.2f ms, reading B once at memcpy speed %.2f ms (%.2fx)", tbest * 1e3, (double)(K * N) / bw * 1e3, tbest / ((double)(K * N) / bw));
       printf("\n");
       onednn_free(&od);
     }
     cquant_qgemm_weights_free(wv);
+    cquant_qgemm_weights_free(wx);
     cquant_qgemm_weights_free(wa);
     free(A); free(B); free(C); free(Af); free(Bf); free(Cf);
   }

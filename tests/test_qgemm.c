@@ -1,4 +1,4 @@
-/* Integer GEMM: every kernel (reference layout, AVX2, AVX-512 VNNI) equals the reference of eq. 22
+/* Integer GEMM: every kernel (reference layout, AVX2, AVX-512 VNNI, AMX-INT8) equals the reference of eq. 22
  * bit for bit, on sizes below, at and above the tile edges (8 rows; 16/32 columns; k-groups of 2 and
  * 4), with signed and unsigned operands, zero-points at the extremes, strided rows, the worst case
  * for int16 saturation (255 x -128 everywhere), and with 1 and 2 threads. */
@@ -9,6 +9,7 @@ int cquant__qgemm_pack_kind(const void *B, int b_signed, int64_t K, int64_t N, i
                             int zb_per_col, int kind, cquant_qgemm_weights_t **out);
 
 static int kind_ok(int kind) {
+  if (kind == CQUANT__QG_AMX) return cquant_isa_detected() >= CQUANT_ISA_AVX512 && cquant__has_amx();
   if (kind == CQUANT__QG_VNNI) return cquant_isa_detected() >= CQUANT_ISA_AVX512 && cquant__has_vnni();
   if (kind == CQUANT__QG_AVX2) return cquant_isa_detected() >= CQUANT_ISA_AVX2;
   return 1;
@@ -47,8 +48,8 @@ static long compare_one(int kind, int64_t M, int64_t N, int64_t K, int as, int b
 
 static void test_kernels_equal_reference(void) {
   static const int64_t Ms[] = {1, 2, 7, 8, 9, 17, 64, 300}, Ns[] = {1, 15, 16, 17, 31, 32, 33, 100}, Ks[] = {1, 2, 3, 4, 5, 63, 64, 65, 257};
-  static const char *names[] = {"ref", "avx2", "vnni"};
-  for (int kind = 0; kind < 3; kind++) {
+  static const char *names[] = {"ref", "avx2", "vnni", "amx"};
+  for (int kind = 0; kind < 4; kind++) {
     if (!kind_ok(kind)) { printf("  (%s not available)\n", names[kind]); continue; }
     long bad = 0, cases = 0;
     for (size_t i = 0; i < sizeof Ms / sizeof Ms[0]; i++)
@@ -66,14 +67,14 @@ static void test_kernels_equal_reference(void) {
 static void test_saturation_worst_case(void) {
   /* every product is 255 x -128 (u8 x s8) with zero-points at the far ends: a kernel that let two
    * products meet in int16 (vpmaddubsw) would saturate at -32768 */
-  for (int kind = 1; kind < 3; kind++) {
+  for (int kind = 1; kind < 4; kind++) {
     if (!kind_ok(kind)) continue;
     for (int64_t K = 1; K <= 4100; K = K * 3 + 1) CHECKF(compare_one(kind, 9, 33, K, 0, 1, 1, 2) == 0, "kind %d K %lld", kind, (long long)K);
   }
 }
 
 static void test_large_and_threads(void) {
-  for (int kind = 0; kind < 3; kind++) {
+  for (int kind = 0; kind < 4; kind++) {
     if (!kind_ok(kind)) continue;
     CHECK(compare_one(kind, 600, 200, 300, 0, 1, 0, 2) == 0); /* several 256-row blocks over 2 threads */
     CHECK(compare_one(kind, 1, 1000, 777, 1, 0, 0, 2) == 0);  /* GEMV: panels over threads */

@@ -14,7 +14,7 @@ void cquant__qgemm_s32_ref(int64_t M, int64_t N, int64_t K, const void *A, int a
 /* Packed weights (src/intops/qgemm.c). Every layout holds B' = B - 128 for uint8 B (so B' is
  * int8) and zb' likewise; A' = A + 128 for int8 A. Then (A - za)(B - zb) = (A' - za')(B' - zb')
  * and the kernels compute dot = sum A' B' (uint8 x int8), corrected by eq. 22's expansion. */
-enum { CQUANT__QG_REF = 0, CQUANT__QG_AVX2 = 1, CQUANT__QG_VNNI = 2 };
+enum { CQUANT__QG_REF = 0, CQUANT__QG_AVX2 = 1, CQUANT__QG_VNNI = 2, CQUANT__QG_AMX = 3 };
 struct cquant_qgemm_weights {
   int kind;
   int64_t K, N, Kp, npanels; /* Kp: K rounded up to the kernel's k-group */
@@ -29,6 +29,11 @@ void cquant__qgemm_panel_vnni(const uint8_t *A, int64_t lda, uint32_t axor, int 
                               const int32_t *colterm, const int32_t *zb, const int32_t *rowsum, int nr, int32_t *C, int64_t ldc);
 void cquant__qgemm_panel_avx2(const uint8_t *A, int64_t lda, uint32_t axor, int mr, int64_t K, const int8_t *panel,
                               const int32_t *colterm, const int32_t *zb, const int32_t *rowsum, int nr, int32_t *C, int64_t ldc);
+
+/* AMX (src/intops/x86/qgemm_amx.c): 1 when the CPU has AMX-INT8 and the OS granted the tile state. */
+int cquant__has_amx(void);
+void cquant__qgemm_tile_amx(const uint8_t *ap, int64_t kp, int mr, const int8_t *panel, const int32_t *colterm, const int32_t *zb,
+                            const int32_t *rowsum, int nr, int32_t *C, int64_t ldc);
 
 typedef struct {
   int64_t n, c, h, w;          /* input NCHW */

@@ -11,7 +11,7 @@
 #define MC 256 /* rows per block: 256 x K bytes of A stay in L2 while the panels stream by */
 
 const char *cquant_qgemm_kernel_name(const cquant_qgemm_weights_t *w) {
-  return !w ? "none" : w->kind == CQUANT__QG_VNNI ? "vnni" : w->kind == CQUANT__QG_AVX2 ? "avx2" : "ref";
+  return !w ? "none" : w->kind == CQUANT__QG_AMX ? "amx" : w->kind == CQUANT__QG_VNNI ? "vnni" : w->kind == CQUANT__QG_AVX2 ? "avx2" : "ref";
 }
 
 void cquant_qgemm_weights_free(cquant_qgemm_weights_t *w) {
@@ -37,11 +37,12 @@ int cquant__qgemm_pack_kind(const void *B, int b_signed, int64_t K, int64_t N, i
   w->kind = kind;
   w->K = K;
   w->N = N;
-  const int64_t nr = kind == CQUANT__QG_VNNI ? VNNI_NR : AVX2_NR, kg = kind == CQUANT__QG_VNNI ? 4 : 2;
+  const int vlayout = kind == CQUANT__QG_VNNI || kind == CQUANT__QG_AMX; /* AMX tiles read the VNNI panels */
+  const int64_t nr = vlayout ? VNNI_NR : AVX2_NR, kg = kind == CQUANT__QG_AMX ? 64 : kind == CQUANT__QG_VNNI ? 4 : 2;
   w->Kp = kind == CQUANT__QG_REF ? K : (K + kg - 1) / kg * kg;
   w->npanels = kind == CQUANT__QG_REF ? 1 : (N + nr - 1) / nr;
   size_t bytes = kind == CQUANT__QG_REF ? (size_t)(K * N)
-               : kind == CQUANT__QG_VNNI ? (size_t)(w->npanels * w->Kp * nr)
+               : vlayout ? (size_t)(w->npanels * w->Kp * nr)
                : (size_t)(w->npanels * w->Kp * nr * 2); /* int16 pairs */
   w->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
   w->colsum = calloc((size_t)N, sizeof(int32_t));
@@ -58,7 +59,7 @@ int cquant__qgemm_pack_kind(const void *B, int b_signed, int64_t K, int64_t N, i
       w->colsum[n] += b;
       if (kind == CQUANT__QG_REF) {
         w->packed[k * N + n] = b;
-      } else if (kind == CQUANT__QG_VNNI) { /* panel p, k-group g: [16 cols][4 k], then the next 16 */
+      } else if (vlayout) { /* panel p, k-group g: [16 cols][4 k], then the next 16 */
         const int64_t p = n / VNNI_NR, c = n % VNNI_NR;
         w->packed[((p * w->Kp + (k / 4) * 4) * VNNI_NR) + (c / 16) * 64 + (c % 16) * 4 + k % 4] = b;
       } else { /* panel p, k-pair g: [8 cols][2 k] int16, then the next 8 */
@@ -74,15 +75,66 @@ int cquant__qgemm_pack_kind(const void *B, int b_signed, int64_t K, int64_t N, i
 int cquant_qgemm_pack(const void *B, int b_signed, int64_t K, int64_t N, int64_t ldb, const int32_t *zb, int zb_per_col,
                       cquant_qgemm_weights_t **out) {
   int kind = CQUANT__QG_REF;
-  if (cquant_isa_active() >= CQUANT_ISA_AVX512 && cquant__has_vnni()) kind = CQUANT__QG_VNNI;
+  if (cquant_isa_active() >= CQUANT_ISA_AVX512 && cquant__has_amx() && !getenv("CQUANT_NO_AMX")) kind = CQUANT__QG_AMX;
+  else if (cquant_isa_active() >= CQUANT_ISA_AVX512 && cquant__has_vnni()) kind = CQUANT__QG_VNNI;
   else if (cquant_isa_active() >= CQUANT_ISA_AVX2) kind = CQUANT__QG_AVX2;
   return cquant__qgemm_pack_kind(B, b_signed, K, N, ldb, zb, zb_per_col, kind, out);
+}
+
+/* AMX: A' for all rows, zero-padded to whole 32-row tiles and to K rounded up to 64, made once per
+ * call (tile loads then never read past the data); then (row tile, panel) pairs over the threads,
+ * panels inner so a tile of A' stays in L1/L2 while panels stream by. */
+static int qgemm_amx(const uint8_t *A, int64_t M, int64_t lda, uint32_t axor, const cquant_qgemm_weights_t *w, const int32_t *colterm,
+                     const int32_t *rowsum, int32_t *C, int64_t ldc, int threads) {
+  const int64_t kp = w->Kp, tiles = (M + 31) / 32;
+  uint8_t *ap = aligned_alloc(64, (size_t)(tiles * 32 * kp));
+  if (!ap) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qgemm: out of memory for the padded A");
+  const uint8_t x = (uint8_t)(axor & 0xff);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t r = 0; r < tiles * 32; r++) {
+    uint8_t *dst = ap + r * kp;
+    if (r < M) {
+      const uint8_t *row = A + r * lda;
+      for (int64_t k = 0; k < w->K; k++) dst[k] = (uint8_t)(row[k] ^ x);
+      memset(dst + w->K, 0, (size_t)(kp - w->K));
+    } else {
+      memset(dst, 0, (size_t)kp);
+    }
+  }
+  /* blocks of 8 row tiles (256 rows) x all panels: each thread takes whole blocks when there are
+   * enough of them, otherwise (row tile, panel) pairs */
+  const int64_t per_block = 8, nblocks = (tiles + per_block - 1) / per_block;
+  if (nblocks >= threads) {
+    /* all of B in L2 (<= 1 MiB): each A' tile once, panels inner; otherwise each B panel once per
+     * block of 8 tiles, tiles inner */
+    const int b_in_l2 = w->npanels * kp * VNNI_NR <= ((int64_t)1 << 20);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int64_t bb = 0; bb < nblocks; bb++) {
+      const int64_t t0 = bb * per_block, t1 = (bb + 1) * per_block < tiles ? (bb + 1) * per_block : tiles;
+      for (int64_t i = 0; i < (t1 - t0) * w->npanels; i++) {
+        const int64_t t = b_in_l2 ? t0 + i / w->npanels : t0 + i % (t1 - t0), p = b_in_l2 ? i % w->npanels : i / (t1 - t0);
+        const int64_t m = t * 32, n0 = p * VNNI_NR;
+        cquant__qgemm_tile_amx(ap + m * kp, kp, (int)(M - m < 32 ? M - m : 32), w->packed + (size_t)p * (size_t)(kp * VNNI_NR),
+                               colterm + n0, w->zb + n0, rowsum + m, (int)(w->N - n0 < VNNI_NR ? w->N - n0 : VNNI_NR), C + m * ldc + n0, ldc);
+      }
+    }
+  } else {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t p = 0; p < w->npanels; p++)
+      for (int64_t t = 0; t < tiles; t++) {
+        const int64_t m = t * 32, n0 = p * VNNI_NR;
+        cquant__qgemm_tile_amx(ap + m * kp, kp, (int)(M - m < 32 ? M - m : 32), w->packed + (size_t)p * (size_t)(kp * VNNI_NR),
+                               colterm + n0, w->zb + n0, rowsum + m, (int)(w->N - n0 < VNNI_NR ? w->N - n0 : VNNI_NR), C + m * ldc + n0, ldc);
+      }
+  }
+  free(ap);
+  return CQUANT_STATUS_OK;
 }
 
 /* One block of rows [m0, m1) against panels [p0, p1). */
 static void block(const uint8_t *A, int64_t lda, uint32_t axor, int64_t m0, int64_t m1, int64_t p0, int64_t p1,
                   const cquant_qgemm_weights_t *w, const int32_t *colterm, const int32_t *rowsum, int32_t *C, int64_t ldc) {
-  const int vnni = w->kind == CQUANT__QG_VNNI;
+  const int vnni = w->kind == CQUANT__QG_VNNI || w->kind == CQUANT__QG_AMX; /* same panels */
   const int64_t nr = vnni ? VNNI_NR : AVX2_NR;
   const size_t panel_bytes = (size_t)(w->Kp * nr * (vnni ? 1 : 2));
   for (int64_t p = p0; p < p1; p++) {
@@ -127,6 +179,13 @@ int cquant_qgemm(const void *A, int a_signed, int64_t M, int64_t lda, int32_t za
     rowsum[m] = (int32_t)s;
   }
   const uint32_t axor = a_signed ? 0x80808080u : 0; /* int8 -> uint8 A' by flipping the top bit */
+  if (w->kind == CQUANT__QG_AMX && M >= 16) {
+    int st = qgemm_amx(A, M, lda, axor, w, colterm, rowsum, C, ldc, threads);
+    free(rowsum);
+    free(colterm);
+    return st;
+  }
+  /* (fewer than 16 rows: the AMX panels are VNNI panels, and vpdpbusd wastes no padded rows) */
   const int64_t nblocks = (M + MC - 1) / MC;
   if (nblocks >= threads) { /* rows split over threads; each streams every panel per block */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
