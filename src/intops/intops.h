@@ -44,6 +44,12 @@ typedef struct {
   int64_t oh, ow;              /* output size */
 } cquant__conv2d_t;
 
+/* The same through im2col and the integer GEMM (src/intops/qconv2d.c): NCHW (nhwc = 0: x is
+ * N x C x H x W and y N x M x oH x oW) or NHWC (x N x H x W x C, y N x oH x oW x M); w is always the
+ * ONNX layout M x C/group x kH x kW. */
+int cquant__qconv2d_s32(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
+                        const int32_t *zw, int zw_per_channel, int32_t *y);
+
 /* y[n][m][oh][ow] = sum over c, kh, kw of (x - zx)(w - zw[m]), int32; padding reads as zx (so it
  * adds nothing), as ONNX ConvInteger defines it. x: NCHW, w: M x (C/group) x kH x kW. */
 void cquant__qconv2d_s32_ref(const cquant__conv2d_t *p, const void *x, int x_signed, int32_t zx, const void *w,

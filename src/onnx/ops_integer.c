@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/intops.h"
 #include "intops/intops.h"
 #include "onnx/onnx_internal.h"
 
@@ -95,12 +96,22 @@ static int matmul_s32(const Onnx__NodeProto *node, const cquant_array_t *a, cons
   if ((st = mm_zp(node, za_t, a, p->M, "a_zero_point", &za, &pa))) return st;
   if ((st = mm_zp(node, zb_t, b, p->N, "b_zero_point", &zb, &pb))) { free(za); return st; }
   if (!(st = cquant_array_alloc(acc, CQUANT_DT_S32, p->ndim, p->shape))) {
-    for (int64_t t = 0; t < p->batches; t++) {
+    for (int64_t t = 0; t < p->batches && !st; t++) {
       int64_t oa, ob;
       mm_offsets(p, t, &oa, &ob);
-      cquant__qgemm_s32_ref(p->M, p->N, p->K, (const int8_t *)a->data + oa, a->dtype == CQUANT_DT_S8, p->K, za, pa,
-                            (const int8_t *)b->data + ob, b->dtype == CQUANT_DT_S8, p->N, zb, pb, (int32_t *)acc->data + t * p->M * p->N, p->N);
+      int32_t *c = (int32_t *)acc->data + t * p->M * p->N;
+      if (pa) { /* per-row zero-points of A: the reference (the fast GEMM takes one) */
+        cquant__qgemm_s32_ref(p->M, p->N, p->K, (const int8_t *)a->data + oa, a->dtype == CQUANT_DT_S8, p->K, za, pa,
+                              (const int8_t *)b->data + ob, b->dtype == CQUANT_DT_S8, p->N, zb, pb, c, p->N);
+        continue;
+      }
+      cquant_qgemm_weights_t *pw;
+      if (!(st = cquant_qgemm_pack((const int8_t *)b->data + ob, b->dtype == CQUANT_DT_S8, p->K, p->N, p->N, zb, pb, &pw))) {
+        st = cquant_qgemm((const int8_t *)a->data + oa, a->dtype == CQUANT_DT_S8, p->M, p->K, za[0], pw, c, p->N);
+        cquant_qgemm_weights_free(pw);
+      }
     }
+    if (st) cquant_array_free(acc);
   }
   free(za);
   free(zb);
@@ -231,7 +242,8 @@ static int conv_s32(const Onnx__NodeProto *node, const cquant_array_t *x, const 
   if (nx != 1 || (nw != 1 && nw != p->m)) st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "zero points: x needs 1, w needs 1 or %lld", (long long)p->m);
   int64_t shape[4] = {p->n, p->m, p->oh, p->ow};
   if (!st && !(st = cquant_array_alloc(acc, CQUANT_DT_S32, 4, shape)))
-    cquant__qconv2d_s32_ref(p, x->data, x->dtype == CQUANT_DT_S8, zx[0], w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, acc->data);
+    st = cquant__qconv2d_s32(p, 0, x->data, x->dtype == CQUANT_DT_S8, zx[0], w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, acc->data);
+  if (st) cquant_array_free(acc);
   free(zx);
   free(zw);
   return st;
