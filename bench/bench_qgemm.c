@@ -92,6 +92,23 @@ static void onednn_free(onednn_t *o) {
   if (o->eng) dnnl_engine_destroy(o->eng);
 }
 
+/* float32 reference convolution for the benchmark: im2col (rows k = (c, ky, kx), columns pixels),
+ * then sgemm: the usual float path */
+static void float_conv(const float *xf, const float *wf, float *col, float *yf) {
+  const int64_t K = 64 * 9, P = 56 * 56;
+  for (int64_t c = 0; c < 64; c++)
+    for (int64_t ky = 0; ky < 3; ky++)
+      for (int64_t kx = 0; kx < 3; kx++) {
+        float *row = col + ((c * 3 + ky) * 3 + kx) * P;
+        for (int64_t oy = 0; oy < 56; oy++)
+          for (int64_t ox = 0; ox < 56; ox++) {
+            int64_t iy = oy - 1 + ky, ix = ox - 1 + kx;
+            row[oy * 56 + ox] = (iy >= 0 && iy < 56 && ix >= 0 && ix < 56) ? xf[(c * 56 + iy) * 56 + ix] : 0.0f;
+          }
+      }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 64, (int)P, (int)K, 1.0f, wf, (int)K, col, (int)P, 0.0f, yf, (int)P);
+}
+
 int main(int argc, char **argv) {
   int quick = 0;
   for (int i = 1; i < argc; i++) {
@@ -151,6 +168,29 @@ int main(int argc, char **argv) {
     cquant_qgemm_weights_free(wx);
     cquant_qgemm_weights_free(wa);
     free(A); free(B); free(C); free(Af); free(Bf); free(Cf);
+  }
+  /* a 3x3 convolution, 64 -> 64 channels, 56 x 56, batch 1 (a ResNet stage): cquant's integer conv
+   * (im2col + GEMM, NCHW and NHWC) beside a float32 im2col + OpenBLAS sgemm in the same run */
+  {
+    cquant__conv2d_t p = {1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 56, 56};
+    const int64_t K = 64 * 9, P = 56 * 56;
+    uint8_t *x = malloc(64 * 56 * 56), *w = malloc(64 * 64 * 9);
+    int32_t *y = malloc(sizeof(int32_t) * 64 * 56 * 56), zw = 0;
+    float *xf = malloc(sizeof(float) * 64 * 56 * 56), *wf = malloc(sizeof(float) * 64 * K), *col = malloc(sizeof(float) * (size_t)(P * K)),
+          *yf = malloc(sizeof(float) * 64 * (size_t)P);
+    for (int i = 0; i < 64 * 56 * 56; i++) { x[i] = (uint8_t)(i * 7); xf[i] = (float)x[i]; }
+    for (int i = 0; i < 64 * 64 * 9; i++) { w[i] = (uint8_t)(i * 13); wf[i] = (float)(int8_t)w[i]; }
+    printf("\n| 3x3 conv 64->64, 56x56, batch 1 | threads | cquant int8 NCHW ms | cquant int8 NHWC ms | float32 im2col + sgemm ms | NHWC speed-up |\n");
+    printf("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+    for (int threads = 1; threads <= 2; threads++) {
+      cquant_set_num_threads(threads);
+      openblas_set_num_threads(threads);
+      double tn = TIME(cquant__qconv2d_s32(&p, 0, x, 0, 3, w, 1, &zw, 0, y));
+      double th = TIME(cquant__qconv2d_s32(&p, 1, x, 0, 3, w, 1, &zw, 0, y));
+      double tf = TIME(float_conv(xf, wf, col, yf));
+      printf("| | %d | %.3f | %.3f | %.3f | %.2fx |\n", threads, tn * 1e3, th * 1e3, tf * 1e3, tf / th);
+    }
+    free(x); free(w); free(y); free(xf); free(wf); free(col); free(yf);
   }
   return 0;
 }
