@@ -42,7 +42,61 @@ void cquant_qgemm_weights_free(cquant_qgemm_weights_t *w);
 int cquant_qgemm(const void *A, int a_signed, int64_t M, int64_t lda, int32_t za, const cquant_qgemm_weights_t *w,
                  int32_t *C, int64_t ldc);
 
-/* Which kernel packed w: "vnni", "avx2" or "ref". */
+/* What the GEMM writes (eq. 22-25). acc = the int32 sum of eq. 22, plus bias[n] when bias is set. */
+typedef enum {
+  CQUANT_EPI_S32 = 0,       /* int32 acc */
+  CQUANT_EPI_REQUANT = 1,   /* uint8/int8: clamp(MBQM(acc, m0[n], shift[n]) + zo, lo, hi), eq. 25 */
+  CQUANT_EPI_REQUANT_F = 2, /* uint8/int8: clamp(round_half_even(acc * mult[n]) + zo, lo, hi), eq. 23 */
+  CQUANT_EPI_F32 = 3        /* float32: acc * scale[n] (dequantized) */
+} cquant_epilogue_kind_t;
+
+typedef struct {
+  cquant_epilogue_kind_t kind;
+  const int32_t *bias;        /* N entries, or NULL */
+  int per_column;             /* m0/shift/mult/scale have N entries (1 otherwise) */
+  const int32_t *m0;          /* REQUANT */
+  const int32_t *shift;       /* REQUANT */
+  const float *mult;          /* REQUANT_F */
+  const float *scale;         /* F32 */
+  int32_t zo;                 /* output zero-point */
+  int out_signed;             /* int8 (1) or uint8 (0) output */
+  int32_t lo, hi;             /* clamp after adding zo: the type's range, or narrower for a fused
+                                 ReLU (lo = zo) / ReLU6; lo > hi is INVALID_ARGUMENT */
+} cquant_epilogue_t;
+
+/* The GEMM with an epilogue applied block by block while the int32 results are in cache. C's
+ * element type follows the epilogue (int32, uint8/int8, float32); ldc in elements. */
+int cquant_qgemm_ex(const void *A, int a_signed, int64_t M, int64_t lda, int32_t za, const cquant_qgemm_weights_t *w,
+                    const cquant_epilogue_t *epi, void *C, int64_t ldc);
+
+/* ---- quantized layers and elementwise operators (uint8 or int8, integer arithmetic only) ------- */
+
+/* A quantized linear (fully connected) layer: y = saturate(round(x W s_x s_w[n] / s_y) + z_y) with
+ * int32 bias at scale s_x s_w[n]: the GEMM with a fixed-point requantizing epilogue (eq. 25).
+ * w_scale has N entries when per_channel, else 1. relu fuses max(y, z_y). */
+int cquant_qlinear(const void *x, int x_signed, int64_t M, float x_scale, int32_t x_zp, const cquant_qgemm_weights_t *w,
+                   const float *w_scale, int per_channel, const int32_t *bias, float y_scale, int32_t y_zp, int y_signed,
+                   int relu, void *y);
+
+/* y = x1 + x2 with their own scales and zero-points, in integers (TFLite's quantized add: inputs
+ * shifted left 20 bits, brought to a common scale by fixed-point multipliers, eq. 26). n elements,
+ * all three tensors of the same 8-bit type. */
+int cquant_qadd(const void *x1, float s1, int32_t z1, const void *x2, float s2, int32_t z2, int is_signed, int64_t n,
+                float sy, int32_t zy, void *y);
+
+/* Max / average pooling over NCHW planes of quantized values (input and output share scale and
+ * zero-point, so max works on q directly and the average rounds half away from zero). Windows
+ * kh x kw, strides, zero or more padding (ignored by max; average counts only real elements).
+ * Global average pooling: kh = h, kw = w, no padding. */
+int cquant_qpool2d(const void *x, int is_signed, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                   int64_t sh, int64_t sw, int64_t pad_t, int64_t pad_l, int64_t pad_b, int64_t pad_r, int average,
+                   void *y, int64_t *oh, int64_t *ow);
+
+/* ReLU / clamp on quantized values: y = clamp(x, q(lo), q(hi)) where q(r) = round(r / s) + z, and
+ * lo = 0, hi = +inf for ReLU. */
+int cquant_qclamp(const void *x, int is_signed, int64_t n, float s, int32_t z, float lo, float hi, void *y);
+
+/* Which kernel packed w: "amx", "vnni", "avx2" or "ref". */
 const char *cquant_qgemm_kernel_name(const cquant_qgemm_weights_t *w);
 
 #ifdef __cplusplus

@@ -1,0 +1,104 @@
+/* Quantized layers and elementwise operators in integer arithmetic (docs/quantization.md, sec. 7). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "intops/intops.h"
+
+static inline int32_t ld(const void *p, int64_t i, int s) { return s ? ((const int8_t *)p)[i] : ((const uint8_t *)p)[i]; }
+static inline void st8(void *p, int64_t i, int s, int32_t v) {
+  if (s) ((int8_t *)p)[i] = (int8_t)v;
+  else ((uint8_t *)p)[i] = (uint8_t)v;
+}
+
+int cquant_qlinear(const void *x, int x_signed, int64_t M, float x_scale, int32_t x_zp, const cquant_qgemm_weights_t *w,
+                   const float *w_scale, int per_channel, const int32_t *bias, float y_scale, int32_t y_zp, int y_signed,
+                   int relu, void *y) {
+  if (!w || !w_scale || !(x_scale > 0) || !(y_scale > 0)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qlinear: bad scales or weights");
+  const int64_t nm = per_channel ? w->N : 1;
+  int32_t *m0 = malloc(sizeof(int32_t) * (size_t)nm), *sh = malloc(sizeof(int32_t) * (size_t)nm);
+  int st = m0 && sh ? CQUANT_STATUS_OK : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qlinear: out of memory");
+  for (int64_t i = 0; i < nm && !st; i++) {
+    int s;
+    if (!(w_scale[i] > 0)) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qlinear: w_scale[%lld] = %g", (long long)i, w_scale[i]);
+    else st = cquant_quantize_multiplier((double)x_scale * (double)w_scale[i] / (double)y_scale, &m0[i], &s); /* eq. 24 */
+    if (!st) sh[i] = s;
+  }
+  if (!st) {
+    const int32_t tmin = y_signed ? -128 : 0, tmax = y_signed ? 127 : 255;
+    cquant_epilogue_t e = {CQUANT_EPI_REQUANT, bias, per_channel, m0, sh, NULL, NULL, y_zp, y_signed,
+                           relu ? (y_zp > tmin ? y_zp : tmin) : tmin, tmax};
+    st = cquant_qgemm_ex(x, x_signed, M, w->K, x_zp, w, &e, y, w->N);
+  }
+  free(m0);
+  free(sh);
+  return st;
+}
+
+int cquant_qadd(const void *x1, float s1, int32_t z1, const void *x2, float s2, int32_t z2, int is_signed, int64_t n,
+                float sy, int32_t zy, void *y) {
+  if (!x1 || !x2 || !y || !(s1 > 0) || !(s2 > 0) || !(sy > 0)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qadd: bad arguments");
+  /* eq. 26: both inputs to the scale 2 max(s1, s2) / 2^20, add, then to sy */
+  const int left = 20;
+  const double twice_max = 2.0 * fmax(s1, s2);
+  int32_t m1, m2, mo;
+  int e1, e2, eo;
+  int st;
+  if ((st = cquant_quantize_multiplier(s1 / twice_max, &m1, &e1)) || (st = cquant_quantize_multiplier(s2 / twice_max, &m2, &e2)) ||
+      (st = cquant_quantize_multiplier(twice_max / ((double)(1 << left) * sy), &mo, &eo)))
+    return st;
+  const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+  for (int64_t i = 0; i < n; i++) {
+    const int32_t a = (ld(x1, i, is_signed) - z1) * (1 << left), b = (ld(x2, i, is_signed) - z2) * (1 << left);
+    const int32_t sum = cquant_mul_by_quantized_multiplier(a, m1, e1) + cquant_mul_by_quantized_multiplier(b, m2, e2);
+    int32_t q = cquant_mul_by_quantized_multiplier(sum, mo, eo) + zy;
+    st8(y, i, is_signed, q < lo ? lo : (q > hi ? hi : q));
+  }
+  return CQUANT_STATUS_OK;
+}
+
+int cquant_qpool2d(const void *x, int is_signed, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                   int64_t sh, int64_t sw, int64_t pad_t, int64_t pad_l, int64_t pad_b, int64_t pad_r, int average,
+                   void *y, int64_t *oh_out, int64_t *ow_out) {
+  if (!x || !y || n < 1 || c < 1 || h < 1 || w < 1 || kh < 1 || kw < 1 || sh < 1 || sw < 1 || pad_t < 0 || pad_l < 0 || pad_b < 0 ||
+      pad_r < 0 || pad_t >= kh || pad_b >= kh || pad_l >= kw || pad_r >= kw)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "pool: bad window, stride or padding");
+  const int64_t oh = (h + pad_t + pad_b - kh) / sh + 1, ow = (w + pad_l + pad_r - kw) / sw + 1;
+  if (oh < 1 || ow < 1) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "pool: the window does not fit the input");
+  for (int64_t p = 0; p < n * c; p++)
+    for (int64_t oy = 0; oy < oh; oy++)
+      for (int64_t ox = 0; ox < ow; ox++) {
+        int32_t best = INT32_MIN;
+        int64_t sum = 0, cnt = 0;
+        for (int64_t ky = 0; ky < kh; ky++) {
+          const int64_t iy = oy * sh - pad_t + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (int64_t kx = 0; kx < kw; kx++) {
+            const int64_t ix = ox * sw - pad_l + kx;
+            if (ix < 0 || ix >= w) continue;
+            const int32_t v = ld(x, (p * h + iy) * w + ix, is_signed);
+            best = v > best ? v : best;
+            sum += v;
+            cnt++;
+          }
+        }
+        int32_t r = best;
+        if (average) r = (int32_t)(sum >= 0 ? (sum + cnt / 2) / cnt : -((-sum + cnt / 2) / cnt)); /* half away from zero */
+        st8(y, (p * oh + oy) * ow + ox, is_signed, r);
+      }
+  if (oh_out) *oh_out = oh;
+  if (ow_out) *ow_out = ow;
+  return CQUANT_STATUS_OK;
+}
+
+int cquant_qclamp(const void *x, int is_signed, int64_t n, float s, int32_t z, float lo, float hi, void *y) {
+  if (!x || !y || !(s > 0) || lo > hi) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qclamp: bad arguments");
+  const int32_t tmin = is_signed ? -128 : 0, tmax = is_signed ? 127 : 255;
+  /* the bounds in the quantized domain (eq. 13), saturated to the type */
+  double qlo = isinf(lo) ? tmin : rint((double)lo / s) + z, qhi = isinf(hi) ? tmax : rint((double)hi / s) + z;
+  const int32_t a = qlo < tmin ? tmin : (qlo > tmax ? tmax : (int32_t)qlo), b = qhi < tmin ? tmin : (qhi > tmax ? tmax : (int32_t)qhi);
+  for (int64_t i = 0; i < n; i++) {
+    int32_t v = ld(x, i, is_signed);
+    st8(y, i, is_signed, v < a ? a : (v > b ? b : v));
+  }
+  return CQUANT_STATUS_OK;
+}
