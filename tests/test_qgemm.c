@@ -78,6 +78,8 @@ static void test_large_and_threads(void) {
     if (!kind_ok(kind)) continue;
     CHECK(compare_one(kind, 600, 200, 300, 0, 1, 0, 2) == 0); /* several 256-row blocks over 2 threads */
     CHECK(compare_one(kind, 1, 1000, 777, 1, 0, 0, 2) == 0);  /* GEMV: panels over threads */
+    CHECK(compare_one(kind, 96, 50, 128, 0, 1, 0, 1) == 0);   /* uint8 A in whole tiles: AMX reads it in place */
+    CHECK(compare_one(kind, 320, 70, 192, 0, 0, 0, 2) == 0);
   }
 }
 

@@ -32,8 +32,11 @@ void cquant__qgemm_panel_avx2(const uint8_t *A, int64_t lda, uint32_t axor, int 
 
 /* AMX (src/intops/x86/qgemm_amx.c): 1 when the CPU has AMX-INT8 and the OS granted the tile state. */
 int cquant__has_amx(void);
-void cquant__qgemm_tile_amx(const uint8_t *ap, int64_t kp, int mr, const int8_t *panel, const int32_t *colterm, const int32_t *zb,
-                            const int32_t *rowsum, int nr, int32_t *C, int64_t ldc);
+/* Tile configuration for cquant__qgemm_tile_amx: load it in a thread before its tiles, release after. */
+void cquant__amx_config(void);
+void cquant__amx_release(void);
+void cquant__qgemm_tile_amx(const uint8_t *ap, int64_t lda, int64_t kp, int mr, const int8_t *panel, const int32_t *colterm,
+                            const int32_t *zb, const int32_t *rowsum, int nr, int32_t *C, int64_t ldc);
 
 typedef struct {
   int64_t n, c, h, w;          /* input NCHW */

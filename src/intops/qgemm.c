@@ -87,11 +87,14 @@ int cquant_qgemm_pack(const void *B, int b_signed, int64_t K, int64_t N, int64_t
 static int qgemm_amx(const uint8_t *A, int64_t M, int64_t lda, uint32_t axor, const cquant_qgemm_weights_t *w, const int32_t *colterm,
                      const int32_t *rowsum, int32_t *C, int64_t ldc, int threads) {
   const int64_t kp = w->Kp, tiles = (M + 31) / 32;
-  uint8_t *ap = aligned_alloc(64, (size_t)(tiles * 32 * kp));
+  /* uint8 A that already fills whole tiles is read in place */
+  const int direct = !axor && kp == w->K && M % 32 == 0;
+  uint8_t *ap = direct ? (uint8_t *)A : aligned_alloc(64, (size_t)(tiles * 32 * kp));
+  const int64_t as = direct ? lda : kp;
   if (!ap) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qgemm: out of memory for the padded A");
   const uint8_t x = (uint8_t)(axor & 0xff);
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t r = 0; r < tiles * 32; r++) {
+  for (int64_t r = 0; r < (direct ? 0 : tiles * 32); r++) {
     uint8_t *dst = ap + r * kp;
     if (r < M) {
       const uint8_t *row = A + r * lda;
@@ -110,24 +113,29 @@ static int qgemm_amx(const uint8_t *A, int64_t M, int64_t lda, uint32_t axor, co
     const int b_in_l2 = w->npanels * kp * VNNI_NR <= ((int64_t)1 << 20);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int64_t bb = 0; bb < nblocks; bb++) {
+      cquant__amx_config();
       const int64_t t0 = bb * per_block, t1 = (bb + 1) * per_block < tiles ? (bb + 1) * per_block : tiles;
       for (int64_t i = 0; i < (t1 - t0) * w->npanels; i++) {
         const int64_t t = b_in_l2 ? t0 + i / w->npanels : t0 + i % (t1 - t0), p = b_in_l2 ? i % w->npanels : i / (t1 - t0);
         const int64_t m = t * 32, n0 = p * VNNI_NR;
-        cquant__qgemm_tile_amx(ap + m * kp, kp, (int)(M - m < 32 ? M - m : 32), w->packed + (size_t)p * (size_t)(kp * VNNI_NR),
+        cquant__qgemm_tile_amx(ap + m * as, as, kp, (int)(M - m < 32 ? M - m : 32), w->packed + (size_t)p * (size_t)(kp * VNNI_NR),
                                colterm + n0, w->zb + n0, rowsum + m, (int)(w->N - n0 < VNNI_NR ? w->N - n0 : VNNI_NR), C + m * ldc + n0, ldc);
       }
+      cquant__amx_release();
     }
   } else {
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t p = 0; p < w->npanels; p++)
+    for (int64_t p = 0; p < w->npanels; p++) {
+      cquant__amx_config();
       for (int64_t t = 0; t < tiles; t++) {
         const int64_t m = t * 32, n0 = p * VNNI_NR;
-        cquant__qgemm_tile_amx(ap + m * kp, kp, (int)(M - m < 32 ? M - m : 32), w->packed + (size_t)p * (size_t)(kp * VNNI_NR),
+        cquant__qgemm_tile_amx(ap + m * as, as, kp, (int)(M - m < 32 ? M - m : 32), w->packed + (size_t)p * (size_t)(kp * VNNI_NR),
                                colterm + n0, w->zb + n0, rowsum + m, (int)(w->N - n0 < VNNI_NR ? w->N - n0 : VNNI_NR), C + m * ldc + n0, ldc);
       }
+      cquant__amx_release();
+    }
   }
-  free(ap);
+  if (!direct) free(ap);
   return CQUANT_STATUS_OK;
 }
 

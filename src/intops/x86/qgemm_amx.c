@@ -30,35 +30,32 @@ int cquant__has_amx(void) {
   return usable;
 }
 
-typedef struct {
-  uint8_t palette, start_row, reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-} __attribute__((packed)) tilecfg_t;
-
-static void config(void) {
-  tilecfg_t cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.palette = 1;
+/* The 64-byte tile configuration: palette 1; tiles 0-7 with 16 rows of 64 bytes (colsb, 16-bit,
+ * at byte 16 + 2t; rows at byte 48 + t). Built as bytes, with a compiler barrier so every store
+ * reaches memory before ldtilecfg reads it. */
+void cquant__amx_config(void) {
+  uint8_t cfg[64] __attribute__((aligned(64)));
+  memset(cfg, 0, sizeof cfg);
+  cfg[0] = 1;
   for (int t = 0; t < 8; t++) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
+    cfg[16 + 2 * t] = 64;
+    cfg[48 + t] = 16;
   }
-  _tile_loadconfig(&cfg);
+  __asm__ volatile("" : : "r"(cfg) : "memory");
+  _tile_loadconfig(cfg);
 }
 
-/* Rows [0, mr) (mr <= 32) of the padded A' block `ap` (32 rows x kp bytes) against one 32-column
+/* Rows [0, mr) (mr <= 32) of the A' block `ap` (32 rows of kp readable bytes, lda apart) against one 32-column
  * panel, written through eq. 22's correction to C (columns < nr). */
-void cquant__qgemm_tile_amx(const uint8_t *ap, int64_t kp, int mr, const int8_t *panel, const int32_t *colterm, const int32_t *zb,
-                            const int32_t *rowsum, int nr, int32_t *C, int64_t ldc) {
-  config();
+void cquant__qgemm_tile_amx(const uint8_t *ap, int64_t lda, int64_t kp, int mr, const int8_t *panel, const int32_t *colterm,
+                            const int32_t *zb, const int32_t *rowsum, int nr, int32_t *C, int64_t ldc) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
   for (int64_t k = 0; k < kp; k += 64) {
-    _tile_loadd(4, ap + k, kp);
-    _tile_loadd(5, ap + 16 * kp + k, kp);
+    _tile_loadd(4, ap + k, lda);
+    _tile_loadd(5, ap + 16 * lda + k, lda);
     _tile_loadd(6, panel + (k / 4) * 128, 128);
     _tile_loadd(7, panel + (k / 4) * 128 + 64, 128);
     _tile_dpbusd(0, 4, 6);
@@ -71,7 +68,6 @@ void cquant__qgemm_tile_amx(const uint8_t *ap, int64_t kp, int mr, const int8_t 
   _tile_stored(1, &out[0][16], 128);
   _tile_stored(2, &out[16][0], 128);
   _tile_stored(3, &out[16][16], 128);
-  _tile_release();
   const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
   const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
   const __m512i ct0 = _mm512_maskz_loadu_epi32(m0, colterm), ct1 = _mm512_maskz_loadu_epi32(m1, colterm + 16);
@@ -84,3 +80,5 @@ void cquant__qgemm_tile_amx(const uint8_t *ap, int64_t kp, int mr, const int8_t 
     if (m1) _mm512_mask_storeu_epi32(C + r * ldc + 16, m1, c1);
   }
 }
+
+void cquant__amx_release(void) { _tile_release(); }
