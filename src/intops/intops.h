@@ -38,7 +38,7 @@ void cquant__amx_release(void);
 void cquant__qgemm_tile_amx(const uint8_t *ap, int64_t lda, int64_t kp, int mr, const int8_t *panel, const int32_t *colterm,
                             const int32_t *zb, const int32_t *rowsum, int nr, int32_t *C, int64_t ldc);
 
-typedef struct {
+typedef struct cquant__conv2d {
   int64_t n, c, h, w;          /* input NCHW */
   int64_t m, kh, kw;           /* output channels, kernel */
   int64_t group;

@@ -154,6 +154,16 @@ static value_t *lookup(value_t *v, int n, const char *name) {
   return NULL;
 }
 
+/* Whether a later node or the graph's outputs read `name`. */
+static int still_needed(const cquant_onnx_model_t *m, size_t after, const char *name) {
+  for (int o = 0; o < m->n_outputs; o++)
+    if (!strcmp(m->outputs[o], name)) return 1;
+  for (size_t j = after + 1; j < m->g->n_node; j++)
+    for (size_t k = 0; k < m->g->node[j]->n_input; k++)
+      if (m->g->node[j]->input[k] && !strcmp(m->g->node[j]->input[k], name)) return 1;
+  return 0;
+}
+
 static int copy_array(const cquant_array_t *src, cquant_array_t *dst) {
   int st = cquant_array_alloc(dst, src->dtype, src->ndim, src->shape);
   if (!st && src->nbytes) memcpy(dst->data, src->data, src->nbytes);
@@ -203,6 +213,19 @@ int cquant_onnx_run(const cquant_onnx_model_t *m, int n_inputs, const char *cons
     for (size_t k = 0; k < n->n_output; k++) {
       if (st) { cquant_array_free(&out[k]); continue; }
       v[nv++] = (value_t){n->output[k] ? n->output[k] : "", out[k], 1};
+    }
+    /* free every intermediate this node read for the last time: memory stays bounded by what is
+     * live, not by the size of the graph */
+    for (size_t k = 0; k < n->n_input && !st; k++) {
+      const char *name = n->input[k];
+      if (!name || !*name || !still_needed(m, i, name)) {
+        value_t *x = name && *name ? lookup(v, nv, name) : NULL;
+        if (x && x->owned) {
+          cquant_array_free(&x->a);
+          x->owned = 0;
+          x->name = "";
+        }
+      }
     }
   }
   for (int i = 0; i < m->n_outputs && !st; i++) {

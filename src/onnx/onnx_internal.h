@@ -50,6 +50,23 @@ int cquant__op_constant(const Onnx__NodeProto *, const cquant_array_t *const *, 
 int cquant__op_identity(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_cast(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 
+/* 2-D convolution attributes (strides, dilations, pads, auto_pad, group) for x (NCHW) and w. */
+struct cquant__conv2d;
+int cquant__conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, struct cquant__conv2d *p);
+
+/* Float operators (src/onnx/ops_nn.c). */
+int cquant__op_conv(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_gemm(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_matmul(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_unary(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_pool(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_batchnorm(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_reshape_like(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_transpose(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_concat(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_softmax(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_shape(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+
 /* Helpers for quantized operators: a zero-point tensor as int32 values (NULL input: one 0), and
  * its element type (uint8 when absent). n gets the number of entries. */
 int cquant__zero_points(const Onnx__NodeProto *node, const cquant_array_t *z, const char *what, int32_t **out, int64_t *n,

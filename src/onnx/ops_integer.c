@@ -170,7 +170,7 @@ int cquant__op_qlinear_matmul(const Onnx__NodeProto *node, const cquant_array_t 
 
 /* ---- convolution ---------------------------------------------------------------------------- */
 
-static int conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, cquant__conv2d_t *p) {
+int cquant__conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, cquant__conv2d_t *p) {
   memset(p, 0, sizeof *p);
   if (x->ndim != 4 || w->ndim != 4)
     return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "only 2-D convolution (4-D x and w) is supported, got %d-D x", x->ndim);
@@ -232,7 +232,7 @@ static int conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, con
 static int conv_s32(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, const cquant_array_t *zx_t,
                     const cquant_array_t *zw_t, cquant_array_t *acc, cquant__conv2d_t *p) {
   if (!is8(x) || !is8(w)) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x and w must be uint8 or int8");
-  int st = conv_params(node, x, w, p);
+  int st = cquant__conv_params(node, x, w, p);
   if (st) return st;
   int32_t *zx, *zw;
   int64_t nx, nw;

@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""cquant's float executor against ONNX Runtime (onnxruntime-node from npm) on small models built
+here with onnx.helper and random weights: a CNN (Conv with groups/stride/padding, BatchNorm, Relu,
+MaxPool, LeakyRelu, AveragePool, GlobalAveragePool, Flatten, Gemm, Softmax) and an MLP-ish graph
+(MatMul, Add, Sigmoid, Tanh, HardSwish, Reshape, Transpose, Concat, Unsqueeze, Squeeze). Every
+output must agree within a relative error of 1e-4 (max |cquant - ORT| / max |ORT|).
+
+usage: ort_compare.py PATH/TO/cquant
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+CQ = sys.argv[1]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+rng = np.random.default_rng(3)
+tmp = tempfile.mkdtemp(prefix="cquant_ort.")
+passed = failed = 0
+
+
+def init(name, arr):
+    return numpy_helper.from_array(np.asarray(arr), name)
+
+
+def cnn():
+    w1 = (rng.standard_normal((8, 3, 3, 3)) * 0.3).astype(np.float32)
+    b1 = rng.standard_normal(8).astype(np.float32)
+    bn = [rng.uniform(0.5, 1.5, 8), rng.standard_normal(8) * 0.1, rng.standard_normal(8) * 0.1, rng.uniform(0.5, 2, 8)]
+    w2 = (rng.standard_normal((16, 4, 3, 3)) * 0.2).astype(np.float32)
+    w3 = (rng.standard_normal((10, 16)) * 0.3).astype(np.float32)
+    b3 = rng.standard_normal(10).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        helper.make_node("BatchNormalization", ["c1", "s", "bb", "m", "v"], ["n1"], epsilon=1e-5),
+        helper.make_node("Relu", ["n1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2"], ["c2"], group=2, strides=[2, 2], pads=[1, 0, 1, 0], dilations=[1, 1]),
+        helper.make_node("LeakyRelu", ["c2"], ["l2"], alpha=0.1),
+        helper.make_node("AveragePool", ["l2"], ["a2"], kernel_shape=[2, 2], strides=[1, 1], pads=[0, 0, 1, 1]),
+        helper.make_node("GlobalAveragePool", ["a2"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "w3", "b3"], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], ["y"], axis=1),
+    ]
+    inits = [init("w1", w1), init("b1", b1), init("s", bn[0].astype(np.float32)), init("bb", bn[1].astype(np.float32)),
+             init("m", bn[2].astype(np.float32)), init("v", bn[3].astype(np.float32)), init("w2", w2), init("w3", w3), init("b3", b3)]
+    g = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 12, 12])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 10]), helper.make_tensor_value_info("logits", TensorProto.FLOAT, [2, 10])], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), {"x": rng.standard_normal((2, 3, 12, 12)).astype(np.float32)}
+
+
+def mlp():
+    w = (rng.standard_normal((6, 5)) * 0.5).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"]),
+        helper.make_node("Add", ["h", "b"], ["hb"]),
+        helper.make_node("Sigmoid", ["hb"], ["s"]),
+        helper.make_node("Tanh", ["hb"], ["t"]),
+        helper.make_node("HardSwish", ["hb"], ["hs"]),
+        helper.make_node("Concat", ["s", "t", "hs"], ["c"], axis=1),
+        helper.make_node("Reshape", ["c", "shape"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["tr"], perm=[1, 0, 2]),
+        helper.make_node("Unsqueeze", ["tr", "ax"], ["u"]),
+        helper.make_node("Squeeze", ["u", "ax"], ["y"]),
+    ]
+    inits = [init("w", w), init("b", b), init("shape", np.array([4, 3, -1], np.int64)), init("ax", np.array([0], np.int64))]
+    g = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4, 5])], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), {"x": rng.standard_normal((4, 6)).astype(np.float32)}
+
+
+for name, build in (("cnn", cnn), ("mlp", mlp)):
+    model, feeds = build()
+    onnx.checker.check_model(model)
+    mp = os.path.join(tmp, name + ".onnx")
+    onnx.save(model, mp)
+    args = []
+    for k, v in feeds.items():
+        np.save(os.path.join(tmp, k + ".npy"), v)
+        args.append(f"{k}={os.path.join(tmp, k + '.npy')}")
+    od_c, od_o = os.path.join(tmp, name + "_c"), os.path.join(tmp, name + "_o")
+    os.makedirs(od_c, exist_ok=True)
+    os.makedirs(od_o, exist_ok=True)
+    rc = subprocess.run([CQ, "run", mp, *sum([["--input", a] for a in args], []), "--output-dir", od_c], capture_output=True, text=True)
+    ro = subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), mp, od_o, *args], capture_output=True, text=True)
+    if rc.returncode or ro.returncode:
+        failed += 1
+        print(f"FAIL {name}: cquant: {rc.stderr.strip()} ort: {ro.stderr.strip()}")
+        continue
+    for out in model.graph.output:
+        c = np.load(os.path.join(od_c, out.name + ".npy"))
+        o = np.load(os.path.join(od_o, out.name + ".npy"))
+        err = float(np.max(np.abs(c - o)) / max(float(np.max(np.abs(o))), 1e-30)) if c.shape == o.shape else float("inf")
+        ok = c.shape == o.shape and err <= 1e-4
+        passed += ok
+        failed += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: output {out.name} {c.shape}: relative error {err:.2e} against ONNX Runtime")
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
