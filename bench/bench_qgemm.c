@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_util.h"
 #include "intops/intops.h"
 
 int cquant__qgemm_pack_kind(const void *B, int b_signed, int64_t K, int64_t N, int64_t ldb, const int32_t *zb,
@@ -16,15 +17,6 @@ int cquant__qgemm_pack_kind(const void *B, int b_signed, int64_t K, int64_t N, i
 void openblas_set_num_threads(int);
 char *openblas_get_corename(void);
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-static int cmpd(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 static int reps = 5;
 #define TIME(stmt)                                  \
   ({                                                \

@@ -8,17 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_util.h"
 #include "cquant/cquant.h"
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 static int reps = 7;
 
@@ -115,7 +107,7 @@ int main(int argc, char **argv) {
   for (int threads = 1; threads <= 2; threads++) {
     cquant_set_num_threads(threads);
     for (int r = 0; r < reps; r++) { double a = now(); par_memcpy(y, x, n * 4, threads); t[r] = now() - a; }
-    qsort(t, (size_t)reps, sizeof(double), cmp);
+    qsort(t, (size_t)reps, sizeof(double), cmpd);
     double tm = t[reps / 2];
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
       const bcase_t *b = &cases[c];
@@ -135,7 +127,7 @@ int main(int argc, char **argv) {
         else cquant_fake_quantize(x, qp, y);
         if (r) t[r - 1] = now() - a; /* the first run warms up */
       }
-      qsort(t, (size_t)reps, sizeof(double), cmp);
+      qsort(t, (size_t)reps, sizeof(double), cmpd);
       double tq = t[reps / 2];
       /* memcpy of the same input bytes: the float32 tensor's time scaled to in_bytes */
       double tmc = tm * (double)in_bytes / (double)(n * 4);

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "intops/intops.h"
+#include "intops/x86/correct_avx512.h"
 
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
@@ -68,17 +69,8 @@ void cquant__qgemm_tile_amx(const uint8_t *ap, int64_t lda, int64_t kp, int mr, 
   _tile_stored(1, &out[0][16], 128);
   _tile_stored(2, &out[16][0], 128);
   _tile_stored(3, &out[16][16], 128);
-  const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-  const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-  const __m512i ct0 = _mm512_maskz_loadu_epi32(m0, colterm), ct1 = _mm512_maskz_loadu_epi32(m1, colterm + 16);
-  const __m512i z0 = _mm512_maskz_loadu_epi32(m0, zb), z1 = _mm512_maskz_loadu_epi32(m1, zb + 16);
-  for (int r = 0; r < mr; r++) {
-    const __m512i rs = _mm512_set1_epi32(rowsum[r]);
-    __m512i c0 = _mm512_sub_epi32(_mm512_add_epi32(_mm512_load_si512(&out[r][0]), ct0), _mm512_mullo_epi32(z0, rs));
-    __m512i c1 = _mm512_sub_epi32(_mm512_add_epi32(_mm512_load_si512(&out[r][16]), ct1), _mm512_mullo_epi32(z1, rs));
-    _mm512_mask_storeu_epi32(C + r * ldc, m0, c0);
-    if (m1) _mm512_mask_storeu_epi32(C + r * ldc + 16, m1, c1);
-  }
+  const cquant__corr_t corr = cquant__corr_init(colterm, zb, nr); /* eq. 22a */
+  for (int r = 0; r < mr; r++) cquant__corr_store(&corr, _mm512_load_si512(&out[r][0]), _mm512_load_si512(&out[r][16]), rowsum[r], C + r * ldc);
 }
 
 void cquant__amx_release(void) { _tile_release(); }

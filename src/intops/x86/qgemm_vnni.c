@@ -4,6 +4,7 @@
 #include <immintrin.h>
 #include <string.h>
 #include "intops/intops.h"
+#include "intops/x86/correct_avx512.h"
 
 /* 4 bytes of row r at k (K - k >= 4), or the last 1-3 bytes zero-padded (the packed B is zero there). */
 static inline uint32_t a4(const uint8_t *row, int64_t k, int64_t K) {
@@ -38,18 +39,9 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *A, int64_t
       acc1[r] = _mm512_dpbusd_epi32(acc1[r], a, b1);
     }
   }
-  /* C = dot + colterm[n] - zb[n] rowsum[r] (eq. 22), columns < nr */
-  const __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-  const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-  const __m512i ct0 = _mm512_maskz_loadu_epi32(m0, colterm), ct1 = _mm512_maskz_loadu_epi32(m1, colterm + 16);
-  const __m512i z0 = _mm512_maskz_loadu_epi32(m0, zb), z1 = _mm512_maskz_loadu_epi32(m1, zb + 16);
-  for (int r = 0; r < mr; r++) {
-    const __m512i rs = _mm512_set1_epi32(rowsum[r]);
-    __m512i c0 = _mm512_sub_epi32(_mm512_add_epi32(acc0[r], ct0), _mm512_mullo_epi32(z0, rs));
-    __m512i c1 = _mm512_sub_epi32(_mm512_add_epi32(acc1[r], ct1), _mm512_mullo_epi32(z1, rs));
-    _mm512_mask_storeu_epi32(C + r * ldc, m0, c0);
-    if (m1) _mm512_mask_storeu_epi32(C + r * ldc + 16, m1, c1);
-  }
+  /* C = dot + colterm[n] - zb[n] rowsum[r] (eq. 22a), columns < nr */
+  const cquant__corr_t corr = cquant__corr_init(colterm, zb, nr);
+  for (int r = 0; r < mr; r++) cquant__corr_store(&corr, acc0[r], acc1[r], rowsum[r], C + r * ldc);
 }
 
 void cquant__qgemm_panel_vnni(const uint8_t *A, int64_t lda, uint32_t axor, int mr, int64_t K, const int8_t *panel,
