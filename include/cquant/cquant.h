@@ -14,6 +14,7 @@
 #include "cquant/calib.h"
 #include "cquant/onnx.h"
 #include "cquant/intops.h"
+#include "cquant/dataset.h"
 
 #define CQUANT_VERSION_STRING "0.1.0"
 
