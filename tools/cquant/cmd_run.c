@@ -30,8 +30,11 @@ int cmd_run(int argc, char **argv) {
       printf("usage: cquant run MODEL.onnx --input NAME=FILE [--input NAME=FILE ...] --output-dir DIR\n\n"
              "Runs the model with cquant's kernels. FILE is a .npy or a serialized ONNX TensorProto (.pb).\n"
              "Every graph output is written as DIR/NAME.npy. Operators: QuantizeLinear, DequantizeLinear,\n"
-             "DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv, and Add, Sub,\n"
-             "Mul, Div, Min, Max, Clip, Round, Relu, ReduceMin, ReduceMax, Constant, Identity, Cast.\n");
+             "DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (integer\n"
+             "kernels); Conv, Gemm, MatMul, BatchNormalization, MaxPool, AveragePool, GlobalAveragePool,\n"
+             "Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, Softmax, Add, Sub, Mul, Div, Min, Max, Clip, Round,\n"
+             "ReduceMin, ReduceMax, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat, Shape, Cast,\n"
+             "Constant, Identity (float32; see docs/onnx.md).\n");
       r = 2;
     } else if (!strcmp(a, "--input") || !strcmp(a, "-i")) {
       if (!(v = cli_value(argc, argv, &i))) { r = 1; break; }
