@@ -85,7 +85,7 @@ $CQ quantize x.npy -o s.npy --scale 0.01 --zero-point 5 --qparams s.json >/dev/n
 import numpy as np; x=np.load('x.npy'); q=np.load('s.npy')
 assert np.array_equal(q, np.clip(np.rint(x/np.float32(0.01))+5,-128,127))" && ok "--scale/--zero-point" || bad "--scale/--zero-point"
 $CQ error x.npy y.npy --qparams qp.json >err.txt && grep -q "clipped" err.txt && ok "error command with the split" || bad "error command with the split"
-for c in dtypes quantize dequantize fake-quant error demo calibrate run; do
+for c in dtypes quantize dequantize fake-quant error demo calibrate run eval; do
   $CQ $c --help | grep -q "usage: cquant $c" && ok "$c --help" || bad "$c --help"
 done
 $CQ dtypes | grep -q "| float32 | 1 | 8 | 23 | 1.17549e-38 | 3.40282e+38 | 1e-06 |" && ok "dtypes float32 row as in the seed" || bad "dtypes float32 row"

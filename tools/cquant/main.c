@@ -13,7 +13,7 @@ static const struct {
     {"dequantize", cmd_dequantize, "turn quantized integers back into float32"},
     {"fake-quant", cmd_fake_quant, "quantize and dequantize in one pass (float32 out)"},
     {"calibrate", cmd_calibrate, "estimate ranges from .npy batches: minmax, ema, percentile, entropy, mse"},
-    {"run", cmd_run, "run an ONNX model (quantized operators) on .npy or .pb inputs"},
+    {"run", cmd_run, "run an ONNX model on .npy or .pb inputs (quantized and float operators)"},
     {"eval", cmd_eval, "top-1 accuracy and latency of an ONNX classifier on fashion-mnist"},
     {"error", cmd_error, "compare a tensor with its reference: MSE, SQNR, clipping vs rounding"},
     {"demo", cmd_demo, "the built-in demonstration: round trips on generated data, no files needed"},
