@@ -27,7 +27,8 @@ struct cquant_qgemm_weights {
  * (NR = 32 for VNNI, 16 for AVX2): C = dot + colterm[n] - zb[n] rowsum[r], columns < nr stored. */
 void cquant__qgemm_panel_vnni(const uint8_t *A, int64_t lda, uint32_t axor, int mr, int64_t K, const int8_t *panel,
                               const int32_t *colterm, const int32_t *zb, const int32_t *rowsum, int nr, int32_t *C, int64_t ldc);
-void cquant__qgemm_panel_avx2(const uint8_t *A, int64_t lda, uint32_t axor, int mr, int64_t K, const int8_t *panel,
+/* AVX2: A' as int16 pairs, AW[m][g] = A'[m][2g] | A'[m][2g+1] << 16 (0 past K), ldw words a row. */
+void cquant__qgemm_panel_avx2(const uint32_t *AW, int64_t ldw, int mr, int64_t K, const int8_t *panel,
                               const int32_t *colterm, const int32_t *zb, const int32_t *rowsum, int nr, int32_t *C, int64_t ldc);
 
 /* AMX (src/intops/x86/qgemm_amx.c): 1 when the CPU has AMX-INT8 and the OS granted the tile state. */

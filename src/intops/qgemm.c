@@ -140,8 +140,8 @@ static int qgemm_amx(const uint8_t *A, int64_t M, int64_t lda, uint32_t axor, co
 }
 
 /* One block of rows [m0, m1) against panels [p0, p1). */
-static void block(const uint8_t *A, int64_t lda, uint32_t axor, int64_t m0, int64_t m1, int64_t p0, int64_t p1,
-                  const cquant_qgemm_weights_t *w, const int32_t *colterm, const int32_t *rowsum, int32_t *C, int64_t ldc) {
+static void block(const uint8_t *A, int64_t lda, uint32_t axor, const uint32_t *aw, int64_t ldw, int64_t m0, int64_t m1, int64_t p0,
+                  int64_t p1, const cquant_qgemm_weights_t *w, const int32_t *colterm, const int32_t *rowsum, int32_t *C, int64_t ldc) {
   const int vnni = w->kind == CQUANT__QG_VNNI || w->kind == CQUANT__QG_AMX; /* same panels */
   const int64_t nr = vnni ? VNNI_NR : AVX2_NR;
   const size_t panel_bytes = (size_t)(w->Kp * nr * (vnni ? 1 : 2));
@@ -153,7 +153,7 @@ static void block(const uint8_t *A, int64_t lda, uint32_t axor, int64_t m0, int6
       if (vnni)
         cquant__qgemm_panel_vnni(A + m * lda, lda, axor, mr, w->K, panel, colterm + n0, w->zb + n0, rowsum + m, (int)ncols, C + m * ldc + n0, ldc);
       else
-        cquant__qgemm_panel_avx2(A + m * lda, lda, axor, mr, w->K, panel, colterm + n0, w->zb + n0, rowsum + m, (int)ncols, C + m * ldc + n0, ldc);
+        cquant__qgemm_panel_avx2(aw + m * ldw, ldw, mr, w->K, panel, colterm + n0, w->zb + n0, rowsum + m, (int)ncols, C + m * ldc + n0, ldc);
     }
   }
 }
@@ -194,17 +194,37 @@ int cquant_qgemm(const void *A, int a_signed, int64_t M, int64_t lda, int32_t za
     return st;
   }
   /* (fewer than 16 rows: the AMX panels are VNNI panels, and vpdpbusd wastes no padded rows) */
+  uint32_t *aw = NULL;
+  const int64_t ldw = (K + 1) / 2;
+  if (w->kind == CQUANT__QG_AVX2) { /* A' as int16 pairs, once for every panel */
+    aw = malloc(sizeof(uint32_t) * (size_t)(M * ldw) + 64);
+    if (!aw) {
+      free(rowsum);
+      free(colterm);
+      return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qgemm: out of memory");
+    }
+    const uint8_t x = (uint8_t)(axor & 0xff);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t m = 0; m < M; m++) {
+      const uint8_t *row = (const uint8_t *)A + m * lda;
+      for (int64_t g = 0; g < ldw; g++) {
+        const uint32_t lo = (uint8_t)(row[2 * g] ^ x), hi = 2 * g + 1 < K ? (uint8_t)(row[2 * g + 1] ^ x) : 0;
+        aw[m * ldw + g] = lo | (hi << 16);
+      }
+    }
+  }
   const int64_t nblocks = (M + MC - 1) / MC;
   if (nblocks >= threads) { /* rows split over threads; each streams every panel per block */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int64_t b = 0; b < nblocks; b++) {
       const int64_t m0 = b * MC, m1 = m0 + MC < M ? m0 + MC : M;
-      block(A, lda, axor, m0, m1, 0, w->npanels, w, colterm, rowsum, C, ldc);
+      block(A, lda, axor, aw, ldw, m0, m1, 0, w->npanels, w, colterm, rowsum, C, ldc);
     }
   } else { /* few rows (GEMV-like): panels split over threads */
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t p = 0; p < w->npanels; p++) block(A, lda, axor, 0, M, p, p + 1, w, colterm, rowsum, C, ldc);
+    for (int64_t p = 0; p < w->npanels; p++) block(A, lda, axor, aw, ldw, 0, M, p, p + 1, w, colterm, rowsum, C, ldc);
   }
+  free(aw);
   free(rowsum);
   free(colterm);
   return CQUANT_STATUS_OK;

@@ -1,24 +1,21 @@
 /* AVX2 integer GEMM micro-kernel, exact: vpmaddubsw would add two uint8 x int8 products into a
- * saturating int16 (255 x -128 x 2 does not fit), so instead B is packed as int16 pairs and A is
- * widened to int16 pairs, and vpmaddwd adds two int16 products into int32 exactly. Up to 8 rows x
- * 16 columns. */
+ * saturating int16 (255 x -128 x 2 does not fit), so instead B is packed as int16 pairs and A comes
+ * widened to int16 pairs (one int32 word per two k, made once per call by the driver), and vpmaddwd
+ * adds two int16 products into int32 exactly. Up to 8 rows x 16 columns. */
 #include <immintrin.h>
 #include <string.h>
 #include "intops/intops.h"
 
-static inline __attribute__((always_inline)) void tile(const uint8_t *A, int64_t lda, uint32_t axor, const int mr, int64_t K,
+static inline __attribute__((always_inline)) void tile(const uint32_t *AW, int64_t ldw, const int mr, int64_t K,
                                                        const int8_t *panel, const int32_t *colterm, const int32_t *zb,
                                                        const int32_t *rowsum, int nr, int32_t *C, int64_t ldc) {
   __m256i acc0[8], acc1[8];
   for (int r = 0; r < mr; r++) acc0[r] = acc1[r] = _mm256_setzero_si256();
-  const uint8_t x = (uint8_t)(axor & 0xff);
   const int16_t *b = (const int16_t *)panel;
-  for (int64_t k = 0; k < K; k += 2, b += 32) {
+  for (int64_t g = 0; g < (K + 1) / 2; g++, b += 32) {
     const __m256i b0 = _mm256_load_si256((const __m256i *)b), b1 = _mm256_load_si256((const __m256i *)(b + 16));
     for (int r = 0; r < mr; r++) {
-      const uint8_t *row = A + r * lda;
-      const uint32_t lo = (uint8_t)(row[k] ^ x), hi = k + 1 < K ? (uint8_t)(row[k + 1] ^ x) : 0;
-      const __m256i a = _mm256_set1_epi32((int)(lo | (hi << 16))); /* (A'[k], A'[k+1]) as int16 */
+      const __m256i a = _mm256_set1_epi32((int)AW[r * ldw + g]); /* (A'[2g], A'[2g+1]) as int16: vpbroadcastd */
       acc0[r] = _mm256_add_epi32(acc0[r], _mm256_madd_epi16(a, b0));
       acc1[r] = _mm256_add_epi32(acc1[r], _mm256_madd_epi16(a, b1));
     }
@@ -37,16 +34,16 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *A, int64_t
   }
 }
 
-void cquant__qgemm_panel_avx2(const uint8_t *A, int64_t lda, uint32_t axor, int mr, int64_t K, const int8_t *panel,
+void cquant__qgemm_panel_avx2(const uint32_t *AW, int64_t ldw, int mr, int64_t K, const int8_t *panel,
                               const int32_t *colterm, const int32_t *zb, const int32_t *rowsum, int nr, int32_t *C, int64_t ldc) {
   switch (mr) {
-    case 8: tile(A, lda, axor, 8, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
-    case 7: tile(A, lda, axor, 7, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
-    case 6: tile(A, lda, axor, 6, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
-    case 5: tile(A, lda, axor, 5, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
-    case 4: tile(A, lda, axor, 4, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
-    case 3: tile(A, lda, axor, 3, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
-    case 2: tile(A, lda, axor, 2, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
-    default: tile(A, lda, axor, 1, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
+    case 8: tile(AW, ldw, 8, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
+    case 7: tile(AW, ldw, 7, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
+    case 6: tile(AW, ldw, 6, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
+    case 5: tile(AW, ldw, 5, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
+    case 4: tile(AW, ldw, 4, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
+    case 3: tile(AW, ldw, 3, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
+    case 2: tile(AW, ldw, 2, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
+    default: tile(AW, ldw, 1, K, panel, colterm, zb, rowsum, nr, C, ldc); break;
   }
 }
