@@ -78,7 +78,33 @@ def mlp():
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), {"x": rng.standard_normal((4, 6)).astype(np.float32)}
 
 
-for name, build in (("cnn", cnn), ("mlp", mlp)):
+def shapes():
+    """The shape arithmetic of exported models: Shape, Gather, Unsqueeze, Concat, Reshape, Slice,
+    Pad, Expand, ConstantOfShape, feeding a Conv."""
+    w = (rng.standard_normal((4, 2, 3, 3)) * 0.3).astype(np.float32)
+    nodes = [
+        helper.make_node("Pad", ["x", "pads", "pv"], ["xp"], mode="constant"),
+        helper.make_node("Conv", ["xp", "w"], ["c"]),
+        helper.make_node("Shape", ["c"], ["s"]),
+        helper.make_node("Gather", ["s", "i0"], ["n"], axis=0),
+        helper.make_node("Unsqueeze", ["n", "ax0"], ["n1"]),
+        helper.make_node("Concat", ["n1", "m1"], ["tshape"], axis=0),
+        helper.make_node("Reshape", ["c", "tshape"], ["flat"]),
+        helper.make_node("Slice", ["flat", "st", "en", "ax1", "sp"], ["sl"]),
+        helper.make_node("ConstantOfShape", ["cs"], ["ones"], value=numpy_helper.from_array(np.array([0.5], np.float32))),
+        helper.make_node("Expand", ["ones", "es"], ["ex"]),
+        helper.make_node("Mul", ["sl", "ex"], ["y"]),
+    ]
+    inits = [init("pads", np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64)), init("pv", np.array(0.25, np.float32)), init("w", w),
+             init("i0", np.array(0, np.int64)), init("ax0", np.array([0], np.int64)), init("m1", np.array([-1], np.int64)),
+             init("st", np.array([3], np.int64)), init("en", np.array([-2], np.int64)), init("ax1", np.array([1], np.int64)),
+             init("sp", np.array([2], np.int64)), init("cs", np.array([2, 1], np.int64)), init("es", np.array([2, 1], np.int64))]
+    g = helper.make_graph(nodes, "shapes", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2, 6, 7])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 110])], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), {"x": rng.standard_normal((2, 2, 6, 7)).astype(np.float32)}
+
+
+for name, build in (("cnn", cnn), ("mlp", mlp), ("shapes", shapes)):
     model, feeds = build()
     onnx.checker.check_model(model)
     mp = os.path.join(tmp, name + ".onnx")

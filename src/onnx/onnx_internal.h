@@ -66,6 +66,11 @@ int cquant__op_transpose(const Onnx__NodeProto *, const cquant_array_t *const *,
 int cquant__op_concat(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_softmax(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_shape(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_gather(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_slice(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_pad(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_expand(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_constant_of_shape(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 
 /* Helpers for quantized operators: a zero-point tensor as int32 values (NULL input: one 0), and
  * its element type (uint8 when absent). n gets the number of entries. */

@@ -45,6 +45,11 @@ static const cquant__op_t ops[] = {
     {"Concat", cquant__op_concat, 1, 16, 1, 1},
     {"Softmax", cquant__op_softmax, 1, 1, 1, 1},
     {"Shape", cquant__op_shape, 1, 1, 1, 1},
+    {"Gather", cquant__op_gather, 2, 2, 1, 1},
+    {"Slice", cquant__op_slice, 1, 5, 1, 1},
+    {"Pad", cquant__op_pad, 1, 3, 1, 1},
+    {"Expand", cquant__op_expand, 2, 2, 1, 1},
+    {"ConstantOfShape", cquant__op_constant_of_shape, 1, 1, 1, 1},
 };
 
 const cquant__op_t *cquant__op_find(const char *op_type) {

@@ -34,7 +34,7 @@ int cmd_run(int argc, char **argv) {
              "kernels); Conv, Gemm, MatMul, BatchNormalization, MaxPool, AveragePool, GlobalAveragePool,\n"
              "Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, Softmax, Add, Sub, Mul, Div, Min, Max, Clip, Round,\n"
              "ReduceMin, ReduceMax, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat, Shape, Cast,\n"
-             "Constant, Identity (float32; see docs/onnx.md).\n");
+             "Constant, Identity, Gather, Slice, Pad, Expand, ConstantOfShape (see docs/onnx.md).\n");
       r = 2;
     } else if (!strcmp(a, "--input") || !strcmp(a, "-i")) {
       if (!(v = cli_value(argc, argv, &i))) { r = 1; break; }
