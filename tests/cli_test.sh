@@ -194,6 +194,10 @@ g = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B"], ["Y"], name
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 10)]), "mm.onnx")
 np.save("A.npy", np.ones((2, 3), np.uint8)); np.save("B.npy", np.ones((4, 2), np.uint8)); np.save("Af.npy", np.ones((2, 3), np.float32))
 np.save("x44.npy", np.ones((1, 1, 4, 4), np.uint8)); np.save("w22.npy", np.ones((1, 1, 2, 2), np.uint8))
+g = helper.make_graph([helper.make_node("ConstantOfShape", ["s"], ["y"], name="cos")], "g", [helper.make_tensor_value_info("s", TensorProto.INT64, [3])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "cos.onnx")
+np.save("big.npy", np.array([1 << 30, 1 << 30, 1 << 30], np.int64))
 PY
 head -c 3000 /dev/urandom > garbage.onnx
 expect_fail "run: malformed protobuf" runout/y.npy $CQ run garbage.onnx --output-dir runout
@@ -203,6 +207,7 @@ expect_fail "run: shape mismatch" runout/Y.npy $CQ run mm.onnx --input A=A.npy -
 expect_fail "run: wrong input type" runout/Y.npy $CQ run mm.onnx --input A=Af.npy --input B=B.npy --output-dir runout
 expect_fail "run: missing input" runout/Y.npy $CQ run mm.onnx --input A=A.npy --output-dir runout
 expect_fail "run: unknown input name" runout/Y.npy $CQ run mm.onnx --input A=A.npy --input B=B.npy --input C=B.npy --output-dir runout
+expect_fail "run: a shape of 2^90 elements is refused, naming the node" runout/y.npy bash -c "$CQ run cos.onnx --input s=big.npy --output-dir runout 2>&1 >/dev/null | grep -q \"node 'cos'\" && $CQ run cos.onnx --input s=big.npy --output-dir runout"
 expect_fail "run: output folder missing" nodir/Y.npy $CQ run mm.onnx --input A=A.npy --input B=B.npy --output-dir nodir
 
 # 7. a failing run leaves an existing output untouched

@@ -268,6 +268,10 @@ int cquant_array_alloc(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int
   int64_t n = 1;
   for (int d = 0; d < ndim; d++) {
     if (shape[d] < 0) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "array: negative dimension");
+    /* no product may overflow: a shape from a user's file or graph is checked here once for all */
+    if (shape[d] && n > ((int64_t)1 << 40) / shape[d] / (int64_t)es)
+      return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "array: a tensor of shape dimension %lld at axis %d would exceed 2^40 bytes",
+                           (long long)shape[d], d);
     a->shape[d] = shape[d];
     n *= shape[d];
   }

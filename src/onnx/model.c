@@ -210,6 +210,11 @@ int cquant_onnx_run(const cquant_onnx_model_t *m, int n_inputs, const char *cons
     }
     if (st) break;
     st = m->ops[i]->fn(n, in, (int)n->n_input, out, (int)n->n_output);
+    if (st && strncmp(cquant_last_error(), "node '", 6)) { /* a helper's error: say which node */
+      char where[256];
+      snprintf(where, sizeof where, "node '%s' (%s)", n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type);
+      cquant__error_prefix(st, where);
+    }
     for (size_t k = 0; k < n->n_output; k++) {
       if (st) { cquant_array_free(&out[k]); continue; }
       v[nv++] = (value_t){n->output[k] ? n->output[k] : "", out[k], 1};
