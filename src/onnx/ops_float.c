@@ -134,7 +134,7 @@ int cquant__op_constant(const Onnx__NodeProto *node, const cquant_array_t *const
   const Onnx__AttributeProto *a = cquant__attr(node, "value");
   if (!a || !a->t) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "only the 'value' tensor attribute is supported");
   int st = cquant__tensor_from_proto(a->t, &out[0]);
-  return st ? cquant__node_error(node, st, "%s", cquant_last_error()) : CQUANT_STATUS_OK;
+  return st;
 }
 
 int cquant__op_identity(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {

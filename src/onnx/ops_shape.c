@@ -163,7 +163,7 @@ int cquant__op_constant_of_shape(const Onnx__NodeProto *node, const cquant_array
   cquant_array_t v;
   memset(&v, 0, sizeof v);
   const Onnx__AttributeProto *a = cquant__attr(node, "value");
-  if (a && a->t && (st = cquant__tensor_from_proto(a->t, &v))) return cquant__node_error(node, st, "%s", cquant_last_error());
+  if (a && a->t && (st = cquant__tensor_from_proto(a->t, &v))) return st;
   const cquant_dtype_t dt = a && a->t ? v.dtype : CQUANT_DT_F32;
   if ((st = cquant_array_alloc(&out[0], dt, nd, shape))) { cquant_array_free(&v); return st; }
   const size_t es = cquant__dtype_size(dt);
