@@ -17,6 +17,8 @@ typedef struct cquant_onnx_model cquant_onnx_model_t;
 int cquant_onnx_load(const char *path, cquant_onnx_model_t **out);
 int cquant_onnx_load_buffer(const void *buf, size_t len, cquant_onnx_model_t **out);
 void cquant_onnx_free(cquant_onnx_model_t *m);
+/* Writes the model (whole or not at all). */
+int cquant_onnx_save(const cquant_onnx_model_t *m, const char *path);
 
 /* The graph inputs that are not initializers, and the graph outputs, in graph order. */
 int cquant_onnx_num_inputs(const cquant_onnx_model_t *m);
@@ -24,12 +26,23 @@ const char *cquant_onnx_input_name(const cquant_onnx_model_t *m, int i);
 int cquant_onnx_num_outputs(const cquant_onnx_model_t *m);
 const char *cquant_onnx_output_name(const cquant_onnx_model_t *m, int i);
 
+/* The declared shape of input i (-1 for a symbolic dimension); *ndim = -1 when not declared. */
+int cquant_onnx_input_shape(const cquant_onnx_model_t *m, int i, int64_t *dims, int *ndim);
+
 /* Runs the graph. inputs[i] is the value of the input named names[i] (every graph input must be
  * given, with the element type the graph declares). outputs must hold cquant_onnx_num_outputs
  * arrays; they are allocated here (free each with cquant_array_free). On error nothing is
  * allocated and cquant_last_error names the node and what is wrong. */
 int cquant_onnx_run(const cquant_onnx_model_t *m, int n_inputs, const char *const *names,
                     const cquant_array_t *inputs, cquant_array_t *outputs);
+
+/* The same, calling observe(user, name, value) for every graph input and for every value a node
+ * computes, right after it is computed (the value is freed later: copy what you keep). A non-zero
+ * return stops the run with that status. Calibration and per-layer reports use this. */
+typedef int (*cquant_onnx_observe_fn)(void *user, const char *name, const cquant_array_t *value);
+int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const char *const *names,
+                             const cquant_array_t *inputs, cquant_array_t *outputs, cquant_onnx_observe_fn observe,
+                             void *user);
 
 /* A serialized TensorProto (the test_data_set_N/input_N.pb files): its value and name (malloc'd,
  * may be NULL). Types: float, uint8, int8, int16, int32, int64. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/io.h"
 #include "onnx/onnx_internal.h"
 
 struct cquant_onnx_model {
@@ -103,11 +104,11 @@ int cquant_onnx_load_buffer(const void *buf, size_t len, cquant_onnx_model_t **o
   for (size_t i = 0; i < g->n_node && !st; i++) {
     const Onnx__NodeProto *n = g->node[i];
     if (!n->op_type) { st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "node %zu has no op_type", i); break; }
-    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx")) {
+    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") && strcmp(n->domain, "com.microsoft")) {
       st = cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "domain '%s' is not supported", n->domain);
       break;
     }
-    const cquant__op_t *op = cquant__op_find(n->op_type);
+    const cquant__op_t *op = cquant__op_find_domain(n->domain, n->op_type);
     if (!op) { st = cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "operator not supported"); break; }
     if ((int)n->n_input < op->min_in || (int)n->n_input > op->max_in || (int)n->n_output < op->min_out || (int)n->n_output > op->max_out) {
       st = cquant__node_error(n, CQUANT_STATUS_BAD_FORMAT, "%zu inputs and %zu outputs (expected %d-%d and %d-%d)", n->n_input,
@@ -133,6 +134,40 @@ int cquant_onnx_load(const char *path, cquant_onnx_model_t **out) {
   free(buf);
   if (st) return cquant__error_prefix(st, path);
   return CQUANT_STATUS_OK;
+}
+
+const Onnx__ModelProto *cquant__onnx_proto(const cquant_onnx_model_t *m) { return m->proto; }
+const cquant_array_t *cquant__onnx_init(const cquant_onnx_model_t *m, const char *name) {
+  for (int i = 0; i < m->n_inits; i++)
+    if (!strcmp(m->init_names[i], name)) return &m->inits[i];
+  return NULL;
+}
+
+int cquant_onnx_save(const cquant_onnx_model_t *m, const char *path) {
+  if (!m || !path) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx save: NULL argument");
+  size_t n = onnx__model_proto__get_packed_size(m->proto);
+  uint8_t *b = malloc(n ? n : 1);
+  if (!b) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx save: out of memory");
+  onnx__model_proto__pack(m->proto, b);
+  int st = cquant_file_write_atomic(path, b, n);
+  free(b);
+  return st;
+}
+
+int cquant_onnx_input_shape(const cquant_onnx_model_t *m, int i, int64_t *dims, int *ndim) {
+  *ndim = -1;
+  if (!m || i < 0 || i >= m->n_inputs) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx: input %d out of range", i);
+  for (size_t k = 0; k < m->g->n_input; k++) {
+    const Onnx__ValueInfoProto *v = m->g->input[k];
+    if (!v->name || strcmp(v->name, m->inputs[i])) continue;
+    if (!v->type || v->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !v->type->tensor_type || !v->type->tensor_type->shape) return 0;
+    const Onnx__TensorShapeProto *sh = v->type->tensor_type->shape;
+    if (sh->n_dim > CQUANT_MAX_DIMS) return 0;
+    for (size_t d = 0; d < sh->n_dim; d++)
+      dims[d] = sh->dim[d]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? sh->dim[d]->dim_value : -1;
+    *ndim = (int)sh->n_dim;
+  }
+  return 0;
 }
 
 int cquant_onnx_num_inputs(const cquant_onnx_model_t *m) { return m ? m->n_inputs : 0; }
@@ -172,6 +207,11 @@ static int copy_array(const cquant_array_t *src, cquant_array_t *dst) {
 
 int cquant_onnx_run(const cquant_onnx_model_t *m, int n_inputs, const char *const *names, const cquant_array_t *inputs,
                     cquant_array_t *outputs) {
+  return cquant_onnx_run_observed(m, n_inputs, names, inputs, outputs, NULL, NULL);
+}
+
+int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const char *const *names, const cquant_array_t *inputs,
+                             cquant_array_t *outputs, cquant_onnx_observe_fn observe, void *user) {
   if (!m || !outputs || (n_inputs && (!names || !inputs))) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx run: NULL argument");
   const Onnx__GraphProto *g = m->g;
   memset(outputs, 0, sizeof(cquant_array_t) * (size_t)m->n_outputs);
@@ -189,7 +229,10 @@ int cquant_onnx_run(const cquant_onnx_model_t *m, int n_inputs, const char *cons
     else if (m->input_types[i] >= 0 && (int)inputs[found].dtype != m->input_types[i])
       st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "graph input '%s' must be %s, got %s", m->inputs[i],
                          cquant_dtype_info((cquant_dtype_t)m->input_types[i])->name, cquant_dtype_info(inputs[found].dtype)->name);
-    else v[nv++] = (value_t){m->inputs[i], inputs[found], 0};
+    else {
+      v[nv++] = (value_t){m->inputs[i], inputs[found], 0};
+      if (observe) st = observe(user, m->inputs[i], &inputs[found]);
+    }
   }
   for (int j = 0; j < n_inputs && !st; j++) {
     int known = 0;
@@ -218,6 +261,7 @@ int cquant_onnx_run(const cquant_onnx_model_t *m, int n_inputs, const char *cons
     for (size_t k = 0; k < n->n_output; k++) {
       if (st) { cquant_array_free(&out[k]); continue; }
       v[nv++] = (value_t){n->output[k] ? n->output[k] : "", out[k], 1};
+      if (observe && n->output[k] && *n->output[k] && !st) st = observe(user, n->output[k], &out[k]);
     }
     /* free every intermediate this node read for the last time: memory stays bounded by what is
      * live, not by the size of the graph */

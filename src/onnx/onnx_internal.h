@@ -17,6 +17,8 @@ typedef struct {
 } cquant__op_t;
 
 const cquant__op_t *cquant__op_find(const char *op_type);
+/* Ops of the default domain, and the com.microsoft ones cquant runs. */
+const cquant__op_t *cquant__op_find_domain(const char *domain, const char *op_type);
 
 /* "node 'name' (OpType): detail" */
 int cquant__node_error(const Onnx__NodeProto *node, int status, const char *fmt, ...) CQUANT__PRINTF(3, 4);
@@ -29,6 +31,10 @@ int64_t cquant__attr_int(const Onnx__NodeProto *node, const char *name, int64_t 
 int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out);
 /* The cquant dtype of an ONNX element type, or -1. */
 int cquant__dtype_from_onnx(int32_t elem_type);
+
+/* The loaded protobuf and an initializer's value by name (NULL if none). */
+const Onnx__ModelProto *cquant__onnx_proto(const cquant_onnx_model_t *m);
+const cquant_array_t *cquant__onnx_init(const cquant_onnx_model_t *m, const char *name);
 
 size_t cquant__dtype_size(cquant_dtype_t dt);
 /* numel of an array */
@@ -71,6 +77,17 @@ int cquant__op_slice(const Onnx__NodeProto *, const cquant_array_t *const *, int
 int cquant__op_pad(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_expand(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_constant_of_shape(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+
+/* Float requantization (eq. 23): y = saturate(round_half_even(acc m) + z) into uint8/int8. */
+void cquant__requant_f(const int32_t *acc, int64_t n, float m, int32_t z, cquant_dtype_t dt, void *y);
+/* A per-tensor scale and zero-point pair. */
+int cquant__scalar_qp(const Onnx__NodeProto *node, const cquant_array_t *s, const cquant_array_t *z, const char *what, float *sv,
+                      int32_t *zv, cquant_dtype_t *zdt);
+/* com.microsoft quantized operators ONNX Runtime defines (src/onnx/ops_qcontrib.c), and Relu on 8-bit. */
+int cquant__op_qgemm(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_qlinear_add(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_qlinear_gap(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_relu(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 
 /* Helpers for quantized operators: a zero-point tensor as int32 values (NULL input: one 0), and
  * its element type (uint8 when absent). n gets the number of entries. */

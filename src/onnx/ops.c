@@ -1,5 +1,6 @@
 /* The operator table and helpers shared by the operators. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "onnx/onnx_internal.h"
@@ -20,7 +21,7 @@ static const cquant__op_t ops[] = {
     {"Max", cquant__op_elementwise, 1, 16, 1, 1},
     {"Clip", cquant__op_elementwise, 1, 3, 1, 1},
     {"Round", cquant__op_elementwise, 1, 1, 1, 1},
-    {"Relu", cquant__op_elementwise, 1, 1, 1, 1},
+    {"Relu", cquant__op_relu, 1, 1, 1, 1},
     {"ReduceMin", cquant__op_reduce, 1, 2, 1, 1},
     {"ReduceMax", cquant__op_reduce, 1, 2, 1, 1},
     {"Constant", cquant__op_constant, 0, 0, 1, 1},
@@ -50,7 +51,18 @@ static const cquant__op_t ops[] = {
     {"Pad", cquant__op_pad, 1, 3, 1, 1},
     {"Expand", cquant__op_expand, 2, 2, 1, 1},
     {"ConstantOfShape", cquant__op_constant_of_shape, 1, 1, 1, 1},
+    {"com.microsoft.QGemm", cquant__op_qgemm, 6, 9, 1, 1},
+    {"com.microsoft.QLinearAdd", cquant__op_qlinear_add, 7, 8, 1, 1},
+    {"com.microsoft.QLinearGlobalAveragePool", cquant__op_qlinear_gap, 5, 5, 1, 1},
 };
+
+const cquant__op_t *cquant__op_find_domain(const char *domain, const char *op_type) {
+  if (!domain || !*domain || !strcmp(domain, "ai.onnx")) return cquant__op_find(op_type);
+  if (strcmp(domain, "com.microsoft")) return NULL;
+  char full[128];
+  snprintf(full, sizeof full, "com.microsoft.%s", op_type);
+  return cquant__op_find(full);
+}
 
 const cquant__op_t *cquant__op_find(const char *op_type) {
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)

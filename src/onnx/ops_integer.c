@@ -124,7 +124,7 @@ int cquant__op_matmul_integer(const Onnx__NodeProto *node, const cquant_array_t 
 }
 
 /* eq. 23: y = saturate(round_half_even((float)acc * m) + z). */
-static void requant(const int32_t *acc, int64_t n, float m, int32_t z, cquant_dtype_t dt, void *y) {
+void cquant__requant_f(const int32_t *acc, int64_t n, float m, int32_t z, cquant_dtype_t dt, void *y) {
   const float lo = dt == CQUANT_DT_S8 ? -128.0f : 0.0f, hi = dt == CQUANT_DT_S8 ? 127.0f : 255.0f;
   for (int64_t i = 0; i < n; i++) {
     float v = roundevenf((float)acc[i] * m) + (float)z;
@@ -135,7 +135,7 @@ static void requant(const int32_t *acc, int64_t n, float m, int32_t z, cquant_dt
 }
 
 /* A scalar float scale and a scalar zero-point of a given type, for the QLinear outputs. */
-static int scalar_qp(const Onnx__NodeProto *node, const cquant_array_t *s, const cquant_array_t *z, const char *what, float *sv,
+int cquant__scalar_qp(const Onnx__NodeProto *node, const cquant_array_t *s, const cquant_array_t *z, const char *what, float *sv,
                      int32_t *zv, cquant_dtype_t *zdt) {
   const float *sp;
   int64_t ns, nz;
@@ -154,16 +154,16 @@ int cquant__op_qlinear_matmul(const Onnx__NodeProto *node, const cquant_array_t 
   int32_t zy = 0, zdummy;
   cquant_dtype_t ydt, d;
   int st;
-  if ((st = scalar_qp(node, in[1], in[2], "a_scale/a_zero_point", &sa, &zdummy, &d)) ||
-      (st = scalar_qp(node, in[4], in[5], "b_scale/b_zero_point", &sb, &zdummy, &d)) ||
-      (st = scalar_qp(node, in[6], in[7], "y_scale/y_zero_point", &sy, &zy, &ydt)))
+  if ((st = cquant__scalar_qp(node, in[1], in[2], "a_scale/a_zero_point", &sa, &zdummy, &d)) ||
+      (st = cquant__scalar_qp(node, in[4], in[5], "b_scale/b_zero_point", &sb, &zdummy, &d)) ||
+      (st = cquant__scalar_qp(node, in[6], in[7], "y_scale/y_zero_point", &sy, &zy, &ydt)))
     return st;
   if (ydt != CQUANT_DT_U8 && ydt != CQUANT_DT_S8) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "y_zero_point must be uint8 or int8");
   cquant_array_t acc;
   mm_t p;
   if ((st = matmul_s32(node, in[0], in[3], in[2], in[5], &acc, &p))) return st;
   const float m = sa * sb / sy;
-  if (!(st = cquant_array_alloc(&out[0], ydt, acc.ndim, acc.shape))) requant(acc.data, acc.numel, m, zy, ydt, out[0].data);
+  if (!(st = cquant_array_alloc(&out[0], ydt, acc.ndim, acc.shape))) cquant__requant_f(acc.data, acc.numel, m, zy, ydt, out[0].data);
   cquant_array_free(&acc);
   return st;
 }
@@ -259,8 +259,8 @@ int cquant__op_qlinear_conv(const Onnx__NodeProto *node, const cquant_array_t *c
   int32_t zx = 0, zy = 0;
   cquant_dtype_t d, ydt;
   int st;
-  if ((st = scalar_qp(node, in[1], in[2], "x_scale/x_zero_point", &sx, &zx, &d)) ||
-      (st = scalar_qp(node, in[6], in[7], "y_scale/y_zero_point", &sy, &zy, &ydt)))
+  if ((st = cquant__scalar_qp(node, in[1], in[2], "x_scale/x_zero_point", &sx, &zx, &d)) ||
+      (st = cquant__scalar_qp(node, in[6], in[7], "y_scale/y_zero_point", &sy, &zy, &ydt)))
     return st;
   if (ydt != CQUANT_DT_U8 && ydt != CQUANT_DT_S8) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "y_zero_point must be uint8 or int8");
   const float *sw;
@@ -282,7 +282,7 @@ int cquant__op_qlinear_conv(const Onnx__NodeProto *node, const cquant_array_t *c
         if (bias)
           for (int64_t i = 0; i < plane; i++) row[i] += ((const int32_t *)bias->data)[m];
         const float mult = sx * sw[nsw == 1 ? 0 : m] / sy;
-        requant(row, plane, mult, zy, ydt, (uint8_t *)out[0].data + (n * p.m + m) * plane);
+        cquant__requant_f(row, plane, mult, zy, ydt, (uint8_t *)out[0].data + (n * p.m + m) * plane);
       }
   }
   cquant_array_free(&acc);

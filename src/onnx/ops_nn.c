@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/intops.h"
 #include "intops/intops.h"
 #include "onnx/onnx_internal.h"
 
@@ -129,10 +130,11 @@ int cquant__op_unary(const Onnx__NodeProto *node, const cquant_array_t *const *i
 /* MaxPool, AveragePool (kernel_shape, strides, pads, count_include_pad), GlobalAveragePool. */
 int cquant__op_pool(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st;
-  if ((st = need_f32(node, in[0], "X"))) return st;
+  const int global = !strcmp(node->op_type, "GlobalAveragePool"), is_max = !strcmp(node->op_type, "MaxPool");
+  const int int8 = in[0] && is_max && (in[0]->dtype == CQUANT_DT_U8 || in[0]->dtype == CQUANT_DT_S8); /* MaxPool-12 */
+  if (!int8 && (st = need_f32(node, in[0], "X"))) return st;
   const cquant_array_t *x = in[0];
   if (x->ndim != 4) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "2-D pooling (4-D input) only");
-  const int global = !strcmp(node->op_type, "GlobalAveragePool"), is_max = !strcmp(node->op_type, "MaxPool");
   const int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
   int64_t kh = H, kw = W, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
   const Onnx__AttributeProto *a;
@@ -152,7 +154,13 @@ int cquant__op_pool(const Onnx__NodeProto *node, const cquant_array_t *const *in
   const int64_t oh = (H + pt + pb - kh) / sh + 1, ow = (W + pl + pr - kw) / sw + 1;
   if (oh < 1 || ow < 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the window does not fit");
   int64_t shape[4] = {N, C, oh, ow};
-  if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, 4, shape))) return st;
+  if ((st = cquant_array_alloc(&out[0], int8 ? x->dtype : CQUANT_DT_F32, 4, shape))) return st;
+  if (int8) { /* max commutes with the monotone quantization: the integers are pooled as they are */
+    int64_t oh2, ow2;
+    if ((st = cquant_qpool2d(x->data, x->dtype == CQUANT_DT_S8, N, C, H, W, kh, kw, sh, sw, pt, pl, pb, pr, 0, out[0].data, &oh2, &ow2)))
+      cquant_array_free(&out[0]);
+    return st;
+  }
   const float *xd = x->data;
   float *y = out[0].data;
   for (int64_t p = 0; p < N * C; p++)

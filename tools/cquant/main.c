@@ -14,6 +14,7 @@ static const struct {
     {"fake-quant", cmd_fake_quant, "quantize and dequantize in one pass (float32 out)"},
     {"calibrate", cmd_calibrate, "estimate ranges from .npy batches: minmax, ema, percentile, entropy, mse"},
     {"run", cmd_run, "run an ONNX model on .npy or .pb inputs (quantized and float operators)"},
+    {"ptq", cmd_ptq, "post-training quantization of an ONNX model: calibrate, export QDQ/QLinear, evaluate, report"},
     {"eval", cmd_eval, "top-1 accuracy and latency of an ONNX classifier on fashion-mnist"},
     {"error", cmd_error, "compare a tensor with its reference: MSE, SQNR, clipping vs rounding"},
     {"demo", cmd_demo, "the built-in demonstration: round trips on generated data, no files needed"},

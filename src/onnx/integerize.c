@@ -1,0 +1,189 @@
+/* QDQ -> integer operator form (docs/onnx.md, "Integer execution"). A float op between
+ * DequantizeLinear inputs and a QuantizeLinear output computes, in float, what the integer op
+ * computes on the integers (up to the requantization rounding, docs/quantization.md sec. 7):
+ *
+ *   DQ(x) DQ(W) [DQ(b)] -> Conv [-> Relu] -> Q   =>  QLinearConv(x_q, W_q, b_q)
+ *   DQ(x) DQ(W) [DQ(b)] -> Gemm [-> Relu] -> Q   =>  QGemm (com.microsoft), or with a float output
+ *   DQ(a) DQ(b) -> MatMul -> Q                   =>  QLinearMatMul
+ *   DQ(a) DQ(b) -> Add [-> Relu] -> Q            =>  QLinearAdd (com.microsoft)
+ *   DQ(x) -> GlobalAveragePool -> Q              =>  QLinearGlobalAveragePool (com.microsoft)
+ *   DQ(x) -> MaxPool|Flatten|Reshape|... -> Q    =>  the op on the integers (same parameters)
+ *
+ * A ReLU before the Q is exact on the integers when the output zero-point is the type's minimum
+ * (the clamp does it) and is kept as an integer Relu when the zero-point is 0 (int8). Everything
+ * else stays as written: DequantizeLinear -> float op -> QuantizeLinear runs in float. */
+#include <string.h>
+#include "onnx/graph.h"
+
+typedef struct {
+  int node;
+  const char *q, *s, *z;
+  int per_tensor;
+} dq_t;
+
+static int is_op(const Onnx__NodeProto *n, const char *op) { return n && !strcmp(n->op_type, op) && (!n->domain || !*n->domain); }
+
+static int dq_of(const cquant__graph_t *g, const char *name, dq_t *d) {
+  int p = cquant__graph_producer(g, name);
+  if (p < 0 || !is_op(g->node[p], "DequantizeLinear") || g->node[p]->n_input < 3 || !*g->node[p]->input[2]) return 0;
+  const Onnx__NodeProto *n = g->node[p];
+  int si = cquant__graph_init_find(g, n->input[1]), zi = cquant__graph_init_find(g, n->input[2]);
+  if (si < 0 || zi < 0 || g->init[si].dtype != CQUANT_DT_F32) return 0;
+  *d = (dq_t){p, n->input[0], n->input[1], n->input[2], g->init[si].numel == 1 && g->init[zi].numel == 1};
+  return 1;
+}
+
+/* The single QuantizeLinear reading `name` (which is not a graph output), after an optional ReLU. */
+static int q_after(const cquant__graph_t *g, const char *name, int allow_relu, int *relu, int *q) {
+  int c[2];
+  *relu = -1;
+  if (cquant__graph_is_output(g, name) || cquant__graph_consumers(g, name, c, 2) != 1) return 0;
+  if (allow_relu && is_op(g->node[c[0]], "Relu")) {
+    *relu = c[0];
+    name = g->node[c[0]]->output[0];
+    if (cquant__graph_is_output(g, name) || cquant__graph_consumers(g, name, c, 2) != 1) return 0;
+  }
+  if (!is_op(g->node[c[0]], "QuantizeLinear") || g->node[c[0]]->n_input < 3) return 0;
+  const Onnx__NodeProto *n = g->node[c[0]];
+  int si = cquant__graph_init_find(g, n->input[1]), zi = cquant__graph_init_find(g, n->input[2]);
+  if (si < 0 || zi < 0 || g->init[si].numel != 1 || g->init[zi].numel != 1) return 0;
+  *q = c[0];
+  return 1;
+}
+
+static int32_t zp_value(const cquant__graph_t *g, const char *z, int *is_signed) {
+  const cquant_array_t *a = &g->init[cquant__graph_init_find(g, z)];
+  *is_signed = a->dtype == CQUANT_DT_S8;
+  return a->dtype == CQUANT_DT_S8 ? *(const int8_t *)a->data : a->dtype == CQUANT_DT_U8 ? *(const uint8_t *)a->data : *(const int32_t *)a->data;
+}
+
+/* How a ReLU before the output Q is carried out: 0 not at all (no ReLU, or the clamp does it),
+ * 1 as an integer Relu, -1 not possible. */
+static int relu_mode(const cquant__graph_t *g, int relu, int q) {
+  if (relu < 0) return 0;
+  int sg;
+  int32_t z = zp_value(g, g->node[q]->input[2], &sg);
+  if (z == (sg ? -128 : 0)) return 0;
+  return z == 0 ? 1 : -1;
+}
+
+static int same_qparams(const cquant__graph_t *g, const char *s1, const char *z1, const char *s2, const char *z2) {
+  if (!strcmp(s1, s2) && !strcmp(z1, z2)) return 1;
+  const cquant_array_t *a = &g->init[cquant__graph_init_find(g, s1)], *b = &g->init[cquant__graph_init_find(g, s2)];
+  const cquant_array_t *c = &g->init[cquant__graph_init_find(g, z1)], *d = &g->init[cquant__graph_init_find(g, z2)];
+  return a->numel == 1 && b->numel == 1 && *(const float *)a->data == *(const float *)b->data && c->dtype == d->dtype &&
+         c->nbytes == d->nbytes && !memcmp(c->data, d->data, c->nbytes);
+}
+
+/* Emits op(inputs) -> the Q's output, with an integer Relu after it when mode is 1. */
+static Onnx__NodeProto *emit(cquant__graph_t *g, const char *op, const char *domain, const Onnx__NodeProto *orig, int n_in, const char *const *in,
+                             const char *out, int relu) {
+  const char *tmp = relu ? cquant__graph_str(g, "%s_prerelu", out) : out;
+  Onnx__NodeProto *n = cquant__graph_add_node(g, op, domain, cquant__graph_str(g, "%s_quant", orig->name && *orig->name ? orig->name : out), n_in, in, 1, &tmp);
+  if (!n) return NULL;
+  if (relu && !cquant__graph_add_node(g, "Relu", "", cquant__graph_str(g, "%s_relu", out), 1, &tmp, 1, &out)) return NULL;
+  return n;
+}
+
+int cquant__integerize_graph(const cquant_onnx_model_t *m, cquant__graph_t *g, int *n_int) {
+  int st = cquant__graph_from_model(m, g);
+  if (st) return st;
+  int made = 0;
+  const int n0 = g->n_node;
+  for (int i = 0; i < n0; i++) {
+    const Onnx__NodeProto *n = g->node[i];
+    if (!n || (n->domain && *n->domain)) continue;
+    const char *op = n->op_type;
+    dq_t x, w, b, y;
+    int relu, q, mode;
+    Onnx__NodeProto *e = NULL;
+    if ((is_op(n, "Conv") || is_op(n, "Gemm")) && n->n_input >= 2 && dq_of(g, n->input[0], &x) && x.per_tensor && dq_of(g, n->input[1], &w) &&
+        cquant__graph_init_find(g, w.q) >= 0) {
+      const int has_b = n->n_input > 2 && *n->input[2];
+      if (has_b && (!dq_of(g, n->input[2], &b) || cquant__graph_init_find(g, b.q) < 0 || g->init[cquant__graph_init_find(g, b.q)].dtype != CQUANT_DT_S32))
+        continue;
+      if (has_b) { /* the int32 bias must be at scale s_x s_w (eq. 28), which the integer ops assume */
+        const cquant_array_t *bs = &g->init[cquant__graph_init_find(g, b.s)], *ws = &g->init[cquant__graph_init_find(g, w.s)];
+        const float sx = *(const float *)g->init[cquant__graph_init_find(g, x.s)].data;
+        int ok = bs->numel == ws->numel || ws->numel == 1;
+        for (int64_t c = 0; c < bs->numel && ok; c++) {
+          const float want = sx * ((const float *)ws->data)[ws->numel == 1 ? 0 : c], got = ((const float *)bs->data)[c];
+          ok = got >= want * (1 - 1e-6f) && got <= want * (1 + 1e-6f);
+        }
+        if (!ok) continue;
+      }
+      const int conv = is_op(n, "Conv");
+      if (!conv && (cquant__attr_int(n, "transA", 0) || (cquant__attr(n, "alpha") && cquant__attr(n, "alpha")->f != 1.0f) ||
+                    (cquant__attr(n, "beta") && cquant__attr(n, "beta")->f != 1.0f)))
+        continue;
+      const int quant_out = q_after(g, n->output[0], 1, &relu, &q);
+      if (quant_out && (mode = relu_mode(g, relu, q)) >= 0) {
+        const char *in[9] = {x.q, x.s, x.z, w.q, w.s, w.z, g->node[q]->input[1], g->node[q]->input[2], has_b ? b.q : ""};
+        if (conv) e = emit(g, "QLinearConv", "", n, has_b ? 9 : 8, in, g->node[q]->output[0], mode);
+        else {
+          const char *gin[9] = {x.q, x.s, x.z, w.q, w.s, w.z, has_b ? b.q : "", g->node[q]->input[1], g->node[q]->input[2]};
+          e = emit(g, "QGemm", "com.microsoft", n, 9, gin, g->node[q]->output[0], mode);
+        }
+        if (!e) goto oom;
+        if (relu >= 0) cquant__graph_remove(g, relu);
+        cquant__graph_remove(g, q);
+      } else if (!conv) { /* a float output: QGemm without y_scale */
+        const char *gin[7] = {x.q, x.s, x.z, w.q, w.s, w.z, has_b ? b.q : ""};
+        if (!(e = emit(g, "QGemm", "com.microsoft", n, has_b ? 7 : 6, gin, n->output[0], 0))) goto oom;
+      } else continue;
+      for (size_t k = 0; k < n->n_attribute; k++)
+        if (strcmp(n->attribute[k]->name, "alpha") && strcmp(n->attribute[k]->name, "beta")) cquant__node_copy_attr(g, e, n->attribute[k]);
+      cquant__graph_remove(g, i);
+      made++;
+    } else if (is_op(n, "MatMul") && dq_of(g, n->input[0], &x) && x.per_tensor && dq_of(g, n->input[1], &w) && w.per_tensor &&
+               q_after(g, n->output[0], 0, &relu, &q)) {
+      const char *in[8] = {x.q, x.s, x.z, w.q, w.s, w.z, g->node[q]->input[1], g->node[q]->input[2]};
+      if (!emit(g, "QLinearMatMul", "", n, 8, in, g->node[q]->output[0], 0)) goto oom;
+      cquant__graph_remove(g, q);
+      cquant__graph_remove(g, i);
+      made++;
+    } else if (is_op(n, "Add") && n->n_input == 2 && dq_of(g, n->input[0], &x) && x.per_tensor && dq_of(g, n->input[1], &y) && y.per_tensor &&
+               q_after(g, n->output[0], 1, &relu, &q) && (mode = relu_mode(g, relu, q)) >= 0) {
+      const char *in[8] = {x.q, x.s, x.z, y.q, y.s, y.z, g->node[q]->input[1], g->node[q]->input[2]};
+      if (!emit(g, "QLinearAdd", "com.microsoft", n, 8, in, g->node[q]->output[0], mode)) goto oom;
+      if (relu >= 0) cquant__graph_remove(g, relu);
+      cquant__graph_remove(g, q);
+      cquant__graph_remove(g, i);
+      made++;
+    } else if (is_op(n, "GlobalAveragePool") && dq_of(g, n->input[0], &x) && x.per_tensor && q_after(g, n->output[0], 0, &relu, &q)) {
+      const char *in[5] = {x.q, x.s, x.z, g->node[q]->input[1], g->node[q]->input[2]};
+      if (!(e = emit(g, "QLinearGlobalAveragePool", "com.microsoft", n, 5, in, g->node[q]->output[0], 0)) || cquant__node_set_int(g, e, "channels_last", 0))
+        goto oom;
+      cquant__graph_remove(g, q);
+      cquant__graph_remove(g, i);
+      made++;
+    } else if ((is_op(n, "MaxPool") || is_op(n, "Flatten") || is_op(n, "Reshape") || is_op(n, "Squeeze") || is_op(n, "Unsqueeze") ||
+                is_op(n, "Transpose")) &&
+               n->n_output == 1 && dq_of(g, n->input[0], &x) && x.per_tensor && q_after(g, n->output[0], 0, &relu, &q) &&
+               same_qparams(g, x.s, x.z, g->node[q]->input[1], g->node[q]->input[2])) {
+      const char *in[4] = {x.q, n->n_input > 1 ? n->input[1] : "", n->n_input > 2 ? n->input[2] : "", ""};
+      if (!(e = emit(g, op, "", n, (int)n->n_input, in, g->node[q]->output[0], 0))) goto oom;
+      for (size_t k = 0; k < n->n_attribute; k++) cquant__node_copy_attr(g, e, n->attribute[k]);
+      cquant__graph_remove(g, q);
+      cquant__graph_remove(g, i);
+      made++;
+    }
+  }
+  /* Quantize/DequantizeLinear nodes whose results nobody reads any more */
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (int i = 0; i < g->n_node; i++) {
+      const Onnx__NodeProto *n = g->node[i];
+      int c;
+      if (!n || !(is_op(n, "DequantizeLinear") || is_op(n, "QuantizeLinear"))) continue;
+      if (cquant__graph_is_output(g, n->output[0]) || cquant__graph_consumers(g, n->output[0], &c, 1)) continue;
+      cquant__graph_remove(g, i);
+      changed = 1;
+    }
+  }
+  if (n_int) *n_int = made;
+  return 0;
+oom:
+  cquant__graph_free(g);
+  return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "integerize: out of memory");
+}
