@@ -58,7 +58,7 @@ r = subprocess.run([CQ, "eval", mp, "--data", "fashion-mnist:test:2000", "--mean
 got = re.search(r"\((\d+) of 2000\)", r.stdout)
 check("eval: nearest-centroid accuracy equals NumPy's", r.returncode == 0 and got is not None and abs(int(got.group(1)) - want) <= 2,
       f"(cquant {got.group(1) if got else r.stderr.strip()}, NumPy {want} of 2000)")
-for spec, what in (("mnist", "unknown dataset"), ("fashion-mnist:test:0", "positive integer"), ("fashion-mnist:valid", "positive integer")):
+for spec, what in (("mnist", "no such file or folder"), ("fashion-mnist:test:0", "positive integer"), ("fashion-mnist:valid", "positive integer")):
     r = subprocess.run([CQ, "eval", mp, "--data", spec], capture_output=True, text=True)
     check(f"eval: bad spec '{spec}'", r.returncode == 1 and what in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr.strip())
 print(f"{passed} passed, {failed} failed")

@@ -29,6 +29,7 @@ typedef struct {
   unsigned methods;             /* activation methods to observe: bit (1 << cquant_calib_method_t) */
   double percentile;            /* for CQUANT_CALIB_PERCENTILE, default 99.99 */
   int symmetric_act;            /* int8 with z = 0 (TensorRT) instead of asymmetric uint8 */
+  int keep_histograms;          /* min-max / moving-average observers keep a histogram too (plots) */
   int n_exclude;                /* node names kept in float */
   const char *const *exclude;
 } cquant_ptq_options_t;

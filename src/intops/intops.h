@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include "core/internal.h"
+#include "cquant/intops.h"
 
 /* C[m][n] = sum_k (A[m][k] - za[m]) (B[k][n] - zb[n]) in int32 (seed 001, eq. 3-4; docs eq. 22).
  * A, B are 8-bit, signed or not; za has M entries (or 1 when za_per_row is 0), zb N (or 1). */
@@ -58,5 +59,13 @@ int cquant__qconv2d_s32(const cquant__conv2d_t *p, int nhwc, const void *x, int 
  * adds nothing), as ONNX ConvInteger defines it. x: NCHW, w: M x (C/group) x kH x kW. */
 void cquant__qconv2d_s32_ref(const cquant__conv2d_t *p, const void *x, int x_signed, int32_t zx, const void *w,
                              int w_signed, const int32_t *zw, int zw_per_channel, int32_t *y);
+
+/* Column c's epilogue applied to n accumulators (a depthwise channel's plane). */
+void cquant__epilogue_channel(const cquant_epilogue_t *e, int64_t c, const int32_t *acc, int64_t n, void *out);
+
+/* Convolution with a GEMM epilogue (per output channel; e NULL: plain int32). Output element type
+ * follows the epilogue, in NCHW or NHWC like x. */
+int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
+                       const int32_t *zw, int zw_per_channel, const cquant_epilogue_t *e, void *y);
 
 #endif

@@ -6,11 +6,68 @@
 #include <string.h>
 #include "intops/intops.h"
 
+/* Depthwise (one input and one output channel per group): a direct loop, no GEMM per channel. */
+static int depthwise(const cquant__conv2d_t *p, const void *x, int x_signed, int32_t zx, const void *w, int w_signed, const int32_t *zw,
+                     int zw_per_channel, const cquant_epilogue_t *e, void *y) {
+  const int64_t P = p->oh * p->ow, KK = p->kh * p->kw;
+  const size_t es = !e || e->kind == CQUANT_EPI_S32 || e->kind == CQUANT_EPI_F32 ? 4 : 1;
+  int32_t *planes = e ? malloc(sizeof(int32_t) * (size_t)(P * p->n * p->c) + 64) : NULL;
+  if (e && !planes) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory");
+  int32_t *acc = e ? planes : (int32_t *)y;
+#pragma omp parallel for schedule(static) if (p->n * p->c * P > 65536)
+  for (int64_t nc = 0; nc < p->n * p->c; nc++) {
+    const int64_t c = nc % p->c;
+    int32_t wk[64], *wv = wk;
+    int32_t *heap = KK > 64 ? malloc(sizeof(int32_t) * (size_t)KK) : NULL;
+    if (heap) wv = heap;
+    else if (KK > 64) continue; /* out of memory: cannot happen for real kernels; left as zero */
+    const int32_t z = zw[zw_per_channel ? c : 0];
+    for (int64_t k = 0; k < KK; k++) wv[k] = (w_signed ? ((const int8_t *)w)[c * KK + k] : ((const uint8_t *)w)[c * KK + k]) - z;
+    int32_t *yp = acc + nc * P;
+    memset(yp, 0, sizeof(int32_t) * (size_t)P);
+    for (int64_t ky = 0; ky < p->kh; ky++)
+      for (int64_t kx = 0; kx < p->kw; kx++) {
+        const int32_t wt = wv[ky * p->kw + kx];
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+          const int64_t iy = oy * p->stride_h - p->pad_t + ky * p->dil_h;
+          if (iy < 0 || iy >= p->h) continue; /* padding reads as zx: adds nothing */
+          int64_t ox0 = 0, ox1 = p->ow; /* the columns whose ix lies inside */
+          while (ox0 < ox1 && ox0 * p->stride_w - p->pad_l + kx * p->dil_w < 0) ox0++;
+          while (ox1 > ox0 && (ox1 - 1) * p->stride_w - p->pad_l + kx * p->dil_w >= p->w) ox1--;
+          int32_t *yr = yp + oy * p->ow;
+          const int64_t base = (nc * p->h + iy) * p->w - p->pad_l + kx * p->dil_w;
+          if (x_signed) {
+            const int8_t *xr = (const int8_t *)x + base;
+            for (int64_t ox = ox0; ox < ox1; ox++) yr[ox] += ((int32_t)xr[ox * p->stride_w] - zx) * wt;
+          } else {
+            const uint8_t *xr = (const uint8_t *)x + base;
+            for (int64_t ox = ox0; ox < ox1; ox++) yr[ox] += ((int32_t)xr[ox * p->stride_w] - zx) * wt;
+          }
+        }
+      }
+    free(heap);
+    if (e) cquant__epilogue_channel(e, c, yp, P, (char *)y + (size_t)(nc * P) * es);
+  }
+  free(planes);
+  return CQUANT_STATUS_OK;
+}
+
 int cquant__qconv2d_s32(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
                         const int32_t *zw, int zw_per_channel, int32_t *y) {
+  return cquant__qconv2d_ex(p, nhwc, x, x_signed, zx, w, w_signed, zw, zw_per_channel, NULL, y);
+}
+
+int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
+                       const int32_t *zw, int zw_per_channel, const cquant_epilogue_t *e, void *y) {
   const int64_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw, P = p->oh * p->ow;
-  uint8_t *col = malloc((size_t)(P * K) + 64), *bt = malloc((size_t)(K * mg) + 64);
-  int32_t *acc = nhwc ? NULL : malloc(sizeof(int32_t) * (size_t)(P * mg) + 64), *zb = malloc(sizeof(int32_t) * (size_t)mg + 4);
+  if (!nhwc && cg == 1 && mg == 1 && p->kh * p->kw <= 4096) return depthwise(p, x, x_signed, zx, w, w_signed, zw, zw_per_channel, e, y);
+  const size_t es = !e || e->kind == CQUANT_EPI_S32 || e->kind == CQUANT_EPI_F32 ? 4 : 1;
+  /* images per GEMM: as many as fit a 32 MiB im2col buffer (at least one) */
+  int64_t nb = (32 << 20) / (P * K > 0 ? P * K : 1);
+  nb = nb < 1 ? 1 : nb > p->n ? p->n : nb;
+  uint8_t *col = malloc((size_t)(nb * P * K) + 64), *bt = malloc((size_t)(K * mg) + 64);
+  char *acc = nhwc ? NULL : malloc(es * (size_t)(nb * P * mg) + 64);
+  int32_t *zb = malloc(sizeof(int32_t) * (size_t)mg + 4);
   if (!col || !bt || (!nhwc && !acc) || !zb) {
     free(col); free(bt); free(acc); free(zb);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory for the im2col buffer (%lld x %lld)", (long long)P, (long long)K);
@@ -33,11 +90,14 @@ int cquant__qconv2d_s32(const cquant__conv2d_t *p, int nhwc, const void *x, int 
     }
     cquant_qgemm_weights_t *pw;
     if ((st = cquant_qgemm_pack(bt, w_signed, K, mg, mg, zb, 1, &pw))) break;
-    for (int64_t n = 0; n < p->n && !st; n++) {
-      /* im2col: row (oy, ox) holds the patch, in the weights' k order */
-      for (int64_t oy = 0; oy < p->oh; oy++)
+    for (int64_t n0 = 0; n0 < p->n && !st; n0 += nb) {
+      const int64_t nn = p->n - n0 < nb ? p->n - n0 : nb;
+      /* im2col: row (image, oy, ox) holds the patch, in the weights' k order */
+#pragma omp parallel for schedule(static) if (nn * P * K > 65536)
+      for (int64_t r = 0; r < nn * p->oh; r++) {
+        const int64_t n = n0 + r / p->oh, oy = r % p->oh;
         for (int64_t ox = 0; ox < p->ow; ox++) {
-          uint8_t *row = col + (oy * p->ow + ox) * K;
+          uint8_t *row = col + (((n - n0) * p->oh + oy) * p->ow + ox) * K;
           for (int64_t ky = 0; ky < p->kh; ky++) {
             const int64_t iy = oy * p->stride_h - p->pad_t + ky * p->dil_h;
             for (int64_t kx = 0; kx < p->kw; kx++) {
@@ -48,20 +108,49 @@ int cquant__qconv2d_s32(const cquant__conv2d_t *p, int nhwc, const void *x, int 
                 if (inside) memcpy(dst, xb + ((n * p->h + iy) * p->w + ix) * p->c + g * cg, (size_t)cg);
                 else memset(dst, pad, (size_t)cg);
               } else {
-                for (int64_t c = 0; c < cg; c++)
-                  row[(c * p->kh + ky) * p->kw + kx] = inside ? xb[((n * p->c + g * cg + c) * p->h + iy) * p->w + ix] : pad;
+                const uint8_t *src = xb + ((n * p->c + g * cg) * p->h + iy) * p->w + ix;
+                uint8_t *dst = row + ky * p->kw + kx;
+                const int64_t cs = p->h * p->w, ks = p->kh * p->kw;
+                if (inside)
+                  for (int64_t c = 0; c < cg; c++) dst[c * ks] = src[c * cs];
+                else
+                  for (int64_t c = 0; c < cg; c++) dst[c * ks] = pad;
               }
             }
           }
         }
-      if (nhwc) { /* the GEMM writes straight into y (pixels x M, this group's columns) */
-        st = cquant_qgemm(col, x_signed, P, K, zx, pw, y + n * P * p->m + g * mg, p->m);
-      } else {
-        st = cquant_qgemm(col, x_signed, P, K, zx, pw, acc, mg);
-        for (int64_t j = 0; j < mg && !st; j++) { /* pixels x channels -> channel planes */
-          int32_t *plane = y + (n * p->m + g * mg + j) * P;
-          for (int64_t i = 0; i < P; i++) plane[i] = acc[i * mg + j];
+      }
+      cquant_epilogue_t eg;
+      if (e) { /* this group's output channels */
+        eg = *e;
+        if (eg.bias) eg.bias += g * mg;
+        if (eg.per_column) {
+          if (eg.m0) eg.m0 += g * mg;
+          if (eg.shift) eg.shift += g * mg;
+          if (eg.mult) eg.mult += g * mg;
+          if (eg.scale) eg.scale += g * mg;
         }
+      }
+      if (nhwc) { /* the GEMM writes straight into y (pixels x M, this group's columns) */
+        char *yo = (char *)y + (size_t)(n0 * P * p->m + g * mg) * es;
+        st = e ? cquant_qgemm_ex(col, x_signed, nn * P, K, zx, pw, &eg, yo, p->m) : cquant_qgemm(col, x_signed, nn * P, K, zx, pw, (int32_t *)yo, p->m);
+      } else {
+        st = e ? cquant_qgemm_ex(col, x_signed, nn * P, K, zx, pw, &eg, acc, mg) : cquant_qgemm(col, x_signed, nn * P, K, zx, pw, (int32_t *)acc, mg);
+        if (!st)
+#pragma omp parallel for schedule(static) if (nn * P * mg > 65536)
+          for (int64_t t = 0; t < nn * mg; t++) { /* pixels x channels -> channel planes */
+            const int64_t n = t / mg, j = t % mg;
+            const size_t plane = (size_t)(((n0 + n) * p->m + g * mg + j) * P);
+            if (es == 4) {
+              int32_t *dst = (int32_t *)y + plane;
+              const int32_t *a = (const int32_t *)acc + n * P * mg + j;
+              for (int64_t i = 0; i < P; i++) dst[i] = a[i * mg];
+            } else {
+              uint8_t *dst = (uint8_t *)y + plane;
+              const uint8_t *a = (const uint8_t *)acc + n * P * mg + j;
+              for (int64_t i = 0; i < P; i++) dst[i] = a[i * mg];
+            }
+          }
       }
     }
     cquant_qgemm_weights_free(pw);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "cquant/io.h"
 #include "onnx/onnx_internal.h"
 
@@ -220,6 +221,8 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
   value_t *v = calloc(cap, sizeof *v);
   if (!v) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx run: out of memory");
   int nv = 0, st = CQUANT_STATUS_OK;
+  const char *pe = getenv("CQUANT_PROFILE");
+  const int profile = pe && *pe == '1'; /* per-node times on stderr (docs/onnx.md) */
   for (int i = 0; i < m->n_inits; i++) v[nv++] = (value_t){m->init_names[i], m->inits[i], 0};
   for (int i = 0; i < m->n_inputs && !st; i++) {
     int found = -1;
@@ -252,7 +255,14 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
       else in[k] = &x->a;
     }
     if (st) break;
+    struct timespec t0, t1;
+    if (profile) clock_gettime(CLOCK_MONOTONIC, &t0);
     st = m->ops[i]->fn(n, in, (int)n->n_input, out, (int)n->n_output);
+    if (profile) {
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      fprintf(stderr, "profile: %-32.32s %-24s %9.3f ms\n", n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type,
+              1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec));
+    }
     if (st && strncmp(cquant_last_error(), "node '", 6)) { /* a helper's error: say which node */
       char where[256];
       snprintf(where, sizeof where, "node '%s' (%s)", n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/convert.h"
 #include "onnx/onnx_internal.h"
 
 /* Output shape of a multidirectional broadcast, and each input's strides in it (0 = broadcast). */
@@ -150,6 +151,7 @@ static double get(const cquant_array_t *a, int64_t i) {
     case CQUANT_DT_S8: return ((const int8_t *)a->data)[i];
     case CQUANT_DT_S16: return ((const int16_t *)a->data)[i];
     case CQUANT_DT_S32: return ((const int32_t *)a->data)[i];
+    case CQUANT_DT_F16: return cquant_f16_to_f32(((const uint16_t *)a->data)[i]);
     default: return (double)((const int64_t *)a->data)[i];
   }
 }
@@ -165,6 +167,7 @@ int cquant__op_cast(const Onnx__NodeProto *node, const cquant_array_t *const *in
   for (int64_t i = 0; i < in[0]->numel; i++) {
     double v = get(in[0], i);
     if (to == CQUANT_DT_F32) { ((float *)out[0].data)[i] = (float)v; continue; }
+    if (to == CQUANT_DT_F16) { ((uint16_t *)out[0].data)[i] = cquant_f32_to_f16((float)v); continue; } /* nearest even */
     v = isnan(v) ? 0 : trunc(v);
     v = v < (double)info->qmin ? (double)info->qmin : (v > (double)info->qmax ? (double)info->qmax : v);
     switch (to) {

@@ -229,8 +229,8 @@ int cquant__conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, co
   return CQUANT_STATUS_OK;
 }
 
-static int conv_s32(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, const cquant_array_t *zx_t,
-                    const cquant_array_t *zw_t, cquant_array_t *acc, cquant__conv2d_t *p) {
+static int conv_run(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, const cquant_array_t *zx_t,
+                    const cquant_array_t *zw_t, const cquant_epilogue_t *e, cquant_dtype_t odt, cquant_array_t *acc, cquant__conv2d_t *p) {
   if (!is8(x) || !is8(w)) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x and w must be uint8 or int8");
   int st = cquant__conv_params(node, x, w, p);
   if (st) return st;
@@ -241,8 +241,8 @@ static int conv_s32(const Onnx__NodeProto *node, const cquant_array_t *x, const 
   if ((st = cquant__zero_points(node, zw_t, "w_zero_point", &zw, &nw, &d))) { free(zx); return st; }
   if (nx != 1 || (nw != 1 && nw != p->m)) st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "zero points: x needs 1, w needs 1 or %lld", (long long)p->m);
   int64_t shape[4] = {p->n, p->m, p->oh, p->ow};
-  if (!st && !(st = cquant_array_alloc(acc, CQUANT_DT_S32, 4, shape)))
-    st = cquant__qconv2d_s32(p, 0, x->data, x->dtype == CQUANT_DT_S8, zx[0], w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, acc->data);
+  if (!st && !(st = cquant_array_alloc(acc, odt, 4, shape)))
+    st = cquant__qconv2d_ex(p, 0, x->data, x->dtype == CQUANT_DT_S8, zx[0], w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, e, acc->data);
   if (st) cquant_array_free(acc);
   free(zx);
   free(zw);
@@ -251,7 +251,7 @@ static int conv_s32(const Onnx__NodeProto *node, const cquant_array_t *x, const 
 
 int cquant__op_conv_integer(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   cquant__conv2d_t p;
-  return conv_s32(node, in[0], in[1], n_in > 2 ? in[2] : NULL, n_in > 3 ? in[3] : NULL, &out[0], &p);
+  return conv_run(node, in[0], in[1], n_in > 2 ? in[2] : NULL, n_in > 3 ? in[3] : NULL, NULL, CQUANT_DT_S32, &out[0], &p);
 }
 
 int cquant__op_qlinear_conv(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
@@ -266,25 +266,29 @@ int cquant__op_qlinear_conv(const Onnx__NodeProto *node, const cquant_array_t *c
   const float *sw;
   int64_t nsw;
   if ((st = cquant__scales(node, in[4], "w_scale", &sw, &nsw))) return st;
-  cquant_array_t acc;
+  if (!is8(in[0]) || !is8(in[3])) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x and w must be uint8 or int8");
   cquant__conv2d_t p;
-  if ((st = conv_s32(node, in[0], in[3], in[2], in[5], &acc, &p))) return st;
+  if ((st = cquant__conv_params(node, in[0], in[3], &p))) return st;
   const cquant_array_t *bias = n_in > 8 ? in[8] : NULL;
-  if (nsw != 1 && nsw != p.m) st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "w_scale needs 1 or %lld entries", (long long)p.m);
-  if (!st && bias && (bias->dtype != CQUANT_DT_S32 || bias->numel != p.m))
-    st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "B must be int32 with %lld entries", (long long)p.m);
-  if (!st && !(st = cquant_array_alloc(&out[0], ydt, 4, acc.shape))) {
-    const int64_t plane = p.oh * p.ow;
-    int32_t *a = acc.data;
-    for (int64_t n = 0; n < p.n; n++)
-      for (int64_t m = 0; m < p.m; m++) {
-        int32_t *row = a + (n * p.m + m) * plane;
-        if (bias)
-          for (int64_t i = 0; i < plane; i++) row[i] += ((const int32_t *)bias->data)[m];
-        const float mult = sx * sw[nsw == 1 ? 0 : m] / sy;
-        cquant__requant_f(row, plane, mult, zy, ydt, (uint8_t *)out[0].data + (n * p.m + m) * plane);
-      }
-  }
-  cquant_array_free(&acc);
+  if (nsw != 1 && nsw != p.m) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "w_scale needs 1 or %lld entries", (long long)p.m);
+  if (bias && (bias->dtype != CQUANT_DT_S32 || bias->numel != p.m))
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "B must be int32 with %lld entries", (long long)p.m);
+  /* the int32 accumulator plus bias, requantized per output channel in the GEMM's epilogue:
+   * round_half_even(acc (s_x s_w[m] / s_y)) + z_y, saturated (eq. 23) */
+  float *mult = malloc(sizeof(float) * (size_t)(p.m ? p.m : 1));
+  if (!mult) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
+  for (int64_t m = 0; m < p.m; m++) mult[m] = sx * sw[nsw == 1 ? 0 : m] / sy;
+  cquant_epilogue_t e;
+  memset(&e, 0, sizeof e);
+  e.kind = CQUANT_EPI_REQUANT_F;
+  e.bias = bias ? bias->data : NULL;
+  e.per_column = 1;
+  e.mult = mult;
+  e.zo = zy;
+  e.out_signed = ydt == CQUANT_DT_S8;
+  e.lo = e.out_signed ? -128 : 0;
+  e.hi = e.out_signed ? 127 : 255;
+  st = conv_run(node, in[0], in[3], in[2], in[5], &e, ydt, &out[0], &p);
+  free(mult);
   return st;
 }

@@ -157,6 +157,12 @@ static int make_plan(const cquant_ptq_t *p, const cquant__graph_t *g, plan_t **o
 static cquant_dtype_t act_dtype(const cquant_ptq_t *p) { return p->opt.symmetric_act ? CQUANT_DT_S8 : CQUANT_DT_U8; }
 static unsigned act_flags(const cquant_ptq_t *p) { return p->opt.symmetric_act ? CQUANT_QF_SYMMETRIC : 0; }
 
+static act_t *find_act(cquant_ptq_t *p, const char *name) {
+  for (int i = 0; i < p->n_act; i++)
+    if (!strcmp(p->act[i].name, name)) return &p->act[i];
+  return NULL;
+}
+
 void cquant_ptq_free(cquant_ptq_t *p) {
   if (!p) return;
   for (int i = 0; i < p->n_act; i++)
@@ -214,24 +220,37 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
   plan_t *pl = NULL;
   int npl = 0;
   if (!st) st = make_plan(p, &g, &pl, &npl);
+  /* observed: every planned tensor, shared ones too, and every layer's input and output, so that
+   * any later exclusion (accuracy-driven fallback) finds its new ranges already measured */
+  const char **obs = calloc((size_t)npl + 3 * (size_t)p->n_layer + 1, sizeof(char *));
+  int nobs = 0;
+  if (!st && !obs) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  for (int i = 0; i < npl && !st; i++) obs[nobs++] = pl[i].t;
+  for (int i = 0; i < p->n_layer && !st; i++) {
+    obs[nobs++] = p->layer[i].input;
+    if (p->layer[i].input2) obs[nobs++] = p->layer[i].input2;
+    if (!cquant__graph_is_output(&g, p->layer[i].output)) obs[nobs++] = p->layer[i].output;
+  }
   if (!st) {
-    p->act = calloc((size_t)npl + 1, sizeof *p->act);
+    p->act = calloc((size_t)nobs + 1, sizeof *p->act);
     if (!p->act) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
   }
-  for (int i = 0; i < npl && !st; i++) {
-    if (pl[i].src) continue;
+  for (int i = 0; i < nobs && !st; i++) {
+    if (find_act(p, obs[i])) continue;
     act_t *a = &p->act[p->n_act++];
-    a->name = pl[i].t;
+    a->name = obs[i];
     for (int mth = 0; mth < CQUANT_CALIB_COUNT && !st; mth++) {
       if (!(p->opt.methods & (1u << mth))) continue;
       cquant_calib_config_t cfg;
       cquant_calib_config_default(&cfg, (cquant_calib_method_t)mth);
       cfg.dtype = act_dtype(p);
       cfg.flags = act_flags(p);
+      cfg.keep_histogram = p->opt.keep_histograms;
       if (mth == CQUANT_CALIB_PERCENTILE) cfg.percentile = p->opt.percentile;
       st = cquant_observer_create(&cfg, &a->obs[mth]);
     }
   }
+  free(obs);
   free(pl);
   cquant__graph_free(&g);
   if (st) { cquant_ptq_free(p); return st; }
@@ -240,12 +259,6 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
 }
 
 const cquant_onnx_model_t *cquant_ptq_float_model(const cquant_ptq_t *p) { return p ? p->clean : NULL; }
-
-static act_t *find_act(cquant_ptq_t *p, const char *name) {
-  for (int i = 0; i < p->n_act; i++)
-    if (!strcmp(p->act[i].name, name)) return &p->act[i];
-  return NULL;
-}
 
 static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
   cquant_ptq_t *p = user;

@@ -11,6 +11,7 @@ int cquant__dtype_from_onnx(int32_t t) {
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: return CQUANT_DT_S16;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: return CQUANT_DT_S32;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return CQUANT_DT_S64;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: return CQUANT_DT_F16;
     default: return -1;
   }
 }
@@ -45,7 +46,7 @@ int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out) {
   if (t->has_raw_data) have = t->raw_data.len / es * (t->raw_data.len % es == 0);
   else if (dt == CQUANT_DT_F32) have = t->n_float_data;
   else if (dt == CQUANT_DT_S64) have = t->n_int64_data;
-  else have = t->n_int32_data; /* int32_data carries int8/uint8/int16/int32 */
+  else have = t->n_int32_data; /* int32_data carries int8/uint8/int16/int32 and float16 bits */
   if (t->has_raw_data && t->raw_data.len != nb)
     return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': raw_data has %zu bytes, the shape needs %zu", name, t->raw_data.len, nb);
   if (!t->has_raw_data && have != (size_t)n)
@@ -62,6 +63,7 @@ int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out) {
       case CQUANT_DT_S64: ((int64_t *)out->data)[i] = t->int64_data[i]; break;
       case CQUANT_DT_S32: ((int32_t *)out->data)[i] = t->int32_data[i]; break;
       case CQUANT_DT_S16: ((int16_t *)out->data)[i] = (int16_t)t->int32_data[i]; break;
+      case CQUANT_DT_F16: ((uint16_t *)out->data)[i] = (uint16_t)t->int32_data[i]; break; /* the bits */
       case CQUANT_DT_S8: ((int8_t *)out->data)[i] = (int8_t)t->int32_data[i]; break;
       default: ((uint8_t *)out->data)[i] = (uint8_t)t->int32_data[i]; break;
     }

@@ -1,71 +1,83 @@
-/* cquant eval: top-1 accuracy and latency of an ONNX classifier on a labelled dataset. */
+/* cquant eval: top-1 accuracy and latency of an ONNX classifier on a labelled dataset, run as
+ * written (float, or fake-quant for a QDQ model) or with the integer kernels. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "cli.h"
 
 int cmd_eval(int argc, char **argv) {
-  const char *model = NULL, *data = NULL, *v;
+  const char *model = NULL, *data = NULL, *pred_path = NULL, *v;
   double mean = 0.0, std = 1.0;
+  int mean_given = 0, std_given = 0, exec_int = -1;
   long long batch = 100;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("usage: cquant eval MODEL.onnx --data fashion-mnist[:train|test][:N] [--mean M] [--std S] [--batch B]\n\n"
-             "Runs the model on the images (float32 N x 1 x 28 x 28, x = (pixel / 255 - M) / S; defaults M = 0,\n"
-             "S = 1) in batches of B (default 100) and prints the top-1 accuracy of its first output against\n"
-             "the labels, and the latency per sample.\n");
+      printf("usage: cquant eval MODEL.onnx --data fashion-mnist[:train|test][:N] [--exec float|int|both] [--mean M] [--std S]\n"
+             "                  [--batch B] [--predictions OUT.bin]\n\n"
+             "Runs the model on the images (float32 N x 1 x 28 x 28, x = (pixel / 255 - M) / S; M and S default\n"
+             "to the model's cquant.mean / cquant.std metadata, else 0 and 1) in batches of B (default 100) and\n"
+             "prints the top-1 accuracy of its first output against the labels and the latency per sample.\n"
+             "--exec float runs the graph as written (a QDQ model: fake quantization); int first turns\n"
+             "QuantizeLinear/DequantizeLinear patterns into integer operators (cquant's integer runtime);\n"
+             "default: both for a quantized model, float otherwise. --predictions writes each predicted class\n"
+             "as one byte (of the last execution run).\n");
       return 0;
     } else if (!strcmp(a, "--data")) { if (!(data = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--mean")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &mean)) return cli_fail("--mean needs a number"); }
-    else if (!strcmp(a, "--std")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &std) || !(std > 0)) return cli_fail("--std needs a number > 0"); }
+    else if (!strcmp(a, "--predictions")) { if (!(pred_path = cli_value(argc, argv, &i))) return 1; }
+    else if (!strcmp(a, "--exec")) {
+      if (!(v = cli_value(argc, argv, &i))) return 1;
+      if (!strcmp(v, "float")) exec_int = 0;
+      else if (!strcmp(v, "int")) exec_int = 1;
+      else if (!strcmp(v, "both")) exec_int = 2;
+      else return cli_fail("--exec must be float, int or both, not '%s'", v);
+    }
+    else if (!strcmp(a, "--mean")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &mean)) return cli_fail("--mean needs a number"); mean_given = 1; }
+    else if (!strcmp(a, "--std")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &std) || !(std > 0)) return cli_fail("--std needs a number > 0"); std_given = 1; }
     else if (!strcmp(a, "--batch")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_int(v, &batch) || batch < 1) return cli_fail("--batch needs a positive integer"); }
     else if (a[0] == '-' && a[1]) return cli_fail("unknown option '%s' (cquant eval --help)", a);
     else if (!model) model = a;
     else return cli_fail("unexpected argument '%s'", a);
   }
   if (!model || !data) return cli_fail("eval needs MODEL.onnx and --data (cquant eval --help)");
-  cquant_onnx_model_t *m;
-  cquant_array_t images, labels;
-  int st;
+  cquant_onnx_model_t *m, *im = NULL;
+  int st, rc = 0, n_int = 0;
   if ((st = cquant_onnx_load(model, &m))) return cli_fail_status(st);
   if (cquant_onnx_num_inputs(m) != 1) { cquant_onnx_free(m); return cli_fail("%s: a classifier with one input is needed", model); }
-  if ((st = cquant_dataset_load(data, NULL, (float)mean, (float)std, &images, &labels))) { cquant_onnx_free(m); return cli_fail_status(st); }
-  const int64_t n = images.shape[0], per = images.numel / n;
-  const char *name = cquant_onnx_input_name(m, 0);
-  int64_t correct = 0;
-  int r = 0;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (int64_t b = 0; b < n && !r; b += batch) {
-    const int64_t bs = n - b < batch ? n - b : batch;
-    cquant_array_t x, out[8];
-    int64_t shape[4] = {bs, images.shape[1], images.shape[2], images.shape[3]};
-    if ((st = cquant_array_alloc(&x, CQUANT_DT_F32, 4, shape))) { r = cli_fail_status(st); break; }
-    memcpy(x.data, (float *)images.data + b * per, sizeof(float) * (size_t)(bs * per));
-    if ((st = cquant_onnx_run(m, 1, &name, &x, out))) r = cli_fail("%s: %s", model, cquant_last_error());
+  if (cli_model_norm(m, &mean, &std, mean_given, std_given)) { cquant_onnx_free(m); return 1; }
+  if (exec_int != 0) {
+    if ((st = cquant_onnx_integerize(m, &im, &n_int))) { cquant_onnx_free(m); return cli_fail_status(st); }
+    if (exec_int < 0) exec_int = n_int ? 2 : 0;
+  }
+  cli_data_t d;
+  if (cli_data_open(&d, data, (float)mean, (float)std, batch)) { cquant_onnx_free(m); cquant_onnx_free(im); return 1; }
+  int32_t *pred = calloc((size_t)d.images.shape[0] + 1, sizeof *pred);
+  if (!pred) rc = cli_fail("out of memory");
+  for (int pass = 0; pass < 2 && !rc; pass++) {
+    if ((pass == 0 && exec_int == 1) || (pass == 1 && exec_int == 0)) continue;
+    cli_eval_t r;
+    const cquant_onnx_model_t *mm = pass ? im : m;
+    cquant_array_t *x;
+    int64_t first;
+    cli_data_rewind(&d);
+    if (cli_data_next(&d, &x, &first) > 0 && (rc = cli_check_input_shape(mm, x, data))) break;
+    if ((rc = cli_eval(mm, &d, &r, pred))) break;
+    printf("%s on %s (%s): top-1 %.2f%% (%lld of %lld), %.1f us per sample (batches of %lld, %d threads)\n", model, data,
+           pass ? "integer operators" : (n_int ? "as written: fake quantization" : "float"), r.top1, (long long)r.correct, (long long)r.n,
+           r.us_per_sample, batch, cquant_get_num_threads());
+  }
+  if (!rc && pred_path) {
+    const int64_t n = d.images.shape[0];
+    uint8_t *b = malloc((size_t)n + 1);
+    if (!b) rc = cli_fail("out of memory");
     else {
-      const cquant_array_t *y = &out[0];
-      const int64_t classes = y->numel / bs;
-      if (y->dtype != CQUANT_DT_F32 || classes < 1) r = cli_fail("%s: the first output is not float32 scores per sample", model);
-      for (int64_t i = 0; i < bs && !r; i++) {
-        const float *row = (const float *)y->data + i * classes;
-        int64_t best = 0;
-        for (int64_t k = 1; k < classes; k++) best = row[k] > row[best] ? k : best;
-        correct += best == ((int64_t *)labels.data)[b + i];
-      }
-      for (int o = 0; o < cquant_onnx_num_outputs(m); o++) cquant_array_free(&out[o]);
+      for (int64_t i = 0; i < n; i++) b[i] = (uint8_t)pred[i];
+      if ((st = cquant_file_write_atomic(pred_path, b, (size_t)n))) rc = cli_fail_status(st);
+      free(b);
     }
-    cquant_array_free(&x);
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  if (!r) {
-    const double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    printf("%s on %s: top-1 %.2f%% (%lld of %lld), %.1f us per sample (batches of %lld, %d threads)\n", model, data,
-           100.0 * (double)correct / (double)n, (long long)correct, (long long)n, 1e6 * sec / (double)n, batch, cquant_get_num_threads());
-  }
-  cquant_array_free(&images);
-  cquant_array_free(&labels);
+  free(pred);
+  cli_data_close(&d);
+  cquant_onnx_free(im);
   cquant_onnx_free(m);
-  return r;
+  return rc;
 }

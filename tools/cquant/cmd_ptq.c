@@ -372,6 +372,7 @@ int cmd_ptq(int argc, char **argv) {
   const char *excl[64];
   if (exclude_arg) o.n_exclude = split_list(exclude_arg, excl, 64), o.exclude = excl;
   if (plot_dir) {
+    o.keep_histograms = 1;
     struct stat sb;
     if (stat(plot_dir, &sb) && mkdir(plot_dir, 0777)) return cli_fail("%s: cannot create the folder: %s", plot_dir, strerror(errno));
   }

@@ -19,7 +19,7 @@ static int load_input(const char *path, cquant_array_t *a) {
 
 int cmd_run(int argc, char **argv) {
   const char *model = NULL, *outdir = NULL;
-  int n = 0, r = 0;
+  int n = 0, r = 0, exec_int = 1;
   const char **names = calloc((size_t)argc, sizeof(char *));
   cquant_array_t *in = calloc((size_t)argc, sizeof(cquant_array_t));
   char **owned = calloc((size_t)argc, sizeof(char *));
@@ -27,14 +27,17 @@ int cmd_run(int argc, char **argv) {
   for (int i = 1; i < argc && !r; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("usage: cquant run MODEL.onnx --input NAME=FILE [--input NAME=FILE ...] --output-dir DIR\n\n"
+      printf("usage: cquant run MODEL.onnx --input NAME=FILE [--input NAME=FILE ...] --output-dir DIR [--exec int|float]\n\n"
              "Runs the model with cquant's kernels. FILE is a .npy or a serialized ONNX TensorProto (.pb).\n"
              "Every graph output is written as DIR/NAME.npy. Operators: QuantizeLinear, DequantizeLinear,\n"
              "DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (integer\n"
              "kernels); Conv, Gemm, MatMul, BatchNormalization, MaxPool, AveragePool, GlobalAveragePool,\n"
              "Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, Softmax, Add, Sub, Mul, Div, Min, Max, Clip, Round,\n"
              "ReduceMin, ReduceMax, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat, Shape, Cast,\n"
-             "Constant, Identity, Gather, Slice, Pad, Expand, ConstantOfShape (see docs/onnx.md).\n");
+             "Constant, Identity, Gather, Slice, Pad, Expand, ConstantOfShape (see docs/onnx.md).\n"
+             "--exec int (default) first turns QuantizeLinear/DequantizeLinear patterns around Conv, Gemm,\n"
+             "MatMul, Add, pooling and reshaping ops into integer operators (cquant's integer runtime);\n"
+             "--exec float runs the graph exactly as written (a QDQ model: fake quantization).\n");
       r = 2;
     } else if (!strcmp(a, "--input") || !strcmp(a, "-i")) {
       if (!(v = cli_value(argc, argv, &i))) { r = 1; break; }
@@ -44,6 +47,11 @@ int cmd_run(int argc, char **argv) {
       names[n] = owned[n];
       if ((r = load_input(eq + 1, &in[n]))) break;
       n++;
+    } else if (!strcmp(a, "--exec")) {
+      if (!(v = cli_value(argc, argv, &i))) { r = 1; break; }
+      if (!strcmp(v, "int")) exec_int = 1;
+      else if (!strcmp(v, "float")) exec_int = 0;
+      else r = cli_fail("--exec must be int or float, not '%s'", v);
     } else if (!strcmp(a, "--output-dir") || !strcmp(a, "-o")) {
       if (!(outdir = cli_value(argc, argv, &i))) r = 1;
     } else if (a[0] == '-' && a[1]) r = cli_fail("unknown option '%s' (cquant run --help)", a);
@@ -60,6 +68,14 @@ int cmd_run(int argc, char **argv) {
   }
   int st;
   if (!r && (st = cquant_onnx_load(model, &m))) r = cli_fail_status(st);
+  if (!r && exec_int) {
+    cquant_onnx_model_t *im;
+    if ((st = cquant_onnx_integerize(m, &im, NULL))) r = cli_fail_status(st);
+    else {
+      cquant_onnx_free(m);
+      m = im;
+    }
+  }
   if (!r) {
     int no = cquant_onnx_num_outputs(m);
     out = calloc((size_t)no + 1, sizeof(cquant_array_t));

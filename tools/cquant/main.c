@@ -1,4 +1,5 @@
 /* cquant: the command-line tool. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
@@ -28,6 +29,10 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* The executor allocates and frees activation buffers of a few MB for every node of every batch:
+   * keep them in the heap instead of fresh mmaps (which cost a page fault per 4 KiB each time). */
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   if (argc < 2) {
     usage(stderr);
     return 1;

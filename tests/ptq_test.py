@@ -1,0 +1,227 @@
+#!/usr/bin/python3
+"""cquant ptq end to end on the two shipped Fashion-MNIST models (models/*.onnx): QDQ, QLinear and
+TensorRT-cache exports, onnx.checker, ONNX Runtime (onnxruntime-node) running our files and
+agreeing with cquant's integer runtime, BatchNorm folding, float16 weights, exclusion, int4
+weights, the report, accuracy-driven fallback and bad input. Subsets keep it short; the full
+10,000-image figures come from scripts/demo and bench/ptq_bench.sh.
+
+usage: ptq_test.py PATH/TO/cquant
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+CQ = sys.argv[1]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HAVE_ORT = os.path.isdir(os.path.join(ROOT, "tools/ort/node_modules/onnxruntime-node")) and shutil.which("node")
+tmp = tempfile.mkdtemp(prefix="cquant_ptq.")
+passed = failed = 0
+N_CAL, N_EVAL = "fashion-mnist:train:1000", "fashion-mnist:test:2000"
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    print(("ok   " if ok else "FAIL ") + name + (" " + detail if detail else ""), flush=True)
+    passed, failed = passed + bool(ok), failed + (not ok)
+
+
+def cq(*args):
+    return subprocess.run([CQ, *args], capture_output=True, text=True)
+
+
+def ort_eval(model, n=2000, extra=()):
+    r = subprocess.run(["node", os.path.join(ROOT, "tools/ort/eval.js"), model, "--n", str(n), *extra], capture_output=True, text=True)
+    return r
+
+
+def agreement(a, b):
+    x, y = np.fromfile(a, np.uint8), np.fromfile(b, np.uint8)
+    return float((x == y).mean()) if len(x) == len(y) and len(x) else 0.0
+
+
+def top1(out, label):
+    m = re.search(re.escape(label) + r"\s+([0-9.]+)%", out)
+    return float(m.group(1)) if m else None
+
+
+for name in ("fmnist_cnn", "fmnist_resnet"):
+    model = os.path.join(ROOT, "models", name + ".onnx")
+    q = os.path.join(tmp, name + "_qdq.onnx")
+    rep = os.path.join(tmp, name + "_report.json")
+    plots = os.path.join(tmp, name + "_plots")
+    r = cq("ptq", model, "--calib", N_CAL, "--eval", N_EVAL, "-o", q, "--report", rep, "--plot", plots)
+    fl, it = top1(r.stdout, "float32 (cquant)"), top1(r.stdout, "integer minmax")
+    check(f"{name}: ptq runs and writes the QDQ model", r.returncode == 0 and os.path.exists(q), r.stderr.strip())
+    check(f"{name}: int8 integer top-1 within 1.5 points of float on 2000 images", fl is not None and it is not None and fl - it <= 1.5,
+          f"(float {fl}, int8 {it})")
+    try:
+        m = onnx.load(q)
+        onnx.checker.check_model(m, full_check=True)
+        ops = [n.op_type for n in m.graph.node]
+        convs = [n for n in m.graph.node if n.op_type in ("Conv", "Gemm")]
+        producers = {o: n.op_type for n in m.graph.node for o in n.output}
+        fed = all(producers.get(n.input[0]) == "DequantizeLinear" and producers.get(n.input[1]) == "DequantizeLinear" for n in convs)
+        check(f"{name}: QDQ model passes onnx.checker; every Conv/Gemm reads DequantizeLinear data and weights",
+              fed and "QuantizeLinear" in ops and "BatchNormalization" not in ops, str(sorted(set(ops))))
+        wq = [numpy_helper.to_array(i) for i in m.graph.initializer if i.name.endswith("_W_quantized")]
+        check(f"{name}: weights stored as int8 per channel", len(wq) == len(convs) and all(w.dtype == np.int8 and w.min() >= -127 for w in wq))
+    except Exception as e:  # noqa: BLE001 - any checker failure is the test failing
+        check(f"{name}: QDQ model passes onnx.checker", False, str(e))
+    try:
+        js = json.load(open(rep))
+        L = js["layers"]
+        good = all("activation" not in l or (l["activation"]["scale"] > 0 and l["activation"]["clip_mse"] >= 0) for l in L)
+        good &= all("weights" not in l or l["weights"]["sqnr_db"] > 25 for l in L)
+        good &= all(l.get("output_sqnr_db", 0) > 10 for l in L)
+        check(f"{name}: report has every layer with parameters, SQNR and the clipping/rounding split", good and len(L) >= 4, f"({len(L)} layers)")
+        check(f"{name}: --plot writes the SQNR chart and histograms",
+              os.path.exists(os.path.join(plots, "sqnr_per_layer.svg")) and len(os.listdir(plots)) > len(L) // 2)
+    except Exception as e:  # noqa: BLE001
+        check(f"{name}: report", False, str(e))
+    cqp = os.path.join(tmp, name + "_cq.bin")
+    r = cq("eval", q, "--data", N_EVAL, "--exec", "int", "--predictions", cqp)
+    check(f"{name}: cquant eval --exec int runs the QDQ file", r.returncode == 0 and "integer operators" in r.stdout, r.stderr.strip())
+    # the QLinear operator form
+    qop = os.path.join(tmp, name + "_qop.onnx")
+    r = cq("ptq", model, "--calib", N_CAL, "-o", qop, "--format", "qop")
+    try:
+        mo = onnx.load(qop)
+        onnx.checker.check_model(mo)
+        ops = [n.op_type for n in mo.graph.node]
+        check(f"{name}: qop model passes onnx.checker and holds no float Conv/Gemm",
+              r.returncode == 0 and "QLinearConv" in ops and "Conv" not in ops and "Gemm" not in ops, str(sorted(set(ops))))
+    except Exception as e:  # noqa: BLE001
+        check(f"{name}: qop model", False, r.stderr.strip() + " " + str(e))
+    # TensorRT cache
+    trt = os.path.join(tmp, name + "_float.onnx")
+    r = cq("ptq", model, "--calib", N_CAL, "-o", trt, "--format", "trt-cache", "--act-method", "entropy")
+    cache = os.path.join(tmp, name + "_float.cache")
+    lines = open(cache).read().splitlines() if os.path.exists(cache) else []
+    ok = r.returncode == 0 and lines and lines[0] == "TRT-8601-EntropyCalibration2"
+    ok = ok and all(re.fullmatch(r"[^:]+: [0-9a-f]{8}", l) for l in lines[1:]) and len(lines) > 4
+    vals = [np.frombuffer(bytes.fromhex(l.split(": ")[1])[::-1], np.float32)[0] for l in lines[1:]] if ok else []
+    check(f"{name}: trt-cache writes 'tensor: hex' scales (float32 bits of amax/127)", ok and all(0 < v < 10 for v in vals),
+          f"({len(lines) - 1} tensors)")
+    if HAVE_ORT:
+        orp = os.path.join(tmp, name + "_ort.bin")
+        r = ort_eval(q, extra=("--predictions", orp))
+        a = agreement(orp, cqp)
+        check(f"{name}: ONNX Runtime runs the QDQ file and agrees with cquant's integer runtime on >= 99.5% of classes",
+              r.returncode == 0 and a >= 0.995, f"({100 * a:.2f}%; {r.stdout.strip() or r.stderr.strip()})")
+        r = ort_eval(qop, extra=("--compare", cqp))
+        mm = re.search(r"same class as .*: ([0-9.]+)%", r.stdout)
+        check(f"{name}: ONNX Runtime runs the qop file (QLinearConv, QGemm, QLinearAdd, ...) and agrees on >= 99%",
+              r.returncode == 0 and mm and float(mm.group(1)) >= 99.0, r.stdout.strip() or r.stderr.strip())
+        # BatchNorm folding and constant folding keep the function: ORT on the cleaned model vs ORT on the original
+        x = np.random.default_rng(1).standard_normal((4, 1, 28, 28)).astype(np.float32)
+        np.save(os.path.join(tmp, "x.npy"), x)
+        outs = []
+        for mdl in (model, trt):
+            d = tempfile.mkdtemp(dir=tmp)
+            subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), mdl, d, "input=" + os.path.join(tmp, "x.npy")], check=False)
+            outs.append(np.load(os.path.join(d, "logits.npy")) if os.path.exists(os.path.join(d, "logits.npy")) else None)
+        ok = outs[0] is not None and outs[1] is not None
+        err = float(np.abs(outs[0] - outs[1]).max() / np.abs(outs[0]).max()) if ok else -1
+        check(f"{name}: the cleaned float model (BatchNorm folded) equals the original in ONNX Runtime (rel. err <= 1e-4)",
+              ok and err <= 1e-4 and "BatchNormalization" not in [n.op_type for n in onnx.load(trt).graph.node], f"({err:.2e})")
+        # the float executor on the real model vs ONNX Runtime
+        d = tempfile.mkdtemp(dir=tmp)
+        r = cq("run", model, "--input", "input=" + os.path.join(tmp, "x.npy"), "--output-dir", d)
+        mine = np.load(os.path.join(d, "logits.npy")) if r.returncode == 0 else None
+        err = float(np.abs(mine - outs[0]).max() / np.abs(outs[0]).max()) if mine is not None and outs[0] is not None else -1
+        check(f"{name}: cquant's float executor agrees with ONNX Runtime (rel. err <= 1e-4)", 0 <= err <= 1e-4, f"({err:.2e})")
+    else:
+        print("skip ONNX Runtime checks: onnxruntime-node is not installed (scripts/setup installs it from the npm registry)")
+
+cnn = os.path.join(ROOT, "models", "fmnist_cnn.onnx")
+# int4 weights, int8 activations
+q4 = os.path.join(tmp, "cnn_int4.onnx")
+r = cq("ptq", cnn, "--calib", N_CAL, "--eval", N_EVAL, "-o", q4, "--weights", "int4")
+fl, it = top1(r.stdout, "float32 (cquant)"), top1(r.stdout, "integer minmax")
+w4 = [numpy_helper.to_array(i) for i in onnx.load(q4).graph.initializer if i.name.endswith("_W_quantized")] if r.returncode == 0 else []
+check("int4 weights: values in -7..7, top-1 within 3 points of float on 2000 images",
+      w4 and all(w.min() >= -7 and w.max() <= 7 for w in w4) and fl is not None and it is not None and fl - it <= 3, f"(float {fl}, int4 {it})")
+# exclusion keeps a layer in float
+qe = os.path.join(tmp, "cnn_excl.onnx")
+r = cq("ptq", cnn, "--calib", "fashion-mnist:train:200", "-o", qe, "--exclude", "/fc1/Gemm")
+if r.returncode == 0:
+    g = onnx.load(qe).graph
+    inits = {i.name for i in g.initializer}
+    fc1 = [n for n in g.node if n.name == "/fc1/Gemm"]
+    check("--exclude keeps the node's weights float", len(fc1) == 1 and fc1[0].input[1] in inits)
+else:
+    check("--exclude keeps the node's weights float", False, r.stderr.strip())
+r = cq("ptq", cnn, "--calib", "fashion-mnist:train:200", "-o", qe, "--exclude", "nope")
+check("--exclude of an unknown node: one error line", r.returncode == 1 and "nope" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr.strip())
+# accuracy-driven fallback (int4 with a 0-point budget forces at least one layer back to float or stops at all)
+r = cq("ptq", cnn, "--calib", "fashion-mnist:train:500", "--eval", "fashion-mnist:test:500", "-o", os.path.join(tmp, "md.onnx"),
+       "--weights", "int4", "--weight-range", "minmax", "--max-drop", "0.2")
+m = re.search(r"--max-drop 0.20: (\d+) layers? kept in float; drop (-?[0-9.]+) points", r.stdout)
+check("--max-drop keeps layers in float until the drop is within budget",
+      r.returncode == 0 and (m is None and "keeping" not in r.stdout or m and float(m.group(2)) <= 0.2 or m and int(m.group(1)) == 4), r.stdout[-300:] + r.stderr)
+
+# float16 weights behind Cast nodes (as exporters write them) load and run
+m = onnx.load(cnn)
+nodes = []
+for init in list(m.graph.initializer):
+    a = numpy_helper.to_array(init)
+    if a.dtype == np.float32 and a.ndim >= 1 and a.size > 16:
+        h = numpy_helper.from_array(a.astype(np.float16), init.name + "_fp16")
+        m.graph.initializer.remove(init)
+        m.graph.initializer.append(h)
+        nodes.append(helper.make_node("Cast", [h.name], [init.name], to=TensorProto.FLOAT))
+for n in reversed(nodes):
+    m.graph.node.insert(0, n)
+f16 = os.path.join(tmp, "cnn_fp16.onnx")
+onnx.save(m, f16)
+x = np.random.default_rng(2).standard_normal((3, 1, 28, 28)).astype(np.float32)
+np.save(os.path.join(tmp, "x3.npy"), x)
+d = tempfile.mkdtemp(dir=tmp)
+r = cq("run", f16, "--input", "input=" + os.path.join(tmp, "x3.npy"), "--output-dir", d)
+ok = r.returncode == 0
+if ok and HAVE_ORT:
+    d2 = tempfile.mkdtemp(dir=tmp)
+    subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), f16, d2, "input=" + os.path.join(tmp, "x3.npy")], check=False)
+    a, b = np.load(os.path.join(d, "logits.npy")), np.load(os.path.join(d2, "logits.npy"))
+    err = float(np.abs(a - b).max() / np.abs(b).max())
+    check("float16 weights behind Cast nodes: cquant run agrees with ONNX Runtime", err <= 1e-4, f"({err:.2e})")
+else:
+    check("float16 weights behind Cast nodes: cquant run loads and runs them", ok, r.stderr.strip())
+r = cq("ptq", f16, "--calib", "fashion-mnist:train:200", "-o", os.path.join(tmp, "f16q.onnx"))
+check("float16 weights: ptq folds the Casts and quantizes the layers", r.returncode == 0 and "4 quantizable layers" in r.stdout, r.stdout + r.stderr)
+
+# bad input: one error line, exit 1, nothing written
+out = os.path.join(tmp, "bad_out.onnx")
+bad = []
+g = helper.make_graph([helper.make_node("Erf", ["input"], ["e"], name="my_erf"), helper.make_node("Flatten", ["e"], ["logits"])], "g",
+                      [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 28, 28])],
+                      [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)])
+unsup = os.path.join(tmp, "unsup.onnx")
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), unsup)
+bad.append(("unsupported operator", [unsup, "--calib", "fashion-mnist:train:10"], "my_erf"))
+np.save(os.path.join(tmp, "wrong.npy"), np.zeros((2, 1, 20, 20), np.float32))
+bad.append(("calibration data of the wrong shape", [cnn, "--calib", os.path.join(tmp, "wrong.npy")], "does not fit the model's input"))
+os.makedirs(os.path.join(tmp, "empty"), exist_ok=True)
+bad.append(("an empty calibration folder", [cnn, "--calib", os.path.join(tmp, "empty")], "no .npy files"))
+trunc = os.path.join(tmp, "trunc.onnx")
+open(trunc, "wb").write(open(cnn, "rb").read()[:5000])
+bad.append(("a truncated model file", [trunc, "--calib", "fashion-mnist:train:10"], "trunc.onnx"))
+bad.append(("an unknown method", [cnn, "--calib", "fashion-mnist:train:10", "--act-method", "magic"], "magic"))
+bad.append(("several methods without --eval", [cnn, "--calib", "fashion-mnist:train:10", "--act-method", "minmax,mse"], "--eval"))
+for what, args, needle in bad:
+    r = cq("ptq", *args, "-o", out)
+    lines = r.stderr.strip().splitlines()
+    check(f"bad input, {what}: one error line, exit 1, nothing written",
+          r.returncode == 1 and len(lines) == 1 and needle in lines[0] and not os.path.exists(out), r.stderr.strip())
+
+shutil.rmtree(tmp, ignore_errors=True)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
