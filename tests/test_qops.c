@@ -1,5 +1,8 @@
 /* GEMM epilogues and the quantized operators: exact against their scalar definitions (eq. 23, 25),
  * and within one quantization step of the float computation they approximate. */
+#include <math.h>
+#include <stdio.h>
+#include "cquant/cpu.h"
 #include "intops/intops.h"
 #include "harness.h"
 
@@ -135,4 +138,89 @@ static void test_pools_and_clamp(void) {
   CHECK(cquant_qclamp(u, 0, 5, 0.1f, 100, 0.0f, 6.0f, r) == 0 && r[4] == 160); /* ReLU6: q <= 6 / 0.1 + 100 */
 }
 
-TH_MAIN(T(test_epilogues_exact), T(test_qlinear_vs_float), T(test_qadd), T(test_pools_and_clamp))
+/* The quantized add on a large tensor (the 64 KiB table of every input pair) against eq. 26
+ * evaluated element by element. */
+static void test_qadd_table_exact(void) {
+  enum { N = 300000 };
+  static uint8_t a[N], b[N], y[N];
+  for (int i = 0; i < N; i++) a[i] = (uint8_t)th_rand(), b[i] = (uint8_t)th_rand();
+  for (int sg = 0; sg < 2; sg++) {
+    const float s1 = 0.031f, s2 = 0.007f, sy = 0.05f;
+    const int32_t z1 = sg ? -3 : 120, z2 = sg ? 5 : 3, zy = sg ? 1 : 60, lo = sg ? -128 : 0, hi = sg ? 127 : 255;
+    CHECK(cquant_qadd(a, s1, z1, b, s2, z2, sg, N, sy, zy, y) == 0);
+    const double twice_max = 2.0 * fmax(s1, s2);
+    int32_t m1, m2, mo;
+    int e1, e2, eo;
+    CHECK(cquant_quantize_multiplier(s1 / twice_max, &m1, &e1) == 0 && cquant_quantize_multiplier(s2 / twice_max, &m2, &e2) == 0 &&
+          cquant_quantize_multiplier(twice_max / ((double)(1 << 20) * sy), &mo, &eo) == 0);
+    long bad = 0;
+    for (int i = 0; i < N; i++) {
+      const int32_t qa = sg ? (int8_t)a[i] : a[i], qb = sg ? (int8_t)b[i] : b[i];
+      const int32_t sum = cquant_mul_by_quantized_multiplier((qa - z1) * (1 << 20), m1, e1) + cquant_mul_by_quantized_multiplier((qb - z2) * (1 << 20), m2, e2);
+      int32_t q = cquant_mul_by_quantized_multiplier(sum, mo, eo) + zy;
+      q = q < lo ? lo : (q > hi ? hi : q);
+      bad += (sg ? (int32_t)(int8_t)y[i] : (int32_t)y[i]) != q;
+    }
+    CHECKF(bad == 0, "%ld sums differ from eq. 26", bad);
+  }
+}
+
+/* 2x2 / 2 max pooling (its own fast loop) against the definition, odd and even sizes. */
+static void test_maxpool_2x2(void) {
+  long bad = 0;
+  for (int sg = 0; sg < 2; sg++)
+    for (int h = 2; h <= 9; h++)
+      for (int w = 2; w <= 11; w += 3) {
+        uint8_t x[3 * 9 * 11], y[3 * 4 * 5];
+        for (int i = 0; i < 3 * h * w; i++) x[i] = (uint8_t)th_rand();
+        int64_t oh, ow;
+        CHECK(cquant_qpool2d(x, sg, 1, 3, h, w, 2, 2, 2, 2, 0, 0, 0, 0, 0, y, &oh, &ow) == 0 && oh == h / 2 && ow == w / 2);
+        for (int p = 0; p < 3; p++)
+          for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+              int best = -1000;
+              for (int k = 0; k < 4; k++) {
+                const uint8_t b = x[(p * h + 2 * oy + k / 2) * w + 2 * ox + k % 2];
+                const int v = sg ? (int)(int8_t)b : (int)b;
+                best = v > best ? v : best;
+              }
+              const uint8_t o = y[(p * oh + oy) * ow + ox];
+              bad += (sg ? (int)(int8_t)o : (int)o) != best;
+            }
+      }
+  CHECKF(bad == 0, "%ld pooled values differ", bad);
+}
+
+/* The AVX2 requantizing epilogue against its scalar definition (eq. 23): random and extreme
+ * accumulators, ties, per-column and per-tensor multipliers, with and without bias, both types. */
+static void test_requant_avx2_exact(void) {
+  if (cquant_isa_active() < CQUANT_ISA_AVX2) { printf("skip requant AVX2: no AVX2 here\n"); return; }
+  enum { N = 1031 };
+  static int32_t acc[N], bias[N];
+  static float mult[N];
+  static uint8_t got[N];
+  long bad = 0;
+  for (int round = 0; round < 200; round++) {
+    for (int j = 0; j < N; j++) {
+      const uint32_t r = th_rand();
+      acc[j] = r % 7 == 0 ? (int32_t)(r ^ 0x80000000u) : r % 7 == 1 ? (int32_t)(r % 2 ? INT32_MAX : INT32_MIN) : (int32_t)(r % 200001) - 100000;
+      bias[j] = (int32_t)(th_rand() % 2001) - 1000;
+      mult[j] = r % 5 == 0 ? 0.5f : r % 5 == 1 ? 1.0f : (float)(th_uniform() * 0.01); /* 0.5 and 1: exact ties */
+    }
+    const int pc = round % 2, sg = (round / 2) % 2, hb = (round / 4) % 2;
+    const int32_t zo = sg ? (int32_t)(th_rand() % 256) - 128 : (int32_t)(th_rand() % 256), lo = sg ? -128 : 0, hi = sg ? 127 : 255;
+    const int64_t n = N - round % 9;
+    cquant__requant_f_avx2(acc, hb ? bias : NULL, mult, pc, sg, zo, lo, hi, n, got);
+    for (int64_t j = 0; j < n; j++) {
+      const int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)(hb ? bias[j] : 0));
+      const float v = roundevenf((float)a * mult[pc ? j : 0]);
+      int64_t q = (v < -2147483648.0f ? INT32_MIN : v > 2147483520.0f ? INT32_MAX : (int64_t)v) + zo;
+      q = q < lo ? lo : (q > hi ? hi : q);
+      bad += (sg ? (int)(int8_t)got[j] : (int)got[j]) != q;
+    }
+  }
+  CHECKF(bad == 0, "%ld requantized values differ from eq. 23", bad);
+}
+
+TH_MAIN(T(test_epilogues_exact), T(test_qlinear_vs_float), T(test_qadd), T(test_pools_and_clamp), T(test_maxpool_2x2), T(test_qadd_table_exact),
+        T(test_requant_avx2_exact))

@@ -60,6 +60,10 @@ int cquant__qconv2d_s32(const cquant__conv2d_t *p, int nhwc, const void *x, int 
 void cquant__qconv2d_s32_ref(const cquant__conv2d_t *p, const void *x, int x_signed, int32_t zx, const void *w,
                              int w_signed, const int32_t *zw, int zw_per_channel, int32_t *y);
 
+/* The float requantizing epilogue (eq. 23), AVX2: equal to the scalar loop bit for bit. */
+void cquant__requant_f_avx2(const int32_t *acc, const int32_t *bias, const float *mult, int per_column, int out_signed, int32_t zo,
+                            int32_t lo, int32_t hi, int64_t n, void *out);
+
 /* Column c's epilogue applied to n accumulators (a depthwise channel's plane). */
 void cquant__epilogue_channel(const cquant_epilogue_t *e, int64_t c, const int32_t *acc, int64_t n, void *out);
 

@@ -36,7 +36,15 @@ static int depthwise(const cquant__conv2d_t *p, const void *x, int x_signed, int
           while (ox1 > ox0 && (ox1 - 1) * p->stride_w - p->pad_l + kx * p->dil_w >= p->w) ox1--;
           int32_t *yr = yp + oy * p->ow;
           const int64_t base = (nc * p->h + iy) * p->w - p->pad_l + kx * p->dil_w;
-          if (x_signed) {
+          if (p->stride_w == 1) { /* unit stride: a loop the compiler vectorises */
+            if (x_signed) {
+              const int8_t *xr = (const int8_t *)x + base;
+              for (int64_t ox = ox0; ox < ox1; ox++) yr[ox] += ((int32_t)xr[ox] - zx) * wt;
+            } else {
+              const uint8_t *xr = (const uint8_t *)x + base;
+              for (int64_t ox = ox0; ox < ox1; ox++) yr[ox] += ((int32_t)xr[ox] - zx) * wt;
+            }
+          } else if (x_signed) {
             const int8_t *xr = (const int8_t *)x + base;
             for (int64_t ox = ox0; ox < ox1; ox++) yr[ox] += ((int32_t)xr[ox * p->stride_w] - zx) * wt;
           } else {
@@ -74,6 +82,15 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
   }
   const uint8_t pad = (uint8_t)zx; /* the zero-point's byte, as uint8 or int8 */
   const uint8_t *xb = x, *wb = w;
+  /* NCHW input with several channels per group: each chunk of images is first transposed to NHWC
+   * so that a patch row is gathered with one copy of cg bytes per kernel tap */
+  const int gather_nhwc = nhwc || cg >= 4;
+  int64_t xt_n0 = -1;
+  uint8_t *xt = !nhwc && gather_nhwc ? malloc((size_t)(nb * p->c * p->h * p->w) + 64) : NULL;
+  if (!nhwc && gather_nhwc && !xt) {
+    free(col); free(bt); free(acc); free(zb);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory");
+  }
   int st = CQUANT_STATUS_OK;
   for (int64_t g = 0; g < p->group && !st; g++) {
     /* weights of the group as B (K x mg): B[k][j] = w[g mg + j][k], k in the patch order below */
@@ -83,7 +100,7 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
         for (int64_t ky = 0; ky < p->kh; ky++)
           for (int64_t kx = 0; kx < p->kw; kx++) {
             const int64_t src = (c * p->kh + ky) * p->kw + kx;
-            const int64_t k = nhwc ? (ky * p->kw + kx) * cg + c : src; /* NHWC patches run channels fastest */
+            const int64_t k = gather_nhwc ? (ky * p->kw + kx) * cg + c : src; /* NHWC patches run channels fastest */
             bt[k * mg + j] = wm[src];
           }
       zb[j] = zw[zw_per_channel ? g * mg + j : 0];
@@ -92,6 +109,17 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
     if ((st = cquant_qgemm_pack(bt, w_signed, K, mg, mg, zb, 1, &pw))) break;
     for (int64_t n0 = 0; n0 < p->n && !st; n0 += nb) {
       const int64_t nn = p->n - n0 < nb ? p->n - n0 : nb;
+      if (xt && xt_n0 != n0) { /* built once per chunk (per group when there are several chunks) */
+        xt_n0 = n0;
+        const int64_t hw = p->h * p->w;
+#pragma omp parallel for schedule(static) if (nn * p->c * hw > 65536)
+        for (int64_t t = 0; t < nn * hw; t++) {
+          const int64_t n = t / hw, i = t % hw;
+          const uint8_t *src = xb + (n0 + n) * p->c * hw + i;
+          uint8_t *dst = xt + t * p->c;
+          for (int64_t c = 0; c < p->c; c++) dst[c] = src[c * hw];
+        }
+      }
       /* im2col: row (image, oy, ox) holds the patch, in the weights' k order */
 #pragma omp parallel for schedule(static) if (nn * P * K > 65536)
       for (int64_t r = 0; r < nn * p->oh; r++) {
@@ -103,9 +131,10 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
             for (int64_t kx = 0; kx < p->kw; kx++) {
               const int64_t ix = ox * p->stride_w - p->pad_l + kx * p->dil_w;
               const int inside = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
-              if (nhwc) {
+              if (gather_nhwc) {
                 uint8_t *dst = row + (ky * p->kw + kx) * cg;
-                if (inside) memcpy(dst, xb + ((n * p->h + iy) * p->w + ix) * p->c + g * cg, (size_t)cg);
+                const uint8_t *base = xt ? xt + (((n - n0) * p->h + iy) * p->w + ix) * p->c : xb + ((n * p->h + iy) * p->w + ix) * p->c;
+                if (inside) memcpy(dst, base + g * cg, (size_t)cg);
                 else memset(dst, pad, (size_t)cg);
               } else {
                 const uint8_t *src = xb + ((n * p->c + g * cg) * p->h + iy) * p->w + ix;
@@ -159,5 +188,6 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
   free(bt);
   free(acc);
   free(zb);
+  free(xt);
   return st;
 }

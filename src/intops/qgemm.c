@@ -75,7 +75,8 @@ int cquant__qgemm_pack_kind(const void *B, int b_signed, int64_t K, int64_t N, i
 int cquant_qgemm_pack(const void *B, int b_signed, int64_t K, int64_t N, int64_t ldb, const int32_t *zb, int zb_per_col,
                       cquant_qgemm_weights_t **out) {
   int kind = CQUANT__QG_REF;
-  if (cquant_isa_active() >= CQUANT_ISA_AVX512 && cquant__has_amx() && !getenv("CQUANT_NO_AMX")) kind = CQUANT__QG_AMX;
+  /* AMX pads K to 64: below that the VNNI kernel does less work (small-K convolutions) */
+  if (cquant_isa_active() >= CQUANT_ISA_AVX512 && cquant__has_amx() && !getenv("CQUANT_NO_AMX") && K >= 64) kind = CQUANT__QG_AMX;
   else if (cquant_isa_active() >= CQUANT_ISA_AVX512 && cquant__has_vnni()) kind = CQUANT__QG_VNNI;
   else if (cquant_isa_active() >= CQUANT_ISA_AVX2) kind = CQUANT__QG_AVX2;
   return cquant__qgemm_pack_kind(B, b_signed, K, N, ldb, zb, zb_per_col, kind, out);

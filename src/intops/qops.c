@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "intops/fixedpoint.h"
 #include "intops/intops.h"
 
 static inline int32_t ld(const void *p, int64_t i, int s) { return s ? ((const int8_t *)p)[i] : ((const uint8_t *)p)[i]; }
@@ -47,10 +48,33 @@ int cquant_qadd(const void *x1, float s1, int32_t z1, const void *x2, float s2, 
       (st = cquant_quantize_multiplier(twice_max / ((double)(1 << left) * sy), &mo, &eo)))
     return st;
   const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+  /* each input's rescaled value depends only on its 8-bit code: two tables of 256 */
+  int32_t t1[256], t2[256];
+  for (int v = 0; v < 256; v++) {
+    const int32_t q = is_signed ? (int32_t)(int8_t)v : v;
+    t1[v] = cquant_mul_by_quantized_multiplier((q - z1) * (1 << left), m1, e1);
+    t2[v] = cquant_mul_by_quantized_multiplier((q - z2) * (1 << left), m2, e2);
+  }
+  const uint8_t *a8 = x1, *b8 = x2;
+  if (n >= 4 * 65536) { /* every (x1, x2) pair once: a 64 KiB table of the exact results */
+    uint8_t *tab = malloc(65536);
+    if (tab) {
+#pragma omp parallel for schedule(static)
+      for (int v = 0; v < 65536; v++) {
+        const int32_t q = cquant__mbqm(t1[v >> 8] + t2[v & 255], mo, eo) + zy;
+        tab[v] = (uint8_t)(q < lo ? lo : (q > hi ? hi : q));
+      }
+      uint8_t *o = y;
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; i++) o[i] = tab[(a8[i] << 8) | b8[i]];
+      free(tab);
+      return CQUANT_STATUS_OK;
+    }
+  }
+#pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) {
-    const int32_t a = (ld(x1, i, is_signed) - z1) * (1 << left), b = (ld(x2, i, is_signed) - z2) * (1 << left);
-    const int32_t sum = cquant_mul_by_quantized_multiplier(a, m1, e1) + cquant_mul_by_quantized_multiplier(b, m2, e2);
-    int32_t q = cquant_mul_by_quantized_multiplier(sum, mo, eo) + zy;
+    const int32_t sum = t1[a8[i]] + t2[b8[i]];
+    int32_t q = cquant__mbqm(sum, mo, eo) + zy;
     st8(y, i, is_signed, q < lo ? lo : (q > hi ? hi : q));
   }
   return CQUANT_STATUS_OK;
@@ -64,6 +88,32 @@ int cquant_qpool2d(const void *x, int is_signed, int64_t n, int64_t c, int64_t h
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "pool: bad window, stride or padding");
   const int64_t oh = (h + pad_t + pad_b - kh) / sh + 1, ow = (w + pad_l + pad_r - kw) / sw + 1;
   if (oh < 1 || ow < 1) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "pool: the window does not fit the input");
+  if (!average && kh == 2 && kw == 2 && sh == 2 && sw == 2 && !pad_t && !pad_l && !pad_b && !pad_r) {
+    /* the common 2x2 / 2 max pooling without padding: the same maxima, planes over threads */
+#pragma omp parallel for schedule(static) if (n * c * h * w > 65536)
+    for (int64_t p = 0; p < n * c; p++)
+      for (int64_t oy = 0; oy < oh; oy++) {
+        if (is_signed) {
+          const int8_t *r0 = (const int8_t *)x + (p * h + 2 * oy) * w, *r1 = r0 + w;
+          int8_t *o = (int8_t *)y + (p * oh + oy) * ow;
+          for (int64_t ox = 0; ox < ow; ox++) {
+            const int8_t a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1], b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+            o[ox] = a > b ? a : b;
+          }
+        } else {
+          const uint8_t *r0 = (const uint8_t *)x + (p * h + 2 * oy) * w, *r1 = r0 + w;
+          uint8_t *o = (uint8_t *)y + (p * oh + oy) * ow;
+          for (int64_t ox = 0; ox < ow; ox++) {
+            const uint8_t a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1], b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+            o[ox] = a > b ? a : b;
+          }
+        }
+      }
+    if (oh_out) *oh_out = oh;
+    if (ow_out) *ow_out = ow;
+    return CQUANT_STATUS_OK;
+  }
+#pragma omp parallel for schedule(static) if (n * c * h * w > 65536)
   for (int64_t p = 0; p < n * c; p++)
     for (int64_t oy = 0; oy < oh; oy++)
       for (int64_t ox = 0; ox < ow; ox++) {

@@ -3,6 +3,7 @@
 #include <math.h>
 #include "core/internal.h"
 #include "cquant/intops.h"
+#include "intops/fixedpoint.h"
 
 int cquant_quantize_multiplier(double m, int32_t *m0, int *shift) {
   if (!m0 || !shift) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "quantize multiplier: NULL output");
@@ -29,23 +30,8 @@ int cquant_quantize_multiplier(double m, int32_t *m0, int *shift) {
   return CQUANT_STATUS_OK;
 }
 
-int32_t cquant_srdhm(int32_t a, int32_t b) {
-  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX; /* the one product that overflows */
-  const int64_t ab = (int64_t)a * (int64_t)b;
-  const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* C division truncates toward zero, as gemmlowp */
-}
+int32_t cquant_srdhm(int32_t a, int32_t b) { return cquant__srdhm(a, b); }
 
-int32_t cquant_rdivpot(int32_t x, int e) {
-  const int32_t mask = (int32_t)(((int64_t)1 << e) - 1);
-  const int32_t remainder = x & mask;
-  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> e) + (remainder > threshold ? 1 : 0);
-}
+int32_t cquant_rdivpot(int32_t x, int e) { return cquant__rdivpot(x, e); }
 
-int32_t cquant_mul_by_quantized_multiplier(int32_t x, int32_t m0, int shift) {
-  const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-  int64_t xl = (int64_t)x * ((int64_t)1 << left); /* saturating, as gemmlowp's SaturatingRoundingMultiplyByPOT */
-  const int32_t xs = xl > INT32_MAX ? INT32_MAX : (xl < INT32_MIN ? INT32_MIN : (int32_t)xl);
-  return cquant_rdivpot(cquant_srdhm(xs, m0), right > 31 ? 31 : right);
-}
+int32_t cquant_mul_by_quantized_multiplier(int32_t x, int32_t m0, int shift) { return cquant__mbqm(x, m0, shift); }

@@ -71,6 +71,25 @@ int cquant__op_elementwise(const Onnx__NodeProto *node, const cquant_array_t *co
   float *y = out[0].data;
   const int kind = !strcmp(op, "Add") ? 0 : !strcmp(op, "Sub") ? 1 : !strcmp(op, "Mul") ? 2 : !strcmp(op, "Div") ? 3
                  : !strcmp(op, "Min") ? 4 : !strcmp(op, "Max") ? 5 : !strcmp(op, "Round") ? 6 : 7 /* Relu */;
+  /* fast paths: no broadcasting (every operand has the output's element count) */
+  int same = 1;
+  for (int k = 0; k < n; k++) same &= args[k]->numel == out[0].numel;
+  if (same && n == 1 && kind == 7) {
+    const float *x = args[0]->data;
+    for (int64_t i = 0; i < out[0].numel; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+    return CQUANT_STATUS_OK;
+  }
+  if (same && n == 2 && kind <= 3) {
+    const float *a = args[0]->data, *b = args[1]->data;
+    const int64_t ne = out[0].numel;
+    switch (kind) {
+      case 0: for (int64_t i = 0; i < ne; i++) y[i] = a[i] + b[i]; break;
+      case 1: for (int64_t i = 0; i < ne; i++) y[i] = a[i] - b[i]; break;
+      case 2: for (int64_t i = 0; i < ne; i++) y[i] = a[i] * b[i]; break;
+      default: for (int64_t i = 0; i < ne; i++) y[i] = a[i] / b[i]; break;
+    }
+    return CQUANT_STATUS_OK;
+  }
   for (int64_t i = 0; i < out[0].numel; i++) {
     float v = ((const float *)args[0]->data)[offset_of(i, ndim, shape, strides[0])];
     for (int k = 1; k < n; k++) {

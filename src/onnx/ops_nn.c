@@ -25,32 +25,51 @@ int cquant__op_conv(const Onnx__NodeProto *node, const cquant_array_t *const *in
   const int64_t cg = p.c / p.group, mg = p.m / p.group, K = cg * p.kh * p.kw, P = p.oh * p.ow;
   int64_t shape[4] = {p.n, p.m, p.oh, p.ow};
   if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, 4, shape))) return st;
-  float *col = malloc(sizeof(float) * (size_t)(K * P) + 16);
-  if (!col) { cquant_array_free(&out[0]); return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "Conv: out of memory"); }
   const float *x = in[0]->data, *w = in[1]->data;
   float *y = out[0].data;
-  for (int64_t n = 0; n < p.n; n++)
-    for (int64_t g = 0; g < p.group; g++) {
-      for (int64_t c = 0; c < cg; c++) /* im2col: rows k = (c, ky, kx), columns = output pixels */
-        for (int64_t ky = 0; ky < p.kh; ky++)
-          for (int64_t kx = 0; kx < p.kw; kx++) {
-            float *row = col + ((c * p.kh + ky) * p.kw + kx) * P;
-            const float *plane = x + (n * p.c + g * cg + c) * p.h * p.w;
-            for (int64_t oy = 0; oy < p.oh; oy++) {
-              const int64_t iy = oy * p.stride_h - p.pad_t + ky * p.dil_h;
-              for (int64_t ox = 0; ox < p.ow; ox++) {
-                const int64_t ix = ox * p.stride_w - p.pad_l + kx * p.dil_w;
-                row[oy * p.ow + ox] = (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) ? plane[iy * p.w + ix] : 0.0f;
+  /* several images: one per thread, each with a single-threaded sgemm (OpenBLAS's own threads
+   * and OpenMP's would otherwise take turns on the same cores); one image: OpenBLAS's threads */
+  const int threads = cquant_get_num_threads();
+  const int per_image = p.n > 1 && threads > 1;
+  if (per_image) openblas_set_num_threads(1);
+  int oom = 0;
+#pragma omp parallel num_threads(per_image ? threads : 1)
+  {
+    float *col = malloc(sizeof(float) * (size_t)(K * P) + 16);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t n = 0; n < p.n; n++) {
+      if (!col) { oom = 1; continue; }
+      for (int64_t g = 0; g < p.group; g++) {
+        for (int64_t c = 0; c < cg; c++) /* im2col: rows k = (c, ky, kx), columns = output pixels */
+          for (int64_t ky = 0; ky < p.kh; ky++)
+            for (int64_t kx = 0; kx < p.kw; kx++) {
+              float *row = col + ((c * p.kh + ky) * p.kw + kx) * P;
+              const float *plane = x + (n * p.c + g * cg + c) * p.h * p.w;
+              for (int64_t oy = 0; oy < p.oh; oy++) {
+                const int64_t iy = oy * p.stride_h - p.pad_t + ky * p.dil_h;
+                float *r = row + oy * p.ow;
+                if (iy < 0 || iy >= p.h) { memset(r, 0, sizeof(float) * (size_t)p.ow); continue; }
+                const float *src = plane + iy * p.w;
+                for (int64_t ox = 0; ox < p.ow; ox++) {
+                  const int64_t ix = ox * p.stride_w - p.pad_l + kx * p.dil_w;
+                  r[ox] = (ix >= 0 && ix < p.w) ? src[ix] : 0.0f;
+                }
               }
             }
-          }
-      float *yg = y + (n * p.m + g * mg) * P;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)P, (int)K, 1.0f, w + g * mg * K, (int)K, col, (int)P, 0.0f, yg, (int)P);
-      if (b)
-        for (int64_t j = 0; j < mg; j++)
-          for (int64_t i = 0; i < P; i++) yg[j * P + i] += ((const float *)b->data)[g * mg + j];
+        float *yg = y + (n * p.m + g * mg) * P;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)P, (int)K, 1.0f, w + g * mg * K, (int)K, col, (int)P, 0.0f, yg, (int)P);
+        if (b)
+          for (int64_t j = 0; j < mg; j++)
+            for (int64_t i = 0; i < P; i++) yg[j * P + i] += ((const float *)b->data)[g * mg + j];
+      }
     }
-  free(col);
+    free(col);
+  }
+  if (per_image) openblas_set_num_threads(threads);
+  if (oom) {
+    cquant_array_free(&out[0]);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "Conv: out of memory");
+  }
   return CQUANT_STATUS_OK;
 }
 
