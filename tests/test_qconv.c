@@ -1,6 +1,8 @@
-/* Integer convolution through im2col + GEMM equals the direct reference bit for bit: NCHW and NHWC,
+/* Integer convolution through im2col + GEMM (and the direct depthwise loops) equals the direct
+ * reference bit for bit, as int32 or requantized in the epilogue: NCHW and NHWC,
  * strides, dilations, padding, groups and depthwise, signed and unsigned operands, per-channel
  * weight zero-points, on every GEMM kernel (reference, AVX2, VNNI, AMX). */
+#include <math.h>
 #include <stdlib.h>
 #include "intops/intops.h"
 #include "harness.h"
@@ -12,6 +14,7 @@ static long one(int nhwc) {
   p.group = 1 + (int64_t)(th_rand() % 3);
   int depthwise = th_rand() % 4 == 0;
   int64_t cg = 1 + (int64_t)(th_rand() % 5), mg = 1 + (int64_t)(th_rand() % 6);
+  if (th_rand() % 4 == 0) cg = 8 + (int64_t)(th_rand() % 8); /* K >= 64 with 3x3: the AMX kernel */
   if (depthwise) { cg = 1; mg = 1; p.group = 1 + (int64_t)(th_rand() % 8); }
   p.c = cg * p.group;
   p.m = mg * p.group;
@@ -44,13 +47,36 @@ static long one(int nhwc) {
         for (int64_t i = 0; i < p.h * p.w; i++) xt[(n * p.h * p.w + i) * p.c + c] = x[(n * p.c + c) * p.h * p.w + i];
   }
   long bad = 0;
-  if (cquant__qconv2d_s32(&p, nhwc, nhwc ? xt : x, xs, zx, w, ws, zw, per, y)) bad++;
-  for (int64_t n = 0; n < p.n && !bad; n++)
-    for (int64_t m = 0; m < p.m; m++)
-      for (int64_t i = 0; i < p.oh * p.ow; i++) {
-        int32_t got = nhwc ? y[(n * p.oh * p.ow + i) * p.m + m] : y[(n * p.m + m) * p.oh * p.ow + i];
-        bad += got != r[(n * p.m + m) * p.oh * p.ow + i];
-      }
+  if (th_rand() % 2) { /* int32 out */
+    if (cquant__qconv2d_s32(&p, nhwc, nhwc ? xt : x, xs, zx, w, ws, zw, per, y)) bad++;
+    for (int64_t n = 0; n < p.n && !bad; n++)
+      for (int64_t m = 0; m < p.m; m++)
+        for (int64_t i = 0; i < p.oh * p.ow; i++) {
+          int32_t got = nhwc ? y[(n * p.oh * p.ow + i) * p.m + m] : y[(n * p.m + m) * p.oh * p.ow + i];
+          bad += got != r[(n * p.m + m) * p.oh * p.ow + i];
+        }
+  } else { /* requantized per output channel with bias in the epilogue (eq. 23) */
+    float *mult = malloc((size_t)p.m * sizeof(float));
+    int32_t *bias = malloc((size_t)p.m * 4);
+    for (int64_t m = 0; m < p.m; m++) mult[m] = (float)(0.0005 + th_uniform() * 0.01), bias[m] = (int32_t)(th_rand() % 4001) - 2000;
+    const int os = (int)(th_rand() & 1);
+    const int32_t zo = os ? (int32_t)(th_rand() % 256) - 128 : (int32_t)(th_rand() % 256);
+    cquant_epilogue_t e = {CQUANT_EPI_REQUANT_F, bias, 1, NULL, NULL, mult, NULL, zo, os, os ? -128 : 0, os ? 127 : 255};
+    uint8_t *q = (uint8_t *)y;
+    if (cquant__qconv2d_ex(&p, nhwc, nhwc ? xt : x, xs, zx, w, ws, zw, per, &e, q)) bad++;
+    for (int64_t n = 0; n < p.n && !bad; n++)
+      for (int64_t m = 0; m < p.m; m++)
+        for (int64_t i = 0; i < p.oh * p.ow; i++) {
+          const uint8_t got = nhwc ? q[(n * p.oh * p.ow + i) * p.m + m] : q[(n * p.m + m) * p.oh * p.ow + i];
+          const int32_t a = (int32_t)((uint32_t)r[(n * p.m + m) * p.oh * p.ow + i] + (uint32_t)bias[m]);
+          const float v = roundevenf((float)a * mult[m]);
+          int64_t want = (v < -2147483648.0f ? INT32_MIN : v > 2147483520.0f ? INT32_MAX : (int64_t)v) + zo;
+          want = want < (os ? -128 : 0) ? (os ? -128 : 0) : want > (os ? 127 : 255) ? (os ? 127 : 255) : want;
+          bad += (os ? (int64_t)(int8_t)got : (int64_t)got) != want;
+        }
+    free(mult);
+    free(bias);
+  }
   free(x); free(xt); free(w); free(y); free(r); free(zw);
   return bad;
 }
@@ -63,7 +89,7 @@ static void test_qconv_equals_reference(void) {
     if (v == 2) setenv("CQUANT_NO_AMX", "1", 1);
     if (v == 3 && !cquant__has_amx()) continue;
     long bad = 0;
-    for (int t = 0; t < 300; t++) bad += one(t & 1);
+    for (int t = 0; t < 600; t++) bad += one(t & 1);
     CHECKF(bad == 0, "%s: %ld outputs differ", names[v], bad);
     unsetenv("CQUANT_NO_AMX");
   }

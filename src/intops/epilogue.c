@@ -62,6 +62,14 @@ static void apply(const cquant_epilogue_t *e, const int32_t *acc, int64_t n, voi
   }
 }
 
+void cquant__epilogue_row(const cquant_epilogue_t *e, const int32_t *acc, int64_t n, void *out) {
+  if (e->kind == CQUANT_EPI_S32) {
+    for (int64_t j = 0; j < n; j++) ((int32_t *)out)[j] = (int32_t)((uint32_t)acc[j] + (uint32_t)(e->bias ? e->bias[j] : 0));
+    return;
+  }
+  apply(e, acc, n, out);
+}
+
 void cquant__epilogue_channel(const cquant_epilogue_t *e, int64_t c, const int32_t *acc, int64_t n, void *out) {
   cquant_epilogue_t one = *e;
   int32_t b = e->bias ? e->bias[c] : 0;

@@ -64,6 +64,9 @@ void cquant__qconv2d_s32_ref(const cquant__conv2d_t *p, const void *x, int x_sig
 void cquant__requant_f_avx2(const int32_t *acc, const int32_t *bias, const float *mult, int per_column, int out_signed, int32_t zo,
                             int32_t lo, int32_t hi, int64_t n, void *out);
 
+/* The epilogue of a row of n columns (bias and per-column parameters from column 0). */
+void cquant__epilogue_row(const cquant_epilogue_t *e, const int32_t *acc, int64_t n, void *out);
+
 /* Column c's epilogue applied to n accumulators (a depthwise channel's plane). */
 void cquant__epilogue_channel(const cquant_epilogue_t *e, int64_t c, const int32_t *acc, int64_t n, void *out);
 

@@ -11,6 +11,53 @@ static int depthwise(const cquant__conv2d_t *p, const void *x, int x_signed, int
                      int zw_per_channel, const cquant_epilogue_t *e, void *y) {
   const int64_t P = p->oh * p->ow, KK = p->kh * p->kw;
   const size_t es = !e || e->kind == CQUANT_EPI_S32 || e->kind == CQUANT_EPI_F32 ? 4 : 1;
+  if (p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1) {
+    /* unit stride: each plane is padded once with its zero-point (as int16 x - z_x, so padding adds
+     * 0) and every tap becomes one long contiguous multiply-add over rows of the padded width; the
+     * kw - 1 extra columns per row are dropped at the end */
+    const int64_t Wp = p->w + p->pad_l + p->pad_r, Hp = p->h + p->pad_t + p->pad_b;
+    int oom = 0;
+#pragma omp parallel if (p->n * p->c * P > 65536)
+    {
+      int16_t *xs = malloc(sizeof(int16_t) * (size_t)(Hp * Wp + p->kw + 16));
+      int32_t *ac = malloc(sizeof(int32_t) * (size_t)(p->oh * Wp + 16));
+      int32_t *pl = e ? malloc(sizeof(int32_t) * (size_t)(P + 16)) : NULL;
+      if (!xs || !ac || (e && !pl)) oom = 1;
+#pragma omp for schedule(static)
+      for (int64_t nc = 0; nc < p->n * p->c; nc++) {
+        if (oom) continue;
+        const int64_t c = nc % p->c;
+        memset(xs, 0, sizeof(int16_t) * (size_t)(Hp * Wp + p->kw + 16));
+        for (int64_t iy = 0; iy < p->h; iy++) {
+          int16_t *d = xs + (iy + p->pad_t) * Wp + p->pad_l;
+          if (x_signed) {
+            const int8_t *r = (const int8_t *)x + (nc * p->h + iy) * p->w;
+            for (int64_t ix = 0; ix < p->w; ix++) d[ix] = (int16_t)(r[ix] - zx);
+          } else {
+            const uint8_t *r = (const uint8_t *)x + (nc * p->h + iy) * p->w;
+            for (int64_t ix = 0; ix < p->w; ix++) d[ix] = (int16_t)(r[ix] - zx);
+          }
+        }
+        const int32_t z = zw[zw_per_channel ? c : 0];
+        const int64_t len = p->oh * Wp;
+        memset(ac, 0, sizeof(int32_t) * (size_t)len);
+        for (int64_t ky = 0; ky < p->kh; ky++)
+          for (int64_t kx = 0; kx < p->kw; kx++) {
+            const int64_t k = c * KK + ky * p->kw + kx;
+            const int32_t wt = (w_signed ? ((const int8_t *)w)[k] : ((const uint8_t *)w)[k]) - z;
+            const int16_t *src = xs + ky * Wp + kx;
+            for (int64_t i = 0; i < len; i++) ac[i] += wt * (int32_t)src[i];
+          }
+        int32_t *yp = e ? pl : (int32_t *)y + nc * P;
+        for (int64_t oy = 0; oy < p->oh; oy++) memcpy(yp + oy * p->ow, ac + oy * Wp, sizeof(int32_t) * (size_t)p->ow);
+        if (e) cquant__epilogue_channel(e, c, yp, P, (char *)y + (size_t)(nc * P) * es);
+      }
+      free(xs);
+      free(ac);
+      free(pl);
+    }
+    return oom ? cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory") : CQUANT_STATUS_OK;
+  }
   int32_t *planes = e ? malloc(sizeof(int32_t) * (size_t)(P * p->n * p->c) + 64) : NULL;
   if (e && !planes) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory");
   int32_t *acc = e ? planes : (int32_t *)y;
@@ -60,6 +107,55 @@ static int depthwise(const cquant__conv2d_t *p, const void *x, int x_signed, int
   return CQUANT_STATUS_OK;
 }
 
+/* Depthwise on NHWC: every output pixel's channels at once (a loop over C the compiler vectorises),
+ * then the epilogue on that row of C channels. */
+static int depthwise_nhwc(const cquant__conv2d_t *p, const void *x, int x_signed, int32_t zx, const void *w, int w_signed, const int32_t *zw,
+                          int zw_per_channel, const cquant_epilogue_t *e, void *y) {
+  const int64_t C = p->c, KK = p->kh * p->kw;
+  const size_t es = !e || e->kind == CQUANT_EPI_S32 || e->kind == CQUANT_EPI_F32 ? 4 : 1;
+  int32_t *wt = malloc(sizeof(int32_t) * (size_t)(KK * C) + 16);
+  if (!wt) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory");
+  for (int64_t c = 0; c < C; c++)
+    for (int64_t k = 0; k < KK; k++)
+      wt[k * C + c] = (w_signed ? ((const int8_t *)w)[c * KK + k] : ((const uint8_t *)w)[c * KK + k]) - zw[zw_per_channel ? c : 0];
+  int oom = 0;
+#pragma omp parallel if (p->n * p->oh * p->ow * C > 65536)
+  {
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)C + 64);
+    if (!acc) oom = 1;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < p->n * p->oh; r++) {
+      if (oom) continue;
+      const int64_t n = r / p->oh, oy = r % p->oh;
+      for (int64_t ox = 0; ox < p->ow; ox++) {
+        memset(acc, 0, sizeof(int32_t) * (size_t)C);
+        for (int64_t ky = 0; ky < p->kh; ky++) {
+          const int64_t iy = oy * p->stride_h - p->pad_t + ky * p->dil_h;
+          if (iy < 0 || iy >= p->h) continue;
+          for (int64_t kx = 0; kx < p->kw; kx++) {
+            const int64_t ix = ox * p->stride_w - p->pad_l + kx * p->dil_w;
+            if (ix < 0 || ix >= p->w) continue; /* padding reads as zx: adds nothing */
+            const int32_t *wk = wt + (ky * p->kw + kx) * C;
+            if (x_signed) {
+              const int8_t *xr = (const int8_t *)x + ((n * p->h + iy) * p->w + ix) * C;
+              for (int64_t c = 0; c < C; c++) acc[c] += ((int32_t)xr[c] - zx) * wk[c];
+            } else {
+              const uint8_t *xr = (const uint8_t *)x + ((n * p->h + iy) * p->w + ix) * C;
+              for (int64_t c = 0; c < C; c++) acc[c] += ((int32_t)xr[c] - zx) * wk[c];
+            }
+          }
+        }
+        char *o = (char *)y + (size_t)(((n * p->oh + oy) * p->ow + ox) * C) * es;
+        if (e) cquant__epilogue_row(e, acc, C, o);
+        else memcpy(o, acc, sizeof(int32_t) * (size_t)C);
+      }
+    }
+    free(acc);
+  }
+  free(wt);
+  return oom ? cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory") : CQUANT_STATUS_OK;
+}
+
 int cquant__qconv2d_s32(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
                         const int32_t *zw, int zw_per_channel, int32_t *y) {
   return cquant__qconv2d_ex(p, nhwc, x, x_signed, zx, w, w_signed, zw, zw_per_channel, NULL, y);
@@ -69,6 +165,7 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
                        const int32_t *zw, int zw_per_channel, const cquant_epilogue_t *e, void *y) {
   const int64_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw, P = p->oh * p->ow;
   if (!nhwc && cg == 1 && mg == 1 && p->kh * p->kw <= 4096) return depthwise(p, x, x_signed, zx, w, w_signed, zw, zw_per_channel, e, y);
+  if (nhwc && cg == 1 && mg == 1) return depthwise_nhwc(p, x, x_signed, zx, w, w_signed, zw, zw_per_channel, e, y);
   const size_t es = !e || e->kind == CQUANT_EPI_S32 || e->kind == CQUANT_EPI_F32 ? 4 : 1;
   /* images per GEMM: as many as fit a 32 MiB im2col buffer (at least one) */
   int64_t nb = (32 << 20) / (P * K > 0 ? P * K : 1);
@@ -134,8 +231,14 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
               if (gather_nhwc) {
                 uint8_t *dst = row + (ky * p->kw + kx) * cg;
                 const uint8_t *base = xt ? xt + (((n - n0) * p->h + iy) * p->w + ix) * p->c : xb + ((n * p->h + iy) * p->w + ix) * p->c;
-                if (inside) memcpy(dst, base + g * cg, (size_t)cg);
-                else memset(dst, pad, (size_t)cg);
+                if (cg >= 16) {
+                  if (inside) memcpy(dst, base + g * cg, (size_t)cg);
+                  else memset(dst, pad, (size_t)cg);
+                } else if (inside) { /* a few channels: no library call per tap */
+                  for (int64_t c = 0; c < cg; c++) dst[c] = base[g * cg + c];
+                } else {
+                  for (int64_t c = 0; c < cg; c++) dst[c] = pad;
+                }
               } else {
                 const uint8_t *src = xb + ((n * p->c + g * cg) * p->h + iy) * p->w + ix;
                 uint8_t *dst = row + ky * p->kw + kx;

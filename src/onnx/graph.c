@@ -373,6 +373,8 @@ static int toposort(cquant__graph_t *g) {
   return st;
 }
 
+int cquant__graph_sort(cquant__graph_t *g) { return toposort(g); }
+
 int cquant__graph_pack(cquant__graph_t *g, void **buf, size_t *len) {
   *buf = NULL;
   *len = 0;

@@ -56,6 +56,9 @@ int cquant__graph_rename_uses(cquant__graph_t *g, const char *from, const char *
 
 int cquant__graph_add_meta(cquant__graph_t *g, const char *key, const char *value);
 
+/* Sorts the nodes topologically (removed ones dropped). */
+int cquant__graph_sort(cquant__graph_t *g);
+
 /* Serialises (nodes sorted topologically; BAD_FORMAT for a cycle or a value nobody computes). */
 int cquant__graph_pack(cquant__graph_t *g, void **buf, size_t *len);
 /* Packs and loads the result. */

@@ -88,6 +88,7 @@ int cquant__op_qgemm(const Onnx__NodeProto *, const cquant_array_t *const *, int
 int cquant__op_qlinear_add(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_qlinear_gap(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_relu(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_nhwc_maxpool(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 
 /* Helpers for quantized operators: a zero-point tensor as int32 values (NULL input: one 0), and
  * its element type (uint8 when absent). n gets the number of entries. */

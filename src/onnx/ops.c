@@ -54,10 +54,12 @@ static const cquant__op_t ops[] = {
     {"com.microsoft.QGemm", cquant__op_qgemm, 6, 9, 1, 1},
     {"com.microsoft.QLinearAdd", cquant__op_qlinear_add, 7, 8, 1, 1},
     {"com.microsoft.QLinearGlobalAveragePool", cquant__op_qlinear_gap, 5, 5, 1, 1},
+    {"com.microsoft.QLinearConv", cquant__op_qlinear_conv, 8, 9, 1, 1}, /* channels_last */
+    {"com.microsoft.NhwcMaxPool", cquant__op_nhwc_maxpool, 1, 1, 1, 1},
 };
 
 const cquant__op_t *cquant__op_find_domain(const char *domain, const char *op_type) {
-  if (!domain || !*domain || !strcmp(domain, "ai.onnx")) return cquant__op_find(op_type);
+  if (!domain || !*domain || !strcmp(domain, "ai.onnx")) return strchr(op_type, '.') ? NULL : cquant__op_find(op_type);
   if (strcmp(domain, "com.microsoft")) return NULL;
   char full[128];
   snprintf(full, sizeof full, "com.microsoft.%s", op_type);

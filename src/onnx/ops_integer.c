@@ -229,10 +229,19 @@ int cquant__conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, co
   return CQUANT_STATUS_OK;
 }
 
+/* NHWC x seen with NCHW dimensions (only the shape is read by cquant__conv_params). */
+static cquant_array_t nchw_view(const cquant_array_t *x) {
+  cquant_array_t v = *x;
+  if (x->ndim == 4) v.shape[1] = x->shape[3], v.shape[2] = x->shape[1], v.shape[3] = x->shape[2];
+  return v;
+}
+
 static int conv_run(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, const cquant_array_t *zx_t,
                     const cquant_array_t *zw_t, const cquant_epilogue_t *e, cquant_dtype_t odt, cquant_array_t *acc, cquant__conv2d_t *p) {
   if (!is8(x) || !is8(w)) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x and w must be uint8 or int8");
-  int st = cquant__conv_params(node, x, w, p);
+  const int nhwc = (int)cquant__attr_int(node, "channels_last", 0); /* com.microsoft.QLinearConv */
+  const cquant_array_t xv = nhwc ? nchw_view(x) : *x;
+  int st = cquant__conv_params(node, &xv, w, p);
   if (st) return st;
   int32_t *zx, *zw;
   int64_t nx, nw;
@@ -240,9 +249,9 @@ static int conv_run(const Onnx__NodeProto *node, const cquant_array_t *x, const 
   if ((st = cquant__zero_points(node, zx_t, "x_zero_point", &zx, &nx, &d))) return st;
   if ((st = cquant__zero_points(node, zw_t, "w_zero_point", &zw, &nw, &d))) { free(zx); return st; }
   if (nx != 1 || (nw != 1 && nw != p->m)) st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "zero points: x needs 1, w needs 1 or %lld", (long long)p->m);
-  int64_t shape[4] = {p->n, p->m, p->oh, p->ow};
-  if (!st && !(st = cquant_array_alloc(acc, odt, 4, shape)))
-    st = cquant__qconv2d_ex(p, 0, x->data, x->dtype == CQUANT_DT_S8, zx[0], w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, e, acc->data);
+  int64_t shape[4] = {p->n, p->m, p->oh, p->ow}, shape_nhwc[4] = {p->n, p->oh, p->ow, p->m};
+  if (!st && !(st = cquant_array_alloc(acc, odt, 4, nhwc ? shape_nhwc : shape)))
+    st = cquant__qconv2d_ex(p, nhwc, x->data, x->dtype == CQUANT_DT_S8, zx[0], w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, e, acc->data);
   if (st) cquant_array_free(acc);
   free(zx);
   free(zw);
@@ -268,7 +277,8 @@ int cquant__op_qlinear_conv(const Onnx__NodeProto *node, const cquant_array_t *c
   if ((st = cquant__scales(node, in[4], "w_scale", &sw, &nsw))) return st;
   if (!is8(in[0]) || !is8(in[3])) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x and w must be uint8 or int8");
   cquant__conv2d_t p;
-  if ((st = cquant__conv_params(node, in[0], in[3], &p))) return st;
+  const cquant_array_t xv = cquant__attr_int(node, "channels_last", 0) ? nchw_view(in[0]) : *in[0];
+  if ((st = cquant__conv_params(node, &xv, in[3], &p))) return st;
   const cquant_array_t *bias = n_in > 8 ? in[8] : NULL;
   if (nsw != 1 && nsw != p.m) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "w_scale needs 1 or %lld entries", (long long)p.m);
   if (bias && (bias->dtype != CQUANT_DT_S32 || bias->numel != p.m))

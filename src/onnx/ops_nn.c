@@ -309,6 +309,21 @@ int cquant__op_transpose(const Onnx__NodeProto *node, const cquant_array_t *cons
   int st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape);
   if (st) return st;
   const size_t es = cquant__dtype_size(x->dtype);
+  if (es == 1 && x->ndim == 4 && perm[0] == 0 && ((perm[1] == 2 && perm[2] == 3 && perm[3] == 1) || (perm[1] == 3 && perm[2] == 1 && perm[3] == 2))) {
+    /* NCHW <-> NHWC of bytes (the integer runtime's layout changes): plane transposes */
+    const int to_nhwc = perm[1] == 2;
+    const int64_t N = x->shape[0], C = to_nhwc ? x->shape[1] : x->shape[3], HW = to_nhwc ? x->shape[2] * x->shape[3] : x->shape[1] * x->shape[2];
+    const uint8_t *src = x->data;
+    uint8_t *dst = out[0].data;
+#pragma omp parallel for schedule(static) if (x->numel > 65536)
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < HW; i++) {
+          if (to_nhwc) dst[(n * HW + i) * C + c] = src[(n * C + c) * HW + i];
+          else dst[(n * C + c) * HW + i] = src[(n * HW + i) * C + c];
+        }
+    return CQUANT_STATUS_OK;
+  }
   for (int64_t i = 0; i < x->numel; i++) {
     int64_t rem = i, src = 0;
     for (int d = x->ndim - 1; d >= 0; d--) {

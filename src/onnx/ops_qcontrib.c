@@ -120,28 +120,34 @@ int cquant__op_qlinear_gap(const Onnx__NodeProto *node, const cquant_array_t *co
   cquant_dtype_t dx, dy;
   int st;
   if (!is8(x) || x->ndim < 3) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "X must be uint8 or int8 with at least 3 dimensions");
-  if (cquant__attr_int(node, "channels_last", 0)) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "channels_last=1 is not supported");
+  const int cl = (int)cquant__attr_int(node, "channels_last", 0);
   if ((st = cquant__scalar_qp(node, in[1], in[2], "x_scale/x_zero_point", &sx, &zx, &dx)) ||
       (st = cquant__scalar_qp(node, in[3], in[4], "y_scale/y_zero_point", &sy, &zy, &dy)))
     return st;
   if (dy != x->dtype) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "Y must have X's type");
+  if (cl && x->ndim != 4) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "channels_last needs a 4-D X");
+  const int64_t C = cl ? x->shape[3] : x->shape[1];
   int64_t shape[CQUANT_MAX_DIMS];
-  shape[0] = x->shape[0];
-  shape[1] = x->shape[1];
   int64_t plane = 1;
-  for (int d = 2; d < x->ndim; d++) {
-    shape[d] = 1;
-    plane *= x->shape[d];
-  }
+  for (int d = 0; d < x->ndim; d++) shape[d] = 1;
+  shape[0] = x->shape[0];
+  shape[cl ? 3 : 1] = C;
+  for (int d = cl ? 1 : 2; d < (cl ? 3 : x->ndim); d++) plane *= x->shape[d];
   if ((st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape))) return st;
   const int sg = x->dtype == CQUANT_DT_S8;
   const float m = sx / (sy * (float)plane);
-  const int64_t planes = x->shape[0] * x->shape[1];
+  const int64_t planes = x->shape[0] * C;
   int32_t *acc = malloc(sizeof(int32_t) * (size_t)(planes ? planes : 1));
   if (!acc) { cquant_array_free(&out[0]); return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory"); }
   for (int64_t p = 0; p < planes; p++) {
     int64_t s = 0;
-    if (sg)
+    const int64_t n = p / C, c = p % C;
+    if (cl) { /* NHWC: channel c of image n, every pixel */
+      for (int64_t i = 0; i < plane; i++) {
+        const int64_t k = (n * plane + i) * C + c;
+        s += sg ? ((const int8_t *)x->data)[k] : ((const uint8_t *)x->data)[k];
+      }
+    } else if (sg)
       for (int64_t i = 0; i < plane; i++) s += ((const int8_t *)x->data)[p * plane + i];
     else
       for (int64_t i = 0; i < plane; i++) s += ((const uint8_t *)x->data)[p * plane + i];
@@ -150,6 +156,54 @@ int cquant__op_qlinear_gap(const Onnx__NodeProto *node, const cquant_array_t *co
   }
   cquant__requant_f(acc, planes, m, zy, x->dtype, out[0].data);
   free(acc);
+  return 0;
+}
+
+/* NhwcMaxPool (com.microsoft): max pooling of uint8/int8 N x H x W x C, kernel_shape, strides, pads;
+ * every output pixel's channels at once. */
+int cquant__op_nhwc_maxpool(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  (void)n_in, (void)n_out;
+  const cquant_array_t *x = in[0];
+  if (!is8(x) || x->ndim != 4) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "X must be 4-D uint8 or int8 (NHWC)");
+  const Onnx__AttributeProto *a = cquant__attr(node, "kernel_shape");
+  if (!a || a->n_ints != 2) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "kernel_shape needs 2 values");
+  const int64_t kh = a->ints[0], kw = a->ints[1];
+  int64_t sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+  if ((a = cquant__attr(node, "strides")) && a->n_ints == 2) sh = a->ints[0], sw = a->ints[1];
+  if ((a = cquant__attr(node, "pads")) && a->n_ints == 4) pt = a->ints[0], pl = a->ints[1], pb = a->ints[2], pr = a->ints[3];
+  const int64_t N = x->shape[0], H = x->shape[1], W = x->shape[2], C = x->shape[3];
+  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || pt < 0 || pl < 0 || pb < 0 || pr < 0)
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "bad kernel, strides or pads");
+  const int64_t oh = (H + pt + pb - kh) / sh + 1, ow = (W + pl + pr - kw) / sw + 1;
+  if (oh < 1 || ow < 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the window does not fit");
+  int64_t shape[4] = {N, oh, ow, C};
+  int st = cquant_array_alloc(&out[0], x->dtype, 4, shape);
+  if (st) return st;
+  const int sg = x->dtype == CQUANT_DT_S8;
+  const uint8_t flip = sg ? 0x80 : 0; /* int8 compared as uint8 after flipping the sign bit */
+#pragma omp parallel for schedule(static) if (N * oh * ow * C > 65536)
+  for (int64_t r = 0; r < N * oh; r++) {
+    const int64_t n = r / oh, oy = r % oh;
+    for (int64_t ox = 0; ox < ow; ox++) {
+      uint8_t *o = (uint8_t *)out[0].data + ((n * oh + oy) * ow + ox) * C;
+      memset(o, 0, (size_t)C);
+      for (int64_t ky = 0; ky < kh; ky++) {
+        const int64_t iy = oy * sh - pt + ky;
+        if (iy < 0 || iy >= H) continue;
+        for (int64_t kx = 0; kx < kw; kx++) {
+          const int64_t ix = ox * sw - pl + kx;
+          if (ix < 0 || ix >= W) continue;
+          const uint8_t *xr = (const uint8_t *)x->data + ((n * H + iy) * W + ix) * C;
+          for (int64_t c = 0; c < C; c++) {
+            const uint8_t v = (uint8_t)(xr[c] ^ flip);
+            o[c] = v > o[c] ? v : o[c];
+          }
+        }
+      }
+      if (flip)
+        for (int64_t c = 0; c < C; c++) o[c] ^= flip;
+    }
+  }
   return 0;
 }
 

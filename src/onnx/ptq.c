@@ -584,12 +584,3 @@ const char *cquant_onnx_metadata(const cquant_onnx_model_t *m, const char *key) 
     if (mp->metadata_props[i]->key && !strcmp(mp->metadata_props[i]->key, key)) return mp->metadata_props[i]->value;
   return NULL;
 }
-
-int cquant_onnx_integerize(const cquant_onnx_model_t *m, cquant_onnx_model_t **out, int *n_int) {
-  if (!m || !out) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "integerize: NULL argument");
-  cquant__graph_t g;
-  int st = cquant__integerize_graph(m, &g, n_int);
-  if (!st) st = cquant__graph_load(&g, out);
-  cquant__graph_free(&g);
-  return st;
-}
