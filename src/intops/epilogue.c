@@ -109,7 +109,26 @@ int cquant_qgemm_ex(const void *A, int a_signed, int64_t M, int64_t lda, int32_t
   }
   const int64_t N = w->N;
   const size_t es = e->kind == CQUANT_EPI_F32 || e->kind == CQUANT_EPI_S32 ? 4 : 1;
-  const int64_t rows_per = ROWS; /* measured: larger blocks were slower on the demo models */
+  if (M * N <= ((int64_t)1 << 19)) { /* up to 2 MiB of int32: one GEMM over all rows (its own threads), then the epilogue */
+    int32_t *all = malloc(sizeof(int32_t) * (size_t)(M * N));
+    if (all) {
+      int st = cquant_qgemm(A, a_signed, M, lda, za, w, all, N);
+      if (!st) {
+#pragma omp parallel for schedule(static) if (M * N > 65536)
+        for (int64_t r = 0; r < M; r++) {
+          char *out = (char *)C + (size_t)(r * ldc) * es;
+          if (e->kind == CQUANT_EPI_S32)
+            for (int64_t j = 0; j < N; j++) ((int32_t *)out)[j] = (int32_t)((uint32_t)all[r * N + j] + (uint32_t)e->bias[j]);
+          else apply(e, all + r * N, N, out);
+        }
+      }
+      free(all);
+      return st;
+    }
+  }
+  /* otherwise blocks of rows whose int32 results (256 KiB) stay in cache until the epilogue reads them */
+  int64_t rows_per = ((int64_t)1 << 16) / (N > 0 ? N : 1);
+  rows_per = rows_per < ROWS ? ROWS : rows_per;
   const int64_t nblocks = (M + rows_per - 1) / rows_per;
   /* blocks of rows over the threads; each block's GEMM is single-threaded (small) */
   const int threads = (double)M * (double)N * (double)w->K >= 1e6 && nblocks > 1 ? cquant_get_num_threads() : 1;

@@ -113,11 +113,11 @@ static int depthwise_nhwc(const cquant__conv2d_t *p, const void *x, int x_signed
                           int zw_per_channel, const cquant_epilogue_t *e, void *y) {
   const int64_t C = p->c, KK = p->kh * p->kw;
   const size_t es = !e || e->kind == CQUANT_EPI_S32 || e->kind == CQUANT_EPI_F32 ? 4 : 1;
-  int32_t *wt = malloc(sizeof(int32_t) * (size_t)(KK * C) + 16);
+  int16_t *wt = malloc(sizeof(int16_t) * (size_t)(KK * C) + 16);
   if (!wt) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory");
   for (int64_t c = 0; c < C; c++)
     for (int64_t k = 0; k < KK; k++)
-      wt[k * C + c] = (w_signed ? ((const int8_t *)w)[c * KK + k] : ((const uint8_t *)w)[c * KK + k]) - zw[zw_per_channel ? c : 0];
+      wt[k * C + c] = (int16_t)((w_signed ? ((const int8_t *)w)[c * KK + k] : ((const uint8_t *)w)[c * KK + k]) - zw[zw_per_channel ? c : 0]);
   int oom = 0;
 #pragma omp parallel if (p->n * p->oh * p->ow * C > 65536)
   {
@@ -135,13 +135,13 @@ static int depthwise_nhwc(const cquant__conv2d_t *p, const void *x, int x_signed
           for (int64_t kx = 0; kx < p->kw; kx++) {
             const int64_t ix = ox * p->stride_w - p->pad_l + kx * p->dil_w;
             if (ix < 0 || ix >= p->w) continue; /* padding reads as zx: adds nothing */
-            const int32_t *wk = wt + (ky * p->kw + kx) * C;
+            const int16_t *wk = wt + (ky * p->kw + kx) * C; /* 16 x 16 -> 32-bit products: |x - zx|, |w - zw| <= 255 */
             if (x_signed) {
               const int8_t *xr = (const int8_t *)x + ((n * p->h + iy) * p->w + ix) * C;
-              for (int64_t c = 0; c < C; c++) acc[c] += ((int32_t)xr[c] - zx) * wk[c];
+              for (int64_t c = 0; c < C; c++) acc[c] += (int32_t)(int16_t)((int16_t)xr[c] - (int16_t)zx) * (int32_t)wk[c];
             } else {
               const uint8_t *xr = (const uint8_t *)x + ((n * p->h + iy) * p->w + ix) * C;
-              for (int64_t c = 0; c < C; c++) acc[c] += ((int32_t)xr[c] - zx) * wk[c];
+              for (int64_t c = 0; c < C; c++) acc[c] += (int32_t)(int16_t)((int16_t)xr[c] - (int16_t)zx) * (int32_t)wk[c];
             }
           }
         }
@@ -217,12 +217,30 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
           for (int64_t c = 0; c < p->c; c++) dst[c] = src[c * hw];
         }
       }
+      const int direct = nhwc && p->group == 1 && p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && !p->pad_t &&
+                         !p->pad_l && !p->pad_b && !p->pad_r; /* 1 x 1: the NHWC input is already the GEMM's A */
+      const uint8_t *a_rows = direct ? xb + n0 * P * p->c : col;
       /* im2col: row (image, oy, ox) holds the patch, in the weights' k order */
 #pragma omp parallel for schedule(static) if (nn * P * K > 65536)
-      for (int64_t r = 0; r < nn * p->oh; r++) {
+      for (int64_t r = 0; r < (direct ? 0 : nn * p->oh); r++) {
         const int64_t n = n0 + r / p->oh, oy = r % p->oh;
+        const int64_t iy0 = oy * p->stride_h - p->pad_t, iy1 = iy0 + (p->kh - 1) * p->dil_h;
         for (int64_t ox = 0; ox < p->ow; ox++) {
           uint8_t *row = col + (((n - n0) * p->oh + oy) * p->ow + ox) * K;
+          const int64_t ix0 = ox * p->stride_w - p->pad_l, ix1 = ix0 + (p->kw - 1) * p->dil_w;
+          if (gather_nhwc && p->group == 1 && p->dil_w == 1 && iy0 >= 0 && iy1 < p->h && ix0 >= 0 && ix1 < p->w) {
+            /* an interior patch of a one-group convolution: each kernel row is kw x C contiguous bytes */
+            const int64_t len = p->kw * p->c;
+            for (int64_t ky = 0; ky < p->kh; ky++) {
+              const int64_t iy = iy0 + ky * p->dil_h;
+              const uint8_t *src = xt ? xt + (((n - n0) * p->h + iy) * p->w + ix0) * p->c : xb + ((n * p->h + iy) * p->w + ix0) * p->c;
+              uint8_t *dst = row + ky * len;
+              if (len >= 32) memcpy(dst, src, (size_t)len);
+              else
+                for (int64_t i = 0; i < len; i++) dst[i] = src[i];
+            }
+            continue;
+          }
           for (int64_t ky = 0; ky < p->kh; ky++) {
             const int64_t iy = oy * p->stride_h - p->pad_t + ky * p->dil_h;
             for (int64_t kx = 0; kx < p->kw; kx++) {
@@ -265,7 +283,7 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
       }
       if (nhwc) { /* the GEMM writes straight into y (pixels x M, this group's columns) */
         char *yo = (char *)y + (size_t)(n0 * P * p->m + g * mg) * es;
-        st = e ? cquant_qgemm_ex(col, x_signed, nn * P, K, zx, pw, &eg, yo, p->m) : cquant_qgemm(col, x_signed, nn * P, K, zx, pw, (int32_t *)yo, p->m);
+        st = e ? cquant_qgemm_ex(a_rows, x_signed, nn * P, K, zx, pw, &eg, yo, p->m) : cquant_qgemm(a_rows, x_signed, nn * P, K, zx, pw, (int32_t *)yo, p->m);
       } else {
         st = e ? cquant_qgemm_ex(col, x_signed, nn * P, K, zx, pw, &eg, acc, mg) : cquant_qgemm(col, x_signed, nn * P, K, zx, pw, (int32_t *)acc, mg);
         if (!st)
