@@ -70,6 +70,21 @@ void cquant__epilogue_row(const cquant_epilogue_t *e, const int32_t *acc, int64_
 /* Column c's epilogue applied to n accumulators (a depthwise channel's plane). */
 void cquant__epilogue_channel(const cquant_epilogue_t *e, int64_t c, const int32_t *acc, int64_t n, void *out);
 
+/* A convolution's weights packed once (one GEMM operand per group, in the patch order the
+ * convolution gathers), for convolutions run many times with the same weights. */
+typedef struct {
+  int64_t group;
+  int nhwc_order;
+  cquant_qgemm_weights_t **g;
+} cquant__qconv_packed_t;
+int cquant__qconv2d_pack(const cquant__conv2d_t *p, int nhwc, const void *w, int w_signed, const int32_t *zw, int zw_per_channel,
+                         cquant__qconv_packed_t **out);
+void cquant__qconv2d_packed_free(void *pk);
+/* cquant__qconv2d_ex with weights packed by cquant__qconv2d_pack for the same p and layout (NULL:
+ * packed here). Depthwise convolutions never use them. */
+int cquant__qconv2d_ex2(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
+                        const int32_t *zw, int zw_per_channel, const cquant__qconv_packed_t *pk, const cquant_epilogue_t *e, void *y);
+
 /* Convolution with a GEMM epilogue (per output channel; e NULL: plain int32). Output element type
  * follows the epilogue, in NCHW or NHWC like x. */
 int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,

@@ -156,41 +156,37 @@ static int depthwise_nhwc(const cquant__conv2d_t *p, const void *x, int x_signed
   return oom ? cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory") : CQUANT_STATUS_OK;
 }
 
-int cquant__qconv2d_s32(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
-                        const int32_t *zw, int zw_per_channel, int32_t *y) {
-  return cquant__qconv2d_ex(p, nhwc, x, x_signed, zx, w, w_signed, zw, zw_per_channel, NULL, y);
+/* Whether a convolution gathers its patches channels-last (NHWC input, or NCHW with several channels
+ * per group, transposed first): the weights' k order follows. */
+static int gathers_nhwc(const cquant__conv2d_t *p, int nhwc) { return nhwc || p->c / p->group >= 4; }
+
+void cquant__qconv2d_packed_free(void *v) {
+  cquant__qconv_packed_t *pk = v;
+  if (!pk) return;
+  for (int64_t g = 0; g < pk->group; g++) cquant_qgemm_weights_free(pk->g[g]);
+  free(pk->g);
+  free(pk);
 }
 
-int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
-                       const int32_t *zw, int zw_per_channel, const cquant_epilogue_t *e, void *y) {
-  const int64_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw, P = p->oh * p->ow;
-  if (!nhwc && cg == 1 && mg == 1 && p->kh * p->kw <= 4096) return depthwise(p, x, x_signed, zx, w, w_signed, zw, zw_per_channel, e, y);
-  if (nhwc && cg == 1 && mg == 1) return depthwise_nhwc(p, x, x_signed, zx, w, w_signed, zw, zw_per_channel, e, y);
-  const size_t es = !e || e->kind == CQUANT_EPI_S32 || e->kind == CQUANT_EPI_F32 ? 4 : 1;
-  /* images per GEMM: as many as fit a 32 MiB im2col buffer (at least one) */
-  int64_t nb = (32 << 20) / (P * K > 0 ? P * K : 1);
-  nb = nb < 1 ? 1 : nb > p->n ? p->n : nb;
-  uint8_t *col = malloc((size_t)(nb * P * K) + 64), *bt = malloc((size_t)(K * mg) + 64);
-  char *acc = nhwc ? NULL : malloc(es * (size_t)(nb * P * mg) + 64);
+int cquant__qconv2d_pack(const cquant__conv2d_t *p, int nhwc, const void *w, int w_signed, const int32_t *zw, int zw_per_channel,
+                         cquant__qconv_packed_t **out) {
+  const int64_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int gather_nhwc = gathers_nhwc(p, nhwc);
+  cquant__qconv_packed_t *pk = calloc(1, sizeof *pk);
+  uint8_t *bt = malloc((size_t)(K * mg) + 64);
   int32_t *zb = malloc(sizeof(int32_t) * (size_t)mg + 4);
-  if (!col || !bt || (!nhwc && !acc) || !zb) {
-    free(col); free(bt); free(acc); free(zb);
-    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory for the im2col buffer (%lld x %lld)", (long long)P, (long long)K);
-  }
-  const uint8_t pad = (uint8_t)zx; /* the zero-point's byte, as uint8 or int8 */
-  const uint8_t *xb = x, *wb = w;
-  /* NCHW input with several channels per group: each chunk of images is first transposed to NHWC
-   * so that a patch row is gathered with one copy of cg bytes per kernel tap */
-  const int gather_nhwc = nhwc || cg >= 4;
-  int64_t xt_n0 = -1;
-  uint8_t *xt = !nhwc && gather_nhwc ? malloc((size_t)(nb * p->c * p->h * p->w) + 64) : NULL;
-  if (!nhwc && gather_nhwc && !xt) {
-    free(col); free(bt); free(acc); free(zb);
+  if (pk) pk->g = calloc((size_t)p->group, sizeof *pk->g);
+  if (!pk || !pk->g || !bt || !zb) {
+    if (pk) free(pk->g);
+    free(pk), free(bt), free(zb);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory");
   }
-  int st = CQUANT_STATUS_OK;
+  pk->group = p->group;
+  pk->nhwc_order = gather_nhwc;
+  const uint8_t *wb = w;
+  int st = 0;
   for (int64_t g = 0; g < p->group && !st; g++) {
-    /* weights of the group as B (K x mg): B[k][j] = w[g mg + j][k], k in the patch order below */
+    /* weights of the group as B (K x mg): B[k][j] = w[g mg + j][k], k in the patch order of the gather */
     for (int64_t j = 0; j < mg; j++) {
       const uint8_t *wm = wb + (g * mg + j) * K; /* ONNX layout: M x C/g x kH x kW */
       for (int64_t c = 0; c < cg; c++)
@@ -202,8 +198,60 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
           }
       zb[j] = zw[zw_per_channel ? g * mg + j : 0];
     }
-    cquant_qgemm_weights_t *pw;
-    if ((st = cquant_qgemm_pack(bt, w_signed, K, mg, mg, zb, 1, &pw))) break;
+    st = cquant_qgemm_pack(bt, w_signed, K, mg, mg, zb, 1, &pk->g[g]);
+  }
+  free(bt), free(zb);
+  if (st) { cquant__qconv2d_packed_free(pk); return st; }
+  *out = pk;
+  return 0;
+}
+
+int cquant__qconv2d_s32(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
+                        const int32_t *zw, int zw_per_channel, int32_t *y) {
+  return cquant__qconv2d_ex(p, nhwc, x, x_signed, zx, w, w_signed, zw, zw_per_channel, NULL, y);
+}
+
+int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
+                       const int32_t *zw, int zw_per_channel, const cquant_epilogue_t *e, void *y) {
+  return cquant__qconv2d_ex2(p, nhwc, x, x_signed, zx, w, w_signed, zw, zw_per_channel, NULL, e, y);
+}
+
+int cquant__qconv2d_ex2(const cquant__conv2d_t *p, int nhwc, const void *x, int x_signed, int32_t zx, const void *w, int w_signed,
+                        const int32_t *zw, int zw_per_channel, const cquant__qconv_packed_t *pk, const cquant_epilogue_t *e, void *y) {
+  const int64_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw, P = p->oh * p->ow;
+  if (!nhwc && cg == 1 && mg == 1 && p->kh * p->kw <= 4096) return depthwise(p, x, x_signed, zx, w, w_signed, zw, zw_per_channel, e, y);
+  if (nhwc && cg == 1 && mg == 1) return depthwise_nhwc(p, x, x_signed, zx, w, w_signed, zw, zw_per_channel, e, y);
+  const size_t es = !e || e->kind == CQUANT_EPI_S32 || e->kind == CQUANT_EPI_F32 ? 4 : 1;
+  /* images per GEMM: as many as fit a 32 MiB im2col buffer (at least one) */
+  int64_t nb = (32 << 20) / (P * K > 0 ? P * K : 1);
+  nb = nb < 1 ? 1 : nb > p->n ? p->n : nb;
+  uint8_t *col = malloc((size_t)(nb * P * K) + 64);
+  cquant__qconv_packed_t *own = NULL;
+  if (pk && (pk->group != p->group || pk->nhwc_order != gathers_nhwc(p, nhwc)))
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qconv2d: packed weights of another layout");
+  if (!pk) {
+    int s2 = cquant__qconv2d_pack(p, nhwc, w, w_signed, zw, zw_per_channel, &own);
+    if (s2) { free(col); return s2; }
+  }
+  char *acc = nhwc ? NULL : malloc(es * (size_t)(nb * P * mg) + 64);
+  if (!col || (!nhwc && !acc)) {
+    free(col); free(acc); cquant__qconv2d_packed_free(own);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory for the im2col buffer (%lld x %lld)", (long long)P, (long long)K);
+  }
+  const uint8_t pad = (uint8_t)zx; /* the zero-point's byte, as uint8 or int8 */
+  const uint8_t *xb = x;
+  /* NCHW input with several channels per group: each chunk of images is first transposed to NHWC
+   * so that a patch row is gathered with one copy of cg bytes per kernel tap */
+  const int gather_nhwc = gathers_nhwc(p, nhwc);
+  int64_t xt_n0 = -1;
+  uint8_t *xt = !nhwc && gather_nhwc ? malloc((size_t)(nb * p->c * p->h * p->w) + 64) : NULL;
+  if (!nhwc && gather_nhwc && !xt) {
+    free(col); free(acc); cquant__qconv2d_packed_free(own);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory");
+  }
+  int st = CQUANT_STATUS_OK;
+  for (int64_t g = 0; g < p->group && !st; g++) {
+    cquant_qgemm_weights_t *pw = pk ? pk->g[g] : own->g[g];
     for (int64_t n0 = 0; n0 < p->n && !st; n0 += nb) {
       const int64_t nn = p->n - n0 < nb ? p->n - n0 : nb;
       if (xt && xt_n0 != n0) { /* built once per chunk (per group when there are several chunks) */
@@ -303,12 +351,10 @@ int cquant__qconv2d_ex(const cquant__conv2d_t *p, int nhwc, const void *x, int x
           }
       }
     }
-    cquant_qgemm_weights_free(pw);
   }
   free(col);
-  free(bt);
   free(acc);
-  free(zb);
   free(xt);
+  cquant__qconv2d_packed_free(own);
   return st;
 }

@@ -71,11 +71,17 @@ int cquant_qadd(const void *x1, float s1, int32_t z1, const void *x2, float s2, 
       return CQUANT_STATUS_OK;
     }
   }
-#pragma omp parallel for schedule(static) if (n > 65536)
+  uint8_t *o = y;
+  const int right = eo > 0 ? 0 : (-eo > 31 ? 31 : -eo), left2 = eo > 0 ? eo : 0;
+#pragma omp parallel for schedule(static) if (n > 16384)
   for (int64_t i = 0; i < n; i++) {
     const int32_t sum = t1[a8[i]] + t2[b8[i]];
-    int32_t q = cquant__mbqm(sum, mo, eo) + zy;
-    st8(y, i, is_signed, q < lo ? lo : (q > hi ? hi : q));
+    /* cquant__mbqm(sum, mo, eo) with the shift split hoisted out of the loop */
+    const int64_t xl = (int64_t)sum * ((int64_t)1 << left2);
+    const int32_t xs = xl > INT32_MAX ? INT32_MAX : (xl < INT32_MIN ? INT32_MIN : (int32_t)xl);
+    int32_t q = cquant__rdivpot(cquant__srdhm(xs, mo), right) + zy;
+    q = q < lo ? lo : (q > hi ? hi : q);
+    o[i] = (uint8_t)q; /* int8 results as their two's-complement byte */
   }
   return CQUANT_STATUS_OK;
 }

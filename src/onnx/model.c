@@ -1,5 +1,6 @@
 /* ONNX model loading and execution: nodes run in graph order (ONNX requires topological order),
  * values are looked up by name. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,44 @@ struct cquant_onnx_model {
   int *input_types; /* declared element types (cquant dtype or -1) */
   cquant_array_t *inits;
   const cquant__op_t **ops;
+  cquant__slot_t *slots;     /* per node: a value derived from constant inputs (packed weights) */
+  pthread_mutex_t lock;      /* guards slots */
 };
+
+/* The node being executed by this thread (for cquant__cache_*). */
+static _Thread_local struct {
+  cquant_onnx_model_t *m;
+  int node;
+  uint32_t const_mask; /* bit k: input k is an initializer */
+} cur;
+
+int cquant__input_is_const(int k) { return cur.m && k >= 0 && k < 32 && (cur.const_mask >> k & 1); }
+
+void *cquant__cache_get(const void *key) {
+  if (!cur.m) return NULL;
+  pthread_mutex_lock(&cur.m->lock);
+  cquant__slot_t *s = &cur.m->slots[cur.node];
+  void *v = s->key == key ? s->val : NULL;
+  pthread_mutex_unlock(&cur.m->lock);
+  return v;
+}
+
+void *cquant__cache_put(const void *key, void *val, void (*fr)(void *)) {
+  if (!cur.m) return NULL; /* not cacheable: the caller keeps and frees val */
+  pthread_mutex_lock(&cur.m->lock);
+  cquant__slot_t *s = &cur.m->slots[cur.node];
+  void *old = NULL, *ret = val;
+  void (*old_fr)(void *) = NULL;
+  if (s->key == key && s->val) { /* another thread stored it first: use that one */
+    old = val, old_fr = fr, ret = s->val;
+  } else {
+    old = s->val, old_fr = s->fr;
+    s->key = key, s->val = val, s->fr = fr;
+  }
+  pthread_mutex_unlock(&cur.m->lock);
+  if (old && old_fr) old_fr(old);
+  return ret;
+}
 
 int cquant__node_error(const Onnx__NodeProto *node, int status, const char *fmt, ...) {
   char detail[384];
@@ -41,6 +79,12 @@ int64_t cquant__attr_int(const Onnx__NodeProto *node, const char *name, int64_t 
 
 void cquant_onnx_free(cquant_onnx_model_t *m) {
   if (!m) return;
+  if (m->slots) {
+    for (size_t i = 0; m->g && i < m->g->n_node; i++)
+      if (m->slots[i].val && m->slots[i].fr) m->slots[i].fr(m->slots[i].val);
+    free(m->slots);
+    pthread_mutex_destroy(&m->lock);
+  }
   for (int i = 0; i < m->n_inits; i++) cquant_array_free(&m->inits[i]);
   free(m->inits);
   free(m->init_names);
@@ -84,7 +128,9 @@ int cquant_onnx_load_buffer(const void *buf, size_t len, cquant_onnx_model_t **o
   m->input_types = calloc(g->n_input + 1, sizeof(int));
   m->outputs = calloc(g->n_output + 1, sizeof(char *));
   m->ops = calloc(g->n_node + 1, sizeof(*m->ops));
-  if (!m->inits || !m->init_names || !m->inputs || !m->input_types || !m->outputs || !m->ops) {
+  m->slots = calloc(g->n_node + 1, sizeof(*m->slots));
+  if (m->slots) pthread_mutex_init(&m->lock, NULL);
+  if (!m->inits || !m->init_names || !m->inputs || !m->input_types || !m->outputs || !m->ops || !m->slots) {
     cquant_onnx_free(m);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
   }
@@ -181,7 +227,8 @@ const char *cquant_onnx_output_name(const cquant_onnx_model_t *m, int i) { retur
 typedef struct {
   const char *name;
   cquant_array_t a;
-  int owned; /* 0: borrowed from the model or the caller */
+  int owned;   /* 0: borrowed from the model or the caller */
+  int is_init; /* an initializer of the model: constant for its lifetime */
 } value_t;
 
 static value_t *lookup(value_t *v, int n, const char *name) {
@@ -223,7 +270,7 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
   int nv = 0, st = CQUANT_STATUS_OK;
   const char *pe = getenv("CQUANT_PROFILE");
   const int profile = pe && *pe == '1'; /* per-node times on stderr (docs/onnx.md) */
-  for (int i = 0; i < m->n_inits; i++) v[nv++] = (value_t){m->init_names[i], m->inits[i], 0};
+  for (int i = 0; i < m->n_inits; i++) v[nv++] = (value_t){m->init_names[i], m->inits[i], 0, 1};
   for (int i = 0; i < m->n_inputs && !st; i++) {
     int found = -1;
     for (int j = 0; j < n_inputs; j++)
@@ -233,7 +280,7 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
       st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "graph input '%s' must be %s, got %s", m->inputs[i],
                          cquant_dtype_info((cquant_dtype_t)m->input_types[i])->name, cquant_dtype_info(inputs[found].dtype)->name);
     else {
-      v[nv++] = (value_t){m->inputs[i], inputs[found], 0};
+      v[nv++] = (value_t){m->inputs[i], inputs[found], 0, 0};
       if (observe) st = observe(user, m->inputs[i], &inputs[found]);
     }
   }
@@ -257,7 +304,14 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
     if (st) break;
     struct timespec t0, t1;
     if (profile) clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint32_t cmask = 0;
+    for (size_t k = 0; k < n->n_input && k < 32; k++) {
+      value_t *x = in[k] ? lookup(v, nv, n->input[k]) : NULL;
+      if (x && x->is_init) cmask |= 1u << k;
+    }
+    cur.m = (cquant_onnx_model_t *)m, cur.node = (int)i, cur.const_mask = cmask;
     st = m->ops[i]->fn(n, in, (int)n->n_input, out, (int)n->n_output);
+    cur.m = NULL;
     if (profile) {
       clock_gettime(CLOCK_MONOTONIC, &t1);
       fprintf(stderr, "profile: %-32.32s %-24s %9.3f ms\n", n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type,
@@ -270,7 +324,7 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
     }
     for (size_t k = 0; k < n->n_output; k++) {
       if (st) { cquant_array_free(&out[k]); continue; }
-      v[nv++] = (value_t){n->output[k] ? n->output[k] : "", out[k], 1};
+      v[nv++] = (value_t){n->output[k] ? n->output[k] : "", out[k], 1, 0};
       if (observe && n->output[k] && *n->output[k] && !st) st = observe(user, n->output[k], &out[k]);
     }
     /* free every intermediate this node read for the last time: memory stays bounded by what is

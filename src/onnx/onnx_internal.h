@@ -32,6 +32,21 @@ int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out);
 /* The cquant dtype of an ONNX element type, or -1. */
 int cquant__dtype_from_onnx(int32_t elem_type);
 
+/* Per-node cache of values derived from constant inputs (packed weights), for the node the calling
+ * thread is executing: valid while the model lives. get: the value stored under key or NULL.
+ * put: stores val (taking ownership, freed with fr with the model) and returns what the node should
+ * use (another thread's value when it stored first, then val is freed here); NULL when no model is
+ * executing (a constant-folding pass): the caller keeps and frees val. input_is_const: input k is
+ * an initializer. */
+typedef struct {
+  const void *key;
+  void *val;
+  void (*fr)(void *);
+} cquant__slot_t;
+int cquant__input_is_const(int k);
+void *cquant__cache_get(const void *key);
+void *cquant__cache_put(const void *key, void *val, void (*fr)(void *));
+
 /* The loaded protobuf and an initializer's value by name (NULL if none). */
 const Onnx__ModelProto *cquant__onnx_proto(const cquant_onnx_model_t *m);
 const cquant_array_t *cquant__onnx_init(const cquant_onnx_model_t *m, const char *name);

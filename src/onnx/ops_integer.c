@@ -237,7 +237,8 @@ static cquant_array_t nchw_view(const cquant_array_t *x) {
 }
 
 static int conv_run(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, const cquant_array_t *zx_t,
-                    const cquant_array_t *zw_t, const cquant_epilogue_t *e, cquant_dtype_t odt, cquant_array_t *acc, cquant__conv2d_t *p) {
+                    const cquant_array_t *zw_t, int w_idx, int zw_idx, const cquant_epilogue_t *e, cquant_dtype_t odt, cquant_array_t *acc,
+                    cquant__conv2d_t *p) {
   if (!is8(x) || !is8(w)) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x and w must be uint8 or int8");
   const int nhwc = (int)cquant__attr_int(node, "channels_last", 0); /* com.microsoft.QLinearConv */
   const cquant_array_t xv = nhwc ? nchw_view(x) : *x;
@@ -250,9 +251,21 @@ static int conv_run(const Onnx__NodeProto *node, const cquant_array_t *x, const 
   if ((st = cquant__zero_points(node, zw_t, "w_zero_point", &zw, &nw, &d))) { free(zx); return st; }
   if (nx != 1 || (nw != 1 && nw != p->m)) st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "zero points: x needs 1, w needs 1 or %lld", (long long)p->m);
   int64_t shape[4] = {p->n, p->m, p->oh, p->ow}, shape_nhwc[4] = {p->n, p->oh, p->ow, p->m};
+  /* constant weights (initializers): packed once per model and node, kept in the node's cache */
+  const cquant__qconv_packed_t *pk = NULL;
+  cquant__qconv_packed_t *own = NULL;
+  const int depthwise = p->c == p->group && p->m == p->group;
+  if (!st && !depthwise && cquant__input_is_const(w_idx) && (!zw_t || cquant__input_is_const(zw_idx))) {
+    if (!(pk = cquant__cache_get(w->data)) &&
+        !(st = cquant__qconv2d_pack(p, nhwc, w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, &own)) &&
+        (pk = cquant__cache_put(w->data, own, cquant__qconv2d_packed_free)))
+      own = NULL; /* the model holds it now */
+    if (own) pk = own;
+  }
   if (!st && !(st = cquant_array_alloc(acc, odt, 4, nhwc ? shape_nhwc : shape)))
-    st = cquant__qconv2d_ex(p, nhwc, x->data, x->dtype == CQUANT_DT_S8, zx[0], w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, e, acc->data);
+    st = cquant__qconv2d_ex2(p, nhwc, x->data, x->dtype == CQUANT_DT_S8, zx[0], w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, pk, e, acc->data);
   if (st) cquant_array_free(acc);
+  cquant__qconv2d_packed_free(own);
   free(zx);
   free(zw);
   return st;
@@ -260,7 +273,7 @@ static int conv_run(const Onnx__NodeProto *node, const cquant_array_t *x, const 
 
 int cquant__op_conv_integer(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   cquant__conv2d_t p;
-  return conv_run(node, in[0], in[1], n_in > 2 ? in[2] : NULL, n_in > 3 ? in[3] : NULL, NULL, CQUANT_DT_S32, &out[0], &p);
+  return conv_run(node, in[0], in[1], n_in > 2 ? in[2] : NULL, n_in > 3 ? in[3] : NULL, 1, 3, NULL, CQUANT_DT_S32, &out[0], &p);
 }
 
 int cquant__op_qlinear_conv(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
@@ -298,7 +311,7 @@ int cquant__op_qlinear_conv(const Onnx__NodeProto *node, const cquant_array_t *c
   e.out_signed = ydt == CQUANT_DT_S8;
   e.lo = e.out_signed ? -128 : 0;
   e.hi = e.out_signed ? 127 : 255;
-  st = conv_run(node, in[0], in[3], in[2], in[5], &e, ydt, &out[0], &p);
+  st = conv_run(node, in[0], in[3], in[2], in[5], 3, 5, &e, ydt, &out[0], &p);
   free(mult);
   return st;
 }

@@ -42,20 +42,27 @@ int cquant__op_qgemm(const Onnx__NodeProto *node, const cquant_array_t *const *i
     free(zb);
     return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "C must be int32 with %lld entries", (long long)N);
   }
-  /* weights as K x N */
-  const void *bk = b->data;
-  void *tmp = NULL;
-  if (transB) {
-    if (!(tmp = malloc((size_t)(K * N) + 1))) { free(zb); return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory"); }
-    for (int64_t n = 0; n < N; n++)
-      for (int64_t k = 0; k < K; k++) ((uint8_t *)tmp)[k * N + n] = ((const uint8_t *)b->data)[n * K + k];
-    bk = tmp;
+  /* weights as K x N, packed; constant weights once per model and node (the node's cache) */
+  cquant_qgemm_weights_t *w = NULL, *own = NULL;
+  const int cacheable = cquant__input_is_const(3) && (n_in < 6 || !in[5] || cquant__input_is_const(5));
+  if (cacheable) w = cquant__cache_get(b->data);
+  if (!w) {
+    const void *bk = b->data;
+    void *tmp = NULL;
+    if (transB) {
+      if (!(tmp = malloc((size_t)(K * N) + 1))) { free(zb); return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory"); }
+      for (int64_t n = 0; n < N; n++)
+        for (int64_t k = 0; k < K; k++) ((uint8_t *)tmp)[k * N + n] = ((const uint8_t *)b->data)[n * K + k];
+      bk = tmp;
+    }
+    st = cquant_qgemm_pack(bk, b->dtype == CQUANT_DT_S8, K, N, N, zb, nzb == N, &own);
+    free(tmp);
+    if (st) { free(zb); return st; }
+    w = own;
+    if (cacheable && (w = cquant__cache_put(b->data, own, (void (*)(void *))cquant_qgemm_weights_free))) own = NULL;
+    else w = own;
   }
-  cquant_qgemm_weights_t *w = NULL;
-  st = cquant_qgemm_pack(bk, b->dtype == CQUANT_DT_S8, K, N, N, zb, nzb == N, &w);
-  free(tmp);
   free(zb);
-  if (st) return st;
   float *mult = malloc(sizeof(float) * (size_t)N);
   int32_t *bias = c ? malloc(sizeof(int32_t) * (size_t)N) : NULL;
   if (!mult || (c && !bias)) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -86,7 +93,7 @@ int cquant__op_qgemm(const Onnx__NodeProto *node, const cquant_array_t *const *i
   }
   free(mult);
   free(bias);
-  cquant_qgemm_weights_free(w);
+  cquant_qgemm_weights_free(own);
   return st;
 }
 

@@ -13,7 +13,7 @@ int cmd_eval(int argc, char **argv) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       printf("usage: cquant eval MODEL.onnx --data fashion-mnist[:train|test][:N] [--exec float|int|both] [--mean M] [--std S]\n"
-             "                  [--batch B] [--predictions OUT.bin]\n\n"
+             "                  [--batch B] [--threads T] [--predictions OUT.bin]\n\n"
              "Runs the model on the images (float32 N x 1 x 28 x 28, x = (pixel / 255 - M) / S; M and S default\n"
              "to the model's cquant.mean / cquant.std metadata, else 0 and 1) in batches of B (default 100) and\n"
              "prints the top-1 accuracy of its first output against the labels and the latency per sample.\n"
@@ -34,6 +34,11 @@ int cmd_eval(int argc, char **argv) {
     else if (!strcmp(a, "--mean")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &mean)) return cli_fail("--mean needs a number"); mean_given = 1; }
     else if (!strcmp(a, "--std")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &std) || !(std > 0)) return cli_fail("--std needs a number > 0"); std_given = 1; }
     else if (!strcmp(a, "--batch")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_int(v, &batch) || batch < 1) return cli_fail("--batch needs a positive integer"); }
+    else if (!strcmp(a, "--threads")) {
+      long long t;
+      if (!(v = cli_value(argc, argv, &i)) || cli_parse_int(v, &t) || t < 1 || t > 1024) return cli_fail("--threads needs a positive integer");
+      cquant_set_num_threads((int)t);
+    }
     else if (a[0] == '-' && a[1]) return cli_fail("unknown option '%s' (cquant eval --help)", a);
     else if (!model) model = a;
     else return cli_fail("unexpected argument '%s'", a);
