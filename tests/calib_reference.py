@@ -155,9 +155,9 @@ for name, batches in datasets.items():
         got = run_cquant(files, "--method", "percentile", "--percentile", str(p), "--asymmetric")
         check(f"{name}: percentile {p} two-sided", got == want, f"got {got}, want {want}")
 
-    # entropy, int8 (128 levels) and int4 (8 levels)
-    for dtype, qbins in (("int8", 128), ("int4", 8)):
-        got = run_cquant(files, "--method", "entropy", "--dtype", dtype)
+    # entropy, int8 (128 levels), int4 (8 levels), and uint8 asymmetric (256 levels, the unsigned form)
+    for dtype, qbins, extra in (("int8", 128, ()), ("int4", 8, ()), ("uint8", 256, ("--asymmetric",))):
+        got = run_cquant(files, "--method", "entropy", "--dtype", dtype, *extra)
         if len(absh) <= 128:
             check(f"{name}: entropy {dtype} (short histogram)", got[1] == np.float32(min(len(absh) * w, amax_data)))
             continue

@@ -237,7 +237,10 @@ static int select_range(cquant_observer_t *o, int64_t c, float *lo, float *hi) {
       }
       break;
     case CQUANT_CALIB_ENTROPY: {
-      const int qbins = 1 << (info->bits - 1); /* 128 levels for 8 bits, as TensorRT */
+      /* 128 levels for 8 bits, as TensorRT; an unsigned asymmetric target spends all 2^bits levels
+       * on [0, T] (post-ReLU data), so the search models 256 levels then, as pytorch-quantization
+       * does for unsigned quantizers (docs/calibration.md, C4) */
+      const int qbins = 1 << (info->bits - 1 + (!info->is_signed && !sym));
       a = (float)((double)cquant__select_entropy(abs, nabs, qbins) * w);
       break;
     }
