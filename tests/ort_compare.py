@@ -104,11 +104,51 @@ def shapes():
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), {"x": rng.standard_normal((2, 2, 6, 7)).astype(np.float32)}
 
 
-for name, build in (("cnn", cnn), ("mlp", mlp), ("shapes", shapes)):
+def resize():
+    """The upsampling and splitting ops of segmentation/detection exports: Resize (nearest and linear,
+    every coordinate mode, scales and sizes), Split, ReduceMean/ReduceSum, reflect and edge Pad."""
+    nodes = [
+        helper.make_node("Resize", ["x", "", "sc2"], ["r1"], mode="nearest"),  # half_pixel, round_prefer_floor
+        helper.make_node("Resize", ["x", "", "", "sz"], ["r2"], mode="linear"),
+        helper.make_node("Resize", ["x", "", "", "sz"], ["r3"], mode="linear", coordinate_transformation_mode="align_corners"),
+        helper.make_node("Resize", ["x", "", "sc3"], ["r4"], mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+        helper.make_node("Resize", ["x", "", "", "sz"], ["r5"], mode="nearest", coordinate_transformation_mode="pytorch_half_pixel",
+                         nearest_mode="round_prefer_ceil"),
+        helper.make_node("Resize", ["x", "", "sc3"], ["r6"], mode="linear", coordinate_transformation_mode="pytorch_half_pixel"),
+        helper.make_node("Split", ["x", "spl"], ["s1", "s2"], axis=1),
+        helper.make_node("ReduceMean", ["x"], ["m1"], axes=[2, 3], keepdims=1),
+        helper.make_node("ReduceMean", ["x"], ["m2"], axes=[1], keepdims=0),
+        helper.make_node("ReduceSum", ["x", "rax"], ["m3"], keepdims=1),
+        helper.make_node("Pad", ["x", "pads"], ["p1"], mode="reflect"),
+        helper.make_node("Pad", ["x", "pads"], ["p2"], mode="edge"),
+    ]
+    inits = [init("sc2", np.array([1, 1, 2, 2], np.float32)), init("sz", np.array([1, 3, 9, 12], np.int64)),
+             init("sc3", np.array([1, 1, 1.5, 3], np.float32)), init("spl", np.array([1, 2], np.int64)), init("rax", np.array([-1], np.int64)),
+             init("pads", np.array([0, 0, 2, 1, 0, 0, 1, 3], np.int64))]
+    outs = ["r1", "r2", "r3", "r4", "r5", "r6", "s1", "s2", "m1", "m2", "m3", "p1", "p2"]
+    g = helper.make_graph(nodes, "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 7])],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, [None]) for o in outs], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), {"x": rng.standard_normal((1, 3, 5, 7)).astype(np.float32)}
+
+
+def upsample():
+    """Upsample (opset 9), as older exporters write it."""
+    nodes = [helper.make_node("Upsample", ["x", "sc"], ["u1"], mode="nearest"), helper.make_node("Upsample", ["x", "sc"], ["u2"], mode="linear")]
+    g = helper.make_graph(nodes, "upsample", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2, 4, 3])],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, [None]) for o in ("u1", "u2")],
+                          [init("sc", np.array([1, 1, 2, 3], np.float32))])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)]), {"x": rng.standard_normal((2, 2, 4, 3)).astype(np.float32)}
+
+
+for name, build in (("cnn", cnn), ("mlp", mlp), ("shapes", shapes), ("resize", resize), ("upsample", upsample), ("cnn_external", cnn)):
     model, feeds = build()
     onnx.checker.check_model(model)
     mp = os.path.join(tmp, name + ".onnx")
-    onnx.save(model, mp)
+    if name.endswith("_external"):  # every initializer in a separate file beside the model
+        onnx.save_model(model, mp, save_as_external_data=True, all_tensors_to_one_file=True, location=name + ".data", size_threshold=0)
+        assert os.path.exists(os.path.join(tmp, name + ".data"))
+    else:
+        onnx.save(model, mp)
     args = []
     for k, v in feeds.items():
         np.save(os.path.join(tmp, k + ".npy"), v)

@@ -214,6 +214,17 @@ bad.append(("an empty calibration folder", [cnn, "--calib", os.path.join(tmp, "e
 trunc = os.path.join(tmp, "trunc.onnx")
 open(trunc, "wb").write(open(cnn, "rb").read()[:5000])
 bad.append(("a truncated model file", [trunc, "--calib", "fashion-mnist:train:10"], "trunc.onnx"))
+for what, loc in (("external data outside the model's folder", "../outside.bin"), ("a missing external data file", "missing.bin")):
+    mx = onnx.load(cnn)
+    t = mx.graph.initializer[0]
+    t.ClearField("raw_data")
+    t.data_location = TensorProto.EXTERNAL
+    del t.external_data[:]
+    e = t.external_data.add()
+    e.key, e.value = "location", loc
+    px = os.path.join(tmp, "ext_" + loc.replace("/", "_").replace(".", "_") + ".onnx")
+    onnx.save(mx, px)
+    bad.append((what, [px, "--calib", "fashion-mnist:train:10"], loc))
 bad.append(("an unknown method", [cnn, "--calib", "fashion-mnist:train:10", "--act-method", "magic"], "magic"))
 bad.append(("several methods without --eval", [cnn, "--calib", "fashion-mnist:train:10", "--act-method", "minmax,mse"], "--eval"))
 for what, args, needle in bad:

@@ -64,6 +64,11 @@ void cquant__qconv2d_s32_ref(const cquant__conv2d_t *p, const void *x, int x_sig
 void cquant__requant_f_avx2(const int32_t *acc, const int32_t *bias, const float *mult, int per_column, int out_signed, int32_t zo,
                             int32_t lo, int32_t hi, int64_t n, void *out);
 
+/* The quantized add (eq. 26) as a table of all 65536 input pairs, and its application: the same
+ * results as cquant_qadd for these parameters. */
+int cquant__qadd_table(float s1, int32_t z1, float s2, int32_t z2, int is_signed, float sy, int32_t zy, uint8_t *tab);
+void cquant__qadd_by_table(const uint8_t *tab, const void *x1, const void *x2, int64_t n, void *y);
+
 /* The epilogue of a row of n columns (bias and per-column parameters from column 0). */
 void cquant__epilogue_row(const cquant_epilogue_t *e, const int32_t *acc, int64_t n, void *out);
 

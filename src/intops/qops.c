@@ -35,41 +35,62 @@ int cquant_qlinear(const void *x, int x_signed, int64_t M, float x_scale, int32_
   return st;
 }
 
-int cquant_qadd(const void *x1, float s1, int32_t z1, const void *x2, float s2, int32_t z2, int is_signed, int64_t n,
-                float sy, int32_t zy, void *y) {
-  if (!x1 || !x2 || !y || !(s1 > 0) || !(s2 > 0) || !(sy > 0)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qadd: bad arguments");
-  /* eq. 26: both inputs to the scale 2 max(s1, s2) / 2^20, add, then to sy */
+/* eq. 26's parameters: the two input tables (each input's rescaled value depends only on its
+ * 8-bit code) and the output multiplier. */
+static int qadd_setup(float s1, int32_t z1, float s2, int32_t z2, int is_signed, float sy, int32_t t1[256], int32_t t2[256], int32_t *mo, int *eo) {
   const int left = 20;
   const double twice_max = 2.0 * fmax(s1, s2);
-  int32_t m1, m2, mo;
-  int e1, e2, eo;
-  int st;
+  int32_t m1, m2;
+  int e1, e2, st;
   if ((st = cquant_quantize_multiplier(s1 / twice_max, &m1, &e1)) || (st = cquant_quantize_multiplier(s2 / twice_max, &m2, &e2)) ||
-      (st = cquant_quantize_multiplier(twice_max / ((double)(1 << left) * sy), &mo, &eo)))
+      (st = cquant_quantize_multiplier(twice_max / ((double)(1 << left) * sy), mo, eo)))
     return st;
-  const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
-  /* each input's rescaled value depends only on its 8-bit code: two tables of 256 */
-  int32_t t1[256], t2[256];
   for (int v = 0; v < 256; v++) {
     const int32_t q = is_signed ? (int32_t)(int8_t)v : v;
     t1[v] = cquant_mul_by_quantized_multiplier((q - z1) * (1 << left), m1, e1);
     t2[v] = cquant_mul_by_quantized_multiplier((q - z2) * (1 << left), m2, e2);
   }
+  return 0;
+}
+
+int cquant__qadd_table(float s1, int32_t z1, float s2, int32_t z2, int is_signed, float sy, int32_t zy, uint8_t *tab) {
+  if (!tab || !(s1 > 0) || !(s2 > 0) || !(sy > 0)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qadd: bad arguments");
+  int32_t t1[256], t2[256], mo;
+  int eo, st;
+  if ((st = qadd_setup(s1, z1, s2, z2, is_signed, sy, t1, t2, &mo, &eo))) return st;
+  const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+#pragma omp parallel for schedule(static)
+  for (int v = 0; v < 65536; v++) {
+    const int32_t q = cquant__mbqm(t1[v >> 8] + t2[v & 255], mo, eo) + zy;
+    tab[v] = (uint8_t)(q < lo ? lo : (q > hi ? hi : q));
+  }
+  return 0;
+}
+
+void cquant__qadd_by_table(const uint8_t *tab, const void *x1, const void *x2, int64_t n, void *y) {
+  const uint8_t *a8 = x1, *b8 = x2;
+  uint8_t *o = y;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) o[i] = tab[(a8[i] << 8) | b8[i]];
+}
+
+int cquant_qadd(const void *x1, float s1, int32_t z1, const void *x2, float s2, int32_t z2, int is_signed, int64_t n,
+                float sy, int32_t zy, void *y) {
+  if (!x1 || !x2 || !y || !(s1 > 0) || !(s2 > 0) || !(sy > 0)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qadd: bad arguments");
+  /* eq. 26: both inputs to the scale 2 max(s1, s2) / 2^20, add, then to sy */
+  int32_t t1[256], t2[256], mo;
+  int eo, st;
+  if ((st = qadd_setup(s1, z1, s2, z2, is_signed, sy, t1, t2, &mo, &eo))) return st;
+  const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
   const uint8_t *a8 = x1, *b8 = x2;
   if (n >= 4 * 65536) { /* every (x1, x2) pair once: a 64 KiB table of the exact results */
     uint8_t *tab = malloc(65536);
-    if (tab) {
-#pragma omp parallel for schedule(static)
-      for (int v = 0; v < 65536; v++) {
-        const int32_t q = cquant__mbqm(t1[v >> 8] + t2[v & 255], mo, eo) + zy;
-        tab[v] = (uint8_t)(q < lo ? lo : (q > hi ? hi : q));
-      }
-      uint8_t *o = y;
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; i++) o[i] = tab[(a8[i] << 8) | b8[i]];
+    if (tab && !cquant__qadd_table(s1, z1, s2, z2, is_signed, sy, zy, tab)) {
+      cquant__qadd_by_table(tab, x1, x2, n, y);
       free(tab);
       return CQUANT_STATUS_OK;
     }
+    free(tab);
   }
   uint8_t *o = y;
   const int right = eo > 0 ? 0 : (-eo > 31 ? 31 : -eo), left2 = eo > 0 ? eo : 0;

@@ -101,7 +101,11 @@ static int elem_type_of(const Onnx__ValueInfoProto *v) {
   return v->type->tensor_type->has_elem_type ? cquant__dtype_from_onnx(v->type->tensor_type->elem_type) : -1;
 }
 
-int cquant_onnx_load_buffer(const void *buf, size_t len, cquant_onnx_model_t **out) {
+static int load_buffer_dir(const void *buf, size_t len, const char *dir, cquant_onnx_model_t **out);
+
+int cquant_onnx_load_buffer(const void *buf, size_t len, cquant_onnx_model_t **out) { return load_buffer_dir(buf, len, NULL, out); }
+
+static int load_buffer_dir(const void *buf, size_t len, const char *dir, cquant_onnx_model_t **out) {
   if (!out || (!buf && len)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx: NULL argument");
   *out = NULL;
   cquant_onnx_model_t *m = calloc(1, sizeof *m);
@@ -116,10 +120,10 @@ int cquant_onnx_load_buffer(const void *buf, size_t len, cquant_onnx_model_t **o
   for (size_t i = 0; i < m->proto->n_opset_import; i++) {
     const Onnx__OperatorSetIdProto *o = m->proto->opset_import[i];
     if (o->domain && *o->domain && strcmp(o->domain, "ai.onnx")) continue;
-    if (o->has_version && (o->version < 10 || o->version > 21)) {
+    if (o->has_version && (o->version < 7 || o->version > 21)) {
       const long long v = (long long)o->version; /* read before the model is freed */
       cquant_onnx_free(m);
-      return cquant__error(CQUANT_STATUS_UNSUPPORTED, "opset %lld is not supported (10 to 21 are)", v);
+      return cquant__error(CQUANT_STATUS_UNSUPPORTED, "opset %lld is not supported (7 to 21 are)", v);
     }
   }
   m->inits = calloc(g->n_initializer + 1, sizeof(cquant_array_t));
@@ -135,7 +139,7 @@ int cquant_onnx_load_buffer(const void *buf, size_t len, cquant_onnx_model_t **o
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
   }
   for (size_t i = 0; i < g->n_initializer && !st; i++) {
-    if ((st = cquant__tensor_from_proto(g->initializer[i], &m->inits[i]))) break;
+    if ((st = cquant__tensor_from_proto_dir(g->initializer[i], dir, &m->inits[i]))) break;
     m->init_names[i] = g->initializer[i]->name ? g->initializer[i]->name : "";
     m->n_inits++;
   }
@@ -177,7 +181,14 @@ int cquant_onnx_load(const char *path, cquant_onnx_model_t **out) {
   size_t len;
   int st = cquant_file_read(path, &buf, &len);
   if (st) return st;
-  st = cquant_onnx_load_buffer(buf, len, out);
+  /* external data lives beside the model */
+  char *dir = strdup(path);
+  if (!dir) { free(buf); return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory"); }
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = 0;
+  else strcpy(dir, ".");
+  st = load_buffer_dir(buf, len, dir, out);
+  free(dir);
   free(buf);
   if (st) return cquant__error_prefix(st, path);
   return CQUANT_STATUS_OK;

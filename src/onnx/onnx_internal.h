@@ -29,6 +29,8 @@ int64_t cquant__attr_int(const Onnx__NodeProto *node, const char *name, int64_t 
 
 /* Converts a TensorProto to an array (raw_data or the typed fields). */
 int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out);
+/* The same, reading external data relative to dir (the model's folder; NULL: none allowed). */
+int cquant__tensor_from_proto_dir(const Onnx__TensorProto *t, const char *dir, cquant_array_t *out);
 /* The cquant dtype of an ONNX element type, or -1. */
 int cquant__dtype_from_onnx(int32_t elem_type);
 
@@ -103,6 +105,9 @@ int cquant__op_qgemm(const Onnx__NodeProto *, const cquant_array_t *const *, int
 int cquant__op_qlinear_add(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_qlinear_gap(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_relu(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_resize(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_upsample(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_split(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_nhwc_maxpool(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 
 /* Helpers for quantized operators: a zero-point tensor as int32 values (NULL input: one 0), and

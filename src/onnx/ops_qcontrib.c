@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/intops.h"
+#include "intops/intops.h"
 #include "onnx/onnx_internal.h"
 
 static int is8(const cquant_array_t *a) { return a && (a->dtype == CQUANT_DT_U8 || a->dtype == CQUANT_DT_S8); }
@@ -114,7 +115,18 @@ int cquant__op_qlinear_add(const Onnx__NodeProto *node, const cquant_array_t *co
     return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "A and B must have the same shape (broadcasting is not supported yet)");
   if (dc != a->dtype) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "C must have A's type");
   if ((st = cquant_array_alloc(&out[0], a->dtype, a->ndim, a->shape))) return st;
-  if ((st = cquant_qadd(a->data, sa, za, b->data, sb, zb, a->dtype == CQUANT_DT_S8, a->numel, sc, zc, out[0].data))) cquant_array_free(&out[0]);
+  /* constant parameters: the exact table of all input pairs, made once per model and node */
+  int cacheable = 1;
+  for (int k = 1; k < 8; k++)
+    if (k != 3 && k < n_in && in[k]) cacheable &= cquant__input_is_const(k);
+  const uint8_t *tab = cacheable ? cquant__cache_get(in[1]->data) : NULL;
+  if (cacheable && !tab) {
+    uint8_t *t = malloc(65536);
+    if (t && !cquant__qadd_table(sa, za, sb, zb, a->dtype == CQUANT_DT_S8, sc, zc, t) && (tab = cquant__cache_put(in[1]->data, t, free))) t = NULL;
+    free(t);
+  }
+  if (tab) cquant__qadd_by_table(tab, a->data, b->data, a->numel, out[0].data);
+  else if ((st = cquant_qadd(a->data, sa, za, b->data, sb, zb, a->dtype == CQUANT_DT_S8, a->numel, sc, zc, out[0].data))) cquant_array_free(&out[0]);
   return st;
 }
 

@@ -94,8 +94,13 @@ int cquant__op_pad(const Onnx__NodeProto *node, const cquant_array_t *const *in,
   const cquant_array_t *x = in[0];
   if (x->dtype != CQUANT_DT_F32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "float32 only");
   const Onnx__AttributeProto *m = cquant__attr(node, "mode");
-  if (m && m->has_s && (m->s.len != 8 || memcmp(m->s.data, "constant", 8)))
-    return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "only mode 'constant' is supported");
+  int mode = 0; /* constant, reflect, edge */
+  if (m && m->has_s) {
+    if (m->s.len == 7 && !memcmp(m->s.data, "reflect", 7)) mode = 1;
+    else if (m->s.len == 4 && !memcmp(m->s.data, "edge", 4)) mode = 2;
+    else if (!(m->s.len == 8 && !memcmp(m->s.data, "constant", 8)))
+      return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "mode '%.*s' is not supported (constant, reflect, edge)", (int)m->s.len, (const char *)m->s.data);
+  }
   int64_t pads[2 * CQUANT_MAX_DIMS];
   int np = 0, st;
   const Onnx__AttributeProto *pa = cquant__attr(node, "pads");
@@ -107,6 +112,9 @@ int cquant__op_pad(const Onnx__NodeProto *node, const cquant_array_t *const *in,
   int64_t shape[CQUANT_MAX_DIMS];
   for (int d = 0; d < x->ndim; d++) {
     if (pads[d] < 0 || pads[d + x->ndim] < 0) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "negative pads");
+    if (mode == 1 && (pads[d] >= x->shape[d] || pads[d + x->ndim] >= x->shape[d]) && (pads[d] || pads[d + x->ndim]))
+      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "reflect pads must be smaller than the axis (%lld)", (long long)x->shape[d]);
+    if (mode == 2 && !x->shape[d] && (pads[d] || pads[d + x->ndim])) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "edge padding of an empty axis");
     shape[d] = x->shape[d] + pads[d] + pads[d + x->ndim];
   }
   if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, x->ndim, shape))) return st;
@@ -115,9 +123,12 @@ int cquant__op_pad(const Onnx__NodeProto *node, const cquant_array_t *const *in,
     int64_t rem = i, src = 0, mul = 1;
     int inside = 1;
     for (int d = x->ndim - 1; d >= 0; d--) {
-      const int64_t c = rem % shape[d] - pads[d];
+      int64_t c = rem % shape[d] - pads[d];
       rem /= shape[d];
-      if (c < 0 || c >= x->shape[d]) inside = 0;
+      const int64_t n = x->shape[d];
+      if (mode == 1 && n > 1) c = c < 0 ? -c : (c >= n ? 2 * (n - 1) - c : c); /* mirror without the edge */
+      else if (mode) c = c < 0 ? 0 : (c >= n ? n - 1 : c);                     /* edge (and reflect of one element) */
+      if (c < 0 || c >= n) inside = 0;
       src += c * mul;
       mul *= x->shape[d];
     }

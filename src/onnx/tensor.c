@@ -1,4 +1,6 @@
+#define _FILE_OFFSET_BITS 64
 /* TensorProto <-> cquant arrays. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "onnx/onnx_internal.h"
@@ -25,14 +27,55 @@ size_t cquant__dtype_size(cquant_dtype_t dt) {
   }
 }
 
-int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out) {
+/* A tensor stored outside the model (data_location EXTERNAL): location (relative to the model's
+ * folder, no '..' and not absolute), offset and length, as onnx.save_model(save_as_external_data)
+ * writes them. */
+static int external(const Onnx__TensorProto *t, const char *name, const char *dir, size_t nb, cquant_array_t *out) {
+  const char *loc = NULL;
+  long long offset = 0, length = -1;
+  for (size_t i = 0; i < t->n_external_data; i++) {
+    const Onnx__StringStringEntryProto *e = t->external_data[i];
+    if (!e->key || !e->value) continue;
+    char *end;
+    if (!strcmp(e->key, "location")) loc = e->value;
+    else if (!strcmp(e->key, "offset") && ((offset = strtoll(e->value, &end, 10)) < 0 || *end))
+      return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': bad external data offset '%s'", name, e->value);
+    else if (!strcmp(e->key, "length") && ((length = strtoll(e->value, &end, 10)) < 0 || *end))
+      return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': bad external data length '%s'", name, e->value);
+  }
+  if (!loc || !*loc) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': external data without a location", name);
+  if (!dir) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "tensor '%s': external data needs the model to be read from a file", name);
+  if (loc[0] == '/' || strstr(loc, ".."))
+    return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': external data location '%s' leaves the model's folder", name, loc);
+  if (length >= 0 && (size_t)length != nb)
+    return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': external data length %lld, the shape needs %zu bytes", name, length, nb);
+  size_t pl = strlen(dir) + strlen(loc) + 2;
+  char *path = malloc(pl);
+  if (!path) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
+  snprintf(path, pl, "%s/%s", dir, loc);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    int st = cquant__error(CQUANT_STATUS_IO, "tensor '%s': cannot open external data file %s", name, path);
+    free(path);
+    return st;
+  }
+  int st = 0;
+  if (fseeko(f, (off_t)offset, SEEK_SET) || (nb && fread(out->data, 1, nb, f) != nb))
+    st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': %s holds fewer than %lld + %zu bytes", name, path, offset, nb);
+  fclose(f);
+  free(path);
+  return st;
+}
+
+int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out) { return cquant__tensor_from_proto_dir(t, NULL, out); }
+
+int cquant__tensor_from_proto_dir(const Onnx__TensorProto *t, const char *dir, cquant_array_t *out) {
   memset(out, 0, sizeof *out);
   const char *name = t->name ? t->name : "(unnamed)";
   int dt = t->has_data_type ? cquant__dtype_from_onnx(t->data_type) : -1;
   if (dt < 0) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "tensor '%s': element type %d is not supported", name, (int)t->data_type);
   if (t->n_dims > CQUANT_MAX_DIMS) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "tensor '%s': more than %d dimensions", name, CQUANT_MAX_DIMS);
-  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "tensor '%s': external data is not supported yet", name);
+  const int ext = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
   int64_t shape[CQUANT_MAX_DIMS], n = 1;
   for (size_t d = 0; d < t->n_dims; d++) {
     if (t->dims[d] < 0 || (t->dims[d] && n > ((int64_t)1 << 40) / t->dims[d]))
@@ -42,6 +85,11 @@ int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out) {
   }
   const size_t es = cquant__dtype_size((cquant_dtype_t)dt), nb = (size_t)n * es;
   /* where the values are, and how many */
+  if (ext) {
+    int st = cquant_array_alloc(out, (cquant_dtype_t)dt, (int)t->n_dims, shape);
+    if (!st && (st = external(t, name, dir, nb, out))) cquant_array_free(out);
+    return st;
+  }
   size_t have;
   if (t->has_raw_data) have = t->raw_data.len / es * (t->raw_data.len % es == 0);
   else if (dt == CQUANT_DT_F32) have = t->n_float_data;
