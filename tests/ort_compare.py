@@ -140,7 +140,18 @@ def upsample():
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)]), {"x": rng.standard_normal((2, 2, 4, 3)).astype(np.float32)}
 
 
-for name, build in (("cnn", cnn), ("mlp", mlp), ("shapes", shapes), ("resize", resize), ("upsample", upsample), ("cnn_external", cnn)):
+def large():
+    """Convolutions over a 300x300 image: the float im2col works on blocks of output rows."""
+    w1 = (rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32)
+    w2 = (rng.standard_normal((5, 4, 3, 3)) * 0.3).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["c1", "w2"], ["y"], pads=[2, 1, 0, 2], strides=[2, 1], dilations=[2, 1])]
+    g = helper.make_graph(nodes, "large", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 300, 300])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, None, None])], [init("w1", w1), init("w2", w2)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), {"x": rng.standard_normal((1, 3, 300, 300)).astype(np.float32)}
+
+
+for name, build in (("cnn", cnn), ("large", large), ("mlp", mlp), ("shapes", shapes), ("resize", resize), ("upsample", upsample), ("cnn_external", cnn)):
     model, feeds = build()
     onnx.checker.check_model(model)
     mp = os.path.join(tmp, name + ".onnx")

@@ -33,35 +33,43 @@ int cquant__op_conv(const Onnx__NodeProto *node, const cquant_array_t *const *in
   const int per_image = p.n > 1 && threads > 1;
   if (per_image) openblas_set_num_threads(1);
   int oom = 0;
+  /* the im2col buffer covers at most PB output pixels at a time (8 MiB or so): memory stays
+   * bounded for large images; each block is one sgemm writing its columns of the output */
+  int64_t RB = ((int64_t)2 << 20) / ((K > 0 ? K : 1) * (p.ow > 0 ? p.ow : 1)); /* whole output rows per block */
+  RB = RB < 1 ? 1 : RB > p.oh ? p.oh : RB;
+  const int64_t PB = RB * p.ow;
 #pragma omp parallel num_threads(per_image ? threads : 1)
   {
-    float *col = malloc(sizeof(float) * (size_t)(K * P) + 16);
+    float *col = malloc(sizeof(float) * (size_t)(K * PB) + 16);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t n = 0; n < p.n; n++) {
       if (!col) { oom = 1; continue; }
-      for (int64_t g = 0; g < p.group; g++) {
-        for (int64_t c = 0; c < cg; c++) /* im2col: rows k = (c, ky, kx), columns = output pixels */
-          for (int64_t ky = 0; ky < p.kh; ky++)
-            for (int64_t kx = 0; kx < p.kw; kx++) {
-              float *row = col + ((c * p.kh + ky) * p.kw + kx) * P;
-              const float *plane = x + (n * p.c + g * cg + c) * p.h * p.w;
-              for (int64_t oy = 0; oy < p.oh; oy++) {
-                const int64_t iy = oy * p.stride_h - p.pad_t + ky * p.dil_h;
-                float *r = row + oy * p.ow;
-                if (iy < 0 || iy >= p.h) { memset(r, 0, sizeof(float) * (size_t)p.ow); continue; }
-                const float *src = plane + iy * p.w;
-                for (int64_t ox = 0; ox < p.ow; ox++) {
-                  const int64_t ix = ox * p.stride_w - p.pad_l + kx * p.dil_w;
-                  r[ox] = (ix >= 0 && ix < p.w) ? src[ix] : 0.0f;
+      for (int64_t g = 0; g < p.group; g++)
+        for (int64_t oy0 = 0; oy0 < p.oh; oy0 += RB) {
+          const int64_t rows = p.oh - oy0 < RB ? p.oh - oy0 : RB, p0 = oy0 * p.ow, pb = rows * p.ow;
+          for (int64_t c = 0; c < cg; c++) /* im2col: rows k = (c, ky, kx), columns = the block's output pixels */
+            for (int64_t ky = 0; ky < p.kh; ky++)
+              for (int64_t kx = 0; kx < p.kw; kx++) {
+                float *row = col + ((c * p.kh + ky) * p.kw + kx) * pb;
+                const float *plane = x + (n * p.c + g * cg + c) * p.h * p.w;
+                for (int64_t r = 0; r < rows; r++) {
+                  const int64_t iy = (oy0 + r) * p.stride_h - p.pad_t + ky * p.dil_h;
+                  float *dst = row + r * p.ow;
+                  if (iy < 0 || iy >= p.h) { memset(dst, 0, sizeof(float) * (size_t)p.ow); continue; }
+                  const float *src = plane + iy * p.w;
+                  for (int64_t ox = 0; ox < p.ow; ox++) {
+                    const int64_t ix = ox * p.stride_w - p.pad_l + kx * p.dil_w;
+                    dst[ox] = (ix >= 0 && ix < p.w) ? src[ix] : 0.0f;
+                  }
                 }
               }
-            }
-        float *yg = y + (n * p.m + g * mg) * P;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)P, (int)K, 1.0f, w + g * mg * K, (int)K, col, (int)P, 0.0f, yg, (int)P);
-        if (b)
-          for (int64_t j = 0; j < mg; j++)
-            for (int64_t i = 0; i < P; i++) yg[j * P + i] += ((const float *)b->data)[g * mg + j];
-      }
+          float *yg = y + (n * p.m + g * mg) * P + p0;
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)pb, (int)K, 1.0f, w + g * mg * K, (int)K, col, (int)pb, 0.0f, yg,
+                      (int)P);
+          if (b)
+            for (int64_t j = 0; j < mg; j++)
+              for (int64_t i = 0; i < pb; i++) yg[j * P + i] += ((const float *)b->data)[g * mg + j];
+        }
     }
     free(col);
   }
