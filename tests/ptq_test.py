@@ -168,6 +168,48 @@ m = re.search(r"--max-drop 0.20: (\d+) layers? kept in float; drop (-?[0-9.]+) p
 check("--max-drop keeps layers in float until the drop is within budget",
       r.returncode == 0 and (m is None and "keeping" not in r.stdout or m and float(m.group(2)) <= 0.2 or m and int(m.group(1)) == 4), r.stdout[-300:] + r.stderr)
 
+# Conv + Clip(0, 6) (ReLU6) is one layer: its range is measured after the Clip, which then costs
+# nothing on the integers; a model calibrated from a folder of .npy batches
+rng = np.random.default_rng(5)
+wa = (rng.standard_normal((8, 3, 3, 3)) * 0.4).astype(np.float32)
+wb = (rng.standard_normal((4, 8, 3, 3)) * 0.3).astype(np.float32)
+wc = (rng.standard_normal((3, 4)) * 0.5).astype(np.float32)
+g = helper.make_graph(
+    [helper.make_node("Conv", ["x", "wa"], ["ca"], pads=[1, 1, 1, 1], name="conv_a"),
+     helper.make_node("Clip", ["ca", "lo", "hi"], ["ra"], name="relu6"),
+     helper.make_node("Conv", ["ra", "wb"], ["cb"], strides=[2, 2], name="conv_b"),
+     helper.make_node("Relu", ["cb"], ["rb"]),
+     helper.make_node("GlobalAveragePool", ["rb"], ["gp"]),
+     helper.make_node("Flatten", ["gp"], ["f"]),
+     helper.make_node("Gemm", ["f", "wc"], ["logits"], transB=1, name="fc")],
+    "relu6", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+    [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3])],
+    [numpy_helper.from_array(wa, "wa"), numpy_helper.from_array(wb, "wb"), numpy_helper.from_array(wc, "wc"),
+     numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(6, np.float32), "hi")])
+r6 = os.path.join(tmp, "relu6.onnx")
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), r6)
+cal = os.path.join(tmp, "cal6")
+os.makedirs(cal)
+for i in range(3):
+    np.save(os.path.join(cal, f"b{i}.npy"), (rng.standard_normal((8, 3, 16, 16)) * 2).astype(np.float32))
+r = cq("ptq", r6, "--calib", cal, "-o", os.path.join(tmp, "relu6_qop.onnx"), "--format", "qop")
+ops = [n.op_type for n in onnx.load(os.path.join(tmp, "relu6_qop.onnx")).graph.node] if r.returncode == 0 else []
+check("Conv + Clip(0, 6) is fused: the QLinear model has no Clip and no float Conv", r.returncode == 0 and "Clip" not in ops and "Conv" not in ops,
+      str(ops) + r.stderr)
+r = cq("ptq", r6, "--calib", cal, "-o", os.path.join(tmp, "relu6_qdq.onnx"))
+if r.returncode == 0 and HAVE_ORT:
+    x6 = os.path.join(tmp, "x6.npy")
+    np.save(x6, (rng.standard_normal((5, 3, 16, 16)) * 2).astype(np.float32))
+    d1, d2 = tempfile.mkdtemp(dir=tmp), tempfile.mkdtemp(dir=tmp)
+    r1 = cq("run", os.path.join(tmp, "relu6_qdq.onnx"), "--input", "x=" + x6, "--output-dir", d1)
+    subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), os.path.join(tmp, "relu6_qdq.onnx"), d2, "x=" + x6], check=False)
+    a, b = np.load(os.path.join(d1, "logits.npy")), np.load(os.path.join(d2, "logits.npy"))
+    err = float(np.abs(a - b).max() / np.abs(b).max())
+    check("Conv + Clip(0, 6): cquant's integer run agrees with ONNX Runtime on the QDQ file (rel. err <= 2e-2)", r1.returncode == 0 and err <= 2e-2,
+          f"({err:.2e})")
+else:
+    check("Conv + Clip(0, 6): ptq from a folder of .npy batches", r.returncode == 0, r.stderr.strip())
+
 # float16 weights behind Cast nodes (as exporters write them) load and run
 m = onnx.load(cnn)
 nodes = []

@@ -12,6 +12,7 @@
  * A ReLU before the Q is exact on the integers when the output zero-point is the type's minimum
  * (the clamp does it) and is kept as an integer Relu when the zero-point is 0 (int8). Everything
  * else stays as written: DequantizeLinear -> float op -> QuantizeLinear runs in float. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/ptq.h"
@@ -40,7 +41,7 @@ static int q_after(const cquant__graph_t *g, const char *name, int allow_relu, i
   int c[2];
   *relu = -1;
   if (cquant__graph_is_output(g, name) || cquant__graph_consumers(g, name, c, 2) != 1) return 0;
-  if (allow_relu && is_op(g->node[c[0]], "Relu")) {
+  if (allow_relu && (is_op(g->node[c[0]], "Relu") || is_op(g->node[c[0]], "Clip"))) {
     *relu = c[0];
     name = g->node[c[0]]->output[0];
     if (cquant__graph_is_output(g, name) || cquant__graph_consumers(g, name, c, 2) != 1) return 0;
@@ -65,6 +66,23 @@ static int relu_mode(const cquant__graph_t *g, int relu, int q) {
   if (relu < 0) return 0;
   int sg;
   int32_t z = zp_value(g, g->node[q]->input[2], &sg);
+  const Onnx__NodeProto *r = g->node[relu];
+  if (is_op(r, "Clip")) { /* a no-op after the output's saturation: [min, max] covers the output's range */
+    const float s = *(const float *)g->init[cquant__graph_init_find(g, g->node[q]->input[1])].data;
+    const double rlo = ((sg ? -128 : 0) - z) * (double)s, rhi = ((sg ? 127 : 255) - z) * (double)s;
+    double cmin = -INFINITY, cmax = INFINITY;
+    for (size_t k = 1; k < r->n_input && k < 3; k++) {
+      if (!*r->input[k]) continue;
+      const int i = cquant__graph_init_find(g, r->input[k]);
+      if (i < 0 || g->init[i].dtype != CQUANT_DT_F32 || g->init[i].numel != 1) return -1;
+      *(k == 1 ? &cmin : &cmax) = *(const float *)g->init[i].data;
+    }
+    const Onnx__AttributeProto *a;
+    if ((a = cquant__attr(r, "min")) && a->has_f) cmin = a->f;
+    if ((a = cquant__attr(r, "max")) && a->has_f) cmax = a->f;
+    /* within half a step the rounding lands on the same code as the saturation */
+    return cmin < rlo + 0.5 * (double)s && cmax > rhi - 0.5 * (double)s ? 0 : -1;
+  }
   if (z == (sg ? -128 : 0)) return 0;
   return z == 0 ? 1 : -1;
 }

@@ -112,7 +112,13 @@ static const char *fused_output(const cquant__graph_t *g, const Onnx__NodeProto 
   int c[2];
   if (cquant__graph_is_output(g, o) || cquant__graph_consumers(g, o, c, 2) != 1) return o;
   const Onnx__NodeProto *r = g->node[c[0]];
-  if (!strcmp(r->op_type, "Relu") && (!r->domain || !*r->domain)) return r->output[0];
+  if (r->domain && *r->domain) return o;
+  if (!strcmp(r->op_type, "Relu")) return r->output[0];
+  if (!strcmp(r->op_type, "Clip")) { /* ReLU6 and friends: bounds constant (inputs or opset-6 attributes) */
+    int ok = 1;
+    for (size_t k = 1; k < r->n_input; k++) ok &= !*r->input[k] || cquant__graph_init_find(g, r->input[k]) >= 0;
+    if (ok) return r->output[0];
+  }
   return o;
 }
 
