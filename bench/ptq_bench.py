@@ -117,7 +117,7 @@ def main():
         ort_acc, _, ort_out = ort_eval(qdq, 100, 1, 10000, ("--compare", pred))
         agree = float(re.search(r"same class as .*: ([0-9.]+)%", ort_out).group(1))
         t_acc, t_us = torch_ptq(name)
-        print(f"\n## {name}: top-1 on the 10,000 test images (calibration: {CAL} training images)")
+        print(f"\n#### {name}: top-1 on the 10,000 test images (calibration: {CAL} training images)")
         print("| execution | top-1 % | vs fp32 (points) |\n| --- | ---: | ---: |")
         print(f"| fp32 (cquant; ONNX Runtime gives the same) | {fp32:.2f} | |")
         for m_, v in per.items():
@@ -126,7 +126,7 @@ def main():
         print(f"| int4 weights per channel (MSE range) + int8 activations ({best}) | {int4:.2f} | {int4 - fp32:+.2f} |")
         print(f"| PyTorch 1.13 FX PTQ (onednn, default qconfig, same {CAL} images) | {t_acc:.2f} | {t_acc - fp32:+.2f} |")
         print(f"\nONNX Runtime and cquant's integer runtime predict the same class for {agree:.2f}% of the test images.")
-        print(f"\n## {name}: latency per image (us, median of 3; 10,000 images at batch 64, 2,000 at batch 1)")
+        print(f"\n#### {name}: latency per image (us, median of 3; 10,000 images at batch 64, 2,000 at batch 1)")
         print("| batch | threads | cquant int8 | cquant fp32 | ORT fp32 | ORT int8 | PyTorch int8 | int8 vs own fp32 | vs ORT int8 |")
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for batch, n in ((64, 10000), (1, 2000)):
@@ -146,7 +146,7 @@ def main():
             cal_line.append((method, cal_us))
         fp = median_us(lambda: (0, float(re.search(r"([0-9.]+) us per sample", run([CQ, "eval", model, "--data", "fashion-mnist:train:10000",
                                                                                         "--exec", "float"])).group(1))))
-        print(f"\n## {name}: calibration over 10,000 training images vs one fp32 pass over them (2 threads, batches of 100)")
+        print(f"\n#### {name}: calibration over 10,000 training images vs one fp32 pass over them (2 threads, batches of 100)")
         print("| method | calibration us/image | fp32 pass us/image | ratio |\n| --- | ---: | ---: | ---: |")
         for method, c in cal_line:
             print(f"| {method} | {c:.1f} | {fp:.1f} | {c / fp:.2f}x |")
