@@ -110,6 +110,18 @@ int cquant__op_elementwise(const Onnx__NodeProto *node, const cquant_array_t *co
   return CQUANT_STATUS_OK;
 }
 
+/* The output index of element i of x: its coordinates with the reduced axes at 0. */
+static int64_t reduced_index(const cquant_array_t *x, int64_t i, const int *reduce, const int64_t *full) {
+  int64_t rem = i, o = 0, mul = 1;
+  for (int d = x->ndim - 1; d >= 0; d--) {
+    const int64_t c = rem % x->shape[d];
+    rem /= x->shape[d];
+    if (!reduce[d]) o += c * mul;
+    mul *= full[d];
+  }
+  return o;
+}
+
 int cquant__op_reduce(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   if (!x || x->dtype != CQUANT_DT_F32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "float32 only");
@@ -151,30 +163,15 @@ int cquant__op_reduce(const Onnx__NodeProto *node, const cquant_array_t *const *
   if (is_mean || is_sum) { /* sums in double, then one rounding */
     double *acc = calloc((size_t)out[0].numel + 1, sizeof(double));
     if (!acc) { cquant_array_free(&out[0]); return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory"); }
-    for (int64_t i = 0; i < x->numel; i++) {
-      int64_t rem = i, o = 0, mul = 1;
-      for (int d = x->ndim - 1; d >= 0; d--) {
-        int64_t c = rem % x->shape[d];
-        rem /= x->shape[d];
-        if (!reduce[d]) o += c * mul;
-        mul *= full[d];
-      }
-      acc[o] += xd[i];
-    }
+    for (int64_t i = 0; i < x->numel; i++) acc[reduced_index(x, i, reduce, full)] += xd[i];
     const double cnt = (double)x->numel / (double)(out[0].numel ? out[0].numel : 1);
     for (int64_t i = 0; i < out[0].numel; i++) y[i] = (float)(is_mean ? acc[i] / cnt : acc[i]);
     free(acc);
     return CQUANT_STATUS_OK;
   }
   for (int64_t i = 0; i < out[0].numel; i++) y[i] = is_max ? -INFINITY : INFINITY;
-  for (int64_t i = 0; i < x->numel; i++) { /* the output index of element i: its coordinates with reduced axes at 0 */
-    int64_t rem = i, o = 0, mul = 1;
-    for (int d = x->ndim - 1; d >= 0; d--) {
-      int64_t c = rem % x->shape[d];
-      rem /= x->shape[d];
-      if (!reduce[d]) o += c * mul;
-      mul *= full[d];
-    }
+  for (int64_t i = 0; i < x->numel; i++) {
+    const int64_t o = reduced_index(x, i, reduce, full);
     const float v = xd[i];
     if (isnan(v) || (is_max ? v > y[o] : v < y[o])) y[o] = isnan(y[o]) ? y[o] : v;
   }
