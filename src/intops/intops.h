@@ -60,6 +60,9 @@ int cquant__qconv2d_s32(const cquant__conv2d_t *p, int nhwc, const void *x, int 
 void cquant__qconv2d_s32_ref(const cquant__conv2d_t *p, const void *x, int x_signed, int32_t zx, const void *w,
                              int w_signed, const int32_t *zw, int zw_per_channel, int32_t *y);
 
+/* One NHWC depthwise output pixel, AVX2: acc[c] = sum over the ntaps taps of (xs[t][c] - zx) ws[t][c]. */
+void cquant__dw_pixel_avx2(int32_t *acc, const uint8_t *const *xs, const int32_t *const *ws, int ntaps, int64_t C, int32_t zx, int x_signed);
+
 /* The float requantizing epilogue (eq. 23), AVX2: equal to the scalar loop bit for bit. */
 void cquant__requant_f_avx2(const int32_t *acc, const int32_t *bias, const float *mult, int per_column, int out_signed, int32_t zo,
                             int32_t lo, int32_t hi, int64_t n, void *out);

@@ -4,6 +4,7 @@
  * (K x M/group). NCHW and NHWC. Equal to the reference cquant__qconv2d_s32_ref bit for bit. */
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/cpu.h"
 #include "intops/intops.h"
 
 /* Depthwise (one input and one output channel per group): a direct loop, no GEMM per channel. */
@@ -113,11 +114,12 @@ static int depthwise_nhwc(const cquant__conv2d_t *p, const void *x, int x_signed
                           int zw_per_channel, const cquant_epilogue_t *e, void *y) {
   const int64_t C = p->c, KK = p->kh * p->kw;
   const size_t es = !e || e->kind == CQUANT_EPI_S32 || e->kind == CQUANT_EPI_F32 ? 4 : 1;
-  int16_t *wt = malloc(sizeof(int16_t) * (size_t)(KK * C) + 16);
+  const int avx2 = cquant_isa_active() >= CQUANT_ISA_AVX2 && KK <= 64;
+  int32_t *wt = malloc(sizeof(int32_t) * (size_t)(KK * C) + 16);
   if (!wt) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory");
-  for (int64_t c = 0; c < C; c++)
+  for (int64_t c = 0; c < C; c++) /* tap-major, channels contiguous: w - z_w */
     for (int64_t k = 0; k < KK; k++)
-      wt[k * C + c] = (int16_t)((w_signed ? ((const int8_t *)w)[c * KK + k] : ((const uint8_t *)w)[c * KK + k]) - zw[zw_per_channel ? c : 0]);
+      wt[k * C + c] = (w_signed ? ((const int8_t *)w)[c * KK + k] : ((const uint8_t *)w)[c * KK + k]) - zw[zw_per_channel ? c : 0];
   int oom = 0;
 #pragma omp parallel if (p->n * p->oh * p->ow * C > 65536)
   {
@@ -128,23 +130,29 @@ static int depthwise_nhwc(const cquant__conv2d_t *p, const void *x, int x_signed
       if (oom) continue;
       const int64_t n = r / p->oh, oy = r % p->oh;
       for (int64_t ox = 0; ox < p->ow; ox++) {
-        memset(acc, 0, sizeof(int32_t) * (size_t)C);
+        const uint8_t *xs[64];
+        const int32_t *ws[64];
+        int nt = 0;
+        if (!avx2) memset(acc, 0, sizeof(int32_t) * (size_t)C);
         for (int64_t ky = 0; ky < p->kh; ky++) {
           const int64_t iy = oy * p->stride_h - p->pad_t + ky * p->dil_h;
           if (iy < 0 || iy >= p->h) continue;
           for (int64_t kx = 0; kx < p->kw; kx++) {
             const int64_t ix = ox * p->stride_w - p->pad_l + kx * p->dil_w;
             if (ix < 0 || ix >= p->w) continue; /* padding reads as zx: adds nothing */
-            const int16_t *wk = wt + (ky * p->kw + kx) * C; /* 16 x 16 -> 32-bit products: |x - zx|, |w - zw| <= 255 */
-            if (x_signed) {
-              const int8_t *xr = (const int8_t *)x + ((n * p->h + iy) * p->w + ix) * C;
-              for (int64_t c = 0; c < C; c++) acc[c] += (int32_t)(int16_t)((int16_t)xr[c] - (int16_t)zx) * (int32_t)wk[c];
+            const int32_t *wk = wt + (ky * p->kw + kx) * C;
+            const uint8_t *xr = (const uint8_t *)x + ((n * p->h + iy) * p->w + ix) * C;
+            if (avx2) {
+              xs[nt] = xr;
+              ws[nt++] = wk;
+            } else if (x_signed) {
+              for (int64_t c = 0; c < C; c++) acc[c] += ((int32_t)(int8_t)xr[c] - zx) * wk[c];
             } else {
-              const uint8_t *xr = (const uint8_t *)x + ((n * p->h + iy) * p->w + ix) * C;
-              for (int64_t c = 0; c < C; c++) acc[c] += (int32_t)(int16_t)((int16_t)xr[c] - (int16_t)zx) * (int32_t)wk[c];
+              for (int64_t c = 0; c < C; c++) acc[c] += ((int32_t)xr[c] - zx) * wk[c];
             }
           }
         }
+        if (avx2) cquant__dw_pixel_avx2(acc, xs, ws, nt, C, zx, x_signed);
         char *o = (char *)y + (size_t)(((n * p->oh + oy) * p->ow + ox) * C) * es;
         if (e) cquant__epilogue_row(e, acc, C, o);
         else memcpy(o, acc, sizeof(int32_t) * (size_t)C);
