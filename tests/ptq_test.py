@@ -81,6 +81,7 @@ for name in ("fmnist_cnn", "fmnist_resnet"):
         good = all("activation" not in l or (l["activation"]["scale"] > 0 and l["activation"]["clip_mse"] >= 0) for l in L)
         good &= all("weights" not in l or l["weights"]["sqnr_db"] > 25 for l in L)
         good &= all(l.get("output_sqnr_db", 0) > 10 for l in L)
+        good &= js["input"]["name"] == "input" and js["input"]["scale"] > 0 and js["input"]["sqnr_db"] > 20
         check(f"{name}: report has every layer with parameters, SQNR and the clipping/rounding split", good and len(L) >= 4, f"({len(L)} layers)")
         check(f"{name}: --plot writes the SQNR chart and histograms",
               os.path.exists(os.path.join(plots, "sqnr_per_layer.svg")) and len(os.listdir(plots)) > len(L) // 2)

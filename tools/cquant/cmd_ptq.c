@@ -185,6 +185,37 @@ static int report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_array_t
            "%-26s %-6s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s\n",
            cquant_calib_method_name(m), (long long)x->shape[0], "layer", "op", "w SQNR", "w scales", "activation range", "a scale", "a SQNR",
            "clip%", "round%", "out SQNR");
+  { /* the model's input, quantized before the first layer */
+    const char *in_name = cquant_onnx_input_name(cquant_ptq_float_model(p), 0);
+    float lo, hi, s;
+    int32_t z;
+    cquant_error_accum_t acc;
+    cquant_error_report_t ar;
+    cquant_error_accum_init(&acc);
+    if (!rc && !cquant_ptq_act_qparams(p, in_name, m, &lo, &hi, &s, &z) && !cquant_ptq_act_error(p, in_name, m, x, &acc)) {
+      cquant_error_accum_report(&acc, &ar);
+      const double tot = ar.clip_mse + ar.round_mse;
+      char rng[48];
+      snprintf(rng, sizeof rng, "[%.3g, %.3g]", (double)lo, (double)hi);
+      printf("%-26.26s %-6s %-9s %-8s %-22s %-8.2e %-8.1f %-7.0f %-7.0f %-8s\n", in_name, "input", "-", "-", rng, (double)s, ar.sqnr_db,
+             tot > 0 ? 100 * ar.clip_mse / tot : 0, tot > 0 ? 100 * ar.round_mse / tot : 0, "-");
+      cJSON *o = cJSON_AddObjectToObject(root, "input");
+      cJSON_AddStringToObject(o, "name", in_name);
+      cJSON_AddNumberToObject(o, "min", lo);
+      cJSON_AddNumberToObject(o, "max", hi);
+      cJSON_AddNumberToObject(o, "scale", s);
+      cJSON_AddNumberToObject(o, "zero_point", z);
+      cJSON_AddNumberToObject(o, "sqnr_db", ar.sqnr_db);
+      cJSON_AddNumberToObject(o, "clip_mse", ar.clip_mse);
+      cJSON_AddNumberToObject(o, "round_mse", ar.round_mse);
+      if (plot_dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/hist_input.svg", plot_dir);
+        int st = cquant_ptq_plot_histogram(p, in_name, m, path);
+        if (st && st != CQUANT_STATUS_UNSUPPORTED && st != CQUANT_STATUS_INVALID_ARGUMENT) rc = cli_fail_status(st);
+      }
+    }
+  }
   for (int i = 0; i < L && !rc; i++) {
     cquant_ptq_layer_t ly;
     cquant_ptq_layer(p, i, &ly);
