@@ -40,6 +40,11 @@ static void test_fuzz_models(void) {
     cquant_onnx_model_t *model;
     if (cquant_onnx_load_buffer(m, len, &model)) { CHECK(cquant_last_error()[0] != 0); continue; }
     loaded++;
+    { /* the QDQ -> integer rewrite takes any graph that loads (an empty graph included) */
+      cquant_onnx_model_t *im;
+      if (cquant_onnx_integerize(model, &im, NULL) == 0) cquant_onnx_free(im);
+      else CHECK(cquant_last_error()[0] != 0);
+    }
     /* run it on the real inputs, some of them corrupted too */
     int ni = cquant_onnx_num_inputs(model), no = cquant_onnx_num_outputs(model), ok = 1;
     cquant_array_t in[16], out[16];

@@ -15,7 +15,6 @@ static inline __attribute__((always_inline)) void requant_f(const int32_t *restr
                                                             const int hb, const int pc, const int sg, int32_t zo, int32_t lo, int32_t hi, int64_t n,
                                                             void *restrict out) {
   const float m0 = mult[0];
-#pragma omp simd
   for (int64_t j = 0; j < n; j++) {
     const int32_t a = (int32_t)((uint32_t)acc[j] + (uint32_t)(hb ? bias[j] : 0));
     float v = (float)a * (pc ? mult[j] : m0);

@@ -360,7 +360,7 @@ static int toposort(cquant__graph_t *g) {
       for (int i = 0; i < n && !st; i++)
         if (!done[i])
           for (size_t k = 0; k < g->node[i]->n_input; k++)
-            if (!set_has(&s, g->node[i]->input[k])) {
+            if (!set_has(&s, g->node[i]->input[k] ? g->node[i]->input[k] : "")) {
               st = cquant__node_error(g->node[i], CQUANT_STATUS_BAD_FORMAT, "input '%s' is never computed (or the graph has a cycle)",
                                       g->node[i]->input[k]);
               break;
@@ -368,7 +368,7 @@ static int toposort(cquant__graph_t *g) {
       break;
     }
   }
-  if (!st) memcpy(g->node, out, sizeof *out * (size_t)n);
+  if (!st && n) memcpy(g->node, out, sizeof *out * (size_t)n);
   free(s.slot), free(out), free(done);
   return st;
 }

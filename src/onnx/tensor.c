@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "onnx/onnx_internal.h"
 
 int cquant__dtype_from_onnx(int32_t t) {
@@ -30,7 +31,8 @@ size_t cquant__dtype_size(cquant_dtype_t dt) {
 /* A tensor stored outside the model (data_location EXTERNAL): location (relative to the model's
  * folder, no '..' and not absolute), offset and length, as onnx.save_model(save_as_external_data)
  * writes them. */
-static int external(const Onnx__TensorProto *t, const char *name, const char *dir, size_t nb, cquant_array_t *out) {
+static int external(const Onnx__TensorProto *t, const char *name, const char *dir, size_t nb, cquant_array_t *out, int dt, int nd,
+                    const int64_t *shape) {
   const char *loc = NULL;
   long long offset = 0, length = -1;
   for (size_t i = 0; i < t->n_external_data; i++) {
@@ -59,9 +61,16 @@ static int external(const Onnx__TensorProto *t, const char *name, const char *di
     free(path);
     return st;
   }
+  /* the file must hold the bytes before anything is allocated for them */
+  struct stat sb;
   int st = 0;
-  if (fseeko(f, (off_t)offset, SEEK_SET) || (nb && fread(out->data, 1, nb, f) != nb))
+  if (fstat(fileno(f), &sb) || sb.st_size < 0 || (unsigned long long)sb.st_size < (unsigned long long)offset + nb)
     st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': %s holds fewer than %lld + %zu bytes", name, path, offset, nb);
+  if (!st) st = cquant_array_alloc(out, (cquant_dtype_t)dt, nd, shape);
+  if (!st && (fseeko(f, (off_t)offset, SEEK_SET) || (nb && fread(out->data, 1, nb, f) != nb))) {
+    st = cquant__error(CQUANT_STATUS_IO, "tensor '%s': cannot read %zu bytes at %lld of %s", name, nb, offset, path);
+    cquant_array_free(out);
+  }
   fclose(f);
   free(path);
   return st;
@@ -85,11 +94,7 @@ int cquant__tensor_from_proto_dir(const Onnx__TensorProto *t, const char *dir, c
   }
   const size_t es = cquant__dtype_size((cquant_dtype_t)dt), nb = (size_t)n * es;
   /* where the values are, and how many */
-  if (ext) {
-    int st = cquant_array_alloc(out, (cquant_dtype_t)dt, (int)t->n_dims, shape);
-    if (!st && (st = external(t, name, dir, nb, out))) cquant_array_free(out);
-    return st;
-  }
+  if (ext) return external(t, name, dir, nb, out, dt, (int)t->n_dims, shape);
   size_t have;
   if (t->has_raw_data) have = t->raw_data.len / es * (t->raw_data.len % es == 0);
   else if (dt == CQUANT_DT_F32) have = t->n_float_data;
