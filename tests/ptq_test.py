@@ -143,6 +143,34 @@ for name in ("fmnist_cnn", "fmnist_resnet"):
         print("skip ONNX Runtime checks: onnxruntime-node is not installed (scripts/setup installs it from the npm registry)")
 
 cnn = os.path.join(ROOT, "models", "fmnist_cnn.onnx")
+# TensorRT's form: int8 activations with zero-point 0, float biases; still integer-executable
+res = os.path.join(ROOT, "models", "fmnist_resnet.onnx")
+qs = os.path.join(tmp, "res_sym.onnx")
+r = cq("ptq", res, "--calib", N_CAL, "--eval", N_EVAL, "-o", qs, "--symmetric-act")
+fl, it = top1(r.stdout, "float32 (cquant)"), top1(r.stdout, "integer minmax")
+try:
+    ms = onnx.load(qs)
+    onnx.checker.check_model(ms)
+    zps = [numpy_helper.to_array(i) for i in ms.graph.initializer if i.name.endswith("_zero_point")]
+    ok = zps and all(z.dtype == np.int8 and not z.any() for z in zps) and not any("_B_quantized" in i.name for i in ms.graph.initializer)
+    check("--symmetric-act: int8 zero-points all 0, biases left float, onnx.checker passes, top-1 within 1.5 points",
+          r.returncode == 0 and ok and fl is not None and it is not None and fl - it <= 1.5, f"(float {fl}, int8 {it})")
+except Exception as e:  # noqa: BLE001
+    check("--symmetric-act export", False, r.stderr.strip() + " " + str(e))
+if HAVE_ORT and r.returncode == 0:
+    sp = os.path.join(tmp, "res_sym.bin")
+    cq("eval", qs, "--data", N_EVAL, "--exec", "int", "--predictions", sp)
+    ro = ort_eval(qs, extra=("--compare", sp))
+    mm = re.search(r"same class as .*: ([0-9.]+)%", ro.stdout)
+    check("--symmetric-act: ONNX Runtime on the QDQ file agrees with cquant's integer runtime on >= 99.5%",
+          ro.returncode == 0 and mm and float(mm.group(1)) >= 99.5, ro.stdout.strip() or ro.stderr.strip())
+    qsq = os.path.join(tmp, "res_sym_qop.onnx")
+    r2 = cq("ptq", res, "--calib", N_CAL, "-o", qsq, "--symmetric-act", "--format", "qop")
+    ro = ort_eval(qsq, extra=("--compare", sp))
+    mm = re.search(r"same class as .*: ([0-9.]+)%", ro.stdout)
+    check("--symmetric-act qop (int8 Relu, opset 14) runs in ONNX Runtime and agrees on >= 99%",
+          r2.returncode == 0 and ro.returncode == 0 and mm and float(mm.group(1)) >= 99.0, ro.stdout.strip() or ro.stderr.strip())
+
 # int4 weights, int8 activations
 q4 = os.path.join(tmp, "cnn_int4.onnx")
 r = cq("ptq", cnn, "--calib", N_CAL, "--eval", N_EVAL, "-o", q4, "--weights", "int4")

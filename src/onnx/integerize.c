@@ -102,6 +102,7 @@ static Onnx__NodeProto *emit(cquant__graph_t *g, const char *op, const char *dom
   Onnx__NodeProto *n = cquant__graph_add_node(g, op, domain, cquant__graph_str(g, "%s_quant", orig->name && *orig->name ? orig->name : out), n_in, in, 1, &tmp);
   if (!n) return NULL;
   if (relu && !cquant__graph_add_node(g, "Relu", "", cquant__graph_str(g, "%s_relu", out), 1, &tmp, 1, &out)) return NULL;
+  if (relu && g->opset < 14) g->opset = 14; /* Relu on int8 is opset 14 */
   return n;
 }
 
@@ -235,9 +236,25 @@ int cquant__integerize_graph(const cquant_onnx_model_t *m, cquant__graph_t *g, i
     if ((is_op(n, "Conv") || is_op(n, "Gemm")) && n->n_input >= 2 && dq_of(g, n->input[0], &x) && x.per_tensor && dq_of(g, n->input[1], &w) &&
         cquant__graph_init_find(g, w.q) >= 0) {
       const int has_b = n->n_input > 2 && *n->input[2];
-      if (has_b && (!dq_of(g, n->input[2], &b) || cquant__graph_init_find(g, b.q) < 0 || g->init[cquant__graph_init_find(g, b.q)].dtype != CQUANT_DT_S32))
+      const int fb = has_b ? cquant__graph_init_find(g, n->input[2]) : -1;
+      if (fb >= 0) { /* a float bias (TensorRT's QDQ form): quantized here to int32 at s_x s_w (eq. 28) */
+        const cquant_array_t *bf = &g->init[fb], *ws = &g->init[cquant__graph_init_find(g, w.s)];
+        if (bf->dtype != CQUANT_DT_F32 || bf->ndim != 1 || (ws->numel != 1 && ws->numel != bf->numel)) continue;
+        const float sx = *(const float *)g->init[cquant__graph_init_find(g, x.s)].data;
+        cquant_array_t bq;
+        if (cquant_array_alloc(&bq, CQUANT_DT_S32, 1, bf->shape)) goto oom;
+        for (int64_t c = 0; c < bf->numel; c++) {
+          const float bs = sx * ((const float *)ws->data)[ws->numel == 1 ? 0 : c];
+          const double v = rint((double)((const float *)bf->data)[c] / (double)bs);
+          ((int32_t *)bq.data)[c] = (int32_t)(v > 2147483647.0 ? 2147483647.0 : v < -2147483648.0 ? -2147483648.0 : v);
+        }
+        const char *bn = cquant__graph_str(g, "%s_int32_%s", n->input[2], n->output[0]);
+        if (!bn || cquant__graph_init_add(g, bn, &bq)) { cquant_array_free(&bq); goto oom; }
+        b = (dq_t){-1, bn, NULL, NULL, 0};
+      } else if (has_b && (!dq_of(g, n->input[2], &b) || cquant__graph_init_find(g, b.q) < 0 ||
+                           g->init[cquant__graph_init_find(g, b.q)].dtype != CQUANT_DT_S32))
         continue;
-      if (has_b) { /* the int32 bias must be at scale s_x s_w (eq. 28), which the integer ops assume */
+      if (has_b && fb < 0) { /* the int32 bias must be at scale s_x s_w (eq. 28), which the integer ops assume */
         const cquant_array_t *bs = &g->init[cquant__graph_init_find(g, b.s)], *ws = &g->init[cquant__graph_init_find(g, w.s)];
         const float sx = *(const float *)g->init[cquant__graph_init_find(g, x.s)].data;
         int ok = bs->numel == ws->numel || ws->numel == 1;

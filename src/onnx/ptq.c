@@ -441,7 +441,9 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const pla
   }
   cquant_array_free(&q);
   const int bi = n0->n_input > 2 && *n0->input[2] ? cquant__graph_init_find(g, n0->input[2]) : -1;
-  if (bi >= 0 && has_x) { /* eq. 28: b_q = round(b / (s_x s_w)) in int32 */
+  /* eq. 28: b_q = round(b / (s_x s_w)) in int32. TensorRT's form (--symmetric-act) keeps the bias
+   * float: its builder folds it into the layer; the integer rewrite quantizes it the same way */
+  if (bi >= 0 && has_x && !p->opt.symmetric_act) {
     cquant_array_t bq;
     float *bs = malloc(sizeof(float) * (size_t)C);
     int64_t sh[1] = {C};

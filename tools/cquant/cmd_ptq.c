@@ -19,7 +19,7 @@ static const char usage_text[] =
     "  --act-method M[,M...]|all   minmax, ema, percentile, entropy, mse (default minmax); with several,\n"
     "                              each is evaluated and the best written (needs --eval)\n"
     "  --percentile P              for percentile (default 99.99)\n"
-    "  --symmetric-act             int8 activations with zero-point 0 (TensorRT) instead of uint8\n"
+    "  --symmetric-act             TensorRT's form: int8 activations with zero-point 0, biases left float\n"
     "  --exclude NODE[,NODE...]    keep these nodes in float\n"
     "  --format qdq|qop|trt-cache  QuantizeLinear/DequantizeLinear pairs (default), QLinear operators,\n"
     "                              or the cleaned float model plus OUT.cache (TensorRT implicit int8)\n"
