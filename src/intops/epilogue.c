@@ -130,7 +130,7 @@ int cquant_qgemm_ex(const void *A, int a_signed, int64_t M, int64_t lda, int32_t
   rows_per = rows_per < ROWS ? ROWS : rows_per;
   const int64_t nblocks = (M + rows_per - 1) / rows_per;
   /* blocks of rows over the threads; each block's GEMM is single-threaded (small) */
-  const int threads = (double)M * (double)N * (double)w->K >= 1e6 && nblocks > 1 ? cquant_get_num_threads() : 1;
+  const int threads = (double)M * (double)N * (double)w->K >= 4e6 && nblocks > 1 ? cquant_get_num_threads() : 1;
   int st = CQUANT_STATUS_OK;
 #pragma omp parallel num_threads(threads)
   {

@@ -179,7 +179,8 @@ int cquant_qgemm(const void *A, int a_signed, int64_t M, int64_t lda, int32_t za
   /* eq. 22 expanded: C = dot - zb' rowsum(A') - za' colsum(B') + K za' zb' (wrapping int32) */
   for (int64_t n = 0; n < N; n++)
     colterm[n] = (int32_t)((uint32_t)K * za2 * (uint32_t)w->zb[n] - za2 * (uint32_t)w->colsum[n]);
-  const int threads = (double)M * (double)N * (double)K >= 1e6 ? cquant_get_num_threads() : 1;
+  /* below ~4M multiply-adds a second thread costs more to wake than it saves (measured: batch-1 convolutions) */
+  const int threads = (double)M * (double)N * (double)K >= 4e6 ? cquant_get_num_threads() : 1;
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t m = 0; m < M; m++) { /* sum of A' over the row: A' = A, or A + 128 = (A's byte) ^ 0x80 */
     const uint8_t *row = (const uint8_t *)A + m * lda, x = a_signed ? 0x80 : 0;
