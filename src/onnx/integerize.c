@@ -17,6 +17,7 @@
 #include <string.h>
 #include "cquant/ptq.h"
 #include "onnx/graph.h"
+#include "onnx/passes.h"
 
 typedef struct {
   int node;

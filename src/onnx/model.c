@@ -17,6 +17,7 @@ struct cquant_onnx_model {
   int *input_types; /* declared element types (cquant dtype or -1) */
   cquant_array_t *inits;
   const cquant__op_t **ops;
+  uint32_t *last_use;        /* per node: bit k set when input k is read for the last time there */
   cquant__slot_t *slots;     /* per node: a value derived from constant inputs (packed weights) */
   pthread_mutex_t lock;      /* guards slots */
 };
@@ -85,6 +86,7 @@ void cquant_onnx_free(cquant_onnx_model_t *m) {
     free(m->slots);
     pthread_mutex_destroy(&m->lock);
   }
+  free(m->last_use);
   for (int i = 0; i < m->n_inits; i++) cquant_array_free(&m->inits[i]);
   free(m->inits);
   free(m->init_names);
@@ -133,8 +135,9 @@ static int load_buffer_dir(const void *buf, size_t len, const char *dir, cquant_
   m->outputs = calloc(g->n_output + 1, sizeof(char *));
   m->ops = calloc(g->n_node + 1, sizeof(*m->ops));
   m->slots = calloc(g->n_node + 1, sizeof(*m->slots));
+  m->last_use = calloc(g->n_node + 1, sizeof(*m->last_use));
   if (m->slots) pthread_mutex_init(&m->lock, NULL);
-  if (!m->inits || !m->init_names || !m->inputs || !m->input_types || !m->outputs || !m->ops || !m->slots) {
+  if (!m->inits || !m->init_names || !m->inputs || !m->input_types || !m->outputs || !m->ops || !m->slots || !m->last_use) {
     cquant_onnx_free(m);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
   }
@@ -168,6 +171,17 @@ static int load_buffer_dir(const void *buf, size_t len, const char *dir, cquant_
     }
     m->ops[i] = op;
   }
+  /* the last reader of every value (nodes are in topological order): the executor frees it there,
+   * so memory follows what is live rather than the size of the graph; graph outputs are kept */
+  for (size_t i = 0; i < g->n_node && !st; i++)
+    for (size_t k = 0; k < g->node[i]->n_input && k < 32; k++) {
+      const char *name = g->node[i]->input[k];
+      int later = !name || !*name;
+      for (int o = 0; o < m->n_outputs && !later; o++) later = !strcmp(m->outputs[o], name);
+      for (size_t j = i + 1; j < g->n_node && !later; j++)
+        for (size_t q = 0; q < g->node[j]->n_input && !later; q++) later = g->node[j]->input[q] && !strcmp(g->node[j]->input[q], name);
+      if (!later) m->last_use[i] |= 1u << k;
+    }
   if (st) {
     cquant_onnx_free(m);
     return st;
@@ -248,16 +262,6 @@ static value_t *lookup(value_t *v, int n, const char *name) {
   return NULL;
 }
 
-/* Whether a later node or the graph's outputs read `name`. */
-static int still_needed(const cquant_onnx_model_t *m, size_t after, const char *name) {
-  for (int o = 0; o < m->n_outputs; o++)
-    if (!strcmp(m->outputs[o], name)) return 1;
-  for (size_t j = after + 1; j < m->g->n_node; j++)
-    for (size_t k = 0; k < m->g->node[j]->n_input; k++)
-      if (m->g->node[j]->input[k] && !strcmp(m->g->node[j]->input[k], name)) return 1;
-  return 0;
-}
-
 static int copy_array(const cquant_array_t *src, cquant_array_t *dst) {
   int st = cquant_array_alloc(dst, src->dtype, src->ndim, src->shape);
   if (!st && src->nbytes) memcpy(dst->data, src->data, src->nbytes);
@@ -303,6 +307,7 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
   for (size_t i = 0; i < g->n_node && !st; i++) {
     const Onnx__NodeProto *n = g->node[i];
     const cquant_array_t *in[16] = {0};
+    value_t *src[16] = {0};
     cquant_array_t out[8];
     memset(out, 0, sizeof out);
     if (n->n_input > 16 || n->n_output > 8) { st = cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "too many inputs or outputs"); break; }
@@ -310,16 +315,14 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
       if (!n->input[k] || !*n->input[k]) continue; /* an omitted optional input */
       value_t *x = lookup(v, nv, n->input[k]);
       if (!x) st = cquant__node_error(n, CQUANT_STATUS_BAD_FORMAT, "input '%s' is not computed before this node", n->input[k]);
-      else in[k] = &x->a;
+      else in[k] = &x->a, src[k] = x;
     }
     if (st) break;
     struct timespec t0, t1;
     if (profile) clock_gettime(CLOCK_MONOTONIC, &t0);
     uint32_t cmask = 0;
-    for (size_t k = 0; k < n->n_input && k < 32; k++) {
-      value_t *x = in[k] ? lookup(v, nv, n->input[k]) : NULL;
-      if (x && x->is_init) cmask |= 1u << k;
-    }
+    for (size_t k = 0; k < n->n_input; k++)
+      if (src[k] && src[k]->is_init) cmask |= 1u << k;
     cur.m = (cquant_onnx_model_t *)m, cur.node = (int)i, cur.const_mask = cmask;
     st = m->ops[i]->fn(n, in, (int)n->n_input, out, (int)n->n_output);
     cur.m = NULL;
@@ -341,14 +344,11 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
     /* free every intermediate this node read for the last time: memory stays bounded by what is
      * live, not by the size of the graph */
     for (size_t k = 0; k < n->n_input && !st; k++) {
-      const char *name = n->input[k];
-      if (!name || !*name || !still_needed(m, i, name)) {
-        value_t *x = name && *name ? lookup(v, nv, name) : NULL;
-        if (x && x->owned) {
-          cquant_array_free(&x->a);
-          x->owned = 0;
-          x->name = "";
-        }
+      value_t *x = src[k];
+      if (x && x->owned && (m->last_use[i] >> k & 1)) {
+        cquant_array_free(&x->a);
+        x->owned = 0;
+        x->name = "";
       }
     }
   }

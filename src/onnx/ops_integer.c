@@ -123,15 +123,12 @@ int cquant__op_matmul_integer(const Onnx__NodeProto *node, const cquant_array_t 
   return matmul_s32(node, in[0], in[1], n_in > 2 ? in[2] : NULL, n_in > 3 ? in[3] : NULL, &out[0], &p);
 }
 
-/* eq. 23: y = saturate(round_half_even((float)acc * m) + z). */
+/* eq. 23: y = saturate(round_half_even((float)acc * m) + z), through the GEMM epilogue's loop (one
+ * multiplier for every element). */
 void cquant__requant_f(const int32_t *acc, int64_t n, float m, int32_t z, cquant_dtype_t dt, void *y) {
-  const float lo = dt == CQUANT_DT_S8 ? -128.0f : 0.0f, hi = dt == CQUANT_DT_S8 ? 127.0f : 255.0f;
-  for (int64_t i = 0; i < n; i++) {
-    float v = roundevenf((float)acc[i] * m) + (float)z;
-    v = v < lo ? lo : (v > hi ? hi : v);
-    if (dt == CQUANT_DT_S8) ((int8_t *)y)[i] = (int8_t)v;
-    else ((uint8_t *)y)[i] = (uint8_t)v;
-  }
+  const int sg = dt == CQUANT_DT_S8;
+  const cquant_epilogue_t e = {CQUANT_EPI_REQUANT_F, NULL, 0, NULL, NULL, &m, NULL, z, sg, sg ? -128 : 0, sg ? 127 : 255};
+  cquant__epilogue_row(&e, acc, n, y);
 }
 
 /* A scalar float scale and a scalar zero-point of a given type, for the QLinear outputs. */

@@ -11,4 +11,8 @@ typedef struct {
 /* Constant folding, Identity/Dropout removal, BatchNormalization folding into Conv. */
 int cquant__pass_cleanup(cquant__graph_t *g, cquant__cleanup_stats_t *s);
 
+/* QDQ patterns -> integer operators (src/onnx/integerize.c): g is made from m and rewritten; the
+ * result is the QLinear form written by --format qop. n_int gets the number of operators made. */
+int cquant__integerize_graph(const cquant_onnx_model_t *m, cquant__graph_t *g, int *n_int);
+
 #endif

@@ -24,6 +24,7 @@ typedef struct {
 
 typedef struct {
   const char *node, *op, *input, *input2, *output, *weight;
+  int w_axis; /* the weights' output-channel axis */
   int excluded;
 } layer_t;
 
@@ -52,6 +53,12 @@ void cquant_ptq_options_default(cquant_ptq_options_t *o) {
 
 static const char *node_label(const Onnx__NodeProto *n) {
   return n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?");
+}
+
+/* The output-channel axis of a layer's weights: Conv M x C x kH x kW and Gemm with transB N x K
+ * along 0; MatMul and Gemm K x N along 1. */
+static int weight_axis(const Onnx__NodeProto *n) {
+  return !strcmp(n->op_type, "Conv") || (!strcmp(n->op_type, "Gemm") && cquant__attr_int(n, "transB", 0)) ? 0 : 1;
 }
 
 static int attr_is(const Onnx__NodeProto *n, const char *name, int64_t want, int64_t dflt) { return cquant__attr_int(n, name, dflt) == want; }
@@ -215,6 +222,7 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
     L->input2 = !strcmp(nd->op_type, "Add") ? nd->input[1] : NULL;
     L->output = fused_output(&g, nd);
     L->weight = w >= 0 ? nd->input[1] : NULL;
+    L->w_axis = weight_axis(nd);
   }
   for (int e = 0; e < p->opt.n_exclude && !st; e++) {
     int found = 0;
@@ -310,12 +318,11 @@ int cquant_ptq_layer(const cquant_ptq_t *p, int i, cquant_ptq_layer_t *out) {
   return 0;
 }
 
-static int act_range(cquant_ptq_t *p, act_t *a, cquant_calib_method_t method, float *lo, float *hi) {
+static int act_range(act_t *a, cquant_calib_method_t method, float *lo, float *hi) {
   if ((unsigned)method >= CQUANT_CALIB_COUNT || !a->obs[method])
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: method %s was not observed", cquant_calib_method_name(method));
   int st = cquant_observer_ranges(a->obs[method], lo, hi, 1);
   if (st) return cquant__error_prefix(st, a->name);
-  (void)p;
   return 0;
 }
 
@@ -324,7 +331,7 @@ int cquant_ptq_act_qparams(cquant_ptq_t *p, const char *tensor, cquant_calib_met
   act_t *a = find_act(p, tensor);
   if (!a) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: tensor '%s' is not observed", tensor);
   float lo, hi;
-  int st = act_range(p, a, method, &lo, &hi);
+  int st = act_range(a, method, &lo, &hi);
   if (st) return st;
   if (rmin) *rmin = lo;
   if (rmax) *rmax = hi;
@@ -418,8 +425,7 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const pla
   const Onnx__NodeProto *n0 = g->node[ni];
   int wi, st;
   if (quantizable(g, n0, &wi) != 1) return 0;
-  const int transB = !strcmp(n0->op_type, "Gemm") && cquant__attr_int(n0, "transB", 0);
-  const int axis = !strcmp(n0->op_type, "Conv") || transB ? 0 : 1;
+  const int axis = weight_axis(n0);
   const cquant_array_t *w = &g->init[wi];
   const int64_t C = w->shape[axis];
   cquant_qparams_t *qp;
@@ -496,21 +502,12 @@ static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__gra
   return st;
 }
 
-int cquant__integerize_graph(const cquant_onnx_model_t *m, cquant__graph_t *g, int *n_int);
-
 int cquant_ptq_weight_error(cquant_ptq_t *p, int i, cquant_error_report_t *rep, float *smin, float *smax) {
   if (!p || i < 0 || i >= p->n_layer || !p->layer[i].weight) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: layer %d has no weights", i);
   const cquant_array_t *w = cquant__onnx_init(p->clean, p->layer[i].weight);
   if (!w) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: weights '%s' not found", p->layer[i].weight);
-  int axis = 0;
-  if (!strcmp(p->layer[i].op, "MatMul")) axis = 1;
-  if (!strcmp(p->layer[i].op, "Gemm")) {
-    const Onnx__GraphProto *gp = cquant__onnx_proto(p->clean)->graph;
-    for (size_t k = 0; k < gp->n_node; k++)
-      if (!strcmp(node_label(gp->node[k]), p->layer[i].node)) axis = cquant__attr_int(gp->node[k], "transB", 0) ? 0 : 1;
-  }
   cquant_qparams_t *qp;
-  int st = weight_qparams(p, w, axis, &qp);
+  int st = weight_qparams(p, w, p->layer[i].w_axis, &qp);
   if (st) return st;
   float *y = malloc(sizeof(float) * (size_t)(w->numel ? w->numel : 1));
   if (!y) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
@@ -573,7 +570,7 @@ int cquant_ptq_trt_cache(cquant_ptq_t *p, cquant_calib_method_t method, char **t
   n += (size_t)snprintf(t + n, cap - n, "TRT-8601-%s\n", method == CQUANT_CALIB_ENTROPY ? "EntropyCalibration2" : "MinMaxCalibration");
   for (int i = 0; i < p->n_act; i++) {
     float lo, hi;
-    int st = act_range(p, &p->act[i], method, &lo, &hi);
+    int st = act_range(&p->act[i], method, &lo, &hi);
     if (st) { free(t); return st; }
     float amax = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi), s = amax / 127.0f;
     if (!(s > 0)) s = 1.0f / 127.0f;

@@ -97,14 +97,14 @@ static int export_model(cquant_ptq_t *p, cquant_calib_method_t m, cquant_ptq_for
 }
 
 /* fake-quant (the QDQ model as written) and integer (integerized) evaluation */
-static int evaluate(cquant_ptq_t *p, cquant_calib_method_t m, cli_data_t *ev, result_t *r, int32_t *pred) {
+static int evaluate(cquant_ptq_t *p, cquant_calib_method_t m, cli_data_t *ev, result_t *r) {
   cquant_onnx_model_t *qdq, *im;
   r->method = m;
   if (export_model(p, m, CQUANT_PTQ_QDQ, &qdq, NULL, NULL)) return 1;
   int rc = cli_eval(qdq, ev, &r->fq, NULL), st;
   if (!rc && (st = cquant_onnx_integerize(qdq, &im, &r->n_int))) rc = cli_fail_status(st);
   if (!rc) {
-    rc = cli_eval(im, ev, &r->in, pred);
+    rc = cli_eval(im, ev, &r->in, NULL);
     cquant_onnx_free(im);
   }
   cquant_onnx_free(qdq);
@@ -115,6 +115,17 @@ static int split_list(char *s, const char **items, int max) {
   int n = 0;
   for (char *t = strtok(s, ","); t && n < max; t = strtok(NULL, ",")) items[n++] = t;
   return n;
+}
+
+/* An activation's parameters and the error of quantizing it (eq. 19-20) as JSON fields. */
+static void act_json(cJSON *o, float lo, float hi, float s, int32_t z, const cquant_error_report_t *r) {
+  cJSON_AddNumberToObject(o, "min", lo);
+  cJSON_AddNumberToObject(o, "max", hi);
+  cJSON_AddNumberToObject(o, "scale", s);
+  cJSON_AddNumberToObject(o, "zero_point", z);
+  cJSON_AddNumberToObject(o, "sqnr_db", r->sqnr_db);
+  cJSON_AddNumberToObject(o, "clip_mse", r->clip_mse);
+  cJSON_AddNumberToObject(o, "round_mse", r->round_mse);
 }
 
 static int write_sqnr_svg(const char *path, int n, const char **names, const double *sqnr) {
@@ -201,13 +212,7 @@ static int report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_array_t
              tot > 0 ? 100 * ar.clip_mse / tot : 0, tot > 0 ? 100 * ar.round_mse / tot : 0, "-");
       cJSON *o = cJSON_AddObjectToObject(root, "input");
       cJSON_AddStringToObject(o, "name", in_name);
-      cJSON_AddNumberToObject(o, "min", lo);
-      cJSON_AddNumberToObject(o, "max", hi);
-      cJSON_AddNumberToObject(o, "scale", s);
-      cJSON_AddNumberToObject(o, "zero_point", z);
-      cJSON_AddNumberToObject(o, "sqnr_db", ar.sqnr_db);
-      cJSON_AddNumberToObject(o, "clip_mse", ar.clip_mse);
-      cJSON_AddNumberToObject(o, "round_mse", ar.round_mse);
+      act_json(o, lo, hi, s, z, &ar);
       if (plot_dir) {
         char path[4096];
         snprintf(path, sizeof path, "%s/hist_input.svg", plot_dir);
@@ -255,13 +260,7 @@ static int report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_array_t
         snprintf(cl, sizeof cl, "%.0f", tot > 0 ? 100 * ar.clip_mse / tot : 0);
         snprintf(ro, sizeof ro, "%.0f", tot > 0 ? 100 * ar.round_mse / tot : 0);
         cJSON *a = cJSON_AddObjectToObject(o, "activation");
-        cJSON_AddNumberToObject(a, "min", lo);
-        cJSON_AddNumberToObject(a, "max", hi);
-        cJSON_AddNumberToObject(a, "scale", s);
-        cJSON_AddNumberToObject(a, "zero_point", z);
-        cJSON_AddNumberToObject(a, "sqnr_db", ar.sqnr_db);
-        cJSON_AddNumberToObject(a, "clip_mse", ar.clip_mse);
-        cJSON_AddNumberToObject(a, "round_mse", ar.round_mse);
+        act_json(a, lo, hi, s, z, &ar);
         cJSON_AddNumberToObject(a, "clipped_share", ar.clipped_share);
       }
     }
@@ -415,7 +414,6 @@ int cmd_ptq(int argc, char **argv) {
   cquant_ptq_t *p = NULL;
   cli_data_t cd = {0}, ev = {0};
   int rc = 0;
-  int32_t *pred = NULL;
   if ((st = cquant_ptq_create(m, &o, &p))) rc = cli_fail_status(st);
   if (!rc) rc = cli_data_open(&cd, calib, (float)mean, (float)std, batch);
   /* calibration: one streamed pass */
@@ -446,12 +444,11 @@ int cmd_ptq(int argc, char **argv) {
   result_t res[CQUANT_CALIB_COUNT], *bres = NULL;
   if (!rc && evald) {
     rc = cli_data_open(&ev, evald, (float)mean, (float)std, batch);
-    if (!rc && !(pred = calloc((size_t)ev.images.shape[0] + 1, sizeof *pred))) rc = cli_fail("out of memory");
     if (!rc) rc = cli_eval(cquant_ptq_float_model(p), &ev, &fl, NULL);
     if (!rc)
       printf("\n%-24s %10s %14s\n%-24s %9.2f%% %11.1f us\n", "execution", "top-1", "per sample", "float32 (cquant)", fl.top1, fl.us_per_sample);
     for (int k = 0; k < n_methods && !rc; k++) {
-      if ((rc = evaluate(p, methods[k], &ev, &res[k], NULL))) break;
+      if ((rc = evaluate(p, methods[k], &ev, &res[k]))) break;
       char l1[64], l2[64];
       snprintf(l1, sizeof l1, "fake-quant %s", cquant_calib_method_name(methods[k]));
       snprintf(l2, sizeof l2, "integer %s", cquant_calib_method_name(methods[k]));
@@ -475,7 +472,7 @@ int cmd_ptq(int argc, char **argv) {
         if (ly.excluded) continue;
         cquant_ptq_exclude(p, ly.node, 1);
         result_t r;
-        rc = evaluate(p, best, &ev, &r, NULL);
+        rc = evaluate(p, best, &ev, &r);
         cquant_ptq_exclude(p, ly.node, 0);
         if (!rc && (pick < 0 || r.in.top1 > pr.in.top1)) pick = i, pr = r;
       }
@@ -532,7 +529,6 @@ int cmd_ptq(int argc, char **argv) {
       free(buf);
     }
   }
-  free(pred);
   cli_data_close(&cd);
   cli_data_close(&ev);
   cquant_ptq_free(p);
