@@ -8,6 +8,7 @@
 #include "cquant/qparams.h"
 #include "cquant/quantize.h"
 #include "cquant/error_report.h"
+#include "cquant/array.h"
 #include "cquant/npy.h"
 #include "cquant/io.h"
 #include "cquant/cpu.h"

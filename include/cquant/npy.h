@@ -6,20 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cquant/dtype.h"
+#include "cquant/array.h"
 #include "cquant/qparams.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct {
-  cquant_dtype_t dtype; /* f32 f16 s8 u8 s16 s32 s64 */
-  int ndim;             /* 0..CQUANT_MAX_DIMS; 0 is a scalar of one element */
-  int64_t shape[CQUANT_MAX_DIMS];
-  int64_t numel;
-  size_t nbytes;
-  void *data;           /* owned, 64-byte aligned */
-} cquant_array_t;
 
 /* Parses a whole .npy image held in memory. On error nothing is allocated and
  * cquant_last_error says what is wrong (BAD_FORMAT for malformed or truncated, UNSUPPORTED for a
@@ -38,9 +31,6 @@ int cquant_npy_save(const char *path, cquant_dtype_t dt, int ndim, const int64_t
 int cquant_npy_serialize(cquant_dtype_t dt, int ndim, const int64_t *shape, const void *data,
                          void **buf, size_t *len);
 
-/* Allocates a zeroed array of the given type and shape. */
-int cquant_array_alloc(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int64_t *shape);
-void cquant_array_free(cquant_array_t *a);
 
 #ifdef __cplusplus
 }

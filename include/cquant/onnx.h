@@ -4,7 +4,7 @@
 #define CQUANT_ONNX_H
 
 #include <stddef.h>
-#include "cquant/npy.h"
+#include "cquant/array.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "onnx/onnx_internal.h"
+#include "exec/exec_internal.h"
 
 /* The parameters of QuantizeLinear / DequantizeLinear for x: the scale (in[1]) and the optional
  * zero-point (in[2]; absent: zeros of type *zdt as passed in). A scalar scale gives per-tensor, a

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/convert.h"
-#include "onnx/onnx_internal.h"
+#include "exec/exec_internal.h"
 
 /* Output shape of a multidirectional broadcast, and each input's strides in it (0 = broadcast). */
 static int broadcast(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n, int *ndim, int64_t *shape,

@@ -14,8 +14,8 @@
 #include "cquant/error_report.h"
 #include "cquant/ptq.h"
 #include "cquant/quantize.h"
-#include "onnx/graph.h"
-#include "onnx/passes.h"
+#include "graph/graph.h"
+#include "graph/passes.h"
 
 typedef struct {
   const char *name;  /* owned by the cleaned model */

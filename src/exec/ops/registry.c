@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "onnx/onnx_internal.h"
+#include "exec/exec_internal.h"
 
 static const cquant__op_t ops[] = {
     {"QuantizeLinear", cquant__op_quantize_linear, 2, 3, 1, 1},

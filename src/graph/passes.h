@@ -2,7 +2,7 @@
 #ifndef CQUANT_ONNX_PASSES_H
 #define CQUANT_ONNX_PASSES_H
 
-#include "onnx/graph.h"
+#include "graph/graph.h"
 
 typedef struct {
   int constants, identities, batchnorms;

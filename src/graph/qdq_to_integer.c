@@ -16,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/ptq.h"
-#include "onnx/graph.h"
-#include "onnx/passes.h"
+#include "exec/exec_internal.h"
+#include "graph/graph.h"
+#include "graph/passes.h"
 
 typedef struct {
   int node;

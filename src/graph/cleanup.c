@@ -6,8 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "onnx/graph.h"
-#include "onnx/passes.h"
+#include "exec/exec_internal.h"
+#include "graph/graph.h"
+#include "graph/passes.h"
 
 static int is_quant_op(const char *op) {
   return !strcmp(op, "QuantizeLinear") || !strcmp(op, "DequantizeLinear") || !strcmp(op, "DynamicQuantizeLinear");

@@ -7,7 +7,7 @@
 #include <string.h>
 #include "cquant/intops.h"
 #include "intops/intops.h"
-#include "onnx/onnx_internal.h"
+#include "exec/exec_internal.h"
 
 static int is8(const cquant_array_t *a) { return a && (a->dtype == CQUANT_DT_U8 || a->dtype == CQUANT_DT_S8); }
 

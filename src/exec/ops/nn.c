@@ -7,7 +7,7 @@
 #include <string.h>
 #include "cquant/intops.h"
 #include "intops/intops.h"
-#include "onnx/onnx_internal.h"
+#include "exec/exec_internal.h"
 
 static int need_f32(const Onnx__NodeProto *node, const cquant_array_t *a, const char *what) {
   if (!a) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s is missing", what);

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "onnx/graph.h"
+#include "graph/graph.h"
 
 struct cquant__arena_blk {
   struct cquant__arena_blk *next;

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "onnx/onnx_internal.h"
+#include "exec/exec_internal.h"
 
 static int str_attr(const Onnx__NodeProto *node, const char *name, const char *dflt, char *out, size_t cap) {
   const Onnx__AttributeProto *a = cquant__attr(node, name);

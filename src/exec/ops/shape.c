@@ -2,7 +2,7 @@
  * ConstantOfShape. Any element type unless said. */
 #include <stdlib.h>
 #include <string.h>
-#include "onnx/onnx_internal.h"
+#include "exec/exec_internal.h"
 
 static int ints_of(const Onnx__NodeProto *node, const cquant_array_t *a, const char *what, int64_t *v, int max, int *n) {
   if (!a || (a->dtype != CQUANT_DT_S64 && a->dtype != CQUANT_DT_S32) || a->ndim > 1 || a->numel > max)
