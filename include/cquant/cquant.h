@@ -16,6 +16,7 @@
 #include "cquant/onnx.h"
 #include "cquant/intops.h"
 #include "cquant/dataset.h"
+#include "cquant/data.h"
 #include "cquant/ptq.h"
 
 #define CQUANT_VERSION_STRING "0.1.0"

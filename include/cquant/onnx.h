@@ -44,6 +44,13 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
                              const cquant_array_t *inputs, cquant_array_t *outputs, cquant_onnx_observe_fn observe,
                              void *user);
 
+/* A QDQ (or QLinear) model as cquant's integer operator form. n_int gets the number of
+ * integer operators made (NULL allowed). Patterns it does not recognise stay as they are. */
+int cquant_onnx_integerize(const cquant_onnx_model_t *m, cquant_onnx_model_t **out, int *n_int);
+
+/* Model metadata (metadata_props) by key, NULL if absent. */
+const char *cquant_onnx_metadata(const cquant_onnx_model_t *m, const char *key);
+
 /* A serialized TensorProto (the test_data_set_N/input_N.pb files): its value and name (malloc'd,
  * may be NULL). Types: float, uint8, int8, int16, int32, int64. */
 int cquant_tensorproto_parse(const void *buf, size_t len, cquant_array_t *out, char **name);

@@ -6,8 +6,6 @@
  *                          (any number of batches; memory does not grow with their number)
  *   cquant_ptq_export      write the quantized model: QDQ (explicit quantization: Quantize/
  *                          DequantizeLinear pairs) or the QLinear operator form
- *   cquant_onnx_integerize turn a QDQ model into the integer operator form cquant runs with its
- *                          integer kernels (int8 x int8 -> int32, requantized; no float inside)
  */
 #ifndef CQUANT_PTQ_H
 #define CQUANT_PTQ_H
@@ -15,18 +13,25 @@
 #include <stddef.h>
 #include "cquant/calib.h"
 #include "cquant/error_report.h"
+#include "cquant/data.h"
 #include "cquant/onnx.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum { CQUANT_PTQ_QDQ = 0, CQUANT_PTQ_QOP = 1 } cquant_ptq_format_t;
+/* QDQ: QuantizeLinear/DequantizeLinear pairs (explicit quantization); QOP: QLinear operators;
+ * TRT_CACHE: the cleaned float model plus a TensorRT calibration cache beside it. */
+typedef enum { CQUANT_PTQ_QDQ = 0, CQUANT_PTQ_QOP = 1, CQUANT_PTQ_TRT_CACHE = 2 } cquant_ptq_format_t;
 
 typedef struct {
   cquant_dtype_t weight_dtype;  /* CQUANT_DT_S8 (default) or CQUANT_DT_S4 (stored in int8, values -7..7) */
   int weight_mse;               /* 1: each weight channel's range minimises its MSE (default for int4) */
   unsigned methods;             /* activation methods to observe: bit (1 << cquant_calib_method_t) */
+  /* the order in which cquant_ptq_choose evaluates them (ties go to the earlier); n_order = 0:
+   * the observed methods in enum order */
+  cquant_calib_method_t order[CQUANT_CALIB_COUNT];
+  int n_order;
   double percentile;            /* for CQUANT_CALIB_PERCENTILE, default 99.99 */
   int symmetric_act;            /* int8 with z = 0 (TensorRT) instead of asymmetric uint8 */
   int keep_histograms;          /* min-max / moving-average observers keep a histogram too (plots) */
@@ -85,12 +90,115 @@ int cquant_ptq_plot_histogram(cquant_ptq_t *p, const char *tensor, cquant_calib_
  * implicit int8 mode uses it). New malloc'd text. */
 int cquant_ptq_trt_cache(cquant_ptq_t *p, cquant_calib_method_t method, char **text);
 
-/* A QDQ (or QLinear) model as cquant's integer operator form. n_int gets the number of
- * integer operators made (NULL allowed). Patterns it does not recognise stay as they are. */
-int cquant_onnx_integerize(const cquant_onnx_model_t *m, cquant_onnx_model_t **out, int *n_int);
+/* ---- the whole job (what `cquant ptq` does), step by step or in one call ------------------------ */
 
-/* Model metadata (metadata_props) by key, NULL if absent. */
-const char *cquant_onnx_metadata(const cquant_onnx_model_t *m, const char *key);
+/* Calibrates on every batch of d (one streamed pass). n_samples and seconds may be NULL.
+ * INVALID_ARGUMENT naming d when a batch does not fit the model's input or d is empty. */
+int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samples, double *seconds);
+
+typedef struct {
+  cquant_calib_method_t method;
+  cquant_eval_result_t fake_quant;   /* the QDQ model as written (float execution) */
+  cquant_eval_result_t integer;      /* after the QDQ -> integer rewrite */
+  int n_integer_ops;
+} cquant_ptq_method_eval_t;
+
+typedef struct {
+  const char *node, *op;             /* owned by the session */
+  double top1_before, top1_after;
+} cquant_ptq_fallback_step_t;
+
+/* One activation's parameters and the error of quantizing it on the report's batch (eq. 19-20). */
+typedef struct {
+  const char *name;
+  float min, max, scale;
+  int32_t zero_point;
+  double sqnr_db, clip_mse, round_mse, clipped_share;
+} cquant_ptq_act_report_t;
+
+typedef struct {
+  const char *node, *op, *output;
+  int excluded;
+  int has_weights;                   /* weight error under their per-channel parameters */
+  double w_sqnr_db, w_clip_mse, w_round_mse;
+  float w_scale_min, w_scale_max;
+  int has_act;                       /* the layer's (fused) output activation */
+  cquant_ptq_act_report_t act;
+  int has_output_sqnr;               /* float vs quantized model at the layer's output */
+  double output_sqnr_db;
+} cquant_ptq_layer_report_t;
+
+typedef struct {
+  cquant_calib_method_t method;
+  int64_t samples;                   /* of the batch the report was measured on */
+  int has_top1;
+  double float_top1, fake_quant_top1, integer_top1;
+  int has_input;                     /* the model input, quantized before the first layer */
+  cquant_ptq_act_report_t input;
+  int n_layers;
+  cquant_ptq_layer_report_t *layers;
+} cquant_ptq_report_t;
+
+/* Everything a run found; free with cquant_ptq_result_free. */
+typedef struct {
+  int64_t n_calib;                   /* calibration samples */
+  double calib_seconds;
+  int n_layers;
+  cquant_calib_method_t method;      /* the one written */
+  int evaluated;                     /* an evaluation source was given */
+  cquant_eval_result_t float_eval;
+  int n_methods;                     /* evaluated methods, in options.order */
+  cquant_ptq_method_eval_t methods[CQUANT_CALIB_COUNT];
+  int best;                          /* index into methods (-1 when not evaluated) */
+  double max_drop;                   /* < 0: no accuracy-driven fallback */
+  int n_fallback;
+  cquant_ptq_fallback_step_t *fallback;
+  cquant_eval_result_t final_eval;   /* integer top-1 of what is written (when evaluated) */
+  cquant_ptq_report_t *report;       /* NULL when not asked for */
+  size_t output_bytes;               /* bytes of the model written */
+} cquant_ptq_result_t;
+void cquant_ptq_result_free(cquant_ptq_result_t *r);
+
+/* Evaluates float, then fake-quant and integer execution of every method in options.order on the
+ * labelled source ev, and picks the best integer top-1 (ties: the earlier). Fills r's evaluation
+ * fields and r->method. */
+int cquant_ptq_choose(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r);
+
+/* Accuracy-driven fallback after cquant_ptq_choose: keeps layers in float, the one whose
+ * exclusion helps most first, until the integer top-1 is within max_drop points of float. */
+int cquant_ptq_fallback(cquant_ptq_t *p, cquant_data_t *ev, double max_drop, cquant_ptq_result_t *r);
+
+/* The per-layer report of method m on batch x (top-1 fields from r when it was evaluated; r may
+ * be NULL). Free with cquant_ptq_report_free. */
+int cquant_ptq_report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_array_t *x, const cquant_ptq_result_t *r,
+                      cquant_ptq_report_t **out);
+void cquant_ptq_report_free(cquant_ptq_report_t *rep);
+/* The report as JSON text (new malloc'd string), the format of `cquant ptq --report`. */
+int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json);
+/* SVG plots into dir (created with its parents): sqnr_per_layer.svg and hist_<tensor>.svg for every
+ * observed tensor with a histogram. */
+int cquant_ptq_report_plots(cquant_ptq_t *p, const cquant_ptq_report_t *rep, const char *dir);
+
+/* Writes the quantized model of method m to path in format f (whole or not at all). TRT_CACHE
+ * writes the cleaned float model to path and the cache to path with ".onnx" replaced by (or
+ * extended with) ".cache". bytes (may be NULL) gets the model's size. */
+int cquant_ptq_save(cquant_ptq_t *p, cquant_calib_method_t m, cquant_ptq_format_t f, const char *path, size_t *bytes);
+
+/* The job: calibrate on calib, evaluate and choose on eval (NULL: the first method of
+ * options.order), fall back while the drop exceeds max_drop (< 0: never; needs eval), build the
+ * report on the first batch of eval (else calib) when want_report or report_json or plot_dir is
+ * set, write report_json and the plots, and write the model to output in format. */
+typedef struct {
+  cquant_data_t *calib, *eval;
+  const char *output;
+  cquant_ptq_format_t format;
+  double max_drop;
+  int want_report;
+  const char *report_json, *plot_dir;   /* NULL: none */
+} cquant_ptq_job_t;
+int cquant_ptq_run_job(const cquant_onnx_model_t *m, const cquant_ptq_options_t *o, const cquant_ptq_job_t *job,
+                       cquant_ptq_result_t **out);
+
 
 #ifdef __cplusplus
 }

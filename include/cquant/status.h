@@ -31,6 +31,10 @@ const char *cquant_status_str(cquant_status status);
  * Empty string when none. The text stays valid until the next failing call on this thread. */
 const char *cquant_last_error(void);
 
+/* Sets this thread's last error (for callbacks the library calls: a data source written by the
+ * caller) and returns status. */
+int cquant_set_error(int status, const char *message);
+
 #ifdef __cplusplus
 }
 #endif

@@ -38,3 +38,5 @@ int cquant__error_prefix(int status, const char *prefix) {
   last_error[n + 2 + m] = 0;
   return status;
 }
+
+int cquant_set_error(int status, const char *message) { return cquant__error(status, "%s", message ? message : ""); }

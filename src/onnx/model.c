@@ -199,3 +199,10 @@ const char *cquant_onnx_input_name(const cquant_onnx_model_t *m, int i) { return
 int cquant_onnx_num_outputs(const cquant_onnx_model_t *m) { return m ? m->n_outputs : 0; }
 const char *cquant_onnx_output_name(const cquant_onnx_model_t *m, int i) { return m && i >= 0 && i < m->n_outputs ? m->outputs[i] : NULL; }
 
+const char *cquant_onnx_metadata(const cquant_onnx_model_t *m, const char *key) {
+  if (!m || !key) return NULL;
+  const Onnx__ModelProto *mp = cquant__onnx_proto(m);
+  for (size_t i = 0; i < mp->n_metadata_props; i++)
+    if (mp->metadata_props[i]->key && !strcmp(mp->metadata_props[i]->key, key)) return mp->metadata_props[i]->value;
+  return NULL;
+}

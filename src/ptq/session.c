@@ -582,10 +582,3 @@ int cquant_ptq_trt_cache(cquant_ptq_t *p, cquant_calib_method_t method, char **t
   return 0;
 }
 
-const char *cquant_onnx_metadata(const cquant_onnx_model_t *m, const char *key) {
-  if (!m || !key) return NULL;
-  const Onnx__ModelProto *mp = cquant__onnx_proto(m);
-  for (size_t i = 0; i < mp->n_metadata_props; i++)
-    if (mp->metadata_props[i]->key && !strcmp(mp->metadata_props[i]->key, key)) return mp->metadata_props[i]->value;
-  return NULL;
-}
