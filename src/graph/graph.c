@@ -109,6 +109,7 @@ int cquant__graph_from_model(const cquant_onnx_model_t *m, cquant__graph_t *g) {
   memset(g, 0, sizeof *g);
   const Onnx__ModelProto *p = cquant__onnx_proto(m);
   g->src = p;
+  g->src_model = m;
   g->opset = 13;
   for (size_t i = 0; i < p->n_opset_import; i++) {
     const Onnx__OperatorSetIdProto *o = p->opset_import[i];
@@ -375,24 +376,32 @@ static int toposort(cquant__graph_t *g) {
 
 int cquant__graph_sort(cquant__graph_t *g) { return toposort(g); }
 
-int cquant__graph_pack(cquant__graph_t *g, void **buf, size_t *len) {
-  *buf = NULL;
-  *len = 0;
+/* The graph as a ModelProto (nodes sorted topologically; initializers nothing reads dropped), every
+ * part allocated in the graph's arena; used[i] (n_init entries, may be NULL) gets 1 for each
+ * initializer kept. */
+static int build_proto(cquant__graph_t *g, Onnx__ModelProto **out, char *used) {
   int st = toposort(g);
   if (st) return st;
   const Onnx__ModelProto *sp = g->src;
   const Onnx__GraphProto *sg = sp->graph;
-  Onnx__ModelProto mp;
-  Onnx__GraphProto gp;
-  onnx__model_proto__init(&mp);
-  onnx__graph_proto__init(&gp);
-  mp.has_ir_version = 1;
-  mp.ir_version = sp->has_ir_version && sp->ir_version > 7 ? sp->ir_version : 7;
-  mp.producer_name = "cquant";
-  mp.producer_version = "0.1";
-  mp.graph = &gp;
-  Onnx__OperatorSetIdProto os[2];
-  Onnx__OperatorSetIdProto *osp[2] = {&os[0], &os[1]};
+  Onnx__ModelProto *mp = cquant__graph_alloc(g, sizeof *mp);
+  Onnx__GraphProto *gp = cquant__graph_alloc(g, sizeof *gp);
+  Onnx__OperatorSetIdProto *os = cquant__graph_alloc(g, 2 * sizeof *os);
+  Onnx__OperatorSetIdProto **osp = cquant__graph_alloc(g, 2 * sizeof *osp);
+  size_t nmeta = sp->n_metadata_props + (size_t)g->n_meta;
+  Onnx__StringStringEntryProto **meta = cquant__graph_alloc(g, (nmeta + 1) * sizeof *meta);
+  Onnx__TensorProto *tp = cquant__graph_alloc(g, ((size_t)g->n_init + 1) * sizeof *tp);
+  Onnx__TensorProto **tpp = cquant__graph_alloc(g, ((size_t)g->n_init + 1) * sizeof *tpp);
+  Onnx__ValueInfoProto **ins = cquant__graph_alloc(g, (sg->n_input + 1) * sizeof *ins);
+  if (!mp || !gp || !os || !osp || !meta || !tp || !tpp || !ins) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+  onnx__model_proto__init(mp);
+  onnx__graph_proto__init(gp);
+  mp->has_ir_version = 1;
+  mp->ir_version = sp->has_ir_version && sp->ir_version > 7 ? sp->ir_version : 7;
+  mp->producer_name = "cquant";
+  mp->producer_version = "0.1";
+  mp->graph = gp;
+  osp[0] = &os[0], osp[1] = &os[1];
   onnx__operator_set_id_proto__init(&os[0]);
   onnx__operator_set_id_proto__init(&os[1]);
   os[0].domain = "";
@@ -401,17 +410,8 @@ int cquant__graph_pack(cquant__graph_t *g, void **buf, size_t *len) {
   os[1].domain = "com.microsoft";
   os[1].has_version = 1;
   os[1].version = 1;
-  mp.n_opset_import = g->use_ms ? 2 : 1;
-  mp.opset_import = osp;
-  size_t nmeta = sp->n_metadata_props + (size_t)g->n_meta;
-  Onnx__StringStringEntryProto **meta = calloc(nmeta + 1, sizeof *meta);
-  Onnx__TensorProto *tp = calloc((size_t)g->n_init + 1, sizeof *tp);
-  Onnx__TensorProto **tpp = calloc((size_t)g->n_init + 1, sizeof *tpp);
-  Onnx__ValueInfoProto **ins = calloc(sg->n_input + 1, sizeof *ins);
-  if (!meta || !tp || !tpp || !ins) {
-    free(meta), free(tp), free(tpp), free(ins);
-    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
-  }
+  mp->n_opset_import = g->use_ms ? 2 : 1;
+  mp->opset_import = osp;
   size_t nm = 0;
   for (size_t i = 0; i < sp->n_metadata_props; i++) {
     int replaced = 0;
@@ -419,19 +419,20 @@ int cquant__graph_pack(cquant__graph_t *g, void **buf, size_t *len) {
     if (!replaced) meta[nm++] = sp->metadata_props[i];
   }
   for (int j = 0; j < g->n_meta; j++) meta[nm++] = g->meta[j];
-  mp.n_metadata_props = nm;
-  mp.metadata_props = meta;
-  gp.name = sg->name ? sg->name : "cquant";
-  gp.n_node = (size_t)g->n_node;
-  gp.node = g->node;
+  mp->n_metadata_props = nm;
+  mp->metadata_props = meta;
+  gp->name = sg->name ? sg->name : "cquant";
+  gp->n_node = (size_t)g->n_node;
+  gp->node = g->node;
   /* initializers that some node reads */
   size_t ni = 0;
   for (int i = 0; i < g->n_init; i++) {
-    int used = 0;
-    for (int j = 0; j < g->n_node && !used; j++)
-      for (size_t k = 0; k < g->node[j]->n_input && !used; k++) used = !strcmp(g->node[j]->input[k], g->init_name[i]);
-    for (size_t o = 0; o < sg->n_output && !used; o++) used = sg->output[o]->name && !strcmp(sg->output[o]->name, g->init_name[i]);
-    if (!used) continue;
+    int u = 0;
+    for (int j = 0; j < g->n_node && !u; j++)
+      for (size_t k = 0; k < g->node[j]->n_input && !u; k++) u = !strcmp(g->node[j]->input[k], g->init_name[i]);
+    for (size_t o = 0; o < sg->n_output && !u; o++) u = sg->output[o]->name && !strcmp(sg->output[o]->name, g->init_name[i]);
+    if (used) used[i] = (char)u;
+    if (!u) continue;
     Onnx__TensorProto *t = &tp[ni];
     onnx__tensor_proto__init(t);
     t->name = g->init_name[i];
@@ -444,33 +445,62 @@ int cquant__graph_pack(cquant__graph_t *g, void **buf, size_t *len) {
     t->raw_data.data = g->init[i].data;
     tpp[ni++] = t;
   }
-  gp.n_initializer = ni;
-  gp.initializer = tpp;
+  gp->n_initializer = ni;
+  gp->initializer = tpp;
   size_t nin = 0;
   for (size_t i = 0; i < sg->n_input; i++)
     if (cquant__graph_init_find(g, sg->input[i]->name) < 0) ins[nin++] = sg->input[i];
-  gp.n_input = nin;
-  gp.input = ins;
-  gp.n_output = sg->n_output;
-  gp.output = sg->output;
-  size_t n = onnx__model_proto__get_packed_size(&mp);
+  gp->n_input = nin;
+  gp->input = ins;
+  gp->n_output = sg->n_output;
+  gp->output = sg->output;
+  *out = mp;
+  return 0;
+}
+
+int cquant__graph_pack(cquant__graph_t *g, void **buf, size_t *len) {
+  *buf = NULL;
+  *len = 0;
+  Onnx__ModelProto *mp;
+  int st = build_proto(g, &mp, NULL);
+  if (st) return st;
+  size_t n = onnx__model_proto__get_packed_size(mp);
   uint8_t *b = malloc(n ? n : 1);
-  if (!b) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory (%zu bytes)", n);
-  else {
-    onnx__model_proto__pack(&mp, b);
-    *buf = b;
-    *len = n;
-  }
-  free(meta), free(tp), free(tpp), free(ins);
-  return st;
+  if (!b) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory (%zu bytes)", n);
+  onnx__model_proto__pack(mp, b);
+  *buf = b;
+  *len = n;
+  return 0;
+}
+
+static void graph_release(void *p) {
+  cquant__graph_free(p);
+  free(p);
 }
 
 int cquant__graph_load(cquant__graph_t *g, cquant_onnx_model_t **out) {
-  void *buf;
-  size_t len;
-  int st = cquant__graph_pack(g, &buf, &len);
-  if (st) return st;
-  st = cquant_onnx_load_buffer(buf, len, out);
-  free(buf);
-  return st;
+  *out = NULL;
+  cquant__graph_t *h = malloc(sizeof *h);
+  char *used = calloc((size_t)g->n_init + 1, 1);
+  if (!h || !used) {
+    free(h), free(used);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+  }
+  *h = *g; /* the model owns the graph from here on */
+  memset(g, 0, sizeof *g);
+  Onnx__ModelProto *mp;
+  int st = build_proto(h, &mp, used);
+  cquant_array_t *inits = st ? NULL : cquant__graph_alloc(h, ((size_t)h->n_init + 1) * sizeof *inits);
+  const char **names = st ? NULL : cquant__graph_alloc(h, ((size_t)h->n_init + 1) * sizeof *names);
+  if (!st && (!inits || !names)) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+  if (st) {
+    free(used);
+    graph_release(h);
+    return st;
+  }
+  int n = 0;
+  for (int i = 0; i < h->n_init; i++)
+    if (used[i]) inits[n] = h->init[i], names[n++] = h->init_name[i]; /* views: the graph frees them */
+  free(used);
+  return cquant__onnx_adopt(mp, inits, names, n, h, graph_release, (cquant_onnx_model_t *)h->src_model, out);
 }

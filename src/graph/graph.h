@@ -1,8 +1,8 @@
 /* Internal: an editable ONNX graph for the model passes (clean-ups, PTQ, QDQ -> integer form).
  * Nodes are protobuf-c NodeProto structs, either borrowed from a loaded model or made here in an
  * arena; initializers are cquant arrays owned by the graph. Packing sorts the nodes topologically,
- * drops initializers nothing reads and serialises a ModelProto, which cquant_onnx_load_buffer
- * runs; so every pass's result is an ordinary ONNX file. */
+ * drops initializers nothing reads and serialises a ModelProto; cquant__graph_load makes a model
+ * that runs the graph in memory (no serialisation), and saving that model writes the same bytes. */
 #ifndef CQUANT_ONNX_GRAPH_H
 #define CQUANT_ONNX_GRAPH_H
 
@@ -11,6 +11,7 @@
 typedef struct cquant__graph {
   struct cquant__arena_blk *arena;
   const Onnx__ModelProto *src;   /* borrowed: metadata, opsets, graph inputs and outputs */
+  const cquant_onnx_model_t *src_model; /* the model src and the borrowed nodes belong to */
   Onnx__NodeProto **node;        /* NULL entries are removed nodes */
   int n_node, cap_node;
   char **init_name;
@@ -61,7 +62,9 @@ int cquant__graph_sort(cquant__graph_t *g);
 
 /* Serialises (nodes sorted topologically; BAD_FORMAT for a cycle or a value nobody computes). */
 int cquant__graph_pack(cquant__graph_t *g, void **buf, size_t *len);
-/* Packs and loads the result. */
+/* A model over the graph, with no serialisation: the model takes the graph over (g is emptied, also
+ * on error), borrows its nodes and initializers and holds a reference to the model the graph was
+ * made from, so either may be freed first. Saving it writes what cquant__graph_pack would. */
 int cquant__graph_load(cquant__graph_t *g, cquant_onnx_model_t **out);
 
 /* ONNX element type of a cquant dtype (0 if none). */

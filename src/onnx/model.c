@@ -9,14 +9,17 @@
 #include "exec/exec_internal.h"
 
 
+const char *cquant__node_label(const Onnx__NodeProto *n) {
+  return n->name && *n->name ? n->name : (n->n_output && n->output[0] ? n->output[0] : "?");
+}
+
 int cquant__node_error(const Onnx__NodeProto *node, int status, const char *fmt, ...) {
   char detail[384];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
-  return cquant__error(status, "node '%s' (%s): %s", node->name && *node->name ? node->name : (node->n_output ? node->output[0] : "?"),
-                       node->op_type ? node->op_type : "?", detail);
+  return cquant__error(status, "node '%s' (%s): %s", cquant__node_label(node), node->op_type ? node->op_type : "?", detail);
 }
 
 const Onnx__AttributeProto *cquant__attr(const Onnx__NodeProto *node, const char *name) {
@@ -30,8 +33,11 @@ int64_t cquant__attr_int(const Onnx__NodeProto *node, const char *name, int64_t 
   return a && a->has_i ? a->i : dflt;
 }
 
+void cquant__onnx_ref(cquant_onnx_model_t *m) { __atomic_add_fetch(&m->refs, 1, __ATOMIC_ACQ_REL); }
+
 void cquant_onnx_free(cquant_onnx_model_t *m) {
   if (!m) return;
+  if (__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0) return; /* a derived model still borrows from it */
   if (m->slots) {
     for (size_t i = 0; m->g && i < m->g->n_node; i++)
       if (m->slots[i].val && m->slots[i].fr) m->slots[i].fr(m->slots[i].val);
@@ -39,15 +45,20 @@ void cquant_onnx_free(cquant_onnx_model_t *m) {
     pthread_mutex_destroy(&m->lock);
   }
   free(m->last_use);
-  for (int i = 0; i < m->n_inits; i++) cquant_array_free(&m->inits[i]);
-  free(m->inits);
-  free(m->init_names);
+  if (!m->owner) { /* else the owner's */
+    for (int i = 0; i < m->n_inits; i++) cquant_array_free(&m->inits[i]);
+    free(m->inits);
+    free(m->init_names);
+  }
   free(m->inputs);
   free(m->input_types);
   free(m->outputs);
   free(m->ops);
-  if (m->proto) onnx__model_proto__free_unpacked(m->proto, NULL);
+  if (m->owner) m->owner_free(m->owner); /* a model made from a graph: the graph owns proto and initializers */
+  else if (m->proto) onnx__model_proto__free_unpacked(m->proto, NULL);
+  cquant_onnx_model_t *parent = m->parent;
   free(m);
+  cquant_onnx_free(parent);
 }
 
 static int elem_type_of(const Onnx__ValueInfoProto *v) {
@@ -56,6 +67,7 @@ static int elem_type_of(const Onnx__ValueInfoProto *v) {
 }
 
 static int load_buffer_dir(const void *buf, size_t len, const char *dir, cquant_onnx_model_t **out);
+static int model_setup(cquant_onnx_model_t *m, const char *dir);
 
 int cquant_onnx_load_buffer(const void *buf, size_t len, cquant_onnx_model_t **out) { return load_buffer_dir(buf, len, NULL, out); }
 
@@ -65,11 +77,21 @@ static int load_buffer_dir(const void *buf, size_t len, const char *dir, cquant_
   cquant_onnx_model_t *m = calloc(1, sizeof *m);
   if (!m) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
   int st = CQUANT_STATUS_OK;
+  m->refs = 1;
   m->proto = onnx__model_proto__unpack(NULL, len, buf);
   if (!m->proto || !m->proto->graph) {
     cquant_onnx_free(m);
     return cquant__error(CQUANT_STATUS_BAD_FORMAT, "not an ONNX model (the protobuf does not parse as a ModelProto with a graph)");
   }
+  if ((st = model_setup(m, dir))) return st;
+  *out = m;
+  return CQUANT_STATUS_OK;
+}
+
+/* Everything but the protobuf: the opset check, the initializers as arrays (unless an owner gave
+ * them), the inputs and outputs, the operators and each value's last reader. Frees m on error. */
+static int model_setup(cquant_onnx_model_t *m, const char *dir) {
+  int st = CQUANT_STATUS_OK;
   const Onnx__GraphProto *g = m->g = m->proto->graph;
   for (size_t i = 0; i < m->proto->n_opset_import; i++) {
     const Onnx__OperatorSetIdProto *o = m->proto->opset_import[i];
@@ -80,8 +102,10 @@ static int load_buffer_dir(const void *buf, size_t len, const char *dir, cquant_
       return cquant__error(CQUANT_STATUS_UNSUPPORTED, "opset %lld is not supported (7 to 21 are)", v);
     }
   }
-  m->inits = calloc(g->n_initializer + 1, sizeof(cquant_array_t));
-  m->init_names = calloc(g->n_initializer + 1, sizeof(char *));
+  if (!m->owner) {
+    m->inits = calloc(g->n_initializer + 1, sizeof(cquant_array_t));
+    m->init_names = calloc(g->n_initializer + 1, sizeof(char *));
+  }
   m->inputs = calloc(g->n_input + 1, sizeof(char *));
   m->input_types = calloc(g->n_input + 1, sizeof(int));
   m->outputs = calloc(g->n_output + 1, sizeof(char *));
@@ -93,7 +117,7 @@ static int load_buffer_dir(const void *buf, size_t len, const char *dir, cquant_
     cquant_onnx_free(m);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
   }
-  for (size_t i = 0; i < g->n_initializer && !st; i++) {
+  for (size_t i = 0; i < g->n_initializer && !st && !m->owner; i++) {
     if ((st = cquant__tensor_from_proto_dir(g->initializer[i], dir, &m->inits[i]))) break;
     m->init_names[i] = g->initializer[i]->name ? g->initializer[i]->name : "";
     m->n_inits++;
@@ -138,6 +162,25 @@ static int load_buffer_dir(const void *buf, size_t len, const char *dir, cquant_
     cquant_onnx_free(m);
     return st;
   }
+  return CQUANT_STATUS_OK;
+}
+
+int cquant__onnx_adopt(Onnx__ModelProto *proto, cquant_array_t *inits, const char **init_names, int n_inits, void *owner,
+                       void (*owner_free)(void *), cquant_onnx_model_t *parent, cquant_onnx_model_t **out) {
+  *out = NULL;
+  cquant_onnx_model_t *m = calloc(1, sizeof *m);
+  if (!m) {
+    owner_free(owner);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
+  }
+  m->refs = 1;
+  m->proto = proto;
+  m->inits = inits, m->init_names = init_names, m->n_inits = n_inits;
+  m->owner = owner, m->owner_free = owner_free;
+  if (parent) cquant__onnx_ref(parent);
+  m->parent = parent;
+  int st = model_setup(m, NULL);
+  if (st) return st;
   *out = m;
   return CQUANT_STATUS_OK;
 }

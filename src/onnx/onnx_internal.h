@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include "onnx/onnx.pb-c.h"
 
+/* A node's name for messages and reports: its name, else its first output. */
+const char *cquant__node_label(const Onnx__NodeProto *n);
 /* "node 'name' (OpType): detail" */
 int cquant__node_error(const Onnx__NodeProto *node, int status, const char *fmt, ...) CQUANT__PRINTF(3, 4);
 
@@ -33,7 +35,19 @@ struct cquant_onnx_model {
   uint32_t *last_use;        /* per node: bit k set when input k is read for the last time there */
   struct cquant__slot *slots; /* per node: a value derived from constant inputs (packed weights) */
   pthread_mutex_t lock;      /* guards slots */
+  int refs;                  /* 1 + the models made from this one that borrow its nodes */
+  cquant_onnx_model_t *parent; /* the model whose nodes this one borrows (held by a reference) */
+  void *owner;               /* a model made from a graph: the graph, which owns proto and inits */
+  void (*owner_free)(void *);
 };
+
+/* Another reference: cquant_onnx_free releases one; the last frees the model. */
+void cquant__onnx_ref(cquant_onnx_model_t *m);
+/* A model over a protobuf and initializer arrays that `owner` owns (freed with owner_free with the
+ * model, also on error); nodes may be borrowed from parent, which is kept alive by a reference. The
+ * protobuf's initializers must describe the same arrays (for cquant_onnx_save). */
+int cquant__onnx_adopt(Onnx__ModelProto *proto, cquant_array_t *inits, const char **init_names, int n_inits, void *owner,
+                       void (*owner_free)(void *), cquant_onnx_model_t *parent, cquant_onnx_model_t **out);
 
 /* The loaded protobuf and an initializer's value by name (NULL if none). */
 const Onnx__ModelProto *cquant__onnx_proto(const cquant_onnx_model_t *m);
