@@ -14,6 +14,10 @@ extern "C" {
  * either its old content or all of the new, never part of it. */
 int cquant_file_write_atomic(const char *path, const void *data, size_t len);
 
+/* Creates folder path and any missing parents (like mkdir -p); an existing folder is fine. IO
+ * naming the path and the reason otherwise. */
+int cquant_mkdirs(const char *path);
+
 /* Reads a whole file into a malloc'd buffer (NUL-terminated, len excludes the NUL). */
 int cquant_file_read(const char *path, void **data, size_t *len);
 

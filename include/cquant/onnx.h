@@ -19,6 +19,8 @@ int cquant_onnx_load_buffer(const void *buf, size_t len, cquant_onnx_model_t **o
 void cquant_onnx_free(cquant_onnx_model_t *m);
 /* Writes the model (whole or not at all). */
 int cquant_onnx_save(const cquant_onnx_model_t *m, const char *path);
+/* The model's bytes (what cquant_onnx_save writes) in a new malloc'd buffer. */
+int cquant_onnx_serialize(const cquant_onnx_model_t *m, void **buf, size_t *len);
 
 /* The graph inputs that are not initializers, and the graph outputs, in graph order. */
 int cquant_onnx_num_inputs(const cquant_onnx_model_t *m);

@@ -26,7 +26,8 @@ typedef enum { CQUANT_PTQ_QDQ = 0, CQUANT_PTQ_QOP = 1, CQUANT_PTQ_TRT_CACHE = 2 
 
 typedef struct {
   cquant_dtype_t weight_dtype;  /* CQUANT_DT_S8 (default) or CQUANT_DT_S4 (stored in int8, values -7..7) */
-  int weight_mse;               /* 1: each weight channel's range minimises its MSE (default for int4) */
+  int weight_mse;               /* 1: each weight channel's range minimises its MSE; 0: min-max; -1
+                                   (default): MSE for int4, min-max for int8 */
   unsigned methods;             /* activation methods to observe: bit (1 << cquant_calib_method_t) */
   /* the order in which cquant_ptq_choose evaluates them (ties go to the earlier); n_order = 0:
    * the observed methods in enum order */
@@ -153,9 +154,11 @@ typedef struct {
   double max_drop;                   /* < 0: no accuracy-driven fallback */
   int n_fallback;
   cquant_ptq_fallback_step_t *fallback;
-  cquant_eval_result_t final_eval;   /* integer top-1 of what is written (when evaluated) */
+  cquant_ptq_method_eval_t final;    /* what is written, after any fallback (when evaluated) */
   cquant_ptq_report_t *report;       /* NULL when not asked for */
   size_t output_bytes;               /* bytes of the model written */
+  cquant_ptq_t *session;             /* cquant_ptq_run_job: the session the names point into (freed
+                                        with the result); NULL for results filled step by step */
 } cquant_ptq_result_t;
 void cquant_ptq_result_free(cquant_ptq_result_t *r);
 

@@ -123,4 +123,9 @@ static inline float cquant__hi_bound(int32_t qmax, int32_t z) {
   return (double)f < (double)b ? __builtin_nextafterf(f, __builtin_inff()) : f;
 }
 
+/* eq. 28: int32 biases at scale s_x s_w[c]: q[c] = saturate_int32(round_half_even(b[c] / (s_x s_w[c])))
+ * with s_x s_w[c] rounded to float first; n_sw is 1 (per-tensor weights) or n. scale (may be NULL)
+ * gets each s_x s_w[c]. */
+void cquant__bias_quantize(const float *b, int64_t n, float sx, const float *sw, int64_t n_sw, int32_t *q, float *scale);
+
 #endif

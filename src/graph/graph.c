@@ -280,6 +280,14 @@ int cquant__graph_add_meta(cquant__graph_t *g, const char *key, const char *valu
   return 0;
 }
 
+int cquant__op_passes_through(const Onnx__NodeProto *n) {
+  static const char *const ops[] = {"MaxPool", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose"};
+  if ((n->domain && *n->domain) || n->n_output != 1) return 0;
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (!strcmp(n->op_type, ops[i])) return 1;
+  return 0;
+}
+
 int32_t cquant__onnx_from_dtype(cquant_dtype_t dt) {
   switch (dt) {
     case CQUANT_DT_F32: return ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;

@@ -67,6 +67,20 @@ int cquant__graph_pack(cquant__graph_t *g, void **buf, size_t *len);
  * made from, so either may be freed first. Saving it writes what cquant__graph_pack would. */
 int cquant__graph_load(cquant__graph_t *g, cquant_onnx_model_t **out);
 
+/* 1 for the default-domain ops that only move or select values (MaxPool with one output, Flatten,
+ * Reshape, Squeeze, Unsqueeze, Transpose): quantized activations pass through them unchanged, with
+ * the parameters of their input. The PTQ plan and the integer rewrite both follow this list. */
+int cquant__op_passes_through(const Onnx__NodeProto *n);
+
+/* QDQ insertion (src/graph/qdq_insert.c). insert_qdq: every reader of activation t reads
+ * DequantizeLinear(QuantizeLinear(t, s, z), s, z) instead (z of type dt; names t_scale,
+ * t_zero_point, t_quantized, t_dequantized). add_const_dq: the constant q (moved into the graph;
+ * *q is emptied) with C scales and zero-points of type zdt along axis behind a DequantizeLinear
+ * (names base_quantized, base_scale, ...); *dq gets the DequantizeLinear's output name. */
+int cquant__graph_insert_qdq(cquant__graph_t *g, const char *t, float s, int32_t z, cquant_dtype_t dt);
+int cquant__graph_add_const_dq(cquant__graph_t *g, const char *base, cquant_array_t *q, const float *scale, cquant_dtype_t zdt, int64_t C,
+                               int axis, const char **dq);
+
 /* ONNX element type of a cquant dtype (0 if none). */
 int32_t cquant__onnx_from_dtype(cquant_dtype_t dt);
 

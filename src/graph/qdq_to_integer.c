@@ -245,11 +245,7 @@ int cquant__integerize_graph(const cquant_onnx_model_t *m, cquant__graph_t *g, i
         const float sx = *(const float *)g->init[cquant__graph_init_find(g, x.s)].data;
         cquant_array_t bq;
         if (cquant_array_alloc(&bq, CQUANT_DT_S32, 1, bf->shape)) goto oom;
-        for (int64_t c = 0; c < bf->numel; c++) {
-          const float bs = sx * ((const float *)ws->data)[ws->numel == 1 ? 0 : c];
-          const double v = rint((double)((const float *)bf->data)[c] / (double)bs);
-          ((int32_t *)bq.data)[c] = (int32_t)(v > 2147483647.0 ? 2147483647.0 : v < -2147483648.0 ? -2147483648.0 : v);
-        }
+        cquant__bias_quantize(bf->data, bf->numel, sx, ws->data, ws->numel, bq.data, NULL);
         const char *bn = cquant__graph_str(g, "%s_int32_%s", n->input[2], n->output[0]);
         if (!bn || cquant__graph_init_add(g, bn, &bq)) { cquant_array_free(&bq); goto oom; }
         b = (dq_t){-1, bn, NULL, NULL, 0};
@@ -311,9 +307,7 @@ int cquant__integerize_graph(const cquant_onnx_model_t *m, cquant__graph_t *g, i
       cquant__graph_remove(g, q);
       cquant__graph_remove(g, i);
       made++;
-    } else if ((is_op(n, "MaxPool") || is_op(n, "Flatten") || is_op(n, "Reshape") || is_op(n, "Squeeze") || is_op(n, "Unsqueeze") ||
-                is_op(n, "Transpose")) &&
-               n->n_output == 1 && dq_of(g, n->input[0], &x) && x.per_tensor && q_after(g, n->output[0], 0, &relu, &q) &&
+    } else if (cquant__op_passes_through(n) && dq_of(g, n->input[0], &x) && x.per_tensor && q_after(g, n->output[0], 0, &relu, &q) &&
                same_qparams(g, x.s, x.z, g->node[q]->input[1], g->node[q]->input[2])) {
       const char *in[4] = {x.q, n->n_input > 1 ? n->input[1] : "", n->n_input > 2 ? n->input[2] : "", ""};
       if (!(e = emit(g, op, "", n, (int)n->n_input, in, g->node[q]->output[0], 0))) goto oom;

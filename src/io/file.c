@@ -89,3 +89,24 @@ int cquant_file_read(const char *path, void **data, size_t *len) {
   *len = n;
   return CQUANT_STATUS_OK;
 }
+
+int cquant_mkdirs(const char *path) {
+  if (!path || !*path) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "mkdirs: empty path");
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n >= sizeof buf) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%.64s...: path too long", path);
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != 0) continue;
+    const char c = buf[i];
+    buf[i] = 0;
+    struct stat sb;
+    if (stat(buf, &sb)) {
+      if (mkdir(buf, 0777) && errno != EEXIST) return cquant__error(CQUANT_STATUS_IO, "%s: cannot create the folder: %s", buf, strerror(errno));
+    } else if (!S_ISDIR(sb.st_mode)) {
+      return cquant__error(CQUANT_STATUS_IO, "%s: exists and is not a folder", buf);
+    }
+    buf[i] = c;
+  }
+  return 0;
+}

@@ -210,13 +210,24 @@ const cquant_array_t *cquant__onnx_init(const cquant_onnx_model_t *m, const char
   return NULL;
 }
 
-int cquant_onnx_save(const cquant_onnx_model_t *m, const char *path) {
-  if (!m || !path) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx save: NULL argument");
+int cquant_onnx_serialize(const cquant_onnx_model_t *m, void **buf, size_t *len) {
+  if (!m || !buf || !len) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx serialize: NULL argument");
   size_t n = onnx__model_proto__get_packed_size(m->proto);
   uint8_t *b = malloc(n ? n : 1);
-  if (!b) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx save: out of memory");
+  if (!b) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory (%zu bytes)", n);
   onnx__model_proto__pack(m->proto, b);
-  int st = cquant_file_write_atomic(path, b, n);
+  *buf = b;
+  *len = n;
+  return 0;
+}
+
+int cquant_onnx_save(const cquant_onnx_model_t *m, const char *path) {
+  if (!m || !path) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx save: NULL argument");
+  void *b;
+  size_t n;
+  int st = cquant_onnx_serialize(m, &b, &n);
+  if (st) return st;
+  st = cquant_file_write_atomic(path, b, n);
   free(b);
   return st;
 }

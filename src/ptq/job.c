@@ -1,0 +1,64 @@
+/* The whole PTQ job in one call (cquant_ptq_run_job): what `cquant ptq` and `cquant.ptq` run. */
+#include <stdlib.h>
+#include <string.h>
+#include "cquant/io.h"
+#include "ptq/ptq_internal.h"
+
+/* The report on the first batch of src. */
+static int make_report(cquant_ptq_t *p, cquant_data_t *src, cquant_ptq_result_t *r) {
+  const cquant_array_t *x;
+  const int64_t *labels;
+  int64_t first;
+  int st = cquant_data_rewind(src), k;
+  if (st) return st;
+  if ((k = cquant_data_next(src, &x, &labels, &first)) < 0) return k;
+  if (!k) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: no data for the report", cquant_data_name(src));
+  return cquant_ptq_report(p, r->method, x, r, &r->report);
+}
+
+int cquant_ptq_run_job(const cquant_onnx_model_t *m, const cquant_ptq_options_t *o, const cquant_ptq_job_t *job,
+                       cquant_ptq_result_t **out) {
+  if (!m || !job || !out || !job->calib || !job->output) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
+  *out = NULL;
+  if (job->max_drop >= 0 && !job->eval) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: max_drop needs evaluation data");
+  if ((unsigned)job->format > CQUANT_PTQ_TRT_CACHE) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: unknown format %d", (int)job->format);
+  cquant_ptq_t *p;
+  int st = cquant_ptq_create(m, o, &p);
+  if (st) return st;
+  if (p->opt.n_order > 1 && !job->eval) {
+    cquant_ptq_free(p);
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: several methods need evaluation data to choose between them");
+  }
+  cquant_ptq_result_t *r = calloc(1, sizeof *r);
+  if (!r) {
+    cquant_ptq_free(p);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  }
+  r->best = -1;
+  r->max_drop = job->max_drop;
+  r->n_layers = p->n_layer;
+  r->method = p->opt.order[0];
+  st = cquant_ptq_calibrate_data(p, job->calib, &r->n_calib, &r->calib_seconds);
+  if (!st && job->eval) st = cquant_ptq_choose(p, job->eval, r);
+  if (!st && job->max_drop >= 0 && r->float_eval.top1 - r->final.integer.top1 > job->max_drop) st = cquant_ptq_fallback(p, job->eval, job->max_drop, r);
+  if (!st && (job->want_report || job->report_json || job->plot_dir || job->eval)) st = make_report(p, job->eval ? job->eval : job->calib, r);
+  if (!st && job->report_json) {
+    char *txt;
+    if (!(st = cquant_ptq_report_json(r->report, &txt))) {
+      st = cquant_file_write_atomic(job->report_json, txt, strlen(txt));
+      free(txt);
+    }
+  }
+  if (!st && job->plot_dir) st = cquant_ptq_report_plots(p, r->report, job->plot_dir);
+  if (!st) st = cquant_ptq_save(p, r->method, job->format, job->output, &r->output_bytes);
+  /* the names in r (layers, fallback steps, report) belong to the session's cleaned model: keep the
+   * session alive as long as r */
+  if (st) {
+    cquant_ptq_result_free(r);
+    cquant_ptq_free(p);
+    return st;
+  }
+  r->session = p;
+  *out = r;
+  return 0;
+}

@@ -1,0 +1,65 @@
+/* Internal: the PTQ session shared by the files of src/ptq/ (session, plan, weights, export,
+ * choose, report, job). */
+#ifndef CQUANT_PTQ_INTERNAL_H
+#define CQUANT_PTQ_INTERNAL_H
+
+#include "cquant/ptq.h"
+#include "cquant/quantize.h"
+#include "graph/graph.h"
+
+typedef struct {
+  const char *name; /* owned by the cleaned model */
+  cquant_observer_t *obs[CQUANT_CALIB_COUNT];
+} cquant__ptq_act_t;
+
+typedef struct {
+  const char *node, *op, *input, *input2, *output, *weight;
+  int w_axis;   /* the weights' output-channel axis */
+  int excluded;
+  /* the quantized weights, made once (they do not depend on the activation method or on which
+   * other layers are excluded) */
+  cquant_qparams_t *wqp;
+  cquant_array_t wq;
+} cquant__ptq_layer_t;
+
+struct cquant_ptq {
+  const cquant_onnx_model_t *orig;
+  cquant_onnx_model_t *clean;
+  cquant_ptq_options_t opt;
+  cquant__ptq_act_t *act;
+  int n_act;
+  cquant__ptq_layer_t *layer;
+  int n_layer;
+  const char *input;
+};
+
+/* One planned activation tensor: calibrated (src NULL) or sharing the parameters of src. */
+typedef struct {
+  const char *t;
+  const char *src;
+} cquant__ptq_plan_t;
+
+/* src/ptq/plan.c: what is quantized. quantizable: 1 with weights (index in *w), 2 without (Add,
+ * GlobalAveragePool), 0 not. */
+int cquant__ptq_quantizable(const cquant__graph_t *g, const Onnx__NodeProto *n, int *w);
+int cquant__ptq_weight_axis(const Onnx__NodeProto *n);
+const char *cquant__ptq_fused_output(const cquant__graph_t *g, const Onnx__NodeProto *n);
+int cquant__ptq_excluded(const cquant_ptq_t *p, const Onnx__NodeProto *n);
+int cquant__ptq_plan_find(const cquant__ptq_plan_t *pl, int n, const char *t);
+int cquant__ptq_make_plan(const cquant_ptq_t *p, const cquant__graph_t *g, cquant__ptq_plan_t **out, int *n_out);
+
+/* src/ptq/weights.c: layer i's quantized weights (cached in the session). */
+int cquant__ptq_layer_weights(cquant_ptq_t *p, int i, const cquant_qparams_t **qp, const cquant_array_t **q);
+
+/* src/ptq/session.c */
+cquant_dtype_t cquant__ptq_act_dtype(const cquant_ptq_t *p);
+unsigned cquant__ptq_act_flags(const cquant_ptq_t *p);
+int cquant__ptq_act_range(cquant__ptq_act_t *a, cquant_calib_method_t method, float *lo, float *hi);
+int cquant__ptq_layer_index(const cquant_ptq_t *p, const char *node);
+
+/* src/ptq/export.c: the quantized model of method m as a model in memory (QDQ or QLinear; no
+ * serialisation); integer: the QDQ model rewritten into cquant's integer operators (channels-last,
+ * as cquant_onnx_integerize does). n_int (may be NULL) gets the integer operators made. */
+int cquant__ptq_model(cquant_ptq_t *p, cquant_calib_method_t m, cquant_ptq_format_t f, cquant_onnx_model_t **out);
+
+#endif
