@@ -15,12 +15,12 @@ const cquant__hist_t *cquant__observer_hist(const cquant_observer_t *o, float *s
 #define T 50
 #define B 60
 
-static void esc(FILE *f, const char *s) {
+static void esc(cquant__sbuf_t *f, const char *s) {
   for (; s && *s; s++) {
-    if (*s == '<') fputs("&lt;", f);
-    else if (*s == '>') fputs("&gt;", f);
-    else if (*s == '&') fputs("&amp;", f);
-    else fputc(*s, f);
+    if (*s == '<') cquant__sbuf_printf(f, "&lt;");
+    else if (*s == '>') cquant__sbuf_printf(f, "&gt;");
+    else if (*s == '&') cquant__sbuf_printf(f, "&amp;");
+    else cquant__sbuf_printf(f, "%c", *s);
   }
 }
 
@@ -44,50 +44,46 @@ int cquant_observer_plot_svg(cquant_observer_t *o, const char *path, const char 
   for (int64_t b = 0; b < h->nbins; b++) bar[b / per] += (double)h->counts[b];
   for (int64_t b = 0; b < nbars; b++) cmax = fmax(cmax, bar[b]);
   const double lmax = ceil(log10(cmax + 1));
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  if (!f) { free(bar); return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "plot: out of memory"); }
+  cquant__sbuf_t sb = {0}, *f = &sb;
 #define PX(v) (L + ((v) - x0) / (x1 - x0) * (W - L - R))
 #define PY(c) (H - B - (log10((c) + 1) / lmax) * (H - T - B))
-  fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
-  fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%d\" y=\"24\" font-size=\"15\">", L);
+  cquant__sbuf_printf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
+  cquant__sbuf_printf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%d\" y=\"24\" font-size=\"15\">", L);
   esc(f, title);
-  fprintf(f, "</text>\n");
+  cquant__sbuf_printf(f, "</text>\n");
   for (int64_t b = 0; b < nbars; b++) {
     if (!bar[b]) continue;
     double v0 = (double)(h->kmin + b * per) * w, v1 = (double)(h->kmin + (b + 1) * per) * w;
     double xa = PX(v0), xb = PX(v1), y = PY(bar[b]);
-    fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#4a7ebb\"/>\n", xa, y, fmax(xb - xa, 0.6), H - B - y);
+    cquant__sbuf_printf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#4a7ebb\"/>\n", xa, y, fmax(xb - xa, 0.6), H - B - y);
   }
   /* axes, ticks, labels */
-  fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, H - B, W - R, H - B);
-  fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, T, L, H - B);
+  cquant__sbuf_printf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, H - B, W - R, H - B);
+  cquant__sbuf_printf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, T, L, H - B);
   for (int t = 0; t <= 6; t++) {
     double v = x0 + (x1 - x0) * t / 6;
-    fprintf(f, "<line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\" stroke=\"black\"/><text x=\"%.2f\" y=\"%d\" text-anchor=\"middle\">%.4g</text>\n",
+    cquant__sbuf_printf(f, "<line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\" stroke=\"black\"/><text x=\"%.2f\" y=\"%d\" text-anchor=\"middle\">%.4g</text>\n",
             PX(v), H - B, PX(v), H - B + 5, PX(v), H - B + 19, v);
   }
   for (int e = 0; e <= (int)lmax; e++) {
     double c = pow(10, e) - 1;
-    fprintf(f, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" stroke=\"black\"/><text x=\"%d\" y=\"%.2f\" text-anchor=\"end\">1e%d</text>\n",
+    cquant__sbuf_printf(f, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" stroke=\"black\"/><text x=\"%d\" y=\"%.2f\" text-anchor=\"end\">1e%d</text>\n",
             L - 5, PY(c), L, PY(c), L - 8, PY(c) + 4, e);
   }
-  fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">value</text>\n", (L + W - R) / 2, H - 18);
-  fprintf(f, "<text transform=\"translate(22 %d) rotate(-90)\" text-anchor=\"middle\">count (log scale)</text>\n", (T + H - B) / 2);
+  cquant__sbuf_printf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">value</text>\n", (L + W - R) / 2, H - 18);
+  cquant__sbuf_printf(f, "<text transform=\"translate(22 %d) rotate(-90)\" text-anchor=\"middle\">count (log scale)</text>\n", (T + H - B) / 2);
   /* the ranges */
-  fprintf(f, "<g stroke=\"#888\" stroke-width=\"1.5\"><line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\"/><line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\"/></g>\n",
+  cquant__sbuf_printf(f, "<g stroke=\"#888\" stroke-width=\"1.5\"><line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\"/><line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\"/></g>\n",
           PX(dmn), T, PX(dmn), H - B, PX(dmx), T, PX(dmx), H - B);
-  fprintf(f, "<g stroke=\"#d62728\" stroke-width=\"2\" stroke-dasharray=\"6 4\"><line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\"/><line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\"/></g>\n",
+  cquant__sbuf_printf(f, "<g stroke=\"#d62728\" stroke-width=\"2\" stroke-dasharray=\"6 4\"><line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\"/><line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\"/></g>\n",
           PX(lo), T, PX(lo), H - B, PX(hi), T, PX(hi), H - B);
-  fprintf(f, "<text x=\"%d\" y=\"40\" fill=\"#d62728\">chosen range [%.6g, %.6g]</text>\n", L, lo, hi);
-  fprintf(f, "<text x=\"%d\" y=\"40\" fill=\"#666\" text-anchor=\"end\">min-max range [%.6g, %.6g]</text>\n", W - R, dmn, dmx);
-  fprintf(f, "</svg>\n");
+  cquant__sbuf_printf(f, "<text x=\"%d\" y=\"40\" fill=\"#d62728\">chosen range [%.6g, %.6g]</text>\n", L, lo, hi);
+  cquant__sbuf_printf(f, "<text x=\"%d\" y=\"40\" fill=\"#666\" text-anchor=\"end\">min-max range [%.6g, %.6g]</text>\n", W - R, dmn, dmx);
+  cquant__sbuf_printf(f, "</svg>\n");
 #undef PX
 #undef PY
-  fclose(f);
   free(bar);
-  st = cquant_file_write_atomic(path, text, len);
-  free(text);
+  st = sb.failed ? cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "plot: out of memory") : cquant_file_write_atomic(path, sb.text, sb.len);
+  cquant__sbuf_free(&sb);
   return st;
 }

@@ -128,4 +128,14 @@ static inline float cquant__hi_bound(int32_t qmax, int32_t z) {
  * gets each s_x s_w[c]. */
 void cquant__bias_quantize(const float *b, int64_t n, float sx, const float *sw, int64_t n_sw, int32_t *q, float *scale);
 
+/* A growing text buffer (SVG and other generated text). printf appends; after an allocation failure
+ * the buffer is marked failed and later calls do nothing (check failed once at the end). */
+typedef struct {
+  char *text;
+  size_t len, cap;
+  int failed;
+} cquant__sbuf_t;
+void cquant__sbuf_printf(cquant__sbuf_t *b, const char *fmt, ...) CQUANT__PRINTF(2, 3);
+void cquant__sbuf_free(cquant__sbuf_t *b);
+
 #endif
