@@ -47,6 +47,47 @@ def agreement(a, b):
     return float((x == y).mean()) if len(x) == len(y) and len(x) else 0.0
 
 
+# ONNX Runtime's x86 u8 x s8 kernel without VNNI (AVX2: vpmaddubsw) adds pairs of products into
+# int16 with saturation, so on such CPUs it is exact only when |w| <= 64 (255 * 64 * 2 < 2^15);
+# ORT documents this and offers reduce_range (7-bit weights). cquant's integer kernels are exact.
+# Where the CPU lacks VNNI, agreement is checked on the same model with 7-bit weights (both runtimes
+# must then compute it alike) and the 8-bit file's agreement is reported against a looser bound.
+_flags = set(open("/proc/cpuinfo").read().split()) if os.path.exists("/proc/cpuinfo") else set()
+VNNI = bool(_flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def seven_bit(src, dst):
+    """The model with every int8 weight initializer (ndim >= 2) halved to -64..63 and its scale
+    (the input after it) doubled, and every int32 bias halved (the scale of a bias
+    DequantizeLinear doubled): a file on which ORT's AVX2 u8s8 kernel cannot saturate."""
+    m = onnx.load(src)
+    init = {i.name: i for i in m.graph.initializer}
+    done = set()
+
+    def scale2(name):
+        if name in init and name not in done:
+            init[name].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init[name]) * np.float32(2), name))
+            done.add(name)
+
+    for n in m.graph.node:
+        for k, name in enumerate(n.input):
+            t = init.get(name)
+            if t is None or name in done:
+                continue
+            a = numpy_helper.to_array(t)
+            if a.dtype == np.int8 and a.ndim >= 2 and k + 1 < len(n.input):
+                init[name].CopyFrom(numpy_helper.from_array(np.clip(np.rint(a / 2), -64, 63).astype(np.int8), name))
+                done.add(name)
+                scale2(n.input[k + 1])
+            elif a.dtype == np.int32 and a.ndim == 1:
+                init[name].CopyFrom(numpy_helper.from_array(np.rint(a / 2).astype(np.int32), name))
+                done.add(name)
+                if n.op_type == "DequantizeLinear":
+                    scale2(n.input[1])
+    onnx.save(m, dst)
+    return dst
+
+
 def top1(out, label):
     m = re.search(re.escape(label) + r"\s+([0-9.]+)%", out)
     return float(m.group(1)) if m else None
@@ -115,12 +156,24 @@ for name in ("fmnist_cnn", "fmnist_resnet"):
         orp = os.path.join(tmp, name + "_ort.bin")
         r = ort_eval(q, extra=("--predictions", orp))
         a = agreement(orp, cqp)
-        check(f"{name}: ONNX Runtime runs the QDQ file and agrees with cquant's integer runtime on >= 99.5% of classes",
-              r.returncode == 0 and a >= 0.995, f"({100 * a:.2f}%; {r.stdout.strip() or r.stderr.strip()})")
+        need = 0.995 if VNNI else 0.90  # without VNNI: a measure of ORT's saturation, exact check below
+        check(f"{name}: ONNX Runtime runs the QDQ file and agrees with cquant's integer runtime on >= {100 * need:g}% of classes"
+              + ("" if VNNI else " (no VNNI here: ORT's u8s8 kernel saturates)"),
+              r.returncode == 0 and a >= need, f"({100 * a:.2f}%; {r.stdout.strip() or r.stderr.strip()})")
         r = ort_eval(qop, extra=("--compare", cqp))
         mm = re.search(r"same class as .*: ([0-9.]+)%", r.stdout)
-        check(f"{name}: ONNX Runtime runs the qop file (QLinearConv, QGemm, QLinearAdd, ...) and agrees on >= 99%",
-              r.returncode == 0 and mm and float(mm.group(1)) >= 99.0, r.stdout.strip() or r.stderr.strip())
+        need = 99.0 if VNNI else 90.0
+        check(f"{name}: ONNX Runtime runs the qop file (QLinearConv, QGemm, QLinearAdd, ...) and agrees on >= {need:g}%",
+              r.returncode == 0 and mm and float(mm.group(1)) >= need, r.stdout.strip() or r.stderr.strip())
+        if not VNNI:  # the exact comparison: 7-bit weights, where ORT's AVX2 kernel cannot saturate
+            for kind, f in (("QDQ", q), ("qop", qop)):
+                f7 = seven_bit(f, f.replace(".onnx", "_w7.onnx"))
+                p7 = os.path.join(tmp, name + "_" + kind + "_w7.bin")
+                r7 = cq("eval", f7, "--data", N_EVAL, "--exec", "int", "--predictions", p7)
+                ro = ort_eval(f7, extra=("--compare", p7))
+                mm = re.search(r"same class as .*: ([0-9.]+)%", ro.stdout)
+                check(f"{name}: {kind} file with 7-bit weights: ONNX Runtime agrees with cquant's integer runtime on >= 99.5%",
+                      r7.returncode == 0 and ro.returncode == 0 and mm and float(mm.group(1)) >= 99.5, ro.stdout.strip() or ro.stderr.strip() + r7.stderr)
         # BatchNorm folding and constant folding keep the function: ORT on the cleaned model vs ORT on the original
         x = np.random.default_rng(1).standard_normal((4, 1, 28, 28)).astype(np.float32)
         np.save(os.path.join(tmp, "x.npy"), x)
@@ -230,12 +283,15 @@ if r.returncode == 0 and HAVE_ORT:
     x6 = os.path.join(tmp, "x6.npy")
     np.save(x6, (rng.standard_normal((5, 3, 16, 16)) * 2).astype(np.float32))
     d1, d2 = tempfile.mkdtemp(dir=tmp), tempfile.mkdtemp(dir=tmp)
-    r1 = cq("run", os.path.join(tmp, "relu6_qdq.onnx"), "--input", "x=" + x6, "--output-dir", d1)
-    subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), os.path.join(tmp, "relu6_qdq.onnx"), d2, "x=" + x6], check=False)
+    f6 = os.path.join(tmp, "relu6_qdq.onnx")
+    if not VNNI:  # ORT's AVX2 u8s8 kernel is exact only for 7-bit weights (see seven_bit)
+        f6 = seven_bit(f6, os.path.join(tmp, "relu6_qdq_w7.onnx"))
+    r1 = cq("run", f6, "--input", "x=" + x6, "--output-dir", d1)
+    subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), f6, d2, "x=" + x6], check=False)
     a, b = np.load(os.path.join(d1, "logits.npy")), np.load(os.path.join(d2, "logits.npy"))
     err = float(np.abs(a - b).max() / np.abs(b).max())
-    check("Conv + Clip(0, 6): cquant's integer run agrees with ONNX Runtime on the QDQ file (rel. err <= 2e-2)", r1.returncode == 0 and err <= 2e-2,
-          f"({err:.2e})")
+    check("Conv + Clip(0, 6): cquant's integer run agrees with ONNX Runtime on the QDQ file (rel. err <= 2e-2)" + ("" if VNNI else ", 7-bit weights"),
+          r1.returncode == 0 and err <= 2e-2, f"({err:.2e})")
 else:
     check("Conv + Clip(0, 6): ptq from a folder of .npy batches", r.returncode == 0, r.stderr.strip())
 
