@@ -24,8 +24,8 @@ int cquant_data_open(const char *spec, float mean, float std, int64_t batch, cqu
 
 /* A source over callbacks. next fills *x (and *labels, or leaves it NULL) with arrays that stay
  * valid until the next call and returns 1, 0 at the end, or a negative status (with
- * cquant__error's message set by the caller through cquant_set_error). rewind (may be NULL: the
- * source can then be read once) starts again. name is used in error messages. */
+ * the message set through cquant_set_error). rewind (may be NULL: the source can then be read
+ * once) starts again. name is used in error messages. */
 typedef struct {
   void *user;
   int (*next)(void *user, const cquant_array_t **x, const cquant_array_t **labels);
@@ -40,6 +40,8 @@ void cquant_data_close(cquant_data_t *d);
  * when the source has none) and the index of its first sample; 0 at the end; a negative status on
  * error. */
 int cquant_data_next(cquant_data_t *d, const cquant_array_t **x, const int64_t **labels, int64_t *first);
+/* Back to the first batch (calibration and evaluation rewind their source first). UNSUPPORTED for a
+ * callback source without rewind that was already read. */
 int cquant_data_rewind(cquant_data_t *d);
 /* 1 when the source has labels (known once a batch was read for callback sources). */
 int cquant_data_has_labels(const cquant_data_t *d);

@@ -93,7 +93,7 @@ int cquant_ptq_trt_cache(cquant_ptq_t *p, cquant_calib_method_t method, char **t
 
 /* ---- the whole job (what `cquant ptq` does), step by step or in one call ------------------------ */
 
-/* Calibrates on every batch of d (one streamed pass). n_samples and seconds may be NULL.
+/* Calibrates on every batch of d from its first (one streamed pass). n_samples and seconds may be NULL.
  * INVALID_ARGUMENT naming d when a batch does not fit the model's input or d is empty. */
 int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samples, double *seconds);
 

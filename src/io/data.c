@@ -126,9 +126,11 @@ int cquant_data_from_callbacks(const cquant_data_callbacks_t *cb, cquant_data_t 
 
 int cquant_data_rewind(cquant_data_t *d) {
   if (!d) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument");
+  const int64_t was = d->pos;
   d->pos = 0;
   d->file_i = 0;
   if (d->from_cb) {
+    if (!d->cb.rewind && !was) return 0; /* not read yet */
     if (!d->cb.rewind) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: the source can be read once only", d->spec);
     return d->cb.rewind(d->cb.user);
   }

@@ -171,10 +171,10 @@ int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samp
   const cquant_array_t *x;
   const int64_t *labels;
   int64_t first, n = 0;
-  int k, st = 0;
+  int k = 0, st = cquant_data_rewind(d);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  while ((k = cquant_data_next(d, &x, &labels, &first)) > 0) {
+  while (!st && (k = cquant_data_next(d, &x, &labels, &first)) > 0) {
     if (!n && (st = cquant_data_check_shape(p->clean, x, cquant_data_name(d)))) break;
     if ((st = cquant_ptq_calibrate(p, x))) {
       cquant__error_prefix(st, cquant_data_name(d));
@@ -182,7 +182,7 @@ int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samp
     }
     n += x->ndim ? x->shape[0] : 1;
   }
-  if (k < 0) st = k;
+  if (!st && k < 0) st = k;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   if (!st && !n) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: no calibration data", cquant_data_name(d));
   if (n_samples) *n_samples = n;

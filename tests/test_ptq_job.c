@@ -1,0 +1,211 @@
+/* The PTQ job through the library API (include/cquant/ptq.h, data.h): a source made of callbacks
+ * gives the same file as the same batches read from a folder spec; the step-by-step calls give the
+ * same file as the one-call job; results and errors are what the API promises. Uses the shipped
+ * models/fmnist_cnn.onnx and Debian's fashion-mnist data. */
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cquant/cquant.h"
+#include "harness.h"
+
+#define MODEL CQUANT_SOURCE_DIR "/models/fmnist_cnn.onnx"
+#define NB 4   /* batches */
+#define BS 50  /* samples per batch */
+
+static char tmpdir[] = "/tmp/cquant_job.XXXXXX";
+static cquant_array_t images, labels;
+static cquant_array_t batch[NB], lab[NB];
+
+static int load_data(void) {
+  if (images.data) return 0;
+  if (!mkdtemp(tmpdir)) return -1;
+  if (cquant_dataset_load("fashion-mnist:train:200", NULL, 0.2860f, 0.3530f, &images, &labels)) return -1;
+  for (int b = 0; b < NB; b++) {
+    int64_t sh[4] = {BS, 1, 28, 28}, ls[1] = {BS};
+    if (cquant_array_alloc(&batch[b], CQUANT_DT_F32, 4, sh) || cquant_array_alloc(&lab[b], CQUANT_DT_S64, 1, ls)) return -1;
+    memcpy(batch[b].data, (const float *)images.data + (int64_t)b * BS * 784, sizeof(float) * BS * 784);
+    memcpy(lab[b].data, (const int64_t *)labels.data + (int64_t)b * BS, sizeof(int64_t) * BS);
+    char path[256];
+    snprintf(path, sizeof path, "%s/b%d.npy", tmpdir, b);
+    if (cquant_npy_save(path, CQUANT_DT_F32, 4, sh, batch[b].data)) return -1;
+  }
+  return 0;
+}
+
+typedef struct {
+  int i, fail_at, with_labels;
+} cb_state_t;
+
+static int cb_next(void *user, const cquant_array_t **x, const cquant_array_t **l) {
+  cb_state_t *s = user;
+  if (s->i == s->fail_at) return cquant_set_error(CQUANT_STATUS_IO, "the source broke");
+  if (s->i >= NB) return 0;
+  *x = &batch[s->i];
+  if (s->with_labels) *l = &lab[s->i];
+  s->i++;
+  return 1;
+}
+static int cb_rewind(void *user) {
+  ((cb_state_t *)user)->i = 0;
+  return 0;
+}
+
+static int read_file(const char *path, void **buf, size_t *len) { return cquant_file_read(path, buf, len); }
+
+static int same_files(const char *a, const char *b) {
+  void *x = NULL, *y = NULL;
+  size_t nx = 0, ny = 0;
+  int same = !read_file(a, &x, &nx) && !read_file(b, &y, &ny) && nx == ny && nx > 0 && !memcmp(x, y, nx);
+  free(x), free(y);
+  return same;
+}
+
+static void test_callbacks_equal_folder(void) {
+  CHECK(load_data() == 0);
+  cquant_onnx_model_t *m;
+  CHECK(cquant_onnx_load(MODEL, &m) == 0);
+  cquant_ptq_options_t o;
+  cquant_ptq_options_default(&o);
+  char out1[300], out2[300];
+  snprintf(out1, sizeof out1, "%s/cb.onnx", tmpdir);
+  snprintf(out2, sizeof out2, "%s/dir.onnx", tmpdir);
+  cb_state_t s = {0, -1, 0};
+  cquant_data_callbacks_t cb = {&s, cb_next, cb_rewind, "batches"};
+  cquant_data_t *d1, *d2;
+  CHECK(cquant_data_from_callbacks(&cb, &d1) == 0);
+  CHECK(cquant_data_open(tmpdir, 0, 1, 0, &d2) == 0);
+  cquant_ptq_job_t j1 = {d1, NULL, out1, CQUANT_PTQ_QDQ, -1, 0, NULL, NULL}, j2 = {d2, NULL, out2, CQUANT_PTQ_QDQ, -1, 0, NULL, NULL};
+  cquant_ptq_result_t *r1 = NULL, *r2 = NULL;
+  CHECKF(cquant_ptq_run_job(m, &o, &j1, &r1) == 0, "%s", cquant_last_error());
+  CHECKF(cquant_ptq_run_job(m, &o, &j2, &r2) == 0, "%s", cquant_last_error());
+  CHECK(r1 && r1->n_calib == NB * BS && r1->n_layers == 4 && r1->output_bytes > 0 && !r1->report);
+  CHECK(same_files(out1, out2));
+  cquant_ptq_result_free(r1);
+  cquant_ptq_result_free(r2);
+  cquant_data_close(d1);
+  cquant_data_close(d2);
+  cquant_onnx_free(m);
+}
+
+static void test_steps_equal_job(void) {
+  CHECK(load_data() == 0);
+  cquant_onnx_model_t *m;
+  CHECK(cquant_onnx_load(MODEL, &m) == 0);
+  cquant_ptq_options_t o;
+  cquant_ptq_options_default(&o);
+  o.methods = 1u << CQUANT_CALIB_ENTROPY | 1u << CQUANT_CALIB_MINMAX;
+  o.order[0] = CQUANT_CALIB_ENTROPY, o.order[1] = CQUANT_CALIB_MINMAX, o.n_order = 2;
+  char out1[300], out2[300], rep[300];
+  snprintf(out1, sizeof out1, "%s/job.onnx", tmpdir);
+  snprintf(out2, sizeof out2, "%s/steps.onnx", tmpdir);
+  snprintf(rep, sizeof rep, "%s/report.json", tmpdir);
+  cb_state_t se = {0, -1, 1};
+  cquant_data_callbacks_t cbe = {&se, cb_next, cb_rewind, "eval"};
+  cquant_data_t *cal, *ev;
+  CHECK(cquant_data_open(tmpdir, 0, 1, 0, &cal) == 0);
+  CHECK(cquant_data_from_callbacks(&cbe, &ev) == 0);
+  cquant_ptq_job_t j = {cal, ev, out1, CQUANT_PTQ_QDQ, -1, 1, rep, NULL};
+  cquant_ptq_result_t *r = NULL;
+  CHECKF(cquant_ptq_run_job(m, &o, &j, &r) == 0, "%s", cquant_last_error());
+  CHECK(r && r->evaluated && r->n_methods == 2 && r->methods[0].method == CQUANT_CALIB_ENTROPY && r->best >= 0);
+  CHECK(r && r->float_eval.n == NB * BS && r->float_eval.top1 > 50 && r->final.integer.top1 > 50);
+  CHECK(r && r->method == r->methods[r->best].method && r->methods[r->best].integer.top1 >= r->methods[1 - r->best].integer.top1);
+  CHECK(r && r->report && r->report->n_layers == 4 && r->report->has_top1 && r->report->has_input);
+  for (int i = 0; r && r->report && i < r->report->n_layers; i++)
+    CHECK(r->report->layers[i].has_output_sqnr && r->report->layers[i].output_sqnr_db > 10 && r->report->layers[i].has_weights);
+  struct stat sb;
+  CHECK(stat(rep, &sb) == 0 && sb.st_size > 100);
+  /* the same by steps */
+  cquant_ptq_t *p;
+  CHECK(cquant_ptq_create(m, &o, &p) == 0);
+  int64_t n = 0;
+  CHECK(cquant_ptq_calibrate_data(p, cal, &n, NULL) == 0 && n == NB * BS);
+  cquant_ptq_result_t rs;
+  memset(&rs, 0, sizeof rs);
+  CHECK(cquant_ptq_choose(p, ev, &rs) == 0 && rs.method == r->method);
+  CHECK(rs.final.integer.top1 == r->final.integer.top1);
+  CHECK(cquant_ptq_save(p, rs.method, CQUANT_PTQ_QDQ, out2, NULL) == 0);
+  CHECK(same_files(out1, out2));
+  /* exporting again after an exclusion and back gives the same bytes (cached weights reused) */
+  cquant_ptq_layer_t ly;
+  CHECK(cquant_ptq_layer(p, 0, &ly) == 0);
+  CHECK(cquant_ptq_exclude(p, ly.node, 1) == 0);
+  CHECK(cquant_ptq_save(p, rs.method, CQUANT_PTQ_QDQ, out2, NULL) == 0);
+  CHECK(!same_files(out1, out2));
+  CHECK(cquant_ptq_exclude(p, ly.node, 0) == 0);
+  CHECK(cquant_ptq_save(p, rs.method, CQUANT_PTQ_QDQ, out2, NULL) == 0);
+  CHECK(same_files(out1, out2));
+  cquant_ptq_free(p);
+  cquant_ptq_result_free(r);
+  cquant_data_close(cal);
+  cquant_data_close(ev);
+  cquant_onnx_free(m);
+}
+
+static void test_errors(void) {
+  CHECK(load_data() == 0);
+  cquant_onnx_model_t *m;
+  CHECK(cquant_onnx_load(MODEL, &m) == 0);
+  cquant_ptq_options_t o;
+  cquant_ptq_options_default(&o);
+  char out[300];
+  snprintf(out, sizeof out, "%s/never.onnx", tmpdir);
+  /* a source that fails: its status and message come back, nothing is written */
+  cb_state_t s = {0, 2, 0};
+  cquant_data_callbacks_t cb = {&s, cb_next, NULL, "broken"};
+  cquant_data_t *d;
+  CHECK(cquant_data_from_callbacks(&cb, &d) == 0);
+  cquant_ptq_job_t j = {d, NULL, out, CQUANT_PTQ_QDQ, -1, 0, NULL, NULL};
+  cquant_ptq_result_t *r = (cquant_ptq_result_t *)&s;
+  CHECK(cquant_ptq_run_job(m, &o, &j, &r) == CQUANT_STATUS_IO && r == NULL);
+  CHECK(strstr(cquant_last_error(), "the source broke") != NULL);
+  CHECK(access(out, F_OK) != 0);
+  /* a one-pass source cannot be rewound */
+  CHECK(cquant_data_rewind(d) == CQUANT_STATUS_UNSUPPORTED);
+  cquant_data_close(d);
+  /* max_drop needs evaluation data; several methods need it too */
+  CHECK(cquant_data_open(tmpdir, 0, 1, 0, &d) == 0);
+  j.calib = d;
+  j.max_drop = 1;
+  CHECK(cquant_ptq_run_job(m, &o, &j, &r) == CQUANT_STATUS_INVALID_ARGUMENT);
+  j.max_drop = -1;
+  o.methods |= 1u << CQUANT_CALIB_MSE;
+  CHECK(cquant_ptq_run_job(m, &o, &j, &r) == CQUANT_STATUS_INVALID_ARGUMENT);
+  /* an order naming an unobserved method */
+  cquant_ptq_options_default(&o);
+  o.order[0] = CQUANT_CALIB_MSE, o.n_order = 1;
+  CHECK(cquant_ptq_run_job(m, &o, &j, &r) == CQUANT_STATUS_INVALID_ARGUMENT);
+  CHECK(access(out, F_OK) != 0);
+  /* labels missing for evaluation */
+  cquant_ptq_options_default(&o);
+  cquant_data_t *ev;
+  CHECK(cquant_data_open(tmpdir, 0, 1, 0, &ev) == 0);
+  j.eval = ev;
+  CHECK(cquant_ptq_run_job(m, &o, &j, &r) == CQUANT_STATUS_INVALID_ARGUMENT && strstr(cquant_last_error(), "no labels"));
+  cquant_data_close(ev);
+  cquant_data_close(d);
+  /* a missing spec names itself */
+  CHECK(cquant_data_open("/nonexistent/data", 0, 1, 0, &d) == CQUANT_STATUS_IO && strstr(cquant_last_error(), "/nonexistent/data"));
+  cquant_onnx_free(m);
+}
+
+int main(int argc, char **argv) {
+  static const th_case cases[] = {
+      {"callbacks_equal_folder", test_callbacks_equal_folder},
+      {"steps_equal_job", test_steps_equal_job},
+      {"errors", test_errors},
+  };
+  int rc = th_run(cases, 3, argc, argv);
+  for (int b = 0; b < NB; b++) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/b%d.npy", tmpdir, b);
+    unlink(path);
+    cquant_array_free(&batch[b]);
+    cquant_array_free(&lab[b]);
+  }
+  cquant_array_free(&images);
+  cquant_array_free(&labels);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  if (system(cmd)) rc = rc ? rc : 0;
+  return rc;
+}
