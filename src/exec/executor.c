@@ -60,6 +60,15 @@ int cquant_onnx_run(const cquant_onnx_model_t *m, int n_inputs, const char *cons
 
 int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const char *const *names, const cquant_array_t *inputs,
                              cquant_array_t *outputs, cquant_onnx_observe_fn observe, void *user) {
+  const cquant_onnx_run_options_t opt = {observe, user, NULL, NULL};
+  return cquant_onnx_run_ex(m, n_inputs, names, inputs, outputs, &opt);
+}
+
+int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *const *names, const cquant_array_t *inputs,
+                       cquant_array_t *outputs, const cquant_onnx_run_options_t *opt) {
+  const cquant_onnx_observe_fn observe = opt ? opt->observe : NULL;
+  void *const user = opt ? opt->observe_user : NULL;
+  const cquant_onnx_profile_fn profile = opt ? opt->profile : NULL;
   if (!m || !outputs || (n_inputs && (!names || !inputs))) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx run: NULL argument");
   const Onnx__GraphProto *g = m->g;
   memset(outputs, 0, sizeof(cquant_array_t) * (size_t)m->n_outputs);
@@ -68,8 +77,6 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
   value_t *v = calloc(cap, sizeof *v);
   if (!v) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx run: out of memory");
   int nv = 0, st = CQUANT_STATUS_OK;
-  const char *pe = getenv("CQUANT_PROFILE");
-  const int profile = pe && *pe == '1'; /* per-node times on stderr (docs/onnx.md) */
   for (int i = 0; i < m->n_inits; i++) v[nv++] = (value_t){m->init_names[i], m->inits[i], 0, 1};
   for (int i = 0; i < m->n_inputs && !st; i++) {
     int found = -1;
@@ -112,7 +119,7 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
     st = m->ops[i]->fn(&ctx, n, in, (int)n->n_input, out, (int)n->n_output);
     if (profile) {
       clock_gettime(CLOCK_MONOTONIC, &t1);
-      fprintf(stderr, "profile: %-32.32s %-24s %9.3f ms\n", n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type,
+      profile(opt->profile_user, n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type,
               1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec));
     }
     if (st && strncmp(cquant_last_error(), "node '", 6)) { /* a helper's error: say which node */
