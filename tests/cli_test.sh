@@ -175,6 +175,14 @@ from onnx import numpy_helper
 want = numpy_helper.to_array(onnx.load_tensor('$T3/output_0.pb'))
 got = np.load('runout/y.npy')
 assert got.dtype == want.dtype and np.array_equal(got, want)"; then ok "run: QLinearMatMul 3-D equals ONNX's expected output"; else bad "run: QLinearMatMul 3-D"; fi
+QIN="--input a=$T3/input_0.pb --input a_scale=$T3/input_1.pb --input a_zero_point=$T3/input_2.pb --input b=$T3/input_3.pb \
+  --input b_scale=$T3/input_4.pb --input b_zero_point=$T3/input_5.pb --input y_scale=$T3/input_6.pb --input y_zero_point=$T3/input_7.pb"
+if $CQ run $ND/test_qlinearmatmul_3D/model.onnx $QIN --output-dir runout --profile 2>prof.txt >/dev/null &&
+   grep -Eq '^profile: y +QLinearMatMul +[0-9]+\.[0-9]{3} ms$' prof.txt && [ "$(wc -l <prof.txt)" -eq 1 ] &&
+   CQUANT_PROFILE=1 $CQ run $ND/test_qlinearmatmul_3D/model.onnx $QIN --output-dir runout 2>prof.txt >/dev/null &&
+   grep -q '^profile: y ' prof.txt && $CQ run $ND/test_qlinearmatmul_3D/model.onnx $QIN --output-dir runout 2>prof.txt >/dev/null &&
+   ! grep -q profile prof.txt; then ok "run: --profile and CQUANT_PROFILE=1 print one line per node, nothing without them"
+else bad "run: --profile"; fi
 $PY - <<'PY'
 import numpy as np, onnx
 from onnx import helper, TensorProto

@@ -46,6 +46,23 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
                              const cquant_array_t *inputs, cquant_array_t *outputs, cquant_onnx_observe_fn observe,
                              void *user);
 
+/* Called after every node with the node's name (its first output's when it has none), its op type
+ * and the milliseconds its operator took (CLOCK_MONOTONIC), also when the node failed. */
+typedef void (*cquant_onnx_profile_fn)(void *user, const char *node, const char *op_type, double ms);
+
+/* Options of cquant_onnx_run_ex; zero-initialize, then set what you need. */
+typedef struct cquant_onnx_run_options {
+  cquant_onnx_observe_fn observe; /* as in cquant_onnx_run_observed (NULL: none) */
+  void *observe_user;
+  cquant_onnx_profile_fn profile; /* per-node times (NULL: not measured) */
+  void *profile_user;
+} cquant_onnx_run_options_t;
+
+/* cquant_onnx_run with options (NULL: none, the same as cquant_onnx_run). Returns what
+ * cquant_onnx_run_observed returns. */
+int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *const *names, const cquant_array_t *inputs,
+                       cquant_array_t *outputs, const cquant_onnx_run_options_t *opt);
+
 /* A QDQ (or QLinear) model as cquant's integer operator form. n_int gets the number of
  * integer operators made (NULL allowed). Patterns it does not recognise stay as they are. */
 int cquant_onnx_integerize(const cquant_onnx_model_t *m, cquant_onnx_model_t **out, int *n_int);

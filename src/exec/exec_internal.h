@@ -5,8 +5,18 @@
 
 #include "onnx/onnx_internal.h"
 
-/* An operator: checks and computes one node. in[i] is NULL for an omitted optional input. */
-typedef int (*cquant__op_fn)(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in,
+/* What an operator knows of the model run that calls it: the model, the node's index and which
+ * inputs are initializers (bit k: input k). Operators receive NULL when they are called outside a
+ * model run (the constant-folding pass): then nothing is constant to them and nothing is cached. */
+typedef struct cquant__opctx {
+  cquant_onnx_model_t *m;
+  int node;
+  uint32_t const_mask;
+} cquant__opctx_t;
+
+/* An operator: checks and computes one node. in[i] is NULL for an omitted optional input; ctx may
+ * be NULL. */
+typedef int (*cquant__op_fn)(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in,
                              cquant_array_t *out, int n_out);
 
 typedef struct cquant__op {
@@ -19,57 +29,57 @@ const cquant__op_t *cquant__op_find(const char *op_type);
 /* Ops of the default domain, and the com.microsoft ones cquant runs. */
 const cquant__op_t *cquant__op_find_domain(const char *domain, const char *op_type);
 
-/* Per-node cache of values derived from constant inputs (packed weights), for the node the calling
- * thread is executing: valid while the model lives. get: the value stored under key or NULL.
+/* Per-node cache of values derived from constant inputs (packed weights), for the node ctx
+ * describes: valid while the model lives. get: the value stored under key or NULL.
  * put: stores val (taking ownership, freed with fr with the model) and returns what the node should
- * use (another thread's value when it stored first, then val is freed here); NULL when no model is
- * executing (a constant-folding pass): the caller keeps and frees val. input_is_const: input k is
- * an initializer. */
+ * use (another thread's value when it stored first, then val is freed here); NULL when ctx is NULL
+ * (a constant-folding pass): the caller keeps and frees val. input_is_const: input k is an
+ * initializer (0 when ctx is NULL). */
 typedef struct cquant__slot {
   const void *key;
   void *val;
   void (*fr)(void *);
 } cquant__slot_t;
-int cquant__input_is_const(int k);
-void *cquant__cache_get(const void *key);
-void *cquant__cache_put(const void *key, void *val, void (*fr)(void *));
+int cquant__input_is_const(const cquant__opctx_t *ctx, int k);
+void *cquant__cache_get(cquant__opctx_t *ctx, const void *key);
+void *cquant__cache_put(cquant__opctx_t *ctx, const void *key, void *val, void (*fr)(void *));
 
 
 /* Operator implementations (src/onnx/ops_*.c). */
-int cquant__op_quantize_linear(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_dequantize_linear(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_dynamic_quantize_linear(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_matmul_integer(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_qlinear_matmul(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_conv_integer(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_qlinear_conv(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_elementwise(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_reduce(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_constant(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_identity(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_cast(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_quantize_linear(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_dequantize_linear(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_dynamic_quantize_linear(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_matmul_integer(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_qlinear_matmul(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_conv_integer(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_qlinear_conv(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_elementwise(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_reduce(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_constant(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_identity(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_cast(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 
 /* 2-D convolution attributes (strides, dilations, pads, auto_pad, group) for x (NCHW) and w. */
 struct cquant__conv2d;
 int cquant__conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, struct cquant__conv2d *p);
 
 /* Float operators (src/onnx/ops_nn.c). */
-int cquant__op_conv(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_gemm(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_matmul(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_unary(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_pool(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_batchnorm(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_reshape_like(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_transpose(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_concat(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_softmax(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_shape(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_gather(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_slice(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_pad(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_expand(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_constant_of_shape(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_conv(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_gemm(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_matmul(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_unary(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_pool(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_batchnorm(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_reshape_like(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_transpose(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_concat(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_softmax(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_shape(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_gather(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_slice(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_pad(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_expand(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_constant_of_shape(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 
 /* Float requantization (eq. 23): y = saturate(round_half_even(acc m) + z) into uint8/int8. */
 void cquant__requant_f(const int32_t *acc, int64_t n, float m, int32_t z, cquant_dtype_t dt, void *y);
@@ -77,14 +87,14 @@ void cquant__requant_f(const int32_t *acc, int64_t n, float m, int32_t z, cquant
 int cquant__scalar_qp(const Onnx__NodeProto *node, const cquant_array_t *s, const cquant_array_t *z, const char *what, float *sv,
                       int32_t *zv, cquant_dtype_t *zdt);
 /* com.microsoft quantized operators ONNX Runtime defines (src/onnx/ops_qcontrib.c), and Relu on 8-bit. */
-int cquant__op_qgemm(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_qlinear_add(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_qlinear_gap(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_relu(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_resize(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_upsample(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_split(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
-int cquant__op_nhwc_maxpool(const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_qgemm(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_qlinear_add(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_qlinear_gap(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_relu(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_resize(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_upsample(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_split(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+int cquant__op_nhwc_maxpool(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 
 /* Helpers for quantized operators: a zero-point tensor as int32 values (NULL input: one 0), and
  * its element type (uint8 when absent). n gets the number of entries. */

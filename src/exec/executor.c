@@ -6,28 +6,21 @@
 #include <time.h>
 #include "exec/exec_internal.h"
 
-/* The node being executed by this thread (for cquant__cache_*). */
-static _Thread_local struct {
-  cquant_onnx_model_t *m;
-  int node;
-  uint32_t const_mask; /* bit k: input k is an initializer */
-} cur;
+int cquant__input_is_const(const cquant__opctx_t *ctx, int k) { return ctx && ctx->m && k >= 0 && k < 32 && (ctx->const_mask >> k & 1); }
 
-int cquant__input_is_const(int k) { return cur.m && k >= 0 && k < 32 && (cur.const_mask >> k & 1); }
-
-void *cquant__cache_get(const void *key) {
-  if (!cur.m) return NULL;
-  pthread_mutex_lock(&cur.m->lock);
-  cquant__slot_t *s = &cur.m->slots[cur.node];
+void *cquant__cache_get(cquant__opctx_t *ctx, const void *key) {
+  if (!ctx || !ctx->m) return NULL;
+  pthread_mutex_lock(&ctx->m->lock);
+  cquant__slot_t *s = &ctx->m->slots[ctx->node];
   void *v = s->key == key ? s->val : NULL;
-  pthread_mutex_unlock(&cur.m->lock);
+  pthread_mutex_unlock(&ctx->m->lock);
   return v;
 }
 
-void *cquant__cache_put(const void *key, void *val, void (*fr)(void *)) {
-  if (!cur.m) return NULL; /* not cacheable: the caller keeps and frees val */
-  pthread_mutex_lock(&cur.m->lock);
-  cquant__slot_t *s = &cur.m->slots[cur.node];
+void *cquant__cache_put(cquant__opctx_t *ctx, const void *key, void *val, void (*fr)(void *)) {
+  if (!ctx || !ctx->m) return NULL; /* not cacheable: the caller keeps and frees val */
+  pthread_mutex_lock(&ctx->m->lock);
+  cquant__slot_t *s = &ctx->m->slots[ctx->node];
   void *old = NULL, *ret = val;
   void (*old_fr)(void *) = NULL;
   if (s->key == key && s->val) { /* another thread stored it first: use that one */
@@ -36,7 +29,7 @@ void *cquant__cache_put(const void *key, void *val, void (*fr)(void *)) {
     old = s->val, old_fr = s->fr;
     s->key = key, s->val = val, s->fr = fr;
   }
-  pthread_mutex_unlock(&cur.m->lock);
+  pthread_mutex_unlock(&ctx->m->lock);
   if (old && old_fr) old_fr(old);
   return ret;
 }
@@ -67,6 +60,15 @@ int cquant_onnx_run(const cquant_onnx_model_t *m, int n_inputs, const char *cons
 
 int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const char *const *names, const cquant_array_t *inputs,
                              cquant_array_t *outputs, cquant_onnx_observe_fn observe, void *user) {
+  const cquant_onnx_run_options_t opt = {observe, user, NULL, NULL};
+  return cquant_onnx_run_ex(m, n_inputs, names, inputs, outputs, &opt);
+}
+
+int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *const *names, const cquant_array_t *inputs,
+                       cquant_array_t *outputs, const cquant_onnx_run_options_t *opt) {
+  const cquant_onnx_observe_fn observe = opt ? opt->observe : NULL;
+  void *const user = opt ? opt->observe_user : NULL;
+  const cquant_onnx_profile_fn profile = opt ? opt->profile : NULL;
   if (!m || !outputs || (n_inputs && (!names || !inputs))) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx run: NULL argument");
   const Onnx__GraphProto *g = m->g;
   memset(outputs, 0, sizeof(cquant_array_t) * (size_t)m->n_outputs);
@@ -75,8 +77,6 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
   value_t *v = calloc(cap, sizeof *v);
   if (!v) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx run: out of memory");
   int nv = 0, st = CQUANT_STATUS_OK;
-  const char *pe = getenv("CQUANT_PROFILE");
-  const int profile = pe && *pe == '1'; /* per-node times on stderr (docs/onnx.md) */
   for (int i = 0; i < m->n_inits; i++) v[nv++] = (value_t){m->init_names[i], m->inits[i], 0, 1};
   for (int i = 0; i < m->n_inputs && !st; i++) {
     int found = -1;
@@ -115,12 +115,11 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
     uint32_t cmask = 0;
     for (size_t k = 0; k < n->n_input; k++)
       if (src[k] && src[k]->is_init) cmask |= 1u << k;
-    cur.m = (cquant_onnx_model_t *)m, cur.node = (int)i, cur.const_mask = cmask;
-    st = m->ops[i]->fn(n, in, (int)n->n_input, out, (int)n->n_output);
-    cur.m = NULL;
+    cquant__opctx_t ctx = {(cquant_onnx_model_t *)m, (int)i, cmask};
+    st = m->ops[i]->fn(&ctx, n, in, (int)n->n_input, out, (int)n->n_output);
     if (profile) {
       clock_gettime(CLOCK_MONOTONIC, &t1);
-      fprintf(stderr, "profile: %-32.32s %-24s %9.3f ms\n", n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type,
+      profile(opt->profile_user, n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type,
               1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec));
     }
     if (st && strncmp(cquant_last_error(), "node '", 6)) { /* a helper's error: say which node */

@@ -17,9 +17,16 @@ static int load_input(const char *path, cquant_array_t *a) {
   return 0;
 }
 
+/* --profile (or CQUANT_PROFILE=1): every node's time on stderr. */
+static void profile_line(void *user, const char *node, const char *op_type, double ms) {
+  (void)user;
+  fprintf(stderr, "profile: %-32.32s %-24s %9.3f ms\n", node, op_type, ms);
+}
+
 int cmd_run(int argc, char **argv) {
   const char *model = NULL, *outdir = NULL;
-  int n = 0, r = 0, exec_int = 1;
+  const char *pe = getenv("CQUANT_PROFILE");
+  int n = 0, r = 0, exec_int = 1, profile = pe && *pe == '1';
   const char **names = calloc((size_t)argc, sizeof(char *));
   cquant_array_t *in = calloc((size_t)argc, sizeof(cquant_array_t));
   char **owned = calloc((size_t)argc, sizeof(char *));
@@ -27,7 +34,7 @@ int cmd_run(int argc, char **argv) {
   for (int i = 1; i < argc && !r; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("usage: cquant run MODEL.onnx --input NAME=FILE [--input NAME=FILE ...] --output-dir DIR [--exec int|float]\n\n"
+      printf("usage: cquant run MODEL.onnx --input NAME=FILE [--input NAME=FILE ...] --output-dir DIR [--exec int|float] [--profile]\n\n"
              "Runs the model with cquant's kernels. FILE is a .npy or a serialized ONNX TensorProto (.pb).\n"
              "Every graph output is written as DIR/NAME.npy. Operators: QuantizeLinear, DequantizeLinear,\n"
              "DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (integer\n"
@@ -37,7 +44,8 @@ int cmd_run(int argc, char **argv) {
              "Constant, Identity, Gather, Slice, Pad, Expand, ConstantOfShape (see docs/onnx.md).\n"
              "--exec int (default) first turns QuantizeLinear/DequantizeLinear patterns around Conv, Gemm,\n"
              "MatMul, Add, pooling and reshaping ops into integer operators (cquant's integer runtime);\n"
-             "--exec float runs the graph exactly as written (a QDQ model: fake quantization).\n");
+             "--exec float runs the graph exactly as written (a QDQ model: fake quantization).\n"
+             "--profile (or CQUANT_PROFILE=1) prints every node's time on stderr.\n");
       r = 2;
     } else if (!strcmp(a, "--input") || !strcmp(a, "-i")) {
       if (!(v = cli_value(argc, argv, &i))) { r = 1; break; }
@@ -52,6 +60,8 @@ int cmd_run(int argc, char **argv) {
       if (!strcmp(v, "int")) exec_int = 1;
       else if (!strcmp(v, "float")) exec_int = 0;
       else r = cli_fail("--exec must be int or float, not '%s'", v);
+    } else if (!strcmp(a, "--profile")) {
+      profile = 1;
     } else if (!strcmp(a, "--output-dir") || !strcmp(a, "-o")) {
       if (!(outdir = cli_value(argc, argv, &i))) r = 1;
     } else if (a[0] == '-' && a[1]) r = cli_fail("unknown option '%s' (cquant run --help)", a);
@@ -80,7 +90,10 @@ int cmd_run(int argc, char **argv) {
     int no = cquant_onnx_num_outputs(m);
     out = calloc((size_t)no + 1, sizeof(cquant_array_t));
     if (!out) r = cli_fail("out of memory");
-    else if ((st = cquant_onnx_run(m, n, names, in, out))) r = cli_fail("%s: %s", model, cquant_last_error());
+    else {
+      const cquant_onnx_run_options_t opt = {NULL, NULL, profile ? profile_line : NULL, NULL};
+      if ((st = cquant_onnx_run_ex(m, n, names, in, out, &opt))) r = cli_fail("%s: %s", model, cquant_last_error());
+    }
     for (int i = 0; i < no && !r; i++) {
       char path[4096], fname[256];
       snprintf(fname, sizeof fname, "%s", cquant_onnx_output_name(m, i));

@@ -43,7 +43,7 @@ static int64_t offset_of(int64_t flat, int ndim, const int64_t *shape, const int
   return off;
 }
 
-int cquant__op_elementwise(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_elementwise(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const char *op = node->op_type;
   const cquant_array_t *args[16];
   int n = 0;
@@ -122,7 +122,7 @@ static int64_t reduced_index(const cquant_array_t *x, int64_t i, const int *redu
   return o;
 }
 
-int cquant__op_reduce(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_reduce(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   if (!x || x->dtype != CQUANT_DT_F32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "float32 only");
   if (!x->numel) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "reducing an empty tensor");
@@ -178,14 +178,14 @@ int cquant__op_reduce(const Onnx__NodeProto *node, const cquant_array_t *const *
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_constant(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_constant(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const Onnx__AttributeProto *a = cquant__attr(node, "value");
   if (!a || !a->t) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "only the 'value' tensor attribute is supported");
   int st = cquant__tensor_from_proto(a->t, &out[0]);
   return st;
 }
 
-int cquant__op_identity(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_identity(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st = cquant_array_alloc(&out[0], in[0]->dtype, in[0]->ndim, in[0]->shape);
   if (!st && in[0]->nbytes) memcpy(out[0].data, in[0]->data, in[0]->nbytes);
   return st;
@@ -205,7 +205,7 @@ static double get(const cquant_array_t *a, int64_t i) {
 
 /* Cast: to a float, exactly; to an integer, truncation toward zero as C (and numpy) convert, with
  * out-of-range values saturated rather than left undefined. */
-int cquant__op_cast(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_cast(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int to = cquant__dtype_from_onnx((int32_t)cquant__attr_int(node, "to", -1));
   if (to < 0) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "target type %lld", (long long)cquant__attr_int(node, "to", -1));
   int st = cquant_array_alloc(&out[0], (cquant_dtype_t)to, in[0]->ndim, in[0]->shape);

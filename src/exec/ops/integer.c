@@ -118,7 +118,7 @@ static int matmul_s32(const Onnx__NodeProto *node, const cquant_array_t *a, cons
   return st;
 }
 
-int cquant__op_matmul_integer(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_matmul_integer(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   mm_t p;
   return matmul_s32(node, in[0], in[1], n_in > 2 ? in[2] : NULL, n_in > 3 ? in[3] : NULL, &out[0], &p);
 }
@@ -146,7 +146,7 @@ int cquant__scalar_qp(const Onnx__NodeProto *node, const cquant_array_t *s, cons
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_qlinear_matmul(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_qlinear_matmul(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   float sa = 0, sb = 0, sy = 1;
   int32_t zy = 0, zdummy;
   cquant_dtype_t ydt, d;
@@ -233,7 +233,7 @@ static cquant_array_t nchw_view(const cquant_array_t *x) {
   return v;
 }
 
-static int conv_run(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, const cquant_array_t *zx_t,
+static int conv_run(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, const cquant_array_t *zx_t,
                     const cquant_array_t *zw_t, int w_idx, int zw_idx, const cquant_epilogue_t *e, cquant_dtype_t odt, cquant_array_t *acc,
                     cquant__conv2d_t *p) {
   if (!is8(x) || !is8(w)) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x and w must be uint8 or int8");
@@ -252,10 +252,10 @@ static int conv_run(const Onnx__NodeProto *node, const cquant_array_t *x, const 
   const cquant__qconv_packed_t *pk = NULL;
   cquant__qconv_packed_t *own = NULL;
   const int depthwise = p->c == p->group && p->m == p->group;
-  if (!st && !depthwise && cquant__input_is_const(w_idx) && (!zw_t || cquant__input_is_const(zw_idx))) {
-    if (!(pk = cquant__cache_get(w->data)) &&
+  if (!st && !depthwise && cquant__input_is_const(ctx, w_idx) && (!zw_t || cquant__input_is_const(ctx, zw_idx))) {
+    if (!(pk = cquant__cache_get(ctx, w->data)) &&
         !(st = cquant__qconv2d_pack(p, nhwc, w->data, w->dtype == CQUANT_DT_S8, zw, nw != 1, &own)) &&
-        (pk = cquant__cache_put(w->data, own, cquant__qconv2d_packed_free)))
+        (pk = cquant__cache_put(ctx, w->data, own, cquant__qconv2d_packed_free)))
       own = NULL; /* the model holds it now */
     if (own) pk = own;
   }
@@ -268,12 +268,12 @@ static int conv_run(const Onnx__NodeProto *node, const cquant_array_t *x, const 
   return st;
 }
 
-int cquant__op_conv_integer(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_conv_integer(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   cquant__conv2d_t p;
-  return conv_run(node, in[0], in[1], n_in > 2 ? in[2] : NULL, n_in > 3 ? in[3] : NULL, 1, 3, NULL, CQUANT_DT_S32, &out[0], &p);
+  return conv_run(ctx, node, in[0], in[1], n_in > 2 ? in[2] : NULL, n_in > 3 ? in[3] : NULL, 1, 3, NULL, CQUANT_DT_S32, &out[0], &p);
 }
 
-int cquant__op_qlinear_conv(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_qlinear_conv(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   float sx = 0, sy = 1;
   int32_t zx = 0, zy = 0;
   cquant_dtype_t d, ydt;
@@ -308,7 +308,7 @@ int cquant__op_qlinear_conv(const Onnx__NodeProto *node, const cquant_array_t *c
   e.out_signed = ydt == CQUANT_DT_S8;
   e.lo = e.out_signed ? -128 : 0;
   e.hi = e.out_signed ? 127 : 255;
-  st = conv_run(node, in[0], in[3], in[2], in[5], 3, 5, &e, ydt, &out[0], &p);
+  st = conv_run(ctx, node, in[0], in[3], in[2], in[5], 3, 5, &e, ydt, &out[0], &p);
   free(mult);
   return st;
 }

@@ -15,7 +15,7 @@ static int need_f32(const Onnx__NodeProto *node, const cquant_array_t *a, const 
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_conv(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_conv(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st;
   if ((st = need_f32(node, in[0], "X")) || (st = need_f32(node, in[1], "W"))) return st;
   cquant__conv2d_t p;
@@ -81,7 +81,7 @@ int cquant__op_conv(const Onnx__NodeProto *node, const cquant_array_t *const *in
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_gemm(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_gemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st;
   if ((st = need_f32(node, in[0], "A")) || (st = need_f32(node, in[1], "B"))) return st;
   const cquant_array_t *a = in[0], *b = in[1], *c = n_in > 2 ? in[2] : NULL;
@@ -111,7 +111,7 @@ int cquant__op_gemm(const Onnx__NodeProto *node, const cquant_array_t *const *in
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_matmul(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_matmul(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st;
   if ((st = need_f32(node, in[0], "A")) || (st = need_f32(node, in[1], "B"))) return st;
   const cquant_array_t *a = in[0], *b = in[1];
@@ -134,7 +134,7 @@ int cquant__op_matmul(const Onnx__NodeProto *node, const cquant_array_t *const *
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_unary(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_unary(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st;
   if ((st = need_f32(node, in[0], "X"))) return st;
   if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, in[0]->ndim, in[0]->shape))) return st;
@@ -155,7 +155,7 @@ int cquant__op_unary(const Onnx__NodeProto *node, const cquant_array_t *const *i
 }
 
 /* MaxPool, AveragePool (kernel_shape, strides, pads, count_include_pad), GlobalAveragePool. */
-int cquant__op_pool(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_pool(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st;
   const int global = !strcmp(node->op_type, "GlobalAveragePool"), is_max = !strcmp(node->op_type, "MaxPool");
   const int int8 = in[0] && is_max && (in[0]->dtype == CQUANT_DT_U8 || in[0]->dtype == CQUANT_DT_S8); /* MaxPool-12 */
@@ -212,7 +212,7 @@ int cquant__op_pool(const Onnx__NodeProto *node, const cquant_array_t *const *in
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_batchnorm(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_batchnorm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st;
   for (int i = 0; i < 5; i++)
     if ((st = need_f32(node, in[i], i ? "a parameter" : "X"))) return st;
@@ -235,7 +235,7 @@ int cquant__op_batchnorm(const Onnx__NodeProto *node, const cquant_array_t *cons
 }
 
 /* Flatten, Reshape, Squeeze, Unsqueeze: the same bytes under another shape. */
-int cquant__op_reshape_like(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_reshape_like(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   const char *op = node->op_type;
   int64_t shape[CQUANT_MAX_DIMS];
@@ -303,7 +303,7 @@ int cquant__op_reshape_like(const Onnx__NodeProto *node, const cquant_array_t *c
   return st;
 }
 
-int cquant__op_transpose(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_transpose(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   int64_t perm[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], stride[CQUANT_MAX_DIMS];
   const Onnx__AttributeProto *a = cquant__attr(node, "perm");
@@ -343,7 +343,7 @@ int cquant__op_transpose(const Onnx__NodeProto *node, const cquant_array_t *cons
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_concat(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_concat(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   int64_t axis = cquant__attr_int(node, "axis", 0);
   if (axis < 0) axis += x->ndim;
@@ -372,7 +372,7 @@ int cquant__op_concat(const Onnx__NodeProto *node, const cquant_array_t *const *
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_softmax(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_softmax(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st;
   if ((st = need_f32(node, in[0], "X"))) return st;
   const cquant_array_t *x = in[0];
@@ -396,7 +396,7 @@ int cquant__op_softmax(const Onnx__NodeProto *node, const cquant_array_t *const 
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_shape(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_shape(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int64_t n = in[0]->ndim;
   int st = cquant_array_alloc(&out[0], CQUANT_DT_S64, 1, &n);
   if (!st) memcpy(out[0].data, in[0]->shape, sizeof(int64_t) * (size_t)n);

@@ -12,7 +12,7 @@ static int is8(const cquant_array_t *a) { return a && (a->dtype == CQUANT_DT_U8 
 
 /* QGemm: Y = A B (+ C) with A (M x K) and B (K x N, or N x K with transB) 8-bit, C int32 at scale
  * s_a s_b; y_scale given: requantized to y's type (eq. 23), else float32 (acc s_a s_b[n]). */
-int cquant__op_qgemm(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_qgemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   (void)n_out;
   const cquant_array_t *a = in[0], *b = in[3], *c = n_in > 6 ? in[6] : NULL;
   const cquant_array_t *ys = n_in > 7 ? in[7] : NULL, *yz = n_in > 8 ? in[8] : NULL;
@@ -45,8 +45,8 @@ int cquant__op_qgemm(const Onnx__NodeProto *node, const cquant_array_t *const *i
   }
   /* weights as K x N, packed; constant weights once per model and node (the node's cache) */
   cquant_qgemm_weights_t *w = NULL, *own = NULL;
-  const int cacheable = cquant__input_is_const(3) && (n_in < 6 || !in[5] || cquant__input_is_const(5));
-  if (cacheable) w = cquant__cache_get(b->data);
+  const int cacheable = cquant__input_is_const(ctx, 3) && (n_in < 6 || !in[5] || cquant__input_is_const(ctx, 5));
+  if (cacheable) w = cquant__cache_get(ctx, b->data);
   if (!w) {
     const void *bk = b->data;
     void *tmp = NULL;
@@ -60,7 +60,7 @@ int cquant__op_qgemm(const Onnx__NodeProto *node, const cquant_array_t *const *i
     free(tmp);
     if (st) { free(zb); return st; }
     w = own;
-    if (cacheable && (w = cquant__cache_put(b->data, own, (void (*)(void *))cquant_qgemm_weights_free))) own = NULL;
+    if (cacheable && (w = cquant__cache_put(ctx, b->data, own, (void (*)(void *))cquant_qgemm_weights_free))) own = NULL;
     else w = own;
   }
   free(zb);
@@ -99,7 +99,7 @@ int cquant__op_qgemm(const Onnx__NodeProto *node, const cquant_array_t *const *i
 }
 
 /* QLinearAdd: C = A + B (same shapes), in integers (eq. 26). */
-int cquant__op_qlinear_add(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_qlinear_add(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   (void)n_out;
   const cquant_array_t *a = in[0], *b = in[3];
   float sa, sb, sc;
@@ -118,11 +118,11 @@ int cquant__op_qlinear_add(const Onnx__NodeProto *node, const cquant_array_t *co
   /* constant parameters: the exact table of all input pairs, made once per model and node */
   int cacheable = 1;
   for (int k = 1; k < 8; k++)
-    if (k != 3 && k < n_in && in[k]) cacheable &= cquant__input_is_const(k);
-  const uint8_t *tab = cacheable ? cquant__cache_get(in[1]->data) : NULL;
+    if (k != 3 && k < n_in && in[k]) cacheable &= cquant__input_is_const(ctx, k);
+  const uint8_t *tab = cacheable ? cquant__cache_get(ctx, in[1]->data) : NULL;
   if (cacheable && !tab) {
     uint8_t *t = malloc(65536);
-    if (t && !cquant__qadd_table(sa, za, sb, zb, a->dtype == CQUANT_DT_S8, sc, zc, t) && (tab = cquant__cache_put(in[1]->data, t, free))) t = NULL;
+    if (t && !cquant__qadd_table(sa, za, sb, zb, a->dtype == CQUANT_DT_S8, sc, zc, t) && (tab = cquant__cache_put(ctx, in[1]->data, t, free))) t = NULL;
     free(t);
   }
   if (tab) cquant__qadd_by_table(tab, a->data, b->data, a->numel, out[0].data);
@@ -131,7 +131,7 @@ int cquant__op_qlinear_add(const Onnx__NodeProto *node, const cquant_array_t *co
 }
 
 /* QLinearGlobalAveragePool (NCHW): y = saturate(round_half_even((sum - n z_x) s_x / (n s_y)) + z_y). */
-int cquant__op_qlinear_gap(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_qlinear_gap(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   (void)n_in, (void)n_out;
   const cquant_array_t *x = in[0];
   float sx, sy;
@@ -180,7 +180,7 @@ int cquant__op_qlinear_gap(const Onnx__NodeProto *node, const cquant_array_t *co
 
 /* NhwcMaxPool (com.microsoft): max pooling of uint8/int8 N x H x W x C, kernel_shape, strides, pads;
  * every output pixel's channels at once. */
-int cquant__op_nhwc_maxpool(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_nhwc_maxpool(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   (void)n_in, (void)n_out;
   const cquant_array_t *x = in[0];
   if (!is8(x) || x->ndim != 4) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "X must be 4-D uint8 or int8 (NHWC)");
@@ -227,9 +227,9 @@ int cquant__op_nhwc_maxpool(const Onnx__NodeProto *node, const cquant_array_t *c
 }
 
 /* Relu: float through the elementwise code; int8 max(x, 0); uint8 unchanged. */
-int cquant__op_relu(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_relu(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
-  if (!is8(x)) return cquant__op_elementwise(node, in, n_in, out, n_out);
+  if (!is8(x)) return cquant__op_elementwise(ctx, node, in, n_in, out, n_out);
   int st = cquant_array_alloc(&out[0], x->dtype, x->ndim, x->shape);
   if (st) return st;
   if (x->dtype == CQUANT_DT_U8) memcpy(out[0].data, x->data, x->nbytes);

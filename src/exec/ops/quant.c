@@ -44,7 +44,7 @@ static int linear_qp(const Onnx__NodeProto *node, const cquant_array_t *x, const
   return st;
 }
 
-int cquant__op_quantize_linear(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_quantize_linear(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   if (!x || x->dtype != CQUANT_DT_F32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x must be float32");
   cquant_dtype_t zdt = CQUANT_DT_U8; /* an absent y_zero_point means uint8 */
@@ -58,7 +58,7 @@ int cquant__op_quantize_linear(const Onnx__NodeProto *node, const cquant_array_t
   return st;
 }
 
-int cquant__op_dequantize_linear(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_dequantize_linear(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   if (!x || (x->dtype != CQUANT_DT_U8 && x->dtype != CQUANT_DT_S8 && x->dtype != CQUANT_DT_S32))
     return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x must be uint8, int8 or int32");
@@ -75,7 +75,7 @@ int cquant__op_dequantize_linear(const Onnx__NodeProto *node, const cquant_array
 
 /* ONNX DynamicQuantizeLinear (uint8): the range widened to 0, s = (max - min) / 255,
  * z = saturate(round(0 - min / s)), then QuantizeLinear; all in float32. */
-int cquant__op_dynamic_quantize_linear(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_dynamic_quantize_linear(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   if (!x || x->dtype != CQUANT_DT_F32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "x must be float32");
   const float *xd = x->data;

@@ -129,7 +129,7 @@ static int modes(const Onnx__NodeProto *node, int *linear, int *ct, int *nr) {
 }
 
 /* Resize-11+: X, roi, scales, sizes (the last two optional; one of them given, non-empty). */
-int cquant__op_resize(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_resize(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   (void)n_out;
   const cquant_array_t *x = in[0], *sc = n_in > 2 ? in[2] : NULL, *sz = n_in > 3 ? in[3] : NULL;
   int linear, ct, nr, st;
@@ -153,7 +153,7 @@ int cquant__op_resize(const Onnx__NodeProto *node, const cquant_array_t *const *
 }
 
 /* Upsample-7/9: scales as attribute (7) or input (9); asymmetric coordinates, floor for nearest. */
-int cquant__op_upsample(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_upsample(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   (void)n_out;
   const cquant_array_t *x = in[0];
   int linear, ct, nr, st;
@@ -173,7 +173,7 @@ int cquant__op_upsample(const Onnx__NodeProto *node, const cquant_array_t *const
 
 /* Split: along axis into the sizes of the 'split' attribute (opset < 13) or input (13+), or into
  * equal parts (the last smaller when it does not divide, as opset 18 allows). */
-int cquant__op_split(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_split(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   int64_t axis = cquant__attr_int(node, "axis", 0);
   if (axis < 0) axis += x->ndim;

@@ -12,7 +12,7 @@ static int ints_of(const Onnx__NodeProto *node, const cquant_array_t *a, const c
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_gather(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_gather(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0], *idx = in[1];
   int64_t axis = cquant__attr_int(node, "axis", 0);
   if (axis < 0) axis += x->ndim;
@@ -45,7 +45,7 @@ int cquant__op_gather(const Onnx__NodeProto *node, const cquant_array_t *const *
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_slice(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_slice(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   int64_t starts[CQUANT_MAX_DIMS], ends[CQUANT_MAX_DIMS], axes[CQUANT_MAX_DIMS], steps[CQUANT_MAX_DIMS];
   int ns = 0, ne = 0, na = 0, nst = 0, st;
@@ -90,7 +90,7 @@ int cquant__op_slice(const Onnx__NodeProto *node, const cquant_array_t *const *i
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_pad(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_pad(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   if (x->dtype != CQUANT_DT_F32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "float32 only");
   const Onnx__AttributeProto *m = cquant__attr(node, "mode");
@@ -137,7 +137,7 @@ int cquant__op_pad(const Onnx__NodeProto *node, const cquant_array_t *const *in,
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_expand(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_expand(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   int64_t target[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS];
   int nt = 0, st;
@@ -167,7 +167,7 @@ int cquant__op_expand(const Onnx__NodeProto *node, const cquant_array_t *const *
   return CQUANT_STATUS_OK;
 }
 
-int cquant__op_constant_of_shape(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__op_constant_of_shape(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int64_t shape[CQUANT_MAX_DIMS];
   int nd = 0, st;
   if ((st = ints_of(node, in[0], "shape", shape, CQUANT_MAX_DIMS, &nd))) return st;
