@@ -158,21 +158,7 @@ int cquant__op_qlinear_gap(cquant__opctx_t *ctx, const Onnx__NodeProto *node, co
   const int64_t planes = x->shape[0] * C;
   int32_t *acc = malloc(sizeof(int32_t) * (size_t)(planes ? planes : 1));
   if (!acc) { cquant_array_free(&out[0]); return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory"); }
-  for (int64_t p = 0; p < planes; p++) {
-    int64_t s = 0;
-    const int64_t n = p / C, c = p % C;
-    if (cl) { /* NHWC: channel c of image n, every pixel */
-      for (int64_t i = 0; i < plane; i++) {
-        const int64_t k = (n * plane + i) * C + c;
-        s += sg ? ((const int8_t *)x->data)[k] : ((const uint8_t *)x->data)[k];
-      }
-    } else if (sg)
-      for (int64_t i = 0; i < plane; i++) s += ((const int8_t *)x->data)[p * plane + i];
-    else
-      for (int64_t i = 0; i < plane; i++) s += ((const uint8_t *)x->data)[p * plane + i];
-    s -= (int64_t)zx * plane;
-    acc[p] = (int32_t)(s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : s);
-  }
+  cquant__kernels()->gap_sum_8(x->data, sg, cl, x->shape[0], C, plane, zx, acc);
   cquant__requant_f(acc, planes, m, zy, x->dtype, out[0].data);
   free(acc);
   return 0;
@@ -198,31 +184,7 @@ int cquant__op_nhwc_maxpool(cquant__opctx_t *ctx, const Onnx__NodeProto *node, c
   int64_t shape[4] = {N, oh, ow, C};
   int st = cquant_array_alloc(&out[0], x->dtype, 4, shape);
   if (st) return st;
-  const int sg = x->dtype == CQUANT_DT_S8;
-  const uint8_t flip = sg ? 0x80 : 0; /* int8 compared as uint8 after flipping the sign bit */
-#pragma omp parallel for schedule(static) if (N * oh * ow * C > 65536)
-  for (int64_t r = 0; r < N * oh; r++) {
-    const int64_t n = r / oh, oy = r % oh;
-    for (int64_t ox = 0; ox < ow; ox++) {
-      uint8_t *o = (uint8_t *)out[0].data + ((n * oh + oy) * ow + ox) * C;
-      memset(o, 0, (size_t)C);
-      for (int64_t ky = 0; ky < kh; ky++) {
-        const int64_t iy = oy * sh - pt + ky;
-        if (iy < 0 || iy >= H) continue;
-        for (int64_t kx = 0; kx < kw; kx++) {
-          const int64_t ix = ox * sw - pl + kx;
-          if (ix < 0 || ix >= W) continue;
-          const uint8_t *xr = (const uint8_t *)x->data + ((n * H + iy) * W + ix) * C;
-          for (int64_t c = 0; c < C; c++) {
-            const uint8_t v = (uint8_t)(xr[c] ^ flip);
-            o[c] = v > o[c] ? v : o[c];
-          }
-        }
-      }
-      if (flip)
-        for (int64_t c = 0; c < C; c++) o[c] ^= flip;
-    }
-  }
+  cquant__kernels()->maxpool_nhwc_8(x->data, x->dtype == CQUANT_DT_S8, N, H, W, C, kh, kw, sh, sw, pt, pl, oh, ow, out[0].data);
   return 0;
 }
 
@@ -233,10 +195,6 @@ int cquant__op_relu(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
   int st = cquant_array_alloc(&out[0], x->dtype, x->ndim, x->shape);
   if (st) return st;
   if (x->dtype == CQUANT_DT_U8) memcpy(out[0].data, x->data, x->nbytes);
-  else
-    for (int64_t i = 0; i < x->numel; i++) {
-      const int8_t v = ((const int8_t *)x->data)[i];
-      ((int8_t *)out[0].data)[i] = v > 0 ? v : 0;
-    }
+  else cquant__kernels()->relu_s8(x->data, x->numel, out[0].data);
   return 0;
 }
