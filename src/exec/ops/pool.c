@@ -48,13 +48,13 @@ int cquant__op_pool(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
     for (int64_t oy = 0; oy < oh; oy++)
       for (int64_t ox = 0; ox < ow; ox++) {
         float best = -INFINITY, sum = 0;
-        int64_t cnt = 0;
-        for (int64_t ky = 0; ky < kh; ky++) {
+        int64_t cnt = 0, ky0, ky1, kx0, kx1;
+        cquant__pool_taps(oy, sh, pt, kh, H, &ky0, &ky1);
+        cquant__pool_taps(ox, sw, pl, kw, W, &kx0, &kx1);
+        for (int64_t ky = ky0; ky < ky1; ky++) {
           const int64_t iy = oy * sh - pt + ky;
-          if (iy < 0 || iy >= H) continue;
-          for (int64_t kx = 0; kx < kw; kx++) {
+          for (int64_t kx = kx0; kx < kx1; kx++) {
             const int64_t ix = ox * sw - pl + kx;
-            if (ix < 0 || ix >= W) continue;
             const float v = xd[(p * H + iy) * W + ix];
             best = v > best ? v : best;
             sum += v;

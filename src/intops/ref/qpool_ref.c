@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "core/internal.h"
+#include "intops/intops.h"
 
 /* Every output pixel's channels at once; int8 is compared as uint8 after flipping the sign bit. */
 static void maxpool_nhwc_8_ref(const uint8_t *x, int x8_signed, int64_t N, int64_t H, int64_t W, int64_t C, int64_t kh, int64_t kw,
@@ -14,12 +15,13 @@ static void maxpool_nhwc_8_ref(const uint8_t *x, int x8_signed, int64_t N, int64
     for (int64_t ox = 0; ox < ow; ox++) {
       uint8_t *o = y + ((n * oh + oy) * ow + ox) * C;
       memset(o, 0, (size_t)C);
-      for (int64_t ky = 0; ky < kh; ky++) {
+      int64_t ky0, ky1, kx0, kx1;
+      cquant__pool_taps(oy, sh, pt, kh, H, &ky0, &ky1);
+      cquant__pool_taps(ox, sw, pl, kw, W, &kx0, &kx1);
+      for (int64_t ky = ky0; ky < ky1; ky++) {
         const int64_t iy = oy * sh - pt + ky;
-        if (iy < 0 || iy >= H) continue;
-        for (int64_t kx = 0; kx < kw; kx++) {
+        for (int64_t kx = kx0; kx < kx1; kx++) {
           const int64_t ix = ox * sw - pl + kx;
-          if (ix < 0 || ix >= W) continue;
           const uint8_t *xr = x + ((n * H + iy) * W + ix) * C;
           for (int64_t c = 0; c < C; c++) {
             const uint8_t v = (uint8_t)(xr[c] ^ flip);
