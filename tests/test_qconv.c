@@ -96,4 +96,25 @@ static void test_qconv_equals_reference(void) {
   cquant_isa_force(cquant_isa_detected());
 }
 
-TH_MAIN(T(test_qconv_equals_reference))
+/* Weights packed for another layout are refused with a status (and nothing is left allocated: the
+ * sanitizer build checks the error path). */
+static void test_qconv_packed_layout_mismatch(void) {
+  cquant__conv2d_t p;
+  memset(&p, 0, sizeof p);
+  p.n = 1, p.c = 8, p.h = 5, p.w = 5, p.m = 4, p.kh = 3, p.kw = 3, p.group = 1;
+  p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1, p.oh = 3, p.ow = 3;
+  uint8_t x[8 * 25], w[4 * 8 * 9];
+  int32_t zw = 0, y[4 * 9];
+  for (size_t i = 0; i < sizeof x; i++) x[i] = (uint8_t)i;
+  for (size_t i = 0; i < sizeof w; i++) w[i] = (uint8_t)(3 * i);
+  cquant__qconv_packed_t *pk = NULL;
+  CHECK(cquant__qconv2d_pack(&p, 1, w, 0, &zw, 0, &pk) == CQUANT_STATUS_OK);
+  cquant__conv2d_t q = p;
+  q.group = 2, q.m = 4; /* another grouping than the packed one */
+  int8_t w2[4 * 4 * 9] = {0};
+  CHECK(cquant__qconv2d_ex2(&q, 1, x, 0, 0, w2, 1, &zw, 0, pk, NULL, y) == CQUANT_STATUS_INVALID_ARGUMENT);
+  CHECK(cquant__qconv2d_ex2(&p, 1, x, 0, 0, w, 0, &zw, 0, pk, NULL, y) == CQUANT_STATUS_OK);
+  cquant__qconv2d_packed_free(pk);
+}
+
+TH_MAIN(T(test_qconv_equals_reference), T(test_qconv_packed_layout_mismatch))

@@ -56,6 +56,7 @@ static void init(void) {
   for (int i = 0; i < CQUANT_ISA_COUNT; i++) {
     cquant__kernels_init_ref(&tables[i]);
     cquant__calib_init_ref(&tables[i]);
+    cquant__intops_init_ref(&tables[i]);
   }
   if (detected >= CQUANT_ISA_AVX2) {
     for (int i = CQUANT_ISA_AVX2; i < CQUANT_ISA_COUNT; i++) {

@@ -67,6 +67,17 @@ typedef struct {
                        float *mn, float *mx);
   /* min and max of the finite elements (+inf / -inf when none); returns how many were not finite */
   size_t (*minmax)(const float *x, size_t n, float *mn, float *mx);
+  /* 8-bit integer pooling and activation kernels (src/intops/ref/qpool_ref.c); x8_signed: the bytes
+   * are int8 (else uint8). Max pooling of N x H x W x C (NHWC), window kh x kw, strides sh, sw, top
+   * and left padding pt, pl (padding never wins), y N x oh x ow x C; every window holds at least
+   * one input pixel. */
+  void (*maxpool_nhwc_8)(const uint8_t *x, int x8_signed, int64_t N, int64_t H, int64_t W, int64_t C, int64_t kh, int64_t kw,
+                         int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t oh, int64_t ow, uint8_t *y);
+  /* Global average pooling's sums: acc[n C + c] = saturate_int32(sum over the plane pixels of
+   * x - zx) for NCHW (channels_last 0: N x C x plane) or NHWC (N x plane x C). */
+  void (*gap_sum_8)(const uint8_t *x, int x8_signed, int channels_last, int64_t N, int64_t C, int64_t plane, int32_t zx, int32_t *acc);
+  /* y[i] = max(x[i], 0) on int8. */
+  void (*relu_s8)(const int8_t *x, int64_t n, int8_t *y);
 } cquant__kernels_t;
 
 /* The table for one ISA (every entry filled: missing variants fall back to the reference),
@@ -89,6 +100,7 @@ void cquant__fp8_init_avx512(cquant__kernels_t *k);
 void cquant__calib_init_ref(cquant__kernels_t *k);
 void cquant__calib_init_avx2(cquant__kernels_t *k);
 void cquant__calib_init_avx512(cquant__kernels_t *k);
+void cquant__intops_init_ref(cquant__kernels_t *k);
 
 /* Splits a tensor around the parameters' axis: outer x len x inner (per-tensor: n x 1 x 1). */
 void cquant__split_shape(const cquant_qparams_t *qp, int64_t *outer, int64_t *len, int64_t *inner);

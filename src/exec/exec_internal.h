@@ -45,7 +45,7 @@ void *cquant__cache_get(cquant__opctx_t *ctx, const void *key);
 void *cquant__cache_put(cquant__opctx_t *ctx, const void *key, void *val, void (*fr)(void *));
 
 
-/* Operator implementations (src/onnx/ops_*.c). */
+/* Operator implementations (src/exec/ops/: quant.c, qlinear.c, elementwise.c, reduce.c, nn.c). */
 int cquant__op_quantize_linear(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_dequantize_linear(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_dynamic_quantize_linear(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
@@ -63,7 +63,7 @@ int cquant__op_cast(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_arr
 struct cquant__conv2d;
 int cquant__conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *w, struct cquant__conv2d *p);
 
-/* Float operators (src/onnx/ops_nn.c). */
+/* Float operators (src/exec/ops/: conv.c, elementwise.c, pool.c, nn.c, shape.c). */
 int cquant__op_conv(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_gemm(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_matmul(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
@@ -86,7 +86,8 @@ void cquant__requant_f(const int32_t *acc, int64_t n, float m, int32_t z, cquant
 /* A per-tensor scale and zero-point pair. */
 int cquant__scalar_qp(const Onnx__NodeProto *node, const cquant_array_t *s, const cquant_array_t *z, const char *what, float *sv,
                       int32_t *zv, cquant_dtype_t *zdt);
-/* com.microsoft quantized operators ONNX Runtime defines (src/onnx/ops_qcontrib.c), and Relu on 8-bit. */
+/* com.microsoft quantized operators ONNX Runtime defines (src/exec/ops/qlinear.c); Relu, float or
+ * 8-bit (src/exec/ops/elementwise.c); Resize, Upsample (resize.c); Split (shape.c). */
 int cquant__op_qgemm(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_qlinear_add(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_qlinear_gap(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
@@ -100,6 +101,8 @@ int cquant__op_nhwc_maxpool(cquant__opctx_t *, const Onnx__NodeProto *, const cq
  * its element type (uint8 when absent). n gets the number of entries. */
 int cquant__zero_points(const Onnx__NodeProto *node, const cquant_array_t *z, const char *what, int32_t **out, int64_t *n,
                         cquant_dtype_t *dt);
+/* An input that must be float32 (missing: INVALID_ARGUMENT, another type: UNSUPPORTED). */
+int cquant__need_f32(const Onnx__NodeProto *node, const cquant_array_t *a, const char *what);
 /* A float32 scale tensor: every entry finite and > 0. */
 int cquant__scales(const Onnx__NodeProto *node, const cquant_array_t *s, const char *what, const float **out, int64_t *n);
 

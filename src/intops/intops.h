@@ -72,6 +72,17 @@ void cquant__requant_f_avx2(const int32_t *acc, const int32_t *bias, const float
 int cquant__qadd_table(float s1, int32_t z1, float s2, int32_t z2, int is_signed, float sy, int32_t zy, uint8_t *tab);
 void cquant__qadd_by_table(const uint8_t *tab, const void *x1, const void *x2, int64_t n, void *y);
 
+/* The pooling window along one axis: the kernel taps [*k0, *k1) of output position o whose input
+ * position o s - pad + k lies inside [0, len) (padding never takes part). Every pooling loop (float,
+ * 8-bit NCHW and NHWC) walks its window with this. */
+static inline void cquant__pool_taps(int64_t o, int64_t s, int64_t pad, int64_t k, int64_t len, int64_t *k0, int64_t *k1) {
+  const int64_t i0 = o * s - pad;
+  int64_t a = i0 < 0 ? -i0 : 0, b = len - i0 < k ? len - i0 : k;
+  a = a < k ? a : k;
+  *k0 = a;
+  *k1 = b > a ? b : a;
+}
+
 /* The epilogue of a row of n columns (bias and per-column parameters from column 0). */
 void cquant__epilogue_row(const cquant_epilogue_t *e, const int32_t *acc, int64_t n, void *out);
 

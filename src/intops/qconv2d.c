@@ -62,13 +62,18 @@ static int depthwise(const cquant__conv2d_t *p, const void *x, int x_signed, int
   int32_t *planes = e ? malloc(sizeof(int32_t) * (size_t)(P * p->n * p->c) + 64) : NULL;
   if (e && !planes) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory");
   int32_t *acc = e ? planes : (int32_t *)y;
+  int oom = 0;
 #pragma omp parallel for schedule(static) if (p->n * p->c * P > 65536)
   for (int64_t nc = 0; nc < p->n * p->c; nc++) {
     const int64_t c = nc % p->c;
     int32_t wk[64], *wv = wk;
     int32_t *heap = KK > 64 ? malloc(sizeof(int32_t) * (size_t)KK) : NULL;
     if (heap) wv = heap;
-    else if (KK > 64) continue; /* out of memory: cannot happen for real kernels; left as zero */
+    else if (KK > 64) { /* out of memory: the call fails */
+#pragma omp atomic write
+      oom = 1;
+      continue;
+    }
     const int32_t z = zw[zw_per_channel ? c : 0];
     for (int64_t k = 0; k < KK; k++) wv[k] = (w_signed ? ((const int8_t *)w)[c * KK + k] : ((const uint8_t *)w)[c * KK + k]) - z;
     int32_t *yp = acc + nc * P;
@@ -105,7 +110,8 @@ static int depthwise(const cquant__conv2d_t *p, const void *x, int x_signed, int
     if (e) cquant__epilogue_channel(e, c, yp, P, (char *)y + (size_t)(nc * P) * es);
   }
   free(planes);
-  return CQUANT_STATUS_OK;
+  return oom ? cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qconv2d: out of memory for a depthwise kernel of %lld taps", (long long)KK)
+             : CQUANT_STATUS_OK;
 }
 
 /* Depthwise on NHWC: every output pixel's channels at once (a loop over C the compiler vectorises),
@@ -233,14 +239,14 @@ int cquant__qconv2d_ex2(const cquant__conv2d_t *p, int nhwc, const void *x, int 
   /* images per GEMM: as many as fit a 32 MiB im2col buffer (at least one) */
   int64_t nb = (32 << 20) / (P * K > 0 ? P * K : 1);
   nb = nb < 1 ? 1 : nb > p->n ? p->n : nb;
-  uint8_t *col = malloc((size_t)(nb * P * K) + 64);
   cquant__qconv_packed_t *own = NULL;
   if (pk && (pk->group != p->group || pk->nhwc_order != gathers_nhwc(p, nhwc)))
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qconv2d: packed weights of another layout");
   if (!pk) {
     int s2 = cquant__qconv2d_pack(p, nhwc, w, w_signed, zw, zw_per_channel, &own);
-    if (s2) { free(col); return s2; }
+    if (s2) return s2;
   }
+  uint8_t *col = malloc((size_t)(nb * P * K) + 64);
   char *acc = nhwc ? NULL : malloc(es * (size_t)(nb * P * mg) + 64);
   if (!col || (!nhwc && !acc)) {
     free(col); free(acc); cquant__qconv2d_packed_free(own);

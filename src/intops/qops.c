@@ -145,13 +145,13 @@ int cquant_qpool2d(const void *x, int is_signed, int64_t n, int64_t c, int64_t h
     for (int64_t oy = 0; oy < oh; oy++)
       for (int64_t ox = 0; ox < ow; ox++) {
         int32_t best = INT32_MIN;
-        int64_t sum = 0, cnt = 0;
-        for (int64_t ky = 0; ky < kh; ky++) {
+        int64_t sum = 0, cnt = 0, ky0, ky1, kx0, kx1;
+        cquant__pool_taps(oy, sh, pad_t, kh, h, &ky0, &ky1);
+        cquant__pool_taps(ox, sw, pad_l, kw, w, &kx0, &kx1);
+        for (int64_t ky = ky0; ky < ky1; ky++) {
           const int64_t iy = oy * sh - pad_t + ky;
-          if (iy < 0 || iy >= h) continue;
-          for (int64_t kx = 0; kx < kw; kx++) {
+          for (int64_t kx = kx0; kx < kx1; kx++) {
             const int64_t ix = ox * sw - pad_l + kx;
-            if (ix < 0 || ix >= w) continue;
             const int32_t v = ld(x, (p * h + iy) * w + ix, is_signed);
             best = v > best ? v : best;
             sum += v;

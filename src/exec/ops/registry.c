@@ -111,3 +111,9 @@ int cquant__scales(const Onnx__NodeProto *node, const cquant_array_t *s, const c
   *n = s->numel;
   return CQUANT_STATUS_OK;
 }
+
+int cquant__need_f32(const Onnx__NodeProto *node, const cquant_array_t *a, const char *what) {
+  if (!a) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s is missing", what);
+  if (a->dtype != CQUANT_DT_F32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "%s is %s; float32 only", what, cquant_dtype_info(a->dtype)->name);
+  return CQUANT_STATUS_OK;
+}

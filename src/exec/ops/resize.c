@@ -1,6 +1,5 @@
 /* Resize (opset 11-18: nearest and linear, the coordinate transformation and rounding modes
- * exporters use), Upsample (opset 7-9) and Split (attribute or input sizes, or equal parts).
- * Checked against ONNX Runtime (tests/ort_compare.py). */
+ * exporters use) and Upsample (opset 7-9). Checked against ONNX Runtime (tests/ort_compare.py). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,58 +168,4 @@ int cquant__op_upsample(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const
   } else return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "scales needs %d values", x->ndim);
   for (int d = 0; d < x->ndim; d++) shape[d] = (int64_t)floor((double)x->shape[d] * scale[d]);
   return resize(node, x, shape, scale, linear, CT_ASYMMETRIC, NR_FLOOR, &out[0]);
-}
-
-/* Split: along axis into the sizes of the 'split' attribute (opset < 13) or input (13+), or into
- * equal parts (the last smaller when it does not divide, as opset 18 allows). */
-int cquant__op_split(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
-  const cquant_array_t *x = in[0];
-  int64_t axis = cquant__attr_int(node, "axis", 0);
-  if (axis < 0) axis += x->ndim;
-  if (axis < 0 || axis >= x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
-  int64_t sizes[64];
-  if (n_out > 64) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "more than 64 outputs");
-  const Onnx__AttributeProto *a = cquant__attr(node, "split");
-  const cquant_array_t *s = n_in > 1 ? in[1] : NULL;
-  int64_t total = 0;
-  if (s && s->numel) {
-    if ((s->dtype != CQUANT_DT_S64 && s->dtype != CQUANT_DT_S32) || s->numel != n_out)
-      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "split needs %d integer values", n_out);
-    for (int i = 0; i < n_out; i++) sizes[i] = s->dtype == CQUANT_DT_S64 ? ((const int64_t *)s->data)[i] : ((const int32_t *)s->data)[i];
-  } else if (a && a->n_ints) {
-    if ((int)a->n_ints != n_out) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "split needs %d values", n_out);
-    for (int i = 0; i < n_out; i++) sizes[i] = a->ints[i];
-  } else {
-    const int64_t part = (x->shape[axis] + n_out - 1) / n_out;
-    for (int i = 0; i < n_out; i++) {
-      const int64_t left = x->shape[axis] - part * i;
-      sizes[i] = left < part ? (left > 0 ? left : 0) : part;
-    }
-  }
-  for (int i = 0; i < n_out; i++) {
-    if (sizes[i] < 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "negative split size");
-    total += sizes[i];
-  }
-  if (total != x->shape[axis])
-    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "split sizes add up to %lld, the axis has %lld", (long long)total, (long long)x->shape[axis]);
-  const size_t es = cquant__dtype_size(x->dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; d++) outer *= x->shape[d];
-  for (int d = (int)axis + 1; d < x->ndim; d++) inner *= x->shape[d];
-  int64_t start = 0;
-  for (int i = 0; i < n_out; i++) {
-    int64_t shape[CQUANT_MAX_DIMS];
-    memcpy(shape, x->shape, sizeof shape);
-    shape[axis] = sizes[i];
-    int st = cquant_array_alloc(&out[i], x->dtype, x->ndim, shape);
-    if (st) {
-      for (int j = 0; j < i; j++) cquant_array_free(&out[j]);
-      return st;
-    }
-    for (int64_t o = 0; o < outer; o++)
-      memcpy((char *)out[i].data + (size_t)(o * sizes[i] * inner) * es, (const char *)x->data + (size_t)((o * x->shape[axis] + start) * inner) * es,
-             (size_t)(sizes[i] * inner) * es);
-    start += sizes[i];
-  }
-  return 0;
 }

@@ -1,0 +1,128 @@
+/* Float32 convolution and matrix products of the ONNX executor: Conv (im2col + OpenBLAS sgemm),
+ * Gemm, MatMul. Checked against ONNX Runtime (tests/ort_compare.py). */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cquant/intops.h"
+#include "intops/intops.h"
+#include "exec/exec_internal.h"
+
+int cquant__op_conv(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  int st;
+  if ((st = cquant__need_f32(node, in[0], "X")) || (st = cquant__need_f32(node, in[1], "W"))) return st;
+  cquant__conv2d_t p;
+  if ((st = cquant__conv_params(node, in[0], in[1], &p))) return st;
+  const cquant_array_t *b = n_in > 2 ? in[2] : NULL;
+  if (b && (b->dtype != CQUANT_DT_F32 || b->numel != p.m)) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "B must be float32 with %lld entries", (long long)p.m);
+  const int64_t cg = p.c / p.group, mg = p.m / p.group, K = cg * p.kh * p.kw, P = p.oh * p.ow;
+  int64_t shape[4] = {p.n, p.m, p.oh, p.ow};
+  if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, 4, shape))) return st;
+  const float *x = in[0]->data, *w = in[1]->data;
+  float *y = out[0].data;
+  /* several images: one per thread, each with a single-threaded sgemm (OpenBLAS's own threads
+   * and OpenMP's would otherwise take turns on the same cores); one image: OpenBLAS's threads */
+  const int threads = cquant_get_num_threads();
+  const int per_image = p.n > 1 && threads > 1;
+  if (per_image) openblas_set_num_threads(1);
+  int oom = 0;
+  /* the im2col buffer covers at most PB output pixels at a time (8 MiB or so): memory stays
+   * bounded for large images; each block is one sgemm writing its columns of the output */
+  int64_t RB = ((int64_t)2 << 20) / ((K > 0 ? K : 1) * (p.ow > 0 ? p.ow : 1)); /* whole output rows per block */
+  RB = RB < 1 ? 1 : RB > p.oh ? p.oh : RB;
+  const int64_t PB = RB * p.ow;
+#pragma omp parallel num_threads(per_image ? threads : 1)
+  {
+    float *col = malloc(sizeof(float) * (size_t)(K * PB) + 16);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t n = 0; n < p.n; n++) {
+      if (!col) { oom = 1; continue; }
+      for (int64_t g = 0; g < p.group; g++)
+        for (int64_t oy0 = 0; oy0 < p.oh; oy0 += RB) {
+          const int64_t rows = p.oh - oy0 < RB ? p.oh - oy0 : RB, p0 = oy0 * p.ow, pb = rows * p.ow;
+          for (int64_t c = 0; c < cg; c++) /* im2col: rows k = (c, ky, kx), columns = the block's output pixels */
+            for (int64_t ky = 0; ky < p.kh; ky++)
+              for (int64_t kx = 0; kx < p.kw; kx++) {
+                float *row = col + ((c * p.kh + ky) * p.kw + kx) * pb;
+                const float *plane = x + (n * p.c + g * cg + c) * p.h * p.w;
+                for (int64_t r = 0; r < rows; r++) {
+                  const int64_t iy = (oy0 + r) * p.stride_h - p.pad_t + ky * p.dil_h;
+                  float *dst = row + r * p.ow;
+                  if (iy < 0 || iy >= p.h) { memset(dst, 0, sizeof(float) * (size_t)p.ow); continue; }
+                  const float *src = plane + iy * p.w;
+                  for (int64_t ox = 0; ox < p.ow; ox++) {
+                    const int64_t ix = ox * p.stride_w - p.pad_l + kx * p.dil_w;
+                    dst[ox] = (ix >= 0 && ix < p.w) ? src[ix] : 0.0f;
+                  }
+                }
+              }
+          float *yg = y + (n * p.m + g * mg) * P + p0;
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)pb, (int)K, 1.0f, w + g * mg * K, (int)K, col, (int)pb, 0.0f, yg,
+                      (int)P);
+          if (b)
+            for (int64_t j = 0; j < mg; j++)
+              for (int64_t i = 0; i < pb; i++) yg[j * P + i] += ((const float *)b->data)[g * mg + j];
+        }
+    }
+    free(col);
+  }
+  if (per_image) openblas_set_num_threads(threads);
+  if (oom) {
+    cquant_array_free(&out[0]);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "Conv: out of memory");
+  }
+  return CQUANT_STATUS_OK;
+}
+
+int cquant__op_gemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  int st;
+  if ((st = cquant__need_f32(node, in[0], "A")) || (st = cquant__need_f32(node, in[1], "B"))) return st;
+  const cquant_array_t *a = in[0], *b = in[1], *c = n_in > 2 ? in[2] : NULL;
+  if (a->ndim != 2 || b->ndim != 2) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "A and B must be 2-D");
+  const int ta = (int)cquant__attr_int(node, "transA", 0), tb = (int)cquant__attr_int(node, "transB", 0);
+  const Onnx__AttributeProto *aa = cquant__attr(node, "alpha"), *ab = cquant__attr(node, "beta");
+  const float alpha = aa && aa->has_f ? aa->f : 1.0f, beta = ab && ab->has_f ? ab->f : 1.0f;
+  const int64_t M = ta ? a->shape[1] : a->shape[0], K = ta ? a->shape[0] : a->shape[1];
+  const int64_t K2 = tb ? b->shape[1] : b->shape[0], N = tb ? b->shape[0] : b->shape[1];
+  if (K != K2) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "inner dimensions differ: %lld vs %lld", (long long)K, (long long)K2);
+  int64_t shape[2] = {M, N};
+  if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, 2, shape))) return st;
+  float *y = out[0].data;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, a->data,
+              (int)a->shape[1], b->data, (int)b->shape[1], 0.0f, y, (int)N);
+  if (c) { /* C broadcasts to (M, N) unidirectionally */
+    if ((st = cquant__need_f32(node, c, "C"))) { cquant_array_free(&out[0]); return st; }
+    int64_t cm = c->ndim == 2 ? c->shape[0] : 1, cn = c->ndim >= 1 ? c->shape[c->ndim - 1] : 1;
+    if (c->ndim > 2 || (cm != 1 && cm != M) || (cn != 1 && cn != N)) {
+      cquant_array_free(&out[0]);
+      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "C does not broadcast to (%lld, %lld)", (long long)M, (long long)N);
+    }
+    const float *cd = c->data;
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) y[i * N + j] += beta * cd[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
+  }
+  return CQUANT_STATUS_OK;
+}
+
+int cquant__op_matmul(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  int st;
+  if ((st = cquant__need_f32(node, in[0], "A")) || (st = cquant__need_f32(node, in[1], "B"))) return st;
+  const cquant_array_t *a = in[0], *b = in[1];
+  if (a->ndim < 2 || b->ndim < 2) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "1-D MatMul operands are not supported yet");
+  const int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
+  if (b->shape[b->ndim - 2] != K) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "inner dimensions differ");
+  /* batch dimensions: B's must be all 1 (shared weights) or equal to A's */
+  int64_t ba = a->numel / (M * K != 0 ? M * K : 1), bb = b->numel / (K * N != 0 ? K * N : 1);
+  if (bb != 1 && bb != ba) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "batch broadcasting of B beyond sharing is not supported");
+  int64_t shape[CQUANT_MAX_DIMS];
+  const cquant_array_t *big = a->ndim >= b->ndim ? a : b;
+  int nd = big->ndim;
+  for (int d = 0; d < nd - 2; d++) shape[d] = big->shape[d];
+  shape[nd - 2] = M;
+  shape[nd - 1] = N;
+  if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, nd, shape))) return st;
+  for (int64_t t = 0; t < ba; t++)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, (const float *)a->data + t * M * K, (int)K,
+                (const float *)b->data + (bb == 1 ? 0 : t * K * N), (int)N, 0.0f, (float *)out[0].data + t * M * N, (int)N);
+  return CQUANT_STATUS_OK;
+}
