@@ -105,6 +105,9 @@ import numpy as np; x=np.load('x.npy'); q=np.load('hg.npy'); y=np.load('hgy.npy'
 assert np.array_equal(q, np.clip(np.rint(x/np.float32(0.01)),-128,127)) and np.array_equal(y, q.astype(np.float32)*np.float32(0.01))" &&
   ok "hand-written per-group qparams" || bad "hand-written per-group qparams"
 $CQ error x.npy y.npy --qparams qp.json >err.txt && grep -q "clipped" err.txt && ok "error command with the split" || bad "error command with the split"
+# environment variables (src/core/env.c): CQUANT_ISA lowers the kernel level, an unknown value is ignored
+CQUANT_ISA=ref $CQ --version | grep -q "kernels: ref" && ok "CQUANT_ISA=ref" || bad "CQUANT_ISA=ref"
+[ "$(CQUANT_ISA=bogus $CQ --version)" = "$(env -u CQUANT_ISA $CQ --version)" ] && ok "CQUANT_ISA=bogus is ignored" || bad "CQUANT_ISA=bogus is ignored"
 for c in dtypes quantize dequantize fake-quant error demo calibrate run eval; do
   $CQ $c --help | grep -q "usage: cquant $c" && ok "$c --help" || bad "$c --help"
 done
