@@ -84,7 +84,30 @@ $CQ quantize x.npy -o s.npy --scale 0.01 --zero-point 5 --qparams s.json >/dev/n
   $PY -c "
 import numpy as np; x=np.load('x.npy'); q=np.load('s.npy')
 assert np.array_equal(q, np.clip(np.rint(x/np.float32(0.01))+5,-128,127))" && ok "--scale/--zero-point" || bad "--scale/--zero-point"
+# 3b. hand-written qparams (another tool's): no "granularity", no "shape"; inferred from axis/group_size and the tensor
+$PY - <<'PY'
+import json
+qp = json.load(open("qp.json")); s = json.load(open("s.json"))
+json.dump({"dtype": "int8", "axis": 0, "scale": qp["scale"], "zero_point": qp["zero_point"]}, open("hand_pc.json", "w"))
+json.dump({"dtype": "int8", "scale": s["scale"], "zero_point": s["zero_point"]}, open("hand_pt.json", "w"))
+json.dump({"dtype": "int8", "axis": 1, "group_size": 25, "scale": [0.01] * 256, "zero_point": [0] * 256}, open("hand_pg.json", "w"))
+json.dump({"dtype": "int8", "granularity": "per_tensor", "axis": 0, "scale": [0.1], "zero_point": [0]}, open("bad_pt.json", "w"))
+json.dump({"dtype": "int8", "axis": 0, "scale": qp["scale"][:63], "zero_point": qp["zero_point"][:63]}, open("bad_cnt.json", "w"))
+json.dump({"dtype": "int8", "axis": 0, "shape": [64, 99], "scale": qp["scale"], "zero_point": qp["zero_point"]}, open("bad_shape.json", "w"))
+json.dump({"dtype": "int4", "layout": "packed", "scale": [0.1], "zero_point": [0]}, open("bad_pk.json", "w"))
+PY
+$CQ quantize x.npy -o hq.npy --load-qparams hand_pc.json >/dev/null && cmp -s q.npy hq.npy && ok "hand-written per-channel qparams: quantize" || bad "hand-written per-channel qparams: quantize"
+$CQ dequantize q.npy --qparams hand_pc.json -o hy.npy >/dev/null && cmp -s y.npy hy.npy && ok "hand-written per-channel qparams: dequantize" || bad "hand-written per-channel qparams: dequantize"
+$CQ quantize x.npy -o hs.npy --load-qparams hand_pt.json >/dev/null && cmp -s s.npy hs.npy && ok "hand-written per-tensor qparams" || bad "hand-written per-tensor qparams"
+$CQ quantize x.npy -o hg.npy --load-qparams hand_pg.json >/dev/null && $CQ dequantize hg.npy --qparams hand_pg.json -o hgy.npy >/dev/null &&
+  $PY -c "
+import numpy as np; x=np.load('x.npy'); q=np.load('hg.npy'); y=np.load('hgy.npy')
+assert np.array_equal(q, np.clip(np.rint(x/np.float32(0.01)),-128,127)) and np.array_equal(y, q.astype(np.float32)*np.float32(0.01))" &&
+  ok "hand-written per-group qparams" || bad "hand-written per-group qparams"
 $CQ error x.npy y.npy --qparams qp.json >err.txt && grep -q "clipped" err.txt && ok "error command with the split" || bad "error command with the split"
+# environment variables (src/core/env.c): CQUANT_ISA lowers the kernel level, an unknown value is ignored
+CQUANT_ISA=ref $CQ --version | grep -q "kernels: ref" && ok "CQUANT_ISA=ref" || bad "CQUANT_ISA=ref"
+[ "$(CQUANT_ISA=bogus $CQ --version)" = "$(env -u CQUANT_ISA $CQ --version)" ] && ok "CQUANT_ISA=bogus is ignored" || bad "CQUANT_ISA=bogus is ignored"
 for c in dtypes quantize dequantize fake-quant error demo calibrate run eval; do
   $CQ $c --help | grep -q "usage: cquant $c" && ok "$c --help" || bad "$c --help"
 done
@@ -118,6 +141,12 @@ expect_fail "pack on int8" o.npy $CQ quantize x.npy -o o.npy --pack
 expect_fail "dequantize without qparams" o.npy $CQ dequantize q.npy -o o.npy
 expect_fail "dequantize shape mismatch" o.npy $CQ dequantize x16.npy --qparams qp.json -o o.npy
 expect_fail "dequantize value out of range" o.npy bash -c "$CQ quantize q4bad.npy -o /dev/null 2>/dev/null; printf '{\"dtype\":\"int4\",\"granularity\":\"per_tensor\",\"shape\":[3],\"scale\":[0.5],\"zero_point\":[0]}' > q4.json; $CQ dequantize q4bad.npy --qparams q4.json -o o.npy"
+expect_fail "qparams per_tensor with an axis" o.npy $CQ quantize x.npy -o o.npy --load-qparams bad_pt.json
+grep -q 'per_tensor.*contradicts.*axis' stderr.txt && ok "says per_tensor contradicts axis" || bad "says per_tensor contradicts axis ($(cat stderr.txt))"
+expect_fail "qparams scale count vs axis length" o.npy $CQ dequantize q.npy --qparams bad_cnt.json -o o.npy
+grep -q '63 entries, axis 0 of the tensor has length 64' stderr.txt && ok "says scale count vs axis length" || bad "says scale count vs axis length ($(cat stderr.txt))"
+expect_fail "qparams shape differs from the tensor" o.npy $CQ dequantize q.npy --qparams bad_shape.json -o o.npy
+expect_fail "packed qparams without shape" o.npy $CQ dequantize q.npy --qparams bad_pk.json -o o.npy
 expect_fail "malformed qparams json" o.npy bash -c "echo '{oops' > broken.json; $CQ dequantize q.npy --qparams broken.json -o o.npy"
 expect_fail "error: shapes differ" o.npy $CQ error x.npy empty.npy
 expect_fail "unknown command" o.npy $CQ frobnicate

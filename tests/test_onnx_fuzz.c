@@ -1,8 +1,16 @@
 /* Mutation fuzz of the ONNX model and TensorProto readers and of the executor: ONNX's node-test
  * models and inputs, corrupted, must be refused with an error or run, never crash or leak (the suite
- * runs this under ASan/UBSan too). Longer runs: scripts/fuzz. */
+ * runs this under ASan/UBSan too). Longer runs: scripts/fuzz.
+ * test_fuzz_regressions replays every file under fuzz/regressions/<target>/ (the crashes libFuzzer
+ * found) through that target's own entry point, fuzz/<target>.c, built here with
+ * LLVMFuzzerTestOneInput renamed to cquant_<target> (tests/CMakeLists.txt). */
+#include <dirent.h>
 #include "cquant/cquant.h"
 #include "harness.h"
+
+int cquant_fuzz_npy(const uint8_t *data, size_t size);
+int cquant_fuzz_qparams_json(const uint8_t *data, size_t size);
+int cquant_fuzz_onnx(const uint8_t *data, size_t size);
 
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node/"
 
@@ -70,4 +78,44 @@ static void test_fuzz_models(void) {
   CHECK(loaded < iters);
 }
 
-TH_MAIN(T(test_fuzz_models))
+static void test_fuzz_regressions(void) {
+  static const struct { const char *dir; int (*run)(const uint8_t *, size_t); } targets[] = {
+      {"fuzz_npy", cquant_fuzz_npy}, {"fuzz_qparams_json", cquant_fuzz_qparams_json}, {"fuzz_onnx", cquant_fuzz_onnx}};
+  int files = 0;
+  for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
+    char dir[1024], path[2048];
+    snprintf(dir, sizeof dir, "%s/fuzz/regressions/%s", CQUANT_SOURCE_DIR, targets[t].dir);
+    DIR *d = opendir(dir);
+    if (!d) continue; /* no regressions for this target yet */
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (e->d_name[0] == '.') continue;
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      void *buf;
+      size_t len;
+      if (cquant_file_read(path, &buf, &len)) { CHECKF(0, "cannot read %s", path); continue; }
+      printf("  %s: %s\n", targets[t].dir, e->d_name);
+      fflush(stdout);
+      CHECK(targets[t].run((const uint8_t *)buf, len) == 0); /* a crash or trap fails the test outright */
+      free(buf);
+      files++;
+    }
+    closedir(d);
+  }
+  /* each directory under fuzz/regressions/ must be a known target */
+  char root[1024];
+  snprintf(root, sizeof root, "%s/fuzz/regressions", CQUANT_SOURCE_DIR);
+  DIR *d = opendir(root);
+  CHECK(d != NULL);
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    int known = 0;
+    for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) known |= strcmp(e->d_name, targets[t].dir) == 0;
+    CHECKF(known, "fuzz/regressions/%s is not a fuzz target", e->d_name);
+  }
+  if (d) closedir(d);
+  printf("  %d regression files replayed\n", files);
+  CHECK(files > 0);
+}
+
+TH_MAIN(T(test_fuzz_models), T(test_fuzz_regressions))

@@ -32,6 +32,18 @@ int cquant_qparams_from_json(const char *json, cquant_qparams_t **out, cquant_la
 int cquant_qparams_save(const char *path, const cquant_qparams_t *qp, cquant_layout_t layout);
 int cquant_qparams_load(const char *path, cquant_qparams_t **out, cquant_layout_t *layout);
 
+/* The same for a document that may be partial (written by hand or another tool): "granularity"
+ * may be left out and is inferred (no axis and no group_size: per_tensor; axis: per_channel; axis
+ * and group_size: per_group; axis -1/null and group_size 0/null count as absent); "shape" may be
+ * left out and is then taken from ndim/shape, the tensor being quantized or dequantized (a document
+ * with layout "packed" must give its shape). Contradictions (per_tensor with an axis, per_channel
+ * with a group_size, a scale count that does not fit the axis) are BAD_FORMAT naming them. A shape
+ * the document gives is kept: the caller compares or rebinds it. */
+int cquant_qparams_from_json_for(const char *json, int ndim, const int64_t *shape, cquant_qparams_t **out,
+                                 cquant_layout_t *layout);
+int cquant_qparams_load_for(const char *path, int ndim, const int64_t *shape, cquant_qparams_t **out,
+                            cquant_layout_t *layout);
+
 #ifdef __cplusplus
 }
 #endif

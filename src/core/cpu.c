@@ -47,12 +47,8 @@ static cquant__kernels_t tables[CQUANT_ISA_COUNT];
 static void init(void) {
   detected = detect();
   active = detected;
-  const char *env = getenv("CQUANT_ISA");
-  if (env) {
-    for (int i = 0; i < CQUANT_ISA_COUNT; i++)
-      if (strcmp(env, cquant_isa_name((cquant_isa_t)i)) == 0 && (cquant_isa_t)i < active)
-        active = (cquant_isa_t)i;
-  }
+  int cap = cquant__env()->isa_cap; /* CQUANT_ISA */
+  if (cap >= 0 && (cquant_isa_t)cap < active) active = (cquant_isa_t)cap;
   for (int i = 0; i < CQUANT_ISA_COUNT; i++) {
     cquant__kernels_init_ref(&tables[i]);
     cquant__calib_init_ref(&tables[i]);

@@ -85,6 +85,14 @@ typedef struct {
 const cquant__kernels_t *cquant__kernels_for(cquant_isa_t isa);
 /* 1 when the CPU has AVX512_VNNI (vpdpbusd) on top of the AVX-512 level. */
 int cquant__has_vnni(void);
+/* The environment variables, read once on first use (src/core/env.c). Tests may change a field
+ * (single-threaded, between calls) to take another path. */
+typedef struct {
+  int isa_cap; /* CQUANT_ISA=ref|avx2|avx512 as a cquant_isa_t, -1 when unset or not a name */
+  int no_amx;  /* CQUANT_NO_AMX set (any value): the integer GEMM never uses AMX tiles */
+  int nchw;    /* CQUANT_NCHW=1...: the integer rewrite keeps NCHW (no channels-last execution) */
+} cquant__env_t;
+cquant__env_t *cquant__env(void);
 /* The table of the active ISA. */
 const cquant__kernels_t *cquant__kernels(void);
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/ptq.h"
+#include "core/internal.h"
 #include "exec/exec_internal.h"
 #include "graph/graph.h"
 #include "graph/passes.h"
@@ -344,8 +345,7 @@ int cquant_onnx_integerize(const cquant_onnx_model_t *m, cquant_onnx_model_t **o
   if (st) return st;
   if (n_int) *n_int = made;
   /* channels-last execution between integer convolutions (CQUANT_NCHW=1 keeps NCHW, for comparison) */
-  const char *nchw = getenv("CQUANT_NCHW");
-  if ((!nchw || *nchw != '1') && made) st = channels_last(&g);
+  if (!cquant__env()->nchw && made) st = channels_last(&g);
   if (!st) st = cquant__graph_load(&g, out);
   cquant__graph_free(&g);
   return st;

@@ -76,7 +76,7 @@ int cquant_qgemm_pack(const void *B, int b_signed, int64_t K, int64_t N, int64_t
                       cquant_qgemm_weights_t **out) {
   int kind = CQUANT__QG_REF;
   /* AMX pads K to 64: below that the VNNI kernel does less work (small-K convolutions) */
-  if (cquant_isa_active() >= CQUANT_ISA_AVX512 && cquant__has_amx() && !getenv("CQUANT_NO_AMX") && K >= 64) kind = CQUANT__QG_AMX;
+  if (cquant_isa_active() >= CQUANT_ISA_AVX512 && cquant__has_amx() && !cquant__env()->no_amx && K >= 64) kind = CQUANT__QG_AMX;
   else if (cquant_isa_active() >= CQUANT_ISA_AVX512 && cquant__has_vnni()) kind = CQUANT__QG_VNNI;
   else if (cquant_isa_active() >= CQUANT_ISA_AVX2) kind = CQUANT__QG_AVX2;
   return cquant__qgemm_pack_kind(B, b_signed, K, N, ldb, zb, zb_per_col, kind, out);

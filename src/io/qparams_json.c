@@ -69,7 +69,19 @@ static int get_bool(const cJSON *o, const char *key, int *v) {
 
 static int is_int(double v, double lo, double hi) { return v == floor(v) && v >= lo && v <= hi; }
 
-int cquant_qparams_from_json(const char *json, cquant_qparams_t **out, cquant_layout_t *layout) {
+/* An optional number: absent, null or equal to `none` counts as not given (returns 1). */
+static int get_opt_num(const cJSON *o, const char *key, double none, double *v) {
+  const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+  if (!it || cJSON_IsNull(it)) return 1;
+  if (!cJSON_IsNumber(it)) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "qparams: \"%s\" is not a number", key);
+  *v = it->valuedouble;
+  return it->valuedouble == none ? 1 : CQUANT_STATUS_OK;
+}
+
+/* hint_shape (may be NULL): the shape of the tensor the parameters are for, used when the document
+ * has no "shape" and describes unpacked data. */
+static int parse_qparams(const char *json, int hint_ndim, const int64_t *hint_shape, cquant_qparams_t **out,
+                         cquant_layout_t *layout) {
   if (!json || !out) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qparams json: NULL argument");
   *out = NULL;
   cJSON *o = cJSON_Parse(json);
@@ -78,7 +90,7 @@ int cquant_qparams_from_json(const char *json, cquant_qparams_t **out, cquant_la
   cquant_qparams_t *qp = NULL;
   const cJSON *it;
   cquant_dtype_t dt;
-  int gran = -1, sym = 0, narrow = 0, shortg = 0, ndim = 0;
+  int gran = -1, sym = 0, narrow = 0, shortg = 0, ndim = 0, has_axis, has_gs, packed;
   double axis = -1, gs = 0, v = 0;
   int64_t shape[CQUANT_MAX_DIMS];
 #define FAIL(...) do { st = cquant__error(CQUANT_STATUS_BAD_FORMAT, __VA_ARGS__); goto done; } while (0)
@@ -86,23 +98,49 @@ int cquant_qparams_from_json(const char *json, cquant_qparams_t **out, cquant_la
   it = cJSON_GetObjectItemCaseSensitive(o, "dtype");
   if (!cJSON_IsString(it)) FAIL("qparams: missing \"dtype\"");
   if ((st = cquant_dtype_from_name(it->valuestring, &dt))) goto done;
+  /* axis -1 or null and group_size 0 or null mean "none", as cquant writes them */
+  if ((has_axis = get_opt_num(o, "axis", -1, &axis)) < 0 || (has_gs = get_opt_num(o, "group_size", 0, &gs)) < 0) {
+    st = has_axis < 0 ? has_axis : has_gs;
+    goto done;
+  }
+  has_axis = !has_axis, has_gs = !has_gs;
+  if (!has_axis) axis = -1;
+  if (!has_gs) gs = 0;
   it = cJSON_GetObjectItemCaseSensitive(o, "granularity");
-  if (!cJSON_IsString(it)) FAIL("qparams: missing \"granularity\"");
-  for (int i = 0; i < 3; i++) if (strcmp(it->valuestring, gran_names[i]) == 0) gran = i;
-  if (gran < 0) FAIL("qparams: unknown granularity \"%s\"", it->valuestring);
-  if (gran != CQUANT_PER_TENSOR && (st = get_num(o, "axis", &axis, 1))) goto done;
-  if (gran == CQUANT_PER_GROUP && (st = get_num(o, "group_size", &gs, 1))) goto done;
+  if (it) {
+    if (!cJSON_IsString(it)) FAIL("qparams: \"granularity\" is not a string");
+    for (int i = 0; i < 3; i++) if (strcmp(it->valuestring, gran_names[i]) == 0) gran = i;
+    if (gran < 0) FAIL("qparams: unknown granularity \"%s\"", it->valuestring);
+    if (gran == CQUANT_PER_TENSOR && (has_axis || has_gs))
+      FAIL("qparams: granularity \"per_tensor\" contradicts the %s given", has_axis ? "\"axis\"" : "\"group_size\"");
+    if (gran == CQUANT_PER_CHANNEL && has_gs) FAIL("qparams: granularity \"per_channel\" contradicts the \"group_size\" given");
+    if (gran != CQUANT_PER_TENSOR && !has_axis) FAIL("qparams: granularity \"%s\" needs \"axis\"", gran_names[gran]);
+    if (gran == CQUANT_PER_GROUP && !has_gs) FAIL("qparams: granularity \"per_group\" needs \"group_size\"");
+  } else { /* inferred: nothing -> per-tensor, axis -> per-channel, axis and group_size -> per-group */
+    if (has_gs && !has_axis) FAIL("qparams: \"group_size\" needs an \"axis\"");
+    gran = has_gs ? CQUANT_PER_GROUP : has_axis ? CQUANT_PER_CHANNEL : CQUANT_PER_TENSOR;
+  }
   if ((st = get_bool(o, "symmetric", &sym)) || (st = get_bool(o, "narrow_range", &narrow)) ||
       (st = get_bool(o, "short_last_group", &shortg)))
     goto done;
+  it = cJSON_GetObjectItemCaseSensitive(o, "layout");
+  packed = it && cJSON_IsString(it) && strcmp(it->valuestring, "packed") == 0;
   it = cJSON_GetObjectItemCaseSensitive(o, "shape");
-  if (!cJSON_IsArray(it)) FAIL("qparams: missing \"shape\"");
-  ndim = cJSON_GetArraySize(it);
-  if (ndim > CQUANT_MAX_DIMS) FAIL("qparams: \"shape\" has more than %d dimensions", CQUANT_MAX_DIMS);
-  for (int d = 0; d < ndim; d++) {
-    const cJSON *e = cJSON_GetArrayItem(it, d);
-    if (!cJSON_IsNumber(e) || !is_int(e->valuedouble, 0, 9.0e15)) FAIL("qparams: \"shape\"[%d] is not a dimension", d);
-    shape[d] = (int64_t)e->valuedouble;
+  if (it) {
+    if (!cJSON_IsArray(it)) FAIL("qparams: \"shape\" is not a list");
+    ndim = cJSON_GetArraySize(it);
+    if (ndim > CQUANT_MAX_DIMS) FAIL("qparams: \"shape\" has more than %d dimensions", CQUANT_MAX_DIMS);
+    for (int d = 0; d < ndim; d++) {
+      const cJSON *e = cJSON_GetArrayItem(it, d);
+      if (!cJSON_IsNumber(e) || !is_int(e->valuedouble, 0, 9.0e15)) FAIL("qparams: \"shape\"[%d] is not a dimension", d);
+      shape[d] = (int64_t)e->valuedouble;
+    }
+  } else if (hint_shape && !packed) {
+    if (hint_ndim < 0 || hint_ndim > CQUANT_MAX_DIMS) FAIL("qparams: the tensor has %d dimensions", hint_ndim);
+    ndim = hint_ndim;
+    memcpy(shape, hint_shape, sizeof(int64_t) * (size_t)ndim);
+  } else {
+    FAIL("qparams: missing \"shape\"%s", packed ? " (a packed layout needs it)" : "");
   }
   if (!is_int(axis, -1, CQUANT_MAX_DIMS) || !is_int(gs, 0, 9.0e15)) FAIL("qparams: bad \"axis\" or \"group_size\"");
   unsigned flags = (sym ? CQUANT_QF_SYMMETRIC : 0) | (narrow ? CQUANT_QF_NARROW_RANGE : 0) | (shortg ? CQUANT_QF_ALLOW_SHORT_GROUP : 0);
@@ -118,6 +156,8 @@ int cquant_qparams_from_json(const char *json, cquant_qparams_t **out, cquant_la
     for (int d = 0; d < ndim; d++) count *= (double)pshape[d];
     const cJSON *sl = cJSON_GetObjectItemCaseSensitive(o, "scale");
     if (!cJSON_IsArray(sl)) FAIL("qparams: missing \"scale\" list");
+    if (gran == CQUANT_PER_CHANNEL && (double)cJSON_GetArraySize(sl) != count)
+      FAIL("qparams: \"scale\" has %d entries, axis %g of the tensor has length %.0f", cJSON_GetArraySize(sl), axis, count);
     if ((double)cJSON_GetArraySize(sl) != count)
       FAIL("qparams: \"scale\" has %d entries, the layout needs %.0f", cJSON_GetArraySize(sl), count);
   }
@@ -145,10 +185,7 @@ int cquant_qparams_from_json(const char *json, cquant_qparams_t **out, cquant_la
     }
   }
   if ((st = cquant_qparams_validate(qp))) goto done;
-  if (layout) {
-    it = cJSON_GetObjectItemCaseSensitive(o, "layout");
-    *layout = (it && cJSON_IsString(it) && strcmp(it->valuestring, "packed") == 0) ? CQUANT_LAYOUT_PACKED : CQUANT_LAYOUT_UNPACKED;
-  }
+  if (layout) *layout = packed ? CQUANT_LAYOUT_PACKED : CQUANT_LAYOUT_UNPACKED;
 #undef FAIL
 done:
   cJSON_Delete(o);
@@ -158,6 +195,17 @@ done:
   }
   *out = qp;
   return CQUANT_STATUS_OK;
+}
+
+int cquant_qparams_from_json(const char *json, cquant_qparams_t **out, cquant_layout_t *layout) {
+  return parse_qparams(json, 0, NULL, out, layout);
+}
+
+int cquant_qparams_from_json_for(const char *json, int ndim, const int64_t *shape, cquant_qparams_t **out,
+                                 cquant_layout_t *layout) {
+  if (!shape && ndim) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qparams json: NULL shape");
+  static const int64_t none[1] = {0};
+  return parse_qparams(json, ndim, shape ? shape : none, out, layout);
 }
 
 int cquant_qparams_save(const char *path, const cquant_qparams_t *qp, cquant_layout_t layout) {
@@ -174,11 +222,18 @@ int cquant_qparams_save(const char *path, const cquant_qparams_t *qp, cquant_lay
 }
 
 int cquant_qparams_load(const char *path, cquant_qparams_t **out, cquant_layout_t *layout) {
+  return cquant_qparams_load_for(path, -1, NULL, out, layout);
+}
+
+/* ndim < 0: no tensor shape to complete the document with. */
+int cquant_qparams_load_for(const char *path, int ndim, const int64_t *shape, cquant_qparams_t **out,
+                            cquant_layout_t *layout) {
   void *buf;
   size_t len;
   int st = cquant_file_read(path, &buf, &len);
   if (st) return st;
-  st = cquant_qparams_from_json((const char *)buf, out, layout);
+  st = ndim < 0 ? cquant_qparams_from_json((const char *)buf, out, layout)
+                : cquant_qparams_from_json_for((const char *)buf, ndim, shape, out, layout);
   free(buf);
   if (st) return cquant__error_prefix(st, path);
   return CQUANT_STATUS_OK;

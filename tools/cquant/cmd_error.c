@@ -30,7 +30,7 @@ int cmd_error(int argc, char **argv) {
   }
   int st;
   if (qpath) {
-    if ((st = cquant_qparams_load(qpath, &qp, NULL))) { r = cli_fail_status(st); goto done; }
+    if ((st = cquant_qparams_load_for(qpath, x.ndim, x.shape, &qp, NULL))) { r = cli_fail_status(st); goto done; }
     if (qp->ndim != x.ndim || memcmp(qp->shape, x.shape, sizeof(int64_t) * (size_t)x.ndim)) {
       r = cli_fail("%s describes another shape than %s", qpath, ref);
       goto done;

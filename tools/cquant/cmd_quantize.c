@@ -136,7 +136,7 @@ static int make_qparams(const qopts_t *o, const cquant_array_t *x, cquant_qparam
   int st;
   if (o->qp_in) {
     cquant_qparams_t *loaded;
-    if ((st = cquant_qparams_load(o->qp_in, &loaded, NULL))) return cli_fail_status(st);
+    if ((st = cquant_qparams_load_for(o->qp_in, x->ndim, x->shape, &loaded, NULL))) return cli_fail_status(st);
     st = cquant_qparams_rebind(loaded, x->ndim, x->shape, qp); /* per-tensor fits any shape */
     cquant_qparams_destroy(loaded);
     if (st) return cli_fail("%s does not fit %s: %s", o->qp_in, o->in, cquant_last_error());
@@ -345,11 +345,12 @@ int cmd_dequantize(int argc, char **argv) {
   if (!out) return cli_fail("no output file: give -o OUT.npy");
   cquant_qparams_t *qp;
   cquant_layout_t layout;
-  int st = cquant_qparams_load(qpath, &qp, &layout), r = 0;
-  if (st) return cli_fail_status(st);
   cquant_array_t q, y;
   memset(&y, 0, sizeof y);
-  if ((st = cquant_npy_load(in, &q))) { cquant_qparams_destroy(qp); return cli_fail_status(st); }
+  int st = cquant_npy_load(in, &q), r = 0;
+  if (st) return cli_fail_status(st);
+  /* a hand-written QP.json may leave out the shape: it is then Q.npy's */
+  if ((st = cquant_qparams_load_for(qpath, q.ndim, q.shape, &qp, &layout))) { cquant_array_free(&q); return cli_fail_status(st); }
   size_t need = cquant_quantized_size(qp, layout);
   void *buf = NULL;
   if (layout == CQUANT_LAYOUT_PACKED) {
