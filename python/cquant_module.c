@@ -654,14 +654,19 @@ static PyTypeObject ObserverType = {
 
 static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"model", "inputs", "exec", NULL};
-  const char *path, *exec = "float";
-  PyObject *inputs;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "sO!|$s", kwlist, &path, &PyDict_Type, &inputs, &exec)) return NULL;
+  const char *exec = "float";
+  PyObject *inputs, *path;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O!|$s", kwlist, PyUnicode_FSConverter, &path, &PyDict_Type, &inputs, &exec)) return NULL;
   int integer = 0;
   if (!strcmp(exec, "int")) integer = 1;
-  else if (strcmp(exec, "float")) { PyErr_Format(PyExc_ValueError, "exec must be 'float' or 'int', not '%s'", exec); return NULL; }
+  else if (strcmp(exec, "float")) {
+    Py_DECREF(path);
+    PyErr_Format(PyExc_ValueError, "exec must be 'float' or 'int', not '%s'", exec);
+    return NULL;
+  }
   cquant_onnx_model_t *m = NULL, *mi = NULL;
-  int st = cquant_onnx_load(path, &m);
+  int st = cquant_onnx_load(PyBytes_AS_STRING(path), &m);
+  Py_DECREF(path);
   if (st) return status_error(st);
   if (integer) {
     if ((st = cquant_onnx_integerize(m, &mi, NULL))) { cquant_onnx_free(m); return status_error(st); }
