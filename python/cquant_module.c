@@ -526,7 +526,11 @@ static int observer_init(ObserverObject *o, PyObject *args, PyObject *kw) {
   if (sym != Py_None && (s = PyObject_IsTrue(sym)) < 0) return -1;
   o->cfg.flags = (s ? CQUANT_QF_SYMMETRIC : 0) | (narrow ? CQUANT_QF_NARROW_RANGE : 0);
   long long v;
-  if (axis != Py_None) { if (opt_int(axis, "axis", &v)) return -1; o->cfg.axis = (int)v; }
+  if (axis != Py_None) {
+    if (opt_int(axis, "axis", &v)) return -1;
+    if (v < 0 || v >= CQUANT_MAX_DIMS) { PyErr_Format(PyExc_ValueError, "axis %lld: give the channel axis as 0..%d", v, CQUANT_MAX_DIMS - 1); return -1; }
+    o->cfg.axis = (int)v;
+  }
   if (bins != Py_None) { if (opt_int(bins, "bins", &v)) return -1; o->cfg.bins = (int)v; }
   if (pct != Py_None) { o->cfg.percentile = PyFloat_AsDouble(pct); if (PyErr_Occurred()) return -1; }
   if (ema != Py_None) { o->cfg.ema_constant = PyFloat_AsDouble(ema); if (PyErr_Occurred()) return -1; }

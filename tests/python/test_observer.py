@@ -82,6 +82,8 @@ def test_observer_errors():
         cquant.Observer("percentile", percentile=150)
     with pytest.raises(ValueError):
         cquant.Observer("minmax", dtype="fp8e4m3")
+    with pytest.raises(ValueError):
+        cquant.Observer("minmax", axis=-1)
     o = cquant.Observer("minmax")
     with pytest.raises(ValueError):
         o.qparams()  # nothing observed
