@@ -526,7 +526,11 @@ static int observer_init(ObserverObject *o, PyObject *args, PyObject *kw) {
   if (sym != Py_None && (s = PyObject_IsTrue(sym)) < 0) return -1;
   o->cfg.flags = (s ? CQUANT_QF_SYMMETRIC : 0) | (narrow ? CQUANT_QF_NARROW_RANGE : 0);
   long long v;
-  if (axis != Py_None) { if (opt_int(axis, "axis", &v)) return -1; o->cfg.axis = (int)v; }
+  if (axis != Py_None) {
+    if (opt_int(axis, "axis", &v)) return -1;
+    if (v < 0 || v >= CQUANT_MAX_DIMS) { PyErr_Format(PyExc_ValueError, "axis %lld: give the channel axis as 0..%d", v, CQUANT_MAX_DIMS - 1); return -1; }
+    o->cfg.axis = (int)v;
+  }
   if (bins != Py_None) { if (opt_int(bins, "bins", &v)) return -1; o->cfg.bins = (int)v; }
   if (pct != Py_None) { o->cfg.percentile = PyFloat_AsDouble(pct); if (PyErr_Occurred()) return -1; }
   if (ema != Py_None) { o->cfg.ema_constant = PyFloat_AsDouble(ema); if (PyErr_Occurred()) return -1; }
@@ -654,14 +658,19 @@ static PyTypeObject ObserverType = {
 
 static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"model", "inputs", "exec", NULL};
-  const char *path, *exec = "float";
-  PyObject *inputs;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "sO!|$s", kwlist, &path, &PyDict_Type, &inputs, &exec)) return NULL;
+  const char *exec = "float";
+  PyObject *inputs, *path;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O!|$s", kwlist, PyUnicode_FSConverter, &path, &PyDict_Type, &inputs, &exec)) return NULL;
   int integer = 0;
   if (!strcmp(exec, "int")) integer = 1;
-  else if (strcmp(exec, "float")) { PyErr_Format(PyExc_ValueError, "exec must be 'float' or 'int', not '%s'", exec); return NULL; }
+  else if (strcmp(exec, "float")) {
+    Py_DECREF(path);
+    PyErr_Format(PyExc_ValueError, "exec must be 'float' or 'int', not '%s'", exec);
+    return NULL;
+  }
   cquant_onnx_model_t *m = NULL, *mi = NULL;
-  int st = cquant_onnx_load(path, &m);
+  int st = cquant_onnx_load(PyBytes_AS_STRING(path), &m);
+  Py_DECREF(path);
   if (st) return status_error(st);
   if (integer) {
     if ((st = cquant_onnx_integerize(m, &mi, NULL))) { cquant_onnx_free(m); return status_error(st); }

@@ -1,0 +1,139 @@
+"""cquant.ptq with numpy batches writes the same file byte for byte as `cquant ptq` on the same batches
+saved as a folder of .npy files; ONNX Runtime loads it; cquant.run equals `cquant run`."""
+import gzip
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import cquant
+from conftest import MODELS, SOURCE_DIR
+
+MODEL = MODELS / "fmnist_cnn.onnx"
+DATASET = "/usr/share/datasets/fashion-mnist"
+MEAN, STD = np.float32(0.286), np.float32(0.353)  # the model's cquant.mean / cquant.std metadata
+
+
+def images(split="train", n=500):
+    p = f"{DATASET}/{'train' if split == 'train' else 't10k'}"
+    with gzip.open(f"{p}-images-idx3-ubyte.gz") as f:
+        im = np.frombuffer(f.read(), np.uint8, offset=16)[: n * 784].reshape(n, 1, 28, 28)
+    with gzip.open(f"{p}-labels-idx1-ubyte.gz") as f:
+        lb = np.frombuffer(f.read(), np.uint8, offset=8)[:n].astype(np.int64)
+    # as cquant's loader: (pixel / 255 - mean) / std in float32
+    return (im.astype(np.float32) / np.float32(255) - MEAN) / STD, lb
+
+
+@pytest.fixture(scope="module")
+def batches():
+    if not MODEL.exists() or not os.path.exists(DATASET):
+        pytest.skip("models/fmnist_cnn.onnx or Debian's fashion-mnist missing")
+    x, _ = images()
+    return [np.ascontiguousarray(x[i : i + 100]) for i in range(0, 500, 100)]
+
+
+@pytest.fixture(scope="module")
+def folder(batches, tmp_path_factory):
+    d = tmp_path_factory.mktemp("calib")
+    for i, b in enumerate(batches):
+        np.save(d / f"b{i}.npy", b)
+    return d
+
+
+CASES = [
+    ({}, []),
+    ({"act_method": "entropy", "weights": "int4", "symmetric_act": True}, ["--act-method", "entropy", "--weights", "int4", "--symmetric-act"]),
+    ({"act_method": ["percentile"], "percentile": 99.9, "format": "qop"}, ["--act-method", "percentile", "--percentile", "99.9", "--format", "qop"]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_same_file_as_cli(cli, tmp_path, batches, folder, case):
+    kw, args = CASES[case]
+    rep = cquant.ptq(str(MODEL), batches, tmp_path / "py.onnx", report=str(tmp_path / "py.json"), **kw)
+    cli("ptq", MODEL, "--calib", folder, "-o", tmp_path / "cli.onnx", "--report", tmp_path / "cli.json", *args)
+    assert (tmp_path / "py.onnx").read_bytes() == (tmp_path / "cli.onnx").read_bytes()
+    assert (tmp_path / "py.json").read_bytes() == (tmp_path / "cli.json").read_bytes()
+    want = json.loads((tmp_path / "cli.json").read_text())
+    assert {k: rep[k] for k in want} == want
+    assert rep["calib_samples"] == 500 and rep["output_bytes"] == (tmp_path / "cli.onnx").stat().st_size
+    # the same batches as a folder spec, and as (batch, labels) tuples and {input: batch} dicts
+    cquant.ptq(MODEL, str(folder), tmp_path / "spec.onnx", **kw)
+    assert (tmp_path / "spec.onnx").read_bytes() == (tmp_path / "cli.onnx").read_bytes()
+    if case == 0:
+        cquant.ptq(MODEL, [{"input": b} for b in batches], tmp_path / "d.onnx")
+        cquant.ptq(MODEL, [(b, np.zeros(len(b), np.int64)) for b in batches], tmp_path / "t.onnx")
+        assert (tmp_path / "d.onnx").read_bytes() == (tmp_path / "t.onnx").read_bytes() == (tmp_path / "cli.onnx").read_bytes()
+
+
+def test_eval_and_choice_equal_cli(cli, tmp_path, batches, folder):
+    x, y = images("test", 300)
+    ev = [(x[i : i + 100], y[i : i + 100]) for i in range(0, 300, 100)]
+    rep = cquant.ptq(MODEL, batches, tmp_path / "py.onnx", act_method=["minmax", "entropy"], eval=ev)
+    out = cli("ptq", MODEL, "--calib", folder, "-o", tmp_path / "cli.onnx", "--act-method", "minmax,entropy", "--eval", "fashion-mnist:test:300")
+    assert (tmp_path / "py.onnx").read_bytes() == (tmp_path / "cli.onnx").read_bytes()
+    assert rep["chosen_method"] in out and "top1" in rep and rep["top1"]["float"] > 80
+
+
+def test_ort_loads_the_file(tmp_path, batches):
+    if not (SOURCE_DIR / "tools/ort/node_modules/onnxruntime-node").exists() or not shutil.which("node"):
+        pytest.skip("tools/ort/node_modules (onnxruntime-node) missing: run scripts/setup")
+    cquant.ptq(MODEL, batches, tmp_path / "m.onnx")
+    p = subprocess.run(["node", str(SOURCE_DIR / "tools/ort/eval.js"), str(tmp_path / "m.onnx"), "--n", "100"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("exec_", ["float", "int"])
+def test_run_equals_cli(cli, tmp_path, batches, exec_):
+    model = tmp_path / "q.onnx"
+    cquant.ptq(MODEL, batches, model)
+    x = batches[0][:7]
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "o").mkdir()
+    out = cquant.run(str(model), {"input": x}, exec=exec_)
+    cli("run", model, "--input", f"input={tmp_path / 'x.npy'}", "--output-dir", tmp_path / "o", "--exec", exec_)
+    assert set(out) == {p.stem for p in (tmp_path / "o").iterdir()}
+    for k, v in out.items():
+        ref = np.load(tmp_path / "o" / f"{k}.npy")
+        assert v.dtype == ref.dtype and v.shape == ref.shape and v.tobytes() == ref.tobytes()
+    f = cquant.run(MODEL, {"input": x})
+    assert next(iter(f.values())).shape == (7, 10)
+
+
+def test_ptq_errors(tmp_path, batches):
+    with pytest.raises(OSError):
+        cquant.ptq(tmp_path / "none.onnx", batches, tmp_path / "o.onnx")
+    with pytest.raises(OSError):
+        cquant.ptq(MODEL, str(tmp_path / "nofolder"), tmp_path / "o.onnx")
+    with pytest.raises(ValueError):
+        cquant.ptq(MODEL, batches, tmp_path / "o.onnx", weights="int3")
+    with pytest.raises(ValueError):
+        cquant.ptq(MODEL, batches, tmp_path / "o.onnx", act_method=["minmax", "entropy"])  # needs eval
+    with pytest.raises(ValueError):
+        cquant.ptq(MODEL, batches, tmp_path / "o.onnx", act_method="nosuch")
+    with pytest.raises(ValueError):
+        cquant.ptq(MODEL, [np.zeros((2, 3), np.float32)], tmp_path / "o.onnx")  # wrong shape
+    with pytest.raises(TypeError):
+        cquant.ptq(MODEL, [b.astype(np.float64) for b in batches], tmp_path / "o.onnx")
+    with pytest.raises(TypeError):
+        cquant.ptq(MODEL, 42, tmp_path / "o.onnx")
+
+    class Boom(Exception):
+        pass
+
+    def gen():
+        yield batches[0]
+        raise Boom("from the iterable")
+
+    with pytest.raises(Boom, match="from the iterable"):
+        cquant.ptq(MODEL, gen(), tmp_path / "o.onnx")
+    assert not (tmp_path / "o.onnx").exists()
+    with pytest.raises(ValueError):
+        cquant.run(MODEL, {"input": batches[0]}, exec="fast")
+    with pytest.raises(ValueError):
+        cquant.run(MODEL, {})
+    with pytest.raises(TypeError):
+        cquant.run(MODEL, {"input": "text"})
