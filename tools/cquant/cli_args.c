@@ -64,6 +64,7 @@ int cli_args_parse(int argc, char **argv, cli_opt_t *opts, const char **pos, int
       if (!strcmp(a, p->name) || (p->alias && !strcmp(a, p->alias))) o = p;
     if (o) {
       o->seen++;
+      o->last = i;
       if (o->kind == CLI_FLAG) { *(int *)o->dst = o->ival; continue; }
       const char *v = cli_value(argc, argv, &i);
       if (!v || set_value(o, v)) return 1;
@@ -81,7 +82,7 @@ int cli_args_parse(int argc, char **argv, cli_opt_t *opts, const char **pos, int
 int cli_mkdirs(const char *path) {
   char buf[4096];
   size_t n = strlen(path);
-  if (n == 0 || n >= sizeof buf) return cli_fail("cannot create folder '%s': name too long or empty", path);
+  if (n == 0 || n >= sizeof buf) return cli_fail("cannot create folder %s: name too long or empty", path);
   memcpy(buf, path, n + 1);
   for (size_t i = 1; i <= n; i++) {
     if (buf[i] != '/' && buf[i] != 0) continue;

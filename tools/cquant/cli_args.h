@@ -44,6 +44,8 @@ typedef struct {
   int ival;     /* CLI_FLAG: the value stored */
   unsigned flags;
   int seen;     /* set by the parser: how many times the option was given */
+  int last;     /* set by the parser: argv index of its last occurrence (0: never), to let the last
+                 * of rival options win */
 } cli_opt_t;
 
 /* Parses argv[1..argc-1] with the table opts (ended by an entry with name NULL). Positional
