@@ -323,22 +323,21 @@ static int to_container(const cquant_array_t *a, const cquant_qparams_t *qp, voi
   return 0;
 }
 
+static void dequantize_help(void) {
+  printf("usage: cquant dequantize Q.npy --qparams QP.json -o OUT.npy\n\n"
+         "Computes r = s (q - z) (FP8: r = s * fp8(q)) with the parameters that cquant quantize\n"
+         "wrote to QP.json. Q.npy holds the integers as quantize wrote them (packed when QP.json\n"
+         "says so). OUT is float32, written whole or not at all.\n");
+}
+
 int cmd_dequantize(int argc, char **argv) {
-  const char *in = NULL, *out = NULL, *qpath = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("usage: cquant dequantize Q.npy --qparams QP.json -o OUT.npy\n\n"
-             "Computes r = s (q - z) (FP8: r = s * fp8(q)) with the parameters that cquant quantize\n"
-             "wrote to QP.json. Q.npy holds the integers as quantize wrote them (packed when QP.json\n"
-             "says so). OUT is float32, written whole or not at all.\n");
-      return 0;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!(out = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--qparams")) { if (!(qpath = cli_value(argc, argv, &i))) return 1; }
-    else if (a[0] == '-' && a[1]) return cli_fail("unknown option '%s' (cquant dequantize --help)", a);
-    else if (!in) in = a;
-    else return cli_fail("unexpected argument '%s'", a);
-  }
+  const char *out = NULL, *qpath = NULL, *pos[1] = {NULL};
+  cli_opt_t opts[] = {{.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &out},
+                      {.name = "--qparams", .kind = CLI_STR, .dst = &qpath},
+                      {0}};
+  int npos, pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, dequantize_help);
+  if (pr) return pr == 2 ? 0 : 1;
+  const char *in = pos[0];
   if (!in) return cli_fail("no input file (cquant dequantize --help)");
   if (!qpath) return cli_fail("dequantize needs --qparams QP.json (written by cquant quantize --qparams)");
   if (!out) return cli_fail("no output file: give -o OUT.npy");
