@@ -245,7 +245,11 @@ expect_fail "run: wrong input type" runout/Y.npy $CQ run mm.onnx --input A=Af.np
 expect_fail "run: missing input" runout/Y.npy $CQ run mm.onnx --input A=A.npy --output-dir runout
 expect_fail "run: unknown input name" runout/Y.npy $CQ run mm.onnx --input A=A.npy --input B=B.npy --input C=B.npy --output-dir runout
 expect_fail "run: a shape of 2^90 elements is refused, naming the node" runout/y.npy bash -c "$CQ run cos.onnx --input s=big.npy --output-dir runout 2>&1 >/dev/null | grep -q \"node 'cos'\" && $CQ run cos.onnx --input s=big.npy --output-dir runout"
-expect_fail "run: output folder missing" nodir/Y.npy $CQ run mm.onnx --input A=A.npy --input B=B.npy --output-dir nodir
+rm -rf newdir
+$PY -c "import numpy as np; np.save('B32.npy', np.ones((3, 2), np.uint8))"
+if $CQ run mm.onnx --input A=A.npy --input B=B32.npy --output-dir newdir/a/b >/dev/null 2>stderr.txt && [ -f newdir/a/b/Y.npy ]; then ok "run: creates a nested output folder"
+else bad "run: creates a nested output folder ($(head -c 300 stderr.txt))"; fi
+expect_fail "run: output folder under a file" A.npy/sub/Y.npy $CQ run mm.onnx --input A=A.npy --input B=B32.npy --output-dir A.npy/sub
 
 # 7. a failing run leaves an existing output untouched
 cp q.npy keep.npy

@@ -39,6 +39,10 @@ typedef struct {
 void cquant_error_accum_init(cquant_error_accum_t *a);
 int cquant_error_accum_add(cquant_error_accum_t *a, const float *x, const float *y, size_t n, const cquant_qparams_t *qp);
 void cquant_error_accum_report(const cquant_error_accum_t *a, cquant_error_report_t *rep);
+/* Takes back n elements that were added with x = y = 0 (no signal, no error): a caller that zeroed
+ * values it skips (NaN/Inf) so that they do not count in the report's element count and means.
+ * INVALID_ARGUMENT when n < 0 or n exceeds the elements added so far. */
+int cquant_error_accum_uncount(cquant_error_accum_t *a, int64_t n);
 
 #ifdef __cplusplus
 }

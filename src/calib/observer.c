@@ -141,7 +141,7 @@ int cquant_observer_update(cquant_observer_t *o, const float *x, int ndim, const
   } else {
     outer = n;
   }
-  int st;
+  int st = 0;
   if (!o->channels && (st = alloc_channels(o, axis >= 0 ? len : 1))) return st;
   const cquant__kernels_t *k = cquant__kernels();
   size_t bad = 0;
@@ -195,7 +195,7 @@ int cquant_observer_merge(cquant_observer_t *dst, const cquant_observer_t *src) 
   if (dst->cfg.method == CQUANT_CALIB_EMA)
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "a moving average depends on the order of batches and cannot be merged");
   if (!src->channels) return CQUANT_STATUS_OK;
-  int st;
+  int st = 0;
   if (!dst->channels && (st = alloc_channels(dst, src->channels))) return st;
   if (dst->channels != src->channels)
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "observer merge: %lld channels vs %lld", (long long)dst->channels, (long long)src->channels);

@@ -60,6 +60,15 @@ int cquant_error_accum_add(cquant_error_accum_t *a, const float *x, const float 
   return CQUANT_STATUS_OK;
 }
 
+int cquant_error_accum_uncount(cquant_error_accum_t *a, int64_t n) {
+  if (!a) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "error report: NULL argument");
+  if (n < 0 || n > a->n)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "error report: cannot take back %lld of %lld elements",
+                         (long long)n, (long long)a->n);
+  a->n -= n;
+  return CQUANT_STATUS_OK;
+}
+
 void cquant_error_accum_report(const cquant_error_accum_t *a, cquant_error_report_t *rep) {
   const double n = (double)a->n, e = a->clip + a->rnd;
   rep->n = a->n;

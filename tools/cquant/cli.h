@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include "cquant/cquant.h"
+#include "cli_args.h"
 
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 

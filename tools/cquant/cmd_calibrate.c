@@ -41,45 +41,40 @@ static int load_batch(const char *path, cquant_array_t *a) {
 int cmd_calibrate(int argc, char **argv) {
   const char **files = calloc((size_t)argc, sizeof(char *));
   int nfiles = 0, r = 0;
-  const char *json = NULL, *plot = NULL, *v;
+  const char *json = NULL, *plot = NULL, *v = NULL;
   cquant_calib_config_t cfg;
   cquant_calib_config_default(&cfg, CQUANT_CALIB_MINMAX);
   const char *dtype = "int8";
   int sym = -1, narrow = 0;
   if (!files) return cli_fail("out of memory");
-  for (int i = 1; i < argc && !r; i++) {
-    const char *a = argv[i];
-    double d;
-    long long ll;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { help(); free(files); return 0; }
-    else if (!strcmp(a, "--method")) {
-      if (!(v = cli_value(argc, argv, &i))) r = 1;
-      else if (cquant_calib_method_from_name(v, &cfg.method)) r = cli_fail_status(1);
-    } else if (!strcmp(a, "--percentile")) {
-      if (!(v = cli_value(argc, argv, &i))) r = 1;
-      else if (cli_parse_float(v, &d) || !(d > 0 && d <= 100)) r = cli_fail("--percentile %s: must be a number in (0, 100]", v);
-      else cfg.percentile = d;
-    } else if (!strcmp(a, "--ema-constant")) {
-      if (!(v = cli_value(argc, argv, &i))) r = 1;
-      else if (cli_parse_float(v, &d) || !(d > 0 && d <= 1)) r = cli_fail("--ema-constant %s: must be a number in (0, 1]", v);
-      else cfg.ema_constant = d;
-    } else if (!strcmp(a, "--dtype")) { if (!(dtype = cli_value(argc, argv, &i))) r = 1; }
-    else if (!strcmp(a, "--symmetric")) sym = 1;
-    else if (!strcmp(a, "--asymmetric")) sym = 0;
-    else if (!strcmp(a, "--narrow-range")) narrow = 1;
-    else if (!strcmp(a, "--per-channel")) {
-      if (!(v = cli_value(argc, argv, &i))) r = 1;
-      else if (cli_parse_int(v, &ll) || ll < 0 || ll >= CQUANT_MAX_DIMS) r = cli_fail("--per-channel: '%s' is not an axis", v);
-      else cfg.axis = (int)ll;
-    } else if (!strcmp(a, "--bins")) {
-      if (!(v = cli_value(argc, argv, &i))) r = 1;
-      else if (cli_parse_int(v, &ll) || ll < 128 || ll > 65536) r = cli_fail("--bins %s: must be 128..65536", v);
-      else cfg.bins = (int)ll;
-    } else if (!strcmp(a, "--json")) { if (!(json = cli_value(argc, argv, &i))) r = 1; }
-    else if (!strcmp(a, "--plot")) { if (!(plot = cli_value(argc, argv, &i))) r = 1; }
-    else if (a[0] == '-' && a[1]) r = cli_fail("unknown option '%s' (cquant calibrate --help)", a);
-    else files[nfiles++] = a;
+  double percentile = cfg.percentile, ema = cfg.ema_constant;
+  long long axis = cfg.axis, bins = cfg.bins;
+  int method = -1;
+  cli_opt_t opts[] = {
+      {.name = "--method", .kind = CLI_STR, .dst = &v},
+      {.name = "--percentile", .kind = CLI_FLOAT, .dst = &percentile, .lo = 0, .hi = 100, .flags = CLI_LO_OPEN, .err = "--percentile %s: must be a number in (0, 100]"},
+      {.name = "--ema-constant", .kind = CLI_FLOAT, .dst = &ema, .lo = 0, .hi = 1, .flags = CLI_LO_OPEN, .err = "--ema-constant %s: must be a number in (0, 1]"},
+      {.name = "--dtype", .kind = CLI_STR, .dst = &dtype},
+      {.name = "--symmetric", .kind = CLI_FLAG, .dst = &sym, .ival = 1},
+      {.name = "--asymmetric", .kind = CLI_FLAG, .dst = &sym, .ival = 0},
+      {.name = "--narrow-range", .kind = CLI_FLAG, .dst = &narrow, .ival = 1},
+      {.name = "--per-channel", .kind = CLI_INT, .dst = &axis, .lo = 0, .hi = CQUANT_MAX_DIMS - 1, .err = "--per-channel: '%s' is not an axis"},
+      {.name = "--bins", .kind = CLI_INT, .dst = &bins, .lo = 128, .hi = 65536, .err = "--bins %s: must be 128..65536"},
+      {.name = "--json", .kind = CLI_STR, .dst = &json},
+      {.name = "--plot", .kind = CLI_STR, .dst = &plot},
+      {0}};
+  r = cli_args_parse(argc, argv, opts, files, argc, &nfiles, help);
+  if (r == 2) { free(files); return 0; }
+  if (!r && opts[0].seen) {
+    cquant_calib_method_t m;
+    if (cquant_calib_method_from_name(v, &m)) r = cli_fail_status(1);
+    else method = (int)m;
   }
+  if (method >= 0) cfg.method = (cquant_calib_method_t)method;
+  cfg.percentile = percentile;
+  cfg.ema_constant = ema;
+  cfg.axis = (int)axis;
+  cfg.bins = (int)bins;
   if (r) { free(files); return r; }
   if (!nfiles) { free(files); return cli_fail("no input files (cquant calibrate --help)"); }
   int st;
@@ -120,18 +115,23 @@ int cmd_calibrate(int argc, char **argv) {
       if (!isfinite(xd[i])) { xd[i] = 0; bad++; } /* left out of the report: zero error, zero signal */
     if (!y) r = cli_fail("out of memory");
     else if ((st = cquant_qparams_rebind(qp, x.ndim, x.shape, &bq)) || (st = cquant_fake_quantize(x.data, bq, y)) ||
-             (st = cquant_error_accum_add(&acc, x.data, y, (size_t)x.numel, bq)))
+             (st = cquant_error_accum_add(&acc, x.data, y, (size_t)x.numel, bq)) ||
+             (st = cquant_error_accum_uncount(&acc, bad)))
       r = cli_fail("%s: %s", files[f], cquant_last_error());
-    acc.n -= bad;
     free(y);
     cquant_qparams_destroy(bq);
     cquant_array_free(&x);
   }
   cquant_error_report_t rep;
+  float *lo = NULL, *hi = NULL;
   if (!r) {
     cquant_error_accum_report(&acc, &rep);
-    float *lo = malloc(sizeof(float) * (size_t)ss.channels), *hi = malloc(sizeof(float) * (size_t)ss.channels);
-    cquant_observer_ranges(obs, lo, hi, ss.channels);
+    lo = malloc(sizeof(float) * (size_t)ss.channels);
+    hi = malloc(sizeof(float) * (size_t)ss.channels);
+    if (!lo || !hi) r = cli_fail("out of memory");
+    else if ((st = cquant_observer_ranges(obs, lo, hi, ss.channels))) r = cli_fail_status(st);
+  }
+  if (!r) {
     printf("%s calibration, %s %s%s: %lld batches, %lld values", cquant_calib_method_name(cfg.method), info->name,
            (cfg.flags & CQUANT_QF_SYMMETRIC) ? "symmetric" : "asymmetric", (cfg.flags & CQUANT_QF_NARROW_RANGE) ? " narrow-range" : "",
            (long long)ss.batches, (long long)ss.seen);
@@ -175,7 +175,8 @@ int cmd_calibrate(int argc, char **argv) {
         cJSON_AddNumberToObject(e, "clip_mse", rep.clip_mse);
         cJSON_AddNumberToObject(e, "round_mse", rep.round_mse);
         char *out = cJSON_Print(doc);
-        if (!out || (st = cquant_file_write_atomic(json, out, strlen(out)))) r = cli_fail_status(st);
+        if (!out) r = cli_fail("out of memory");
+        else if ((st = cquant_file_write_atomic(json, out, strlen(out)))) r = cli_fail_status(st);
         else printf("wrote %s\n", json);
         free(out);
       }
@@ -189,9 +190,9 @@ int cmd_calibrate(int argc, char **argv) {
       if ((st = cquant_observer_plot_svg(obs, plot, title))) r = cli_fail_status(st);
       else printf("wrote %s\n", plot);
     }
-    free(lo);
-    free(hi);
   }
+  free(lo);
+  free(hi);
   cquant_qparams_destroy(qp);
   cquant_observer_destroy(obs);
   free(files);

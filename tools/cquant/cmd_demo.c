@@ -17,15 +17,14 @@ static double gauss(void) {
   return sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v);
 }
 
+static void help(void) {
+  printf("usage: cquant demo\n\nQuantizes a generated 256x1024 weight-like float32 tensor to every target type\n"
+         "and granularity, dequantizes it, and prints the error of each round trip.\n");
+}
+
 int cmd_demo(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: cquant demo\n\nQuantizes a generated 256x1024 weight-like float32 tensor to every target type\n"
-             "and granularity, dequantizes it, and prints the error of each round trip.\n");
-      return 0;
-    }
-    return cli_fail("demo takes no arguments ('%s')", argv[i]);
-  }
+  int npos, pr = cli_args_parse(argc, argv, NULL, NULL, 0, &npos, help);
+  if (pr) return pr == 2 ? 0 : 1;
   const int64_t shape[2] = {256, 1024};
   const size_t n = 256 * 1024;
   float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));

@@ -2,16 +2,15 @@
 #include <string.h>
 #include "cli.h"
 
+static void help(void) {
+  printf("usage: cquant dtypes\n\nPrints, per data type: sign, exponent and mantissa bits, min (smallest\n"
+         "positive normal for floats, qmin for integers), max, and resolution (floats:\n"
+         "10^-floor(mantissa_bits * log10 2), as torch.finfo; integers: 1).\n");
+}
+
 int cmd_dtypes(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: cquant dtypes\n\nPrints, per data type: sign, exponent and mantissa bits, min (smallest\n"
-             "positive normal for floats, qmin for integers), max, and resolution (floats:\n"
-             "10^-floor(mantissa_bits * log10 2), as torch.finfo; integers: 1).\n");
-      return 0;
-    }
-    return cli_fail("dtypes takes no arguments ('%s')", argv[i]);
-  }
+  int npos, pr = cli_args_parse(argc, argv, NULL, NULL, 0, &npos, help);
+  if (pr) return pr == 2 ? 0 : 1;
   printf("| datatype | sign | exponent | mantissa | min | max | resolution |\n");
   printf("| --- | --- | --- | --- | --- | --- | --- |\n");
   static const cquant_dtype_t order[] = {CQUANT_DT_F32, CQUANT_DT_F16, CQUANT_DT_BF16, CQUANT_DT_F8E4M3,

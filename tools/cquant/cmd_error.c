@@ -2,25 +2,21 @@
 #include <string.h>
 #include "cli.h"
 
+static void help(void) {
+  printf("usage: cquant error REF.npy TEST.npy [--qparams QP.json]\n\n"
+         "Compares TEST (e.g. a dequantized or fake-quantized tensor) with REF: MSE, SQNR in dB,\n"
+         "max abs error. With the parameters used, it also splits the MSE into clipping error\n"
+         "(elements whose round(r/s)+z fell outside [qmin, qmax]) and rounding error.\n");
+}
+
 int cmd_error(int argc, char **argv) {
-  const char *ref = NULL, *test = NULL, *qpath = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("usage: cquant error REF.npy TEST.npy [--qparams QP.json]\n\n"
-             "Compares TEST (e.g. a dequantized or fake-quantized tensor) with REF: MSE, SQNR in dB,\n"
-             "max abs error. With the parameters used, it also splits the MSE into clipping error\n"
-             "(elements whose round(r/s)+z fell outside [qmin, qmax]) and rounding error.\n");
-      return 0;
-    } else if (!strcmp(a, "--qparams")) { if (!(qpath = cli_value(argc, argv, &i))) return 1; }
-    else if (a[0] == '-' && a[1]) return cli_fail("unknown option '%s' (cquant error --help)", a);
-    else if (!ref) ref = a;
-    else if (!test) test = a;
-    else return cli_fail("unexpected argument '%s'", a);
-  }
+  const char *qpath = NULL, *pos[2] = {NULL, NULL};
+  cli_opt_t opts[] = {{.name = "--qparams", .kind = CLI_STR, .dst = &qpath}, {0}};
+  int npos, r = cli_args_parse(argc, argv, opts, pos, 2, &npos, help);
+  if (r) return r == 2 ? 0 : 1;
+  const char *ref = pos[0], *test = pos[1];
   if (!ref || !test) return cli_fail("error needs REF.npy and TEST.npy (cquant error --help)");
   cquant_array_t x, y;
-  int r;
   if ((r = cli_load_float(ref, &x))) return r;
   if ((r = cli_load_float(test, &y))) { cquant_array_free(&x); return r; }
   cquant_qparams_t *qp = NULL;

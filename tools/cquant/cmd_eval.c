@@ -4,45 +4,43 @@
 #include <string.h>
 #include "cli.h"
 
+static void help(void) {
+  printf("usage: cquant eval MODEL.onnx --data fashion-mnist[:train|test][:N] [--exec float|int|both] [--mean M] [--std S]\n"
+         "                  [--batch B] [--threads T] [--predictions OUT.bin]\n\n"
+         "Runs the model on the images (float32 N x 1 x 28 x 28, x = (pixel / 255 - M) / S; M and S default\n"
+         "to the model's cquant.mean / cquant.std metadata, else 0 and 1) in batches of B (default 100) and\n"
+         "prints the top-1 accuracy of its first output against the labels and the latency per sample.\n"
+         "--exec float runs the graph as written (a QDQ model: fake quantization); int first turns\n"
+         "QuantizeLinear/DequantizeLinear patterns into integer operators (cquant's integer runtime);\n"
+         "default: both for a quantized model, float otherwise. --predictions writes each predicted class\n"
+         "as one byte (of the last execution run).\n");
+}
+
 int cmd_eval(int argc, char **argv) {
-  const char *model = NULL, *data = NULL, *pred_path = NULL, *v;
+  const char *model = NULL, *data = NULL, *pred_path = NULL;
   double mean = 0.0, std = 1.0;
   int mean_given = 0, std_given = 0, exec_int = -1;
   long long batch = 100;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("usage: cquant eval MODEL.onnx --data fashion-mnist[:train|test][:N] [--exec float|int|both] [--mean M] [--std S]\n"
-             "                  [--batch B] [--threads T] [--predictions OUT.bin]\n\n"
-             "Runs the model on the images (float32 N x 1 x 28 x 28, x = (pixel / 255 - M) / S; M and S default\n"
-             "to the model's cquant.mean / cquant.std metadata, else 0 and 1) in batches of B (default 100) and\n"
-             "prints the top-1 accuracy of its first output against the labels and the latency per sample.\n"
-             "--exec float runs the graph as written (a QDQ model: fake quantization); int first turns\n"
-             "QuantizeLinear/DequantizeLinear patterns into integer operators (cquant's integer runtime);\n"
-             "default: both for a quantized model, float otherwise. --predictions writes each predicted class\n"
-             "as one byte (of the last execution run).\n");
-      return 0;
-    } else if (!strcmp(a, "--data")) { if (!(data = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--predictions")) { if (!(pred_path = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--exec")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (!strcmp(v, "float")) exec_int = 0;
-      else if (!strcmp(v, "int")) exec_int = 1;
-      else if (!strcmp(v, "both")) exec_int = 2;
-      else return cli_fail("--exec must be float, int or both, not '%s'", v);
-    }
-    else if (!strcmp(a, "--mean")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &mean)) return cli_fail("--mean needs a number"); mean_given = 1; }
-    else if (!strcmp(a, "--std")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &std) || !(std > 0)) return cli_fail("--std needs a number > 0"); std_given = 1; }
-    else if (!strcmp(a, "--batch")) { if (!(v = cli_value(argc, argv, &i)) || cli_parse_int(v, &batch) || batch < 1) return cli_fail("--batch needs a positive integer"); }
-    else if (!strcmp(a, "--threads")) {
-      long long t;
-      if (!(v = cli_value(argc, argv, &i)) || cli_parse_int(v, &t) || t < 1 || t > 1024) return cli_fail("--threads needs a positive integer");
-      cquant_set_num_threads((int)t);
-    }
-    else if (a[0] == '-' && a[1]) return cli_fail("unknown option '%s' (cquant eval --help)", a);
-    else if (!model) model = a;
-    else return cli_fail("unexpected argument '%s'", a);
-  }
+  const char *pos[1] = {NULL};
+  int exec_choice = -1;
+  long long threads = 0;
+  static const char *const execs[] = {"float", "int", "both", NULL};
+  cli_opt_t opts[] = {
+      {.name = "--data", .kind = CLI_STR, .dst = &data},
+      {.name = "--predictions", .kind = CLI_STR, .dst = &pred_path},
+      {.name = "--exec", .kind = CLI_CHOICE, .dst = &exec_choice, .choices = execs},
+      {.name = "--mean", .kind = CLI_FLOAT, .dst = &mean, .err = "--mean needs a number"},
+      {.name = "--std", .kind = CLI_FLOAT, .dst = &std, .lo = 0, .hi = 1e308, .flags = CLI_LO_OPEN, .err = "--std needs a number > 0"},
+      {.name = "--batch", .kind = CLI_INT, .dst = &batch, .lo = 1, .hi = 9e18, .err = "--batch needs a positive integer"},
+      {.name = "--threads", .kind = CLI_INT, .dst = &threads, .lo = 1, .hi = 1024, .err = "--threads needs a positive integer"},
+      {0}};
+  int npos, pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
+  if (pr) return pr == 2 ? 0 : 1;
+  model = pos[0];
+  mean_given = opts[3].seen > 0;
+  std_given = opts[4].seen > 0;
+  exec_int = exec_choice;
+  if (threads) cquant_set_num_threads((int)threads);
   if (!model || !data) return cli_fail("eval needs MODEL.onnx and --data (cquant eval --help)");
   cquant_onnx_model_t *m, *im = NULL;
   int st, rc = 0, n_int = 0;

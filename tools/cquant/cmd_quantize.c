@@ -17,7 +17,10 @@ typedef struct {
   double percentile;
 } qopts_t;
 
-static void quantize_help(const char *cmd) {
+static const char *help_cmd = "quantize";
+
+static void quantize_help(void) {
+  const char *cmd = help_cmd;
   int fq = !strcmp(cmd, "fake-quant");
   printf("usage: cquant %s IN.npy -o OUT.npy [options]\n\n", cmd);
   printf("%s", fq ? "Quantizes and dequantizes IN (float32/float16) in one pass; OUT is float32.\n"
@@ -56,67 +59,63 @@ static int parse_qopts(int argc, char **argv, qopts_t *o, int fq) {
   o->gran = CQUANT_PER_TENSOR;
   o->calib = -1;
   o->percentile = 99.99;
-  const char *v;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { quantize_help(argv[0]); return 2; }
-    else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!(o->out = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--dtype")) { if (!(o->dtype = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--symmetric")) o->symmetric = 1;
-    else if (!strcmp(a, "--asymmetric")) o->symmetric = 0;
-    else if (!strcmp(a, "--narrow-range")) o->narrow = 1;
-    else if (!strcmp(a, "--short-last-group")) o->short_group = 1;
-    else if (!strcmp(a, "--per-tensor")) o->gran = CQUANT_PER_TENSOR;
-    else if (!strcmp(a, "--per-channel")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (cli_parse_int(v, &o->axis)) return cli_fail("--per-channel: '%s' is not an axis number", v);
-      o->gran = CQUANT_PER_CHANNEL;
-    } else if (!strcmp(a, "--per-group")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      const char *colon = strchr(v, ':');
-      char ax[32];
-      if (!colon || (size_t)(colon - v) >= sizeof ax) return cli_fail("--per-group wants AXIS:SIZE, got '%s'", v);
-      memcpy(ax, v, (size_t)(colon - v));
-      ax[colon - v] = 0;
-      if (cli_parse_int(ax, &o->axis) || cli_parse_int(colon + 1, &o->group) || o->group < 1)
-        return cli_fail("--per-group wants AXIS:SIZE with SIZE >= 1, got '%s'", v);
-      o->gran = CQUANT_PER_GROUP;
-    } else if (!strcmp(a, "--scale")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (cli_parse_float(v, &o->scale)) return cli_fail("--scale: '%s' is not a number", v);
-      if (!(o->scale > 0) || !isfinite(o->scale) || (float)o->scale <= 0.0f)
-        return cli_fail("--scale %s: a scale must be finite and greater than 0", v);
-      o->has_scale = 1;
-    } else if (!strcmp(a, "--zero-point")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (cli_parse_int(v, &o->zp)) return cli_fail("--zero-point: '%s' is not an integer", v);
-      o->has_zp = 1;
-    } else if (!strcmp(a, "--load-qparams")) { if (!(o->qp_in = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--qparams") && !fq) { if (!(o->qp_out = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--pack") && !fq) o->pack = 1;
-    else if (!strcmp(a, "--rounding")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (!strcmp(v, "div")) o->rounding = CQUANT_ROUND_DIV;
-      else if (!strcmp(v, "recip")) o->rounding = CQUANT_ROUND_RECIP;
-      else return cli_fail("--rounding must be div or recip, not '%s'", v);
-    } else if (!strcmp(a, "--calib")) {
-      cquant_calib_method_t m;
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (cquant_calib_method_from_name(v, &m)) return cli_fail_status(1);
-      o->calib = (int)m;
-    } else if (!strcmp(a, "--percentile")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (cli_parse_float(v, &o->percentile) || !(o->percentile > 0 && o->percentile <= 100))
-        return cli_fail("--percentile %s: must be a number in (0, 100]", v);
-    } else if (!strcmp(a, "--threads")) {
-      long long t;
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (cli_parse_int(v, &t) || t < 1 || t > 1024) return cli_fail("--threads: '%s' is not a thread count", v);
-      o->threads = (int)t;
-    } else if (a[0] == '-' && a[1]) return cli_fail("unknown option '%s' (cquant %s --help)", a, argv[0]);
-    else if (!o->in) o->in = a;
-    else return cli_fail("unexpected argument '%s'", a);
+  const char *per_group = NULL, *scale = NULL, *calib = NULL, *pos[1] = {NULL};
+  int rounding = 0, per_tensor = 0;
+  long long threads = 0;
+  static const char *const roundings[] = {"div", "recip", NULL};
+  cli_opt_t opts[] = {
+      {.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &o->out},
+      {.name = "--dtype", .kind = CLI_STR, .dst = &o->dtype},
+      {.name = "--symmetric", .kind = CLI_FLAG, .dst = &o->symmetric, .ival = 1},
+      {.name = "--asymmetric", .kind = CLI_FLAG, .dst = &o->symmetric, .ival = 0},
+      {.name = "--narrow-range", .kind = CLI_FLAG, .dst = &o->narrow, .ival = 1},
+      {.name = "--short-last-group", .kind = CLI_FLAG, .dst = &o->short_group, .ival = 1},
+      {.name = "--per-tensor", .kind = CLI_FLAG, .dst = &per_tensor, .ival = 1},
+      {.name = "--per-channel", .kind = CLI_INT, .dst = &o->axis, .err = "--per-channel: '%s' is not an axis number"},
+      {.name = "--per-group", .kind = CLI_STR, .dst = &per_group},
+      {.name = "--scale", .kind = CLI_STR, .dst = &scale},
+      {.name = "--zero-point", .kind = CLI_INT, .dst = &o->zp, .err = "--zero-point: '%s' is not an integer"},
+      {.name = "--load-qparams", .kind = CLI_STR, .dst = &o->qp_in},
+      {.name = "--rounding", .kind = CLI_CHOICE, .dst = &rounding, .choices = roundings},
+      {.name = "--calib", .kind = CLI_STR, .dst = &calib},
+      {.name = "--percentile", .kind = CLI_FLOAT, .dst = &o->percentile, .lo = 0, .hi = 100, .flags = CLI_LO_OPEN,
+       .err = "--percentile %s: must be a number in (0, 100]"},
+      {.name = "--threads", .kind = CLI_INT, .dst = &threads, .lo = 1, .hi = 1024, .err = "--threads: '%s' is not a thread count"},
+      /* quantize only: for fake-quant the table ends here */
+      {.name = fq ? NULL : "--qparams", .kind = CLI_STR, .dst = &o->qp_out},
+      {.name = "--pack", .kind = CLI_FLAG, .dst = &o->pack, .ival = 1},
+      {0}};
+  help_cmd = argv[0];
+  int npos, r = cli_args_parse(argc, argv, opts, pos, 1, &npos, quantize_help);
+  if (r) return r;
+  o->in = pos[0];
+  /* the last of --per-tensor, --per-channel, --per-group wins */
+  const int lt = opts[6].last, lc = opts[7].last, lg = opts[8].last;
+  if (lc > lt && lc > lg) o->gran = CQUANT_PER_CHANNEL;
+  else if (lg > lt && lg > lc) {
+    const char *v = per_group, *colon = strchr(v, ':');
+    char ax[32];
+    if (!colon || (size_t)(colon - v) >= sizeof ax) return cli_fail("--per-group wants AXIS:SIZE, got '%s'", v);
+    memcpy(ax, v, (size_t)(colon - v));
+    ax[colon - v] = 0;
+    if (cli_parse_int(ax, &o->axis) || cli_parse_int(colon + 1, &o->group) || o->group < 1)
+      return cli_fail("--per-group wants AXIS:SIZE with SIZE >= 1, got '%s'", v);
+    o->gran = CQUANT_PER_GROUP;
   }
+  if (scale) {
+    if (cli_parse_float(scale, &o->scale)) return cli_fail("--scale: '%s' is not a number", scale);
+    if (!(o->scale > 0) || !isfinite(o->scale) || (float)o->scale <= 0.0f)
+      return cli_fail("--scale %s: a scale must be finite and greater than 0", scale);
+    o->has_scale = 1;
+  }
+  o->has_zp = opts[10].seen > 0;
+  o->rounding = rounding ? CQUANT_ROUND_RECIP : CQUANT_ROUND_DIV;
+  if (calib) {
+    cquant_calib_method_t m;
+    if (cquant_calib_method_from_name(calib, &m)) return cli_fail_status(1);
+    o->calib = (int)m;
+  }
+  o->threads = (int)threads;
   if (!o->in) return cli_fail("no input file (cquant %s --help)", argv[0]);
   if (!o->out) return cli_fail("no output file: give -o OUT.npy");
   if (o->has_zp && !o->has_scale) return cli_fail("--zero-point needs --scale");
@@ -324,22 +323,21 @@ static int to_container(const cquant_array_t *a, const cquant_qparams_t *qp, voi
   return 0;
 }
 
+static void dequantize_help(void) {
+  printf("usage: cquant dequantize Q.npy --qparams QP.json -o OUT.npy\n\n"
+         "Computes r = s (q - z) (FP8: r = s * fp8(q)) with the parameters that cquant quantize\n"
+         "wrote to QP.json. Q.npy holds the integers as quantize wrote them (packed when QP.json\n"
+         "says so). OUT is float32, written whole or not at all.\n");
+}
+
 int cmd_dequantize(int argc, char **argv) {
-  const char *in = NULL, *out = NULL, *qpath = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("usage: cquant dequantize Q.npy --qparams QP.json -o OUT.npy\n\n"
-             "Computes r = s (q - z) (FP8: r = s * fp8(q)) with the parameters that cquant quantize\n"
-             "wrote to QP.json. Q.npy holds the integers as quantize wrote them (packed when QP.json\n"
-             "says so). OUT is float32, written whole or not at all.\n");
-      return 0;
-    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { if (!(out = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--qparams")) { if (!(qpath = cli_value(argc, argv, &i))) return 1; }
-    else if (a[0] == '-' && a[1]) return cli_fail("unknown option '%s' (cquant dequantize --help)", a);
-    else if (!in) in = a;
-    else return cli_fail("unexpected argument '%s'", a);
-  }
+  const char *out = NULL, *qpath = NULL, *pos[1] = {NULL};
+  cli_opt_t opts[] = {{.name = "--output", .alias = "-o", .kind = CLI_STR, .dst = &out},
+                      {.name = "--qparams", .kind = CLI_STR, .dst = &qpath},
+                      {0}};
+  int npos, pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, dequantize_help);
+  if (pr) return pr == 2 ? 0 : 1;
+  const char *in = pos[0];
   if (!in) return cli_fail("no input file (cquant dequantize --help)");
   if (!qpath) return cli_fail("dequantize needs --qparams QP.json (written by cquant quantize --qparams)");
   if (!out) return cli_fail("no output file: give -o OUT.npy");

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include "cli.h"
 
 static int load_input(const char *path, cquant_array_t *a) {
@@ -23,6 +22,21 @@ static void profile_line(void *user, const char *node, const char *op_type, doub
   fprintf(stderr, "profile: %-32.32s %-24s %9.3f ms\n", node, op_type, ms);
 }
 
+static void help(void) {
+  printf("usage: cquant run MODEL.onnx --input NAME=FILE [--input NAME=FILE ...] --output-dir DIR [--exec int|float] [--profile]\n\n"
+         "Runs the model with cquant's kernels. FILE is a .npy or a serialized ONNX TensorProto (.pb).\n"
+         "Every graph output is written as DIR/NAME.npy. Operators: QuantizeLinear, DequantizeLinear,\n"
+         "DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (integer\n"
+         "kernels); Conv, Gemm, MatMul, BatchNormalization, MaxPool, AveragePool, GlobalAveragePool,\n"
+         "Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, Softmax, Add, Sub, Mul, Div, Min, Max, Clip, Round,\n"
+         "ReduceMin, ReduceMax, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat, Shape, Cast,\n"
+         "Constant, Identity, Gather, Slice, Pad, Expand, ConstantOfShape (see docs/onnx.md).\n"
+         "--exec int (default) first turns QuantizeLinear/DequantizeLinear patterns around Conv, Gemm,\n"
+         "MatMul, Add, pooling and reshaping ops into integer operators (cquant's integer runtime);\n"
+         "--exec float runs the graph exactly as written (a QDQ model: fake quantization).\n"
+         "--profile (or CQUANT_PROFILE=1) prints every node's time on stderr.\n");
+}
+
 int cmd_run(int argc, char **argv) {
   const char *model = NULL, *outdir = NULL;
   const char *pe = getenv("CQUANT_PROFILE");
@@ -31,51 +45,34 @@ int cmd_run(int argc, char **argv) {
   cquant_array_t *in = calloc((size_t)argc, sizeof(cquant_array_t));
   char **owned = calloc((size_t)argc, sizeof(char *));
   if (!names || !in || !owned) { free(names); free(in); free(owned); return cli_fail("out of memory"); }
-  for (int i = 1; i < argc && !r; i++) {
-    const char *a = argv[i], *v;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("usage: cquant run MODEL.onnx --input NAME=FILE [--input NAME=FILE ...] --output-dir DIR [--exec int|float] [--profile]\n\n"
-             "Runs the model with cquant's kernels. FILE is a .npy or a serialized ONNX TensorProto (.pb).\n"
-             "Every graph output is written as DIR/NAME.npy. Operators: QuantizeLinear, DequantizeLinear,\n"
-             "DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (integer\n"
-             "kernels); Conv, Gemm, MatMul, BatchNormalization, MaxPool, AveragePool, GlobalAveragePool,\n"
-             "Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, Softmax, Add, Sub, Mul, Div, Min, Max, Clip, Round,\n"
-             "ReduceMin, ReduceMax, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat, Shape, Cast,\n"
-             "Constant, Identity, Gather, Slice, Pad, Expand, ConstantOfShape (see docs/onnx.md).\n"
-             "--exec int (default) first turns QuantizeLinear/DequantizeLinear patterns around Conv, Gemm,\n"
-             "MatMul, Add, pooling and reshaping ops into integer operators (cquant's integer runtime);\n"
-             "--exec float runs the graph exactly as written (a QDQ model: fake quantization).\n"
-             "--profile (or CQUANT_PROFILE=1) prints every node's time on stderr.\n");
-      r = 2;
-    } else if (!strcmp(a, "--input") || !strcmp(a, "-i")) {
-      if (!(v = cli_value(argc, argv, &i))) { r = 1; break; }
-      const char *eq = strchr(v, '=');
-      if (!eq || eq == v || !eq[1]) { r = cli_fail("--input wants NAME=FILE, got '%s'", v); break; }
-      owned[n] = strndup(v, (size_t)(eq - v));
-      names[n] = owned[n];
-      if ((r = load_input(eq + 1, &in[n]))) break;
-      n++;
-    } else if (!strcmp(a, "--exec")) {
-      if (!(v = cli_value(argc, argv, &i))) { r = 1; break; }
-      if (!strcmp(v, "int")) exec_int = 1;
-      else if (!strcmp(v, "float")) exec_int = 0;
-      else r = cli_fail("--exec must be int or float, not '%s'", v);
-    } else if (!strcmp(a, "--profile")) {
-      profile = 1;
-    } else if (!strcmp(a, "--output-dir") || !strcmp(a, "-o")) {
-      if (!(outdir = cli_value(argc, argv, &i))) r = 1;
-    } else if (a[0] == '-' && a[1]) r = cli_fail("unknown option '%s' (cquant run --help)", a);
-    else if (!model) model = a;
-    else r = cli_fail("unexpected argument '%s'", a);
+  const char **specs = calloc((size_t)argc, sizeof(char *)), *pos[1] = {NULL};
+  int exec_choice = 0;
+  static const char *const execs[] = {"int", "float", NULL};
+  cli_opt_t opts[] = {
+      {.name = "--input", .alias = "-i", .kind = CLI_LIST, .dst = specs},
+      {.name = "--exec", .kind = CLI_CHOICE, .dst = &exec_choice, .choices = execs},
+      {.name = "--output-dir", .alias = "-o", .kind = CLI_STR, .dst = &outdir},
+      {.name = "--profile", .kind = CLI_FLAG, .dst = &profile, .ival = 1},
+      {0}};
+  int npos;
+  if (!specs) r = cli_fail("out of memory");
+  else r = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
+  model = pos[0];
+  exec_int = exec_choice == 0;
+  for (int k = 0; !r && k < opts[0].seen; k++) {
+    const char *v = specs[k], *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1]) { r = cli_fail("--input wants NAME=FILE, got '%s'", v); break; }
+    owned[n] = strndup(v, (size_t)(eq - v));
+    names[n] = owned[n];
+    if ((r = load_input(eq + 1, &in[n]))) break;
+    n++;
   }
+  free(specs);
   cquant_onnx_model_t *m = NULL;
   cquant_array_t *out = NULL;
   if (!r && !model) r = cli_fail("no model given (cquant run --help)");
   if (!r && !outdir) r = cli_fail("no output folder: give --output-dir DIR");
-  if (!r) {
-    struct stat sb;
-    if (stat(outdir, &sb) || !S_ISDIR(sb.st_mode)) r = cli_fail("output folder %s does not exist", outdir);
-  }
+  if (!r) r = cli_mkdirs(outdir);
   int st;
   if (!r && (st = cquant_onnx_load(model, &m))) r = cli_fail_status(st);
   if (!r && exec_int) {
