@@ -157,12 +157,63 @@ static void test_bn_fold_conv_nobias(void) { bn_case(1, 0); }
 static void test_bn_fold_depthwise(void) { bn_case(4, 1); }
 static void test_bn_fold_depthwise_nobias(void) { bn_case(4, 0); }
 
+/* x -> Identity -> Add(., Add(a, b)) -> Identity -> y: the Add of two initializers folds, the inner Identity
+ * goes and the one producing the graph output stays so that the output keeps the name "y" (Dropout cannot be loaded: the executor does not run it). */
+static void test_fold_and_identity(void) {
+  static int64_t xd[2] = {3, 8};
+  Onnx__TensorProto *inits[2] = {tensor("a", 2, xd, -1, 1), tensor("b", 2, xd, -2, 2)};
+  static const char *in0[] = {"x"}, *in1[] = {"a", "b"}, *in2[] = {"d", "ab"}, *in3[] = {"s"};
+  Onnx__NodeProto *nodes[4] = {node("Identity", 1, in0, "d"), node("Add", 2, in1, "ab"), node("Add", 2, in2, "s"),
+                               node("Identity", 1, in3, "y")};
+  Onnx__ValueInfoProto *vin[1] = {vinfo("x", 2, xd)}, *vout[1] = {vinfo("y", 2, xd)};
+  Onnx__GraphProto g; onnx__graph_proto__init(&g);
+  g.name = "fold"; g.n_node = 4; g.node = nodes; g.n_initializer = 2; g.initializer = inits;
+  g.n_input = 1; g.input = vin; g.n_output = 1; g.output = vout;
+  cquant_onnx_model_t *m = load_model(&g);
+  CHECK(m != NULL);
+  if (!m) return;
+  cquant__graph_t gr;
+  CHECK(cquant__graph_from_model(m, &gr) == 0);
+  cquant__cleanup_stats_t s = {0};
+  CHECK(cquant__pass_cleanup(&gr, &s) == 0);
+  CHECK(s.constants >= 1);
+  CHECK(s.identities == 1); /* the inner one; the Identity making output "y" stays (cleanup.c keeps output names) */
+  cquant_onnx_model_t *m2 = NULL;
+  CHECK(cquant__graph_load(&gr, &m2) == 0);
+  if (m2) {
+    CHECK(count_op(m2, "Add") == 1);
+    CHECK(count_op(m2, "Identity") == 1);
+    CHECK(count_op(m2, "Dropout") == 0);
+    CHECK(cquant_onnx_num_outputs(m2) == 1 && strcmp(cquant_onnx_output_name(m2, 0), "y") == 0);
+    cquant_array_t x; cquant_array_alloc(&x, CQUANT_DT_F32, 2, xd);
+    for (int64_t i = 0; i < x.numel; i++) ((float *)x.data)[i] = 3.0f * frand();
+    const char *names[1] = {"x"};
+    cquant_array_t r1 = {0}, r2 = {0};
+    CHECK(cquant_onnx_run(m, 1, names, &x, &r1) == 0);
+    CHECK(cquant_onnx_run(m2, 1, names, &x, &r2) == 0);
+    double d = 0;
+    CHECKF(close_rel(&r1, &r2, &d), "max |d| %g", d);
+    /* and against the arithmetic itself */
+    double md = 0;
+    for (int64_t i = 0; i < x.numel; i++) {
+      float ref = ((float *)x.data)[i] + (inits[0]->float_data[i] + inits[1]->float_data[i]);
+      md = fmax(md, fabs(ref - ((float *)r2.data)[i]));
+    }
+    CHECKF(md <= 1e-6, "vs reference: %g", md);
+    cquant_array_free(&x); cquant_array_free(&r1); cquant_array_free(&r2);
+    cquant_onnx_free(m2);
+  }
+  cquant__graph_free(&gr);
+  cquant_onnx_free(m);
+}
+
 int main(int argc, char **argv) {
   static const th_case cases[] = {
       {"bn_fold_conv", test_bn_fold_conv},
       {"bn_fold_conv_nobias", test_bn_fold_conv_nobias},
       {"bn_fold_depthwise", test_bn_fold_depthwise},
       {"bn_fold_depthwise_nobias", test_bn_fold_depthwise_nobias},
+      {"fold_and_identity", test_fold_and_identity},
   };
   return th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
 }
