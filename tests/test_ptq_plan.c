@@ -241,8 +241,9 @@ static void test_qdq_plan(void) {
       }
       CHECK(r1.numel == 20 && r2.numel == 20);
       CHECK(mr > 0);
-      /* the Gemm output is float here (no final Q/DQ): allow one Gemm-input step's worth relative */
-      CHECKF(md <= 0.02 * mr + 1e-6, "integer vs QDQ max |d| %g (max |ref| %g)", md, mr);
+      /* the Gemm output is float here (no final Q/DQ to give a step): observed max |d| ~1e-6 on ~10 */
+      if (getenv("DUMP")) fprintf(stderr, "md %g mr %g\n", md, mr);
+      CHECKF(md <= 1e-3 * mr + 1e-6, "integer vs QDQ max |d| %g (max |ref| %g)", md, mr);
       cquant_array_free(&x); cquant_array_free(&r1); cquant_array_free(&r2);
       cquant_onnx_free(iq);
     }
@@ -285,10 +286,43 @@ static void test_exclude_all(void) {
   cquant_onnx_free(m);
 }
 
+/* Only the Conv ("c") excluded through cquant_ptq_exclude: its weight stays a float initializer and
+ * none of its inputs comes from a DequantizeLinear; the Gemm keeps its int8 weights. */
+static void test_exclude_one(void) {
+  cquant_onnx_model_t *m = make_cnn();
+  CHECK(m != NULL); if (!m) return;
+  cquant_ptq_t *p = session(m, 0, NULL);
+  CHECK(p != NULL); if (!p) { cquant_onnx_free(m); return; }
+  CHECK(cquant_ptq_exclude(p, "c", 1) == 0);
+  cquant_onnx_model_t *q = export_qdq(p);
+  CHECK(q != NULL);
+  if (q) {
+    const Onnx__GraphProto *g = cquant__onnx_proto(q)->graph;
+    const Onnx__NodeProto *c = find_op(g, "Conv"), *ge = find_op(g, "Gemm");
+    CHECK(c && ge);
+    if (c) {
+      for (size_t k = 0; k < c->n_input; k++) {
+        const Onnx__NodeProto *pr = producer(g, c->input[k]);
+        CHECKF(!pr || strcmp(pr->op_type, "DequantizeLinear"), "Conv input %zu", k);
+      }
+      const cquant_array_t *w = cquant__onnx_init(q, c->input[1]);
+      CHECK(w && w->dtype == CQUANT_DT_F32);
+    }
+    if (ge) {
+      const Onnx__NodeProto *pr = producer(g, ge->input[1]);
+      CHECK(pr && !strcmp(pr->op_type, "DequantizeLinear"));
+    }
+    cquant_onnx_free(q);
+  }
+  cquant_ptq_free(p);
+  cquant_onnx_free(m);
+}
+
 int main(int argc, char **argv) {
   static const th_case cases[] = {
       {"qdq_plan_and_integerize", test_qdq_plan},
       {"exclude_all", test_exclude_all},
+      {"exclude_one", test_exclude_one},
   };
   return th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
 }
