@@ -318,11 +318,49 @@ static void test_exclude_one(void) {
   cquant_onnx_free(m);
 }
 
+/* x -> QuantizeLinear -> DequantizeLinear -> Tanh -> y: no integer form of Tanh, so the rewrite
+ * makes no integer operator and the Tanh stays float with the same output. */
+static void test_unrecognized_stays_float(void) {
+  static int64_t d2[2] = {2, 6};
+  Onnx__TensorProto *sc = tensor("s", 0, NULL, 0.05f, 0.05f);
+  Onnx__TensorProto zp; onnx__tensor_proto__init(&zp);
+  int32_t zv = 0;
+  zp.name = "z"; zp.has_data_type = 1; zp.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__UINT8; zp.n_int32_data = 1; zp.int32_data = &zv;
+  Onnx__TensorProto *inits[2] = {sc, &zp};
+  static const char *i0[] = {"x", "s", "z"}, *i1[] = {"xq", "s", "z"}, *i2[] = {"xd"};
+  Onnx__NodeProto *nodes[3] = {node("QuantizeLinear", 3, i0, "xq"), node("DequantizeLinear", 3, i1, "xd"), node("Tanh", 1, i2, "y")};
+  Onnx__ValueInfoProto *vin[1] = {vinfo("x", 2, d2)}, *vout[1] = {vinfo("y", 2, d2)};
+  Onnx__GraphProto g; onnx__graph_proto__init(&g);
+  g.name = "tanh"; g.n_node = 3; g.node = nodes; g.n_initializer = 2; g.initializer = inits;
+  g.n_input = 1; g.input = vin; g.n_output = 1; g.output = vout;
+  cquant_onnx_model_t *m = load_model(&g);
+  CHECK(m != NULL); if (!m) return;
+  cquant_onnx_model_t *iq = NULL; int n_int = -1;
+  CHECK(cquant_onnx_integerize(m, &iq, &n_int) == 0);
+  CHECK(n_int == 0);
+  if (iq) {
+    const Onnx__GraphProto *ig = cquant__onnx_proto(iq)->graph;
+    CHECK(find_op(ig, "Tanh") != NULL);
+    cquant_array_t x; cquant_array_alloc(&x, CQUANT_DT_F32, 2, d2);
+    for (int64_t i = 0; i < x.numel; i++) ((float *)x.data)[i] = 1.0f + frand();
+    const char *names[1] = {"x"};
+    cquant_array_t r1 = {0}, r2 = {0};
+    CHECK(cquant_onnx_run(m, 1, names, &x, &r1) == 0);
+    CHECK(cquant_onnx_run(iq, 1, names, &x, &r2) == 0);
+    double d = 0;
+    CHECKF(close_rel(&r1, &r2, &d), "max |d| %g", d);
+    cquant_array_free(&x); cquant_array_free(&r1); cquant_array_free(&r2);
+    cquant_onnx_free(iq);
+  }
+  cquant_onnx_free(m);
+}
+
 int main(int argc, char **argv) {
   static const th_case cases[] = {
       {"qdq_plan_and_integerize", test_qdq_plan},
       {"exclude_all", test_exclude_all},
       {"exclude_one", test_exclude_one},
+      {"unrecognized_stays_float", test_unrecognized_stays_float},
   };
   return th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
 }
