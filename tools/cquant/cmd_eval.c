@@ -46,40 +46,47 @@ int cmd_eval(int argc, char **argv) {
   int st, rc = 0, n_int = 0;
   if ((st = cquant_onnx_load(model, &m))) return cli_fail_status(st);
   if (cquant_onnx_num_inputs(m) != 1) { cquant_onnx_free(m); return cli_fail("%s: a classifier with one input is needed", model); }
-  if (cli_model_norm(m, &mean, &std, mean_given, std_given)) { cquant_onnx_free(m); return 1; }
+  double mm = mean, ms = std;
+  if ((st = cquant_model_normalization(m, &mm, &ms))) { cquant_onnx_free(m); return cli_fail_status(st); }
+  if (!mean_given) mean = mm;
+  if (!std_given) std = ms;
   if (exec_int != 0) {
     if ((st = cquant_onnx_integerize(m, &im, &n_int))) { cquant_onnx_free(m); return cli_fail_status(st); }
     if (exec_int < 0) exec_int = n_int ? 2 : 0;
   }
-  cli_data_t d;
-  if (cli_data_open(&d, data, (float)mean, (float)std, batch)) { cquant_onnx_free(m); cquant_onnx_free(im); return 1; }
-  int32_t *pred = calloc((size_t)d.images.shape[0] + 1, sizeof *pred);
+  cquant_data_t *d;
+  if ((st = cquant_data_open(data, (float)mean, (float)std, batch, &d))) { cquant_onnx_free(m); cquant_onnx_free(im); return cli_fail_status(st); }
+  const int64_t n_all = cquant_data_size(d);
+  int32_t *pred = calloc((size_t)(n_all > 0 ? n_all : 0) + 1, sizeof *pred);
   if (!pred) rc = cli_fail("out of memory");
+  if (!rc && pred_path && n_all < 0) rc = cli_fail("--predictions needs data of known size (fashion-mnist or one .npy)");
   for (int pass = 0; pass < 2 && !rc; pass++) {
     if ((pass == 0 && exec_int == 1) || (pass == 1 && exec_int == 0)) continue;
-    cli_eval_t r;
-    const cquant_onnx_model_t *mm = pass ? im : m;
-    cquant_array_t *x;
+    cquant_eval_result_t r;
+    const cquant_onnx_model_t *mm2 = pass ? im : m;
+    const cquant_array_t *x;
+    const int64_t *lab;
     int64_t first;
-    cli_data_rewind(&d);
-    if (cli_data_next(&d, &x, &first) > 0 && (rc = cli_check_input_shape(mm, x, data))) break;
-    if ((rc = cli_eval(mm, &d, &r, pred))) break;
+    if ((st = cquant_data_rewind(d)) || (cquant_data_next(d, &x, &lab, &first) > 0 && (st = cquant_data_check_shape(mm2, x, data))) ||
+        (st = cquant_eval_top1(mm2, d, &r, n_all > 0 ? pred : NULL))) {
+      rc = cli_fail_status(st);
+      break;
+    }
     printf("%s on %s (%s): top-1 %.2f%% (%lld of %lld), %.1f us per sample (batches of %lld, %d threads)\n", model, data,
            pass ? "integer operators" : (n_int ? "as written: fake quantization" : "float"), r.top1, (long long)r.correct, (long long)r.n,
            r.us_per_sample, batch, cquant_get_num_threads());
   }
   if (!rc && pred_path) {
-    const int64_t n = d.images.shape[0];
-    uint8_t *b = malloc((size_t)n + 1);
+    uint8_t *b = malloc((size_t)n_all + 1);
     if (!b) rc = cli_fail("out of memory");
     else {
-      for (int64_t i = 0; i < n; i++) b[i] = (uint8_t)pred[i];
-      if ((st = cquant_file_write_atomic(pred_path, b, (size_t)n))) rc = cli_fail_status(st);
+      for (int64_t i = 0; i < n_all; i++) b[i] = (uint8_t)pred[i];
+      if ((st = cquant_file_write_atomic(pred_path, b, (size_t)n_all))) rc = cli_fail_status(st);
       free(b);
     }
   }
   free(pred);
-  cli_data_close(&d);
+  cquant_data_close(d);
   cquant_onnx_free(im);
   cquant_onnx_free(m);
   return rc;

@@ -118,69 +118,55 @@ static void print_result(const char *model, const char *calib, const cquant_ptq_
   if (r->report) print_report(r->report);
 }
 
+static void help(void) { fputs(usage_text, stdout); }
+
 int cmd_ptq(int argc, char **argv) {
-  const char *model = NULL, *calib = NULL, *out = NULL, *evald = NULL, *report_path = NULL, *plot_dir = NULL, *v;
-  char *methods_arg = NULL, *exclude_arg = NULL;
+  const char *model = NULL, *calib = NULL, *out = NULL, *evald = NULL, *report_path = NULL, *plot_dir = NULL, *gran = NULL;
+  const char *methods_arg = NULL, *exclude_arg = NULL, *pos[1] = {NULL};
   cquant_ptq_options_t o;
   cquant_ptq_options_default(&o);
-  int format = CQUANT_PTQ_QDQ;
   double mean = 0, std = 1, max_drop = -1;
-  int mean_given = 0, std_given = 0, weight_range = -1;
   long long batch = 100;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_text, stdout); return 0; }
-    else if (!strcmp(a, "--calib")) { if (!(calib = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "-o")) { if (!(out = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--eval")) { if (!(evald = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--report")) { if (!(report_path = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--plot")) { if (!(plot_dir = cli_value(argc, argv, &i))) return 1; }
-    else if (!strcmp(a, "--act-method")) { if (!(v = cli_value(argc, argv, &i))) return 1; methods_arg = (char *)v; }
-    else if (!strcmp(a, "--exclude")) { if (!(v = cli_value(argc, argv, &i))) return 1; exclude_arg = (char *)v; }
-    else if (!strcmp(a, "--symmetric-act")) o.symmetric_act = 1;
-    else if (!strcmp(a, "--weights")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (!strcmp(v, "int8")) o.weight_dtype = CQUANT_DT_S8;
-      else if (!strcmp(v, "int4")) o.weight_dtype = CQUANT_DT_S4;
-      else return cli_fail("--weights must be int8 or int4, not '%s'", v);
-    } else if (!strcmp(a, "--weight-range")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (!strcmp(v, "minmax")) weight_range = 0;
-      else if (!strcmp(v, "mse")) weight_range = 1;
-      else return cli_fail("--weight-range must be minmax or mse, not '%s'", v);
-    } else if (!strcmp(a, "--weight-granularity")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (strcmp(v, "channel")) return cli_fail("--weight-granularity %s: only 'channel' is supported (per-group weights need DequantizeLinear-21 block_size, which this ONNX toolchain cannot check yet)", v);
-    } else if (!strcmp(a, "--format")) {
-      if (!(v = cli_value(argc, argv, &i))) return 1;
-      if (!strcmp(v, "qdq")) format = CQUANT_PTQ_QDQ;
-      else if (!strcmp(v, "qop")) format = CQUANT_PTQ_QOP;
-      else if (!strcmp(v, "trt-cache")) format = CQUANT_PTQ_TRT_CACHE;
-      else return cli_fail("--format must be qdq, qop or trt-cache, not '%s'", v);
-    } else if (!strcmp(a, "--percentile")) {
-      if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &o.percentile) || !(o.percentile > 0 && o.percentile <= 100))
-        return cli_fail("--percentile needs a number in (0, 100]");
-    } else if (!strcmp(a, "--max-drop")) {
-      if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &max_drop) || !(max_drop >= 0)) return cli_fail("--max-drop needs a number of points >= 0");
-    } else if (!strcmp(a, "--mean")) {
-      if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &mean)) return cli_fail("--mean needs a number");
-      mean_given = 1;
-    } else if (!strcmp(a, "--std")) {
-      if (!(v = cli_value(argc, argv, &i)) || cli_parse_float(v, &std) || !(std > 0)) return cli_fail("--std needs a number > 0");
-      std_given = 1;
-    } else if (!strcmp(a, "--batch")) {
-      if (!(v = cli_value(argc, argv, &i)) || cli_parse_int(v, &batch) || batch < 1) return cli_fail("--batch needs a positive integer");
-    } else if (a[0] == '-' && a[1]) return cli_fail("unknown option '%s' (cquant ptq --help)", a);
-    else if (!model) model = a;
-    else return cli_fail("unexpected argument '%s'", a);
-  }
+  int format = CQUANT_PTQ_QDQ, weights = 0, weight_range = -1, npos;
+  static const char *const wts[] = {"int8", "int4", NULL}, *const ranges[] = {"minmax", "mse", NULL},
+                           *const formats[] = {"qdq", "qop", "trt-cache", NULL};
+  cli_opt_t opts[] = {
+      {.name = "--calib", .kind = CLI_STR, .dst = &calib},
+      {.name = "-o", .kind = CLI_STR, .dst = &out},
+      {.name = "--eval", .kind = CLI_STR, .dst = &evald},
+      {.name = "--report", .kind = CLI_STR, .dst = &report_path},
+      {.name = "--plot", .kind = CLI_STR, .dst = &plot_dir},
+      {.name = "--act-method", .kind = CLI_STR, .dst = &methods_arg},
+      {.name = "--exclude", .kind = CLI_STR, .dst = &exclude_arg},
+      {.name = "--symmetric-act", .kind = CLI_FLAG, .dst = &o.symmetric_act, .ival = 1},
+      {.name = "--weights", .kind = CLI_CHOICE, .dst = &weights, .choices = wts},
+      {.name = "--weight-range", .kind = CLI_CHOICE, .dst = &weight_range, .choices = ranges},
+      {.name = "--weight-granularity", .kind = CLI_STR, .dst = &gran},
+      {.name = "--format", .kind = CLI_CHOICE, .dst = &format, .choices = formats},
+      {.name = "--percentile", .kind = CLI_FLOAT, .dst = &o.percentile, .lo = 0, .hi = 100, .flags = CLI_LO_OPEN,
+       .err = "--percentile needs a number in (0, 100]"},
+      {.name = "--max-drop", .kind = CLI_FLOAT, .dst = &max_drop, .lo = 0, .hi = 1e308, .err = "--max-drop needs a number of points >= 0"},
+      {.name = "--mean", .kind = CLI_FLOAT, .dst = &mean, .err = "--mean needs a number"},
+      {.name = "--std", .kind = CLI_FLOAT, .dst = &std, .lo = 0, .hi = 1e308, .flags = CLI_LO_OPEN, .err = "--std needs a number > 0"},
+      {.name = "--batch", .kind = CLI_INT, .dst = &batch, .lo = 1, .hi = 9e18, .err = "--batch needs a positive integer"},
+      {0}};
+  int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
+  if (pr) return pr == 2 ? 0 : 1;
+  model = pos[0];
+  const int mean_given = opts[14].seen > 0, std_given = opts[15].seen > 0;
+  o.weight_dtype = weights ? CQUANT_DT_S4 : CQUANT_DT_S8;
+  if (gran && strcmp(gran, "channel"))
+    return cli_fail("--weight-granularity %s: only 'channel' is supported (per-group weights need DequantizeLinear-21 block_size, which this ONNX toolchain cannot check yet)", gran);
   if (!model || !calib || !out) return cli_fail("ptq needs MODEL.onnx, --calib DATA and -o OUT.onnx (cquant ptq --help)");
   if (max_drop >= 0 && !evald) return cli_fail("--max-drop needs --eval DATA");
   if (weight_range >= 0) o.weight_mse = weight_range;
   if (parse_methods(methods_arg, &o)) return 1;
   if (o.n_order > 1 && !evald) return cli_fail("several --act-method values need --eval DATA to choose between them");
   const char *excl[64];
-  if (exclude_arg && (o.n_exclude = split_list(exclude_arg, excl, 64)) < 0) return cli_fail("--exclude: at most 64 nodes");
+  char exbuf[4096];
+  if (exclude_arg && strlen(exclude_arg) >= sizeof exbuf) return cli_fail("--exclude: the list is too long");
+  if (exclude_arg) snprintf(exbuf, sizeof exbuf, "%s", exclude_arg);
+  if (exclude_arg && (o.n_exclude = split_list(exbuf, excl, 64)) < 0) return cli_fail("--exclude: at most 64 nodes");
   o.exclude = excl;
   o.keep_histograms = plot_dir != NULL;
 
