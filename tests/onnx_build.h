@@ -1,0 +1,100 @@
+/* Helpers of the graph and PTQ-plan tests: a seeded generator and ONNX models built from
+ * protobuf-c structs (packed and loaded with cquant_onnx_load_buffer). */
+#ifndef CQUANT_TEST_ONNX_BUILD_H
+#define CQUANT_TEST_ONNX_BUILD_H
+
+#include "harness.h"
+#include "cquant/cquant.h"
+#include "graph/passes.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static float frand(void) { /* xorshift64*, uniform in [-1, 1) */
+  rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
+  return (float)((rng_state * 2685821657736338717ull) >> 40) / (float)(1 << 23) - 1.0f;
+}
+
+static Onnx__TensorProto *tensor(const char *name, int nd, const int64_t *dims, float lo, float hi) {
+  Onnx__TensorProto *t = calloc(1, sizeof *t);
+  onnx__tensor_proto__init(t);
+  t->name = (char *)name;
+  t->has_data_type = 1; t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  t->n_dims = nd; t->dims = (int64_t *)dims;
+  size_t n = 1; for (int i = 0; i < nd; i++) n *= dims[i];
+  t->n_float_data = n; t->float_data = malloc(n * sizeof(float));
+  for (size_t i = 0; i < n; i++) t->float_data[i] = lo + (hi - lo) * 0.5f * (frand() + 1.0f);
+  return t;
+}
+
+static Onnx__ValueInfoProto *vinfo(const char *name, int nd, const int64_t *dims) {
+  Onnx__ValueInfoProto *v = calloc(1, sizeof *v); onnx__value_info_proto__init(v);
+  Onnx__TypeProto *tp = calloc(1, sizeof *tp); onnx__type_proto__init(tp);
+  Onnx__TypeProto__Tensor *tt = calloc(1, sizeof *tt); onnx__type_proto__tensor__init(tt);
+  Onnx__TensorShapeProto *sh = calloc(1, sizeof *sh); onnx__tensor_shape_proto__init(sh);
+  sh->n_dim = nd; sh->dim = calloc(nd ? nd : 1, sizeof *sh->dim);
+  for (int i = 0; i < nd; i++) {
+    Onnx__TensorShapeProto__Dimension *d = calloc(1, sizeof *d); onnx__tensor_shape_proto__dimension__init(d);
+    d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE; d->dim_value = dims[i];
+    sh->dim[i] = d;
+  }
+  tt->has_elem_type = 1; tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT; tt->shape = nd ? sh : NULL;
+  tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE; tp->tensor_type = tt;
+  v->name = (char *)name; v->type = tp;
+  return v;
+}
+
+static Onnx__AttributeProto *attr_i(const char *name, int64_t v) {
+  Onnx__AttributeProto *a = calloc(1, sizeof *a); onnx__attribute_proto__init(a);
+  a->name = (char *)name; a->has_type = 1; a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT; a->has_i = 1; a->i = v;
+  return a;
+}
+static Onnx__AttributeProto *attr_f(const char *name, float v) {
+  Onnx__AttributeProto *a = calloc(1, sizeof *a); onnx__attribute_proto__init(a);
+  a->name = (char *)name; a->has_type = 1; a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT; a->has_f = 1; a->f = v;
+  return a;
+}
+
+static Onnx__NodeProto *node(const char *op, int nin, const char **in, const char *out) {
+  Onnx__NodeProto *n = calloc(1, sizeof *n); onnx__node_proto__init(n);
+  n->op_type = (char *)op; n->name = (char *)out;
+  n->n_input = nin; n->input = (char **)in;
+  n->n_output = 1; n->output = malloc(sizeof(char *)); n->output[0] = (char *)out;
+  return n;
+}
+
+/* Packs a one-input one-output graph and loads it. */
+static cquant_onnx_model_t *load_model(Onnx__GraphProto *g) {
+  Onnx__ModelProto mp; onnx__model_proto__init(&mp);
+  Onnx__OperatorSetIdProto op; onnx__operator_set_id_proto__init(&op);
+  op.domain = ""; op.has_version = 1; op.version = 13;
+  Onnx__OperatorSetIdProto *ops[1] = {&op};
+  mp.has_ir_version = 1; mp.ir_version = 7; mp.n_opset_import = 1; mp.opset_import = ops; mp.graph = g;
+  size_t len = onnx__model_proto__get_packed_size(&mp);
+  uint8_t *buf = malloc(len); onnx__model_proto__pack(&mp, buf);
+  cquant_onnx_model_t *m = NULL;
+  int st = cquant_onnx_load_buffer(buf, len, &m);
+  if (st) fprintf(stderr, "  load: %s\n", cquant_last_error());
+  free(buf);
+  return st ? NULL : m;
+}
+
+static int count_op(const cquant_onnx_model_t *m, const char *op) {
+  const Onnx__GraphProto *g = cquant__onnx_proto(m)->graph;
+  int c = 0;
+  for (size_t i = 0; i < g->n_node; i++) c += strcmp(g->node[i]->op_type, op) == 0;
+  return c;
+}
+
+/* max |a-b| <= 1e-6 max |ref| + 1e-7 */
+static int close_rel(const cquant_array_t *ref, const cquant_array_t *b, double *dmax) {
+  if (ref->numel != b->numel) return 0;
+  const float *x = ref->data, *y = b->data;
+  double mr = 0, md = 0;
+  for (int64_t i = 0; i < ref->numel; i++) {
+    mr = fmax(mr, fabs(x[i])); md = fmax(md, fabs((double)x[i] - y[i]));
+  }
+  *dmax = md;
+  return md <= 1e-6 * mr + 1e-7;
+}
+
+
+#endif
