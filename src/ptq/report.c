@@ -148,14 +148,15 @@ int cquant_ptq_report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_arr
   return 0;
 }
 
+/* Number fields in the order given. */
+static void add_numbers(cJSON *o, const char *const *keys, const double *v, int n) {
+  for (int i = 0; i < n; i++) cJSON_AddNumberToObject(o, keys[i], v[i]);
+}
+
 static void act_json(cJSON *o, const cquant_ptq_act_report_t *a) {
-  cJSON_AddNumberToObject(o, "min", a->min);
-  cJSON_AddNumberToObject(o, "max", a->max);
-  cJSON_AddNumberToObject(o, "scale", a->scale);
-  cJSON_AddNumberToObject(o, "zero_point", a->zero_point);
-  cJSON_AddNumberToObject(o, "sqnr_db", a->sqnr_db);
-  cJSON_AddNumberToObject(o, "clip_mse", a->clip_mse);
-  cJSON_AddNumberToObject(o, "round_mse", a->round_mse);
+  static const char *const keys[] = {"min", "max", "scale", "zero_point", "sqnr_db", "clip_mse", "round_mse"};
+  const double v[] = {a->min, a->max, a->scale, a->zero_point, a->sqnr_db, a->clip_mse, a->round_mse};
+  add_numbers(o, keys, v, 7);
 }
 
 int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
@@ -181,12 +182,9 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
     cJSON_AddStringToObject(o, "output", l->output);
     cJSON_AddBoolToObject(o, "excluded", l->excluded);
     if (l->has_weights) {
-      cJSON *w = cJSON_AddObjectToObject(o, "weights");
-      cJSON_AddNumberToObject(w, "sqnr_db", l->w_sqnr_db);
-      cJSON_AddNumberToObject(w, "scale_min", l->w_scale_min);
-      cJSON_AddNumberToObject(w, "scale_max", l->w_scale_max);
-      cJSON_AddNumberToObject(w, "clip_mse", l->w_clip_mse);
-      cJSON_AddNumberToObject(w, "round_mse", l->w_round_mse);
+      static const char *const keys[] = {"sqnr_db", "scale_min", "scale_max", "clip_mse", "round_mse"};
+      const double v[] = {l->w_sqnr_db, l->w_scale_min, l->w_scale_max, l->w_clip_mse, l->w_round_mse};
+      add_numbers(cJSON_AddObjectToObject(o, "weights"), keys, v, 5);
     }
     if (l->has_act) {
       cJSON *a = cJSON_AddObjectToObject(o, "activation");
