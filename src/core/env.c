@@ -1,6 +1,6 @@
 /* The environment variables cquant reads, read once (pthread_once) into one struct. Every variable
  * is listed in README.md ("Environment variables") and docs/formats.md; CQUANT_PROFILE is read by
- * the executor (src/exec/executor.c). */
+ * the CLI (tools/cquant/cmd_run.c), not the library. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
