@@ -7,6 +7,29 @@
 #include "cquant/cquant.h"
 #include "graph/passes.h"
 
+/* Every allocation of the model builders is remembered and freed at exit (the protobuf structs are
+ * only packed; cquant works on its own copy), so the sanitizer run sees no leak. */
+static void **tb_ptrs;
+static size_t tb_n, tb_cap;
+static void tb_free_all(void) {
+  for (size_t i = 0; i < tb_n; i++) free(tb_ptrs[i]);
+  free(tb_ptrs);
+  tb_ptrs = NULL, tb_n = tb_cap = 0;
+}
+static void *tb_keep(void *p) {
+  if (!p) abort();
+  if (tb_n == tb_cap) {
+    if (!tb_cap) atexit(tb_free_all);
+    tb_cap = tb_cap ? 2 * tb_cap : 256;
+    void **q = realloc(tb_ptrs, tb_cap * sizeof *q);
+    if (!q) abort();
+    tb_ptrs = q;
+  }
+  return tb_ptrs[tb_n++] = p;
+}
+static void *tb_malloc(size_t n) { return tb_keep(malloc(n ? n : 1)); }
+static void *tb_calloc(size_t a, size_t b) { return tb_keep(calloc(a ? a : 1, b ? b : 1)); }
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static float frand(void) { /* xorshift64*, uniform in [-1, 1) */
   rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
@@ -14,25 +37,25 @@ static float frand(void) { /* xorshift64*, uniform in [-1, 1) */
 }
 
 static Onnx__TensorProto *tensor(const char *name, int nd, const int64_t *dims, float lo, float hi) {
-  Onnx__TensorProto *t = calloc(1, sizeof *t);
+  Onnx__TensorProto *t = tb_calloc(1, sizeof *t);
   onnx__tensor_proto__init(t);
   t->name = (char *)name;
   t->has_data_type = 1; t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
   t->n_dims = nd; t->dims = (int64_t *)dims;
   size_t n = 1; for (int i = 0; i < nd; i++) n *= dims[i];
-  t->n_float_data = n; t->float_data = malloc(n * sizeof(float));
+  t->n_float_data = n; t->float_data = tb_malloc(n * sizeof(float));
   for (size_t i = 0; i < n; i++) t->float_data[i] = lo + (hi - lo) * 0.5f * (frand() + 1.0f);
   return t;
 }
 
 static Onnx__ValueInfoProto *vinfo(const char *name, int nd, const int64_t *dims) {
-  Onnx__ValueInfoProto *v = calloc(1, sizeof *v); onnx__value_info_proto__init(v);
-  Onnx__TypeProto *tp = calloc(1, sizeof *tp); onnx__type_proto__init(tp);
-  Onnx__TypeProto__Tensor *tt = calloc(1, sizeof *tt); onnx__type_proto__tensor__init(tt);
-  Onnx__TensorShapeProto *sh = calloc(1, sizeof *sh); onnx__tensor_shape_proto__init(sh);
-  sh->n_dim = nd; sh->dim = calloc(nd ? nd : 1, sizeof *sh->dim);
+  Onnx__ValueInfoProto *v = tb_calloc(1, sizeof *v); onnx__value_info_proto__init(v);
+  Onnx__TypeProto *tp = tb_calloc(1, sizeof *tp); onnx__type_proto__init(tp);
+  Onnx__TypeProto__Tensor *tt = tb_calloc(1, sizeof *tt); onnx__type_proto__tensor__init(tt);
+  Onnx__TensorShapeProto *sh = tb_calloc(1, sizeof *sh); onnx__tensor_shape_proto__init(sh);
+  sh->n_dim = nd; sh->dim = tb_calloc(nd ? nd : 1, sizeof *sh->dim);
   for (int i = 0; i < nd; i++) {
-    Onnx__TensorShapeProto__Dimension *d = calloc(1, sizeof *d); onnx__tensor_shape_proto__dimension__init(d);
+    Onnx__TensorShapeProto__Dimension *d = tb_calloc(1, sizeof *d); onnx__tensor_shape_proto__dimension__init(d);
     d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE; d->dim_value = dims[i];
     sh->dim[i] = d;
   }
@@ -43,21 +66,21 @@ static Onnx__ValueInfoProto *vinfo(const char *name, int nd, const int64_t *dims
 }
 
 static Onnx__AttributeProto *attr_i(const char *name, int64_t v) {
-  Onnx__AttributeProto *a = calloc(1, sizeof *a); onnx__attribute_proto__init(a);
+  Onnx__AttributeProto *a = tb_calloc(1, sizeof *a); onnx__attribute_proto__init(a);
   a->name = (char *)name; a->has_type = 1; a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT; a->has_i = 1; a->i = v;
   return a;
 }
 static Onnx__AttributeProto *attr_f(const char *name, float v) {
-  Onnx__AttributeProto *a = calloc(1, sizeof *a); onnx__attribute_proto__init(a);
+  Onnx__AttributeProto *a = tb_calloc(1, sizeof *a); onnx__attribute_proto__init(a);
   a->name = (char *)name; a->has_type = 1; a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT; a->has_f = 1; a->f = v;
   return a;
 }
 
 static Onnx__NodeProto *node(const char *op, int nin, const char **in, const char *out) {
-  Onnx__NodeProto *n = calloc(1, sizeof *n); onnx__node_proto__init(n);
+  Onnx__NodeProto *n = tb_calloc(1, sizeof *n); onnx__node_proto__init(n);
   n->op_type = (char *)op; n->name = (char *)out;
   n->n_input = nin; n->input = (char **)in;
-  n->n_output = 1; n->output = malloc(sizeof(char *)); n->output[0] = (char *)out;
+  n->n_output = 1; n->output = tb_malloc(sizeof(char *)); n->output[0] = (char *)out;
   return n;
 }
 

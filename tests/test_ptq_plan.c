@@ -4,23 +4,23 @@
 
 static int64_t xd[4] = {4, 1, 8, 8}, wcd[4] = {4, 1, 3, 3}, bcd[1] = {4}, wgd[2] = {5, 36}, bgd[1] = {5}, yd[2] = {4, 5};
 static cquant_onnx_model_t *make_cnn(void) {
-  Onnx__TensorProto **inits = malloc(4 * sizeof *inits);
+  Onnx__TensorProto **inits = tb_malloc(4 * sizeof *inits);
   inits[0] = tensor("wc", 4, wcd, -1, 1); inits[1] = tensor("bc", 1, bcd, -0.2f, 0.2f);
   inits[2] = tensor("wg", 2, wgd, -0.5f, 0.5f); inits[3] = tensor("bg", 1, bgd, -0.2f, 0.2f);
   static const char *i0[] = {"x", "wc", "bc"}, *i1[] = {"c"}, *i2[] = {"r"}, *i3[] = {"p"}, *i4[] = {"f", "wg", "bg"};
-  Onnx__NodeProto **nodes = malloc(5 * sizeof *nodes);
+  Onnx__NodeProto **nodes = tb_malloc(5 * sizeof *nodes);
   nodes[0] = node("Conv", 3, i0, "c"); nodes[1] = node("Relu", 1, i1, "r"); nodes[2] = node("MaxPool", 1, i2, "p");
   nodes[3] = node("Flatten", 1, i3, "f"); nodes[4] = node("Gemm", 3, i4, "y");
   static int64_t ks[2] = {2, 2};
-  Onnx__AttributeProto *k = calloc(1, sizeof *k); onnx__attribute_proto__init(k);
+  Onnx__AttributeProto *k = tb_calloc(1, sizeof *k); onnx__attribute_proto__init(k);
   k->name = "kernel_shape"; k->has_type = 1; k->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS; k->n_ints = 2; k->ints = ks;
-  Onnx__AttributeProto *st = calloc(1, sizeof *st); onnx__attribute_proto__init(st);
+  Onnx__AttributeProto *st = tb_calloc(1, sizeof *st); onnx__attribute_proto__init(st);
   st->name = "strides"; st->has_type = 1; st->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS; st->n_ints = 2; st->ints = ks;
-  Onnx__AttributeProto **pa = malloc(2 * sizeof *pa); pa[0] = k; pa[1] = st;
+  Onnx__AttributeProto **pa = tb_malloc(2 * sizeof *pa); pa[0] = k; pa[1] = st;
   nodes[2]->n_attribute = 2; nodes[2]->attribute = pa;
-  Onnx__AttributeProto **ga = malloc(sizeof *ga); ga[0] = attr_i("transB", 1);
+  Onnx__AttributeProto **ga = tb_malloc(sizeof *ga); ga[0] = attr_i("transB", 1);
   nodes[4]->n_attribute = 1; nodes[4]->attribute = ga;
-  Onnx__ValueInfoProto **vin = malloc(sizeof *vin), **vout = malloc(sizeof *vout);
+  Onnx__ValueInfoProto **vin = tb_malloc(sizeof *vin), **vout = tb_malloc(sizeof *vout);
   vin[0] = vinfo("x", 4, xd); vout[0] = vinfo("y", 2, yd);
   Onnx__GraphProto g; onnx__graph_proto__init(&g);
   g.name = "cnn"; g.n_node = 5; g.node = nodes; g.n_initializer = 4; g.initializer = inits;
