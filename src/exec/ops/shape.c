@@ -117,11 +117,17 @@ int cquant__op_transpose(cquant__opctx_t *ctx, const Onnx__NodeProto *node, cons
   return CQUANT_STATUS_OK;
 }
 
+/* The node's axis attribute (default 0, negative from the end) in [0, ndim); 1 when out of range. */
+static int node_axis(const Onnx__NodeProto *node, int ndim, int64_t *axis) {
+  *axis = cquant__attr_int(node, "axis", 0);
+  if (*axis < 0) *axis += ndim;
+  return *axis < 0 || *axis >= ndim;
+}
+
 int cquant__op_concat(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
-  int64_t axis = cquant__attr_int(node, "axis", 0);
-  if (axis < 0) axis += x->ndim;
-  if (axis < 0 || axis >= x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
+  int64_t axis;
+  if (node_axis(node, x->ndim, &axis)) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
   int64_t shape[CQUANT_MAX_DIMS];
   memcpy(shape, x->shape, sizeof shape);
   shape[axis] = 0;
@@ -163,9 +169,8 @@ static int ints_of(const Onnx__NodeProto *node, const cquant_array_t *a, const c
 
 int cquant__op_gather(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0], *idx = in[1];
-  int64_t axis = cquant__attr_int(node, "axis", 0);
-  if (axis < 0) axis += x->ndim;
-  if (axis < 0 || axis >= x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
+  int64_t axis;
+  if (node_axis(node, x->ndim, &axis)) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
   if (idx->dtype != CQUANT_DT_S64 && idx->dtype != CQUANT_DT_S32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "indices must be int64 or int32");
   if (x->ndim - 1 + idx->ndim > CQUANT_MAX_DIMS) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "result rank too large");
   int64_t shape[CQUANT_MAX_DIMS];
@@ -337,9 +342,8 @@ int cquant__op_constant_of_shape(cquant__opctx_t *ctx, const Onnx__NodeProto *no
  * equal parts (the last smaller when it does not divide, as opset 18 allows). */
 int cquant__op_split(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
-  int64_t axis = cquant__attr_int(node, "axis", 0);
-  if (axis < 0) axis += x->ndim;
-  if (axis < 0 || axis >= x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
+  int64_t axis;
+  if (node_axis(node, x->ndim, &axis)) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
   int64_t sizes[64];
   if (n_out > 64) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "more than 64 outputs");
   const Onnx__AttributeProto *a = cquant__attr(node, "split");
