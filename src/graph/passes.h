@@ -8,7 +8,11 @@ typedef struct {
   int constants, identities, batchnorms;
 } cquant__cleanup_stats_t;
 
-/* Constant folding, Identity/Dropout removal, BatchNormalization folding into Conv. */
+/* The clean-ups, each in its own file; *count gets how many nodes each changed. */
+int cquant__pass_fold_constants(cquant__graph_t *g, int *count);
+int cquant__pass_remove_identities(cquant__graph_t *g, int *count);
+int cquant__pass_fold_batchnorm(cquant__graph_t *g, int *count);
+/* All three: constant folding, Identity/Dropout removal, BatchNormalization folding into Conv. */
 int cquant__pass_cleanup(cquant__graph_t *g, cquant__cleanup_stats_t *s);
 
 /* QDQ patterns -> integer operators (src/onnx/integerize.c): g is made from m and rewritten; the
