@@ -19,4 +19,8 @@ int cquant__pass_cleanup(cquant__graph_t *g, cquant__cleanup_stats_t *s);
  * result is the QLinear form written by --format qop. n_int gets the number of operators made. */
 int cquant__integerize_graph(const cquant_onnx_model_t *m, cquant__graph_t *g, int *n_int);
 
+/* src/graph/channels_last.c: between integer convolutions activations stay N x H x W x C
+ * (com.microsoft channels_last operators, transposes where the layout changes). */
+int cquant__pass_channels_last(cquant__graph_t *g);
+
 #endif
