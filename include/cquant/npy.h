@@ -22,6 +22,10 @@ int cquant_npy_parse(const void *buf, size_t len, cquant_array_t *out);
 /* Reads a file. IO for a missing or unreadable file, then as cquant_npy_parse. */
 int cquant_npy_load(const char *path, cquant_array_t *out);
 
+/* Reads a float32 or float16 file as float32 (UNSUPPORTED for other types); NaN and Inf are refused
+ * (NOT_FINITE naming the element) unless allow_nonfinite. */
+int cquant_npy_load_float(const char *path, int allow_nonfinite, cquant_array_t *out);
+
 /* Writes a version 1.0 file (2.0 when the header needs it) through a temporary file in the same
  * folder and a rename, so a failed write never leaves a partial file at path. */
 int cquant_npy_save(const char *path, cquant_dtype_t dt, int ndim, const int64_t *shape,

@@ -32,35 +32,6 @@ void cquant_data_close(cquant_data_t *d) {
   free(d);
 }
 
-/* A float32 array from a .npy file (float16 converted); NaN and Inf are refused. */
-static int load_float(const char *path, cquant_array_t *a) {
-  int st = cquant_npy_load(path, a);
-  if (st) return st;
-  if (a->dtype == CQUANT_DT_F16) {
-    cquant_array_t f;
-    if ((st = cquant_array_alloc(&f, CQUANT_DT_F32, a->ndim, a->shape)) ||
-        (st = cquant_convert_to_f32(a->data, (size_t)a->numel, CQUANT_DT_F16, f.data))) {
-      cquant_array_free(a);
-      return st;
-    }
-    cquant_array_free(a);
-    *a = f;
-  } else if (a->dtype != CQUANT_DT_F32) {
-    st = cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: holds %s; a float32 or float16 tensor is needed", path, cquant_dtype_info(a->dtype)->name);
-    cquant_array_free(a);
-    return st;
-  }
-  const float *x = a->data;
-  for (int64_t i = 0; i < a->numel; i++)
-    if (!isfinite(x[i])) {
-      st = cquant__error(CQUANT_STATUS_NOT_FINITE, "%s: element %lld is %s; cquant refuses NaN/Inf input (replace or remove them first)", path,
-                         (long long)i, isnan(x[i]) ? "NaN" : (x[i] > 0 ? "+Inf" : "-Inf"));
-      cquant_array_free(a);
-      return st;
-    }
-  return 0;
-}
-
 int cquant_data_open(const char *spec, float mean, float std, int64_t batch, cquant_data_t **out) {
   if (!spec || !out) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument");
   *out = NULL;
@@ -98,7 +69,7 @@ int cquant_data_open(const char *spec, float mean, float std, int64_t batch, cqu
     if (!st && !d->n_files) st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the folder holds no .npy files", spec);
     if (!st) qsort(d->files, (size_t)d->n_files, sizeof(char *), cmp_str);
   } else { /* one .npy: loaded whole and cut into batches along axis 0 */
-    if (!(st = load_float(spec, &d->images)) && (d->images.ndim < 1 || !d->images.numel))
+    if (!(st = cquant_npy_load_float(spec, 0, &d->images)) && (d->images.ndim < 1 || !d->images.numel))
       st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the array is empty", spec);
     d->in_memory = 1;
   }
@@ -176,7 +147,7 @@ int cquant_data_next(cquant_data_t *d, const cquant_array_t **x, const int64_t *
     return 1;
   }
   if (d->file_i >= d->n_files) return 0;
-  int st = load_float(d->files[d->file_i], &d->cur);
+  int st = cquant_npy_load_float(d->files[d->file_i], 0, &d->cur);
   if (st) return st;
   if (!d->cur.numel) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the array is empty", d->files[d->file_i]);
   d->pos += d->cur.ndim ? d->cur.shape[0] : 1;

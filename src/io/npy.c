@@ -1,6 +1,7 @@
 /* NumPy .npy reader and writer (format versions 1.0, 2.0, 3.0). The header is a Python dict
  * literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }, padded with spaces and a
  * newline. Every byte of a user's file is distrusted: lengths are checked before use. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,5 +258,34 @@ int cquant_npy_serialize(cquant_dtype_t dt, int ndim, const int64_t *shape, cons
   *buf = b;
   *len = hl + nb;
   return CQUANT_STATUS_OK;
+}
+
+int cquant_npy_load_float(const char *path, int allow_nonfinite, cquant_array_t *a) {
+  int st = cquant_npy_load(path, a);
+  if (st) return st;
+  if (a->dtype == CQUANT_DT_F16) {
+    cquant_array_t f;
+    if ((st = cquant_array_alloc(&f, CQUANT_DT_F32, a->ndim, a->shape)) ||
+        (st = cquant_convert_to_f32(a->data, (size_t)a->numel, CQUANT_DT_F16, f.data))) {
+      cquant_array_free(a);
+      return st;
+    }
+    cquant_array_free(a);
+    *a = f;
+  } else if (a->dtype != CQUANT_DT_F32) {
+    st = cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: holds %s; a float32 or float16 tensor is needed", path, cquant_dtype_info(a->dtype)->name);
+    cquant_array_free(a);
+    return st;
+  }
+  if (allow_nonfinite) return 0;
+  const float *x = a->data;
+  for (int64_t i = 0; i < a->numel; i++)
+    if (!isfinite(x[i])) {
+      st = cquant__error(CQUANT_STATUS_NOT_FINITE, "%s: element %lld is %s; cquant refuses NaN/Inf input (replace or remove them first)", path,
+                         (long long)i, isnan(x[i]) ? "NaN" : (x[i] > 0 ? "+Inf" : "-Inf"));
+      cquant_array_free(a);
+      return st;
+    }
+  return 0;
 }
 

@@ -52,33 +52,8 @@ const char *cli_value(int argc, char **argv, int *i) {
 int cli_load_float(const char *path, cquant_array_t *a) { return cli_load_float_ex(path, a, 0); }
 
 int cli_load_float_ex(const char *path, cquant_array_t *a, int allow_nonfinite) {
-  int st = cquant_npy_load(path, a);
-  if (st) return cli_fail_status(st);
-  if (a->dtype == CQUANT_DT_F16) {
-    cquant_array_t f;
-    if ((st = cquant_array_alloc(&f, CQUANT_DT_F32, a->ndim, a->shape)) ||
-        (st = cquant_convert_to_f32(a->data, (size_t)a->numel, CQUANT_DT_F16, f.data))) {
-      cquant_array_free(a);
-      return cli_fail_status(st);
-    }
-    cquant_array_free(a);
-    *a = f;
-  } else if (a->dtype != CQUANT_DT_F32) {
-    int r = cli_fail("%s: holds %s; a float32 or float16 tensor is needed", path, cquant_dtype_info(a->dtype)->name);
-    cquant_array_free(a);
-    return r;
-  }
-  if (allow_nonfinite) return 0;
-  const float *x = a->data;
-  for (int64_t i = 0; i < a->numel; i++) {
-    if (!isfinite(x[i])) {
-      int r = cli_fail("%s: element %lld is %s; cquant refuses NaN/Inf input (replace or remove them first)",
-                       path, (long long)i, isnan(x[i]) ? "NaN" : (x[i] > 0 ? "+Inf" : "-Inf"));
-      cquant_array_free(a);
-      return r;
-    }
-  }
-  return 0;
+  int st = cquant_npy_load_float(path, allow_nonfinite, a);
+  return st ? cli_fail_status(st) : 0;
 }
 
 void cli_print_report(FILE *f, const cquant_error_report_t *r) {
