@@ -25,6 +25,12 @@ typedef enum {
   CQUANT_DT_S16,
   CQUANT_DT_S32,
   CQUANT_DT_S64, /* storage only (.npy input); not a quantization target */
+  /* storage and the ONNX executor only; not quantization targets */
+  CQUANT_DT_BOOL, /* one byte, 0 or 1 */
+  CQUANT_DT_U16,
+  CQUANT_DT_U32,
+  CQUANT_DT_U64,
+  CQUANT_DT_F64, /* IEEE-754 binary64 */
   CQUANT_DT_COUNT
 } cquant_dtype_t;
 

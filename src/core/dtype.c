@@ -19,6 +19,11 @@ static const cquant_dtype_info_t table[CQUANT_DT_COUNT] = {
   [CQUANT_DT_S16]    = {"s16", "int16", 16, 0, 1, 0, 0, -32768, 32767, -32768, 32767, 1},
   [CQUANT_DT_S32]    = {"s32", "int32", 32, 0, 1, 0, 0, INT32_MIN, INT32_MAX, INT32_MIN, INT32_MAX, 1},
   [CQUANT_DT_S64]    = {"s64", "int64", 64, 0, 1, 0, 0, INT64_MIN, INT64_MAX, -9.2233720368547758e18, 9.2233720368547758e18, 1},
+  [CQUANT_DT_BOOL]   = {"b1", "bool", 8, 0, 0, 0, 0, 0, 1, 0, 1, 1},
+  [CQUANT_DT_U16]    = {"u16", "uint16", 16, 0, 0, 0, 0, 0, 65535, 0, 65535, 1},
+  [CQUANT_DT_U32]    = {"u32", "uint32", 32, 0, 0, 0, 0, 0, UINT32_MAX, 0, 4294967295.0, 1},
+  [CQUANT_DT_U64]    = {"u64", "uint64", 64, 0, 0, 0, 0, 0, INT64_MAX, 0, 1.8446744073709552e19, 1},
+  [CQUANT_DT_F64]    = {"f64", "float64", 64, 1, 1, 11, 52, 0, 0, 2.2250738585072014e-308, 1.7976931348623157e+308, 1e-15},
 };
 /* clang-format on */
 

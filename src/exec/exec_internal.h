@@ -14,6 +14,10 @@ typedef struct cquant__opctx {
   uint32_t const_mask;
 } cquant__opctx_t;
 
+/* The model's ai.onnx opset version (21 outside a model run): operators whose semantics changed
+ * between versions read it. */
+int cquant__opset(const cquant__opctx_t *ctx);
+
 /* An operator: checks and computes one node. in[i] is NULL for an omitted optional input; ctx may
  * be NULL. */
 typedef int (*cquant__op_fn)(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in,
@@ -26,6 +30,16 @@ typedef struct cquant__op {
 } cquant__op_t;
 
 const cquant__op_t *cquant__op_find(const char *op_type);
+/* The operator tables of the families (src/exec/ops/), each ending in an entry with op_type NULL;
+ * registry.c searches them before its own table, so a family may take over an operator. Names of
+ * com.microsoft operators carry the "com.microsoft." prefix. */
+extern const cquant__op_t cquant__ops_math[];     /* unary math and activations (math.c) */
+extern const cquant__op_t cquant__ops_binary[];   /* broadcasting binary, logic, comparison, variadic, Where, Cast (binary.c) */
+extern const cquant__op_t cquant__ops_reduce[];   /* reductions, arg-reductions, TopK, CumSum, softmax family, Einsum (reduce2.c) */
+extern const cquant__op_t cquant__ops_tensor[];   /* shape and indexing operators (tensor.c) */
+extern const cquant__op_t cquant__ops_nn[];       /* convolutions, pooling, normalizations, vision (nn2.c) */
+extern const cquant__op_t cquant__ops_rnn[];      /* RNN, LSTM, GRU and signal operators (rnn.c) */
+extern const cquant__op_t cquant__ops_control[];  /* If, Loop, Scan, sequences, Optional (control.c) */
 /* Ops of the default domain, and the com.microsoft ones cquant runs. */
 const cquant__op_t *cquant__op_find_domain(const char *domain, const char *op_type);
 
@@ -96,6 +110,30 @@ int cquant__op_resize(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_a
 int cquant__op_upsample(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_split(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_nhwc_maxpool(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
+
+/* Shared helpers (src/exec/ops/common.c). */
+/* Output shape of a multidirectional (numpy) broadcast of n inputs, and each input's element
+ * strides over it (0 on broadcast axes; strides may be NULL). */
+int cquant__broadcast(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n, int *ndim, int64_t *shape,
+                      int64_t strides[][CQUANT_MAX_DIMS]);
+/* The element offset of output element `flat` in an input with the given strides. */
+int64_t cquant__offset_of(int64_t flat, int ndim, const int64_t *shape, const int64_t *stride);
+/* Element i of any element type as double or int64 (floats truncated, NaN as 0), and stores
+ * (float types round to nearest even, fp8 saturating; integers wrap as a C cast does). */
+double cquant__get_f64(const cquant_array_t *a, int64_t i);
+int64_t cquant__get_i64(const cquant_array_t *a, int64_t i);
+void cquant__set_f64(cquant_array_t *a, int64_t i, double v);
+void cquant__set_i64(cquant_array_t *a, int64_t i, int64_t v);
+int cquant__is_float(cquant_dtype_t dt);
+/* An integer scalar or 1-D tensor (shape, axes, pads, ...) as int64, at most max entries. */
+int cquant__read_ints(const Onnx__NodeProto *node, const cquant_array_t *a, const char *what, int64_t *out, int max, int *n);
+/* Attributes: a float, a string (copied into a per-thread buffer, valid until the next call) and
+ * an int list (*n = -1 when absent). */
+float cquant__attr_float(const Onnx__NodeProto *node, const char *name, float dflt);
+const char *cquant__attr_string(const Onnx__NodeProto *node, const char *name, const char *dflt);
+int cquant__attr_ints(const Onnx__NodeProto *node, const char *name, int64_t *out, int max, int *n);
+/* A possibly negative axis in [-rank, rank) made non-negative. */
+int cquant__norm_axis(const Onnx__NodeProto *node, int64_t axis, int rank, int *out);
 
 /* Helpers for quantized operators: a zero-point tensor as int32 values (NULL input: one 0), and
  * its element type (uint8 when absent). n gets the number of entries. */

@@ -14,7 +14,9 @@ static const struct {
 } descrs[] = {
     {"<f4", CQUANT_DT_F32, 4}, {"<f2", CQUANT_DT_F16, 2}, {"|i1", CQUANT_DT_S8, 1},
     {"|u1", CQUANT_DT_U8, 1},  {"<i2", CQUANT_DT_S16, 2}, {"<i4", CQUANT_DT_S32, 4},
-    {"<i8", CQUANT_DT_S64, 8},
+    {"<i8", CQUANT_DT_S64, 8}, {"|b1", CQUANT_DT_BOOL, 1}, {"<u2", CQUANT_DT_U16, 2},
+    {"<u4", CQUANT_DT_U32, 4}, {"<u8", CQUANT_DT_U64, 8}, {"<f8", CQUANT_DT_F64, 8},
+    {"<V2", CQUANT_DT_BF16, 2},
 };
 
 static size_t dt_size(cquant_dtype_t dt) {

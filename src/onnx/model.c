@@ -93,14 +93,16 @@ static int load_buffer_dir(const void *buf, size_t len, const char *dir, cquant_
 static int model_setup(cquant_onnx_model_t *m, const char *dir) {
   int st = CQUANT_STATUS_OK;
   const Onnx__GraphProto *g = m->g = m->proto->graph;
+  m->opset = 21;
   for (size_t i = 0; i < m->proto->n_opset_import; i++) {
     const Onnx__OperatorSetIdProto *o = m->proto->opset_import[i];
     if (o->domain && *o->domain && strcmp(o->domain, "ai.onnx")) continue;
-    if (o->has_version && (o->version < 7 || o->version > 21)) {
+    if (o->has_version && (o->version < 1 || o->version > 21)) {
       const long long v = (long long)o->version; /* read before the model is freed */
       cquant_onnx_free(m);
-      return cquant__error(CQUANT_STATUS_UNSUPPORTED, "opset %lld is not supported (7 to 21 are)", v);
+      return cquant__error(CQUANT_STATUS_UNSUPPORTED, "opset %lld is not supported (1 to 21 are)", v);
     }
+    if (o->has_version) m->opset = (int)o->version;
   }
   if (!m->owner) {
     m->inits = calloc(g->n_initializer + 1, sizeof(cquant_array_t));

@@ -20,14 +20,19 @@ int64_t cquant__attr_int(const Onnx__NodeProto *node, const char *name, int64_t 
 int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out);
 /* The same, reading external data relative to dir (the model's folder; NULL: none allowed). */
 int cquant__tensor_from_proto_dir(const Onnx__TensorProto *t, const char *dir, cquant_array_t *out);
-/* The cquant dtype of an ONNX element type, or -1. */
+/* The cquant dtype of an ONNX element type, or -1; and back (0: none). */
 int cquant__dtype_from_onnx(int32_t elem_type);
+int32_t cquant__dtype_to_onnx(cquant_dtype_t dt);
+/* n 4-bit values packed two per byte (element 0 in the low nibble, as ONNX stores INT4/UINT4) to
+ * one per byte, sign-extended when is_signed. */
+void cquant__unpack4(const void *src, int64_t n, int is_signed, void *dst);
 
 /* A loaded model (src/onnx/model.c); the executor (src/exec/) reads it. */
 struct cquant_onnx_model {
   Onnx__ModelProto *proto;
   const Onnx__GraphProto *g;
   int n_inputs, n_outputs, n_inits;
+  int opset; /* the ai.onnx opset version imported (default domain) */
   const char **inputs, **outputs, **init_names;
   int *input_types; /* declared element types (cquant dtype or -1) */
   cquant_array_t *inits;

@@ -11,21 +11,33 @@ int cquant__dtype_from_onnx(int32_t t) {
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: return CQUANT_DT_F32;
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8: return CQUANT_DT_U8;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: return CQUANT_DT_S8;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: return CQUANT_DT_U16;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: return CQUANT_DT_S16;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: return CQUANT_DT_S32;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return CQUANT_DT_S64;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: return CQUANT_DT_BOOL;
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: return CQUANT_DT_F16;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: return CQUANT_DT_F64;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: return CQUANT_DT_U32;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: return CQUANT_DT_U64;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: return CQUANT_DT_BF16;
+    case 17: return CQUANT_DT_F8E4M3; /* FLOAT8E4M3FN */
+    case 19: return CQUANT_DT_F8E5M2; /* FLOAT8E5M2 */
+    case 21: return CQUANT_DT_U4;     /* UINT4, two per byte */
+    case 22: return CQUANT_DT_S4;     /* INT4, two per byte */
     default: return -1;
   }
 }
 
+int32_t cquant__dtype_to_onnx(cquant_dtype_t dt) {
+  for (int32_t t = 1; t <= 22; t++)
+    if (cquant__dtype_from_onnx(t) == (int)dt) return t;
+  return 0;
+}
+
 size_t cquant__dtype_size(cquant_dtype_t dt) {
-  switch (dt) {
-    case CQUANT_DT_F32: case CQUANT_DT_S32: return 4;
-    case CQUANT_DT_S16: case CQUANT_DT_F16: return 2;
-    case CQUANT_DT_S64: return 8;
-    default: return 1;
-  }
+  const cquant_dtype_info_t *info = cquant_dtype_info(dt);
+  return info ? (size_t)(info->bits + 7) / 8 : 1; /* sub-byte types: one per byte in an array */
 }
 
 /* A tensor stored outside the model (data_location EXTERNAL): location (relative to the model's
@@ -76,6 +88,15 @@ static int external(const Onnx__TensorProto *t, const char *name, const char *di
   return st;
 }
 
+void cquant__unpack4(const void *src, int64_t n, int is_signed, void *dst) {
+  const uint8_t *p = src;
+  uint8_t *q = dst;
+  for (int64_t i = 0; i < n; i++) {
+    int v = (p[i / 2] >> (4 * (i & 1))) & 15;
+    q[i] = (uint8_t)(is_signed && v >= 8 ? v - 16 : v);
+  }
+}
+
 int cquant__tensor_from_proto(const Onnx__TensorProto *t, cquant_array_t *out) { return cquant__tensor_from_proto_dir(t, NULL, out); }
 
 int cquant__tensor_from_proto_dir(const Onnx__TensorProto *t, const char *dir, cquant_array_t *out) {
@@ -92,14 +113,30 @@ int cquant__tensor_from_proto_dir(const Onnx__TensorProto *t, const char *dir, c
     shape[d] = t->dims[d];
     n *= t->dims[d];
   }
-  const size_t es = cquant__dtype_size((cquant_dtype_t)dt), nb = (size_t)n * es;
+  const int packed4 = dt == CQUANT_DT_S4 || dt == CQUANT_DT_U4; /* two per byte in the file, one per byte here */
+  const size_t es = cquant__dtype_size((cquant_dtype_t)dt), nb = packed4 ? (size_t)(n + 1) / 2 : (size_t)n * es;
   /* where the values are, and how many */
+  if (packed4 && (ext || !t->has_raw_data)) {
+    cquant_array_t tmp;
+    int st = ext ? external(t, name, dir, nb, &tmp, CQUANT_DT_U8, 1, (int64_t[]){(int64_t)nb}) : CQUANT_STATUS_OK;
+    if (!ext) {
+      if (t->n_int32_data != nb) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': %zu values for %lld packed 4-bit elements", name, t->n_int32_data, (long long)n);
+      st = cquant_array_alloc(&tmp, CQUANT_DT_U8, 1, (int64_t[]){(int64_t)nb});
+      for (size_t i = 0; !st && i < nb; i++) ((uint8_t *)tmp.data)[i] = (uint8_t)t->int32_data[i];
+    }
+    if (st) return st;
+    if (!(st = cquant_array_alloc(out, (cquant_dtype_t)dt, (int)t->n_dims, shape))) cquant__unpack4(tmp.data, n, dt == CQUANT_DT_S4, out->data);
+    cquant_array_free(&tmp);
+    return st;
+  }
   if (ext) return external(t, name, dir, nb, out, dt, (int)t->n_dims, shape);
   size_t have;
   if (t->has_raw_data) have = t->raw_data.len / es * (t->raw_data.len % es == 0);
   else if (dt == CQUANT_DT_F32) have = t->n_float_data;
   else if (dt == CQUANT_DT_S64) have = t->n_int64_data;
-  else have = t->n_int32_data; /* int32_data carries int8/uint8/int16/int32 and float16 bits */
+  else if (dt == CQUANT_DT_F64) have = t->n_double_data;
+  else if (dt == CQUANT_DT_U32 || dt == CQUANT_DT_U64) have = t->n_uint64_data;
+  else have = t->n_int32_data; /* int32_data carries bool/int8/uint8/int16/uint16/int32 and float16/bfloat16/float8 bits */
   if (t->has_raw_data && t->raw_data.len != nb)
     return cquant__error(CQUANT_STATUS_BAD_FORMAT, "tensor '%s': raw_data has %zu bytes, the shape needs %zu", name, t->raw_data.len, nb);
   if (!t->has_raw_data && have != (size_t)n)
@@ -107,7 +144,10 @@ int cquant__tensor_from_proto_dir(const Onnx__TensorProto *t, const char *dir, c
   int st = cquant_array_alloc(out, (cquant_dtype_t)dt, (int)t->n_dims, shape);
   if (st) return st;
   if (t->has_raw_data) { /* little-endian on disk, as here */
-    if (nb) memcpy(out->data, t->raw_data.data, nb);
+    if (packed4) cquant__unpack4(t->raw_data.data, n, dt == CQUANT_DT_S4, out->data);
+    else if (nb) memcpy(out->data, t->raw_data.data, nb);
+    if (dt == CQUANT_DT_BOOL)
+      for (int64_t i = 0; i < n; i++) ((uint8_t *)out->data)[i] = ((uint8_t *)out->data)[i] != 0;
     return CQUANT_STATUS_OK;
   }
   for (int64_t i = 0; i < n; i++) {
@@ -116,7 +156,11 @@ int cquant__tensor_from_proto_dir(const Onnx__TensorProto *t, const char *dir, c
       case CQUANT_DT_S64: ((int64_t *)out->data)[i] = t->int64_data[i]; break;
       case CQUANT_DT_S32: ((int32_t *)out->data)[i] = t->int32_data[i]; break;
       case CQUANT_DT_S16: ((int16_t *)out->data)[i] = (int16_t)t->int32_data[i]; break;
-      case CQUANT_DT_F16: ((uint16_t *)out->data)[i] = (uint16_t)t->int32_data[i]; break; /* the bits */
+      case CQUANT_DT_F16: case CQUANT_DT_BF16: case CQUANT_DT_U16: ((uint16_t *)out->data)[i] = (uint16_t)t->int32_data[i]; break; /* the bits */
+      case CQUANT_DT_F64: ((double *)out->data)[i] = t->double_data[i]; break;
+      case CQUANT_DT_U64: ((uint64_t *)out->data)[i] = t->uint64_data[i]; break;
+      case CQUANT_DT_U32: ((uint32_t *)out->data)[i] = (uint32_t)t->uint64_data[i]; break;
+      case CQUANT_DT_BOOL: ((uint8_t *)out->data)[i] = t->int32_data[i] != 0; break;
       case CQUANT_DT_S8: ((int8_t *)out->data)[i] = (int8_t)t->int32_data[i]; break;
       default: ((uint8_t *)out->data)[i] = (uint8_t)t->int32_data[i]; break;
     }

@@ -9,42 +9,6 @@
 #include "intops/intops.h"
 #include "exec/exec_internal.h"
 
-/* Output shape of a multidirectional broadcast, and each input's strides in it (0 = broadcast). */
-static int broadcast(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n, int *ndim, int64_t *shape,
-                     int64_t strides[][CQUANT_MAX_DIMS]) {
-  int r = 0;
-  for (int i = 0; i < n; i++) r = in[i]->ndim > r ? in[i]->ndim : r;
-  for (int d = 0; d < r; d++) shape[d] = 1;
-  for (int i = 0; i < n; i++)
-    for (int d = 0; d < in[i]->ndim; d++) {
-      int o = d + r - in[i]->ndim;
-      int64_t v = in[i]->shape[d];
-      if (v != 1 && shape[o] != 1 && v != shape[o])
-        return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "shapes do not broadcast (%lld vs %lld)", (long long)v, (long long)shape[o]);
-      if (v != 1) shape[o] = v;
-    }
-  for (int i = 0; i < n; i++) {
-    int64_t s = 1;
-    for (int d = r - 1; d >= 0; d--) {
-      int id = d - (r - in[i]->ndim);
-      int64_t v = id >= 0 ? in[i]->shape[id] : 1;
-      strides[i][d] = v == 1 ? 0 : s;
-      s *= v;
-    }
-  }
-  *ndim = r;
-  return CQUANT_STATUS_OK;
-}
-
-static int64_t offset_of(int64_t flat, int ndim, const int64_t *shape, const int64_t *stride) {
-  int64_t off = 0;
-  for (int d = ndim - 1; d >= 0; d--) {
-    off += (flat % shape[d]) * stride[d];
-    flat /= shape[d];
-  }
-  return off;
-}
-
 int cquant__op_elementwise(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const char *op = node->op_type;
   const cquant_array_t *args[16];
@@ -68,7 +32,7 @@ int cquant__op_elementwise(cquant__opctx_t *ctx, const Onnx__NodeProto *node, co
   }
   int ndim = 0;
   int64_t shape[CQUANT_MAX_DIMS], strides[16][CQUANT_MAX_DIMS];
-  int st = broadcast(node, args, n, &ndim, shape, strides);
+  int st = cquant__broadcast(node, args, n, &ndim, shape, strides);
   if (st || (st = cquant_array_alloc(&out[0], CQUANT_DT_F32, ndim, shape))) return st;
   float *y = out[0].data;
   const int kind = !strcmp(op, "Add") ? 0 : !strcmp(op, "Sub") ? 1 : !strcmp(op, "Mul") ? 2 : !strcmp(op, "Div") ? 3
@@ -93,9 +57,9 @@ int cquant__op_elementwise(cquant__opctx_t *ctx, const Onnx__NodeProto *node, co
     return CQUANT_STATUS_OK;
   }
   for (int64_t i = 0; i < out[0].numel; i++) {
-    float v = ((const float *)args[0]->data)[offset_of(i, ndim, shape, strides[0])];
+    float v = ((const float *)args[0]->data)[cquant__offset_of(i, ndim, shape, strides[0])];
     for (int k = 1; k < n; k++) {
-      const float b = ((const float *)args[k]->data)[offset_of(i, ndim, shape, strides[k])];
+      const float b = ((const float *)args[k]->data)[cquant__offset_of(i, ndim, shape, strides[k])];
       switch (kind) {
         case 0: v = v + b; break;
         case 1: v = v - b; break;

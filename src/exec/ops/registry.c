@@ -71,7 +71,14 @@ const cquant__op_t *cquant__op_find_domain(const char *domain, const char *op_ty
   return cquant__op_find(full);
 }
 
+/* The families' tables; each file defines its own (an empty one ends at once). */
+static const cquant__op_t *const families[] = {cquant__ops_math, cquant__ops_binary, cquant__ops_reduce, cquant__ops_tensor,
+                                               cquant__ops_nn, cquant__ops_rnn, cquant__ops_control};
+
 const cquant__op_t *cquant__op_find(const char *op_type) {
+  for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+    for (const cquant__op_t *o = families[f]; o->op_type; o++)
+      if (!strcmp(o->op_type, op_type)) return o;
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
     if (!strcmp(ops[i].op_type, op_type)) return &ops[i];
   return NULL;
