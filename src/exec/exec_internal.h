@@ -37,7 +37,8 @@ extern const cquant__op_t cquant__ops_math[];     /* unary math and activations 
 extern const cquant__op_t cquant__ops_binary[];   /* broadcasting binary, logic, comparison, variadic, Where, Cast (binary.c) */
 extern const cquant__op_t cquant__ops_reduce[];   /* reductions, arg-reductions, TopK, CumSum, softmax family, Einsum (reduce2.c) */
 extern const cquant__op_t cquant__ops_tensor[];   /* shape and indexing operators (tensor.c) */
-extern const cquant__op_t cquant__ops_nn[];       /* convolutions, pooling, normalizations, vision (nn2.c) */
+extern const cquant__op_t cquant__ops_nn[];       /* convolutions, pooling, Gemm/MatMul, BatchNormalization, Dropout (nn2.c) */
+extern const cquant__op_t cquant__ops_vision[];   /* normalizations, Resize, GridSample, RoiAlign, NonMaxSuppression (vision.c) */
 extern const cquant__op_t cquant__ops_rnn[];      /* RNN, LSTM, GRU and signal operators (rnn.c) */
 extern const cquant__op_t cquant__ops_control[];  /* If, Loop, Scan, sequences, Optional (control.c) */
 /* Ops of the default domain, and the com.microsoft ones cquant runs. */

@@ -73,7 +73,7 @@ const cquant__op_t *cquant__op_find_domain(const char *domain, const char *op_ty
 
 /* The families' tables; each file defines its own (an empty one ends at once). */
 static const cquant__op_t *const families[] = {cquant__ops_math, cquant__ops_binary, cquant__ops_reduce, cquant__ops_tensor,
-                                               cquant__ops_nn, cquant__ops_rnn, cquant__ops_control};
+                                               cquant__ops_nn, cquant__ops_vision, cquant__ops_rnn, cquant__ops_control};
 
 const cquant__op_t *cquant__op_find(const char *op_type) {
   for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
