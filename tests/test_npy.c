@@ -71,12 +71,18 @@ static void test_versions_and_spellings(void) {
   CHECK(parse_status(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (5,)}\n", 5) == 0);
   CHECK(parse_status(1, "{'descr': '<i1', 'fortran_order': False, 'shape': (5,)}\n", 5) == 0);
   CHECK(parse_status(1, "{'descr': '=i2', 'fortran_order': False, 'shape': (2L, 1L)}\n", 4) == 0);
+  /* the executor's other element types */
+  CHECK(parse_status(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }\n", 24) == 0);
+  CHECK(parse_status(1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }\n", 3) == 0);
+  CHECK(parse_status(1, "{'descr': '<u2', 'fortran_order': False, 'shape': (3,), }\n", 6) == 0);
+  CHECK(parse_status(1, "{'descr': '<u4', 'fortran_order': False, 'shape': (3,), }\n", 12) == 0);
+  CHECK(parse_status(1, "{'descr': '<u8', 'fortran_order': False, 'shape': (3,), }\n", 24) == 0);
 }
 
 static void test_errors(void) {
   struct { int major; const char *h; size_t nb; int st; const char *msg; } cases[] = {
       {1, "{'descr': '>f4', 'fortran_order': False, 'shape': (3,), }\n", 12, CQUANT_STATUS_UNSUPPORTED, "big-endian"},
-      {1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }\n", 24, CQUANT_STATUS_UNSUPPORTED, "'<f8' is not supported"},
+      {1, "{'descr': '<c16', 'fortran_order': False, 'shape': (3,), }\n", 48, CQUANT_STATUS_UNSUPPORTED, "'<c16' is not supported"},
       {1, "{'descr': '<c8', 'fortran_order': False, 'shape': (3,), }\n", 24, CQUANT_STATUS_UNSUPPORTED, "not supported"},
       {1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3,), }\n", 12, CQUANT_STATUS_UNSUPPORTED, "structured"},
       {1, "{'descr': '<f4', 'fortran_order': True, 'shape': (3,), }\n", 12, CQUANT_STATUS_UNSUPPORTED, "Fortran"},

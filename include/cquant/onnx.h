@@ -67,11 +67,16 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
  * integer operators made (NULL allowed). Patterns it does not recognise stay as they are. */
 int cquant_onnx_integerize(const cquant_onnx_model_t *m, cquant_onnx_model_t **out, int *n_int);
 
+/* The operators the float executor runs, one at a time: the i-th (from 0) as its domain ("" for
+ * the default ai.onnx domain, "com.microsoft") and op type. Returns 0, or
+ * CQUANT_STATUS_INVALID_ARGUMENT when i is past the last (or negative). */
+int cquant_onnx_operator(int i, const char **domain, const char **op_type);
+
 /* Model metadata (metadata_props) by key, NULL if absent. */
 const char *cquant_onnx_metadata(const cquant_onnx_model_t *m, const char *key);
 
 /* A serialized TensorProto (the test_data_set_N/input_N.pb files): its value and name (malloc'd,
- * may be NULL). Types: float, uint8, int8, int16, int32, int64. */
+ * may be NULL). Types: every ONNX numeric type and bool (4-bit types unpacked one per byte). */
 int cquant_tensorproto_parse(const void *buf, size_t len, cquant_array_t *out, char **name);
 
 #ifdef __cplusplus

@@ -39,6 +39,7 @@ int cmd_error(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_ops(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_ptq(int argc, char **argv);
 

@@ -14,6 +14,7 @@ static const struct {
     {"dequantize", cmd_dequantize, "turn quantized integers back into float32"},
     {"fake-quant", cmd_fake_quant, "quantize and dequantize in one pass (float32 out)"},
     {"calibrate", cmd_calibrate, "estimate ranges from .npy batches: minmax, ema, percentile, entropy, mse"},
+    {"ops", cmd_ops, "list the ONNX operators the executor runs (domain and type)"},
     {"run", cmd_run, "run an ONNX model on .npy or .pb inputs (quantized and float operators)"},
     {"ptq", cmd_ptq, "post-training quantization of an ONNX model: calibrate, export QDQ/QLinear, evaluate, report"},
     {"eval", cmd_eval, "top-1 accuracy and latency of an ONNX classifier on fashion-mnist"},

@@ -1,5 +1,6 @@
 /* The operator table and helpers shared by the operators. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,4 +124,23 @@ int cquant__need_f32(const Onnx__NodeProto *node, const cquant_array_t *a, const
   if (!a) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s is missing", what);
   if (a->dtype != CQUANT_DT_F32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "%s is %s; float32 only", what, cquant_dtype_info(a->dtype)->name);
   return CQUANT_STATUS_OK;
+}
+
+/* Every table entry once: a later entry whose name an earlier one has is shadowed by it. */
+int cquant_onnx_operator(int i, const char **domain, const char **op_type) {
+  const size_t nf = sizeof families / sizeof families[0];
+  int k = 0;
+  for (size_t f = 0; f <= nf; f++) {
+    const cquant__op_t *t = f < nf ? families[f] : ops;
+    const size_t n = f < nf ? SIZE_MAX : sizeof ops / sizeof ops[0];
+    for (size_t j = 0; j < n && t[j].op_type; j++) {
+      if (cquant__op_find(t[j].op_type) != &t[j]) continue; /* shadowed */
+      if (k++ != i) continue;
+      const char *dot = strrchr(t[j].op_type, '.');
+      if (domain) *domain = dot ? "com.microsoft" : "";
+      if (op_type) *op_type = dot ? dot + 1 : t[j].op_type;
+      return CQUANT_STATUS_OK;
+    }
+  }
+  return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "operator index %d is past the last (%d)", i, k - 1);
 }
