@@ -1,0 +1,204 @@
+"""What run_zoo.py, tests/zoo_test.py and bench/zoo_bench.py share: running `cquant run` and ONNX
+Runtime (tools/zoo/ort_run.js) on one manifest entry with time and peak memory measured per child
+process, and the comparison of their outputs."""
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ORT_JS = os.path.join(ROOT, "tools", "zoo", "ort_run.js")
+HAVE_ORT = os.path.isdir(os.path.join(ROOT, "tools", "ort", "node_modules", "onnxruntime-node"))
+TOL = 1e-4  # max |cquant - ORT| <= TOL * max |ORT|, per output
+
+
+def load_manifest(path):
+    """The manifest (a folder holding manifest.json, or the file) as (folder, entries)."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "manifest.json")
+    with open(path) as f:
+        return os.path.dirname(os.path.abspath(path)), json.load(f)["models"]
+
+
+def cpus(threads):
+    """taskset's list of the first `threads` CPUs this process may use, or None when that is all of them."""
+    try:
+        mine = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return None
+    return None if threads >= len(mine) else ",".join(str(c) for c in mine[:threads])
+
+
+def thread_env(threads):
+    e = dict(os.environ)
+    e["OMP_NUM_THREADS"] = e["OPENBLAS_NUM_THREADS"] = e["MKL_NUM_THREADS"] = str(threads)
+    return e
+
+
+def measured(cmd, threads=None, timeout=900):
+    """Runs cmd; returns (returncode, stdout, stderr, wall seconds, peak RSS in MiB of that child)."""
+    if threads is not None:
+        c = cpus(threads)
+        if c:
+            cmd = ["taskset", "-c", c] + list(cmd)
+    env = thread_env(threads) if threads is not None else None
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=fo, stderr=fe, env=env)
+        rc, ru = None, None
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                rc = os.waitstatus_to_exitcode(status)
+                break
+            if time.perf_counter() - t0 > timeout:
+                p.kill()
+                _, status, ru = os.wait4(p.pid, 0)
+                rc = 124
+                break
+            time.sleep(0.005)
+        p.returncode = rc
+        wall = time.perf_counter() - t0
+        fo.seek(0)
+        fe.seek(0)
+        out, err = fo.read().decode(errors="replace"), fe.read().decode(errors="replace")
+    if rc == 124:
+        err += f"\ntimed out after {timeout} s"
+    return rc, out, err, wall, ru.ru_maxrss / 1024.0
+
+
+def input_args(folder, entry):
+    return [f"{k}={os.path.join(folder, v)}" for k, v in entry["inputs"].items()]
+
+
+def error_line(stderr):
+    """cquant's error line (the last 'cquant: error' line, else the last line)."""
+    lines = [l for l in stderr.strip().splitlines() if l.strip() and not l.startswith("profile:")]
+    err = [l for l in lines if "error" in l]
+    return (err or lines or ["(no message)"])[-1].strip()
+
+
+def run_cquant(cq, folder, entry, outdir, threads=None, timeout=900):
+    """`cquant run --exec float --profile`: (ok, ms of inference = sum of node times, wall s, peak MiB, error line)."""
+    os.makedirs(outdir, exist_ok=True)
+    cmd = [cq, "run", os.path.join(folder, entry["file"]), "--output-dir", outdir, "--exec", "float", "--profile"]
+    for a in input_args(folder, entry):
+        cmd += ["--input", a]
+    rc, out, err, wall, rss = measured(cmd, threads, timeout)
+    ms = sum(float(m) for m in re.findall(r"^profile: .*?([0-9.]+) ms$", err, re.M))
+    return rc == 0, ms, wall, rss, ("" if rc == 0 else error_line(err))
+
+
+def run_ort(folder, entry, outdir, threads=1, repeat=1, timeout=900):
+    """ONNX Runtime: (ok, list of run ms, session ms, wall s, peak MiB, error line)."""
+    os.makedirs(outdir, exist_ok=True)
+    cmd = ["node", ORT_JS, os.path.join(folder, entry["file"]), outdir, "--threads", str(threads or 1), "--repeat", str(repeat)]
+    rc, out, err, wall, rss = measured(cmd + input_args(folder, entry), threads, timeout)
+    if rc:
+        return False, [], 0.0, wall, rss, error_line(err)
+    js = json.loads(out.strip().splitlines()[-1])
+    return True, js["run_ms"], js["session_ms"], wall, rss, ""
+
+
+def _fname(name):
+    return name.replace("/", "_").replace("\\", "_") + ".npy"
+
+
+def _detection_order(scores, boxes):
+    """Indices sorting detections by score (descending), ties by box coordinates."""
+    keys = [scores.astype(np.float64) * -1.0]
+    if boxes is not None and boxes.ndim == 2 and boxes.shape[0] == scores.shape[0]:
+        keys = [boxes[:, j] for j in reversed(range(boxes.shape[1]))] + keys
+    return np.lexsort(keys)
+
+
+def compare(entry, cdir, odir, tol=TOL):
+    """Compares every ONNX Runtime output with cquant's. Returns (worst relative difference, problem
+    or '' when all agree). Floats: max |d| <= tol * max |ref| (NaN equal to NaN); other types exactly.
+    Detection outputs are compared after sorting the detections of each by score."""
+    names = sorted(f[:-4] for f in os.listdir(odir) if f.endswith(".npy"))
+    det = set(entry.get("detection_outputs") or [])
+    ref = {n: np.load(os.path.join(odir, n + ".npy")) for n in names}
+    mine = {}
+    for n in names:
+        p = os.path.join(cdir, n + ".npy")
+        if not os.path.exists(p):
+            return float("inf"), f"output {n}: cquant wrote no file"
+        mine[n] = np.load(p)
+    if det:
+        so = entry.get("score_output") or "scores"
+        if so in ref and so in mine:
+            if ref[so].shape != mine[so].shape:
+                return float("inf"), f"detections: cquant found {mine[so].shape[0]}, ONNX Runtime {ref[so].shape[0]}"
+            ro = _detection_order(ref[so], ref.get("boxes"))
+            co = _detection_order(mine[so], mine.get("boxes"))
+            for n in det & set(names):
+                if ref[n].ndim and ref[n].shape[0] == ref[so].shape[0]:
+                    ref[n], mine[n] = ref[n][ro], mine[n][co]
+    worst, problem = 0.0, ""
+    for n in names:
+        r, c = ref[n], mine[n]
+        if r.shape != c.shape:
+            return float("inf"), f"output {n}: shape {c.shape} (cquant) vs {r.shape} (ONNX Runtime)"
+        if r.dtype.kind in "fc":
+            if r.dtype != c.dtype:
+                problem = problem or f"output {n}: type {c.dtype} (cquant) vs {r.dtype} (ONNX Runtime)"
+            r64, c64 = r.astype(np.float64), c.astype(np.float64)
+            both_nan = np.isnan(r64) & np.isnan(c64)
+            d = np.where(both_nan, 0.0, np.abs(r64 - c64))
+            scale = float(np.nanmax(np.abs(r64))) if r.size and not np.all(np.isnan(r64)) else 0.0
+            dmax = float(np.nanmax(np.where(np.isnan(d), np.inf, d))) if d.size else 0.0
+            rel = dmax / scale if scale > 0 else (0.0 if dmax == 0 else float("inf"))
+            worst = max(worst, rel)
+            if not rel <= tol:
+                problem = problem or f"output {n}: max relative difference {rel:.2e} > {tol:g}"
+        else:
+            if r.dtype != c.dtype:
+                problem = problem or f"output {n}: type {c.dtype} (cquant) vs {r.dtype} (ONNX Runtime)"
+            elif not np.array_equal(r, c):
+                problem = problem or f"output {n}: {int(np.sum(r != c))} of {r.size} elements differ"
+    return worst, problem
+
+
+def op_types(folder, entry):
+    """(number of nodes, sorted op types) of the main graph, subgraphs included in the count."""
+    import onnx
+    m = onnx.load(os.path.join(folder, entry["file"]))
+    types, count = set(), 0
+
+    def walk(g):
+        nonlocal count
+        for n in g.node:
+            count += 1
+            types.add(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}")
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    walk(a.g)
+                for sg in a.graphs:
+                    walk(sg)
+    walk(m.graph)
+    return count, sorted(types)
+
+
+def known_ops():
+    """The op types that have an entry in an operator table of src/exec/ops/*.c (a scan of the source
+    tree as it is now, which may be ahead of the cquant binary being tested)."""
+    import glob
+    names = set()
+    for f in glob.glob(os.path.join(ROOT, "src", "exec", "ops", "*.c")):
+        with open(f, errors="replace") as fh:
+            names.update(re.findall(r'\{\s*"([A-Za-z][A-Za-z0-9_.]*)"\s*,\s*[A-Za-z_]\w*\s*,\s*-?\d+\s*,', fh.read()))
+    return names
+
+
+def short_error(line, model_path):
+    """cquant's error line without the 'cquant: error: PATH: ' prefix."""
+    line = re.sub(r"^cquant: error: ", "", line)
+    for p in (model_path, os.path.basename(model_path)):
+        if line.startswith(p + ": "):
+            return line[len(p) + 2:]
+    return line
