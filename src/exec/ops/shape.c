@@ -1,68 +1,88 @@
-/* Operators that move or create values without arithmetic: Flatten, Reshape, Squeeze, Unsqueeze,
- * Transpose, Concat, Shape, Gather, Slice, Pad, Expand, ConstantOfShape, Split. */
-#include <cblas.h>
-#include <math.h>
+/* Operators that move values without arithmetic, for every element type: Flatten, Reshape,
+ * Squeeze, Unsqueeze, Transpose, Concat, Shape, Gather, Slice, Expand, ConstantOfShape, Split.
+ * (Pad is in tensor_pad.c.) Elements move by width (cquant__tensor_copy), never by type. */
 #include <stdlib.h>
 #include <string.h>
-#include "cquant/intops.h"
-#include "intops/intops.h"
-#include "exec/exec_internal.h"
+#include "exec/ops/tensor_internal.h"
+
+static int copy_to(cquant_array_t *out, const cquant_array_t *x, int nd, const int64_t *shape) {
+  int st = cquant_array_alloc(out, x->dtype, nd, shape);
+  if (!st && x->nbytes) memcpy(out->data, x->data, x->nbytes);
+  return st;
+}
+
+static int reshape_shape(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *const *in, int n_in, int64_t *shape, int *nd) {
+  int st;
+  if (n_in > 1 && in[1]) {
+    if ((st = cquant__read_ints(node, in[1], "shape", shape, CQUANT_MAX_DIMS, nd))) return st;
+  } else { /* Reshape-1: the shape attribute */
+    if (!cquant__attr(node, "shape")) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the shape input is missing");
+    if ((st = cquant__attr_ints(node, "shape", shape, CQUANT_MAX_DIMS, nd))) return st;
+  }
+  const int allowzero = (int)cquant__attr_int(node, "allowzero", 0);
+  int64_t known = 1;
+  int infer = -1;
+  for (int d = 0; d < *nd; d++) {
+    if (shape[d] == 0 && !allowzero) {
+      if (d >= x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "shape[%d] = 0 copies a dimension the input lacks", d);
+      shape[d] = x->shape[d];
+    }
+    if (shape[d] == -1) {
+      if (infer >= 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "more than one -1 in the shape");
+      infer = d;
+    } else if (shape[d] < 0) {
+      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "shape[%d] = %lld is negative", d, (long long)shape[d]);
+    } else {
+      if (shape[d] && known > INT64_MAX / shape[d]) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the shape is too large");
+      known *= shape[d];
+    }
+  }
+  if (infer >= 0) {
+    if (!known || x->numel % known)
+      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "cannot infer the -1 of the shape: %lld elements into blocks of %lld",
+                                (long long)x->numel, (long long)known);
+    shape[infer] = x->numel / known;
+  }
+  return CQUANT_STATUS_OK;
+}
 
 /* Flatten, Reshape, Squeeze, Unsqueeze: the same bytes under another shape. */
 int cquant__op_reshape_like(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   const char *op = node->op_type;
   int64_t shape[CQUANT_MAX_DIMS];
-  int nd = 0;
+  int nd = 0, st;
+  if (!x) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the input is missing");
   if (!strcmp(op, "Flatten")) {
     int64_t axis = cquant__attr_int(node, "axis", 1);
     if (axis < 0) axis += x->ndim;
-    if (axis < 0 || axis > x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
-    int64_t a = 1;
-    for (int d = 0; d < axis; d++) a *= x->shape[d];
-    shape[0] = a;
-    shape[1] = a ? x->numel / a : 0;
+    if (axis < 0 || axis > x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis %lld is out of range for rank %d", (long long)cquant__attr_int(node, "axis", 1), x->ndim);
+    shape[0] = shape[1] = 1;
+    for (int d = 0; d < x->ndim; d++) shape[d >= axis] *= x->shape[d];
     nd = 2;
   } else if (!strcmp(op, "Reshape")) {
-    const cquant_array_t *s = n_in > 1 ? in[1] : NULL;
-    if (!s || s->dtype != CQUANT_DT_S64 || s->ndim != 1 || s->numel > CQUANT_MAX_DIMS)
-      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "shape must be a 1-D int64 tensor");
-    int64_t known = 1, infer = -1;
-    nd = (int)s->numel;
-    for (int d = 0; d < nd; d++) {
-      int64_t v = ((const int64_t *)s->data)[d];
-      if (v == 0) v = d < x->ndim ? x->shape[d] : 0;
-      if (v == -1) {
-        if (infer >= 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "more than one -1 in shape");
-        infer = d;
-        v = 1;
-      } else if (v < 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "negative dimension in shape");
-      shape[d] = v;
-      known *= v;
-    }
-    if (infer >= 0) shape[infer] = known ? x->numel / known : 0;
+    if ((st = reshape_shape(node, x, in, n_in, shape, &nd))) return st;
   } else { /* Squeeze / Unsqueeze: axes from the attribute (opset < 13) or the second input */
     int64_t axes[CQUANT_MAX_DIMS];
-    int na = 0;
-    const Onnx__AttributeProto *a = cquant__attr(node, "axes");
-    if (a) for (size_t i = 0; i < a->n_ints && na < CQUANT_MAX_DIMS; i++) axes[na++] = a->ints[i];
-    else if (n_in > 1 && in[1] && in[1]->dtype == CQUANT_DT_S64)
-      for (int64_t i = 0; i < in[1]->numel && na < CQUANT_MAX_DIMS; i++) axes[na++] = ((const int64_t *)in[1]->data)[i];
+    int na;
+    if ((st = cquant__tensor_axes(node, in, n_in, 1, axes, &na))) return st;
     const int unsq = !strcmp(op, "Unsqueeze");
+    if (unsq && na < 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axes are missing");
     const int rank = unsq ? x->ndim + na : x->ndim;
-    if (rank > CQUANT_MAX_DIMS) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "rank above %d", CQUANT_MAX_DIMS);
+    if (rank > CQUANT_MAX_DIMS) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "rank %d is above %d", rank, CQUANT_MAX_DIMS);
     int mark[CQUANT_MAX_DIMS] = {0};
     for (int i = 0; i < na; i++) {
       int64_t ax = axes[i] < 0 ? axes[i] + rank : axes[i];
-      if (ax < 0 || ax >= rank) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis %lld out of range", (long long)axes[i]);
+      if (ax < 0 || ax >= rank) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis %lld is out of range for rank %d", (long long)axes[i], rank);
+      if (mark[ax] && unsq) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis %lld is repeated", (long long)axes[i]);
       mark[ax] = 1;
     }
     if (unsq) {
       for (int d = 0, s = 0; d < rank; d++) shape[nd++] = mark[d] ? 1 : x->shape[s++];
     } else {
       for (int d = 0; d < x->ndim; d++) {
-        if ((na ? mark[d] : x->shape[d] == 1)) {
-          if (x->shape[d] != 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "cannot squeeze a dimension of %lld", (long long)x->shape[d]);
+        if (na >= 0 ? mark[d] : x->shape[d] == 1) {
+          if (x->shape[d] != 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "cannot squeeze axis %d of %lld", d, (long long)x->shape[d]);
           continue;
         }
         shape[nd++] = x->shape[d];
@@ -71,322 +91,286 @@ int cquant__op_reshape_like(cquant__opctx_t *ctx, const Onnx__NodeProto *node, c
   }
   int64_t n = 1;
   for (int d = 0; d < nd; d++) n *= shape[d];
-  if (n != x->numel) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the new shape holds %lld elements, the input %lld", (long long)n, (long long)x->numel);
-  int st = cquant_array_alloc(&out[0], x->dtype, nd, shape);
-  if (!st && x->nbytes) memcpy(out[0].data, x->data, x->nbytes);
-  return st;
+  if (n != x->numel)
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the new shape holds %lld elements, the input %lld", (long long)n, (long long)x->numel);
+  return copy_to(&out[0], x, nd, shape);
 }
 
 int cquant__op_transpose(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
-  int64_t perm[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], stride[CQUANT_MAX_DIMS];
-  const Onnx__AttributeProto *a = cquant__attr(node, "perm");
-  for (int d = 0; d < x->ndim; d++) perm[d] = a && (int)a->n_ints == x->ndim ? a->ints[d] : x->ndim - 1 - d;
-  int64_t s = 1;
-  for (int d = x->ndim - 1; d >= 0; d--) { stride[d] = s; s *= x->shape[d]; }
+  int64_t perm[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS], ss[CQUANT_MAX_DIMS];
+  int np, st, seen[CQUANT_MAX_DIMS] = {0};
+  if ((st = cquant__attr_ints(node, "perm", perm, CQUANT_MAX_DIMS, &np))) return st;
+  if (np < 0) {
+    for (int d = 0; d < x->ndim; d++) perm[d] = x->ndim - 1 - d;
+  } else if (np != x->ndim) {
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "perm has %d entries for rank %d", np, x->ndim);
+  }
+  cquant__tensor_strides(x->ndim, x->shape, xs);
   for (int d = 0; d < x->ndim; d++) {
-    if (perm[d] < 0 || perm[d] >= x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "bad perm");
+    if (perm[d] < 0 || perm[d] >= x->ndim || seen[perm[d]]++)
+      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "perm is not a permutation of 0..%d", x->ndim - 1);
     shape[d] = x->shape[perm[d]];
+    ss[d] = xs[perm[d]];
   }
-  int st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape);
-  if (st) return st;
-  const size_t es = cquant__dtype_size(x->dtype);
-  if (es == 1 && x->ndim == 4 && perm[0] == 0 && ((perm[1] == 2 && perm[2] == 3 && perm[3] == 1) || (perm[1] == 3 && perm[2] == 1 && perm[3] == 2))) {
-    /* NCHW <-> NHWC of bytes (the integer runtime's layout changes): plane transposes */
-    const int to_nhwc = perm[1] == 2;
-    const int64_t N = x->shape[0], C = to_nhwc ? x->shape[1] : x->shape[3], HW = to_nhwc ? x->shape[2] * x->shape[3] : x->shape[1] * x->shape[2];
-    const uint8_t *src = x->data;
-    uint8_t *dst = out[0].data;
-#pragma omp parallel for schedule(static) if (x->numel > 65536)
-    for (int64_t n = 0; n < N; n++)
-      for (int64_t c = 0; c < C; c++)
-        for (int64_t i = 0; i < HW; i++) {
-          if (to_nhwc) dst[(n * HW + i) * C + c] = src[(n * C + c) * HW + i];
-          else dst[(n * C + c) * HW + i] = src[(n * HW + i) * C + c];
-        }
-    return CQUANT_STATUS_OK;
-  }
-  for (int64_t i = 0; i < x->numel; i++) {
-    int64_t rem = i, src = 0;
-    for (int d = x->ndim - 1; d >= 0; d--) {
-      src += (rem % shape[d]) * stride[perm[d]];
-      rem /= shape[d];
-    }
-    memcpy((char *)out[0].data + i * es, (const char *)x->data + src * es, es);
-  }
+  if ((st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape))) return st;
+  cquant__tensor_copy(out[0].data, x->data, cquant__dtype_size(x->dtype), x->ndim, shape, ss);
   return CQUANT_STATUS_OK;
-}
-
-/* The node's axis attribute (default 0, negative from the end) in [0, ndim); 1 when out of range. */
-static int node_axis(const Onnx__NodeProto *node, int ndim, int64_t *axis) {
-  *axis = cquant__attr_int(node, "axis", 0);
-  if (*axis < 0) *axis += ndim;
-  return *axis < 0 || *axis >= ndim;
 }
 
 int cquant__op_concat(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
-  int64_t axis;
-  if (node_axis(node, x->ndim, &axis)) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
+  int axis, st;
+  if (!x) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "input 0 is missing");
+  if (!x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "cannot concatenate scalars");
+  if ((st = cquant__norm_axis(node, cquant__attr_int(node, "axis", cquant__opset(ctx) < 4 ? 1 : 0), x->ndim, &axis))) return st;
   int64_t shape[CQUANT_MAX_DIMS];
   memcpy(shape, x->shape, sizeof shape);
   shape[axis] = 0;
   for (int i = 0; i < n_in; i++) {
-    if (!in[i] || in[i]->ndim != x->ndim || in[i]->dtype != x->dtype) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "inputs differ in rank or type");
+    if (!in[i]) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "input %d is missing", i);
+    if (in[i]->ndim != x->ndim || in[i]->dtype != x->dtype) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "input %d differs from input 0 in rank or type", i);
     for (int d = 0; d < x->ndim; d++)
-      if (d != axis && in[i]->shape[d] != x->shape[d]) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "inputs differ off the axis");
+      if (d != axis && in[i]->shape[d] != x->shape[d])
+        return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "input %d has %lld at axis %d, input 0 %lld", i, (long long)in[i]->shape[d], d, (long long)x->shape[d]);
     shape[axis] += in[i]->shape[axis];
   }
-  int st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape);
-  if (st) return st;
-  int64_t outer = 1, inner = cquant__dtype_size(x->dtype);
+  if ((st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape))) return st;
+  int64_t outer = 1, inner = (int64_t)cquant__dtype_size(x->dtype);
   for (int d = 0; d < axis; d++) outer *= x->shape[d];
-  for (int d = (int)axis + 1; d < x->ndim; d++) inner *= x->shape[d];
+  for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
   char *dst = out[0].data;
   for (int64_t o = 0; o < outer; o++)
     for (int i = 0; i < n_in; i++) {
       const size_t chunk = (size_t)(in[i]->shape[axis] * inner);
-      memcpy(dst, (const char *)in[i]->data + o * chunk, chunk);
+      if (chunk) memcpy(dst, (const char *)in[i]->data + (size_t)o * chunk, chunk);
       dst += chunk;
     }
   return CQUANT_STATUS_OK;
 }
 
+/* Shape: the dimensions from start to end (opset 15; negative from the end, clamped). */
 int cquant__op_shape(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
-  int64_t n = in[0]->ndim;
+  const int r = in[0]->ndim;
+  int64_t s = cquant__attr_int(node, "start", 0), e = cquant__attr_int(node, "end", r);
+  if (s < 0) s += r;
+  if (e < 0) e += r;
+  s = s < 0 ? 0 : s > r ? r : s;
+  e = e < 0 ? 0 : e > r ? r : e;
+  int64_t n = e > s ? e - s : 0;
   int st = cquant_array_alloc(&out[0], CQUANT_DT_S64, 1, &n);
-  if (!st) memcpy(out[0].data, in[0]->shape, sizeof(int64_t) * (size_t)n);
+  if (!st && n) memcpy(out[0].data, in[0]->shape + s, sizeof(int64_t) * (size_t)n);
   return st;
-}
-
-static int ints_of(const Onnx__NodeProto *node, const cquant_array_t *a, const char *what, int64_t *v, int max, int *n) {
-  if (!a || (a->dtype != CQUANT_DT_S64 && a->dtype != CQUANT_DT_S32) || a->ndim > 1 || a->numel > max)
-    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s must be a 1-D integer tensor of at most %d values", what, max);
-  for (int64_t i = 0; i < a->numel; i++) v[i] = a->dtype == CQUANT_DT_S64 ? ((const int64_t *)a->data)[i] : ((const int32_t *)a->data)[i];
-  *n = (int)a->numel;
-  return CQUANT_STATUS_OK;
 }
 
 int cquant__op_gather(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0], *idx = in[1];
-  int64_t axis;
-  if (node_axis(node, x->ndim, &axis)) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
-  if (idx->dtype != CQUANT_DT_S64 && idx->dtype != CQUANT_DT_S32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "indices must be int64 or int32");
-  if (x->ndim - 1 + idx->ndim > CQUANT_MAX_DIMS) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "result rank too large");
+  int axis, st;
+  if (!x || !idx) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "an input is missing");
+  if (!x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "data must have rank 1 or more");
+  if ((st = cquant__norm_axis(node, cquant__attr_int(node, "axis", 0), x->ndim, &axis))) return st;
+  if ((st = cquant__tensor_need_index(node, idx, "indices"))) return st;
+  if (x->ndim - 1 + idx->ndim > CQUANT_MAX_DIMS) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "the result's rank is above %d", CQUANT_MAX_DIMS);
+  const int64_t len = x->shape[axis];
+  for (int64_t i = 0; i < idx->numel; i++) {
+    int64_t k;
+    if ((st = cquant__tensor_index(node, cquant__tensor_idx(idx, i), len, "index", &k))) return st;
+  }
   int64_t shape[CQUANT_MAX_DIMS];
   int nd = 0;
   for (int d = 0; d < axis; d++) shape[nd++] = x->shape[d];
   for (int d = 0; d < idx->ndim; d++) shape[nd++] = idx->shape[d];
-  for (int d = (int)axis + 1; d < x->ndim; d++) shape[nd++] = x->shape[d];
-  int st = cquant_array_alloc(&out[0], x->dtype, nd, shape);
-  if (st) return st;
-  int64_t outer = 1, inner = (int64_t)cquant__dtype_size(x->dtype);
+  for (int d = axis + 1; d < x->ndim; d++) shape[nd++] = x->shape[d];
+  if ((st = cquant_array_alloc(&out[0], x->dtype, nd, shape))) return st;
+  const size_t es = cquant__dtype_size(x->dtype);
+  int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; d++) outer *= x->shape[d];
-  for (int d = (int)axis + 1; d < x->ndim; d++) inner *= x->shape[d];
-  const int64_t len = x->shape[axis];
+  for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
   char *dst = out[0].data;
+  const char *src = x->data;
+  if (inner == 1 && es == 4) { /* gathering single float32/int32 values */
+    uint32_t *y = (uint32_t *)dst;
+    const uint32_t *xv = (const uint32_t *)src;
+    for (int64_t o = 0; o < outer; o++)
+      for (int64_t i = 0; i < idx->numel; i++) {
+        const int64_t k = cquant__tensor_idx(idx, i);
+        *y++ = xv[o * len + (k < 0 ? k + len : k)];
+      }
+    return CQUANT_STATUS_OK;
+  }
+  const size_t row = (size_t)inner * es;
   for (int64_t o = 0; o < outer; o++)
     for (int64_t i = 0; i < idx->numel; i++) {
-      int64_t k = idx->dtype == CQUANT_DT_S64 ? ((const int64_t *)idx->data)[i] : ((const int32_t *)idx->data)[i];
+      int64_t k = cquant__tensor_idx(idx, i);
       if (k < 0) k += len;
-      if (k < 0 || k >= len) {
-        cquant_array_free(&out[0]);
-        return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "index %lld out of range for %lld", (long long)k, (long long)len);
-      }
-      memcpy(dst, (const char *)x->data + (o * len + k) * inner, (size_t)inner);
-      dst += inner;
+      if (row) memcpy(dst, src + (size_t)(o * len + k) * row, row);
+      dst += row;
     }
   return CQUANT_STATUS_OK;
 }
 
+/* Slice: starts/ends/axes attributes before opset 10, then inputs with steps. Indices are
+ * clamped as ONNX says (positive steps into [0, dim], negative into [-1, dim - 1]). */
 int cquant__op_slice(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   int64_t starts[CQUANT_MAX_DIMS], ends[CQUANT_MAX_DIMS], axes[CQUANT_MAX_DIMS], steps[CQUANT_MAX_DIMS];
-  int ns = 0, ne = 0, na = 0, nst = 0, st;
-  if (n_in < 3) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "Slice with attributes (opset < 10) is not supported");
-  if ((st = ints_of(node, in[1], "starts", starts, CQUANT_MAX_DIMS, &ns)) || (st = ints_of(node, in[2], "ends", ends, CQUANT_MAX_DIMS, &ne))) return st;
-  if (ns != ne) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "starts and ends differ in length");
-  if (n_in > 3 && in[3] && (st = ints_of(node, in[3], "axes", axes, CQUANT_MAX_DIMS, &na))) return st;
-  if (n_in > 4 && in[4] && (st = ints_of(node, in[4], "steps", steps, CQUANT_MAX_DIMS, &nst))) return st;
-  int64_t b[CQUANT_MAX_DIMS], stp[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS];
-  for (int d = 0; d < x->ndim; d++) { b[d] = 0; stp[d] = 1; shape[d] = x->shape[d]; }
+  int ns = 0, ne = 0, na = -1, nst = -1, st;
+  if (n_in < 3 && cquant__attr(node, "starts")) {
+    if ((st = cquant__attr_ints(node, "starts", starts, CQUANT_MAX_DIMS, &ns)) || (st = cquant__attr_ints(node, "ends", ends, CQUANT_MAX_DIMS, &ne)) ||
+        (st = cquant__attr_ints(node, "axes", axes, CQUANT_MAX_DIMS, &na)))
+      return st;
+  } else {
+    if (n_in < 3 || !in[1] || !in[2]) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "starts and ends are missing");
+    if ((st = cquant__tensor_need_index(node, in[1], "starts")) || (st = cquant__tensor_need_index(node, in[2], "ends")) ||
+        (st = cquant__read_ints(node, in[1], "starts", starts, CQUANT_MAX_DIMS, &ns)) || (st = cquant__read_ints(node, in[2], "ends", ends, CQUANT_MAX_DIMS, &ne)))
+      return st;
+    if (n_in > 3 && in[3] && (st = cquant__read_ints(node, in[3], "axes", axes, CQUANT_MAX_DIMS, &na))) return st;
+    if (n_in > 4 && in[4] && (st = cquant__read_ints(node, in[4], "steps", steps, CQUANT_MAX_DIMS, &nst))) return st;
+  }
+  if (ns != ne || (na >= 0 && na != ns) || (nst >= 0 && nst != ns))
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "starts, ends, axes and steps differ in length");
+  int64_t b[CQUANT_MAX_DIMS], stp[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS];
+  int seen[CQUANT_MAX_DIMS] = {0};
+  for (int d = 0; d < x->ndim; d++) b[d] = 0, stp[d] = 1, shape[d] = x->shape[d];
   for (int i = 0; i < ns; i++) {
-    int64_t ax = na ? axes[i] : i;
-    if (ax < 0) ax += x->ndim;
-    if (ax < 0 || ax >= x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
-    const int64_t dim = x->shape[ax], step = nst ? steps[i] : 1;
-    if (step == 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "step 0");
+    int ax;
+    if ((st = cquant__norm_axis(node, na >= 0 ? axes[i] : i, x->ndim, &ax))) return st;
+    if (!x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "cannot slice a scalar");
+    if (seen[ax]++) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis %d is repeated", ax);
+    const int64_t dim = x->shape[ax], step = nst >= 0 ? steps[i] : 1;
+    if (step == 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "step 0 at axis %d", ax);
     int64_t s0 = starts[i] < 0 ? starts[i] + dim : starts[i], e0 = ends[i] < 0 ? ends[i] + dim : ends[i];
     if (step > 0) {
-      s0 = s0 < 0 ? 0 : (s0 > dim ? dim : s0);
-      e0 = e0 < 0 ? 0 : (e0 > dim ? dim : e0);
-      shape[ax] = e0 > s0 ? (e0 - s0 + step - 1) / step : 0;
+      s0 = s0 < 0 ? 0 : s0 > dim ? dim : s0;
+      e0 = e0 < 0 ? 0 : e0 > dim ? dim : e0;
+      shape[ax] = e0 > s0 ? (e0 - s0 - 1) / step + 1 : 0;
     } else {
-      s0 = s0 < 0 ? -1 : (s0 > dim - 1 ? dim - 1 : s0);
-      e0 = e0 < -1 ? -1 : (e0 > dim - 1 ? dim - 1 : e0);
-      shape[ax] = s0 > e0 ? (s0 - e0 - step - 1) / (-step) : 0;
+      s0 = s0 < 0 ? -1 : s0 > dim - 1 ? dim - 1 : s0;
+      e0 = e0 < -1 ? -1 : e0 > dim - 1 ? dim - 1 : e0;
+      shape[ax] = s0 > e0 ? (s0 - e0 - 1) / (step == INT64_MIN ? INT64_MAX : -step) + 1 : 0;
     }
-    b[ax] = s0;
+    b[ax] = shape[ax] ? s0 : 0;
     stp[ax] = step;
   }
   if ((st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape))) return st;
+  if (!out[0].numel) return CQUANT_STATUS_OK;
   const size_t es = cquant__dtype_size(x->dtype);
-  int64_t xs[CQUANT_MAX_DIMS], s = 1;
-  for (int d = x->ndim - 1; d >= 0; d--) { xs[d] = s; s *= x->shape[d]; }
-  for (int64_t i = 0; i < out[0].numel; i++) {
-    int64_t rem = i, src = 0;
-    for (int d = x->ndim - 1; d >= 0; d--) {
-      src += (b[d] + (rem % shape[d]) * stp[d]) * xs[d];
-      rem /= shape[d];
-    }
-    memcpy((char *)out[0].data + i * (int64_t)es, (const char *)x->data + src * (int64_t)es, es);
-  }
-  return CQUANT_STATUS_OK;
-}
-
-int cquant__op_pad(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
-  const cquant_array_t *x = in[0];
-  if (x->dtype != CQUANT_DT_F32) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "float32 only");
-  const Onnx__AttributeProto *m = cquant__attr(node, "mode");
-  int mode = 0; /* constant, reflect, edge */
-  if (m && m->has_s) {
-    if (m->s.len == 7 && !memcmp(m->s.data, "reflect", 7)) mode = 1;
-    else if (m->s.len == 4 && !memcmp(m->s.data, "edge", 4)) mode = 2;
-    else if (!(m->s.len == 8 && !memcmp(m->s.data, "constant", 8)))
-      return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "mode '%.*s' is not supported (constant, reflect, edge)", (int)m->s.len, (const char *)m->s.data);
-  }
-  int64_t pads[2 * CQUANT_MAX_DIMS];
-  int np = 0, st;
-  const Onnx__AttributeProto *pa = cquant__attr(node, "pads");
-  if (pa) { for (size_t i = 0; i < pa->n_ints && i < 2 * CQUANT_MAX_DIMS; i++) pads[np++] = pa->ints[i]; }
-  else if (n_in > 1 && in[1] && (st = ints_of(node, in[1], "pads", pads, 2 * CQUANT_MAX_DIMS, &np))) return st;
-  if (np != 2 * x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "pads needs %d values", 2 * x->ndim);
-  float value = 0.0f;
-  if (n_in > 2 && in[2] && in[2]->numel == 1 && in[2]->dtype == CQUANT_DT_F32) value = *(const float *)in[2]->data;
-  int64_t shape[CQUANT_MAX_DIMS];
+  cquant__tensor_strides(x->ndim, x->shape, xs);
+  int64_t off = 0, ss[CQUANT_MAX_DIMS];
   for (int d = 0; d < x->ndim; d++) {
-    if (pads[d] < 0 || pads[d + x->ndim] < 0) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "negative pads");
-    if (mode == 1 && (pads[d] >= x->shape[d] || pads[d + x->ndim] >= x->shape[d]) && (pads[d] || pads[d + x->ndim]))
-      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "reflect pads must be smaller than the axis (%lld)", (long long)x->shape[d]);
-    if (mode == 2 && !x->shape[d] && (pads[d] || pads[d + x->ndim])) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "edge padding of an empty axis");
-    shape[d] = x->shape[d] + pads[d] + pads[d + x->ndim];
+    off += b[d] * xs[d];
+    ss[d] = shape[d] > 1 ? stp[d] * xs[d] : 0; /* one element: its step does not matter (and may be huge) */
   }
-  if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, x->ndim, shape))) return st;
-  float *y = out[0].data;
-  for (int64_t i = 0; i < out[0].numel; i++) {
-    int64_t rem = i, src = 0, mul = 1;
-    int inside = 1;
-    for (int d = x->ndim - 1; d >= 0; d--) {
-      int64_t c = rem % shape[d] - pads[d];
-      rem /= shape[d];
-      const int64_t n = x->shape[d];
-      if (mode == 1 && n > 1) c = c < 0 ? -c : (c >= n ? 2 * (n - 1) - c : c); /* mirror without the edge */
-      else if (mode) c = c < 0 ? 0 : (c >= n ? n - 1 : c);                     /* edge (and reflect of one element) */
-      if (c < 0 || c >= n) inside = 0;
-      src += c * mul;
-      mul *= x->shape[d];
-    }
-    y[i] = inside ? ((const float *)x->data)[src] : value;
-  }
+  cquant__tensor_copy(out[0].data, (const char *)x->data + (size_t)off * es, es, x->ndim, shape, ss);
   return CQUANT_STATUS_OK;
 }
 
+/* Expand: numpy broadcasting of the input to the shape (either side may be 1). */
 int cquant__op_expand(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
-  int64_t target[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS];
+  int64_t target[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS], ss[CQUANT_MAX_DIMS];
   int nt = 0, st;
-  if ((st = ints_of(node, in[1], "shape", target, CQUANT_MAX_DIMS, &nt))) return st;
+  if ((st = cquant__read_ints(node, in[1], "shape", target, CQUANT_MAX_DIMS, &nt))) return st;
   const int r = nt > x->ndim ? nt : x->ndim;
+  cquant__tensor_strides(x->ndim, x->shape, xs);
   for (int d = 0; d < r; d++) {
     const int dx = d - (r - x->ndim), dt = d - (r - nt);
     const int64_t a = dx >= 0 ? x->shape[dx] : 1, b = dt >= 0 ? target[dt] : 1;
-    if (a != b && a != 1 && b != 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "shapes do not broadcast");
+    if (b < 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "shape[%d] = %lld is negative", dt, (long long)b);
+    if (a != b && a != 1 && b != 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%lld does not broadcast to %lld at axis %d", (long long)a, (long long)b, d);
     shape[d] = a == 1 ? b : a;
+    ss[d] = a == 1 ? 0 : xs[dx];
   }
   if ((st = cquant_array_alloc(&out[0], x->dtype, r, shape))) return st;
-  const size_t es = cquant__dtype_size(x->dtype);
-  for (int64_t i = 0; i < out[0].numel; i++) {
-    int64_t rem = i, src = 0, mul = 1;
-    for (int d = r - 1; d >= 0; d--) {
-      const int dx = d - (r - x->ndim);
-      const int64_t c = rem % shape[d];
-      rem /= shape[d];
-      if (dx >= 0) {
-        src += (x->shape[dx] == 1 ? 0 : c) * mul;
-        mul *= x->shape[dx];
-      }
-    }
-    memcpy((char *)out[0].data + i * (int64_t)es, (const char *)x->data + src * (int64_t)es, es);
-  }
+  cquant__tensor_copy(out[0].data, x->data, cquant__dtype_size(x->dtype), r, shape, ss);
   return CQUANT_STATUS_OK;
+}
+
+/* Fills a of n elements of es bytes with the element at v (doubling memcpy). */
+static void fill(void *a, int64_t n, const void *v, size_t es) {
+  if (!n) return;
+  int zero = 1;
+  for (size_t i = 0; i < es; i++) zero &= !((const uint8_t *)v)[i];
+  if (zero) { /* cquant_array_alloc zeroed it */
+    memset(a, 0, (size_t)n * es);
+    return;
+  }
+  memcpy(a, v, es);
+  for (int64_t have = 1; have < n;) {
+    const int64_t k = have < n - have ? have : n - have;
+    memcpy((char *)a + (size_t)have * es, a, (size_t)k * es);
+    have += k;
+  }
 }
 
 int cquant__op_constant_of_shape(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int64_t shape[CQUANT_MAX_DIMS];
   int nd = 0, st;
-  if ((st = ints_of(node, in[0], "shape", shape, CQUANT_MAX_DIMS, &nd))) return st;
+  if ((st = cquant__read_ints(node, in[0], "shape", shape, CQUANT_MAX_DIMS, &nd))) return st;
+  if (in[0]->ndim != 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the shape must be 1-D");
   cquant_array_t v;
   memset(&v, 0, sizeof v);
   const Onnx__AttributeProto *a = cquant__attr(node, "value");
-  if (a && a->t && (st = cquant__tensor_from_proto(a->t, &v))) return st;
+  if (a && a->t) {
+    if ((st = cquant__tensor_from_proto(a->t, &v))) return st;
+    if (v.numel != 1) {
+      cquant_array_free(&v);
+      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "value must hold one element");
+    }
+  }
   const cquant_dtype_t dt = a && a->t ? v.dtype : CQUANT_DT_F32;
-  if ((st = cquant_array_alloc(&out[0], dt, nd, shape))) { cquant_array_free(&v); return st; }
-  const size_t es = cquant__dtype_size(dt);
-  if (a && a->t && v.numel == 1)
-    for (int64_t i = 0; i < out[0].numel; i++) memcpy((char *)out[0].data + i * (int64_t)es, v.data, es);
+  if ((st = cquant_array_alloc(&out[0], dt, nd, shape))) {
+    cquant_array_free(&v);
+    return st;
+  }
+  if (a && a->t) fill(out[0].data, out[0].numel, v.data, cquant__dtype_size(dt));
   cquant_array_free(&v);
   return CQUANT_STATUS_OK;
 }
 
 /* Split: along axis into the sizes of the 'split' attribute (opset < 13) or input (13+), or into
- * equal parts (the last smaller when it does not divide, as opset 18 allows). */
+ * num_outputs parts (opset 18: ceil(dim / n) each, the last smaller), or equal parts. */
 int cquant__op_split(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
-  int64_t axis;
-  if (node_axis(node, x->ndim, &axis)) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axis out of range");
-  int64_t sizes[64];
+  int axis, st, ns = -1;
+  if (!x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "cannot split a scalar");
+  if ((st = cquant__norm_axis(node, cquant__attr_int(node, "axis", 0), x->ndim, &axis))) return st;
   if (n_out > 64) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "more than 64 outputs");
-  const Onnx__AttributeProto *a = cquant__attr(node, "split");
-  const cquant_array_t *s = n_in > 1 ? in[1] : NULL;
-  int64_t total = 0;
-  if (s && s->numel) {
-    if ((s->dtype != CQUANT_DT_S64 && s->dtype != CQUANT_DT_S32) || s->numel != n_out)
-      return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "split needs %d integer values", n_out);
-    for (int i = 0; i < n_out; i++) sizes[i] = s->dtype == CQUANT_DT_S64 ? ((const int64_t *)s->data)[i] : ((const int32_t *)s->data)[i];
-  } else if (a && a->n_ints) {
-    if ((int)a->n_ints != n_out) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "split needs %d values", n_out);
-    for (int i = 0; i < n_out; i++) sizes[i] = a->ints[i];
+  int64_t sizes[64], total = 0;
+  const int64_t dim = x->shape[axis];
+  if (n_in > 1 && in[1]) {
+    if ((st = cquant__read_ints(node, in[1], "split", sizes, 64, &ns))) return st;
+  } else if (cquant__attr(node, "split")) {
+    if ((st = cquant__attr_ints(node, "split", sizes, 64, &ns))) return st;
+  }
+  if (ns >= 0) {
+    if (ns != n_out) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "split has %d sizes for %d outputs", ns, n_out);
   } else {
-    const int64_t part = (x->shape[axis] + n_out - 1) / n_out;
-    for (int i = 0; i < n_out; i++) {
-      const int64_t left = x->shape[axis] - part * i;
-      sizes[i] = left < part ? (left > 0 ? left : 0) : part;
-    }
+    const int64_t parts = cquant__attr_int(node, "num_outputs", n_out);
+    if (parts != n_out) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "num_outputs is %lld, the node has %d outputs", (long long)parts, n_out);
+    const int64_t part = (dim + n_out - 1) / n_out;
+    for (int i = 0; i < n_out; i++) sizes[i] = i < n_out - 1 ? part : dim - part * (n_out - 1);
   }
   for (int i = 0; i < n_out; i++) {
-    if (sizes[i] < 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "negative split size");
+    if (sizes[i] < 0 || sizes[i] > dim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "split size %lld for an axis of %lld", (long long)sizes[i], (long long)dim);
     total += sizes[i];
   }
-  if (total != x->shape[axis])
-    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "split sizes add up to %lld, the axis has %lld", (long long)total, (long long)x->shape[axis]);
+  if (total != dim)
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "split sizes add up to %lld, the axis has %lld", (long long)total, (long long)dim);
   const size_t es = cquant__dtype_size(x->dtype);
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; d++) outer *= x->shape[d];
-  for (int d = (int)axis + 1; d < x->ndim; d++) inner *= x->shape[d];
+  for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
   int64_t start = 0;
   for (int i = 0; i < n_out; i++) {
     int64_t shape[CQUANT_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[axis] = sizes[i];
-    int st = cquant_array_alloc(&out[i], x->dtype, x->ndim, shape);
-    if (st) {
-      for (int j = 0; j < i; j++) cquant_array_free(&out[j]);
-      return st;
-    }
-    for (int64_t o = 0; o < outer; o++)
-      memcpy((char *)out[i].data + (size_t)(o * sizes[i] * inner) * es, (const char *)x->data + (size_t)((o * x->shape[axis] + start) * inner) * es,
-             (size_t)(sizes[i] * inner) * es);
+    if ((st = cquant_array_alloc(&out[i], x->dtype, x->ndim, shape))) return cquant__tensor_fail(out, i, st);
+    const size_t chunk = (size_t)(sizes[i] * inner) * es;
+    for (int64_t o = 0; o < outer && chunk; o++)
+      memcpy((char *)out[i].data + (size_t)o * chunk, (const char *)x->data + (size_t)((o * dim + start) * inner) * es, chunk);
     start += sizes[i];
   }
-  return 0;
+  return CQUANT_STATUS_OK;
 }

@@ -1,0 +1,144 @@
+/* The strided copy the tensor family moves bytes with (Transpose, Slice, Expand, Tile,
+ * DepthToSpace, ...), and small shared helpers of the family. Elements are moved by width (1, 2, 4
+ * or 8 bytes), never by type. */
+#include <stdlib.h>
+#include <string.h>
+#include "exec/ops/tensor_internal.h"
+
+void cquant__tensor_strides(int nd, const int64_t *shape, int64_t *stride) {
+  int64_t s = 1;
+  for (int d = nd - 1; d >= 0; d--) {
+    stride[d] = s;
+    s *= shape[d];
+  }
+}
+
+/* n elements of src, s elements apart, into contiguous dst. */
+static void row(char *dst, const char *src, size_t es, int64_t n, int64_t s) {
+  if (s == 1) {
+    memcpy(dst, src, (size_t)n * es);
+    return;
+  }
+#define ROW(T)                                                                \
+  do {                                                                        \
+    T *d_ = (T *)dst;                                                         \
+    const T *p_ = (const T *)src;                                             \
+    for (int64_t i = 0; i < n; i++) d_[i] = p_[i * s];                        \
+  } while (0)
+  switch (es) {
+    case 1: ROW(uint8_t); break;
+    case 2: ROW(uint16_t); break;
+    case 4: ROW(uint32_t); break;
+    case 8: ROW(uint64_t); break;
+    default:
+      for (int64_t i = 0; i < n; i++) memcpy(dst + (size_t)i * es, src + (size_t)(i * s) * es, es);
+  }
+#undef ROW
+}
+
+/* dst[i * dld + j] = src[i + j * sld] for i < ni, j < nj, in 32 x 32 tiles (reads and writes
+ * both stay within a few cache lines per tile). */
+static void tile2d(char *dst, int64_t dld, const char *src, int64_t sld, size_t es, int64_t ni, int64_t nj) {
+  enum { B = 32 };
+#define T2(T)                                                                                     \
+  do {                                                                                            \
+    T *d_ = (T *)dst;                                                                             \
+    const T *p_ = (const T *)src;                                                                 \
+    for (int64_t ib = 0; ib < ni; ib += B)                                                        \
+      for (int64_t jb = 0; jb < nj; jb += B) {                                                    \
+        const int64_t ie = ib + B < ni ? ib + B : ni, je = jb + B < nj ? jb + B : nj;             \
+        for (int64_t i = ib; i < ie; i++)                                                         \
+          for (int64_t j = jb; j < je; j++) d_[i * dld + j] = p_[i + j * sld];                    \
+      }                                                                                           \
+  } while (0)
+  switch (es) {
+    case 1: T2(uint8_t); break;
+    case 2: T2(uint16_t); break;
+    case 4: T2(uint32_t); break;
+    case 8: T2(uint64_t); break;
+    default:
+      for (int64_t i = 0; i < ni; i++)
+        for (int64_t j = 0; j < nj; j++) memcpy(dst + (size_t)(i * dld + j) * es, src + (size_t)(i + j * sld) * es, es);
+  }
+#undef T2
+}
+
+void cquant__tensor_copy(void *dst, const void *src, size_t es, int nd, const int64_t *shape_in, const int64_t *stride_in) {
+  int64_t shape[CQUANT__TMAXD], st[CQUANT__TMAXD], dstd[CQUANT__TMAXD], total = 1;
+  int n = 0;
+  for (int d = 0; d < nd; d++) {
+    if (!shape_in[d]) return;
+    total *= shape_in[d];
+    if (shape_in[d] == 1) continue;
+    if (n && st[n - 1] == stride_in[d] * shape_in[d]) { /* contiguous with the dimension outside it: one dimension */
+      shape[n - 1] *= shape_in[d];
+      st[n - 1] = stride_in[d];
+    } else {
+      shape[n] = shape_in[d];
+      st[n++] = stride_in[d];
+    }
+  }
+  if (!n) {
+    memcpy(dst, src, es);
+    return;
+  }
+  cquant__tensor_strides(n, shape, dstd);
+  /* a transpose: an outer dimension is contiguous in src while the last one is not */
+  int p = -1;
+  if (st[n - 1] != 1 && shape[n - 1] >= 4)
+    for (int d = n - 2; d >= 0; d--)
+      if (st[d] == 1 && shape[d] >= 4) p = d;
+  int od[CQUANT__TMAXD], no = 0;
+  for (int d = 0; d < n - 1; d++)
+    if (d != p) od[no++] = d;
+  const int64_t inner = shape[n - 1] * (p >= 0 ? shape[p] : 1), rows = total / inner;
+  char *const y = dst;
+  const char *const x = src;
+#pragma omp parallel for schedule(static) if (total * (int64_t)es > (1 << 20) && rows > 1)
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t rem = r, so = 0, dof = 0;
+    for (int k = no - 1; k >= 0; k--) {
+      const int d = od[k];
+      const int64_t c = rem % shape[d];
+      rem /= shape[d];
+      so += c * st[d];
+      dof += c * dstd[d];
+    }
+    if (p >= 0) tile2d(y + (size_t)dof * es, dstd[p], x + (size_t)so * es, st[n - 1], es, shape[p], shape[n - 1]);
+    else row(y + (size_t)dof * es, x + (size_t)so * es, es, shape[n - 1], st[n - 1]);
+  }
+}
+
+int cquant__tensor_index(const Onnx__NodeProto *node, int64_t k, int64_t dim, const char *what, int64_t *out) {
+  const int64_t v = k < 0 ? k + dim : k;
+  if (v < 0 || v >= dim)
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s %lld is out of range for an axis of %lld", what, (long long)k, (long long)dim);
+  *out = v;
+  return CQUANT_STATUS_OK;
+}
+
+int cquant__tensor_need_index(const Onnx__NodeProto *node, const cquant_array_t *a, const char *what) {
+  if (!a) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s is missing", what);
+  if (a->dtype != CQUANT_DT_S64 && a->dtype != CQUANT_DT_S32)
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "%s must be int32 or int64, got %s", what, cquant_dtype_info(a->dtype)->name);
+  return CQUANT_STATUS_OK;
+}
+
+int cquant__tensor_axes(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, int k, int64_t *axes, int *n) {
+  const Onnx__AttributeProto *a = cquant__attr(node, "axes");
+  *n = -1;
+  if (a) return cquant__attr_ints(node, "axes", axes, CQUANT_MAX_DIMS, n);
+  if (k < n_in && in[k]) return cquant__read_ints(node, in[k], "axes", axes, CQUANT_MAX_DIMS, n);
+  return CQUANT_STATUS_OK;
+}
+
+int cquant__tensor_attr_is(const Onnx__NodeProto *node, const char *name, const char *s, int dflt) {
+  const Onnx__AttributeProto *a = cquant__attr(node, name);
+  if (!a || !a->has_s) return dflt;
+  return a->s.len == strlen(s) && !memcmp(a->s.data, s, a->s.len);
+}
+
+int cquant__tensor_fail(cquant_array_t *out, int n, int st) {
+  for (int i = 0; i < n; i++) cquant_array_free(&out[i]);
+  return st;
+}
