@@ -23,20 +23,123 @@ static const char *out_of_scope_ops[] = {"Gradient", "Adagrad", "Adam", "Momentu
                                          "RandomUniform", "RandomNormalLike", "RandomUniformLike", "StringNormalizer",
                                          "TfIdfVectorizer", "RegexFullMatch", "StringConcat", "StringSplit"};
 
+/* SequenceProto and OptionalProto (onnx-data.proto, which protoc-c does not generate here) read
+ * from the wire format: elem_type is field 2, a tensor value field 3, a sequence 5, an optional 7;
+ * the rest is skipped. A sequence becomes a CQUANT_DT_SEQUENCE array, an optional a
+ * CQUANT_DT_OPTIONAL one (see exec_internal.h). */
+static int pb_varint(const uint8_t **p, const uint8_t *e, uint64_t *v) {
+  *v = 0;
+  for (int sh = 0; *p < e && sh < 64; sh += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << sh;
+    if (!(b & 0x80)) return 0;
+  }
+  return -1;
+}
+
+static int pb_container(const uint8_t *b, size_t n, int is_opt, cquant_array_t *a) {
+  for (int pass = 0, count = 0; pass < 2; pass++) {
+    if (pass && (is_opt ? cquant__opt_alloc(a, count > 0) : cquant__seq_alloc(a, count))) return -1;
+    const uint8_t *p = b, *e = b + n;
+    int k = 0;
+    while (p < e) {
+      uint64_t key, v;
+      if (pb_varint(&p, e, &key)) return -1;
+      int field = (int)(key >> 3), wt = (int)(key & 7);
+      if (wt == 0) {
+        if (pb_varint(&p, e, &v)) return -1;
+        continue;
+      }
+      if (wt == 1 || wt == 5) {
+        if ((size_t)(e - p) < (wt == 1 ? 8u : 4u)) return -1;
+        p += wt == 1 ? 8 : 4;
+        continue;
+      }
+      if (wt != 2 || pb_varint(&p, e, &v) || v > (uint64_t)(e - p)) return -1;
+      if (field == 3 || field == 5 || field == 7) {
+        if (!pass) count++;
+        else {
+          cquant_array_t *x = &cquant__elems(a)[k++];
+          if (field == 3 ? cquant_tensorproto_parse(p, (size_t)v, x, NULL) : pb_container(p, (size_t)v, field == 7, x)) return -1;
+        }
+      }
+      p += v;
+    }
+    if (is_opt && count > 1) return -1;
+  }
+  return 0;
+}
+
+/* The type (TypeProto value case) of graph input or output k of the test's model, from the .pb's
+ * name (input_K.pb, output_K.pb) and the model beside its folder. */
+static int pb_kind(const char *path) {
+  char model[4200];
+  snprintf(model, sizeof model, "%s", path);
+  char *base = strrchr(model, '/');
+  if (!base) return ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+  int is_out = !strncmp(base + 1, "output_", 7), k = atoi(base + 1 + (is_out ? 7 : 6));
+  *base = 0;
+  if (!(base = strrchr(model, '/'))) return ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+  snprintf(base, sizeof model - (size_t)(base - model), "/model.onnx");
+  void *buf;
+  size_t len;
+  if (cquant_file_read(model, &buf, &len)) return ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+  Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+  free(buf);
+  int kind = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+  if (mp && mp->graph) {
+    const Onnx__GraphProto *g = mp->graph;
+    const Onnx__ValueInfoProto *v = NULL;
+    if (is_out) v = k >= 0 && (size_t)k < g->n_output ? g->output[k] : NULL;
+    else
+      for (size_t i = 0, j = 0; i < g->n_input && !v; i++) {
+        int init = 0;
+        for (size_t q = 0; q < g->n_initializer && !init; q++)
+          init = g->initializer[q]->name && g->input[i]->name && !strcmp(g->initializer[q]->name, g->input[i]->name);
+        if (!init && (int)j++ == k) v = g->input[i];
+      }
+    if (v && v->type) kind = (int)v->type->value_case;
+  }
+  if (mp) onnx__model_proto__free_unpacked(mp, NULL);
+  return kind;
+}
+
 static int load_pb(const char *path, cquant_array_t *a) {
   void *buf;
   size_t len;
   int st = cquant_file_read(path, &buf, &len);
   if (st) return st;
-  st = cquant_tensorproto_parse(buf, len, a, NULL);
+  const int kind = pb_kind(path);
+  if (kind == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE || kind == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE) {
+    memset(a, 0, sizeof *a);
+    if (pb_container(buf, len, kind == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE, a)) {
+      cquant_array_free(a);
+      st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: not a sequence or optional", path);
+    }
+  } else st = cquant_tensorproto_parse(buf, len, a, NULL);
   free(buf);
   return st;
 }
 
 static int close_enough(const cquant_array_t *got, const cquant_array_t *want, char *why, size_t nwhy) {
   if (got->dtype != want->dtype) {
-    snprintf(why, nwhy, "type %s, expected %s", cquant_dtype_info(got->dtype)->name, cquant_dtype_info(want->dtype)->name);
+    const cquant_dtype_info_t *gi = cquant_dtype_info(got->dtype), *wi = cquant_dtype_info(want->dtype);
+    snprintf(why, nwhy, "type %s, expected %s", gi ? gi->name : "?", wi ? wi->name : "?");
     return 0;
+  }
+  if (cquant__is_container(got->dtype)) { /* sequences and optionals: element by element */
+    if (got->numel != want->numel) {
+      snprintf(why, nwhy, "%s of %lld elements, expected %lld", cquant_dtype_info(got->dtype)->name, (long long)got->numel, (long long)want->numel);
+      return 0;
+    }
+    for (int64_t i = 0; i < got->numel; i++) {
+      char w[256];
+      if (!close_enough(&cquant__elems(got)[i], &cquant__elems(want)[i], w, sizeof w)) {
+        snprintf(why, nwhy, "element %lld: %s", (long long)i, w);
+        return 0;
+      }
+    }
+    return 1;
   }
   if (got->ndim != want->ndim || memcmp(got->shape, want->shape, sizeof(int64_t) * (size_t)got->ndim)) {
     char a[128] = "", b[128] = "";

@@ -31,6 +31,10 @@ typedef enum {
   CQUANT_DT_U32,
   CQUANT_DT_U64,
   CQUANT_DT_F64, /* IEEE-754 binary64 */
+  /* containers of the ONNX executor (sequence, optional): data holds cquant_array_t elements, never
+   * numbers; cquant_array_alloc refuses them (src/exec/ops/control_value.c makes them) */
+  CQUANT_DT_SEQUENCE,
+  CQUANT_DT_OPTIONAL,
   CQUANT_DT_COUNT
 } cquant_dtype_t;
 

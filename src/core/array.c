@@ -32,6 +32,8 @@ int cquant_array_alloc(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int
 
 void cquant_array_free(cquant_array_t *a) {
   if (!a) return;
+  if ((a->dtype == CQUANT_DT_SEQUENCE || a->dtype == CQUANT_DT_OPTIONAL) && a->data) /* containers: their elements first */
+    for (int64_t i = 0; i < a->numel; i++) cquant_array_free(&((cquant_array_t *)a->data)[i]);
   free(a->data);
   memset(a, 0, sizeof *a);
 }

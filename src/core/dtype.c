@@ -24,6 +24,8 @@ static const cquant_dtype_info_t table[CQUANT_DT_COUNT] = {
   [CQUANT_DT_U32]    = {"u32", "uint32", 32, 0, 0, 0, 0, 0, UINT32_MAX, 0, 4294967295.0, 1},
   [CQUANT_DT_U64]    = {"u64", "uint64", 64, 0, 0, 0, 0, 0, INT64_MAX, 0, 1.8446744073709552e19, 1},
   [CQUANT_DT_F64]    = {"f64", "float64", 64, 1, 1, 11, 52, 0, 0, 2.2250738585072014e-308, 1.7976931348623157e+308, 1e-15},
+  [CQUANT_DT_SEQUENCE] = {"seq", "sequence", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+  [CQUANT_DT_OPTIONAL] = {"opt", "optional", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 /* clang-format on */
 

@@ -10,9 +10,32 @@
  * model run (the constant-folding pass): then nothing is constant to them and nothing is cached. */
 typedef struct cquant__opctx {
   cquant_onnx_model_t *m;
-  int node;
+  int node;            /* the top-level node's index; -1 inside a subgraph (nothing is cached there) */
   uint32_t const_mask;
+  const struct cquant__scope *scope;      /* the values visible to the node (the executor's) */
+  struct cquant__body *const *subs;       /* the node's subgraphs, NULL-terminated, or NULL */
 } cquant__opctx_t;
+
+/* Runs the subgraph the node's GRAPH attribute `attr` holds (If's branches, Loop/Scan/SequenceMap
+ * bodies) with its graph inputs bound to in[0..n_in) and the enclosing scopes' values visible;
+ * out[0..n_out) receive its outputs (owned; freed here on error). The count of inputs and outputs
+ * must equal the subgraph's (an error naming the node otherwise). ctx must come from a model run. */
+int cquant__subgraph_run(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const char *attr, int n_in,
+                         const cquant_array_t *const *in, int n_out, cquant_array_t *out);
+/* The subgraph's count of inputs and outputs (-1 when the node has no such attribute). */
+int cquant__subgraph_arity(const cquant__opctx_t *ctx, const char *attr, int *n_in, int *n_out);
+
+/* Sequences and optionals as values (src/exec/ops/control_value.c). A sequence is an array of
+ * dtype CQUANT_DT_SEQUENCE, ndim 1, shape[0] = numel elements; data holds numel owned
+ * cquant_array_t (tensors, or containers themselves). An optional is CQUANT_DT_OPTIONAL with numel
+ * 0 (no value) or 1 (data holds the value). cquant_array_free frees both recursively. */
+int cquant__is_container(cquant_dtype_t dt);
+/* A sequence of n zeroed elements (the caller fills them) and an optional with or without a slot. */
+int cquant__seq_alloc(cquant_array_t *a, int64_t n);
+int cquant__opt_alloc(cquant_array_t *a, int has_value);
+static inline cquant_array_t *cquant__elems(const cquant_array_t *a) { return (cquant_array_t *)a->data; }
+/* A deep copy of any value (tensor or container). */
+int cquant__array_copy(const cquant_array_t *src, cquant_array_t *dst);
 
 /* The model's ai.onnx opset version (21 outside a model run): operators whose semantics changed
  * between versions read it. */

@@ -9,7 +9,7 @@
 int cquant__input_is_const(const cquant__opctx_t *ctx, int k) { return ctx && ctx->m && k >= 0 && k < 32 && (ctx->const_mask >> k & 1); }
 
 void *cquant__cache_get(cquant__opctx_t *ctx, const void *key) {
-  if (!ctx || !ctx->m) return NULL;
+  if (!ctx || !ctx->m || ctx->node < 0) return NULL; /* node -1: inside a subgraph, nothing is cached */
   pthread_mutex_lock(&ctx->m->lock);
   cquant__slot_t *s = &ctx->m->slots[ctx->node];
   void *v = s->key == key ? s->val : NULL;
@@ -18,7 +18,7 @@ void *cquant__cache_get(cquant__opctx_t *ctx, const void *key) {
 }
 
 void *cquant__cache_put(cquant__opctx_t *ctx, const void *key, void *val, void (*fr)(void *)) {
-  if (!ctx || !ctx->m) return NULL; /* not cacheable: the caller keeps and frees val */
+  if (!ctx || !ctx->m || ctx->node < 0) return NULL; /* not cacheable: the caller keeps and frees val */
   pthread_mutex_lock(&ctx->m->lock);
   cquant__slot_t *s = &ctx->m->slots[ctx->node];
   void *old = NULL, *ret = val;
@@ -34,22 +34,171 @@ void *cquant__cache_put(cquant__opctx_t *ctx, const void *key, void *val, void (
   return ret;
 }
 
+#define MAX_IO 64 /* inputs and outputs of one node */
+
 typedef struct {
   const char *name;
   cquant_array_t a;
-  int owned;   /* 0: borrowed from the model or the caller */
+  int owned;   /* 0: borrowed from the model, the caller or an enclosing scope */
   int is_init; /* an initializer of the model: constant for its lifetime */
 } value_t;
 
-static value_t *lookup(value_t *v, int n, const char *name) {
-  for (int i = n - 1; i >= 0; i--) /* the newest binding of a name wins */
-    if (!strcmp(v[i].name, name)) return &v[i];
+/* The values of one run of a graph; a subgraph's scope sees its enclosing ones (parent). */
+struct cquant__scope {
+  value_t *v;
+  int nv;
+  const struct cquant__scope *parent;
+};
+
+/* The newest binding of a name, innermost scope first; *local: found in s itself. */
+static value_t *lookup(const struct cquant__scope *s, const char *name, int *local) {
+  for (int depth = 0; s; s = s->parent, depth++)
+    for (int i = s->nv - 1; i >= 0; i--)
+      if (!strcmp(s->v[i].name, name)) {
+        if (local) *local = depth == 0;
+        return &s->v[i];
+      }
   return NULL;
 }
 
-static int copy_array(const cquant_array_t *src, cquant_array_t *dst) {
-  int st = cquant_array_alloc(dst, src->dtype, src->ndim, src->shape);
-  if (!st && src->nbytes) memcpy(dst->data, src->data, src->nbytes);
+/* Operators of the control family take sequences and optionals; every other one takes tensors. */
+static int takes_containers(const cquant__op_t *op) {
+  static int n = -1;
+  if (n < 0) {
+    int k = 0;
+    while (cquant__ops_control[k].op_type) k++;
+    __atomic_store_n(&n, k, __ATOMIC_RELAXED);
+  }
+  return op >= cquant__ops_control && op < cquant__ops_control + n;
+}
+
+/* Runs the nodes of graph g (operators ops, last readers last_use, subgraphs subs) in scope s,
+ * whose value table has room for every node output. top: the model's own graph (observe and
+ * profile see its values, the per-node cache and constant inputs apply). */
+static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, const cquant__op_t *const *ops, const uint32_t *last_use,
+                     cquant__body_t **const *subs, struct cquant__scope *s, const cquant_onnx_run_options_t *opt, int top) {
+  const cquant_onnx_observe_fn observe = top && opt ? opt->observe : NULL;
+  void *const user = opt ? opt->observe_user : NULL;
+  const cquant_onnx_profile_fn profile = top && opt ? opt->profile : NULL;
+  int st = CQUANT_STATUS_OK;
+  for (size_t i = 0; i < g->n_node && !st; i++) {
+    const Onnx__NodeProto *n = g->node[i];
+    const cquant_array_t *in[MAX_IO];
+    value_t *src[MAX_IO];
+    int local[MAX_IO], has_container = 0;
+    cquant_array_t out[MAX_IO];
+    if (n->n_input > MAX_IO || n->n_output > MAX_IO) { st = cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "too many inputs or outputs"); break; }
+    memset(in, 0, sizeof in), memset(src, 0, sizeof src), memset(local, 0, sizeof local);
+    memset(out, 0, sizeof out[0] * (n->n_output > 8 ? n->n_output : 8));
+    for (size_t k = 0; k < n->n_input && !st; k++) {
+      if (!n->input[k] || !*n->input[k]) continue; /* an omitted optional input */
+      value_t *x = lookup(s, n->input[k], &local[k]);
+      if (!x) st = cquant__node_error(n, CQUANT_STATUS_BAD_FORMAT, "input '%s' is not computed before this node", n->input[k]);
+      else in[k] = &x->a, src[k] = x, has_container |= cquant__is_container(x->a.dtype);
+    }
+    if (st) break;
+    struct timespec t0, t1;
+    if (profile) clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint32_t cmask = 0;
+    for (size_t k = 0; k < n->n_input && top; k++)
+      if (src[k] && src[k]->is_init) cmask |= 1u << k;
+    cquant__opctx_t ctx = {(cquant_onnx_model_t *)m, top ? (int)i : -1, cmask, s, subs ? subs[i] : NULL};
+    if (has_container && !takes_containers(ops[i])) {
+      /* Identity passes a sequence or optional on; other operators take tensors only */
+      if (!strcmp(n->op_type, "Identity") && n->n_input == 1 && n->n_output == 1 && in[0]) st = cquant__array_copy(in[0], &out[0]);
+      else st = cquant__node_error(n, CQUANT_STATUS_INVALID_ARGUMENT, "an input is a sequence or optional; this operator takes tensors");
+    } else st = ops[i]->fn(&ctx, n, in, (int)n->n_input, out, (int)n->n_output);
+    if (profile) {
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      profile(opt->profile_user, n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type,
+              1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec));
+    }
+    if (st && strncmp(cquant_last_error(), "node '", 6)) { /* a helper's error: say which node */
+      char where[256];
+      snprintf(where, sizeof where, "node '%s' (%s)", n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type);
+      cquant__error_prefix(st, where);
+    }
+    for (size_t k = 0; k < n->n_output; k++) {
+      if (st) { cquant_array_free(&out[k]); continue; }
+      s->v[s->nv++] = (value_t){n->output[k] ? n->output[k] : "", out[k], 1, 0};
+      if (observe && !cquant__is_container(out[k].dtype) && n->output[k] && *n->output[k] && !st) st = observe(user, n->output[k], &out[k]);
+    }
+    /* free every intermediate this node read for the last time: memory stays bounded by what is
+     * live, not by the size of the graph (values of enclosing scopes are theirs to free) */
+    for (size_t k = 0; k < n->n_input && !st; k++) {
+      value_t *x = src[k];
+      if (x && local[k] && x->owned && (last_use[i] >> k & 1)) {
+        cquant_array_free(&x->a);
+        x->owned = 0;
+        x->name = "";
+      }
+    }
+  }
+  return st;
+}
+
+/* Moves or copies the graph's outputs out of scope s (every output freed on error). */
+static int take_outputs(struct cquant__scope *s, int n, const char *const *names, cquant_array_t *outputs) {
+  int st = CQUANT_STATUS_OK;
+  for (int i = 0; i < n && !st; i++) {
+    int local = 0;
+    value_t *x = lookup(s, names[i], &local);
+    if (!x) { st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "graph output '%s' is never computed", names[i]); break; }
+    if (local && x->owned) { /* hand it over */
+      outputs[i] = x->a;
+      x->owned = 0;
+      memset(&x->a, 0, sizeof x->a);
+      x->name = "";
+    } else st = cquant__array_copy(&x->a, &outputs[i]);
+  }
+  if (st)
+    for (int i = 0; i < n; i++) cquant_array_free(&outputs[i]);
+  return st;
+}
+
+static void scope_free(struct cquant__scope *s) {
+  for (int i = 0; i < s->nv; i++)
+    if (s->v[i].owned) cquant_array_free(&s->v[i].a);
+  free(s->v);
+}
+
+static const cquant__body_t *find_body(const cquant__opctx_t *ctx, const char *attr) {
+  for (cquant__body_t *const *p = ctx ? ctx->subs : NULL; p && *p; p++)
+    if (!strcmp((*p)->attr, attr)) return *p;
+  return NULL;
+}
+
+int cquant__subgraph_arity(const cquant__opctx_t *ctx, const char *attr, int *n_in, int *n_out) {
+  const cquant__body_t *b = find_body(ctx, attr);
+  *n_in = b ? (int)b->g->n_input : -1;
+  *n_out = b ? (int)b->g->n_output : -1;
+  return b ? 0 : -1;
+}
+
+int cquant__subgraph_run(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const char *attr, int n_in, const cquant_array_t *const *in,
+                         int n_out, cquant_array_t *out) {
+  for (int i = 0; i < n_out; i++) memset(&out[i], 0, sizeof out[i]);
+  const cquant__body_t *b = find_body(ctx, attr);
+  if (!b || !ctx->scope) return cquant__node_error(node, CQUANT_STATUS_BAD_FORMAT, "attribute '%s' (a graph) is missing", attr);
+  const Onnx__GraphProto *g = b->g;
+  if ((int)g->n_input != n_in || (int)g->n_output != n_out)
+    return cquant__node_error(node, CQUANT_STATUS_BAD_FORMAT, "subgraph '%s' has %zu inputs and %zu outputs (%d and %d expected)", attr, g->n_input,
+                              g->n_output, n_in, n_out);
+  size_t cap = (size_t)b->n_inits + (size_t)n_in + 1;
+  for (size_t i = 0; i < g->n_node; i++) cap += g->node[i]->n_output;
+  struct cquant__scope s = {calloc(cap, sizeof(value_t)), 0, ctx->scope};
+  if (!s.v) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx run: out of memory");
+  for (int i = 0; i < b->n_inits; i++) s.v[s.nv++] = (value_t){b->init_names[i], b->inits[i], 0, 1};
+  for (int i = 0; i < n_in; i++) {
+    const char *name = g->input[i]->name ? g->input[i]->name : "";
+    if (in[i]) s.v[s.nv++] = (value_t){name, *in[i], 0, 0};
+  }
+  int st = run_nodes(ctx->m, g, b->ops, b->last_use, (cquant__body_t **const *)b->subs, &s, NULL, 0);
+  const char *names[64];
+  if (!st && n_out > 64) st = cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "subgraph '%s' has more than 64 outputs", attr);
+  for (int i = 0; i < n_out && !st; i++) names[i] = g->output[i]->name ? g->output[i]->name : "";
+  if (!st) st = take_outputs(&s, n_out, names, out);
+  scope_free(&s);
   return st;
 }
 
@@ -68,7 +217,6 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
                        cquant_array_t *outputs, const cquant_onnx_run_options_t *opt) {
   const cquant_onnx_observe_fn observe = opt ? opt->observe : NULL;
   void *const user = opt ? opt->observe_user : NULL;
-  const cquant_onnx_profile_fn profile = opt ? opt->profile : NULL;
   if (!m || !outputs || (n_inputs && (!names || !inputs))) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx run: NULL argument");
   const Onnx__GraphProto *g = m->g;
   memset(outputs, 0, sizeof(cquant_array_t) * (size_t)m->n_outputs);
@@ -76,8 +224,9 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
   for (size_t i = 0; i < g->n_node; i++) cap += g->node[i]->n_output;
   value_t *v = calloc(cap, sizeof *v);
   if (!v) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx run: out of memory");
-  int nv = 0, st = CQUANT_STATUS_OK;
-  for (int i = 0; i < m->n_inits; i++) v[nv++] = (value_t){m->init_names[i], m->inits[i], 0, 1};
+  struct cquant__scope s = {v, 0, NULL};
+  int st = CQUANT_STATUS_OK;
+  for (int i = 0; i < m->n_inits; i++) v[s.nv++] = (value_t){m->init_names[i], m->inits[i], 0, 1};
   for (int i = 0; i < m->n_inputs && !st; i++) {
     int found = -1;
     for (int j = 0; j < n_inputs; j++)
@@ -85,10 +234,13 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
     if (found < 0) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "graph input '%s' is not given", m->inputs[i]);
     else if (m->input_types[i] >= 0 && (int)inputs[found].dtype != m->input_types[i])
       st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "graph input '%s' must be %s, got %s", m->inputs[i],
-                         cquant_dtype_info((cquant_dtype_t)m->input_types[i])->name, cquant_dtype_info(inputs[found].dtype)->name);
+                         cquant_dtype_info((cquant_dtype_t)m->input_types[i])->name,
+                         cquant_dtype_info(inputs[found].dtype) ? cquant_dtype_info(inputs[found].dtype)->name : "an unknown type");
+    else if (!cquant_dtype_info(inputs[found].dtype))
+      st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "graph input '%s' has an unknown element type", m->inputs[i]);
     else {
-      v[nv++] = (value_t){m->inputs[i], inputs[found], 0, 0};
-      if (observe) st = observe(user, m->inputs[i], &inputs[found]);
+      v[s.nv++] = (value_t){m->inputs[i], inputs[found], 0, 0};
+      if (observe && !cquant__is_container(inputs[found].dtype)) st = observe(user, m->inputs[i], &inputs[found]);
     }
   }
   for (int j = 0; j < n_inputs && !st; j++) {
@@ -96,68 +248,8 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
     for (int i = 0; i < m->n_inputs; i++) known |= !strcmp(names[j], m->inputs[i]);
     if (!known) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "'%s' is not an input of the graph", names[j]);
   }
-  for (size_t i = 0; i < g->n_node && !st; i++) {
-    const Onnx__NodeProto *n = g->node[i];
-    const cquant_array_t *in[16] = {0};
-    value_t *src[16] = {0};
-    cquant_array_t out[8];
-    memset(out, 0, sizeof out);
-    if (n->n_input > 16 || n->n_output > 8) { st = cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "too many inputs or outputs"); break; }
-    for (size_t k = 0; k < n->n_input && !st; k++) {
-      if (!n->input[k] || !*n->input[k]) continue; /* an omitted optional input */
-      value_t *x = lookup(v, nv, n->input[k]);
-      if (!x) st = cquant__node_error(n, CQUANT_STATUS_BAD_FORMAT, "input '%s' is not computed before this node", n->input[k]);
-      else in[k] = &x->a, src[k] = x;
-    }
-    if (st) break;
-    struct timespec t0, t1;
-    if (profile) clock_gettime(CLOCK_MONOTONIC, &t0);
-    uint32_t cmask = 0;
-    for (size_t k = 0; k < n->n_input; k++)
-      if (src[k] && src[k]->is_init) cmask |= 1u << k;
-    cquant__opctx_t ctx = {(cquant_onnx_model_t *)m, (int)i, cmask};
-    st = m->ops[i]->fn(&ctx, n, in, (int)n->n_input, out, (int)n->n_output);
-    if (profile) {
-      clock_gettime(CLOCK_MONOTONIC, &t1);
-      profile(opt->profile_user, n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type,
-              1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec));
-    }
-    if (st && strncmp(cquant_last_error(), "node '", 6)) { /* a helper's error: say which node */
-      char where[256];
-      snprintf(where, sizeof where, "node '%s' (%s)", n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type);
-      cquant__error_prefix(st, where);
-    }
-    for (size_t k = 0; k < n->n_output; k++) {
-      if (st) { cquant_array_free(&out[k]); continue; }
-      v[nv++] = (value_t){n->output[k] ? n->output[k] : "", out[k], 1, 0};
-      if (observe && n->output[k] && *n->output[k] && !st) st = observe(user, n->output[k], &out[k]);
-    }
-    /* free every intermediate this node read for the last time: memory stays bounded by what is
-     * live, not by the size of the graph */
-    for (size_t k = 0; k < n->n_input && !st; k++) {
-      value_t *x = src[k];
-      if (x && x->owned && (m->last_use[i] >> k & 1)) {
-        cquant_array_free(&x->a);
-        x->owned = 0;
-        x->name = "";
-      }
-    }
-  }
-  for (int i = 0; i < m->n_outputs && !st; i++) {
-    value_t *x = lookup(v, nv, m->outputs[i]);
-    if (!x) { st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "graph output '%s' is never computed", m->outputs[i]); break; }
-    if (x->owned) { /* hand it over */
-      outputs[i] = x->a;
-      x->owned = 0;
-      memset(&x->a, 0, sizeof x->a);
-      x->name = "";
-    } else if ((st = copy_array(&x->a, &outputs[i]))) break;
-    if (st) break;
-  }
-  if (st)
-    for (int i = 0; i < m->n_outputs; i++) cquant_array_free(&outputs[i]);
-  for (int i = 0; i < nv; i++)
-    if (v[i].owned) cquant_array_free(&v[i].a);
-  free(v);
+  if (!st) st = run_nodes(m, g, m->ops, m->last_use, m->subs, &s, opt, 1);
+  if (!st) st = take_outputs(&s, m->n_outputs, m->outputs, outputs);
+  scope_free(&s);
   return st;
 }

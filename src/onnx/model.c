@@ -33,6 +33,189 @@ int64_t cquant__attr_int(const Onnx__NodeProto *node, const char *name, int64_t 
   return a && a->has_i ? a->i : dflt;
 }
 
+/* ---- subgraphs: resolved and checked once at load ------------------------------------------ */
+
+/* The names defined so far in a graph, and the enclosing graphs' (parent). */
+typedef struct names {
+  const char **v;
+  int n, cap;
+  const struct names *parent;
+} names_t;
+
+static int names_add(names_t *s, const char *name) {
+  if (s->n == s->cap) {
+    int cap = s->cap ? 2 * s->cap : 32;
+    const char **v = realloc(s->v, sizeof *v * (size_t)cap);
+    if (!v) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
+    s->v = v, s->cap = cap;
+  }
+  s->v[s->n++] = name;
+  return CQUANT_STATUS_OK;
+}
+
+static int names_local(const names_t *s, const char *name) {
+  for (int i = s->n - 1; i >= 0; i--)
+    if (!strcmp(s->v[i], name)) return 1;
+  return 0;
+}
+
+static int names_visible(const names_t *s, const char *name) {
+  for (; s; s = s->parent)
+    if (names_local(s, name)) return 1;
+  return 0;
+}
+
+static void body_free(cquant__body_t *b);
+static void subs_free(cquant__body_t **subs) {
+  for (cquant__body_t **p = subs; p && *p; p++) body_free(*p);
+  free(subs);
+}
+
+static void body_free(cquant__body_t *b) {
+  if (!b) return;
+  for (size_t i = 0; b->subs && i < b->g->n_node; i++) subs_free(b->subs[i]);
+  free(b->subs);
+  for (int i = 0; i < b->n_inits; i++) cquant_array_free(&b->inits[i]);
+  free(b->inits);
+  free(b->init_names);
+  free(b->ops);
+  free(b->last_use);
+  free(b->free_names);
+  free(b);
+}
+
+/* The operator of a node (domain, name and the counts of inputs and outputs checked). */
+static int resolve_op(const Onnx__NodeProto *n, const cquant__op_t **out) {
+  if (!n->op_type) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "a node has no op_type");
+  if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") && strcmp(n->domain, "com.microsoft"))
+    return cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "domain '%s' is not supported", n->domain);
+  const cquant__op_t *op = cquant__op_find_domain(n->domain, n->op_type);
+  if (!op) return cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "operator not supported");
+  if ((int)n->n_input < op->min_in || (int)n->n_input > op->max_in || (int)n->n_output < op->min_out || (int)n->n_output > op->max_out)
+    return cquant__node_error(n, CQUANT_STATUS_BAD_FORMAT, "%zu inputs and %zu outputs (expected %d-%d and %d-%d)", n->n_input, n->n_output,
+                              op->min_in, op->max_in, op->min_out, op->max_out);
+  *out = op;
+  return CQUANT_STATUS_OK;
+}
+
+static int body_build(const Onnx__GraphProto *g, const char *attr, const char *dir, const names_t *outer, cquant__body_t **out);
+
+/* The subgraphs of node n (NULL when it has none), each checked against the names visible. */
+static int node_subs(const Onnx__NodeProto *n, const char *dir, const names_t *visible, cquant__body_t ***out) {
+  *out = NULL;
+  size_t count = 0;
+  for (size_t a = 0; a < n->n_attribute; a++) count += n->attribute[a]->g != NULL;
+  if (!count) return CQUANT_STATUS_OK;
+  cquant__body_t **subs = calloc(count + 1, sizeof *subs);
+  if (!subs) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
+  int st = CQUANT_STATUS_OK;
+  for (size_t a = 0, k = 0; a < n->n_attribute && !st; a++) {
+    const Onnx__AttributeProto *at = n->attribute[a];
+    if (!at->g) continue;
+    if ((st = body_build(at->g, at->name ? at->name : "", dir, visible, &subs[k]))) {
+      char where[300];
+      snprintf(where, sizeof where, "in subgraph '%s' of node '%s' (%s)", at->name ? at->name : "", cquant__node_label(n),
+               n->op_type ? n->op_type : "?");
+      cquant__error_prefix(st, where);
+    } else k++;
+  }
+  if (st) {
+    subs_free(subs);
+    return st;
+  }
+  *out = subs;
+  return CQUANT_STATUS_OK;
+}
+
+static int add_free(cquant__body_t *b, int *cap, const char *name) {
+  for (int i = 0; i < b->n_free; i++)
+    if (!strcmp(b->free_names[i], name)) return CQUANT_STATUS_OK;
+  if (b->n_free == *cap) {
+    int c = *cap ? 2 * *cap : 8;
+    const char **v = realloc(b->free_names, sizeof *v * (size_t)c);
+    if (!v) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
+    b->free_names = v, *cap = c;
+  }
+  b->free_names[b->n_free++] = name;
+  return CQUANT_STATUS_OK;
+}
+
+/* Whether name is read after node i (by a node's input, a subgraph of a later node, or as an output). */
+static void compute_last_use(const Onnx__GraphProto *g, const char *const *outputs, int n_outputs, cquant__body_t **const *subs,
+                             uint32_t *last_use) {
+  /* the last reader of every value (nodes are in topological order): the executor frees it there,
+   * so memory follows what is live rather than the size of the graph; graph outputs are kept */
+  for (size_t i = 0; i < g->n_node; i++)
+    for (size_t k = 0; k < g->node[i]->n_input && k < 32; k++) {
+      const char *name = g->node[i]->input[k];
+      int later = !name || !*name;
+      for (int o = 0; o < n_outputs && !later; o++) later = outputs[o] && !strcmp(outputs[o], name);
+      for (size_t j = i + 1; j < g->n_node && !later; j++) {
+        for (size_t q = 0; q < g->node[j]->n_input && !later; q++) later = g->node[j]->input[q] && !strcmp(g->node[j]->input[q], name);
+        for (cquant__body_t *const *p = subs ? subs[j] : NULL; p && *p && !later; p++)
+          for (int f = 0; f < (*p)->n_free && !later; f++) later = !strcmp((*p)->free_names[f], name);
+      }
+      if (!later) last_use[i] |= 1u << k;
+    }
+}
+
+static int body_build(const Onnx__GraphProto *g, const char *attr, const char *dir, const names_t *outer, cquant__body_t **out) {
+  *out = NULL;
+  cquant__body_t *b = calloc(1, sizeof *b);
+  if (!b) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
+  b->g = g, b->attr = attr;
+  names_t loc = {NULL, 0, 0, outer};
+  int st = CQUANT_STATUS_OK, free_cap = 0;
+  b->inits = calloc(g->n_initializer + 1, sizeof *b->inits);
+  b->init_names = calloc(g->n_initializer + 1, sizeof *b->init_names);
+  b->ops = calloc(g->n_node + 1, sizeof *b->ops);
+  b->last_use = calloc(g->n_node + 1, sizeof *b->last_use);
+  b->subs = calloc(g->n_node + 1, sizeof *b->subs);
+  if (!b->inits || !b->init_names || !b->ops || !b->last_use || !b->subs) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
+  for (size_t i = 0; i < g->n_initializer && !st; i++) {
+    if ((st = cquant__tensor_from_proto_dir(g->initializer[i], dir, &b->inits[i]))) break;
+    b->init_names[i] = g->initializer[i]->name ? g->initializer[i]->name : "";
+    b->n_inits++;
+    st = names_add(&loc, b->init_names[i]);
+  }
+  for (size_t i = 0; i < g->n_input && !st; i++) st = names_add(&loc, g->input[i]->name ? g->input[i]->name : "");
+  for (size_t i = 0; i < g->n_node && !st; i++) {
+    const Onnx__NodeProto *n = g->node[i];
+    if ((st = resolve_op(n, &b->ops[i]))) break;
+    for (size_t k = 0; k < n->n_input && !st; k++) {
+      const char *name = n->input[k];
+      if (!name || !*name || names_local(&loc, name)) continue;
+      if (!names_visible(outer, name))
+        st = cquant__node_error(n, CQUANT_STATUS_BAD_FORMAT, "input '%s' is defined nowhere in this subgraph or an enclosing graph", name);
+      else st = add_free(b, &free_cap, name);
+    }
+    if (st || (st = node_subs(n, dir, &loc, &b->subs[i]))) break;
+    for (cquant__body_t **p = b->subs[i]; p && *p && !st; p++)
+      for (int f = 0; f < (*p)->n_free && !st; f++)
+        if (!names_local(&loc, (*p)->free_names[f])) st = add_free(b, &free_cap, (*p)->free_names[f]);
+    for (size_t k = 0; k < n->n_output && !st; k++)
+      if (n->output[k] && *n->output[k]) st = names_add(&loc, n->output[k]);
+  }
+  const char **outs = calloc(g->n_output + 1, sizeof *outs);
+  if (!outs && !st) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
+  for (size_t o = 0; o < g->n_output && !st; o++) {
+    const char *name = outs[o] = g->output[o]->name ? g->output[o]->name : "";
+    if (names_local(&loc, name)) continue;
+    if (!names_visible(outer, name))
+      st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "output '%s' is defined nowhere in this subgraph or an enclosing graph", name);
+    else st = add_free(b, &free_cap, name);
+  }
+  if (!st) compute_last_use(g, outs, (int)g->n_output, b->subs, b->last_use);
+  free(outs);
+  free(loc.v);
+  if (st) {
+    body_free(b);
+    return st;
+  }
+  *out = b;
+  return CQUANT_STATUS_OK;
+}
+
 void cquant__onnx_ref(cquant_onnx_model_t *m) { __atomic_add_fetch(&m->refs, 1, __ATOMIC_ACQ_REL); }
 
 void cquant_onnx_free(cquant_onnx_model_t *m) {
@@ -45,6 +228,10 @@ void cquant_onnx_free(cquant_onnx_model_t *m) {
     pthread_mutex_destroy(&m->lock);
   }
   free(m->last_use);
+  if (m->subs) {
+    for (size_t i = 0; m->g && i < m->g->n_node; i++) subs_free(m->subs[i]);
+    free(m->subs);
+  }
   if (!m->owner) { /* else the owner's */
     for (int i = 0; i < m->n_inits; i++) cquant_array_free(&m->inits[i]);
     free(m->inits);
@@ -62,6 +249,8 @@ void cquant_onnx_free(cquant_onnx_model_t *m) {
 }
 
 static int elem_type_of(const Onnx__ValueInfoProto *v) {
+  if (v->type && v->type->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE) return CQUANT_DT_SEQUENCE;
+  if (v->type && v->type->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE) return CQUANT_DT_OPTIONAL;
   if (!v->type || v->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !v->type->tensor_type) return -1;
   return v->type->tensor_type->has_elem_type ? cquant__dtype_from_onnx(v->type->tensor_type->elem_type) : -1;
 }
@@ -114,8 +303,9 @@ static int model_setup(cquant_onnx_model_t *m, const char *dir) {
   m->ops = calloc(g->n_node + 1, sizeof(*m->ops));
   m->slots = calloc(g->n_node + 1, sizeof(*m->slots));
   m->last_use = calloc(g->n_node + 1, sizeof(*m->last_use));
+  m->subs = calloc(g->n_node + 1, sizeof(*m->subs));
   if (m->slots) pthread_mutex_init(&m->lock, NULL);
-  if (!m->inits || !m->init_names || !m->inputs || !m->input_types || !m->outputs || !m->ops || !m->slots || !m->last_use) {
+  if (!m->inits || !m->init_names || !m->inputs || !m->input_types || !m->outputs || !m->ops || !m->slots || !m->last_use || !m->subs) {
     cquant_onnx_free(m);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
   }
@@ -133,33 +323,20 @@ static int model_setup(cquant_onnx_model_t *m, const char *dir) {
     m->inputs[m->n_inputs++] = name;
   }
   for (size_t i = 0; i < g->n_output; i++) m->outputs[m->n_outputs++] = g->output[i]->name ? g->output[i]->name : "";
+  /* the names defined before each node: what its subgraphs may read from this scope */
+  names_t top = {NULL, 0, 0, NULL};
+  for (int i = 0; i < m->n_inits && !st; i++) st = names_add(&top, m->init_names[i]);
+  for (size_t i = 0; i < g->n_input && !st; i++) st = names_add(&top, g->input[i]->name ? g->input[i]->name : "");
   for (size_t i = 0; i < g->n_node && !st; i++) {
     const Onnx__NodeProto *n = g->node[i];
     if (!n->op_type) { st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "node %zu has no op_type", i); break; }
-    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") && strcmp(n->domain, "com.microsoft")) {
-      st = cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "domain '%s' is not supported", n->domain);
-      break;
-    }
-    const cquant__op_t *op = cquant__op_find_domain(n->domain, n->op_type);
-    if (!op) { st = cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "operator not supported"); break; }
-    if ((int)n->n_input < op->min_in || (int)n->n_input > op->max_in || (int)n->n_output < op->min_out || (int)n->n_output > op->max_out) {
-      st = cquant__node_error(n, CQUANT_STATUS_BAD_FORMAT, "%zu inputs and %zu outputs (expected %d-%d and %d-%d)", n->n_input,
-                              n->n_output, op->min_in, op->max_in, op->min_out, op->max_out);
-      break;
-    }
-    m->ops[i] = op;
+    if ((st = resolve_op(n, &m->ops[i]))) break;
+    if ((st = node_subs(n, dir, &top, &m->subs[i]))) break;
+    for (size_t k = 0; k < n->n_output && !st; k++)
+      if (n->output[k] && *n->output[k]) st = names_add(&top, n->output[k]);
   }
-  /* the last reader of every value (nodes are in topological order): the executor frees it there,
-   * so memory follows what is live rather than the size of the graph; graph outputs are kept */
-  for (size_t i = 0; i < g->n_node && !st; i++)
-    for (size_t k = 0; k < g->node[i]->n_input && k < 32; k++) {
-      const char *name = g->node[i]->input[k];
-      int later = !name || !*name;
-      for (int o = 0; o < m->n_outputs && !later; o++) later = !strcmp(m->outputs[o], name);
-      for (size_t j = i + 1; j < g->n_node && !later; j++)
-        for (size_t q = 0; q < g->node[j]->n_input && !later; q++) later = g->node[j]->input[q] && !strcmp(g->node[j]->input[q], name);
-      if (!later) m->last_use[i] |= 1u << k;
-    }
+  free(top.v);
+  if (!st) compute_last_use(g, m->outputs, m->n_outputs, m->subs, m->last_use);
   if (st) {
     cquant_onnx_free(m);
     return st;

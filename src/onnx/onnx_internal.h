@@ -27,6 +27,23 @@ int32_t cquant__dtype_to_onnx(cquant_dtype_t dt);
  * one per byte, sign-extended when is_signed. */
 void cquant__unpack4(const void *src, int64_t n, int is_signed, void *dst);
 
+/* A subgraph (a GRAPH attribute of a node: If's branches, Loop/Scan/SequenceMap bodies), resolved
+ * and checked at load (src/onnx/model.c): its operators, its initializers, each value's last reader
+ * and its own nodes' subgraphs. free_names: the values it reads from enclosing scopes (its nested
+ * subgraphs' included): the enclosing graph keeps them alive until the node that owns it ran. */
+typedef struct cquant__body {
+  const Onnx__GraphProto *g;
+  const char *attr; /* the attribute's name */
+  int n_inits;
+  const char **init_names;
+  cquant_array_t *inits;
+  const struct cquant__op **ops;
+  uint32_t *last_use;
+  struct cquant__body ***subs; /* per node: its subgraphs, NULL-terminated, or NULL */
+  const char **free_names;
+  int n_free;
+} cquant__body_t;
+
 /* A loaded model (src/onnx/model.c); the executor (src/exec/) reads it. */
 struct cquant_onnx_model {
   Onnx__ModelProto *proto;
@@ -39,6 +56,7 @@ struct cquant_onnx_model {
   const struct cquant__op **ops;
   uint32_t *last_use;        /* per node: bit k set when input k is read for the last time there */
   struct cquant__slot *slots; /* per node: a value derived from constant inputs (packed weights) */
+  cquant__body_t ***subs;    /* per node: its subgraphs (NULL-terminated), or NULL */
   pthread_mutex_t lock;      /* guards slots */
   int refs;                  /* 1 + the models made from this one that borrow its nodes */
   cquant_onnx_model_t *parent; /* the model whose nodes this one borrows (held by a reference) */

@@ -1,0 +1,205 @@
+/* Control flow (If, Loop, subgraphs) on good and bad models: a subgraph that reads a value defined
+ * nowhere fails at load naming the node; a negative trip count, a loop past the iteration or byte
+ * guard and an If whose branches give different output counts fail at run naming the node. Models
+ * are built as protobuf-c structs (tests/onnx_build.h) with GRAPH attributes made here. */
+#include "onnx_build.h"
+
+static Onnx__TensorProto *scalar_i64(const char *name, int64_t v) {
+  Onnx__TensorProto *t = tb_calloc(1, sizeof *t);
+  onnx__tensor_proto__init(t);
+  t->name = (char *)name;
+  t->has_data_type = 1; t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+  t->n_int64_data = 1; t->int64_data = tb_malloc(sizeof(int64_t)); t->int64_data[0] = v;
+  return t;
+}
+
+static Onnx__TensorProto *scalar_bool(const char *name, int v) {
+  Onnx__TensorProto *t = tb_calloc(1, sizeof *t);
+  onnx__tensor_proto__init(t);
+  t->name = (char *)name;
+  t->has_data_type = 1; t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__BOOL;
+  t->n_int32_data = 1; t->int32_data = tb_malloc(sizeof(int32_t)); t->int32_data[0] = v;
+  return t;
+}
+
+static Onnx__AttributeProto *attr_g(const char *name, Onnx__GraphProto *g) {
+  Onnx__AttributeProto *a = tb_calloc(1, sizeof *a); onnx__attribute_proto__init(a);
+  a->name = (char *)name; a->has_type = 1; a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH; a->g = g;
+  return a;
+}
+
+/* A graph of n nodes with the named inputs and outputs (float, shape unknown) and initializers. */
+static Onnx__GraphProto *graph(const char *name, int nn, Onnx__NodeProto **nodes, int ni, const char **ins, int no, const char **outs, int nt,
+                               Onnx__TensorProto **inits) {
+  Onnx__GraphProto *g = tb_calloc(1, sizeof *g); onnx__graph_proto__init(g);
+  g->name = (char *)name;
+  g->n_node = nn; g->node = tb_calloc(nn, sizeof *g->node);
+  memcpy(g->node, nodes, sizeof *nodes * (size_t)nn);
+  g->n_input = ni; g->input = tb_calloc(ni, sizeof *g->input);
+  for (int i = 0; i < ni; i++) g->input[i] = vinfo(ins[i], 0, NULL);
+  g->n_output = no; g->output = tb_calloc(no, sizeof *g->output);
+  for (int i = 0; i < no; i++) g->output[i] = vinfo(outs[i], 0, NULL);
+  g->n_initializer = nt; g->initializer = tb_calloc(nt, sizeof *g->initializer);
+  if (nt) memcpy(g->initializer, inits, sizeof *inits * (size_t)nt);
+  return g;
+}
+
+static Onnx__NodeProto *node_n(const char *op, const char *name, int nin, const char **in, int nout, const char **out) {
+  Onnx__NodeProto *n = node(op, nin, in, out[0]);
+  n->name = (char *)name;
+  n->n_output = nout; n->output = (char **)out;
+  return n;
+}
+
+static void with_attrs(Onnx__NodeProto *n, int na, Onnx__AttributeProto **a) {
+  n->n_attribute = na; n->attribute = tb_calloc(na, sizeof *a);
+  memcpy(n->attribute, a, sizeof *a * (size_t)na);
+}
+
+static int has(const char *msg, const char *what) { return strstr(msg, what) != NULL; }
+
+/* x (float [3]) -> If(cond) -> y: then x + 1, else x * 2; then_outs branch outputs in the then branch */
+static cquant_onnx_model_t *if_model(int cond, int then_outs, const char *then_reads) {
+  static const char *one_in[] = {"x", "one"}, *two_in[] = {"x", "two"}, *t_out[] = {"t", "t2"}, *e_out[] = {"e"};
+  static const char *if_in[] = {"cond"}, *if_out[] = {"y"};
+  one_in[0] = then_reads;
+  static const int64_t d3[1] = {3};
+  Onnx__NodeProto *tn[2] = {node_n("Add", "then_add", 2, one_in, 1, t_out), node_n("Identity", "then_id", 1, one_in, 1, t_out + 1)};
+  Onnx__TensorProto *tinit[1] = {tensor("one", 0, NULL, 1, 1)}, *einit[1] = {tensor("two", 0, NULL, 2, 2)};
+  Onnx__GraphProto *tg = graph("then", then_outs, tn, 0, NULL, then_outs, t_out, 1, tinit);
+  Onnx__NodeProto *en[1] = {node_n("Mul", "else_mul", 2, two_in, 1, e_out)};
+  Onnx__GraphProto *eg = graph("else", 1, en, 0, NULL, 1, e_out, 1, einit);
+  Onnx__NodeProto *ifn = node_n("If", "the_if", 1, if_in, 1, if_out);
+  Onnx__AttributeProto *a[2] = {attr_g("then_branch", tg), attr_g("else_branch", eg)};
+  with_attrs(ifn, 2, a);
+  Onnx__TensorProto *inits[1] = {scalar_bool("cond", cond)};
+  static const char *gin[] = {"x"};
+  Onnx__GraphProto *g = graph("if", 1, &ifn, 1, gin, 1, if_out, 1, inits);
+  g->input[0] = vinfo("x", 1, d3);
+  return load_model(g);
+}
+
+static int run1(cquant_onnx_model_t *m, const float *xv, int n, cquant_array_t *y) {
+  cquant_array_t x;
+  int64_t d = n;
+  if (cquant_array_alloc(&x, CQUANT_DT_F32, 1, &d)) return -1;
+  memcpy(x.data, xv, sizeof(float) * (size_t)n);
+  const char *names[1] = {"x"};
+  int st = cquant_onnx_run(m, 1, names, &x, y);
+  cquant_array_free(&x);
+  return st;
+}
+
+static void test_if_runs(void) {
+  const float xv[3] = {1, 2, 3};
+  for (int c = 0; c < 2; c++) {
+    cquant_onnx_model_t *m = if_model(c, 1, "x");
+    CHECK(m != NULL);
+    if (!m) continue;
+    cquant_array_t y;
+    CHECKF(run1(m, xv, 3, &y) == 0, "%s", cquant_last_error());
+    const float *yv = y.data;
+    for (int i = 0; i < 3 && yv; i++) CHECK(yv[i] == (c ? xv[i] + 1 : xv[i] * 2));
+    cquant_array_free(&y);
+    cquant_onnx_free(m);
+  }
+}
+
+static void test_missing_outer_value(void) {
+  cquant_onnx_model_t *m = if_model(1, 1, "nowhere");
+  CHECK(m == NULL);
+  const char *e = cquant_last_error();
+  CHECKF(has(e, "then_add") && has(e, "nowhere") && has(e, "the_if"), "%s", e);
+}
+
+static void test_if_branch_counts_differ(void) {
+  cquant_onnx_model_t *m = if_model(1, 2, "x");
+  CHECK(m != NULL);
+  if (!m) return;
+  const float xv[3] = {1, 2, 3};
+  cquant_array_t y;
+  memset(&y, 0, sizeof y);
+  CHECK(run1(m, xv, 3, &y) != 0);
+  const char *e = cquant_last_error();
+  CHECKF(has(e, "the_if") && has(e, "outputs"), "%s", e);
+  CHECK(y.data == NULL);
+  cquant_onnx_free(m);
+}
+
+/* Loop(M, cond) carrying s (float [3]): s + x each iteration; scan output: s (or a big constant
+ * of `scan_floats` floats when nonzero). with_cond 0: the cond input is omitted. */
+static cquant_onnx_model_t *loop_model(int64_t M, int with_cond, int64_t scan_floats) {
+  static const char *b_in[] = {"i", "c_in", "s_in"}, *b_out[] = {"c_out", "s_out", "scan"};
+  static const char *add_in[] = {"s_in", "x"}, *id_in[] = {"c_in"}, *sc_in[] = {"s_out"}, *big_in[] = {"big_shape"};
+  Onnx__NodeProto *bn[3] = {node_n("Identity", "cond_id", 1, id_in, 1, b_out), node_n("Add", "body_add", 2, add_in, 1, b_out + 1),
+                            scan_floats ? node_n("ConstantOfShape", "big", 1, big_in, 1, b_out + 2) : node_n("Identity", "scan_id", 1, sc_in, 1, b_out + 2)};
+  Onnx__TensorProto *binit[1];
+  static int64_t one = 1;
+  binit[0] = tb_calloc(1, sizeof *binit[0]);
+  onnx__tensor_proto__init(binit[0]);
+  binit[0]->name = "big_shape"; binit[0]->has_data_type = 1; binit[0]->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+  binit[0]->n_dims = 1; binit[0]->dims = &one;
+  binit[0]->n_int64_data = 1; binit[0]->int64_data = tb_malloc(sizeof(int64_t)); binit[0]->int64_data[0] = scan_floats;
+  Onnx__GraphProto *body = graph("body", 3, bn, 3, b_in, 3, b_out, 1, binit);
+  static const char *l_in[3], *l_out[] = {"s_final", "scans"};
+  l_in[0] = M == INT64_MIN ? "" : "M", l_in[1] = with_cond ? "cond" : "", l_in[2] = "s0";
+  Onnx__NodeProto *ln = node_n("Loop", "the_loop", 3, l_in, 2, l_out);
+  Onnx__AttributeProto *a[1] = {attr_g("body", body)};
+  with_attrs(ln, 1, a);
+  static const int64_t d3[1] = {3};
+  Onnx__TensorProto *inits[3] = {scalar_i64("M", M), scalar_bool("cond", 1), tensor("s0", 1, d3, 0, 0)};
+  static const char *gin[] = {"x"};
+  Onnx__GraphProto *g = graph("loop", 1, &ln, 1, gin, 2, l_out, 3, inits);
+  g->input[0] = vinfo("x", 1, d3);
+  return load_model(g);
+}
+
+static void test_loop_runs(void) {
+  cquant_onnx_model_t *m = loop_model(4, 1, 0);
+  CHECK(m != NULL);
+  if (!m) return;
+  const float xv[3] = {1, 2, 3};
+  cquant_array_t y[2];
+  cquant_array_t x;
+  int64_t d = 3;
+  CHECK(cquant_array_alloc(&x, CQUANT_DT_F32, 1, &d) == 0);
+  memcpy(x.data, xv, sizeof xv);
+  const char *names[1] = {"x"};
+  CHECKF(cquant_onnx_run(m, 1, names, &x, y) == 0, "%s", cquant_last_error());
+  CHECK(y[0].numel == 3 && y[1].ndim == 2 && y[1].shape[0] == 4 && y[1].shape[1] == 3);
+  for (int i = 0; i < 3 && y[0].data; i++) CHECK(((float *)y[0].data)[i] == 4 * xv[i]);
+  for (int t = 0; t < 4 && y[1].data; t++)
+    for (int i = 0; i < 3; i++) CHECK(((float *)y[1].data)[t * 3 + i] == (float)(t + 1) * xv[i]);
+  cquant_array_free(&y[0]), cquant_array_free(&y[1]), cquant_array_free(&x);
+  cquant_onnx_free(m);
+}
+
+static void loop_fails(int64_t M, int with_cond, int64_t scan_floats, const char *what) {
+  cquant_onnx_model_t *m = loop_model(M, with_cond, scan_floats);
+  CHECK(m != NULL);
+  if (!m) return;
+  const float xv[3] = {1, 2, 3};
+  cquant_array_t y[2];
+  memset(y, 0, sizeof y);
+  cquant_array_t x;
+  int64_t d = 3;
+  CHECK(cquant_array_alloc(&x, CQUANT_DT_F32, 1, &d) == 0);
+  memcpy(x.data, xv, sizeof xv);
+  const char *names[1] = {"x"};
+  CHECK(cquant_onnx_run(m, 1, names, &x, y) != 0);
+  const char *e = cquant_last_error();
+  CHECKF(has(e, "the_loop") && has(e, what), "%s", e);
+  CHECK(y[0].data == NULL && y[1].data == NULL);
+  cquant_array_free(&x);
+  cquant_onnx_free(m);
+}
+
+static void test_loop_negative_trip_count(void) { loop_fails(-1, 1, 0, "negative"); }
+static void test_loop_past_iteration_guard(void) {
+  loop_fails((int64_t)1 << 40, 0, 0, "2^31");  /* a for loop of 2^40 iterations */
+  loop_fails(INT64_MIN, 0, 0, "2^31");         /* neither M nor cond: endless */
+}
+static void test_loop_past_byte_guard(void) { loop_fails((int64_t)1 << 30, 0, 4096, "2^40 bytes"); } /* 2^30 x 16 KiB */
+
+TH_MAIN(T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
+        T(test_loop_past_iteration_guard), T(test_loop_past_byte_guard))
