@@ -231,16 +231,16 @@ static int arith(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant
   return arith_run(node, ops, kind, out);
 }
 
-static int op_add(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__bin_op_add(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   return arith(ctx, node, in, n_in, out, BIN_ADD);
 }
-static int op_sub(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__bin_op_sub(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   return arith(ctx, node, in, n_in, out, BIN_SUB);
 }
-static int op_mul(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__bin_op_mul(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   return arith(ctx, node, in, n_in, out, BIN_MUL);
 }
-static int op_div(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+int cquant__bin_op_div(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   return arith(ctx, node, in, n_in, out, BIN_DIV);
 }
 static int op_mod(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
@@ -336,10 +336,10 @@ static int op_pow(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquan
 /* ---- the table ------------------------------------------------------------------------------- */
 
 const cquant__op_t cquant__ops_binary[] = {
-    {"Add", op_add, 2, 2, 1, 1},
-    {"Sub", op_sub, 2, 2, 1, 1},
-    {"Mul", op_mul, 2, 2, 1, 1},
-    {"Div", op_div, 2, 2, 1, 1},
+    {"Add", cquant__bin_op_add, 2, 2, 1, 1},
+    {"Sub", cquant__bin_op_sub, 2, 2, 1, 1},
+    {"Mul", cquant__bin_op_mul, 2, 2, 1, 1},
+    {"Div", cquant__bin_op_div, 2, 2, 1, 1},
     {"Mod", op_mod, 2, 2, 1, 1},
     {"Pow", op_pow, 2, 2, 1, 1},
     {"Max", cquant__bin_op_max, 1, 16, 1, 1},

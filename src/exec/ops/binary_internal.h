@@ -165,8 +165,13 @@ static inline void bin_st_i64(void *p, cquant_dtype_t dt, int64_t i, int64_t v) 
 enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MOD, BIN_FMOD, BIN_MAX, BIN_MIN, BIN_NKINDS };
 bin_run_fn cquant__bin_arith_kernel(int kind, cquant_dtype_t dt);
 
-/* The operators of the other files (binary_variadic.c, binary_logic.c, binary_cast.c). */
+/* The operators (binary.c, binary_variadic.c, binary_logic.c, binary_cast.c; elementwise.c calls
+ * some for the legacy entry point cquant__op_elementwise). */
 #define BIN_OP(name) int name(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int)
+BIN_OP(cquant__bin_op_add);
+BIN_OP(cquant__bin_op_sub);
+BIN_OP(cquant__bin_op_mul);
+BIN_OP(cquant__bin_op_div);
 BIN_OP(cquant__bin_op_max);
 BIN_OP(cquant__bin_op_min);
 BIN_OP(cquant__bin_op_sum);
