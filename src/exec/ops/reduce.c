@@ -193,36 +193,37 @@ static void reduce_one_i(const cquant_array_t *x, int op, int64_t base, const pl
   cquant__set_i64(y, o, (int64_t)acc);
 }
 
+/* One contiguous float32 row reduced (double accumulators; NaN propagates through max / min). */
+static float reduce_row_f32(const float *r, int64_t R, int op) {
+  if (op == R_MAX || op == R_MIN) {
+    float m = op == R_MAX ? -INFINITY : INFINITY;
+    int nan = 0;
+    if (op == R_MAX) for (int64_t k = 0; k < R; k++) m = r[k] > m ? r[k] : m, nan |= r[k] != r[k];
+    else for (int64_t k = 0; k < R; k++) m = r[k] < m ? r[k] : m, nan |= r[k] != r[k];
+    return nan ? NAN : m;
+  }
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int64_t k = 0;
+  if (op == R_PROD) {
+    a0 = 1;
+    for (; k < R; k++) a0 *= r[k];
+  } else if (op == R_SUMSQ || op == R_L2) {
+    for (; k + 4 <= R; k += 4) a0 += (double)r[k] * r[k], a1 += (double)r[k + 1] * r[k + 1], a2 += (double)r[k + 2] * r[k + 2], a3 += (double)r[k + 3] * r[k + 3];
+    for (; k < R; k++) a0 += (double)r[k] * r[k];
+  } else if (op == R_L1) {
+    for (; k < R; k++) a0 += fabsf(r[k]);
+  } else {
+    for (; k + 4 <= R; k += 4) a0 += r[k], a1 += r[k + 1], a2 += r[k + 2], a3 += r[k + 3];
+    for (; k < R; k++) a0 += r[k];
+  }
+  const double s = (a0 + a1) + (a2 + a3);
+  return (float)(op == R_MEAN ? s / (double)R : op == R_L2 ? sqrt(s) : op == R_LOGSUM ? log(s) : s);
+}
+
 /* float32 in the layout [outer (kept), R (reduced), inner (kept)]: rows accumulate in double. */
 static int reduce_f32_block(const float *x, float *y, int op, int64_t outer, int64_t R, int64_t inner) {
-  if (inner == 1) {
-    for (int64_t o = 0; o < outer; o++) {
-      const float *r = x + o * R;
-      if (op == R_MAX || op == R_MIN) {
-        float m = op == R_MAX ? -INFINITY : INFINITY;
-        int nan = 0;
-        if (op == R_MAX) for (int64_t k = 0; k < R; k++) m = r[k] > m ? r[k] : m, nan |= r[k] != r[k];
-        else for (int64_t k = 0; k < R; k++) m = r[k] < m ? r[k] : m, nan |= r[k] != r[k];
-        y[o] = nan ? NAN : m;
-        continue;
-      }
-      double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-      int64_t k = 0;
-      if (op == R_PROD) {
-        a0 = 1;
-        for (; k < R; k++) a0 *= r[k];
-      } else if (op == R_SUMSQ || op == R_L2) {
-        for (; k + 4 <= R; k += 4) a0 += (double)r[k] * r[k], a1 += (double)r[k + 1] * r[k + 1], a2 += (double)r[k + 2] * r[k + 2], a3 += (double)r[k + 3] * r[k + 3];
-        for (; k < R; k++) a0 += (double)r[k] * r[k];
-      } else if (op == R_L1) {
-        for (; k < R; k++) a0 += fabsf(r[k]);
-      } else {
-        for (; k + 4 <= R; k += 4) a0 += r[k], a1 += r[k + 1], a2 += r[k + 2], a3 += r[k + 3];
-        for (; k < R; k++) a0 += r[k];
-      }
-      const double s = (a0 + a1) + (a2 + a3);
-      y[o] = (float)(op == R_MEAN ? s / (double)R : op == R_L2 ? sqrt(s) : op == R_LOGSUM ? log(s) : s);
-    }
+  if (inner == 1) { /* memory-bound: one thread */
+    for (int64_t o = 0; o < outer; o++) y[o] = reduce_row_f32(x + o * R, R, op);
     return CQUANT_STATUS_OK;
   }
   double *acc = malloc(sizeof(double) * (size_t)inner);

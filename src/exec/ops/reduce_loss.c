@@ -92,8 +92,8 @@ int cquant__op_sce_loss(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const
         mx = v > mx ? v : mx;
       }
       for (int64_t c = 0; c < C; c++) s += exp(lp[(n * C + c) * D + d] - mx);
-      const double sh = mx + log(s);
-      for (int64_t c = 0; c < C; c++) lp[(n * C + c) * D + d] -= sh;
+      const double ls = log(s);
+      for (int64_t c = 0; c < C; c++) lp[(n * C + c) * D + d] = (lp[(n * C + c) * D + d] - mx) - ls;
     }
   if (!(st = nll(node, lp, N, C, D, t, w, x->dtype, &out[0])) && n_out > 1) {
     if ((st = cquant_array_alloc(&out[1], x->dtype, x->ndim, x->shape))) cquant_array_free(&out[0]);

@@ -1,33 +1,98 @@
 /* Softmax, LogSoftmax and Hardmax. Before opset 13 the input is coerced to 2-D at `axis` (default 1)
  * and the operation runs over the flattened trailing axes; from opset 13 it runs along one axis
- * (default -1). float32 is computed in float32 (rows in place when the axis is the last one,
- * vectors of the trailing axes otherwise); float16 and bfloat16 in float32 rounded once at the store;
- * float64 in double. */
+ * (default -1). float32 is computed in float32 with a vectorizable exp (rows when the axis is the
+ * last one, split over threads when large; vectors of the trailing axes otherwise); float16 and
+ * bfloat16 in float32 rounded once at the store; float64 in double. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/convert.h"
+#include "cquant/quantize.h"
 #include "exec/ops/reduce_internal.h"
 
 enum { SM_SOFTMAX, SM_LOG, SM_HARD };
 
+/* e^x in float32 within 2 ulp for x in [-87.33, 88.37] (0 below, and for -inf; NaN stays NaN), in
+ * operations the compiler vectorizes with the default flags (no float compare: under
+ * -ftrapping-math a float select keeps a loop scalar). x = n ln2 + r, |r| <= ln2 / 2 (ln2 split in
+ * two parts); e^r by a degree-7 polynomial (the Cephes expf coefficients); 2^n built in the exponent
+ * bits from the rounding constant 1.5 * 2^23 that t carries. */
+static inline float exp_f32(float x) {
+  uint32_t xb, tb, eb, rb;
+  memcpy(&xb, &x, 4);
+  const uint32_t keep = (uint32_t)0 - (uint32_t)!(xb > 0xC2AEAC50u && xb <= 0xFF800000u); /* 0 from -87.3365 down to -inf */
+  const float t = x * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = (p * r) * r + r + 1.0f;
+  memcpy(&tb, &t, 4);
+  eb = (tb - 0x4B400000u + 127u) << 23;
+  float sc, res;
+  memcpy(&sc, &eb, 4);
+  res = p * sc;
+  memcpy(&rb, &res, 4);
+  rb &= keep;
+  memcpy(&res, &rb, 4);
+  return res;
+}
+
+/* The largest element of a row, through integer keys that order as the floats do (vectorizable).
+ * A NaN may or may not win: the row's result is NaN throughout either way. */
+static float row_max(const float *r, int64_t n) {
+  int32_t m[8] = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; j++) {
+      uint32_t b;
+      memcpy(&b, &r[k + j], 4);
+      const int32_t key = (int32_t)(b ^ ((0u - (b >> 31)) >> 1));
+      m[j] = key > m[j] ? key : m[j];
+    }
+  for (; k < n; k++) {
+    uint32_t b;
+    memcpy(&b, &r[k], 4);
+    const int32_t key = (int32_t)(b ^ ((0u - (b >> 31)) >> 1));
+    m[0] = key > m[0] ? key : m[0];
+  }
+  for (int j = 1; j < 8; j++) m[0] = m[j] > m[0] ? m[j] : m[0];
+  const uint32_t b = (uint32_t)m[0] ^ ((0u - ((uint32_t)m[0] >> 31)) >> 1);
+  float v;
+  memcpy(&v, &b, 4);
+  return v;
+}
+
+/* Stores e^(r[k] - mx) and returns their sum (eight partial sums). */
+static float row_exp(const float *r, float *y, int64_t n, float mx) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t k = 0; k < n; k++) y[k] = exp_f32(r[k] - mx);
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; j++) s[j] += y[k + j];
+  for (; k < n; k++) s[0] += y[k];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+static void softmax_row_f32(const float *r, float *y, int64_t n, int mode) {
+  const float mx = row_max(r, n), sum = row_exp(r, y, n, mx);
+  if (mode == SM_LOG) {
+    const float ls = logf(sum); /* (x - max) - log(sum): no cancellation where x is the max */
+    for (int64_t k = 0; k < n; k++) y[k] = (r[k] - mx) - ls;
+  } else {
+    const float inv = 1.0f / sum;
+    for (int64_t k = 0; k < n; k++) y[k] *= inv;
+  }
+}
+
 /* float32 softmax / log-softmax of rows [outer][len][inner]; work holds 2 * inner floats. */
 static void softmax_f32(const float *x, float *y, int mode, int64_t outer, int64_t len, int64_t inner, float *work) {
-  if (inner == 1) {
-    for (int64_t o = 0; o < outer; o++) {
-      const float *r = x + o * len;
-      float *yr = y + o * len, mx = -INFINITY, sum = 0;
-      for (int64_t k = 0; k < len; k++) mx = r[k] > mx ? r[k] : mx;
-      if (mode == SM_LOG) {
-        for (int64_t k = 0; k < len; k++) sum += expf(r[k] - mx);
-        const float sh = mx + logf(sum);
-        for (int64_t k = 0; k < len; k++) yr[k] = r[k] - sh;
-      } else {
-        for (int64_t k = 0; k < len; k++) sum += (yr[k] = expf(r[k] - mx));
-        const float inv = 1.0f / sum;
-        for (int64_t k = 0; k < len; k++) yr[k] *= inv;
-      }
-    }
+  if (inner == 1) { /* rows split over the threads when there is enough work */
+#pragma omp parallel for schedule(static) num_threads(cquant_get_num_threads()) if (outer > 1 && outer * len >= (1 << 16))
+    for (int64_t o = 0; o < outer; o++) softmax_row_f32(x + o * len, y + o * len, len, mode);
     return;
   }
   float *mx = work, *sum = work + inner;
@@ -37,16 +102,15 @@ static void softmax_f32(const float *x, float *y, int mode, int64_t outer, int64
     for (int64_t i = 0; i < inner; i++) mx[i] = -INFINITY, sum[i] = 0;
     for (int64_t k = 0; k < len; k++)
       for (int64_t i = 0; i < inner; i++) mx[i] = xo[k * inner + i] > mx[i] ? xo[k * inner + i] : mx[i];
-    for (int64_t k = 0; k < len; k++)
-      for (int64_t i = 0; i < inner; i++) {
-        const float e = expf(xo[k * inner + i] - mx[i]);
-        sum[i] += e;
-        if (mode != SM_LOG) yo[k * inner + i] = e;
-      }
+    for (int64_t k = 0; k < len; k++) {
+      float *yk = yo + k * inner;
+      for (int64_t i = 0; i < inner; i++) yk[i] = exp_f32(xo[k * inner + i] - mx[i]);
+      for (int64_t i = 0; i < inner; i++) sum[i] += yk[i];
+    }
     if (mode == SM_LOG) {
-      for (int64_t i = 0; i < inner; i++) sum[i] = mx[i] + logf(sum[i]);
+      for (int64_t i = 0; i < inner; i++) sum[i] = logf(sum[i]);
       for (int64_t k = 0; k < len; k++)
-        for (int64_t i = 0; i < inner; i++) yo[k * inner + i] = xo[k * inner + i] - sum[i];
+        for (int64_t i = 0; i < inner; i++) yo[k * inner + i] = (xo[k * inner + i] - mx[i]) - sum[i];
     } else {
       for (int64_t i = 0; i < inner; i++) sum[i] = 1.0f / sum[i];
       for (int64_t k = 0; k < len; k++)
@@ -63,8 +127,8 @@ static void softmax_f64(const double *x, double *y, int mode, int64_t outer, int
       double *yr = y + o * len * inner + i, mx = -INFINITY, sum = 0;
       for (int64_t k = 0; k < len; k++) mx = r[k * inner] > mx ? r[k * inner] : mx;
       for (int64_t k = 0; k < len; k++) sum += exp(r[k * inner] - mx);
-      const double sh = mx + log(sum);
-      for (int64_t k = 0; k < len; k++) yr[k * inner] = mode == SM_LOG ? r[k * inner] - sh : exp(r[k * inner] - mx) / sum;
+      const double ls = log(sum);
+      for (int64_t k = 0; k < len; k++) yr[k * inner] = mode == SM_LOG ? (r[k * inner] - mx) - ls : exp(r[k * inner] - mx) / sum;
     }
 }
 
