@@ -40,7 +40,7 @@ static int op_dropout(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const c
 
 /* BatchNormalization: Y = (X - mean) / sqrt(var + epsilon) scale + B per channel (opset < 9
  * spatial=0: per activation, the parameters of shape C x D1 x ...). Training (opset 14+
- * training_mode=1; before, when more than Y is asked for): the batch's statistics (population
+ * training_mode=1; before, when more than Y is asked for and, before opset 7, is_test is 0): the batch's statistics (population
  * variance) normalize X, and the running mean and variance come out updated with momentum;
  * outputs 3 and 4 (opset < 14) are the batch's mean and variance. */
 static int op_batchnorm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
@@ -51,7 +51,7 @@ static int op_batchnorm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const
   static const char *const names[] = {"X", "scale", "B", "input_mean", "input_var"};
   for (int i = 1; i < 5; i++)
     if ((st = cquant__nn_need_float(node, in[i], names[i]))) return st;
-  const int training = opset >= 14 ? cquant__attr_int(node, "training_mode", 0) != 0 : n_out > 1;
+  const int training = opset >= 14 ? cquant__attr_int(node, "training_mode", 0) != 0 : n_out > 1 && (opset >= 7 || !cquant__attr_int(node, "is_test", 0));
   const int spatial = opset >= 9 || cquant__attr_int(node, "spatial", 1) != 0;
   if (training && opset >= 14 && n_out != 1 && n_out != 3)
     return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "training mode has 1 or 3 outputs, not %d", n_out);

@@ -159,16 +159,30 @@ static int conv_setup(const Onnx__NodeProto *node, const cquant_array_t *x, cons
             }                                                                                                                      \
             const T *plane = xg + (r / p->ksz) * p->Pin;                                                                           \
             T *dst = col + r * pb;                                                                                                 \
-            for (int64_t j = 0; j < pb; j++) {                                                                                     \
+            const int64_t last = ns - 1, il = g->in[last], sl = g->stride[last], ol = g->out[last];                                \
+            const int64_t base = kidx[last] * g->dil[last] - g->pad0[last];                                                        \
+            for (int64_t j = 0; j < pb;) { /* a run along the last axis: the outer axes' offset once */                            \
+              const int64_t len = ol - oidx[last] < pb - j ? ol - oidx[last] : pb - j;                                             \
               int64_t off = 0;                                                                                                     \
               int ok = 1;                                                                                                          \
-              for (int d = 0; d < ns; d++) {                                                                                       \
+              for (int d = 0; d < last; d++) {                                                                                     \
                 const int64_t pos = oidx[d] * g->stride[d] + kidx[d] * g->dil[d] - g->pad0[d];                                     \
                 ok &= pos >= 0 && pos < g->in[d];                                                                                  \
                 off = off * g->in[d] + pos;                                                                                        \
               }                                                                                                                    \
-              dst[j] = ok ? plane[off] : (T)0;                                                                                     \
-              for (int d = ns - 1; d >= 0 && ++oidx[d] == g->out[d]; d--) oidx[d] = 0;                                             \
+              T *dr = dst + j;                                                                                                     \
+              if (!ok) {                                                                                                           \
+                for (int64_t t = 0; t < len; t++) dr[t] = (T)0;                                                                    \
+              } else {                                                                                                             \
+                const T *sr = plane + off * il;                                                                                    \
+                for (int64_t t = 0; t < len; t++) {                                                                                \
+                  const int64_t ix = (oidx[last] + t) * sl + base;                                                                 \
+                  dr[t] = (uint64_t)ix < (uint64_t)il ? sr[ix] : (T)0;                                                             \
+                }                                                                                                                  \
+              }                                                                                                                    \
+              j += len;                                                                                                            \
+              oidx[last] = 0;                                                                                                      \
+              for (int d = last - 1; d >= 0 && ++oidx[d] == g->out[d]; d--) oidx[d] = 0;                                           \
             }                                                                                                                      \
           }                                                                                                                        \
           if (K > 0 && p->mg > 0)                                                                                                  \
@@ -213,16 +227,28 @@ CONV_ND(conv_nd_f64, double, cblas_dgemm)
             }                                                                                                                      \
             T *plane = yg + (r / p->ksz) * p->Pout;                                                                                \
             const T *src = col + r * pb;                                                                                           \
-            for (int64_t j = 0; j < pb; j++) {                                                                                     \
+            const int64_t last = ns - 1, il = g->in[last], sl = g->stride[last], ol = g->out[last];                                \
+            const int64_t base = kidx[last] * g->dil[last] - g->pad0[last];                                                        \
+            for (int64_t j = 0; j < pb;) { /* a run along the last axis: the outer axes' offset once */                            \
+              const int64_t len = il - iidx[last] < pb - j ? il - iidx[last] : pb - j;                                             \
               int64_t off = 0;                                                                                                     \
               int ok = 1;                                                                                                          \
-              for (int d = 0; d < ns; d++) {                                                                                       \
+              for (int d = 0; d < last; d++) {                                                                                     \
                 const int64_t pos = iidx[d] * g->stride[d] + kidx[d] * g->dil[d] - g->pad0[d];                                     \
                 ok &= pos >= 0 && pos < g->out[d];                                                                                 \
                 off = off * g->out[d] + pos;                                                                                       \
               }                                                                                                                    \
-              if (ok) plane[off] += src[j];                                                                                        \
-              for (int d = ns - 1; d >= 0 && ++iidx[d] == g->in[d]; d--) iidx[d] = 0;                                              \
+              if (ok) {                                                                                                            \
+                T *yr = plane + off * ol;                                                                                          \
+                const T *sr = src + j;                                                                                             \
+                for (int64_t t = 0; t < len; t++) {                                                                                \
+                  const int64_t ox = (iidx[last] + t) * sl + base;                                                                 \
+                  if ((uint64_t)ox < (uint64_t)ol) yr[ox] += sr[t];                                                                \
+                }                                                                                                                  \
+              }                                                                                                                    \
+              j += len;                                                                                                            \
+              iidx[last] = 0;                                                                                                      \
+              for (int d = last - 1; d >= 0 && ++iidx[d] == g->in[d]; d--) iidx[d] = 0;                                            \
             }                                                                                                                      \
           }                                                                                                                        \
         }                                                                                                                          \
