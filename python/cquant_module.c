@@ -58,30 +58,26 @@ static void shape_of(PyArrayObject *a, int64_t *shape) {
   for (int i = 0; i < PyArray_NDIM(a); i++) shape[i] = (int64_t)PyArray_DIM(a, i);
 }
 
+/* NumPy's element types and cquant's, both ways (the ONNX executor takes every one of them). */
+static const struct {
+  int npy;
+  cquant_dtype_t dt;
+} npy_types[] = {
+    {NPY_FLOAT32, CQUANT_DT_F32}, {NPY_FLOAT16, CQUANT_DT_F16}, {NPY_FLOAT64, CQUANT_DT_F64}, {NPY_INT8, CQUANT_DT_S8},
+    {NPY_UINT8, CQUANT_DT_U8},    {NPY_INT16, CQUANT_DT_S16},   {NPY_UINT16, CQUANT_DT_U16},  {NPY_INT32, CQUANT_DT_S32},
+    {NPY_UINT32, CQUANT_DT_U32},  {NPY_INT64, CQUANT_DT_S64},   {NPY_UINT64, CQUANT_DT_U64},  {NPY_BOOL, CQUANT_DT_BOOL},
+};
+
 static int npy_type_of(cquant_dtype_t dt) {
-  switch (dt) {
-    case CQUANT_DT_F32: return NPY_FLOAT32;
-    case CQUANT_DT_F16: return NPY_FLOAT16;
-    case CQUANT_DT_S8: return NPY_INT8;
-    case CQUANT_DT_U8: return NPY_UINT8;
-    case CQUANT_DT_S16: return NPY_INT16;
-    case CQUANT_DT_S32: return NPY_INT32;
-    case CQUANT_DT_S64: return NPY_INT64;
-    default: return -1;
-  }
+  for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)
+    if (npy_types[i].dt == dt) return npy_types[i].npy;
+  return -1;
 }
 
 static int cquant_type_of(int t, cquant_dtype_t *dt) {
-  switch (t) {
-    case NPY_FLOAT32: *dt = CQUANT_DT_F32; return 0;
-    case NPY_FLOAT16: *dt = CQUANT_DT_F16; return 0;
-    case NPY_INT8: *dt = CQUANT_DT_S8; return 0;
-    case NPY_UINT8: *dt = CQUANT_DT_U8; return 0;
-    case NPY_INT16: *dt = CQUANT_DT_S16; return 0;
-    case NPY_INT32: *dt = CQUANT_DT_S32; return 0;
-    case NPY_INT64: *dt = CQUANT_DT_S64; return 0;
-    default: return -1;
-  }
+  for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)
+    if (PyArray_EquivTypenums(npy_types[i].npy, t)) return *dt = npy_types[i].dt, 0;
+  return -1;
 }
 
 static void capsule_free_array(PyObject *cap) {

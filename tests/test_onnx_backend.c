@@ -16,7 +16,7 @@
 #include "harness.h"
 
 #define DATA_DIR "/usr/share/libonnx-testdata/data"
-#define MIN_PASS 200 /* the floor: in-scope tests that must pass */
+#define MIN_PASS 1015 /* the floor: in-scope tests that must pass */
 
 static const char *dirs[] = {"node", "pytorch-converted", "pytorch-operator", "simple"};
 static const char *out_of_scope_ops[] = {"Gradient", "Adagrad", "Adam", "Momentum", "Bernoulli", "Multinomial", "RandomNormal",
@@ -165,6 +165,12 @@ static int close_enough(const cquant_array_t *got, const cquant_array_t *want, c
   return 1;
 }
 
+static int output_is_bf16(const cquant_onnx_model_t *m, int i) {
+  const Onnx__ValueInfoProto *v = m->g->output[i];
+  return v->type && v->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && v->type->tensor_type &&
+         v->type->tensor_type->elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16;
+}
+
 /* Runs one test; 1 pass, 0 fail (why says what). */
 static int run_case(const char *dir, char *why, size_t nwhy) {
   char path[4096];
@@ -193,10 +199,14 @@ static int run_case(const char *dir, char *why, size_t nwhy) {
       snprintf(path, sizeof path, "%s/input_%d.pb", set, i);
       names[i] = cquant_onnx_input_name(m, i);
       if (load_pb(path, &in[i])) { ok = 0; snprintf(why, nwhy, "input %d: %s", i, cquant_last_error()); }
+      /* onnx 1.12's test data store bfloat16 tensors as uint16 bit patterns (numpy has no
+       * bfloat16): take them as the bfloat16 the model declares */
+      else if (in[i].dtype == CQUANT_DT_U16 && m->input_types[i] == CQUANT_DT_BF16) in[i].dtype = CQUANT_DT_BF16;
     }
     for (int i = 0; i < no && ok; i++) {
       snprintf(path, sizeof path, "%s/output_%d.pb", set, i);
       if (load_pb(path, &want[i])) { ok = 0; snprintf(why, nwhy, "expected output %d: %s", i, cquant_last_error()); }
+      else if (want[i].dtype == CQUANT_DT_U16 && output_is_bf16(m, i)) want[i].dtype = CQUANT_DT_BF16; /* the same quirk */
     }
     if (ok && cquant_onnx_run(m, ni, names, in, out)) {
       snprintf(why, nwhy, "%s", cquant_last_error());
@@ -269,6 +279,9 @@ static int classify(const char *dir, const char *test, const char *model_path, c
     if (mp->opset_import[i]->domain && (!strcmp(mp->opset_import[i]->domain, "ai.onnx.ml") || !strcmp(mp->opset_import[i]->domain, "ai.onnx.preview.training")))
       in = 0, *why = mp->opset_import[i]->domain;
   if (in && graph_out_of_scope(mp->graph, why)) in = 0;
+  /* Dropout in training mode with a ratio above 0 draws its mask at random: the tests cannot fix
+   * its output (test_training_dropout_zero_ratio* stay in scope) */
+  if (in && !strncmp(test, "test_training_dropout", 21) && !strstr(test, "zero_ratio")) in = 0, *why = "random Dropout mask";
   if (!strcmp(dir, "node") && mp->graph->n_node) {
     /* the operator whose name the test's name starts with (expanded tests: the function's own
      * name is not in the graph, so the test name decides) */
