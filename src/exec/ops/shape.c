@@ -48,6 +48,7 @@ static int reshape_shape(const Onnx__NodeProto *node, const cquant_array_t *x, c
 
 /* Flatten, Reshape, Squeeze, Unsqueeze: the same bytes under another shape. */
 int cquant__op_reshape_like(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   const char *op = node->op_type;
   int64_t shape[CQUANT_MAX_DIMS];
@@ -97,6 +98,7 @@ int cquant__op_reshape_like(cquant__opctx_t *ctx, const Onnx__NodeProto *node, c
 }
 
 int cquant__op_transpose(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int64_t perm[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS], ss[CQUANT_MAX_DIMS];
   int np, st, seen[CQUANT_MAX_DIMS] = {0};
@@ -151,6 +153,7 @@ int cquant__op_concat(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const c
 
 /* Shape: the dimensions from start to end (opset 15; negative from the end, clamped). */
 int cquant__op_shape(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const int r = in[0]->ndim;
   int64_t s = cquant__attr_int(node, "start", 0), e = cquant__attr_int(node, "end", r);
   if (s < 0) s += r;
@@ -164,6 +167,7 @@ int cquant__op_shape(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cq
 }
 
 int cquant__op_gather(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 2)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0], *idx = in[1];
   int axis, st;
   if (!x || !idx) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "an input is missing");
@@ -212,6 +216,7 @@ int cquant__op_gather(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const c
 /* Slice: starts/ends/axes attributes before opset 10, then inputs with steps. Indices are
  * clamped as ONNX says (positive steps into [0, dim], negative into [-1, dim - 1]). */
 int cquant__op_slice(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int64_t starts[CQUANT_MAX_DIMS], ends[CQUANT_MAX_DIMS], axes[CQUANT_MAX_DIMS], steps[CQUANT_MAX_DIMS];
   int ns = 0, ne = 0, na = -1, nst = -1, st;
@@ -267,6 +272,7 @@ int cquant__op_slice(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cq
 
 /* Expand: numpy broadcasting of the input to the shape (either side may be 1). */
 int cquant__op_expand(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 2)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int64_t target[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS], ss[CQUANT_MAX_DIMS];
   int nt = 0, st;
@@ -304,6 +310,7 @@ static void fill(void *a, int64_t n, const void *v, size_t es) {
 }
 
 int cquant__op_constant_of_shape(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   int64_t shape[CQUANT_MAX_DIMS];
   int nd = 0, st;
   if ((st = cquant__read_ints(node, in[0], "shape", shape, CQUANT_MAX_DIMS, &nd))) return st;
@@ -331,6 +338,7 @@ int cquant__op_constant_of_shape(cquant__opctx_t *ctx, const Onnx__NodeProto *no
 /* Split: along axis into the sizes of the 'split' attribute (opset < 13) or input (13+), or into
  * num_outputs parts (opset 18: ceil(dim / n) each, the last smaller), or equal parts. */
 int cquant__op_split(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int axis, st, ns = -1;
   if (!x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "cannot split a scalar");

@@ -48,6 +48,7 @@ int cquant__op_tensor_identity(cquant__opctx_t *ctx, const Onnx__NodeProto *node
 }
 
 int cquant__op_size(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   int st = cquant_array_alloc(&out[0], CQUANT_DT_S64, 0, NULL);
   if (!st) *(int64_t *)out[0].data = in[0]->numel;
   return st;
@@ -55,6 +56,7 @@ int cquant__op_size(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
 
 /* Range: max(ceil((limit - start) / delta), 0) elements start + i delta; integers exactly. */
 int cquant__op_range(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 3)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *s = in[0], *l = in[1], *d = in[2];
   int st;
   for (int i = 0; i < 3; i++)
@@ -88,6 +90,7 @@ int cquant__op_range(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cq
 
 /* EyeLike: ones on diagonal k of a 2-D tensor shaped like the input (type: dtype or the input's). */
 int cquant__op_eyelike(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   if (x->ndim != 2) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the input must be 2-D");
   cquant_dtype_t dt = x->dtype;
@@ -100,13 +103,14 @@ int cquant__op_eyelike(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const 
   int st = cquant_array_alloc(&out[0], dt, 2, x->shape);
   if (st) return st;
   const int64_t k = cquant__attr_int(node, "k", 0), R = x->shape[0], C = x->shape[1];
-  if (k >= C || -k >= R) return CQUANT_STATUS_OK;
+  if (k >= C || k <= -R) return CQUANT_STATUS_OK;
   for (int64_t i = k < 0 ? -k : 0; i < R && i + k < C; i++) cquant__set_i64(&out[0], i * C + i + k, 1);
   return CQUANT_STATUS_OK;
 }
 
 /* Trilu: the upper (j - i >= k) or lower (j - i <= k) triangle of each matrix, the rest zero. */
 int cquant__op_trilu(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int st;
   if (x->ndim < 2) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the input must have rank 2 or more");
@@ -138,6 +142,7 @@ int cquant__op_trilu(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cq
 
 /* Tile: the input repeated along each axis; a view of rank 2r, (repeat, axis) per axis. */
 int cquant__op_tile(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 2)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int64_t rep[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS], vs[2 * CQUANT_MAX_DIMS], vst[2 * CQUANT_MAX_DIMS];
   int nr, st;

@@ -66,11 +66,13 @@ static void tile2d(char *dst, int64_t dld, const char *src, int64_t sld, size_t 
 void cquant__tensor_copy(void *dst, const void *src, size_t es, int nd, const int64_t *shape_in, const int64_t *stride_in) {
   int64_t shape[CQUANT__TMAXD], st[CQUANT__TMAXD], dstd[CQUANT__TMAXD], total = 1;
   int n = 0;
-  for (int d = 0; d < nd; d++) {
+  for (int d = 0; d < nd; d++)
     if (!shape_in[d]) return;
+  for (int d = 0; d < nd; d++) {
+    int64_t span;
     total *= shape_in[d];
     if (shape_in[d] == 1) continue;
-    if (n && st[n - 1] == stride_in[d] * shape_in[d]) { /* contiguous with the dimension outside it: one dimension */
+    if (n && !__builtin_mul_overflow(stride_in[d], shape_in[d], &span) && st[n - 1] == span) { /* contiguous with the dimension outside it: one dimension */
       shape[n - 1] *= shape_in[d];
       st[n - 1] = stride_in[d];
     } else {
@@ -141,4 +143,10 @@ int cquant__tensor_attr_is(const Onnx__NodeProto *node, const char *name, const 
 int cquant__tensor_fail(cquant_array_t *out, int n, int st) {
   for (int i = 0; i < n; i++) cquant_array_free(&out[i]);
   return st;
+}
+
+int cquant__tensor_need(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, int n) {
+  for (int k = 0; k < n; k++)
+    if (k >= n_in || !in[k]) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "input %d is missing", k);
+  return CQUANT_STATUS_OK;
 }

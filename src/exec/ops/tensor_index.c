@@ -82,6 +82,7 @@ static int elements_offset(const Onnx__NodeProto *node, const cquant_array_t *x,
 }
 
 int cquant__op_gather_elements(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 2)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0], *idx = in[1];
   int axis, st;
   int64_t xs[CQUANT_MAX_DIMS];
@@ -100,6 +101,7 @@ int cquant__op_gather_elements(cquant__opctx_t *ctx, const Onnx__NodeProto *node
 /* Scatter (opset 9/10) and ScatterElements: a copy of data with updates written (or reduced) at
  * the indexed elements, in index order. */
 int cquant__op_scatter_elements(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 3)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0], *idx = in[1], *u = in[2];
   int axis, st, red;
   int64_t xs[CQUANT_MAX_DIMS];
@@ -131,6 +133,7 @@ static int nd_offset(const Onnx__NodeProto *node, const cquant_array_t *x, const
 
 /* GatherND: slices of data addressed by the last axis of indices, after batch_dims shared axes. */
 int cquant__op_gather_nd(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 2)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0], *idx = in[1];
   int st;
   if ((st = cquant__tensor_need_index(node, idx, "indices"))) return st;
@@ -166,6 +169,7 @@ int cquant__op_gather_nd(cquant__opctx_t *ctx, const Onnx__NodeProto *node, cons
 
 /* ScatterND: a copy of data with update slices written (or reduced) at the index tuples. */
 int cquant__op_scatter_nd(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 3)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0], *idx = in[1], *u = in[2];
   int st, red;
   if ((st = reduction(node, &red)) || (st = cquant__tensor_need_index(node, idx, "indices"))) return st;

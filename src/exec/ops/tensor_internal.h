@@ -25,6 +25,8 @@ int cquant__tensor_need_index(const Onnx__NodeProto *node, const cquant_array_t 
 int cquant__tensor_axes(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, int k, int64_t *axes, int *n);
 /* The mode attribute's value: 1 when it equals s. */
 int cquant__tensor_attr_is(const Onnx__NodeProto *node, const char *name, const char *s, int dflt);
+/* Inputs 0..n-1 are present (an omitted required input is named "" in a node): else an error. */
+int cquant__tensor_need(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, int n);
 /* An allocation that already failed: frees outputs 0..n-1 and returns st. */
 int cquant__tensor_fail(cquant_array_t *out, int n, int st);
 

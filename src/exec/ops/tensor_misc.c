@@ -8,6 +8,7 @@
 /* OneHot: output rank r + 1, the new axis of length depth at axis; values = [off, on]; an index
  * in [-depth, depth) counts from the end when negative, any other index leaves its row off. */
 int cquant__op_onehot(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 3)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *idx = in[0], *dep = in[1], *val = in[2];
   int st, axis;
   if (dep->numel != 1 || dep->ndim > 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "depth must hold one value");
@@ -59,6 +60,7 @@ static int nonzero_at(const cquant_array_t *a, int64_t i) {
 
 /* NonZero: the coordinates of the non-zero elements, [rank, count] int64 (a scalar as rank 1). */
 int cquant__op_nonzero(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int64_t cnt = 0;
   for (int64_t i = 0; i < x->numel; i++) cnt += nonzero_at(x, i);
@@ -83,6 +85,7 @@ int cquant__op_nonzero(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const 
 /* Compress: the slices along axis (or the elements of the flattened input) whose condition is
  * true; a condition shorter than the axis selects nothing past its end. */
 int cquant__op_compress(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 2)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0], *c = in[1];
   int st, axis = -1;
   if (c->ndim != 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "condition must be 1-D");
@@ -130,6 +133,7 @@ static int block_size(const Onnx__NodeProto *node, const cquant_array_t *x, int6
 /* DepthToSpace: [N, C, H, W] -> [N, C / b^2, H b, W b]; the output viewed as [N, C', H, b, W, b]
  * reads input channel (i b + j) C' + c (DCR) or c b^2 + i b + j (CRD). */
 int cquant__op_depth_to_space(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int64_t b = 0;
   int st;
@@ -149,6 +153,7 @@ int cquant__op_depth_to_space(cquant__opctx_t *ctx, const Onnx__NodeProto *node,
 
 /* SpaceToDepth: [N, C, H, W] -> [N, C b^2, H / b, W / b], output channel (i b + j) C + c. */
 int cquant__op_space_to_depth(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int64_t b = 0;
   int st;
@@ -166,6 +171,7 @@ int cquant__op_space_to_depth(cquant__opctx_t *ctx, const Onnx__NodeProto *node,
 /* ReverseSequence: for each batch entry b, its first sequence_lens[b] steps along time_axis
  * reversed, the rest copied. */
 int cquant__op_reverse_sequence(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 2)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0], *sl = in[1];
   int st;
   if (x->ndim < 2) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the input must have rank 2 or more");

@@ -14,8 +14,10 @@ static int pad_run(const Onnx__NodeProto *node, const cquant_array_t *x, const i
   int64_t shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS], *map[CQUANT_MAX_DIMS] = {0};
   int st;
   for (int d = 0; d < nd; d++) {
-    const int64_t n = x->shape[d], cb = pb[d] < 0 ? -pb[d] : 0, ce = pe[d] < 0 ? -pe[d] : 0;
-    if (pb[d] > INT32_MAX || pe[d] > INT32_MAX || cb > n || ce > n || n - cb - ce < 0)
+    const int64_t n = x->shape[d];
+    const int bad = pb[d] > INT32_MAX || pe[d] > INT32_MAX || pb[d] < -n || pe[d] < -n;
+    const int64_t cb = !bad && pb[d] < 0 ? -pb[d] : 0, ce = !bad && pe[d] < 0 ? -pe[d] : 0;
+    if (bad || n - cb - ce < 0)
       return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "pads %lld, %lld do not fit an axis of %lld", (long long)pb[d], (long long)pe[d], (long long)n);
     shape[d] = n + pb[d] + pe[d];
     if (mode != PAD_CONSTANT && n - cb - ce == 0 && shape[d] > 0)
@@ -89,6 +91,7 @@ static int pad_run(const Onnx__NodeProto *node, const cquant_array_t *x, const i
 }
 
 int cquant__op_pad(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   const int nd = x->ndim;
   int mode = PAD_CONSTANT, st;
@@ -148,6 +151,7 @@ int cquant__op_pad(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqua
 /* CenterCropPad (opset 18): each listed axis cropped or zero-padded to its size, centred (the
  * extra element of an odd difference at the end). */
 int cquant__op_center_crop_pad(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 2)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int64_t shape[CQUANT_MAX_DIMS], axes[CQUANT_MAX_DIMS], pb[CQUANT_MAX_DIMS] = {0}, pe[CQUANT_MAX_DIMS] = {0};
   int ns, na, st, seen[CQUANT_MAX_DIMS] = {0};

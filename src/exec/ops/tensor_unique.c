@@ -53,6 +53,7 @@ static void msort(int64_t *v, int64_t *tmp, int64_t n, const uctx_t *c, const in
 }
 
 int cquant__op_unique(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  if (cquant__tensor_need(node, in, n_in, 1)) return CQUANT_STATUS_INVALID_ARGUMENT;
   const cquant_array_t *x = in[0];
   int st, axis = -1;
   if (cquant__attr(node, "axis")) {
