@@ -296,10 +296,12 @@ int cquant__op_reduce(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const c
     if (!reduce[d]) oshape[on++] = x->shape[d];
     else if (keep) oshape[on++] = 1;
   if ((st = cquant_array_alloc(&out[0], x->dtype, on, oshape))) return st;
+  if (!out[0].numel) return CQUANT_STATUS_OK;
   plan_t p;
   make_plan(x, reduce, &p);
+  if (!x->numel) p.nr = 0, p.nred = 0; /* every output reduces an empty set */
   int64_t outer, R, inner;
-  if (x->dtype == CQUANT_DT_F32 && op != R_LOGSUMEXP && block_form(&p, &outer, &R, &inner)) {
+  if (x->dtype == CQUANT_DT_F32 && x->numel && op != R_LOGSUMEXP && block_form(&p, &outer, &R, &inner)) {
     if ((st = reduce_f32_block(x->data, out[0].data, op, outer, R, inner))) cquant_array_free(&out[0]);
     return st;
   }

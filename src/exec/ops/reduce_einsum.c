@@ -161,7 +161,7 @@ static int einsum_gemm(const Onnx__NodeProto *node, const eq_t *e, const cquant_
     else if (a && b) kl[nk++] = l, K *= e->size[l];
     else return 0; /* summed inside one operand */
   }
-  if (!B || !M || !N || !K) return 0;
+  if (!B || !M || !N || !K || M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return 0;
   int64_t la[NL], lb[NL], lc[NL] = {0};
   label_strides(e, in[0], 0, la);
   label_strides(e, in[1], 1, lb);
