@@ -291,11 +291,11 @@ static int conv_run(const Onnx__NodeProto *node, const conv_t *p, const cquant_a
 int cquant__op_nn_conv(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
   int st;
-  /* 2-D float32: the blocked, threaded im2col path of conv.c */
-  if (x && w && x->dtype == CQUANT_DT_F32 && w->dtype == CQUANT_DT_F32 && x->ndim == 4 && w->ndim == 4 && x->numel > 0 && w->numel > 0)
-    return cquant__op_conv(ctx, node, in, n_in, out, n_out);
   conv_t p;
   if ((st = conv_setup(node, x, w, b, 0, &p)) || (st = cquant__nn_window(node, &p.g, 0, 1))) return st;
+  /* 2-D float32 (attributes checked above): the blocked, threaded im2col path of conv.c */
+  if (x->dtype == CQUANT_DT_F32 && x->ndim == 4 && x->numel > 0 && w->numel > 0 && p.cg * p.ksz < INT_MAX && p.g.out[0] * p.g.out[1] < INT_MAX)
+    return cquant__op_conv(ctx, node, in, n_in, out, n_out);
   int64_t shape[CQUANT_MAX_DIMS] = {p.n, p.m};
   p.Pout = 1;
   for (int d = 0; d < p.g.nsp; d++) shape[2 + d] = p.g.out[d], p.Pout *= p.g.out[d];

@@ -60,7 +60,7 @@ typedef struct {
         y[pl * q->Pout + o] = r;                                                                                                   \
         if (ind) {                                                                                                                 \
           int64_t at = best_at < 0 ? 0 : best_at;                                                                                  \
-          if (q->col_major) { /* the same element counted column-major within its plane */                                        \
+          if (q->col_major && best_at >= 0) { /* the element counted column-major in its plane */                                 \
             int64_t c = 0, s = 1, rest = at;                                                                                       \
             int64_t pos[CQUANT__NN_MAXSP];                                                                                         \
             for (int d = ns - 1; d >= 0; d--) pos[d] = rest % g->in[d], rest /= g->in[d];                                          \
