@@ -190,6 +190,7 @@ int cquant__op_scan(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
     }
     for (int i = 0; i < N + K; i++) cquant_array_free(&part_out[i]);
   }
+  for (int i = 0; i < N && !st && B == 0; i++) st = cquant__array_copy(in[first + i], &out[i]); /* an empty batch */
   for (int k = N; k < N + K && !st; k++)
     if (!out[k].data) {
       int64_t shape[2] = {B, T};
