@@ -261,7 +261,7 @@ static int reduce_f32_block(const float *x, float *y, int op, int64_t outer, int
 static int block_form(const plan_t *p, int64_t *outer, int64_t *R, int64_t *inner) {
   if (p->nr > 1) return 0;
   const int64_t r = p->nr ? p->rs[0] : 1, rst = p->nr ? p->rst[0] : 1;
-  if (p->nk == 0) { *outer = 1, *inner = 1; return *R = r, rst == 1 || !p->nr; }
+  if (p->nk == 0) { *outer = 1, *inner = 1, *R = r; return rst == 1 || !p->nr; }
   if (!p->nr) { /* nothing reduced but axes of size 1 */
     if (p->nk != 1 || p->kst[0] != 1) return 0;
     *outer = p->ks[0], *R = 1, *inner = 1;
