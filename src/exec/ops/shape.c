@@ -68,6 +68,7 @@ int cquant__op_reshape_like(cquant__opctx_t *ctx, const Onnx__NodeProto *node, c
     int na;
     if ((st = cquant__tensor_axes(node, in, n_in, 1, axes, &na))) return st;
     const int unsq = !strcmp(op, "Unsqueeze");
+    if (!unsq && na == 0) na = -1; /* empty axes: every axis of 1, as when absent (ONNX Runtime does the same) */
     if (unsq && na < 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "axes are missing");
     const int rank = unsq ? x->ndim + na : x->ndim;
     if (rank > CQUANT_MAX_DIMS) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "rank %d is above %d", rank, CQUANT_MAX_DIMS);
@@ -103,7 +104,7 @@ int cquant__op_transpose(cquant__opctx_t *ctx, const Onnx__NodeProto *node, cons
   int64_t perm[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS], ss[CQUANT_MAX_DIMS];
   int np, st, seen[CQUANT_MAX_DIMS] = {0};
   if ((st = cquant__attr_ints(node, "perm", perm, CQUANT_MAX_DIMS, &np))) return st;
-  if (np < 0) {
+  if (np < 0 || (np == 0 && x->ndim)) { /* absent (or an empty list): reversed axes */
     for (int d = 0; d < x->ndim; d++) perm[d] = x->ndim - 1 - d;
   } else if (np != x->ndim) {
     return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "perm has %d entries for rank %d", np, x->ndim);

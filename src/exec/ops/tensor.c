@@ -146,7 +146,18 @@ int cquant__op_tile(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
   const cquant_array_t *x = in[0];
   int64_t rep[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS], vs[2 * CQUANT_MAX_DIMS], vst[2 * CQUANT_MAX_DIMS];
   int nr, st;
-  if ((st = cquant__read_ints(node, in[1], "repeats", rep, CQUANT_MAX_DIMS, &nr))) return st;
+  if (n_in > 2 && in[2]) { /* Tile-1: tiles copies along axis */
+    int64_t tiles, axis;
+    int n1, n2, ax;
+    if ((st = cquant__read_ints(node, in[1], "tiles", &tiles, 1, &n1)) || (st = cquant__read_ints(node, in[2], "axis", &axis, 1, &n2))) return st;
+    if (n1 != 1 || n2 != 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "tiles and axis must be single values");
+    if ((st = cquant__norm_axis(node, axis, x->ndim, &ax))) return st;
+    if (!x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "cannot tile a scalar along an axis");
+    nr = x->ndim;
+    for (int d = 0; d < nr; d++) rep[d] = d == ax ? tiles : 1;
+  } else if ((st = cquant__read_ints(node, in[1], "repeats", rep, CQUANT_MAX_DIMS, &nr))) {
+    return st;
+  }
   if (nr != x->ndim) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "repeats has %d values for rank %d", nr, x->ndim);
   cquant__tensor_strides(x->ndim, x->shape, xs);
   for (int d = 0; d < x->ndim; d++) {
@@ -172,7 +183,7 @@ const cquant__op_t cquant__ops_tensor[] = {
     {"Slice", cquant__op_slice, 1, 5, 1, 1},
     {"Pad", cquant__op_pad, 1, 4, 1, 1},
     {"Expand", cquant__op_expand, 2, 2, 1, 1},
-    {"Tile", cquant__op_tile, 2, 2, 1, 1},
+    {"Tile", cquant__op_tile, 2, 3, 1, 1},
     {"Range", cquant__op_range, 3, 3, 1, 1},
     {"Shape", cquant__op_shape, 1, 1, 1, 1},
     {"Size", cquant__op_size, 1, 1, 1, 1},
