@@ -3,6 +3,7 @@
  * guard and an If whose branches give different output counts fail at run naming the node. Models
  * are built as protobuf-c structs (tests/onnx_build.h) with GRAPH attributes made here. */
 #include "onnx_build.h"
+#include "exec/exec_internal.h"
 
 static Onnx__TensorProto *scalar_i64(const char *name, int64_t v) {
   Onnx__TensorProto *t = tb_calloc(1, sizeof *t);
@@ -201,5 +202,35 @@ static void test_loop_past_iteration_guard(void) {
 }
 static void test_loop_past_byte_guard(void) { loop_fails((int64_t)1 << 30, 0, 4096, "2^40 bytes"); } /* 2^30 x 16 KiB */
 
-TH_MAIN(T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
+/* A tensor given for an optional graph input is an optional holding it; a sequence built by
+ * SequenceConstruct comes out as a sequence of copies. */
+static void test_optional_input_and_sequence_output(void) {
+  static const char *h_in[] = {"x"}, *h_out[] = {"has"}, *s_in[] = {"g", "g"}, *s_out[] = {"seq"}, *outs[] = {"has", "seq"};
+  static const char *gi[] = {"x"}, *gget_in[] = {"x"}, *gget_out[] = {"g"};
+  Onnx__NodeProto *n[3] = {node_n("OptionalHasElement", "has_node", 1, h_in, 1, h_out), node_n("OptionalGetElement", "get_node", 1, gget_in, 1, gget_out),
+                           node_n("SequenceConstruct", "seq_node", 2, s_in, 1, s_out)};
+  Onnx__GraphProto *g = graph("opt", 3, n, 1, gi, 2, outs, 0, NULL);
+  Onnx__TypeProto *tp = tb_calloc(1, sizeof *tp); onnx__type_proto__init(tp);
+  Onnx__TypeProto__Optional *ot = tb_calloc(1, sizeof *ot); onnx__type_proto__optional__init(ot);
+  ot->elem_type = g->input[0]->type;
+  tp->value_case = ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE; tp->optional_type = ot;
+  g->input[0]->type = tp;
+  cquant_onnx_model_t *m = load_model(g);
+  CHECK(m != NULL);
+  if (!m) return;
+  const float xv[3] = {1, 2, 3};
+  cquant_array_t x, y[2];
+  int64_t d = 3;
+  CHECK(cquant_array_alloc(&x, CQUANT_DT_F32, 1, &d) == 0);
+  memcpy(x.data, xv, sizeof xv);
+  const char *names[1] = {"x"};
+  CHECKF(cquant_onnx_run(m, 1, names, &x, y) == 0, "%s", cquant_last_error());
+  CHECK(y[0].dtype == CQUANT_DT_BOOL && *(uint8_t *)y[0].data == 1);
+  CHECK(y[1].dtype == CQUANT_DT_SEQUENCE && y[1].numel == 2);
+  for (int k = 0; k < 2 && y[1].numel == 2; k++) CHECK(!memcmp(cquant__elems(&y[1])[k].data, xv, sizeof xv));
+  cquant_array_free(&y[0]), cquant_array_free(&y[1]), cquant_array_free(&x);
+  cquant_onnx_free(m);
+}
+
+TH_MAIN(T(test_optional_input_and_sequence_output), T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
         T(test_loop_past_iteration_guard), T(test_loop_past_byte_guard))

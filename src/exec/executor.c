@@ -220,7 +220,7 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
   if (!m || !outputs || (n_inputs && (!names || !inputs))) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "onnx run: NULL argument");
   const Onnx__GraphProto *g = m->g;
   memset(outputs, 0, sizeof(cquant_array_t) * (size_t)m->n_outputs);
-  size_t cap = (size_t)m->n_inits + (size_t)n_inputs + 1;
+  size_t cap = (size_t)m->n_inits + (size_t)m->n_inputs + 1; /* one binding per graph input */
   for (size_t i = 0; i < g->n_node; i++) cap += g->node[i]->n_output;
   value_t *v = calloc(cap, sizeof *v);
   if (!v) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx run: out of memory");
@@ -232,7 +232,12 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
     for (int j = 0; j < n_inputs; j++)
       if (!strcmp(names[j], m->inputs[i])) found = j;
     if (found < 0) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "graph input '%s' is not given", m->inputs[i]);
-    else if (m->input_types[i] >= 0 && (int)inputs[found].dtype != m->input_types[i])
+    else if (m->input_types[i] == CQUANT_DT_OPTIONAL && inputs[found].dtype != CQUANT_DT_OPTIONAL && cquant_dtype_info(inputs[found].dtype)) {
+      /* a tensor or sequence given for an optional input: an optional that holds a copy of it */
+      cquant_array_t o;
+      if (!(st = cquant__opt_alloc(&o, 1)) && (st = cquant__array_copy(&inputs[found], &cquant__elems(&o)[0]))) cquant_array_free(&o);
+      if (!st) v[s.nv++] = (value_t){m->inputs[i], o, 1, 0};
+    } else if (m->input_types[i] >= 0 && (int)inputs[found].dtype != m->input_types[i])
       st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "graph input '%s' must be %s, got %s", m->inputs[i],
                          cquant_dtype_info((cquant_dtype_t)m->input_types[i])->name,
                          cquant_dtype_info(inputs[found].dtype) ? cquant_dtype_info(inputs[found].dtype)->name : "an unknown type");
