@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/quantize.h"
 #include "exec/ops/binary_internal.h"
 
 /* ---- the broadcasting loop ------------------------------------------------------------------- */
@@ -49,25 +50,49 @@ int cquant__bin_plan(const Onnx__NodeProto *node, const cquant_array_t *const *i
   return CQUANT_STATUS_OK;
 }
 
-void cquant__bin_loop(const bin_plan_t *p, const cquant_array_t *const *in, void *y, size_t ysz, bin_run_fn fn, void *u) {
-  if (p->numel <= 0) return;
+/* Output elements [e0, e1) of the plan's walk. */
+static void loop_range(const bin_plan_t *p, const cquant_array_t *const *in, char *y, size_t ysz, bin_run_fn fn, void *u, int64_t e0,
+                       int64_t e1) {
   const int nd = p->nd, n = p->n;
-  const int64_t inner = p->shape[nd - 1], outer = p->numel / inner;
+  const int64_t inner = p->shape[nd - 1];
   int64_t idx[CQUANT_MAX_DIMS] = {0}, off[BIN_MAX_OPS] = {0}, s[BIN_MAX_OPS];
   size_t esz[BIN_MAX_OPS];
   const char *ptr[BIN_MAX_OPS];
   for (int k = 0; k < n; k++) esz[k] = cquant__dtype_size(in[k]->dtype), s[k] = p->st[k][nd - 1];
-  char *yp = y;
-  for (int64_t o = 0; o < outer; o++) {
-    for (int k = 0; k < n; k++) ptr[k] = (const char *)in[k]->data + (size_t)off[k] * esz[k];
-    fn(u, ptr, s, yp, inner);
-    yp += (size_t)inner * ysz;
+  int64_t r = e0 / inner, i0 = e0 % inner;
+  for (int d = nd - 2; d >= 0; d--) { /* the outer index of e0 */
+    idx[d] = r % p->shape[d];
+    r /= p->shape[d];
+    for (int k = 0; k < n; k++) off[k] += idx[d] * p->st[k][d];
+  }
+  for (int64_t e = e0; e < e1;) {
+    const int64_t len = inner - i0 < e1 - e ? inner - i0 : e1 - e;
+    for (int k = 0; k < n; k++) ptr[k] = (const char *)in[k]->data + (size_t)(off[k] + s[k] * i0) * esz[k];
+    fn(u, ptr, s, y + (size_t)e * ysz, len);
+    e += len;
+    i0 = 0;
     for (int d = nd - 2; d >= 0; d--) { /* the odometer over the outer axes */
       for (int k = 0; k < n; k++) off[k] += p->st[k][d];
       if (++idx[d] < p->shape[d]) break;
       for (int k = 0; k < n; k++) off[k] -= p->st[k][d] * p->shape[d];
       idx[d] = 0;
     }
+  }
+}
+
+void cquant__bin_loop(const bin_plan_t *p, const cquant_array_t *const *in, void *y, size_t ysz, bin_run_fn fn, void *u) {
+  if (p->numel <= 0) return;
+  /* large outputs are split over the threads in chunks of whole cache lines */
+  const int nt = p->numel >= (1 << 17) ? cquant_get_num_threads() : 1;
+  if (nt <= 1) {
+    loop_range(p, in, y, ysz, fn, u, 0, p->numel);
+    return;
+  }
+  const int64_t chunk = ((p->numel + nt - 1) / nt + 63) / 64 * 64;
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int t = 0; t < nt; t++) {
+    const int64_t e0 = (int64_t)t * chunk, e1 = e0 + chunk < p->numel ? e0 + chunk : p->numel;
+    if (e0 < e1) loop_range(p, in, y, ysz, fn, u, e0, e1);
   }
 }
 
