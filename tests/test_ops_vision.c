@@ -129,7 +129,7 @@ static void test_skip_layer_norm(void) {
     CHECK(m != NULL);
     if (!m) continue;
     cquant_array_t in[5] = {arr(3, xs, -2, 2), arr(2, ks, -1, 1), arr(1, hs, 0.5f, 1.5f), arr(1, hs, -1, 1), arr(1, hs, -0.5f, 0.5f)};
-    if (rms) in[3] = in[4], memset(&in[4], 0, sizeof in[4]);
+    if (rms) cquant_array_free(&in[3]), in[3] = in[4], memset(&in[4], 0, sizeof in[4]);
     cquant_array_t out[4] = {{0}};
     CHECK(run(m, rms ? 4 : 5, rms ? ins4 : ins5, in, out) == 0);
     const float *x = in[0].data, *k = in[1].data, *g = in[2].data, *be = rms ? NULL : in[3].data, *bi = rms ? in[3].data : in[4].data;

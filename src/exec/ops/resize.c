@@ -137,6 +137,8 @@ static int axis_taps(const Onnx__NodeProto *node, const rs_t *p, int64_t in_len,
   if (1 / s > (double)(1 << 20)) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "the antialias filter is too wide (scale %g)", scale);
   const int64_t m = p->mode == RS_NEAREST ? 0 : 1 - ((int64_t)floor((p->mode == RS_LINEAR ? -1 : -2) / s) + 1);
   const int64_t per = p->mode == RS_NEAREST ? 1 : 2 * m;
+  if ((double)out_len * (double)per > (double)((int64_t)1 << 34))
+    return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "too many interpolation taps (%lld outputs of %lld)", (long long)out_len, (long long)per);
   t->first = malloc(sizeof(int64_t) * (size_t)(out_len + 1));
   t->idx = malloc(sizeof(int64_t) * (size_t)(out_len * per + 1));
   t->w = malloc(sizeof(double) * (size_t)(out_len * per + 1));
@@ -203,9 +205,13 @@ static int resize_general(const Onnx__NodeProto *node, const cquant_array_t *x, 
   for (int d = 0; d < nd; d++) cur[d] = x->shape[d];
   for (int i = 0; i < n_ax; i++) {
     cur[order[i]] = shape[order[i]];
-    int64_t n = 1;
-    for (int d = 0; d < nd; d++) n *= cur[d];
-    if (n > biggest) biggest = n;
+    double n = 1;
+    for (int d = 0; d < nd; d++) n *= (double)cur[d];
+    if (n > (double)((int64_t)1 << 37)) {
+      st = cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "the intermediate of the resize is too large");
+      goto done;
+    }
+    if ((int64_t)n > biggest) biggest = (int64_t)n;
   }
   double *a = malloc(sizeof(double) * (size_t)biggest), *b = malloc(sizeof(double) * (size_t)biggest);
   if (!a || !b) {

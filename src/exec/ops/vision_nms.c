@@ -86,7 +86,7 @@ CQUANT__VISION_OP(cquant__op_nms) {
       int64_t nc = 0, ns = 0;
       for (int64_t i = 0; i < S; i++) {
         const double s = cquant__get_f64(sc, (b * K + k) * S + i);
-        if (!has_sthr || s > sthr) cand[nc].s = s, cand[nc].i = i, nc++;
+        if (!isnan(s) && (!has_sthr || s > sthr)) cand[nc].s = s, cand[nc].i = i, nc++; /* NaN scores are never selected */
       }
       qsort(cand, (size_t)nc, sizeof *cand, by_score);
       for (int64_t c = 0; c < nc && ns < max_out; c++) {
