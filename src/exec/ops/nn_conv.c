@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/convert.h"
+#include "cquant/quantize.h"
 #include "exec/ops/nn_internal.h"
 
 #define NN_BIG ((int64_t)1 << 31) /* attribute values beyond this are refused (no overflow below) */
@@ -143,9 +144,16 @@ static int conv_setup(const Onnx__NodeProto *node, const cquant_array_t *x, cons
     const int64_t K = p->cg * p->ksz, P = p->Pout;                                                                                 \
     int64_t PB = ((int64_t)1 << 21) / (K > 0 ? K : 1);                                                                             \
     PB = PB < 1 ? 1 : PB > P ? P : PB;                                                                                             \
-    T *col = malloc(sizeof(T) * (size_t)(K * PB) + 16);                                                                            \
-    if (!col) return CQUANT_STATUS_OUT_OF_MEMORY;                                                                                  \
-    for (int64_t n = 0; n < p->n; n++)                                                                                             \
+    /* several images: one per thread with a single-threaded GEMM, as conv.c; one: BLAS's threads */                               \
+    const int threads = cquant_get_num_threads(), per_image = p->n > 1 && threads > 1;                                             \
+    int oom = 0;                                                                                                                   \
+    if (per_image) openblas_set_num_threads(1);                                                                                    \
+    _Pragma("omp parallel num_threads(per_image ? threads : 1)")                                                                   \
+    {                                                                                                                              \
+      T *col = malloc(sizeof(T) * (size_t)(K * PB) + 16);                                                                              \
+      _Pragma("omp for schedule(dynamic, 1)")                                                                                          \
+    for (int64_t n = 0; n < p->n; n++) {                                                                                           \
+      if (!col) { oom = 1; continue; }                                                                                             \
       for (int64_t gr = 0; gr < p->group; gr++) {                                                                                  \
         const T *xg = x + (n * p->c + gr * p->cg) * p->Pin;                                                                        \
         T *yg = y + (n * p->m + gr * p->mg) * P;                                                                                   \
@@ -193,8 +201,11 @@ static int conv_setup(const Onnx__NodeProto *node, const cquant_array_t *x, cons
           for (int64_t j = 0; j < p->mg; j++)                                                                                      \
             for (int64_t i = 0; i < P; i++) yg[j * P + i] += b[gr * p->mg + j];                                                    \
       }                                                                                                                            \
-    free(col);                                                                                                                     \
-    return CQUANT_STATUS_OK;                                                                                                       \
+    }                                                                                                                              \
+      free(col);                                                                                                                   \
+    }                                                                                                                              \
+    if (per_image) openblas_set_num_threads(threads);                                                                              \
+    return oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;                                                                   \
   }
 
 CONV_ND(conv_nd_f32, float, cblas_sgemm)
@@ -209,9 +220,16 @@ CONV_ND(conv_nd_f64, double, cblas_dgemm)
     const int64_t R = p->mg * p->ksz, P = p->Pin;                                                                                  \
     int64_t PB = ((int64_t)1 << 21) / (R > 0 ? R : 1);                                                                             \
     PB = PB < 1 ? 1 : PB > P ? P : PB;                                                                                             \
-    T *col = malloc(sizeof(T) * (size_t)(R * PB) + 16);                                                                           \
-    if (!col) return CQUANT_STATUS_OUT_OF_MEMORY;                                                                                  \
-    for (int64_t n = 0; n < p->n; n++)                                                                                             \
+    /* several images: one per thread with a single-threaded GEMM, as conv.c; one: BLAS's threads */                               \
+    const int threads = cquant_get_num_threads(), per_image = p->n > 1 && threads > 1;                                             \
+    int oom = 0;                                                                                                                   \
+    if (per_image) openblas_set_num_threads(1);                                                                                    \
+    _Pragma("omp parallel num_threads(per_image ? threads : 1)")                                                                   \
+    {                                                                                                                              \
+      T *col = malloc(sizeof(T) * (size_t)(R * PB) + 16);                                                                              \
+      _Pragma("omp for schedule(dynamic, 1)")                                                                                          \
+    for (int64_t n = 0; n < p->n; n++) {                                                                                           \
+      if (!col) { oom = 1; continue; }                                                                                             \
       for (int64_t gr = 0; gr < p->group; gr++) {                                                                                  \
         const T *xg = x + (n * p->c + gr * p->cg) * P;                                                                             \
         T *yg = y + (n * p->m + gr * p->mg) * p->Pout;                                                                             \
@@ -256,8 +274,11 @@ CONV_ND(conv_nd_f64, double, cblas_dgemm)
           for (int64_t j = 0; j < p->mg; j++)                                                                                      \
             for (int64_t i = 0; i < p->Pout; i++) yg[j * p->Pout + i] += b[gr * p->mg + j];                                        \
       }                                                                                                                            \
-    free(col);                                                                                                                     \
-    return CQUANT_STATUS_OK;                                                                                                       \
+    }                                                                                                                              \
+      free(col);                                                                                                                   \
+    }                                                                                                                              \
+    if (per_image) openblas_set_num_threads(threads);                                                                              \
+    return oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;                                                                   \
   }
 
 CONVT_ND(convt_nd_f32, float, cblas_sgemm)
