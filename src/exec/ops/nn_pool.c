@@ -21,6 +21,7 @@ typedef struct {
   static void NAME(const pool_t *q, const T *x, T *y, int64_t *ind) {                                                              \
     const cquant__nn_win_t *g = &q->g;                                                                                             \
     const int ns = g->nsp;                                                                                                         \
+    _Pragma("omp parallel for schedule(static) if (q->planes > 1 && q->planes * q->Pout * q->ksz > 65536)")                        \
     for (int64_t pl = 0; pl < q->planes; pl++) {                                                                                   \
       const T *xp = x + pl * q->Pin;                                                                                               \
       int64_t oidx[CQUANT__NN_MAXSP] = {0};                                                                                        \
