@@ -252,8 +252,13 @@ static int resize_general(const Onnx__NodeProto *node, const cquant_array_t *x, 
   }
   if (out->dtype == CQUANT_DT_F32)
     for (int64_t i = 0; i < out->numel; i++) ((float *)out->data)[i] = (float)a[i];
-  else
+  else if (cquant__is_float(out->dtype))
     for (int64_t i = 0; i < out->numel; i++) cquant__set_f64(out, i, a[i]);
+  else { /* integers: truncated as the reference's astype, saturated to the type's range */
+    const cquant_dtype_info_t *info = cquant_dtype_info(out->dtype);
+    const double lo = info->min_normal, hi = info->max;
+    for (int64_t i = 0; i < out->numel; i++) cquant__set_f64(out, i, a[i] < lo ? lo : (a[i] > hi ? hi : a[i]));
+  }
   free(a), free(b);
 done:
   for (int d = 0; d < nd; d++) taps_free(&taps[d]);

@@ -408,10 +408,17 @@ CQUANT__VISION_OP(cquant__op_lrn) {
           }
       }
       const int64_t base = (n * C + c) * S;
-      if (f32)
-        for (int64_t s = 0; s < S; s++) yd[base + s] = (float)(xd[base + s] / pow(bias + k * sq[s], beta));
+      if (beta == 0.75) /* the usual exponent: t^0.75 = sqrt(t) sqrt(sqrt(t)), no pow() per element */
+        for (int64_t s = 0; s < S; s++) {
+          const double t = sqrt(bias + k * sq[s]);
+          sq[s] = t * sqrt(t);
+        }
       else
-        for (int64_t s = 0; s < S; s++) cquant__set_f64(&out[0], base + s, cquant__get_f64(x, base + s) / pow(bias + k * sq[s], beta));
+        for (int64_t s = 0; s < S; s++) sq[s] = pow(bias + k * sq[s], beta);
+      if (f32)
+        for (int64_t s = 0; s < S; s++) yd[base + s] = (float)(xd[base + s] / sq[s]);
+      else
+        for (int64_t s = 0; s < S; s++) cquant__set_f64(&out[0], base + s, cquant__get_f64(x, base + s) / sq[s]);
     }
   free(sq);
   return CQUANT_STATUS_OK;
