@@ -295,6 +295,72 @@ static void test_resize18(void) {
   }
 }
 
+/* Resize opset 10 (X, scales) and Upsample opset 7 (scales attribute): asymmetric coordinates,
+ * nearest takes the floor when upsampling. */
+static void test_resize_old(void) {
+  const int64_t xs[4] = {1, 1, 2, 3}, ss[1] = {4};
+  for (int up = 0; up < 2; up++) {
+    static const char *ins[2] = {"x", "sc"}, *outs[1] = {"y"};
+    static const float sv[4] = {1, 1, 2, 3};
+    Onnx__AttributeProto *sa = tb_calloc(1, sizeof *sa);
+    onnx__attribute_proto__init(sa);
+    sa->name = "scales", sa->has_type = 1, sa->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS, sa->n_floats = 4, sa->floats = (float *)sv;
+    Onnx__AttributeProto *at[2] = {attr_s("mode", "nearest"), sa};
+    cquant_onnx_model_t *m = one_node("", up ? "Upsample" : "Resize", up ? 7 : 10, up ? 1 : 2, ins, NULL, 1, outs, at, up ? 2 : 1);
+    CHECK(m != NULL);
+    if (!m) continue;
+    cquant_array_t in[2] = {arr(4, xs, -1, 1), arr(1, ss, 1, 1)}, out[1] = {{0}};
+    memcpy(in[1].data, sv, sizeof sv);
+    CHECK(run(m, up ? 1 : 2, ins, in, out) == 0);
+    CHECK(out[0].ndim == 4 && out[0].shape[2] == 4 && out[0].shape[3] == 9);
+    double y[36], w;
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 9; j++) y[i * 9 + j] = ((const float *)in[0].data)[(i / 2) * 3 + j / 3];
+    CHECKF(near(&out[0], y, 36, &w), "%s: off by %g", up ? "Upsample" : "Resize-10", w);
+    for (int i = 0; i < 2; i++) cquant_array_free(&in[i]);
+    cquant_array_free(&out[0]);
+    cquant_onnx_free(m);
+  }
+}
+
+/* GridSample opset 20 on a volume: trilinear, align_corners, border padding (grid points past the
+ * edges clamp to it). */
+static void test_grid_sample_3d(void) {
+  static const char *ins[2] = {"x", "g"}, *outs[1] = {"y"};
+  Onnx__AttributeProto *at[3] = {attr_s("mode", "linear"), attr_i("align_corners", 1), attr_s("padding_mode", "border")};
+  cquant_onnx_model_t *m = one_node("", "GridSample", 20, 2, ins, NULL, 1, outs, at, 3);
+  CHECK(m != NULL);
+  if (!m) return;
+  const int64_t xs[5] = {1, 2, 3, 4, 5}, gs[5] = {1, 2, 2, 3, 3};
+  cquant_array_t in[2] = {arr(5, xs, -1, 1), arr(5, gs, -1.3f, 1.3f)}, out[1] = {{0}};
+  CHECK(run(m, 2, ins, in, out) == 0);
+  const float *x = in[0].data, *g = in[1].data;
+  double y[24], w;
+  for (int c = 0; c < 2; c++)
+    for (int o = 0; o < 12; o++) {
+      const int64_t len[3] = {3, 4, 5};
+      double p[3];
+      int i0[3];
+      for (int d = 0; d < 3; d++) { /* grid lists (x, y, z): the last axis first */
+        p[d] = (g[o * 3 + 2 - d] + 1) / 2 * (double)(len[d] - 1);
+        p[d] = fmin(fmax(p[d], 0), (double)(len[d] - 1));
+        i0[d] = (int)floor(p[d]);
+        if (i0[d] == len[d] - 1) i0[d]--;
+        p[d] -= i0[d];
+      }
+      double v = 0;
+      for (int k = 0; k < 8; k++) {
+        const int a = k >> 2 & 1, b = k >> 1 & 1, e = k & 1;
+        v += (a ? p[0] : 1 - p[0]) * (b ? p[1] : 1 - p[1]) * (e ? p[2] : 1 - p[2]) * x[c * 60 + (i0[0] + a) * 20 + (i0[1] + b) * 5 + i0[2] + e];
+      }
+      y[c * 12 + o] = v;
+    }
+  CHECKF(near(&out[0], y, 24, &w), "off by %g", w);
+  for (int i = 0; i < 2; i++) cquant_array_free(&in[i]);
+  cquant_array_free(&out[0]);
+  cquant_onnx_free(m);
+}
+
 /* Bad attributes and shapes are errors, not crashes. */
 static void test_errors(void) {
   const int64_t xs[4] = {1, 6, 2, 2}, gs[1] = {4};
@@ -347,7 +413,7 @@ int main(int argc, char **argv) {
   static const th_case cases[] = {
       {"layer_norm", test_layer_norm},   {"skip_layer_norm", test_skip_layer_norm}, {"simplified_layer_norm", test_simplified_layer_norm},
       {"group_norm", test_group_norm},   {"lp_norm", test_lp_norm},                 {"resize18", test_resize18},
-      {"errors", test_errors},
+      {"resize_old", test_resize_old},   {"grid_sample_3d", test_grid_sample_3d},   {"errors", test_errors},
   };
   return th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
 }

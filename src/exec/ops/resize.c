@@ -179,6 +179,10 @@ static void taps_free(taps_t *t) { free(t->first), free(t->idx), free(t->w), fre
 static int resize_general(const Onnx__NodeProto *node, const cquant_array_t *x, const int64_t *shape, const double *scale, const double *roi,
                           const rs_t *p, cquant_array_t *out) {
   const int nd = x->ndim;
+  double total = 1;
+  for (int d = 0; d < nd; d++) total *= (double)shape[d];
+  if (total > (double)((int64_t)1 << 28) || (double)x->numel > (double)((int64_t)1 << 28))
+    return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "this resize (%.0f elements out) is too large for the general path", total);
   int st = cquant_array_alloc(out, x->dtype, nd, shape);
   if (st || !out->numel) return st;
   if (!x->numel) return cquant_array_free(out), cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "cannot resize an empty input");
@@ -207,7 +211,7 @@ static int resize_general(const Onnx__NodeProto *node, const cquant_array_t *x, 
     cur[order[i]] = shape[order[i]];
     double n = 1;
     for (int d = 0; d < nd; d++) n *= (double)cur[d];
-    if (n > (double)((int64_t)1 << 37)) {
+    if (n > (double)((int64_t)1 << 28)) { /* two double buffers of this size */
       st = cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "the intermediate of the resize is too large");
       goto done;
     }
@@ -271,6 +275,10 @@ static int run(const Onnx__NodeProto *node, const cquant_array_t *x, const int64
   for (int d = 0; d < x->ndim; d++)
     if (shape[d] < 0 || !(scale[d] > 0) || !isfinite(scale[d]))
       return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "bad output size %lld or scale %g on axis %d", (long long)shape[d], scale[d], d);
+  double total = 1;
+  for (int d = 0; d < x->ndim; d++) total *= (double)shape[d];
+  if (total > (double)((int64_t)1 << 30)) /* 4 GiB of float32: refused before any allocation */
+    return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "an output of %.0f elements is too large", total);
   int fast = x->dtype == CQUANT_DT_F32 && !p->antialias && p->ct != CT_TF_CROP_AND_RESIZE && x->numel > 0 &&
              (p->mode == RS_NEAREST || (p->mode == RS_LINEAR && x->ndim >= 2));
   if (fast && p->mode == RS_LINEAR)

@@ -64,7 +64,9 @@ CQUANT__VISION_OP(cquant__op_grid_sample) {
   const int align = cquant__attr_int(node, "align_corners", 0) != 0;
   int64_t yshape[CQUANT_MAX_DIMS];
   yshape[0] = x->shape[0], yshape[1] = x->shape[1];
-  for (int d = 0; d < r; d++) yshape[2 + d] = grid->shape[1 + d];
+  double total = (double)yshape[0] * (double)yshape[1];
+  for (int d = 0; d < r; d++) yshape[2 + d] = grid->shape[1 + d], total *= (double)yshape[2 + d];
+  if (total > (double)((int64_t)1 << 30)) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "an output of %.0f elements is too large", total);
   if ((st = cquant_array_alloc(&out[0], x->dtype, x->ndim, yshape))) return st;
   const int K = mode == GS_NEAREST ? 1 : mode == GS_LINEAR ? 2 : 4;
   int T = 1;
@@ -186,6 +188,8 @@ CQUANT__VISION_OP(cquant__op_roi_align) {
   if (OH < 1 || OW < 1 || OH > (1 << 20) || OW > (1 << 20) || sr < 0 || sr > (1 << 20))
     return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "output_height, output_width must be >= 1 and sampling_ratio >= 0");
   const int64_t yshape[4] = {R, C, OH, OW};
+  if ((double)R * (double)C * (double)OH * (double)OW > (double)((int64_t)1 << 30))
+    return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "an output of %lld x %lld x %lld x %lld is too large", (long long)R, (long long)C, (long long)OH, (long long)OW);
   if ((st = cquant_array_alloc(&out[0], x->dtype, 4, yshape))) return st;
   sample_t *smp = NULL;
   size_t smp_cap = 0;
