@@ -103,6 +103,15 @@ def test_nan_propagates_through_max_and_min(run):
     same(run("Max", [a.astype(np.float16), b.astype(np.float16)], np.float16), np.maximum(a, b).astype(np.float16))
 
 
+def test_where_masking_patterns(run):
+    rng = np.random.default_rng(8)
+    for dt in [np.float32, np.float16, np.int64, np.int8, np.bool_]:
+        for sc, sx, sy in [((2, 1, 5, 5), (2, 3, 5, 5), ()), ((1, 1, 5, 5), (), (2, 3, 5, 5)), ((5, 5), (5, 5), (5, 5)),
+                           ((3, 1), (1, 4), (3, 4)), ((), (2, 2), (1,))]:
+            c, x, y = gen(rng, np.bool_, sc), gen(rng, dt, sx), gen(rng, dt, sy)
+            same(run("Where", [c, x, y], dt), np.where(c, x, y))
+
+
 def test_logic_and_shifts(run):
     rng = np.random.default_rng(2)
     for op, f in [("And", np.logical_and), ("Or", np.logical_or), ("Xor", np.logical_xor)]:

@@ -133,15 +133,24 @@ int cquant__bin_op_bitshift(cquant__opctx_t *ctx, const Onnx__NodeProto *node, c
 
 /* ---- Where ----------------------------------------------------------------------------------- */
 
+/* The stride patterns of masking (a contiguous condition with a scalar on one side) get loops of
+ * their own. */
 #define WHERE_RUN(NAME, T)                                                                           \
   static void NAME(void *u, const char *const *p, const int64_t *s, char *yv, int64_t n) {          \
     const uint8_t *c = (const uint8_t *)p[0];                                                        \
     const T *x = (const T *)p[1], *z = (const T *)p[2];                                              \
     T *y = (T *)yv;                                                                                  \
-    if (s[0] && s[1] && s[2])                                                                        \
+    if (s[0] && s[1] && s[2]) {                                                                      \
       for (int64_t i = 0; i < n; i++) y[i] = c[i] ? x[i] : z[i];                                     \
-    else                                                                                             \
+    } else if (s[0] && s[1]) {                                                                       \
+      const T zv = z[0];                                                                             \
+      for (int64_t i = 0; i < n; i++) y[i] = c[i] ? x[i] : zv;                                       \
+    } else if (s[0] && s[2]) {                                                                       \
+      const T xv = x[0];                                                                             \
+      for (int64_t i = 0; i < n; i++) y[i] = c[i] ? xv : z[i];                                       \
+    } else {                                                                                         \
       for (int64_t i = 0; i < n; i++) y[i] = c[s[0] * i] ? x[s[1] * i] : z[s[2] * i];                \
+    }                                                                                                \
   }
 WHERE_RUN(where_1, uint8_t)
 WHERE_RUN(where_2, uint16_t)
