@@ -29,10 +29,10 @@ typedef void (*loop_d)(const double *, double *, int64_t, const mprm_t *);
     (void)p, (void)sizeof(T);                                                                                  \
     return (EXPR);                                                                                             \
   }                                                                                                            \
-  static void NAME##_f(const float *x, float *y, int64_t n, const mprm_t *p) {                                 \
+  static inline void NAME##_f(const float *x, float *y, int64_t n, const mprm_t *p) {                          \
     for (int64_t i = 0; i < n; i++) y[i] = NAME##_1f(x[i], p);                                                 \
   }                                                                                                            \
-  static void NAME##_d(const double *x, double *y, int64_t n, const mprm_t *p) {                               \
+  static inline void NAME##_d(const double *x, double *y, int64_t n, const mprm_t *p) {                        \
     for (int64_t i = 0; i < n; i++) y[i] = NAME##_1d(x[i], p);                                                 \
   }
 
@@ -79,6 +79,12 @@ UN(gelutanh_, (T)0.5 * x * (1 + tanh((T)0.79788456080286535588 * (x + (T)0.04471
 UN(mish_, x * tanh(x > 0 ? x + log1p(exp(-x)) : log1p(exp(x))))
 UN(shrink_, x < -A ? x + B : x > A ? x - B : (T)0)
 UN(quickgelu_, x / (1 + exp(-A * x))) /* x sigmoid(alpha x) */
+
+/* The vectorized float32 loops of math_vec.c in the loop signature. */
+static void sigmoid_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_sigmoid_f32(x, y, n); }
+static void tanh_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_tanh_f32(x, y, n); }
+static void quickgelu_vf(const float *x, float *y, int64_t n, const mprm_t *p) { cquant__math_quickgelu_f32(x, y, n, (float)p->a); }
+static void gelutanh_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_gelu_tanh_f32(x, y, n); }
 
 /* ---- applying a loop to any float type, with an optional bias added first ------------------ */
 
@@ -234,13 +240,13 @@ static const unop_t unops[] = {
     {"HardSigmoid", hardsigmoid__f, hardsigmoid__d, I_NONE},
     {"HardSwish", hardswish__f, hardswish__d, I_NONE},
     {"LeakyRelu", leakyrelu__f, leakyrelu__d, I_NONE},
-    {"Sigmoid", sigmoid__f, sigmoid__d, I_NONE},
-    {"Tanh", tanh__f, tanh__d, I_NONE},
+    {"Sigmoid", sigmoid_vf, sigmoid__d, I_NONE},
+    {"Tanh", tanh_vf, tanh__d, I_NONE},
     {"Relu", relu__f, relu__d, I_RELU},
     {"Gelu", gelu__f, gelu__d, I_NONE},
     {"Mish", mish__f, mish__d, I_NONE},
     {"Shrink", shrink__f, shrink__d, I_SHRINK},
-    {"QuickGelu", quickgelu__f, quickgelu__d, I_NONE},
+    {"QuickGelu", quickgelu_vf, quickgelu__d, I_NONE},
 };
 
 /* The attributes of op as p; the Gelu approximation may replace the loops. */
@@ -260,7 +266,7 @@ static int params(const Onnx__NodeProto *node, const char *op, mprm_t *p, loop_f
   } else if (!strcmp(op, "QuickGelu")) p->a = cquant__attr_float(node, "alpha", 1.702f);
   else if (!strcmp(op, "Gelu")) {
     const char *ap = cquant__attr_string(node, "approximate", "none");
-    if (!strcmp(ap, "tanh")) *lf = gelutanh__f, *ld = gelutanh__d;
+    if (!strcmp(ap, "tanh")) *lf = gelutanh_vf, *ld = gelutanh__d;
     else if (strcmp(ap, "none"))
       return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "approximate is '%s' (none or tanh expected)", ap);
   }
@@ -347,7 +353,7 @@ static int op_bias_gelu(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const
   int st;
   if (b && (st = cquant__math_bidx(node, x, b, "bias", &ix))) return st;
   const mprm_t p = {0, 0};
-  return apply(node, x, b, b ? &ix : NULL, fast ? gelutanh__f : gelu__f, fast ? gelutanh__d : gelu__d, &p, &out[0]);
+  return apply(node, x, b, b ? &ix : NULL, fast ? gelutanh_vf : gelu__f, fast ? gelutanh__d : gelu__d, &p, &out[0]);
 }
 
 /* ---- predicates and bitwise ------------------------------------------------------------------ */
