@@ -7,7 +7,9 @@ dimension, writes the input .npy files beside each model and records everything 
   {"torch": "1.13...", "torchvision": "0.14...", "models": [
      {"name": "resnet18", "variant": "fp32"|"fp16", "opset": 13, "file": "resnet18_op13.onnx",
       "inputs": {"input": "resnet18_op13.input.npy"}, "category": "classification",
-      "detection_outputs": [], "score_output": null, "status": "ok"|"export failed", "error": "..."}]}
+      "detection_outputs": [], "score_output": null, "status": "ok"|"export failed", "error": "...",
+      "torch_outputs": {"logits": "resnet18_op13.torch.logits.npy"}}]}
+(torch_outputs: PyTorch's own outputs on the same inputs, float32 variants only: a second reference.)
 
 The float16 variant of a model keeps float32 inputs and outputs: torch 1.13 cannot trace most models
 in half precision on the CPU (no Half kernels for conv/addmm there), so every float32 initializer of
@@ -330,6 +332,41 @@ def spec(name, size):
     raise KeyError(name)
 
 
+def realistic(model, category, feeds):
+    """Random weights as torchvision initializes them give degenerate activations (mobilenet logits
+    near 1e-9, inception's near 1e12, ViT's zero-initialized head gives zeros): every BatchNorm gets
+    the running statistics of one training-mode pass over two random inputs (the backbone only for
+    detection models), and a Linear layer initialized to zeros gets random weights. The outputs then
+    have the scale of a trained network's."""
+    import torch
+    g = torch.Generator().manual_seed(2)
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.Linear) and not bool(mod.weight.detach().abs().sum()):
+            with torch.no_grad():
+                mod.weight.normal_(0, mod.in_features ** -0.5, generator=g)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns or category == "sequence":
+        return
+    for b in bns:
+        b.reset_running_stats()
+        b.momentum = None  # a cumulative average: one pass sets the statistics of that pass
+    x0 = torch.from_numpy(next(iter(feeds.values())))
+    with torch.no_grad():
+        if category == "detection":
+            x = torch.rand((2,) + tuple(x0.shape), generator=g)
+            bb = model.m.backbone
+            bb.train()
+            bb(x)
+            bb.eval()
+        else:
+            x = torch.randn((2,) + tuple(x0.shape[1:]), generator=g)
+            model.train()
+            model(x)
+            model.eval()
+    for b in bns:
+        b.momentum = 0.1
+
+
 # ------------------------------------------------------------------------------------ float16 weights
 def fp16_weights(src, dst):
     """Stores every float32 initializer with more than one element as float16 behind a Cast to
@@ -368,6 +405,7 @@ def export(name, opset, out, size, variant, half_first, log):
     torch.manual_seed(0)
     np.random.seed(0)
     model, feeds = builder()
+    realistic(model, category, feeds)
     model.eval()
     base = f"{name}_op{opset}" + ("_fp16" if variant == "fp16" else "")
     path = os.path.join(out, base + ".onnx")
@@ -408,6 +446,15 @@ def export(name, opset, out, size, variant, half_first, log):
                 os.remove(tmp)
                 how = f"{k} float16 initializers behind Cast"
     entry["fp16_form"] = how if variant == "fp16" else None
+    entry["torch_outputs"] = {}
+    if variant == "fp32":  # PyTorch's own outputs: a second reference where the runtimes disagree
+        with torch.no_grad():
+            y = model(*args)
+        ys = y if isinstance(y, (tuple, list)) else (y,)
+        for o, t in zip(outs, ys):
+            f = f"{base}.torch.{o}.npy"
+            np.save(os.path.join(out, f), t.numpy())
+            entry["torch_outputs"][o] = f
     for k, v in feeds.items():
         f = f"{base}.{k}.npy"
         np.save(os.path.join(out, f), v)
@@ -426,6 +473,7 @@ def main():
     ap.add_argument("--size", type=int, default=224, help="image size of classification/segmentation inputs (default 224)")
     ap.add_argument("--list", action="store_true", help="list the models and groups and exit")
     ap.add_argument("--append", action="store_true", help="keep the entries of an existing manifest (others' models/opsets)")
+    ap.add_argument("--skip-existing", action="store_true", help="with --append: do not export again what the manifest holds")
     a = ap.parse_args()
     if a.list:
         for g, ms in GROUPS.items():
@@ -453,6 +501,10 @@ def main():
     for name in names:
         for opset in opsets:
             for variant in variants:
+                old = [x for x in entries if (x["name"], x["opset"], x["variant"]) == (name, opset, variant)]
+                if a.skip_existing and old and old[0].get("status") == "ok" and "torch_outputs" in old[0] \
+                        and os.path.exists(os.path.join(a.out, old[0]["file"])):
+                    continue
                 t0 = time.time()
                 try:
                     e = export(name, opset, a.out, a.size, variant, a.half_first, None)

@@ -2,7 +2,8 @@
 // any common element type (float32, float16, float64, int64, int32, int8, uint8, bool) and writes
 // every output as OUTDIR/NAME.npy ('/' and '\' in a name become '_', as `cquant run` does). Prints one
 // JSON line on stdout: {"session_ms": .., "run_ms": [..]} (session creation, then every run).
-//   node tools/zoo/ort_run.js MODEL.onnx OUTDIR [--threads T] [--repeat R] NAME=FILE.npy [...]
+//   node tools/zoo/ort_run.js MODEL.onnx OUTDIR [--threads T] [--repeat R] [--opt disabled|basic|extended|all]
+//        NAME=FILE.npy [...]
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -51,11 +52,12 @@ function writeNpy(file, t) {
 (async () => {
   const argv = process.argv.slice(2);
   const [model, outdir] = argv;
-  let threads = 1, repeat = 1;
+  let threads = 1, repeat = 1, opt = 'all';
   const feeds = {};
   for (let i = 2; i < argv.length; i++) {
     if (argv[i] === '--threads') threads = Number(argv[++i]);
     else if (argv[i] === '--repeat') repeat = Math.max(1, Number(argv[++i]));
+    else if (argv[i] === '--opt') opt = argv[++i];  // graph optimization level: disabled, basic, extended, all
     else {
       const k = argv[i].indexOf('=');
       if (k <= 0) throw new Error(`expected NAME=FILE.npy, got '${argv[i]}'`);
@@ -63,7 +65,7 @@ function writeNpy(file, t) {
     }
   }
   let t0 = process.hrtime.bigint();
-  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: opt });
   const sessionMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const runMs = [];
   let out;

@@ -40,12 +40,19 @@ def thread_env(threads):
 
 
 def measured(cmd, threads=None, timeout=900):
-    """Runs cmd; returns (returncode, stdout, stderr, wall seconds, peak RSS in MiB of that child)."""
+    """Runs cmd; returns (returncode, stdout, stderr, wall seconds, peak RSS in MiB of that child).
+    The peak comes from /usr/bin/time (GNU time) where it exists: the rusage of a child forked from
+    this Python process would count the parent's pages the child held before its exec."""
     if threads is not None:
         c = cpus(threads)
         if c:
             cmd = ["taskset", "-c", c] + list(cmd)
     env = thread_env(threads) if threads is not None else None
+    tf = None
+    if os.access("/usr/bin/time", os.X_OK):
+        fd, tf = tempfile.mkstemp(prefix="zoo_time.")
+        os.close(fd)
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", tf] + list(cmd)
     with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=fo, stderr=fe, env=env)
@@ -66,9 +73,17 @@ def measured(cmd, threads=None, timeout=900):
         fo.seek(0)
         fe.seek(0)
         out, err = fo.read().decode(errors="replace"), fe.read().decode(errors="replace")
+    rss = ru.ru_maxrss / 1024.0
+    if tf:
+        try:
+            with open(tf) as f:
+                nums = [l.strip() for l in f if l.strip().isdigit()]
+            rss = int(nums[-1]) / 1024.0 if nums else rss
+        finally:
+            os.remove(tf)
     if rc == 124:
         err += f"\ntimed out after {timeout} s"
-    return rc, out, err, wall, ru.ru_maxrss / 1024.0
+    return rc, out, err, wall, rss
 
 
 def input_args(folder, entry):
@@ -93,10 +108,12 @@ def run_cquant(cq, folder, entry, outdir, threads=None, timeout=900):
     return rc == 0, ms, wall, rss, ("" if rc == 0 else error_line(err))
 
 
-def run_ort(folder, entry, outdir, threads=1, repeat=1, timeout=900):
-    """ONNX Runtime: (ok, list of run ms, session ms, wall s, peak MiB, error line)."""
+def run_ort(folder, entry, outdir, threads=1, repeat=1, timeout=900, opt="all"):
+    """ONNX Runtime: (ok, list of run ms, session ms, wall s, peak MiB, error line). opt: its graph
+    optimization level (disabled, basic, extended, all)."""
     os.makedirs(outdir, exist_ok=True)
-    cmd = ["node", ORT_JS, os.path.join(folder, entry["file"]), outdir, "--threads", str(threads or 1), "--repeat", str(repeat)]
+    cmd = ["node", ORT_JS, os.path.join(folder, entry["file"]), outdir, "--threads", str(threads or 1), "--repeat", str(repeat),
+           "--opt", opt]
     rc, out, err, wall, rss = measured(cmd + input_args(folder, entry), threads, timeout)
     if rc:
         return False, [], 0.0, wall, rss, error_line(err)
@@ -116,13 +133,26 @@ def _detection_order(scores, boxes):
     return np.lexsort(keys)
 
 
+def load_dir(d):
+    """Every NAME.npy of a folder as {NAME: array}."""
+    return {f[:-4]: np.load(os.path.join(d, f)) for f in sorted(os.listdir(d)) if f.endswith(".npy")}
+
+
+def torch_ref(folder, entry):
+    """PyTorch's outputs recorded by gen_zoo.py ({} when there are none)."""
+    return {k.replace("/", "_").replace("\\", "_"): np.load(os.path.join(folder, v)) for k, v in (entry.get("torch_outputs") or {}).items()}
+
+
 def compare(entry, cdir, odir, tol=TOL):
-    """Compares every ONNX Runtime output with cquant's. Returns (worst relative difference, problem
-    or '' when all agree). Floats: max |d| <= tol * max |ref| (NaN equal to NaN); other types exactly.
-    Detection outputs are compared after sorting the detections of each by score."""
-    names = sorted(f[:-4] for f in os.listdir(odir) if f.endswith(".npy"))
+    """Compares every reference output (ONNX Runtime's files in odir, or a {name: array} dict) with
+    cquant's. Returns (worst relative difference, problem or '' when all agree). Floats: max |d| <=
+    tol * max |ref| (NaN equal to NaN); other types exactly. Detection outputs are compared after
+    sorting the detections of each by score."""
+    ref = dict(odir) if isinstance(odir, dict) else load_dir(odir)
+    names = sorted(ref)
+    if not names:
+        return float("inf"), "no reference outputs"
     det = set(entry.get("detection_outputs") or [])
-    ref = {n: np.load(os.path.join(odir, n + ".npy")) for n in names}
     mine = {}
     for n in names:
         p = os.path.join(cdir, n + ".npy")
@@ -184,11 +214,19 @@ def op_types(folder, entry):
     return count, sorted(types)
 
 
-def known_ops():
-    """The op types that have an entry in an operator table of src/exec/ops/*.c (a scan of the source
-    tree as it is now, which may be ahead of the cquant binary being tested)."""
+def known_ops(cq=None):
+    """The op types cquant runs: `cquant ops` where the CLI has it, else the entries of the operator
+    tables in src/exec/ops/*.c (a scan of the source tree, which may be ahead of the binary)."""
     import glob
     names = set()
+    if cq:
+        r = subprocess.run([cq, "ops"], capture_output=True, text=True)
+        for line in r.stdout.splitlines() if r.returncode == 0 else []:
+            dom, _, op = line.strip().partition(" ")
+            if op:
+                names.add(op if dom in ("ai.onnx", "") else f"{dom}.{op}")
+        if names:
+            return names
     for f in glob.glob(os.path.join(ROOT, "src", "exec", "ops", "*.c")):
         with open(f, errors="replace") as fh:
             names.update(re.findall(r'\{\s*"([A-Za-z][A-Za-z0-9_.]*)"\s*,\s*[A-Za-z_]\w*\s*,\s*-?\d+\s*,', fh.read()))
