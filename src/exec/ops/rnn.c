@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <tgmath.h>
+#include "exec/ops/math_internal.h"
 #include "exec/ops/rnn_internal.h"
 
 enum { RNN_RNN, RNN_GRU, RNN_LSTM };
@@ -34,7 +35,9 @@ typedef struct {
 #define R float
 #define SFX f
 #define GEMM cblas_sgemm
+#define RNN_VEC
 #include "exec/ops/rnn_core.h"
+#undef RNN_VEC
 #undef R
 #undef SFX
 #undef GEMM

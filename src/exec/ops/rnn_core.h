@@ -3,7 +3,8 @@
  * cblas_dgemm (float64). Every array is in layout 0 and C order: X [T, N, I], W [D, G H, I],
  * Rw [D, G H, H], B [D, 2 G H] (or NULL), h0 and c0 [D, N, H] (or NULL: zeros), P [D, 3 H] (or
  * NULL), lens [N] (each in [0, T]); Y [T, D, N, H] (zeroed by the caller), Yh and Yc [D, N, H],
- * each NULL when not wanted. Gate orders are ONNX's: LSTM i o f c, GRU z r h, peepholes i o f. */
+ * each NULL when not wanted. Gate orders are ONNX's: LSTM i o f c, GRU z r h, peepholes i o f.
+ * RNN_VEC defined: Sigmoid and Tanh through the math family's vectorized float32 loops. */
 #define RNN_CAT_(a, b) a##_##b
 #define RNN_CAT(a, b) RNN_CAT_(a, b)
 #define FN(name) RNN_CAT(name, SFX)
@@ -14,8 +15,13 @@ static void FN(act)(const rnn_act_t *f, R *v, int64_t n, R clip) {
     for (int64_t i = 0; i < n; i++) v[i] = v[i] < -clip ? -clip : v[i] > clip ? clip : v[i];
   const R a = (R)f->alpha, b = (R)f->beta;
   switch (f->fn) {
+#ifdef RNN_VEC /* float: the math family's vectorized loops */
+    case ACT_SIGMOID: cquant__math_sigmoid_f32(v, v, n); break;
+    case ACT_TANH: cquant__math_tanh_f32(v, v, n); break;
+#else
     case ACT_SIGMOID: for (int64_t i = 0; i < n; i++) v[i] = 1 / (1 + exp(-v[i])); break;
     case ACT_TANH: for (int64_t i = 0; i < n; i++) v[i] = tanh(v[i]); break;
+#endif
     case ACT_RELU: for (int64_t i = 0; i < n; i++) v[i] = v[i] < 0 ? 0 : v[i]; break;
     case ACT_AFFINE: for (int64_t i = 0; i < n; i++) v[i] = a * v[i] + b; break;
     case ACT_LEAKYRELU: for (int64_t i = 0; i < n; i++) v[i] = v[i] >= 0 ? v[i] : a * v[i]; break;
