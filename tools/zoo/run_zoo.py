@@ -73,28 +73,14 @@ def main():
         cdir, odir = os.path.join(tmp, key, "cquant"), os.path.join(tmp, key, "ort")
         okc, cms, cwall, crss, cerr = zc.run_cquant(cq, folder, e, cdir, a.threads, a.timeout)
         oko, oms, _, owall, orss, oerr = zc.run_ort(folder, e, odir, a.threads, 1, a.timeout)
-        rel, problem = float("nan"), ""
+        rel, problem, note = float("nan"), "", ""
         if not oko:
             problem = "ONNX Runtime failed: " + oerr
         elif not okc:
             problem = zc.short_error(cerr, os.path.join(folder, e["file"]))
         else:
-            rel, problem = zc.compare(e, cdir, odir)
-        result = "PASS" if not problem else "FAIL " + problem
-        if okc and oko and problem:
-            # ONNX Runtime's graph optimizations are not always exact (1.20 fuses Pad into AveragePool
-            # and loses count_include_pad): ask it again with them off, and ask PyTorch's outputs
-            udir = os.path.join(tmp, key, "ort_unopt")
-            oku, _, _, _, _, _ = zc.run_ort(folder, e, udir, a.threads, 1, a.timeout, opt="disabled")
-            relu, pu = zc.compare(e, cdir, udir) if oku else (float("nan"), "ORT failed")
-            tref = zc.torch_ref(folder, e)
-            relt, pt = zc.compare(e, cdir, tref) if tref else (float("nan"), "none")
-            tnote = f"; PyTorch: {relt:.1e}" if tref else ""
-            if not pu and (not tref or not pt):
-                result = f"PASS (= ORT without graph optimizations {relu:.1e}{tnote}; ORT optimized: {problem})"
-                rel, problem = relu, ""
-            else:
-                result += f" (ORT unoptimized: {relu:.1e}{tnote})"
+            rel, problem, note = zc.judge(folder, e, cdir, odir, a.threads, a.timeout)
+        result = ("PASS" + (f" ({note})" if note else "")) if not problem else "FAIL " + problem
         if problem:
             fails.append((key, problem))
         rels = f"{rel:12.2e}" if rel == rel else f"{'-':>12s}"

@@ -194,6 +194,26 @@ def compare(entry, cdir, odir, tol=TOL):
     return worst, problem
 
 
+def judge(folder, entry, cdir, odir, threads=1, timeout=900):
+    """cquant's outputs (cdir) against ONNX Runtime's (odir). Where they disagree, ONNX Runtime runs
+    again with its graph optimizations disabled (they are not always exact: 1.20 fuses Pad into
+    AveragePool and drops count_include_pad) and cquant is also compared with PyTorch's outputs when
+    the manifest has them; agreeing with both of those passes. Returns (relative difference, problem or
+    '' when it passes, note on ONNX Runtime's optimized difference or '')."""
+    rel, problem = compare(entry, cdir, odir)
+    if not problem:
+        return rel, "", ""
+    udir = odir.rstrip("/") + "_unopt"
+    oku = run_ort(folder, entry, udir, threads, 1, timeout, opt="disabled")[0]
+    relu, pu = compare(entry, cdir, udir) if oku else (float("nan"), "ONNX Runtime failed")
+    tref = torch_ref(folder, entry)
+    relt, pt = compare(entry, cdir, tref) if tref else (float("nan"), "")
+    tnote = f"; PyTorch {relt:.1e}" if tref else ""
+    if not pu and not pt:
+        return relu, "", f"= ORT without graph optimizations {relu:.1e}{tnote}; ORT optimized: {problem}"
+    return rel, f"{problem} (ORT unoptimized {relu:.1e}{tnote})", ""
+
+
 def op_types(folder, entry):
     """(number of nodes, sorted op types) of the main graph, subgraphs included in the count."""
     import onnx
