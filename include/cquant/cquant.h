@@ -18,6 +18,7 @@
 #include "cquant/dataset.h"
 #include "cquant/data.h"
 #include "cquant/ptq.h"
+#include "cquant/qat.h"
 
 #define CQUANT_VERSION_STRING "0.1.0"
 
