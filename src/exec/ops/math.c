@@ -84,6 +84,7 @@ UN(quickgelu_, x / (1 + exp(-A * x))) /* x sigmoid(alpha x) */
 static void sigmoid_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_sigmoid_f32(x, y, n); }
 static void tanh_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_tanh_f32(x, y, n); }
 static void quickgelu_vf(const float *x, float *y, int64_t n, const mprm_t *p) { cquant__math_quickgelu_f32(x, y, n, (float)p->a); }
+static void leakyrelu_vf(const float *x, float *y, int64_t n, const mprm_t *p) { cquant__math_leakyrelu_f32(x, y, n, (float)p->a); }
 static void gelutanh_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_gelu_tanh_f32(x, y, n); }
 
 /* ---- applying a loop to any float type, with an optional bias added first ------------------ */
@@ -239,7 +240,7 @@ static const unop_t unops[] = {
     {"ThresholdedRelu", thrrelu__f, thrrelu__d, I_NONE},
     {"HardSigmoid", hardsigmoid__f, hardsigmoid__d, I_NONE},
     {"HardSwish", hardswish__f, hardswish__d, I_NONE},
-    {"LeakyRelu", leakyrelu__f, leakyrelu__d, I_NONE},
+    {"LeakyRelu", leakyrelu_vf, leakyrelu__d, I_NONE},
     {"Sigmoid", sigmoid_vf, sigmoid__d, I_NONE},
     {"Tanh", tanh_vf, tanh__d, I_NONE},
     {"Relu", relu__f, relu__d, I_RELU},

@@ -50,17 +50,14 @@ int cquant__op_math_prelu(cquant__opctx_t *ctx, const Onnx__NodeProto *node, con
     const float *xv = x->data, *sv = s->data;
     float *y = out[0].data;
     if (ix.mode == 0) {
-      const float a = n ? sv[0] : 0;
-      for (int64_t i = 0; i < n; i++) y[i] = xv[i] < 0 ? a * xv[i] : xv[i];
+      cquant__math_leakyrelu_f32(xv, y, n, n ? sv[0] : 0);
     } else if (ix.mode == 1) {
       const int64_t inner = ix.inner, c = ix.n;
-      for (int64_t o = 0; o < n; o += inner * c)
-        for (int64_t k = 0; k < c; k++) {
-          const float a = sv[k];
-          const float *xp = xv + o + k * inner;
-          float *yp = y + o + k * inner;
-          for (int64_t j = 0; j < inner; j++) yp[j] = xp[j] < 0 ? a * xp[j] : xp[j];
-        }
+      if (inner == 1) /* one slope per element of the last axis */
+        for (int64_t i = 0, k = 0; i < n; i++, k = k + 1 == c ? 0 : k + 1) y[i] = xv[i] < 0 ? sv[k] * xv[i] : xv[i];
+      else
+        for (int64_t o = 0; o < n; o += inner * c)
+          for (int64_t k = 0; k < c; k++) cquant__math_leakyrelu_f32(xv + o + k * inner, y + o + k * inner, inner, sv[k]);
     } else {
       for (int64_t i = 0; i < n; i++) y[i] = xv[i] < 0 ? sv[cquant__math_bidx_at(&ix, i)] * xv[i] : xv[i];
     }

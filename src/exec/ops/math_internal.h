@@ -32,6 +32,8 @@ void cquant__math_sigmoid_f32(const float *x, float *y, int64_t n);
 void cquant__math_tanh_f32(const float *x, float *y, int64_t n);
 void cquant__math_quickgelu_f32(const float *x, float *y, int64_t n, float alpha);
 void cquant__math_gelu_tanh_f32(const float *x, float *y, int64_t n);
+/* x < 0 ? alpha x : x (the sign bit decides: -0 and negative NaNs take alpha x). */
+void cquant__math_leakyrelu_f32(const float *x, float *y, int64_t n, float alpha);
 
 /* PRelu and Clip (math_act.c). */
 int cquant__op_math_prelu(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);

@@ -1,6 +1,6 @@
 /* float32 loops of the math family that real models run on every activation (Sigmoid, Tanh, and
  * through them SiLU-style QuickGelu and tanh-approximated Gelu), written so that the compiler
- * vectorizes them with the default flags: e^v by a polynomial, and every branch as an integer
+ * vectorizes them with the default flags (and LeakyRelu / PRelu's select): e^v by a polynomial, and every branch as an integer
  * select on the bits (a float compare keeps a loop scalar under -ftrapping-math). Accuracy: within
  * 3 ulp of the correctly rounded result over all float32 inputs checked (see the commit message). */
 #include <string.h>
@@ -81,5 +81,13 @@ void cquant__math_gelu_tanh_f32(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const float v = x[i];
     y[i] = v * sigmoid1(1.59576912160573071176f * (v + 0.044715f * v * v * v));
+  }
+}
+
+/* x < 0 ? alpha x : x, selected by the sign bit (LeakyRelu; PRelu per slope value). */
+void cquant__math_leakyrelu_f32(const float *x, float *y, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t xb = bits(x[i]), neg = (uint32_t)0 - (xb >> 31);
+    y[i] = from_bits((xb & ~neg) | (bits(alpha * x[i]) & neg));
   }
 }
