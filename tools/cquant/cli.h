@@ -42,5 +42,6 @@ int cmd_run(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_ptq(int argc, char **argv);
+int cmd_qat(int argc, char **argv);
 
 #endif

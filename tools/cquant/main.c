@@ -17,6 +17,7 @@ static const struct {
     {"ops", cmd_ops, "list the ONNX operators the executor runs (domain and type)"},
     {"run", cmd_run, "run an ONNX model on .npy or .pb inputs (quantized and float operators)"},
     {"ptq", cmd_ptq, "post-training quantization of an ONNX model: calibrate, export QDQ/QLinear, evaluate, report"},
+    {"qat", cmd_qat, "quantization-aware training of an ONNX classifier (STE or LSQ), written as QDQ ONNX"},
     {"eval", cmd_eval, "top-1 accuracy and latency of an ONNX classifier on fashion-mnist"},
     {"error", cmd_error, "compare a tensor with its reference: MSE, SQNR, clipping vs rounding"},
     {"demo", cmd_demo, "the built-in demonstration: round trips on generated data, no files needed"},

@@ -1,0 +1,247 @@
+/* cquant qat: quantization-aware training of an ONNX classifier, written as QDQ ONNX. Parses the
+ * options, runs the library's QAT session (include/cquant/qat.h) and prints its progress. */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: cquant qat MODEL.onnx --data DATA -o OUT.onnx [options]\n\n"
+    "Fine-tunes the float model with fake quantization where PTQ puts its QuantizeLinear/\n"
+    "DequantizeLinear pairs (straight-through estimator, or learned step sizes with --lsq) and\n"
+    "writes the QDQ model (BatchNorm folded, trained weights and scales). DATA: labelled samples,\n"
+    "fashion-mnist[:train|test][:N] or .npy data with --labels L.npy (int64).\n\n"
+    "  --weights int8|int4|int2|float   weights per output channel, symmetric (default int8)\n"
+    "  --weight-bits B                  any width 2..8 instead\n"
+    "  --act int8|int4|float            activations per tensor, asymmetric (default int8)\n"
+    "  --epochs E                       (default 1)\n"
+    "  --lr LR                          peak learning rate (default 1e-3 AdamW, 1e-2 SGD)\n"
+    "  --batch B                        minibatch (default 64)\n"
+    "  --optimizer sgd|adamw            (default adamw)\n"
+    "  --momentum M --weight-decay W    SGD momentum (0.9); decay of rank >= 2 weights (0)\n"
+    "  --schedule cosine|step|constant  learning-rate schedule (default cosine); --warmup STEPS\n"
+    "  --lsq                            learned step sizes (LSQ) and activation offsets (LSQ+)\n"
+    "  --freeze-bn-after E              BatchNorm uses its running statistics after E epochs\n"
+    "  --init-method minmax|ema|percentile|entropy|mse   activation ranges from PTQ calibration\n"
+    "  --calib-samples N                samples of DATA for it (default 2000)\n"
+    "  --ema-steps N                    STE: activation ranges follow an EMA for N steps (200)\n"
+    "  --label-smoothing E              (default 0)\n"
+    "  --eval DATA                      labelled data evaluated after every epoch\n"
+    "  --mean M --std S                 input normalisation for fashion-mnist data (default: the\n"
+    "                                   model's cquant.mean / cquant.std metadata)\n"
+    "  --seed S --threads T             shuffling seed (0); threads (default: all)\n"
+    "  --max-steps N                    stop after N steps (short runs)\n"
+    "  --float-out F.onnx               also write the trained float model\n"
+    "  --grad-dump DIR                  no training: one forward/backward pass on the first batch\n"
+    "                                   of DATA, writing DIR/loss.txt, DIR/names.txt, DIR/grad_K.npy\n";
+
+static void help(void) { fputs(usage_text, stdout); }
+
+static volatile int interrupted;
+static void on_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static void progress(const cquant_qat_progress_t *p, void *user) {
+  const int tty = *(const int *)user;
+  if (p->eval_done) {
+    fprintf(stderr, "epoch %d/%d: eval top-1 %.2f%% (%.1f s)\n", p->epoch, p->epochs, p->eval_top1, p->seconds);
+    return;
+  }
+  if (tty)
+    fprintf(stderr, "\repoch %d/%d step %lld/%lld loss %.4f acc %.2f%% lr %.2e %.1f s   ", p->epoch, p->epochs, (long long)p->step, (long long)p->steps,
+            p->loss, p->top1, p->lr, p->seconds);
+  else if (p->step % 500 == 0)
+    fprintf(stderr, "epoch %d/%d step %lld/%lld loss %.4f acc %.2f%% lr %.2e %.1f s\n", p->epoch, p->epochs, (long long)p->step, (long long)p->steps, p->loss,
+            p->top1, p->lr, p->seconds);
+}
+
+/* A labelled source over an .npy batch file and an int64 labels file. */
+typedef struct {
+  cquant_array_t x, y, xb, yb;
+  int64_t at, batch;
+} npy_src_t;
+
+static int npy_next(void *u, const cquant_array_t **x, const cquant_array_t **labels) {
+  npy_src_t *s = u;
+  const int64_t n = s->x.shape[0];
+  if (s->at >= n) return 0;
+  const int64_t b = n - s->at < s->batch ? n - s->at : s->batch, per = s->x.numel / n;
+  s->xb = s->x, s->xb.shape[0] = b, s->xb.numel = b * per, s->xb.nbytes = sizeof(float) * (size_t)(b * per);
+  s->xb.data = (float *)s->x.data + s->at * per;
+  s->yb = s->y, s->yb.ndim = 1, s->yb.shape[0] = b, s->yb.numel = b, s->yb.nbytes = sizeof(int64_t) * (size_t)b;
+  s->yb.data = (int64_t *)s->y.data + s->at;
+  s->at += b;
+  *x = &s->xb, *labels = &s->yb;
+  return 1;
+}
+static int npy_rewind(void *u) {
+  ((npy_src_t *)u)->at = 0;
+  return 0;
+}
+
+static int open_data(const char *spec, const char *labels, double mean, double std, long long batch, npy_src_t *ns, cquant_data_t **d) {
+  if (!labels) {
+    int st = cquant_data_open(spec, (float)mean, (float)std, batch, d);
+    return st ? cli_fail_status(st) : 0;
+  }
+  int st;
+  if ((st = cquant_npy_load_float(spec, 0, &ns->x)) || (st = cquant_npy_load(labels, &ns->y))) return cli_fail_status(st);
+  if (ns->y.dtype != CQUANT_DT_S64 || ns->x.ndim < 1 || ns->y.numel != ns->x.shape[0])
+    return cli_fail("--labels %s: int64 labels, one per sample of %s", labels, spec);
+  ns->batch = batch;
+  cquant_data_callbacks_t cb = {ns, npy_next, npy_rewind, spec};
+  st = cquant_data_from_callbacks(&cb, d);
+  return st ? cli_fail_status(st) : 0;
+}
+
+static int grad_dump(cquant_qat_t *q, cquant_data_t *d, const char *dir) {
+  const cquant_array_t *x;
+  const int64_t *labels;
+  int64_t first;
+  int st = cquant_data_next(d, &x, &labels, &first);
+  if (st < 0) return cli_fail_status(st);
+  if (st == 0 || !labels) return cli_fail("--grad-dump: the data has no labelled batch");
+  double loss;
+  int64_t correct;
+  if ((st = cquant_qat_step_grad(q, x, labels, 1, &loss, &correct))) return cli_fail_status(st);
+  if (cli_mkdirs(dir)) return 1;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/loss.txt", dir);
+  FILE *f = fopen(path, "w");
+  if (!f) return cli_fail("cannot write %s", path);
+  fprintf(f, "%.9g\n", loss);
+  fclose(f);
+  snprintf(path, sizeof path, "%s/names.txt", dir);
+  if (!(f = fopen(path, "w"))) return cli_fail("cannot write %s", path);
+  for (int i = 0; i < cquant_qat_num_params(q); i++) {
+    const char *name;
+    float *v, *g;
+    int64_t n;
+    cquant_qat_param(q, i, &name, &v, &g, &n);
+    fprintf(f, "%s\n", name);
+    char gp[4200];
+    snprintf(gp, sizeof gp, "%s/grad_%d.npy", dir, i);
+    if (!g || (st = cquant_npy_save(gp, CQUANT_DT_F32, 1, &n, g))) {
+      fclose(f);
+      return st ? cli_fail_status(st) : cli_fail("no gradient for %s", name);
+    }
+  }
+  fclose(f);
+  printf("loss %.6f; %d gradients written to %s\n", loss, cquant_qat_num_params(q), dir);
+  return 0;
+}
+
+int cmd_qat(int argc, char **argv) {
+  const char *data = NULL, *out = NULL, *evald = NULL, *labels = NULL, *float_out = NULL, *dump = NULL, *pos[1] = {NULL};
+  cquant_qat_options_t o;
+  cquant_qat_options_default(&o);
+  int weights = 0, act = 0, optimizer = 1, schedule = 0, init_method = 0, npos;
+  long long epochs = 1, batch = 64, seed = 0, threads = 0, freeze = -1, calib = 2000, ema = 200, wbits = 0, warmup = 0, max_steps = 0;
+  double lr = 0, mean = 0, std = 1;
+  static const char *const wts[] = {"int8", "int4", "int2", "float", NULL}, *const acts[] = {"int8", "int4", "float", NULL},
+                           *const opts_opt[] = {"sgd", "adamw", NULL}, *const scheds[] = {"cosine", "step", "constant", NULL},
+                           *const methods[] = {"minmax", "ema", "percentile", "entropy", "mse", NULL};
+  cli_opt_t opts[] = {
+      {.name = "--data", .kind = CLI_STR, .dst = &data},
+      {.name = "-o", .kind = CLI_STR, .dst = &out},
+      {.name = "--eval", .kind = CLI_STR, .dst = &evald},
+      {.name = "--labels", .kind = CLI_STR, .dst = &labels},
+      {.name = "--weights", .kind = CLI_CHOICE, .dst = &weights, .choices = wts},
+      {.name = "--weight-bits", .kind = CLI_INT, .dst = &wbits, .lo = 2, .hi = 8, .err = "--weight-bits needs an integer in 2..8"},
+      {.name = "--act", .kind = CLI_CHOICE, .dst = &act, .choices = acts},
+      {.name = "--epochs", .kind = CLI_INT, .dst = &epochs, .lo = 1, .hi = 1e6, .err = "--epochs needs a positive integer"},
+      {.name = "--lr", .kind = CLI_FLOAT, .dst = &lr, .lo = 0, .hi = 1e6, .flags = CLI_LO_OPEN, .err = "--lr needs a number > 0"},
+      {.name = "--batch", .kind = CLI_INT, .dst = &batch, .lo = 1, .hi = 1e7, .err = "--batch needs a positive integer"},
+      {.name = "--optimizer", .kind = CLI_CHOICE, .dst = &optimizer, .choices = opts_opt},
+      {.name = "--momentum", .kind = CLI_FLOAT, .dst = &o.momentum, .lo = 0, .hi = 1, .err = "--momentum needs a number in [0, 1]"},
+      {.name = "--weight-decay", .kind = CLI_FLOAT, .dst = &o.weight_decay, .lo = 0, .hi = 1e6, .err = "--weight-decay needs a number >= 0"},
+      {.name = "--schedule", .kind = CLI_CHOICE, .dst = &schedule, .choices = scheds},
+      {.name = "--warmup", .kind = CLI_INT, .dst = &warmup, .lo = 0, .hi = 9e18, .err = "--warmup needs a number of steps"},
+      {.name = "--lsq", .kind = CLI_FLAG, .dst = &o.lsq, .ival = 1},
+      {.name = "--freeze-bn-after", .kind = CLI_INT, .dst = &freeze, .lo = 0, .hi = 1e6, .err = "--freeze-bn-after needs a number of epochs"},
+      {.name = "--init-method", .kind = CLI_CHOICE, .dst = &init_method, .choices = methods},
+      {.name = "--calib-samples", .kind = CLI_INT, .dst = &calib, .lo = 1, .hi = 9e18, .err = "--calib-samples needs a positive integer"},
+      {.name = "--ema-steps", .kind = CLI_INT, .dst = &ema, .lo = 0, .hi = 9e18, .err = "--ema-steps needs an integer >= 0"},
+      {.name = "--label-smoothing", .kind = CLI_FLOAT, .dst = &o.label_smoothing, .lo = 0, .hi = 0.999, .err = "--label-smoothing needs a number in [0, 1)"},
+      {.name = "--mean", .kind = CLI_FLOAT, .dst = &mean, .err = "--mean needs a number"},
+      {.name = "--std", .kind = CLI_FLOAT, .dst = &std, .lo = 0, .hi = 1e308, .flags = CLI_LO_OPEN, .err = "--std needs a number > 0"},
+      {.name = "--seed", .kind = CLI_INT, .dst = &seed, .lo = 0, .hi = 9e18, .err = "--seed needs an integer >= 0"},
+      {.name = "--threads", .kind = CLI_INT, .dst = &threads, .lo = 1, .hi = 1024, .err = "--threads needs a positive integer"},
+      {.name = "--max-steps", .kind = CLI_INT, .dst = &max_steps, .lo = 1, .hi = 9e18, .err = "--max-steps needs a positive integer"},
+      {.name = "--float-out", .kind = CLI_STR, .dst = &float_out},
+      {.name = "--grad-dump", .kind = CLI_STR, .dst = &dump},
+      {0}};
+  int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
+  if (pr) return pr == 2 ? 0 : 1;
+  const int mean_given = opts[21].seen > 0, std_given = opts[22].seen > 0;
+  const char *model = pos[0];
+  if (!model || !data || (!out && !dump)) return cli_fail("qat needs MODEL.onnx, --data DATA and -o OUT.onnx (cquant qat --help)");
+  static const int wb[] = {8, 4, 2, 0}, ab[] = {8, 4, 0};
+  o.weight_bits = wbits ? (int)wbits : wb[weights];
+  o.act_bits = ab[act];
+  o.epochs = (int)epochs, o.batch = (int)batch, o.seed = (uint64_t)seed, o.threads = (int)threads;
+  o.optimizer = optimizer ? CQUANT_QAT_ADAMW : CQUANT_QAT_SGD;
+  o.lr = lr > 0 ? lr : optimizer ? 1e-3 : 1e-2;
+  o.schedule = (cquant_qat_schedule_t)schedule, o.warmup_steps = warmup, o.max_steps = max_steps;
+  o.freeze_bn_after = (int)freeze, o.init_method = (cquant_calib_method_t)init_method, o.calib_samples = calib, o.ema_steps = ema;
+  int tty = isatty(2);
+  o.progress = progress, o.user = &tty, o.interrupt = &interrupted;
+
+  cquant_onnx_model_t *m;
+  int st;
+  if ((st = cquant_onnx_load(model, &m))) return cli_fail_status(st);
+  double mm = mean, ms = std;
+  if ((st = cquant_model_normalization(m, &mm, &ms))) {
+    cquant_onnx_free(m);
+    return cli_fail_status(st);
+  }
+  if (!mean_given) mean = mm;
+  if (!std_given) std = ms;
+  npy_src_t ns = {0};
+  cquant_data_t *d = NULL, *ev = NULL;
+  cquant_qat_t *q = NULL;
+  int rc = open_data(data, labels, mean, std, batch, &ns, &d);
+  if (!rc && evald && (st = cquant_data_open(evald, (float)mean, (float)std, 500, &ev))) rc = cli_fail_status(st);
+  if (!rc && (st = cquant_qat_create(m, &o, &q))) rc = cli_fail_status(st);
+  if (!rc && dump) rc = grad_dump(q, d, dump);
+  else if (!rc) {
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    cquant_qat_result_t r;
+    if ((st = cquant_qat_init_ranges(q, d)) || (st = cquant_qat_train(q, d, ev, &r))) {
+      if (tty) fputc('\n', stderr);
+      rc = cli_fail_status(st);
+    }
+    sigaction(SIGINT, &old, NULL);
+    if (!rc) {
+      if (tty) fputc('\n', stderr);
+      printf("%s: %lld steps (%lld samples) in %.1f s, %.1f s per epoch; last epoch loss %.4f, train top-1 %.2f%%\n", model, (long long)r.steps,
+             (long long)r.samples, r.seconds, r.seconds_per_epoch, r.final_loss, r.train_top1);
+      if (r.evaluated) printf("fake-quant top-1 on %s: %.2f%%\n", evald, r.eval_top1);
+      size_t bytes = 0;
+      if (float_out) {
+        void *buf = NULL;
+        size_t len;
+        if ((st = cquant_qat_export_float(q, &buf, &len)) || (st = cquant_file_write_atomic(float_out, buf, len))) rc = cli_fail_status(st);
+        free(buf);
+      }
+      if (!rc && (st = cquant_qat_save(q, out, &bytes))) rc = cli_fail_status(st);
+      if (!rc)
+        printf("wrote %s (QDQ, weights %d-bit per channel%s, activations %s, %zu bytes)\n", out, o.weight_bits, o.lsq ? ", LSQ" : "",
+               o.act_bits ? (o.act_bits == 8 ? "uint8" : "uint4") : "float", bytes);
+    }
+  }
+  cquant_qat_free(q);
+  cquant_data_close(d);
+  cquant_data_close(ev);
+  cquant_array_free(&ns.x);
+  cquant_array_free(&ns.y);
+  cquant_onnx_free(m);
+  return rc;
+}
