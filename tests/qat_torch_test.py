@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""cquant's QAT training engine against PyTorch on the shipped models.
+
+    /usr/bin/python3 tests/qat_torch_test.py path/to/cquant
+
+The ONNX graph of models/fmnist_cnn.onnx and models/fmnist_resnet.onnx is run in PyTorch (float64,
+BatchNorm in training mode: batch statistics) with the same weights on the same batch of 64
+Fashion-MNIST training images; `cquant qat --grad-dump` does one forward/backward pass in C
+(float32). The loss and every parameter's gradient must agree within 1e-4 relative
+(max |g_cquant - g_torch| / max |g_torch|). Exits 77 (skip) when torch is missing.
+"""
+import gzip
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+try:
+    import onnx
+    import torch
+    import torch.nn.functional as F
+    from onnx import numpy_helper
+except ImportError:
+    print("skip: torch or onnx missing")
+    sys.exit(77)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = "/usr/share/datasets/fashion-mnist"
+CQ = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build/cquant")
+TOL = 1e-4
+
+
+def idx(path):
+    with gzip.open(path, "rb") as f:
+        b = f.read()
+    nd = b[3]
+    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
+    return np.frombuffer(b, np.uint8, offset=4 + 4 * nd).reshape(dims)
+
+
+def attrs(n):
+    return {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+
+
+def run_torch(model, x, labels):
+    """The ONNX graph in PyTorch (float64); returns the loss and the gradients by initializer name."""
+    g = model.graph
+    params = {i.name: torch.tensor(numpy_helper.to_array(i).astype(np.float64), requires_grad=True) for i in g.initializer}
+    env = {g.input[0].name: torch.tensor(x.astype(np.float64))}
+    for n in g.node:
+        a, i = attrs(n), [env[k] if k in env else params[k] for k in n.input if k]
+        op = n.op_type
+        if op == "Conv":
+            p = a.get("pads", [0, 0, 0, 0])
+            assert p[0] == p[2] and p[1] == p[3]
+            y = F.conv2d(i[0], i[1], i[2] if len(i) > 2 else None, a.get("strides", [1, 1]), p[:2], a.get("dilations", [1, 1]), a.get("group", 1))
+        elif op == "BatchNormalization":
+            rm, rv = i[3].detach().clone(), i[4].detach().clone()
+            y = F.batch_norm(i[0], rm, rv, i[1], i[2], True, 1 - a.get("momentum", 0.9), a.get("epsilon", 1e-5))
+        elif op == "Relu":
+            y = F.relu(i[0])
+        elif op == "MaxPool":
+            p = a.get("pads", [0, 0, 0, 0])
+            y = F.max_pool2d(i[0], a["kernel_shape"], a.get("strides", a["kernel_shape"]), p[:2])
+        elif op == "Flatten":
+            y = torch.flatten(i[0], a.get("axis", 1))
+        elif op == "Gemm":
+            w = i[1].t() if a.get("transB", 0) else i[1]
+            y = a.get("alpha", 1.0) * i[0] @ w + (a.get("beta", 1.0) * i[2] if len(i) > 2 else 0)
+        elif op == "Add":
+            y = i[0] + i[1]
+        elif op == "GlobalAveragePool":
+            y = i[0].mean(dim=(2, 3), keepdim=True)
+        else:
+            raise SystemExit(f"qat_torch_test: op {op} not mapped")
+        env[n.output[0]] = y
+    logits = env[g.output[0].name]
+    loss = F.cross_entropy(logits, torch.tensor(labels))
+    loss.backward()
+    return loss.item(), {k: v.grad.numpy() for k, v in params.items() if v.grad is not None}
+
+
+def main():
+    if not os.path.exists(CQ):
+        print(f"cquant binary {CQ} not found")
+        return 1
+    xs = idx(f"{DATA}/train-images-idx3-ubyte.gz")[:64].astype(np.float32) / 255.0
+    ys = idx(f"{DATA}/train-labels-idx1-ubyte.gz")[:64].astype(np.int64)
+    x = ((xs - 0.286) / 0.353)[:, None].astype(np.float32)
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(os.path.join(tmp, "x.npy"), x)
+        np.save(os.path.join(tmp, "y.npy"), ys)
+        for name in ("fmnist_cnn", "fmnist_resnet"):
+            path = os.path.join(ROOT, "models", name + ".onnx")
+            dump = os.path.join(tmp, name)
+            r = subprocess.run([CQ, "qat", path, "--data", os.path.join(tmp, "x.npy"), "--labels", os.path.join(tmp, "y.npy"), "--batch", "64",
+                                "--weights", "float", "--act", "float", "--threads", "2", "--grad-dump", dump], capture_output=True, text=True)
+            if r.returncode:
+                print(f"FAIL {name}: cquant qat --grad-dump: {r.stderr.strip()}")
+                failures += 1
+                continue
+            loss_c = float(open(os.path.join(dump, "loss.txt")).read())
+            names = open(os.path.join(dump, "names.txt")).read().split()
+            loss_t, grads = run_torch(onnx.load(path), x, ys)
+            worst, wname = abs(loss_c - loss_t) / abs(loss_t), "loss"
+            ok = worst <= TOL
+            if not ok:
+                print(f"FAIL {name}: loss {loss_c} vs torch {loss_t}")
+            for k, pname in enumerate(names):
+                gc = np.load(os.path.join(dump, f"grad_{k}.npy")).astype(np.float64)
+                gt = grads.get(pname)
+                if gt is None or gt.size != gc.size:
+                    print(f"FAIL {name}: {pname}: no matching torch gradient")
+                    ok = False
+                    continue
+                rel = float(np.abs(gc - gt.ravel()).max() / max(np.abs(gt).max(), 1e-12))
+                if rel > worst:
+                    worst, wname = rel, pname
+                if rel > TOL:
+                    print(f"FAIL {name}: {pname}: relative gradient error {rel:.3g}")
+                    ok = False
+            missing = set(grads) - set(names)
+            if missing:
+                print(f"FAIL {name}: gradients torch has and cquant lacks: {sorted(missing)}")
+                ok = False
+            print(f"{'ok  ' if ok else 'FAIL'} {name}: loss {loss_c:.6f} (torch {loss_t:.6f}), {len(names)} gradients, worst relative error {worst:.2e} ({wname})")
+            failures += not ok
+    print(f"{2 - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
