@@ -232,5 +232,53 @@ static void test_optional_input_and_sequence_output(void) {
   cquant_onnx_free(m);
 }
 
-TH_MAIN(T(test_optional_input_and_sequence_output), T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
+/* If inside If inside If ...: `levels` deep (then_branch nests, else_branch is Identity of x). */
+static cquant_onnx_model_t *nested_ifs(int levels) {
+  static char names[64][16];
+  static const char *cond_in[] = {"cond"}, *x_in[] = {"x"};
+  Onnx__GraphProto *inner = NULL, *leaf = NULL;
+  for (int l = levels; l >= 0; l--) {
+    snprintf(names[l], sizeof names[l], "y%d", l);
+    const char **out = tb_calloc(1, sizeof *out);
+    out[0] = names[l];
+    Onnx__NodeProto *n;
+    if (!inner) n = node_n("Identity", names[l], 1, x_in, 1, out);
+    else {
+      n = node_n("If", names[l], 1, cond_in, 1, out);
+      if (!leaf) {
+        const char **lo = tb_calloc(1, sizeof *lo);
+        lo[0] = "leaf";
+        Onnx__NodeProto *ln = node_n("Identity", "leaf", 1, x_in, 1, lo);
+        leaf = graph("leaf", 1, &ln, 0, NULL, 1, lo, 0, NULL);
+      }
+      Onnx__AttributeProto *a[2] = {attr_g("then_branch", inner), attr_g("else_branch", leaf)};
+      with_attrs(n, 2, a);
+    }
+    if (l == 0) {
+      Onnx__TensorProto *inits[1] = {scalar_bool("cond", 1)};
+      Onnx__GraphProto *g = graph("nested", 1, &n, 1, x_in, 1, out, 1, inits);
+      return load_model(g);
+    }
+    inner = graph("branch", 1, &n, 0, NULL, 1, out, 0, NULL);
+  }
+  return NULL;
+}
+
+static void test_nesting_limit(void) {
+  cquant_onnx_model_t *m = nested_ifs(8);
+  CHECKF(m != NULL, "%s", cquant_last_error());
+  if (m) {
+    const float xv[3] = {1, 2, 3};
+    cquant_array_t y;
+    CHECKF(run1(m, xv, 3, &y) == 0, "%s", cquant_last_error());
+    CHECK(y.numel == 3 && ((float *)y.data)[2] == 3);
+    cquant_array_free(&y);
+    cquant_onnx_free(m);
+  }
+  m = nested_ifs(40);
+  CHECK(m == NULL);
+  CHECKF(has(cquant_last_error(), "nested more than 32"), "%s", cquant_last_error());
+}
+
+TH_MAIN(T(test_nesting_limit), T(test_optional_input_and_sequence_output), T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
         T(test_loop_past_iteration_guard), T(test_loop_past_byte_guard))

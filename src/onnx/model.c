@@ -98,26 +98,30 @@ static int resolve_op(const Onnx__NodeProto *n, const cquant__op_t **out) {
   return CQUANT_STATUS_OK;
 }
 
-static int body_build(const Onnx__GraphProto *g, const char *attr, const char *dir, const names_t *outer, cquant__body_t **out);
+static int body_build(const Onnx__GraphProto *g, const char *attr, const char *dir, const names_t *outer, int depth, cquant__body_t **out);
+
+#define MAX_NESTING 32 /* subgraphs within subgraphs: each level runs on the stack */
 
 /* The subgraphs of node n (NULL when it has none), each checked against the names visible. */
-static int node_subs(const Onnx__NodeProto *n, const char *dir, const names_t *visible, cquant__body_t ***out) {
+static int node_subs(const Onnx__NodeProto *n, const char *dir, const names_t *visible, int depth, cquant__body_t ***out) {
   *out = NULL;
   size_t count = 0;
   for (size_t a = 0; a < n->n_attribute; a++) count += n->attribute[a]->g != NULL;
   if (!count) return CQUANT_STATUS_OK;
+  if (depth > MAX_NESTING) return cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "subgraphs nested more than %d levels deep", MAX_NESTING);
   cquant__body_t **subs = calloc(count + 1, sizeof *subs);
   if (!subs) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
   int st = CQUANT_STATUS_OK;
   for (size_t a = 0, k = 0; a < n->n_attribute && !st; a++) {
     const Onnx__AttributeProto *at = n->attribute[a];
     if (!at->g) continue;
-    if ((st = body_build(at->g, at->name ? at->name : "", dir, visible, &subs[k]))) {
+    if ((st = body_build(at->g, at->name ? at->name : "", dir, visible, depth, &subs[k])) && strncmp(cquant_last_error(), "in subgraph", 11)) {
+      /* the innermost enclosing node is named (deeper nests would drown the message) */
       char where[300];
       snprintf(where, sizeof where, "in subgraph '%s' of node '%s' (%s)", at->name ? at->name : "", cquant__node_label(n),
                n->op_type ? n->op_type : "?");
       cquant__error_prefix(st, where);
-    } else k++;
+    } else if (!st) k++;
   }
   if (st) {
     subs_free(subs);
@@ -159,7 +163,7 @@ static void compute_last_use(const Onnx__GraphProto *g, const char *const *outpu
     }
 }
 
-static int body_build(const Onnx__GraphProto *g, const char *attr, const char *dir, const names_t *outer, cquant__body_t **out) {
+static int body_build(const Onnx__GraphProto *g, const char *attr, const char *dir, const names_t *outer, int depth, cquant__body_t **out) {
   *out = NULL;
   cquant__body_t *b = calloc(1, sizeof *b);
   if (!b) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx: out of memory");
@@ -189,7 +193,7 @@ static int body_build(const Onnx__GraphProto *g, const char *attr, const char *d
         st = cquant__node_error(n, CQUANT_STATUS_BAD_FORMAT, "input '%s' is defined nowhere in this subgraph or an enclosing graph", name);
       else st = add_free(b, &free_cap, name);
     }
-    if (st || (st = node_subs(n, dir, &loc, &b->subs[i]))) break;
+    if (st || (st = node_subs(n, dir, &loc, depth + 1, &b->subs[i]))) break;
     for (cquant__body_t **p = b->subs[i]; p && *p && !st; p++)
       for (int f = 0; f < (*p)->n_free && !st; f++)
         if (!names_local(&loc, (*p)->free_names[f])) st = add_free(b, &free_cap, (*p)->free_names[f]);
@@ -331,7 +335,7 @@ static int model_setup(cquant_onnx_model_t *m, const char *dir) {
     const Onnx__NodeProto *n = g->node[i];
     if (!n->op_type) { st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "node %zu has no op_type", i); break; }
     if ((st = resolve_op(n, &m->ops[i]))) break;
-    if ((st = node_subs(n, dir, &top, &m->subs[i]))) break;
+    if ((st = node_subs(n, dir, &top, 1, &m->subs[i]))) break;
     for (size_t k = 0; k < n->n_output && !st; k++)
       if (n->output[k] && *n->output[k]) st = names_add(&top, n->output[k]);
   }
