@@ -280,5 +280,84 @@ static void test_nesting_limit(void) {
   CHECKF(has(cquant_last_error(), "nested more than 32"), "%s", cquant_last_error());
 }
 
-TH_MAIN(T(test_nesting_limit), T(test_optional_input_and_sequence_output), T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
+static Onnx__AttributeProto *attr_ints(const char *name, int n, const int64_t *v) {
+  Onnx__AttributeProto *a = tb_calloc(1, sizeof *a); onnx__attribute_proto__init(a);
+  a->name = (char *)name; a->has_type = 1; a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+  a->n_ints = n; a->ints = (int64_t *)v;
+  return a;
+}
+
+static int run_x23(cquant_onnx_model_t *m, int n_out, cquant_array_t *y) {
+  const float xv[6] = {1, 2, 3, 4, 5, 6};
+  cquant_array_t x;
+  int64_t d[2] = {2, 3};
+  if (cquant_array_alloc(&x, CQUANT_DT_F32, 2, d)) return -1;
+  memcpy(x.data, xv, sizeof xv);
+  const char *names[1] = {"x"};
+  memset(y, 0, sizeof *y * (size_t)n_out);
+  int st = cquant_onnx_run(m, 1, names, &x, y);
+  cquant_array_free(&x);
+  return st;
+}
+
+/* Scan (opset 13) over axis 1 of x [2, 3], input and output reversed, output stacked on axis 1:
+ * a cumulative sum from the right. */
+static void test_scan_axes_directions(void) {
+  static const char *b_in[] = {"s_in", "x_t"}, *b_out[] = {"s_out", "y_t"}, *add_in[] = {"s_in", "x_t"}, *id_in[] = {"s_out"};
+  Onnx__NodeProto *bn[2] = {node_n("Add", "acc", 2, add_in, 1, b_out), node_n("Identity", "emit", 1, id_in, 1, b_out + 1)};
+  Onnx__GraphProto *body = graph("body", 2, bn, 2, b_in, 2, b_out, 0, NULL);
+  static const char *s_in[] = {"s0", "x"}, *s_out[] = {"s_final", "y"};
+  static const int64_t one[1] = {1}, d2[1] = {2};
+  Onnx__NodeProto *sn = node_n("Scan", "the_scan", 2, s_in, 2, s_out);
+  Onnx__AttributeProto *a[6] = {attr_g("body", body), attr_i("num_scan_inputs", 1), attr_ints("scan_input_axes", 1, one),
+                                attr_ints("scan_input_directions", 1, one), attr_ints("scan_output_axes", 1, one),
+                                attr_ints("scan_output_directions", 1, one)};
+  with_attrs(sn, 6, a);
+  Onnx__TensorProto *inits[1] = {tensor("s0", 1, d2, 0, 0)};
+  static const char *gin[] = {"x"};
+  Onnx__GraphProto *g = graph("scan", 1, &sn, 1, gin, 2, s_out, 1, inits);
+  cquant_onnx_model_t *m = load_model(g);
+  CHECK(m != NULL);
+  if (!m) return;
+  cquant_array_t y[2];
+  CHECKF(run_x23(m, 2, y) == 0, "%s", cquant_last_error());
+  const float want_s[2] = {6, 15}, want_y[6] = {6, 5, 3, 15, 11, 6};
+  CHECK(y[0].numel == 2 && y[1].ndim == 2 && y[1].shape[0] == 2 && y[1].shape[1] == 3);
+  if (y[0].numel == 2 && y[1].numel == 6) {
+    CHECK(!memcmp(y[0].data, want_s, sizeof want_s));
+    CHECK(!memcmp(y[1].data, want_y, sizeof want_y));
+  }
+  cquant_array_free(&y[0]), cquant_array_free(&y[1]);
+  cquant_onnx_free(m);
+}
+
+/* SplitToSequence / SequenceErase / SequenceLength / ConcatFromSequence round trips on x [2, 3]. */
+static void test_sequence_round_trips(void) {
+  static const char *x_in[] = {"x"}, *sp_in[] = {"x", "two"}, *o1[] = {"parts"}, *o2[] = {"back"}, *o3[] = {"rows"}, *o4[] = {"stacked"};
+  static const char *o5[] = {"n"}, *o6[] = {"fewer"}, *o7[] = {"last"}, *c1_in[] = {"parts"}, *c2_in[] = {"rows"}, *e_in[] = {"rows"};
+  static const char *at_in[] = {"fewer", "minus1"}, *outs[] = {"back", "stacked", "n", "last"};
+  Onnx__NodeProto *n[7] = {node_n("SplitToSequence", "split_cols", 2, sp_in, 1, o1), node_n("ConcatFromSequence", "concat_cols", 1, c1_in, 1, o2),
+                           node_n("SplitToSequence", "split_rows", 1, x_in, 1, o3), node_n("ConcatFromSequence", "stack_rows", 1, c2_in, 1, o4),
+                           node_n("SequenceLength", "count", 1, e_in, 1, o5), node_n("SequenceErase", "erase", 1, e_in, 1, o6),
+                           node_n("SequenceAt", "at", 2, at_in, 1, o7)};
+  Onnx__AttributeProto *a1[1] = {attr_i("axis", 1)}, *a2[1] = {attr_i("axis", 1)}, *a3[2] = {attr_i("axis", 0), attr_i("keepdims", 0)},
+                       *a4[2] = {attr_i("axis", 0), attr_i("new_axis", 1)};
+  with_attrs(n[0], 1, a1), with_attrs(n[1], 1, a2), with_attrs(n[2], 2, a3), with_attrs(n[3], 2, a4);
+  Onnx__TensorProto *inits[2] = {scalar_i64("two", 2), scalar_i64("minus1", -1)};
+  Onnx__GraphProto *g = graph("seq", 7, n, 1, x_in, 4, outs, 2, inits);
+  cquant_onnx_model_t *m = load_model(g);
+  CHECK(m != NULL);
+  if (!m) return;
+  cquant_array_t y[4];
+  CHECKF(run_x23(m, 4, y) == 0, "%s", cquant_last_error());
+  const float xv[6] = {1, 2, 3, 4, 5, 6};
+  CHECK(y[0].numel == 6 && y[0].shape[1] == 3 && !memcmp(y[0].data, xv, sizeof xv));
+  CHECK(y[1].numel == 6 && y[1].shape[0] == 2 && !memcmp(y[1].data, xv, sizeof xv));
+  CHECK(y[2].dtype == CQUANT_DT_S64 && *(int64_t *)y[2].data == 2);
+  CHECK(y[3].numel == 3 && y[3].ndim == 1 && !memcmp(y[3].data, xv, 3 * sizeof(float))); /* row 1 erased, row 0 is last */
+  for (int i = 0; i < 4; i++) cquant_array_free(&y[i]);
+  cquant_onnx_free(m);
+}
+
+TH_MAIN(T(test_scan_axes_directions), T(test_sequence_round_trips), T(test_nesting_limit), T(test_optional_input_and_sequence_output), T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
         T(test_loop_past_iteration_guard), T(test_loop_past_byte_guard))

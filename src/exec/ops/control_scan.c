@@ -43,9 +43,10 @@ static int scan_run(cquant__opctx_t *ctx, const Onnx__NodeProto *node, int N, co
                     const cquant_array_t *const *scans, const int *in_axis, const int64_t *in_dir, int K, const int64_t *out_axis_attr,
                     const int64_t *out_dir, int64_t len, cquant_array_t *out) {
   const cquant_array_t *body_in[2 * SCAN_MAX] = {0};
-  cquant_array_t cur[SCAN_MAX], slice[SCAN_MAX], body_out[2 * SCAN_MAX];
-  memset(cur, 0, sizeof cur), memset(slice, 0, sizeof slice), memset(body_out, 0, sizeof body_out);
-  int st = CQUANT_STATUS_OK, owned = 0, out_axis[SCAN_MAX] = {0};
+  /* on the heap: a subgraph may hold another Scan, and each level runs on the stack */
+  cquant_array_t *cur = calloc(4 * SCAN_MAX, sizeof *cur), *slice = cur + SCAN_MAX, *body_out = cur + 2 * SCAN_MAX;
+  int st = cur ? CQUANT_STATUS_OK : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory"), owned = 0, out_axis[SCAN_MAX] = {0};
+  if (st) len = 0, N = 0, K = 0;
   for (int64_t t = 0; t < len && !st; t++) {
     for (int j = 0; j < M && !st; j++) st = cquant__ctl_take(scans[j], in_axis[j], in_dir[j] ? len - 1 - t : t, &slice[j]);
     for (int i = 0; i < N; i++) body_in[i] = owned ? &cur[i] : states[i];
@@ -92,6 +93,7 @@ static int scan_run(cquant__opctx_t *ctx, const Onnx__NodeProto *node, int N, co
     st = cquant_array_alloc(&out[N + k], CQUANT_DT_F32, 1, &zero);
   }
   for (int i = 0; owned && i < N; i++) cquant_array_free(&cur[i]);
+  free(cur);
   if (st)
     for (int i = 0; i < N + K; i++) cquant_array_free(&out[i]);
   return st;
@@ -152,9 +154,9 @@ int cquant__op_scan(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
   if (in[0] && (cquant__is_container(in[0]->dtype) || cquant__is_float(in[0]->dtype) || in[0]->ndim != 1 || in[0]->shape[0] != B))
     return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "sequence_lens must be an integer tensor of shape [batch]");
   for (int j = 0; j < M; j++) axis[j] = 0;
-  cquant_array_t part_in[2 * SCAN_MAX], part_out[2 * SCAN_MAX];
+  cquant_array_t *part_in = calloc(4 * SCAN_MAX, sizeof *part_in), *part_out = part_in ? part_in + 2 * SCAN_MAX : NULL;
   const cquant_array_t *pin[2 * SCAN_MAX];
-  memset(part_in, 0, sizeof part_in), memset(part_out, 0, sizeof part_out);
+  if (!part_in) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
   for (int64_t b = 0; b < B && !st; b++) {
     int64_t len = in[0] ? cquant__get_i64(in[0], b) : T;
     if (len < 0 || len > T) {
@@ -190,6 +192,7 @@ int cquant__op_scan(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
     }
     for (int i = 0; i < N + K; i++) cquant_array_free(&part_out[i]);
   }
+  free(part_in);
   for (int i = 0; i < N && !st && B == 0; i++) st = cquant__array_copy(in[first + i], &out[i]); /* an empty batch */
   for (int k = N; k < N + K && !st; k++)
     if (!out[k].data) {
