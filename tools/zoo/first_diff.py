@@ -2,8 +2,9 @@
 """Finds where cquant's float executor and ONNX Runtime part ways inside one model: every node output
 of the main graph is made a graph output, both runtimes run the model on the same inputs, and the
 nodes are walked in graph order comparing each output (max |d| / max |ORT|). Prints the first nodes
-whose output differs beyond the tolerance, with their op type, attributes, input shapes and whether
-their inputs still agreed (a node whose inputs agree and whose output does not is the suspect).
+whose output differs beyond the tolerance by much more than their inputs do (--amplify), with their op type, attributes, input shapes and whether
+their inputs still agreed (a node whose inputs are bit-identical and whose output differs is the
+suspect; one whose inputs differ by rounding only may be a near-tie in TopK, ArgMax or NonMaxSuppression).
 
 usage: first_diff.py MODEL.onnx NAME=FILE.npy [...] [--cquant PATH] [--tol 1e-4] [--show 8]
        first_diff.py ZOO_DIR --entry NAME_opOPSET[_fp16] [--cquant PATH]   (inputs from the manifest)
@@ -33,6 +34,9 @@ def main():
     ap.add_argument("--cquant", default=os.path.join(zc.ROOT, "build", "cquant"))
     ap.add_argument("--tol", type=float, default=zc.TOL)
     ap.add_argument("--show", type=int, default=8)
+    ap.add_argument("--amplify", type=float, default=100.0,
+                    help="list a node only if its inputs are bit-identical or its output's relative difference is "
+                         "this many times its inputs' (0: every node beyond the tolerance)")
     a = ap.parse_args()
     if os.path.isdir(a.model):
         folder, entries = zc.load_manifest(a.model)
@@ -70,8 +74,15 @@ def main():
         sys.exit("first_diff: ONNX Runtime failed: " + oerr)
     if not okc:
         print("cquant failed: " + zc.short_error(cerr, mp))
-    bad = {}
+    bad, relmap = {}, {}
     shown = 0
+
+    def same_bits(x):
+        po, pc = os.path.join(odir, fname(x)), os.path.join(cdir, fname(x))
+        if not (os.path.exists(po) and os.path.exists(pc)):
+            return True  # an initializer or a graph input: the same for both
+        r, c = np.load(po), np.load(pc)
+        return r.shape == c.shape and r.dtype == c.dtype and np.array_equal(r, c, equal_nan=r.dtype.kind in "fc")
     print(f"{model_path}: {len(g.node)} nodes, tolerance {a.tol:g} of each tensor's max |ORT|")
     for i, n in enumerate(g.node):
         worst, why = 0.0, ""
@@ -96,7 +107,10 @@ def main():
                     worst, why = rel, f"{o}: max rel diff {rel:.2e} (max |d| {dm:.3g}, max |ORT| {sc:.3g})"
             elif not np.array_equal(r, c):
                 worst, why = float("inf"), f"{o}: {int(np.sum(r != c))} of {r.size} values differ"
-        if worst > a.tol:
+        for o in n.output:
+            relmap[o] = worst
+        in_rel = max([relmap.get(x, 0.0) for x in n.input if x] or [0.0])
+        if worst > a.tol and (a.amplify <= 0 or worst > a.amplify * in_rel or all(same_bits(x) for x in n.input if x)):
             for o in n.output:
                 bad[o] = worst
             ins_bad = [x for x in n.input if x in bad]
@@ -106,8 +120,13 @@ def main():
                 shapes.append(str(np.load(p).shape) if x and os.path.exists(p) else ("init" if x else "-"))
             attrs = {at.name: helper.get_attribute_value(at) for at in n.attribute if at.type != onnx.AttributeProto.GRAPH}
             attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items() if not isinstance(v, onnx.TensorProto)}
-            tag = "inputs already differ" if ins_bad else "INPUTS AGREE: suspect"
-            print(f"#{i} {n.op_type} '{n.name}' [{tag}] {why}\n    inputs {list(n.input)} shapes {shapes}\n    attributes {attrs}")
+            if ins_bad:
+                tag = "inputs already differ"
+            elif all(same_bits(x) for x in n.input if x):
+                tag = "INPUTS BIT-IDENTICAL: suspect"
+            else:
+                tag = "inputs agree within the tolerance, not bit for bit"
+            print(f"#{i} {n.op_type} '{n.name}' [{tag}; inputs' max rel diff {in_rel:.1e}] {why}\n    inputs {list(n.input)} shapes {shapes}\n    attributes {attrs}")
             shown += 1
             if shown >= a.show:
                 break

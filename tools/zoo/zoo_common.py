@@ -211,7 +211,35 @@ def judge(folder, entry, cdir, odir, threads=1, timeout=900):
     tnote = f"; PyTorch {relt:.1e}" if tref else ""
     if not pu and not pt:
         return relu, "", f"= ORT without graph optimizations {relu:.1e}{tnote}; ORT optimized: {problem}"
-    return rel, f"{problem} (ORT unoptimized {relu:.1e}{tnote})", ""
+    return rel, f"{problem} (ORT unoptimized {relu:.1e}{tnote}{detection_match(cdir, odir)})", ""
+
+
+def detection_match(cdir, odir):
+    """'; N of M detections matched' (same label, IoU >= 0.9, score within 1e-3) where both runtimes wrote
+    boxes/labels/scores: a detection model's outputs can differ through near-equal scores that TopK
+    or NonMaxSuppression order differently after float rounding, not through a wrong operator."""
+    try:
+        r, c = load_dir(odir), load_dir(cdir)
+        rb, rl, rs, cb, cl, cs = r["boxes"], r["labels"], r["scores"], c["boxes"], c["labels"], c["scores"]
+    except (KeyError, OSError, ValueError):
+        return ""
+    used, hit = set(), 0
+    for i in range(len(rs)):
+        best, bj = 0.0, -1
+        for j in range(len(cs)):
+            if j in used or cl[j] != rl[i] or abs(float(cs[j]) - float(rs[i])) > 1e-3:
+                continue
+            x0, y0 = max(rb[i][0], cb[j][0]), max(rb[i][1], cb[j][1])
+            x1, y1 = min(rb[i][2], cb[j][2]), min(rb[i][3], cb[j][3])
+            inter = max(0.0, float(x1 - x0)) * max(0.0, float(y1 - y0))
+            ua = float((rb[i][2] - rb[i][0]) * (rb[i][3] - rb[i][1]) + (cb[j][2] - cb[j][0]) * (cb[j][3] - cb[j][1])) - inter
+            iou = inter / ua if ua > 0 else float(np.array_equal(rb[i], cb[j]))
+            if iou > best:
+                best, bj = iou, j
+        if best >= 0.9:
+            used.add(bj)
+            hit += 1
+    return f"; {hit} of {len(rs)} ORT detections matched by cquant's ({len(cs)})"
 
 
 def op_types(folder, entry):
