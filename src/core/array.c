@@ -4,7 +4,7 @@
 #include "core/internal.h"
 #include "cquant/array.h"
 
-int cquant_array_alloc(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int64_t *shape) {
+static int array_alloc(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int64_t *shape, int zero) {
   if (!a) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "array: NULL");
   memset(a, 0, sizeof *a);
   const size_t es = cquant_dtype_info(dt) ? (size_t)(cquant_dtype_info(dt)->bits + 7) / 8 : 0; /* sub-byte types: one per byte */
@@ -22,13 +22,19 @@ int cquant_array_alloc(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int
   size_t nb = (size_t)n * es, cap = (nb + 63) / 64 * 64;
   a->data = aligned_alloc(64, cap ? cap : 64);
   if (!a->data) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "cannot allocate %zu bytes", nb);
-  memset(a->data, 0, cap ? cap : 64);
+  if (zero) memset(a->data, 0, cap ? cap : 64);
   a->dtype = dt;
   a->ndim = ndim;
   a->numel = n;
   a->nbytes = nb;
   return CQUANT_STATUS_OK;
 }
+
+int cquant_array_alloc(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int64_t *shape) { return array_alloc(a, dt, ndim, shape, 1); }
+
+/* As cquant_array_alloc, without zeroing: for outputs whose every element is written (one pass over
+ * memory less for a large activation). */
+int cquant__array_alloc_uninit(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int64_t *shape) { return array_alloc(a, dt, ndim, shape, 0); }
 
 void cquant_array_free(cquant_array_t *a) {
   if (!a) return;

@@ -78,6 +78,10 @@ typedef struct {
   void (*gap_sum_8)(const uint8_t *x, int x8_signed, int channels_last, int64_t N, int64_t C, int64_t plane, int32_t zx, int32_t *acc);
   /* y[i] = max(x[i], 0) on int8. */
   void (*relu_s8)(const int8_t *x, int64_t n, int8_t *y);
+  /* One output row of a float32 depthwise convolution (src/exec/ops/conv_dw.c): for i < n,
+   * y[i] = b, then for t = 0 .. taps-1 in order y[i] = y[i] + w[t] * r[t][i] (a product, then a
+   * sum: no FMA). r[t] points at the inputs tap t meets, already padded and de-strided. */
+  void (*dw_row_f32)(const float *const *r, const float *w, int taps, float b, int64_t n, float *y);
 } cquant__kernels_t;
 
 /* The table for one ISA (every entry filled: missing variants fall back to the reference),
@@ -109,6 +113,12 @@ void cquant__calib_init_ref(cquant__kernels_t *k);
 void cquant__calib_init_avx2(cquant__kernels_t *k);
 void cquant__calib_init_avx512(cquant__kernels_t *k);
 void cquant__intops_init_ref(cquant__kernels_t *k);
+void cquant__fconv_init_ref(cquant__kernels_t *k);
+void cquant__fconv_init_avx2(cquant__kernels_t *k);
+void cquant__fconv_init_avx512(cquant__kernels_t *k);
+
+/* cquant_array_alloc without zero-filling (src/core/array.c): the caller writes every element. */
+int cquant__array_alloc_uninit(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int64_t *shape);
 
 /* Splits a tensor around the parameters' axis: outer x len x inner (per-tensor: n x 1 x 1). */
 void cquant__split_shape(const cquant_qparams_t *qp, int64_t *outer, int64_t *len, int64_t *inner);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "cquant/quantize.h"
 #include "exec/ops/binary_internal.h"
+#include "exec/ops/conv_par.h"
 
 /* ---- the broadcasting loop ------------------------------------------------------------------- */
 
@@ -80,6 +81,22 @@ static void loop_range(const bin_plan_t *p, const cquant_array_t *const *in, cha
   }
 }
 
+typedef struct {
+  const bin_plan_t *p;
+  const cquant_array_t *const *in;
+  void *y;
+  size_t ysz;
+  bin_run_fn fn;
+  void *u;
+  int64_t chunk;
+} bin_job_t;
+
+static void bin_unit(void *vj, int64_t t, int worker) {
+  const bin_job_t *j = vj;
+  const int64_t e0 = t * j->chunk, e1 = e0 + j->chunk < j->p->numel ? e0 + j->chunk : j->p->numel;
+  if (e0 < e1) loop_range(j->p, j->in, j->y, j->ysz, j->fn, j->u, e0, e1);
+}
+
 void cquant__bin_loop(const bin_plan_t *p, const cquant_array_t *const *in, void *y, size_t ysz, bin_run_fn fn, void *u) {
   if (p->numel <= 0) return;
   /* large outputs are split over the threads in chunks of whole cache lines */
@@ -88,12 +105,10 @@ void cquant__bin_loop(const bin_plan_t *p, const cquant_array_t *const *in, void
     loop_range(p, in, y, ysz, fn, u, 0, p->numel);
     return;
   }
-  const int64_t chunk = ((p->numel + nt - 1) / nt + 63) / 64 * 64;
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (int t = 0; t < nt; t++) {
-    const int64_t e0 = (int64_t)t * chunk, e1 = e0 + chunk < p->numel ? e0 + chunk : p->numel;
-    if (e0 < e1) loop_range(p, in, y, ysz, fn, u, e0, e1);
-  }
+  /* four chunks a thread, taken from a shared counter (conv_par.c): a thread the scheduler runs
+   * late costs one chunk, not a time slice at a join */
+  bin_job_t j = {p, in, y, ysz, fn, u, ((p->numel + 4 * nt - 1) / (4 * nt) + 63) / 64 * 64};
+  cquant__par_run(nt, (p->numel + j.chunk - 1) / j.chunk, bin_unit, &j);
 }
 
 int cquant__bin_legacy_b(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *a, const cquant_array_t *b_in,
@@ -369,10 +384,10 @@ const cquant__op_t cquant__ops_binary[] = {
     {"Div", cquant__bin_op_div, 2, 2, 1, 1},
     {"Mod", op_mod, 2, 2, 1, 1},
     {"Pow", op_pow, 2, 2, 1, 1},
-    {"Max", cquant__bin_op_max, 1, 16, 1, 1},
-    {"Min", cquant__bin_op_min, 1, 16, 1, 1},
-    {"Sum", cquant__bin_op_sum, 1, 16, 1, 1},
-    {"Mean", cquant__bin_op_mean, 1, 16, 1, 1},
+    {"Max", cquant__bin_op_max, 1, 4096, 1, 1},
+    {"Min", cquant__bin_op_min, 1, 4096, 1, 1},
+    {"Sum", cquant__bin_op_sum, 1, 4096, 1, 1},
+    {"Mean", cquant__bin_op_mean, 1, 4096, 1, 1},
     {"Equal", cquant__bin_op_compare, 2, 2, 1, 1},
     {"Less", cquant__bin_op_compare, 2, 2, 1, 1},
     {"Greater", cquant__bin_op_compare, 2, 2, 1, 1},

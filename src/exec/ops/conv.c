@@ -1,12 +1,15 @@
-/* Float32 convolution and matrix products of the ONNX executor: Conv (im2col + OpenBLAS sgemm),
- * Gemm, MatMul. Checked against ONNX Runtime (tests/ort_compare.py). */
+/* Float32 convolution and matrix products of the ONNX executor: Conv (a direct depthwise kernel in
+ * conv_dw.c, GEMM on the input or on im2col blocks in conv_gemm.c), Gemm, MatMul. Checked against
+ * ONNX Runtime (tests/ort_compare.py). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/intops.h"
 #include "intops/intops.h"
+#include "core/internal.h"
 #include "exec/exec_internal.h"
+#include "exec/ops/conv_internal.h"
 
 int cquant__op_conv(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st;
@@ -15,59 +18,13 @@ int cquant__op_conv(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
   if ((st = cquant__conv_params(node, in[0], in[1], &p))) return st;
   const cquant_array_t *b = n_in > 2 ? in[2] : NULL;
   if (b && (b->dtype != CQUANT_DT_F32 || b->numel != p.m)) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "B must be float32 with %lld entries", (long long)p.m);
-  const int64_t cg = p.c / p.group, mg = p.m / p.group, K = cg * p.kh * p.kw, P = p.oh * p.ow;
   int64_t shape[4] = {p.n, p.m, p.oh, p.ow};
-  if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, 4, shape))) return st;
-  const float *x = in[0]->data, *w = in[1]->data;
+  if ((st = cquant__array_alloc_uninit(&out[0], CQUANT_DT_F32, 4, shape))) return st; /* every element is written */
+  const float *x = in[0]->data, *w = in[1]->data, *bd = b ? b->data : NULL;
   float *y = out[0].data;
-  /* several images: one per thread, each with a single-threaded sgemm (OpenBLAS's own threads
-   * and OpenMP's would otherwise take turns on the same cores); one image: OpenBLAS's threads */
-  const int threads = cquant_get_num_threads();
-  const int per_image = p.n > 1 && threads > 1;
-  if (per_image) openblas_set_num_threads(1);
-  int oom = 0;
-  /* the im2col buffer covers at most PB output pixels at a time (8 MiB or so): memory stays
-   * bounded for large images; each block is one sgemm writing its columns of the output */
-  int64_t RB = ((int64_t)2 << 20) / ((K > 0 ? K : 1) * (p.ow > 0 ? p.ow : 1)); /* whole output rows per block */
-  RB = RB < 1 ? 1 : RB > p.oh ? p.oh : RB;
-  const int64_t PB = RB * p.ow;
-#pragma omp parallel num_threads(per_image ? threads : 1)
-  {
-    float *col = malloc(sizeof(float) * (size_t)(K * PB) + 16);
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t n = 0; n < p.n; n++) {
-      if (!col) { oom = 1; continue; }
-      for (int64_t g = 0; g < p.group; g++)
-        for (int64_t oy0 = 0; oy0 < p.oh; oy0 += RB) {
-          const int64_t rows = p.oh - oy0 < RB ? p.oh - oy0 : RB, p0 = oy0 * p.ow, pb = rows * p.ow;
-          for (int64_t c = 0; c < cg; c++) /* im2col: rows k = (c, ky, kx), columns = the block's output pixels */
-            for (int64_t ky = 0; ky < p.kh; ky++)
-              for (int64_t kx = 0; kx < p.kw; kx++) {
-                float *row = col + ((c * p.kh + ky) * p.kw + kx) * pb;
-                const float *plane = x + (n * p.c + g * cg + c) * p.h * p.w;
-                for (int64_t r = 0; r < rows; r++) {
-                  const int64_t iy = (oy0 + r) * p.stride_h - p.pad_t + ky * p.dil_h;
-                  float *dst = row + r * p.ow;
-                  if (iy < 0 || iy >= p.h) { memset(dst, 0, sizeof(float) * (size_t)p.ow); continue; }
-                  const float *src = plane + iy * p.w;
-                  for (int64_t ox = 0; ox < p.ow; ox++) {
-                    const int64_t ix = ox * p.stride_w - p.pad_l + kx * p.dil_w;
-                    dst[ox] = (ix >= 0 && ix < p.w) ? src[ix] : 0.0f;
-                  }
-                }
-              }
-          float *yg = y + (n * p.m + g * mg) * P + p0;
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)pb, (int)K, 1.0f, w + g * mg * K, (int)K, col, (int)pb, 0.0f, yg,
-                      (int)P);
-          if (b)
-            for (int64_t j = 0; j < mg; j++)
-              for (int64_t i = 0; i < pb; i++) yg[j * P + i] += ((const float *)b->data)[g * mg + j];
-        }
-    }
-    free(col);
-  }
-  if (per_image) openblas_set_num_threads(threads);
-  if (oom) {
+  /* one input channel per output channel (depthwise): the direct kernel; else GEMM */
+  st = p.c == p.group ? cquant__conv_dw_f32(&p, x, w, bd, y) : cquant__conv_gemm_f32(&p, x, w, bd, y);
+  if (st) {
     cquant_array_free(&out[0]);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "Conv: out of memory");
   }

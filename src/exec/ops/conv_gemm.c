@@ -1,0 +1,133 @@
+/* Float32 2-D convolution as GEMM (OpenBLAS sgemm), Y_g[mg, P] = W_g[mg, K] X_g[K, P] per group:
+ * a 1x1 convolution at stride 1 without padding multiplies the input as it is (NCHW is already
+ * [C, H W]); any other takes im2col blocks of whole output rows, each row of a block built with
+ * one zero run, one copy (memcpy at stride 1) and one zero run. The bias is written into Y first
+ * and the GEMM adds to it (beta = 1): no separate pass over Y. */
+#include <cblas.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cquant/quantize.h"
+#include "exec/ops/conv_internal.h"
+
+/* Rows k = (c, ky, kx) of the block of output rows [oy0, oy0 + rows), pb = rows ow columns each. */
+static void im2col_rows(const cquant__conv2d_t *p, const float *xg, int64_t k0, int64_t k1, int64_t oy0, int64_t rows, float *col) {
+  const int64_t pb = rows * p->ow, ksz = p->kh * p->kw, sw = p->stride_w;
+  for (int64_t k = k0; k < k1; k++) {
+    const int64_t c = k / ksz, ky = k % ksz / p->kw, kx = k % p->kw;
+    const float *plane = xg + c * p->h * p->w;
+    float *row = col + k * pb;
+    /* the output columns whose input column ix = ox sw - pad_l + kx dil_w lies in [0, w) */
+    const int64_t off = kx * p->dil_w - p->pad_l;
+    int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw, hi = p->w - 1 - off < 0 ? 0 : (p->w - 1 - off) / sw + 1;
+    lo = lo > p->ow ? p->ow : lo;
+    hi = hi > p->ow ? p->ow : hi < lo ? lo : hi;
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t iy = (oy0 + r) * p->stride_h - p->pad_t + ky * p->dil_h;
+      float *dst = row + r * p->ow;
+      if (iy < 0 || iy >= p->h) {
+        memset(dst, 0, sizeof(float) * (size_t)p->ow);
+        continue;
+      }
+      const float *src = plane + iy * p->w;
+      if (lo) memset(dst, 0, sizeof(float) * (size_t)lo);
+      if (sw == 1) memcpy(dst + lo, src + lo + off, sizeof(float) * (size_t)(hi - lo));
+      else
+        for (int64_t ox = lo; ox < hi; ox++) dst[ox] = src[ox * sw + off];
+      if (hi < p->ow) memset(dst + hi, 0, sizeof(float) * (size_t)(p->ow - hi));
+    }
+  }
+}
+
+/* Y rows [oy0, oy0 + rows) of output channels [m0, m1) of group g of image n; col: im2col rows of
+ * the same output rows when not NULL (then its row stride is rows ow), else X itself (1x1). */
+static void gemm_block(const cquant__conv2d_t *p, const float *col, const float *xg, const float *w, const float *b, float *y, int64_t n,
+                       int64_t g, int64_t m0, int64_t m1, int64_t oy0, int64_t rows) {
+  const int64_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw, P = p->oh * p->ow, p0 = oy0 * p->ow, pb = rows * p->ow;
+  float *yg = y + (n * p->m + g * mg + m0) * P + p0;
+  if (b)
+    for (int64_t j = 0; j < m1 - m0; j++)
+      for (int64_t i = 0; i < pb; i++) yg[j * P + i] = b[g * mg + m0 + j];
+  if (K > 0 && m1 > m0)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0), (int)pb, (int)K, 1.0f, w + (g * mg + m0) * K, (int)K,
+                col ? col : xg + p0, (int)(col ? pb : P), b ? 1.0f : 0.0f, yg, (int)P);
+  else if (!b)
+    for (int64_t j = 0; j < m1 - m0; j++) memset(yg + j * P, 0, sizeof(float) * (size_t)pb);
+}
+
+typedef struct {
+  const cquant__conv2d_t *p;
+  const float *x, *w, *b;
+  float *y, *shared; /* shared: the one im2col of the channel-split form */
+  float **col;       /* per worker, made on first use */
+  int64_t RB, chunks, K, mslices;
+  int direct;
+  _Atomic int oom;
+} gemm_job_t;
+
+/* unit = (image, group, chunk of output rows): im2col of blocks of RB rows, one sgemm each */
+static void unit_rows(void *vj, int64_t u, int worker) {
+  gemm_job_t *j = vj;
+  const cquant__conv2d_t *p = j->p;
+  const int64_t q = u / j->chunks, ch = u % j->chunks, n = q / p->group, g = q % p->group;
+  const int64_t r0 = p->oh * ch / j->chunks, r1 = p->oh * (ch + 1) / j->chunks;
+  const float *xg = j->x + (n * p->c + g * (p->c / p->group)) * p->h * p->w;
+  float *col = NULL;
+  if (!j->direct) {
+    if (!j->col[worker]) j->col[worker] = malloc(sizeof(float) * (size_t)(j->K * j->RB * p->ow) + 64);
+    if (!(col = j->col[worker])) { j->oom = 1; return; }
+  }
+  for (int64_t oy0 = r0; oy0 < r1; oy0 += j->RB) {
+    const int64_t rows = r1 - oy0 < j->RB ? r1 - oy0 : j->RB;
+    if (col) im2col_rows(p, xg, 0, j->K, oy0, rows, col);
+    gemm_block(p, col, xg, j->w, j->b, j->y, n, g, 0, p->m / p->group, oy0, rows);
+  }
+}
+
+/* unit = a slice of the im2col rows of the single plane */
+static void unit_im2col(void *vj, int64_t u, int worker) {
+  gemm_job_t *j = vj;
+  im2col_rows(j->p, j->x, j->K * u / j->mslices, j->K * (u + 1) / j->mslices, 0, j->p->oh, j->shared);
+}
+
+/* unit = a slice of the output channels of the single plane */
+static void unit_mslice(void *vj, int64_t u, int worker) {
+  gemm_job_t *j = vj;
+  const int64_t m = j->p->m;
+  gemm_block(j->p, j->direct ? NULL : j->shared, j->x, j->w, j->b, j->y, 0, 0, m * u / j->mslices, m * (u + 1) / j->mslices, 0, j->p->oh);
+}
+
+int cquant__conv_gemm_f32(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, float *y) {
+  const int64_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw, P = p->oh * p->ow;
+  gemm_job_t j = {.p = p, .x = x, .w = w, .b = b, .y = y, .K = K};
+  j.direct = p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && !p->pad_t && !p->pad_l && !p->pad_b && !p->pad_r;
+  /* Threads: cquant__par_run's, each calling a single-threaded sgemm (OpenBLAS's own threads and
+   * ours would otherwise take turns on the same cores). The work is cut into units of whole output
+   * rows (image, group, rows), about four per thread so that a late thread costs little; for one
+   * small output plane with many channels, the im2col rows and then the output channels are split. */
+  const int threads = cquant__conv_threads((double)p->n * (double)p->m * (double)P * (double)K);
+  /* the im2col buffer covers whole output rows, 2^21 floats (8 MiB) or so at most */
+  j.RB = ((int64_t)2 << 20) / ((K > 0 ? K : 1) * (p->ow > 0 ? p->ow : 1));
+  j.RB = j.RB < 1 ? 1 : j.RB > p->oh ? p->oh : j.RB;
+  const int64_t planes = p->n * p->group, want = threads > 1 ? 4 * (int64_t)threads : 1;
+  const int msplit = threads > 1 && planes == 1 && P < mg && j.RB == p->oh;
+  j.chunks = planes >= want ? 1 : (want + planes - 1) / planes; /* row chunks per plane */
+  j.chunks = j.chunks > p->oh ? p->oh : j.chunks;
+  float *cols[64] = {0};
+  j.col = cols;
+  if (threads > 1) openblas_set_num_threads(1);
+  if (msplit) {
+    j.mslices = mg / 16 < want ? (mg / 16 > 0 ? mg / 16 : 1) : want; /* 16 channels a slice at least */
+    if (!j.direct) {
+      if (!(j.shared = malloc(sizeof(float) * (size_t)(K * P) + 64))) j.oom = 1;
+      else cquant__par_run(threads, j.mslices, unit_im2col, &j);
+    }
+    if (!j.oom) cquant__par_run(threads, j.mslices, unit_mslice, &j);
+    free(j.shared);
+  } else {
+    cquant__par_run(threads < 64 ? threads : 64, planes * j.chunks, unit_rows, &j);
+  }
+  for (int i = 0; i < 64; i++) free(cols[i]);
+  if (threads > 1) openblas_set_num_threads(cquant_get_num_threads());
+  return j.oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;
+}

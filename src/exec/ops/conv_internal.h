@@ -1,0 +1,22 @@
+/* The float32 2-D convolution paths of conv.c, one file each: conv_dw.c (one input channel per
+ * output channel: depthwise), conv_gemm.c (GEMM on the input as it is for 1x1, on im2col blocks
+ * otherwise). Geometry checked by the caller (cquant__conv_params); y is N x M x oh x ow and every
+ * element is written; b may be NULL. */
+#ifndef CQUANT_EXEC_CONV_INTERNAL_H
+#define CQUANT_EXEC_CONV_INTERNAL_H
+#include "intops/intops.h"
+#include "exec/ops/conv_par.h"
+
+/* Direct depthwise convolution for C / group == 1 (any output channels per group): each input
+ * plane is padded and split by column phase once, then every output row is one dw_row_f32 call.
+ * Planes are split over the threads when there is enough work. */
+int cquant__conv_dw_f32(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, float *y);
+
+/* Y = W X per group with sgemm: the input itself for 1x1 stride 1 without padding, the strided
+ * pixels gathered once for 1x1, im2col blocks otherwise. The bias is written first (beta = 1). */
+int cquant__conv_gemm_f32(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, float *y);
+
+/* The number of threads an operator of `work` multiply-adds should use: 1 below a threshold. */
+int cquant__conv_threads(double work);
+
+#endif

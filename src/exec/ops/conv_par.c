@@ -1,0 +1,103 @@
+/* A small work-sharing pool for the float convolution and pooling loops. OpenMP's fork-join makes
+ * the caller wait at the join until every thread of the team has run, so on a busy machine one
+ * helper thread that the scheduler has not yet run delays every operator by a time slice. Here the
+ * caller takes units from a shared counter itself and waits only for units a helper has claimed:
+ * a helper that wakes late finds nothing left and goes back to sleep. Helpers spin briefly, then
+ * sleep on a futex. Calls while the pool is busy (another caller) or from inside a unit run serially. */
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "exec/ops/conv_par.h"
+
+#define PAR_MAX 64 /* helpers at most */
+
+static struct {
+  pthread_mutex_t lock;
+  int started; /* helpers created (under lock) */
+  _Atomic uint32_t seq;   /* the job generation (a futex word) */
+  _Atomic uint64_t state; /* generation << 32 | next unit */
+  _Atomic int64_t done;   /* units finished in this generation */
+  _Atomic(cquant__par_fn) fn;
+  _Atomic(void *) ctx;
+  _Atomic int64_t units;
+  _Atomic int helpers; /* helpers taking part in this job (ids 1 .. helpers) */
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static _Thread_local int in_unit;
+
+static void futex_wait(_Atomic uint32_t *w, uint32_t v) { syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0); }
+static void futex_wake(_Atomic uint32_t *w) { syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, PAR_MAX, NULL, NULL, 0); }
+
+/* Claims and runs the units of generation gen; returns when none is left. */
+static void work(uint32_t gen, int id) {
+  for (;;) {
+    uint64_t s = atomic_load_explicit(&pool.state, memory_order_acquire);
+    if ((uint32_t)(s >> 32) != gen) return;
+    const int64_t units = atomic_load_explicit(&pool.units, memory_order_relaxed);
+    const cquant__par_fn fn = atomic_load_explicit(&pool.fn, memory_order_relaxed);
+    void *ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
+    if ((int64_t)(uint32_t)s >= units) return;
+    if (!atomic_compare_exchange_weak_explicit(&pool.state, &s, s + 1, memory_order_acq_rel, memory_order_acquire)) continue;
+    fn(ctx, (int64_t)(uint32_t)s, id); /* the CAS kept the generation: fn, ctx and units are this job's */
+    atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+  }
+}
+
+static void *helper(void *arg) {
+  const int id = (int)(intptr_t)arg;
+  uint32_t seen = atomic_load(&pool.seq);
+  in_unit = 1;
+  for (;;) {
+    uint32_t now;
+    for (int spin = 0; (now = atomic_load_explicit(&pool.seq, memory_order_acquire)) == seen && spin < 4000; spin++) __builtin_ia32_pause();
+    if (now == seen) {
+      futex_wait(&pool.seq, seen);
+      continue;
+    }
+    seen = now;
+    if (id <= atomic_load_explicit(&pool.helpers, memory_order_relaxed)) work(now, id);
+  }
+  return NULL;
+}
+
+void cquant__par_run(int threads, int64_t units, cquant__par_fn fn, void *ctx) {
+  if (threads > PAR_MAX + 1) threads = PAR_MAX + 1;
+  if (threads > units) threads = (int)units;
+  if (threads <= 1 || in_unit || units >= ((int64_t)1 << 31) || pthread_mutex_trylock(&pool.lock)) {
+    for (int64_t u = 0; u < units; u++) fn(ctx, u, 0);
+    return;
+  }
+  while (pool.started < threads - 1) { /* helpers are created once, on first need */
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    const int ok = pthread_create(&t, &at, helper, (void *)(intptr_t)(pool.started + 1)) == 0;
+    pthread_attr_destroy(&at);
+    if (!ok) break;
+    pool.started++;
+  }
+  const int helpers = threads - 1 < pool.started ? threads - 1 : pool.started;
+  const uint32_t gen = atomic_load(&pool.seq) + 1;
+  atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
+  atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
+  atomic_store_explicit(&pool.units, units, memory_order_relaxed);
+  atomic_store_explicit(&pool.helpers, helpers, memory_order_relaxed);
+  atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+  atomic_store_explicit(&pool.state, (uint64_t)gen << 32, memory_order_release);
+  atomic_store_explicit(&pool.seq, gen, memory_order_release);
+  futex_wake(&pool.seq);
+  in_unit = 1;
+  work(gen, 0);
+  in_unit = 0;
+  /* the counter is spent: wait for the units helpers are still running */
+  for (int spin = 0; atomic_load_explicit(&pool.done, memory_order_acquire) < units; spin++) {
+    if (spin < 2000) __builtin_ia32_pause();
+    else sched_yield();
+  }
+  pthread_mutex_unlock(&pool.lock);
+}
