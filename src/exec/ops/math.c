@@ -85,6 +85,8 @@ static void sigmoid_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (
 static void tanh_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_tanh_f32(x, y, n); }
 static void quickgelu_vf(const float *x, float *y, int64_t n, const mprm_t *p) { cquant__math_quickgelu_f32(x, y, n, (float)p->a); }
 static void leakyrelu_vf(const float *x, float *y, int64_t n, const mprm_t *p) { cquant__math_leakyrelu_f32(x, y, n, (float)p->a); }
+static void erf_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_erf_f32(x, y, n); }
+static void gelu_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_gelu_f32(x, y, n); }
 static void gelutanh_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_gelu_tanh_f32(x, y, n); }
 
 /* ---- applying a loop to any float type, with an optional bias added first ------------------ */
@@ -231,7 +233,7 @@ static const unop_t unops[] = {
     {"Asinh", asinh__f, asinh__d, I_NONE},
     {"Acosh", acosh__f, acosh__d, I_NONE},
     {"Atanh", atanh__f, atanh__d, I_NONE},
-    {"Erf", erf__f, erf__d, I_NONE},
+    {"Erf", erf_vf, erf__d, I_NONE},
     {"Softplus", softplus__f, softplus__d, I_NONE},
     {"Softsign", softsign__f, softsign__d, I_NONE},
     {"Elu", elu__f, elu__d, I_NONE},
@@ -244,7 +246,7 @@ static const unop_t unops[] = {
     {"Sigmoid", sigmoid_vf, sigmoid__d, I_NONE},
     {"Tanh", tanh_vf, tanh__d, I_NONE},
     {"Relu", relu__f, relu__d, I_RELU},
-    {"Gelu", gelu__f, gelu__d, I_NONE},
+    {"Gelu", gelu_vf, gelu__d, I_NONE},
     {"Mish", mish__f, mish__d, I_NONE},
     {"Shrink", shrink__f, shrink__d, I_SHRINK},
     {"QuickGelu", quickgelu_vf, quickgelu__d, I_NONE},
@@ -354,7 +356,7 @@ static int op_bias_gelu(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const
   int st;
   if (b && (st = cquant__math_bidx(node, x, b, "bias", &ix))) return st;
   const mprm_t p = {0, 0};
-  return apply(node, x, b, b ? &ix : NULL, fast ? gelutanh_vf : gelu__f, fast ? gelutanh__d : gelu__d, &p, &out[0]);
+  return apply(node, x, b, b ? &ix : NULL, fast ? gelutanh_vf : gelu_vf, fast ? gelutanh__d : gelu__d, &p, &out[0]);
 }
 
 /* ---- predicates and bitwise ------------------------------------------------------------------ */
