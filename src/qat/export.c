@@ -104,7 +104,9 @@ static int quantize_layer(cquant_qat_t *q, cquant__graph_t *g, int ni, const cqu
   float sx;
   int32_t zx;
   const int bi = n0->n_input > 2 && *n0->input[2] ? cquant__graph_init_find(g, n0->input[2]) : -1;
-  if (!st && bi >= 0 && act_params(q, pl, npl, n0->input[0], &sx, &zx) == 0) { /* eq. 28 */
+  /* eq. 28 for 8-bit activations; with 4-bit ones the int32 grid s_x s_w is coarse against the float
+   * bias the forward trained with, so the bias stays float (as TensorRT's form keeps it) */
+  if (!st && bi >= 0 && q->opt.act_bits == 8 && act_params(q, pl, npl, n0->input[0], &sx, &zx) == 0) {
     cquant_array_t bq;
     float *bs = malloc(sizeof(float) * (size_t)C);
     int64_t sh[1] = {C};
@@ -151,10 +153,56 @@ static int qdq_graph(cquant_qat_t *q, cquant__graph_t *g) {
   return st;
 }
 
+/* 4-bit activations: every activation zero-point initializer (uint8 as the graph writes it)
+ * becomes UINT4 (ONNX type 21, packed two per byte, low nibble first) and the default opset 21,
+ * whose QuantizeLinear/DequantizeLinear take 4-bit types; the serialised model is rewritten with
+ * protobuf-c (the graph IR stores no 4-bit initializers). */
+static int to_uint4(void **buf, size_t *len) {
+  Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, *len, *buf);
+  if (!mp || !mp->graph) {
+    if (mp) onnx__model_proto__free_unpacked(mp, NULL);
+    return cquant__error(CQUANT_STATUS_BAD_FORMAT, "qat: cannot re-read the exported model");
+  }
+  uint8_t nib[256];
+  int n = 0;
+  for (size_t i = 0; i < mp->graph->n_initializer; i++) {
+    Onnx__TensorProto *t = mp->graph->initializer[i];
+    const size_t L = strlen(t->name), S = strlen("_zero_point");
+    if (L <= S || strcmp(t->name + L - S, "_zero_point") || t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__UINT8 || t->n_dims) continue;
+    if (n == 256) break;
+    const int v = t->has_raw_data && t->raw_data.len ? t->raw_data.data[0] : t->n_int32_data ? t->int32_data[0] : 0;
+    nib[n] = (uint8_t)(v & 15);
+    t->data_type = 21; /* UINT4 */
+    t->has_raw_data = 1, t->raw_data.len = 1, t->raw_data.data = &nib[n++];
+    t->n_int32_data = 0;
+  }
+  for (size_t i = 0; i < mp->n_opset_import; i++) {
+    Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+    if ((!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx")) && o->version < 21) o->version = 21;
+  }
+  if (mp->ir_version < 10) mp->ir_version = 10; /* INT4/UINT4 */
+  const size_t nl = onnx__model_proto__get_packed_size(mp);
+  void *nb = malloc(nl ? nl : 1);
+  if (!nb) {
+    onnx__model_proto__free_unpacked(mp, NULL);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory");
+  }
+  onnx__model_proto__pack(mp, nb);
+  /* the raw_data pointers into nib must not reach protobuf-c's free */
+  for (size_t i = 0; i < mp->graph->n_initializer; i++) {
+    Onnx__TensorProto *t = mp->graph->initializer[i];
+    if (t->data_type == 21 && t->raw_data.data >= nib && t->raw_data.data < nib + 256) t->raw_data.data = NULL, t->raw_data.len = 0;
+  }
+  onnx__model_proto__free_unpacked(mp, NULL);
+  free(*buf);
+  *buf = nb, *len = nl;
+  return 0;
+}
+
 int cquant_qat_export(cquant_qat_t *q, void **buf, size_t *len) {
   if (!q || !buf || !len) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qat: NULL argument");
-  if (q->opt.act_bits && q->opt.act_bits != 8)
-    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "qat: export of %d-bit activations is not implemented (8 only)", q->opt.act_bits);
+  if (q->opt.act_bits && q->opt.act_bits != 8 && q->opt.act_bits != 4)
+    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "qat: export of %d-bit activations (ONNX has 4- and 8-bit types)", q->opt.act_bits);
   cquant__graph_t g;
   cquant_onnx_model_t *m = NULL;
   int st = qdq_graph(q, &g);
@@ -162,6 +210,7 @@ int cquant_qat_export(cquant_qat_t *q, void **buf, size_t *len) {
   cquant__graph_free(&g);
   if (!st) st = cquant_onnx_serialize(m, buf, len);
   cquant_onnx_free(m);
+  if (!st && q->opt.act_bits == 4 && (st = to_uint4(buf, len))) free(*buf), *buf = NULL;
   return st;
 }
 

@@ -34,6 +34,7 @@ static const char usage_text[] =
     "  --seed S --threads T             shuffling seed (0); threads (default: all)\n"
     "  --max-steps N                    stop after N steps (short runs)\n"
     "  --float-out F.onnx               also write the trained float model\n"
+    "  --predictions P.bin              the fake-quant model's class for every --eval sample (a byte each)\n"
     "  --grad-dump DIR                  no training: one forward/backward pass on the first batch\n"
     "                                   of DATA, writing DIR/loss.txt, DIR/names.txt, DIR/grad_K.npy\n";
 
@@ -136,7 +137,7 @@ static int grad_dump(cquant_qat_t *q, cquant_data_t *d, const char *dir) {
 }
 
 int cmd_qat(int argc, char **argv) {
-  const char *data = NULL, *out = NULL, *evald = NULL, *labels = NULL, *float_out = NULL, *dump = NULL, *pos[1] = {NULL};
+  const char *data = NULL, *out = NULL, *evald = NULL, *labels = NULL, *float_out = NULL, *dump = NULL, *pred_path = NULL, *pos[1] = {NULL};
   cquant_qat_options_t o;
   cquant_qat_options_default(&o);
   int weights = 0, act = 0, optimizer = 1, schedule = 0, init_method = 0, npos;
@@ -174,11 +175,13 @@ int cmd_qat(int argc, char **argv) {
       {.name = "--max-steps", .kind = CLI_INT, .dst = &max_steps, .lo = 1, .hi = 9e18, .err = "--max-steps needs a positive integer"},
       {.name = "--float-out", .kind = CLI_STR, .dst = &float_out},
       {.name = "--grad-dump", .kind = CLI_STR, .dst = &dump},
+      {.name = "--predictions", .kind = CLI_STR, .dst = &pred_path},
       {0}};
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
   const int mean_given = opts[21].seen > 0, std_given = opts[22].seen > 0;
   const char *model = pos[0];
+  if (pred_path && !evald) return cli_fail("--predictions needs --eval DATA");
   if (!model || !data || (!out && !dump)) return cli_fail("qat needs MODEL.onnx, --data DATA and -o OUT.onnx (cquant qat --help)");
   static const int wb[] = {8, 4, 2, 0}, ab[] = {8, 4, 0};
   o.weight_bits = wbits ? (int)wbits : wb[weights];
@@ -225,7 +228,18 @@ int cmd_qat(int argc, char **argv) {
              (long long)r.samples, r.seconds, r.seconds_per_epoch, r.final_loss, r.train_top1);
       if (r.evaluated) printf("fake-quant top-1 on %s: %.2f%%\n", evald, r.eval_top1);
       size_t bytes = 0;
-      if (float_out) {
+      if (pred_path) {
+        const int64_t n = cquant_data_size(ev);
+        int32_t *pred = n > 0 ? calloc((size_t)n, sizeof *pred) : NULL;
+        uint8_t *pb = n > 0 ? malloc((size_t)n) : NULL;
+        cquant_eval_result_t er;
+        if (!pred || !pb) rc = cli_fail("--predictions: the size of %s is not known", evald);
+        else if ((st = cquant_qat_evaluate(q, ev, &er, pred))) rc = cli_fail_status(st);
+        for (int64_t i = 0; !rc && i < n; i++) pb[i] = (uint8_t)pred[i];
+        if (!rc && (st = cquant_file_write_atomic(pred_path, pb, (size_t)n))) rc = cli_fail_status(st);
+        free(pred), free(pb);
+      }
+      if (!rc && float_out) {
         void *buf = NULL;
         size_t len;
         if ((st = cquant_qat_export_float(q, &buf, &len)) || (st = cquant_file_write_atomic(float_out, buf, len))) rc = cli_fail_status(st);
