@@ -109,7 +109,7 @@ static int copy_to_array(PyObject *obj, int want, const char *what, cquant_array
   memset(out, 0, sizeof *out);
   PyArrayObject *a = (PyArrayObject *)PyArray_FROM_O(obj);
   if (!a) return -1;
-  cquant_dtype_t dt;
+  cquant_dtype_t dt = CQUANT_DT_F32;
   int t = want >= 0 ? want : PyArray_TYPE(a);
   int ok = !cquant_type_of(t, &dt);
   if (want == NPY_FLOAT32) ok = PyArray_TYPE(a) == NPY_FLOAT32 || PyArray_TYPE(a) == NPY_FLOAT16;

@@ -83,24 +83,40 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
   int st = CQUANT_STATUS_OK;
   for (size_t i = 0; i < g->n_node && !st; i++) {
     const Onnx__NodeProto *n = g->node[i];
-    const cquant_array_t *in[MAX_IO];
-    value_t *src[MAX_IO];
-    int local[MAX_IO], has_container = 0;
-    cquant_array_t out[MAX_IO];
-    if (n->n_input > MAX_IO || n->n_output > MAX_IO) { st = cquant__node_error(n, CQUANT_STATUS_UNSUPPORTED, "too many inputs or outputs"); break; }
-    memset(in, 0, sizeof in), memset(src, 0, sizeof src), memset(local, 0, sizeof local);
-    memset(out, 0, sizeof out[0] * (n->n_output > 8 ? n->n_output : 8));
+    /* the node's inputs and outputs: on the stack, or on the heap for a node with more (a Concat
+     * of a detector's many branches) */
+    const cquant_array_t *in_s[MAX_IO];
+    value_t *src_s[MAX_IO];
+    int local_s[MAX_IO], has_container = 0;
+    cquant_array_t out_s[MAX_IO];
+    const cquant_array_t **in = in_s;
+    value_t **src = src_s;
+    int *local = local_s;
+    cquant_array_t *out = out_s;
+    void *heap = NULL;
+    if (n->n_input > MAX_IO || n->n_output > MAX_IO) {
+      const size_t ni = n->n_input, no = n->n_output;
+      heap = calloc(1, ni * (sizeof *in + sizeof *src + sizeof *local) + no * sizeof *out + 64);
+      if (!heap) { st = cquant__node_error(n, CQUANT_STATUS_OUT_OF_MEMORY, "out of memory for %zu inputs", ni); break; }
+      out = heap; /* the widest alignment first */
+      in = (const cquant_array_t **)(out + no);
+      src = (value_t **)(in + ni);
+      local = (int *)(src + ni);
+    } else {
+      memset(in, 0, sizeof in_s), memset(src, 0, sizeof src_s), memset(local, 0, sizeof local_s);
+      memset(out, 0, sizeof out[0] * (n->n_output > 8 ? n->n_output : 8));
+    }
     for (size_t k = 0; k < n->n_input && !st; k++) {
       if (!n->input[k] || !*n->input[k]) continue; /* an omitted optional input */
       value_t *x = lookup(s, n->input[k], &local[k]);
       if (!x) st = cquant__node_error(n, CQUANT_STATUS_BAD_FORMAT, "input '%s' is not computed before this node", n->input[k]);
       else in[k] = &x->a, src[k] = x, has_container |= cquant__is_container(x->a.dtype);
     }
-    if (st) break;
+    if (st) { free(heap); break; }
     struct timespec t0, t1;
     if (profile) clock_gettime(CLOCK_MONOTONIC, &t0);
     uint32_t cmask = 0;
-    for (size_t k = 0; k < n->n_input && top; k++)
+    for (size_t k = 0; k < n->n_input && k < 32 && top; k++)
       if (src[k] && src[k]->is_init) cmask |= 1u << k;
     cquant__opctx_t ctx = {(cquant_onnx_model_t *)m, top ? (int)i : -1, cmask, s, subs ? subs[i] : NULL};
     if (has_container && !takes_containers(ops[i])) {
@@ -127,12 +143,13 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
      * live, not by the size of the graph (values of enclosing scopes are theirs to free) */
     for (size_t k = 0; k < n->n_input && !st; k++) {
       value_t *x = src[k];
-      if (x && local[k] && x->owned && (last_use[i] >> k & 1)) {
+      if (x && local[k] && x->owned && k < 32 && (last_use[i] >> k & 1)) { /* later inputs: freed with the scope */
         cquant_array_free(&x->a);
         x->owned = 0;
         x->name = "";
       }
     }
+    free(heap);
   }
   return st;
 }

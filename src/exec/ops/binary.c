@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/quantize.h"
+#include "core/internal.h"
 #include "exec/ops/binary_internal.h"
 #include "exec/ops/conv_par.h"
 
@@ -245,7 +246,8 @@ static int arith_run(const Onnx__NodeProto *node, const cquant_array_t *const *o
   if (p.numel && bin_is_int(dt) && (kind == BIN_DIV || kind == BIN_MOD || kind == BIN_FMOD) && has_zero(ops[1]))
     return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "integer division by zero");
   if (!half) {
-    if ((st = cquant_array_alloc(&out[0], dt, ndim, shape))) return st;
+    /* the loop writes every element: float32 outputs are not zero-filled first */
+    if ((st = (dt == CQUANT_DT_F32 ? cquant__array_alloc_uninit : cquant_array_alloc)(&out[0], dt, ndim, shape))) return st;
     cquant__bin_loop(&p, ops, out[0].data, cquant__dtype_size(dt), fn, NULL);
     return CQUANT_STATUS_OK;
   }

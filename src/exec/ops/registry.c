@@ -49,7 +49,7 @@ static const cquant__op_t ops[] = {
     {"Squeeze", cquant__op_reshape_like, 1, 2, 1, 1},
     {"Unsqueeze", cquant__op_reshape_like, 1, 2, 1, 1},
     {"Transpose", cquant__op_transpose, 1, 1, 1, 1},
-    {"Concat", cquant__op_concat, 1, 16, 1, 1},
+    {"Concat", cquant__op_concat, 1, 4096, 1, 1},
     {"Softmax", cquant__op_softmax, 1, 1, 1, 1},
     {"Shape", cquant__op_shape, 1, 1, 1, 1},
     {"Gather", cquant__op_gather, 2, 2, 1, 1},

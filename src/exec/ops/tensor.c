@@ -178,7 +178,7 @@ const cquant__op_t cquant__ops_tensor[] = {
     {"Squeeze", cquant__op_reshape_like, 1, 2, 1, 1},
     {"Unsqueeze", cquant__op_reshape_like, 1, 2, 1, 1},
     {"Transpose", cquant__op_transpose, 1, 1, 1, 1},
-    {"Concat", cquant__op_concat, 1, 16, 1, 1},
+    {"Concat", cquant__op_concat, 1, 4096, 1, 1},
     {"Split", cquant__op_split, 1, 2, 1, 64},
     {"Slice", cquant__op_slice, 1, 5, 1, 1},
     {"Pad", cquant__op_pad, 1, 4, 1, 1},
