@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "zoo"))
 import zoo_common as zc  # noqa: E402
 
 DEFAULT = ("resnet50,mobilenet_v2,mobilenet_v3_small,mobilenet_v3_large,efficientnet_b0,shufflenet_v2_x1_0,squeezenet1_1,"
-           "mnasnet1_0,deeplabv3_mobilenet_v3_large,lraspp_mobilenet_v3_large,convnext_tiny")
+           "mnasnet1_0,deeplabv3_mobilenet_v3_large,lraspp_mobilenet_v3_large,convnext_tiny,unet")
 
 
 def main():
@@ -34,7 +34,7 @@ def main():
     print("| model | threads | cquant ms | ORT ms | ratio | max rel diff |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name in a.models.split(","):
-        es = [e for e in entries if e["name"] == name and e.get("variant", "fp32") == "fp32" and e.get("opset") == a.opset and e.get("status") == "ok"]
+        es = [e for e in entries if e["name"] == name and e.get("variant", "fp32") in ("fp32", None) and e.get("opset") == a.opset and e.get("status") == "ok"]
         if not es:
             print(f"| {name} | - | not in the zoo | | | |")
             continue

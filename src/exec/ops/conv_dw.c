@@ -23,6 +23,22 @@ int cquant__conv_threads(double work) {
   return work >= 2e5 ? t : 1; /* ~0.1 ms of work or more: worth a parallel region */
 }
 
+void cquant__pad_split_row(const float *src, int64_t w, int64_t pl, int64_t sw, int64_t len, float pad, float *dst) {
+  for (int64_t j = 0; j < sw; j++, dst += len) {
+    /* k is inside when 0 <= j + k sw - pl < w */
+    const int64_t a = pl - j, b = w - 1 + pl - j;
+    int64_t lo = a <= 0 ? 0 : (a + sw - 1) / sw, hi = b < 0 ? 0 : b / sw + 1;
+    lo = lo > len ? len : lo;
+    hi = hi > len ? len : hi < lo ? lo : hi;
+    for (int64_t k = 0; k < lo; k++) dst[k] = pad;
+    const int64_t o = j - pl; /* o + lo sw >= 0 */
+    if (sw == 1) memcpy(dst + lo, src + o + lo, sizeof(float) * (size_t)(hi - lo));
+    else
+      for (int64_t k = lo; k < hi; k++) dst[k] = src[o + k * sw];
+    for (int64_t k = hi; k < len; k++) dst[k] = pad;
+  }
+}
+
 /* The padded input plane with its columns split by phase modulo the stride: phase row (ry, j) holds
  * padded columns j, j + sw, j + 2 sw, ... of padded row ry (zero outside the input). */
 static void dw_fill(const cquant__conv2d_t *p, const float *plane, int64_t hn, int64_t len, float *buf) {
@@ -30,23 +46,8 @@ static void dw_fill(const cquant__conv2d_t *p, const float *plane, int64_t hn, i
   for (int64_t ry = 0; ry < hn; ry++) {
     const int64_t iy = ry - p->pad_t;
     float *dst = buf + ry * sw * len;
-    if (iy < 0 || iy >= p->h) {
-      memset(dst, 0, sizeof(float) * (size_t)(sw * len));
-      continue;
-    }
-    const float *src = plane + iy * p->w;
-    if (sw == 1) { /* zeros, the row, zeros */
-      const int64_t l0 = p->pad_l < len ? p->pad_l : len, n = len - l0 < p->w ? len - l0 : p->w;
-      memset(dst, 0, sizeof(float) * (size_t)l0);
-      memcpy(dst + l0, src, sizeof(float) * (size_t)n);
-      memset(dst + l0 + n, 0, sizeof(float) * (size_t)(len - l0 - n));
-      continue;
-    }
-    for (int64_t j = 0; j < sw; j++)
-      for (int64_t k = 0; k < len; k++) {
-        const int64_t ix = j + k * sw - p->pad_l;
-        dst[j * len + k] = ix >= 0 && ix < p->w ? src[ix] : 0.0f;
-      }
+    if (iy < 0 || iy >= p->h) memset(dst, 0, sizeof(float) * (size_t)(sw * len));
+    else cquant__pad_split_row(plane + iy * p->w, p->w, p->pad_l, sw, len, 0.0f, dst);
   }
 }
 

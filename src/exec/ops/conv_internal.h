@@ -16,6 +16,16 @@ int cquant__conv_dw_f32(const cquant__conv2d_t *p, const float *x, const float *
  * pixels gathered once for 1x1, im2col blocks otherwise. The bias is written first (beta = 1). */
 int cquant__conv_gemm_f32(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, float *y);
 
+/* 2-D float32 MaxPool (is_max) or AveragePool over x (N x C x h x w, geometry in p with m = group = c;
+ * every window holds at least one input pixel): y[...] = the max of the window's input pixels
+ * (NaN never wins), or their sum divided by the taps inside the input (include_pad 0) or inside the
+ * padded input (1). Planes are split over the threads. Returns CQUANT_STATUS_OUT_OF_MEMORY or OK. */
+int cquant__pool2d_f32(const cquant__conv2d_t *p, int is_max, int include_pad, const float *x, float *y);
+
+/* One padded row split by column phase (conv_dw.c): dst[j len + k] = src[j + k sw - pl] where that
+ * lies in [0, w), else pad, for j < sw, k < len. */
+void cquant__pad_split_row(const float *src, int64_t w, int64_t pl, int64_t sw, int64_t len, float pad, float *dst);
+
 /* The number of threads an operator of `work` multiply-adds should use: 1 below a threshold. */
 int cquant__conv_threads(double work);
 

@@ -7,6 +7,7 @@
 #include "cquant/convert.h"
 #include "cquant/intops.h"
 #include "intops/intops.h"
+#include "core/internal.h"
 #include "exec/exec_internal.h"
 #include "exec/ops/binary_internal.h"
 
@@ -34,7 +35,7 @@ int cquant__op_elementwise(cquant__opctx_t *ctx, const Onnx__NodeProto *node, co
   } else if (strcmp(op, "Round") && strcmp(op, "Relu")) {
     return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "not an elementwise operator");
   }
-  if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, x->ndim, x->shape))) return st;
+  if ((st = cquant__array_alloc_uninit(&out[0], CQUANT_DT_F32, x->ndim, x->shape))) return st; /* every element is written */
   const float *a = x->data;
   float *y = out[0].data;
   const int64_t n = x->numel;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/convert.h"
+#include "core/internal.h"
 #include "exec/ops/math_internal.h"
 
 static int is_unsigned(cquant_dtype_t dt) {
@@ -44,7 +45,8 @@ int cquant__op_math_prelu(cquant__opctx_t *ctx, const Onnx__NodeProto *node, con
   } else if ((st = cquant__math_bidx(node, x, s, "slope", &ix))) {
     return st;
   }
-  if ((st = cquant_array_alloc(&out[0], x->dtype, x->ndim, x->shape))) return st;
+  /* float32 writes every element below: no zero-fill first */
+  if ((st = (x->dtype == CQUANT_DT_F32 ? cquant__array_alloc_uninit : cquant_array_alloc)(&out[0], x->dtype, x->ndim, x->shape))) return st;
   const int64_t n = x->numel;
   if (x->dtype == CQUANT_DT_F32) {
     const float *xv = x->data, *sv = s->data;

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/internal.h"
+#include "exec/ops/conv_internal.h"
 #include "exec/ops/nn_internal.h"
 
 enum { POOL_MAX, POOL_AVG, POOL_LP };
@@ -142,6 +144,21 @@ int cquant__op_nn_pool(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const 
   plain &= !*ap || !strcmp(ap, "NOTSET");
   if (plain && (x->dtype == CQUANT_DT_F32 || (q.kind == POOL_MAX && (x->dtype == CQUANT_DT_S8 || x->dtype == CQUANT_DT_U8))))
     return cquant__op_pool(ctx, node, in, n_in, out, 1); /* same geometry: pool.c reads the attributes checked above */
+  /* 2-D float32 with ceil_mode or auto_pad (no indices, no dilation, pads below the kernel, so every
+   * window meets the input): pool.c's padded-plane loops on the geometry computed here */
+  if (ns == 2 && x->dtype == CQUANT_DT_F32 && !want_ind && q.kind != POOL_LP && x->numel > 0 && q.g.dil[0] == 1 && q.g.dil[1] == 1 &&
+      q.g.pad0[0] < q.g.k[0] && q.g.pad1[0] < q.g.k[0] && q.g.pad0[1] < q.g.k[1] && q.g.pad1[1] < q.g.k[1]) {
+    int64_t shape2[4] = {x->shape[0], x->shape[1], q.g.out[0], q.g.out[1]};
+    cquant__conv2d_t g = {.n = x->shape[0], .c = x->shape[1], .h = x->shape[2], .w = x->shape[3], .m = x->shape[1], .kh = q.g.k[0], .kw = q.g.k[1],
+                          .group = x->shape[1], .stride_h = q.g.stride[0], .stride_w = q.g.stride[1], .dil_h = 1, .dil_w = 1, .pad_t = q.g.pad0[0],
+                          .pad_l = q.g.pad0[1], .pad_b = q.g.pad1[0], .pad_r = q.g.pad1[1], .oh = q.g.out[0], .ow = q.g.out[1]};
+    if ((st = cquant__array_alloc_uninit(&out[0], CQUANT_DT_F32, 4, shape2))) return st;
+    if ((st = cquant__pool2d_f32(&g, q.kind == POOL_MAX, q.include_pad, x->data, out[0].data))) {
+      cquant_array_free(&out[0]);
+      return cquant__node_error(node, st, "out of memory");
+    }
+    return CQUANT_STATUS_OK;
+  }
   int64_t shape[CQUANT_MAX_DIMS] = {x->shape[0], x->shape[1]};
   q.planes = x->shape[0] * x->shape[1];
   q.Pout = 1;
@@ -174,13 +191,22 @@ int cquant__op_nn_global_pool(cquant__opctx_t *ctx, const Onnx__NodeProto *node,
   if (x->dtype == CQUANT_DT_F32 && kind != POOL_LP) { /* the common case, in float as pool.c */
     const float *xd = x->data;
     float *y = out[0].data;
-    for (int64_t i = 0; i < planes; i++) {
+    for (int64_t i = 0; i < planes; i++) { /* 16 partial results (they vectorize), then combined in a fixed order */
       const float *r = xd + i * P;
-      float acc = kind == POOL_MAX ? r[0] : 0;
+      float acc = kind == POOL_MAX ? r[0] : 0, part[16];
+      int64_t j = 0;
+      if (P >= 32) {
+        for (int l = 0; l < 16; l++) part[l] = r[l];
+        for (j = 16; j + 16 <= P; j += 16)
+          for (int l = 0; l < 16; l++) part[l] = kind == POOL_MAX ? (r[j + l] > part[l] ? r[j + l] : part[l]) : part[l] + r[j + l];
+        for (int w = 8; w >= 1; w /= 2)
+          for (int l = 0; l < w; l++) part[l] = kind == POOL_MAX ? (part[l + w] > part[l] ? part[l + w] : part[l]) : part[l] + part[l + w];
+        acc = kind == POOL_MAX ? (part[0] > acc ? part[0] : acc) : part[0];
+      }
       if (kind == POOL_MAX)
-        for (int64_t j = 1; j < P; j++) acc = r[j] > acc ? r[j] : acc;
+        for (; j < P; j++) acc = r[j] > acc ? r[j] : acc;
       else
-        for (int64_t j = 0; j < P; j++) acc += r[j];
+        for (; j < P; j++) acc += r[j];
       y[i] = kind == POOL_MAX ? acc : P ? acc / (float)P : 0.0f;
     }
     return CQUANT_STATUS_OK;

@@ -1,12 +1,15 @@
 /* Pooling: MaxPool, AveragePool, GlobalAveragePool (float32, and 8-bit max pooling). Checked
  * against ONNX Runtime (tests/ort_compare.py). */
 #include <cblas.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/intops.h"
 #include "intops/intops.h"
+#include "core/internal.h"
 #include "exec/exec_internal.h"
+#include "exec/ops/conv_internal.h"
 
 /* MaxPool, AveragePool (kernel_shape, strides, pads, count_include_pad), GlobalAveragePool. */
 int cquant__op_pool(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
@@ -35,33 +38,114 @@ int cquant__op_pool(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
   const int64_t oh = (H + pt + pb - kh) / sh + 1, ow = (W + pl + pr - kw) / sw + 1;
   if (oh < 1 || ow < 1) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the window does not fit");
   int64_t shape[4] = {N, C, oh, ow};
-  if ((st = cquant_array_alloc(&out[0], int8 ? x->dtype : CQUANT_DT_F32, 4, shape))) return st;
+  if ((st = (int8 ? cquant_array_alloc : cquant__array_alloc_uninit)(&out[0], int8 ? x->dtype : CQUANT_DT_F32, 4, shape))) return st;
   if (int8) { /* max commutes with the monotone quantization: the integers are pooled as they are */
     int64_t oh2, ow2;
     if ((st = cquant_qpool2d(x->data, x->dtype == CQUANT_DT_S8, N, C, H, W, kh, kw, sh, sw, pt, pl, pb, pr, 0, out[0].data, &oh2, &ow2)))
       cquant_array_free(&out[0]);
     return st;
   }
-  const float *xd = x->data;
-  float *y = out[0].data;
-  for (int64_t p = 0; p < N * C; p++)
-    for (int64_t oy = 0; oy < oh; oy++)
-      for (int64_t ox = 0; ox < ow; ox++) {
-        float best = -INFINITY, sum = 0;
-        int64_t cnt = 0, ky0, ky1, kx0, kx1;
-        cquant__pool_taps(oy, sh, pt, kh, H, &ky0, &ky1);
-        cquant__pool_taps(ox, sw, pl, kw, W, &kx0, &kx1);
-        for (int64_t ky = ky0; ky < ky1; ky++) {
-          const int64_t iy = oy * sh - pt + ky;
-          for (int64_t kx = kx0; kx < kx1; kx++) {
-            const int64_t ix = ox * sw - pl + kx;
-            const float v = xd[(p * H + iy) * W + ix];
-            best = v > best ? v : best;
-            sum += v;
-            cnt++;
-          }
-        }
-        y[(p * oh + oy) * ow + ox] = is_max ? best : sum / (float)(include_pad ? kh * kw : cnt);
-      }
+  cquant__conv2d_t g = {.n = N, .c = C, .h = H, .w = W, .m = C, .kh = kh, .kw = kw, .group = C, .stride_h = sh, .stride_w = sw, .dil_h = 1, .dil_w = 1,
+                        .pad_t = pt, .pad_l = pl, .pad_b = pb, .pad_r = pr, .oh = oh, .ow = ow};
+  if ((st = cquant__pool2d_f32(&g, is_max, include_pad, x->data, out[0].data))) {
+    cquant_array_free(&out[0]);
+    return cquant__error(st, "%s: out of memory", node->op_type);
+  }
   return CQUANT_STATUS_OK;
+}
+
+/* ---- 2-D float32 pooling over padded planes ------------------------------------------------------ */
+
+typedef struct {
+  const cquant__conv2d_t *p;
+  const float *x;
+  float *y;
+  int is_max, include_pad;
+  int64_t hn, len;
+  float *cy, *cx;   /* per output row / column: the divisor's factors (average) */
+  float **scratch;  /* per worker: the padded plane and one row of sums */
+  _Atomic int oom;
+} pool_job_t;
+
+/* The plane padded with pad (-inf for max, 0 for average), its columns split by phase modulo the
+ * stride as conv_dw.c does, so that each window tap is one contiguous run per output row. */
+static void pool_fill(const cquant__conv2d_t *p, const float *plane, int64_t hn, int64_t len, float pad, float *buf) {
+  const int64_t sw = p->stride_w;
+  for (int64_t ry = 0; ry < hn; ry++) {
+    const int64_t iy = ry - p->pad_t;
+    float *dst = buf + ry * sw * len;
+    if (iy < 0 || iy >= p->h)
+      for (int64_t k = 0; k < sw * len; k++) dst[k] = pad;
+    else
+      cquant__pad_split_row(plane + iy * p->w, p->w, p->pad_l, sw, len, pad, dst);
+  }
+}
+
+static void pool_unit(void *vj, int64_t q, int worker) {
+  pool_job_t *j = vj;
+  const cquant__conv2d_t *p = j->p;
+  const int64_t sw = p->stride_w, len = j->len, ow = p->ow;
+  if (!j->scratch[worker]) j->scratch[worker] = malloc(sizeof(float) * (size_t)(j->hn * sw * len + ow) + 64);
+  float *buf = j->scratch[worker];
+  if (!buf) { j->oom = 1; return; }
+  float *acc = buf + j->hn * sw * len;
+  pool_fill(p, j->x + q * p->h * p->w, j->hn, len, j->is_max ? -INFINITY : 0.0f, buf);
+  float *yq = j->y + q * p->oh * ow;
+  for (int64_t oy = 0; oy < p->oh; oy++) {
+    /* max: best = v > best ? v : best from -inf (NaN never wins, as the scalar loop); average: the
+     * sum in window order (padding adds +0), then one division; both vectorize (maxps, addps) */
+    const float init = j->is_max ? -INFINITY : 0.0f;
+    for (int64_t i = 0; i < ow; i++) acc[i] = init;
+    for (int64_t ky = 0; ky < p->kh; ky++)
+      for (int64_t kx = 0; kx < p->kw; kx++) {
+        const int64_t ry = oy * p->stride_h + ky * p->dil_h, c0 = kx * p->dil_w;
+        const float *r = buf + (ry * sw + c0 % sw) * len + c0 / sw;
+        if (j->is_max)
+          for (int64_t i = 0; i < ow; i++) acc[i] = r[i] > acc[i] ? r[i] : acc[i];
+        else
+          for (int64_t i = 0; i < ow; i++) acc[i] = acc[i] + r[i];
+      }
+    float *yr = yq + oy * ow;
+    if (j->is_max) memcpy(yr, acc, sizeof(float) * (size_t)ow);
+    else
+      for (int64_t i = 0; i < ow; i++) yr[i] = acc[i] / (j->cy[oy] * j->cx[i]);
+  }
+}
+
+/* Window taps along one axis at output o: those inside the input (valid) and those inside the
+ * padded input (with pads). */
+static void pool_count(int64_t o, int64_t s, int64_t d, int64_t k, int64_t pad0, int64_t in, int64_t pad1, int64_t *valid, int64_t *padded) {
+  *valid = *padded = 0;
+  for (int64_t t = 0; t < k; t++) {
+    const int64_t pos = o * s + t * d - pad0;
+    *valid += pos >= 0 && pos < in;
+    *padded += pos < in + pad1;
+  }
+}
+
+int cquant__pool2d_f32(const cquant__conv2d_t *p, int is_max, int include_pad, const float *x, float *y) {
+  const int64_t sw = p->stride_w, wn = (p->ow - 1) * sw + (p->kw - 1) * p->dil_w + 1;
+  pool_job_t j = {.p = p, .x = x, .y = y, .is_max = is_max, .include_pad = include_pad, .len = (wn + sw - 1) / sw};
+  j.hn = (p->oh - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
+  float *cnt = is_max ? NULL : malloc(sizeof(float) * (size_t)(p->oh + p->ow));
+  if (!is_max && !cnt) return CQUANT_STATUS_OUT_OF_MEMORY;
+  if (cnt) { /* the divisor is separable: (taps counted along y) (taps counted along x) */
+    j.cy = cnt, j.cx = cnt + p->oh;
+    for (int64_t o = 0; o < p->oh + p->ow; o++) {
+      const int y_axis = o < p->oh;
+      int64_t v, pd;
+      if (y_axis) pool_count(o, p->stride_h, p->dil_h, p->kh, p->pad_t, p->h, p->pad_b, &v, &pd);
+      else pool_count(o - p->oh, sw, p->dil_w, p->kw, p->pad_l, p->w, p->pad_r, &v, &pd);
+      cnt[o] = (float)(include_pad ? pd : v);
+    }
+  }
+  const int64_t planes = p->n * p->c;
+  int threads = cquant__conv_threads((double)planes * (double)(p->oh * p->ow) * (double)(p->kh * p->kw) * 0.25);
+  threads = threads < 64 ? threads : 64;
+  float *scratch[64] = {0};
+  j.scratch = scratch;
+  cquant__par_run(threads, planes, pool_unit, &j);
+  for (int i = 0; i < 64; i++) free(scratch[i]);
+  free(cnt);
+  return j.oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;
 }
