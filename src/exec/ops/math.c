@@ -87,6 +87,7 @@ static void quickgelu_vf(const float *x, float *y, int64_t n, const mprm_t *p) {
 static void leakyrelu_vf(const float *x, float *y, int64_t n, const mprm_t *p) { cquant__math_leakyrelu_f32(x, y, n, (float)p->a); }
 static void erf_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_erf_f32(x, y, n); }
 static void gelu_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_gelu_f32(x, y, n); }
+static void mish_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_mish_f32(x, y, n); }
 static void gelutanh_vf(const float *x, float *y, int64_t n, const mprm_t *p) { (void)p, cquant__math_gelu_tanh_f32(x, y, n); }
 
 /* ---- applying a loop to any float type, with an optional bias added first ------------------ */
@@ -247,7 +248,7 @@ static const unop_t unops[] = {
     {"Tanh", tanh_vf, tanh__d, I_NONE},
     {"Relu", relu__f, relu__d, I_RELU},
     {"Gelu", gelu_vf, gelu__d, I_NONE},
-    {"Mish", mish__f, mish__d, I_NONE},
+    {"Mish", mish_vf, mish__d, I_NONE},
     {"Shrink", shrink__f, shrink__d, I_SHRINK},
     {"QuickGelu", quickgelu_vf, quickgelu__d, I_NONE},
 };

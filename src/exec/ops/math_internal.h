@@ -35,6 +35,8 @@ void cquant__math_gelu_tanh_f32(const float *x, float *y, int64_t n);
 /* erf (within 2 ulp) and the exact Gelu 0.5 x (1 + erf(x / sqrt 2)). */
 void cquant__math_erf_f32(const float *x, float *y, int64_t n);
 void cquant__math_gelu_f32(const float *x, float *y, int64_t n);
+/* Mish x tanh(log(1 + e^x)). */
+void cquant__math_mish_f32(const float *x, float *y, int64_t n);
 /* x < 0 ? alpha x : x (the sign bit decides: -0 and negative NaNs take alpha x). */
 void cquant__math_leakyrelu_f32(const float *x, float *y, int64_t n, float alpha);
 

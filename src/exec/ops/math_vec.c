@@ -156,3 +156,15 @@ void cquant__math_leakyrelu_f32(const float *x, float *y, int64_t n, float alpha
     y[i] = from_bits((xb & ~neg) | (bits(alpha * x[i]) & neg));
   }
 }
+
+/* Mish: x tanh(softplus(x)) = x t, with u = e^-|x|: t = (1 + 2u) / (1 + 2u + 2u^2) for x > 0 and
+ * u (u + 2) / (u (u + 2) + 2) for x <= 0 (sums of positive terms: no cancellation, no overflow). */
+void cquant__math_mish_f32(const float *x, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float v = x[i];
+    const uint32_t neg = (uint32_t)0 - (bits(v) >> 31);
+    const float u = exp_neg(from_bits(bits(v) | 0x80000000u));
+    const float a = 1.0f + 2.0f * u, tp = a / (a + 2.0f * u * u), b = u * (u + 2.0f), tn = b / (b + 2.0f);
+    y[i] = v * from_bits((bits(tp) & ~neg) | (bits(tn) & neg));
+  }
+}
