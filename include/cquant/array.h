@@ -24,6 +24,13 @@ typedef struct {
 int cquant_array_alloc(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int64_t *shape);
 void cquant_array_free(cquant_array_t *a);
 
+/* The largest tensor (in bytes) cquant_array_alloc gives, which bounds every tensor a model run
+ * makes: by default the machine's physical memory (at most 2^40). set_limit changes it for the whole
+ * process (0 restores the default; values above 2^40 are taken as 2^40) and returns the old one;
+ * a larger request is OUT_OF_MEMORY with the dimension named. */
+size_t cquant_array_limit(void);
+size_t cquant_array_set_limit(size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif
