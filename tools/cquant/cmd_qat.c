@@ -33,6 +33,8 @@ static const char usage_text[] =
     "                                   model's cquant.mean / cquant.std metadata)\n"
     "  --seed S --threads T             shuffling seed (0); threads (default: all)\n"
     "  --max-steps N                    stop after N steps (short runs)\n"
+    "  --ptq-only                       no training: the calibrated ranges and MSE weight clipping\n"
+    "                                   exported at any width (a PTQ baseline)\n"
     "  --float-out F.onnx               also write the trained float model\n"
     "  --predictions P.bin              the fake-quant model's class for every --eval sample (a byte each)\n"
     "  --grad-dump DIR                  no training: one forward/backward pass on the first batch\n"
@@ -140,7 +142,7 @@ int cmd_qat(int argc, char **argv) {
   const char *data = NULL, *out = NULL, *evald = NULL, *labels = NULL, *float_out = NULL, *dump = NULL, *pred_path = NULL, *pos[1] = {NULL};
   cquant_qat_options_t o;
   cquant_qat_options_default(&o);
-  int weights = 0, act = 0, optimizer = 1, schedule = 0, init_method = 0, npos;
+  int ptq_only = 0, weights = 0, act = 0, optimizer = 1, schedule = 0, init_method = 0, npos;
   long long epochs = 1, batch = 64, seed = 0, threads = 0, freeze = -1, calib = 2000, ema = 200, wbits = 0, warmup = 0, max_steps = 0;
   double lr = 0, mean = 0, std = 1;
   static const char *const wts[] = {"int8", "int4", "int2", "float", NULL}, *const acts[] = {"int8", "int4", "float", NULL},
@@ -176,6 +178,7 @@ int cmd_qat(int argc, char **argv) {
       {.name = "--float-out", .kind = CLI_STR, .dst = &float_out},
       {.name = "--grad-dump", .kind = CLI_STR, .dst = &dump},
       {.name = "--predictions", .kind = CLI_STR, .dst = &pred_path},
+      {.name = "--ptq-only", .kind = CLI_FLAG, .dst = &ptq_only, .ival = 1},
       {0}};
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
@@ -217,7 +220,13 @@ int cmd_qat(int argc, char **argv) {
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
     cquant_qat_result_t r;
-    if ((st = cquant_qat_init_ranges(q, d)) || (st = cquant_qat_train(q, d, ev, &r))) {
+    memset(&r, 0, sizeof r);
+    if (ptq_only && !ev) rc = cli_fail("--ptq-only needs --eval DATA (its first pass sets the weight ranges)");
+    else if (ptq_only) {
+      cquant_eval_result_t er;
+      if ((st = cquant_qat_init_ranges(q, d)) || (st = cquant_qat_evaluate(q, ev, &er, NULL))) rc = cli_fail_status(st);
+      r.evaluated = 1, r.eval_top1 = er.top1;
+    } else if ((st = cquant_qat_init_ranges(q, d)) || (st = cquant_qat_train(q, d, ev, &r))) {
       if (tty) fputc('\n', stderr);
       rc = cli_fail_status(st);
     }

@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""The proof table of issue 12: top-1 on the Fashion-MNIST test set (10,000 images unless --test N)
+of fp32, cquant PTQ, cquant QAT (STE), cquant QAT (LSQ) and PyTorch 1.13 QAT (prepare_qat_fx,
+FakeQuantize with the same bit widths, the same data, optimizer, schedule and samples) at
+w8a8/w4a8/w2a8/w4a4, and seconds per epoch of training beside PyTorch's in the same run.
+
+    /usr/bin/python3 bench/qat_bench.py [--cquant build/cquant] [--models fmnist_cnn,fmnist_resnet]
+        [--settings w8a8,w4a8,w2a8,w4a4] [--train N] [--epochs E] [--test N] [--threads T]
+
+cquant's files are measured in ONNX Runtime (onnxruntime-node; graph optimizations "basic" for
+4-bit activations, whose QDQ fusion ONNX Runtime 1.20 lacks). PTQ: `cquant ptq --act-method all`
+(best method on the test subset) for int8/int4 weights; `cquant qat --ptq-only` (calibrated
+ranges, MSE weight clipping) for w2a8 and w4a4, which `cquant ptq` cannot write. Seconds per
+epoch are extrapolated to 60,000 images from the --train samples timed.
+"""
+import argparse
+import gzip
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+DATA = "/usr/share/datasets/fashion-mnist"
+MEAN, STD = 0.286, 0.353
+
+
+def idx(path):
+    with gzip.open(path, "rb") as f:
+        b = f.read()
+    nd = b[3]
+    dims = [int.from_bytes(b[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
+    return np.frombuffer(b, np.uint8, offset=4 + 4 * nd).reshape(dims)
+
+
+def ort_top1(model, n, act4, labels):
+    sys.argv = [sys.argv[0], "unused"]
+    import qat_test  # the ONNX Runtime runner of the tests
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        env = dict(os.environ, NODE_PATH=os.path.join(ROOT, "tools/ort/node_modules"))
+        r = subprocess.run(["node", "-e", qat_test.ORT_JS, model, str(n), "basic" if act4 else "all", f.name, str(MEAN), str(STD)],
+                           capture_output=True, text=True, env=env)
+        if r.returncode:
+            return float("nan")
+        p = np.fromfile(f.name, np.uint8)
+    return 100.0 * float((p == labels[:n]).mean())
+
+
+def torch_qat(model_name, wb, ab, a):
+    """PyTorch 1.13 QAT of the same model and weights; returns (top-1, seconds per epoch)."""
+    import importlib.util
+    import onnx
+    import torch
+    import torch.nn.functional as F
+    from onnx import numpy_helper
+    from torch.ao.quantization import FakeQuantize, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, QConfig, QConfigMapping
+    from torch.ao.quantization.quantize_fx import prepare_qat_fx
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    spec = importlib.util.spec_from_file_location("train", os.path.join(ROOT, "models/train.py"))
+    tr = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tr)
+    m = tr.CNN() if model_name == "fmnist_cnn" else tr.ResNet()
+    sd = {i.name: torch.tensor(numpy_helper.to_array(i).copy()) for i in onnx.load(os.path.join(ROOT, "models", model_name + ".onnx")).graph.initializer}
+    m.load_state_dict({k: sd[k] for k in m.state_dict() if k in sd}, strict=False)
+    wq = FakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver, quant_min=-(2 ** (wb - 1) - 1), quant_max=2 ** (wb - 1) - 1,
+                                dtype=torch.qint8, qscheme=torch.per_channel_symmetric, ch_axis=0)
+    aq = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=2 ** ab - 1, dtype=torch.quint8,
+                                qscheme=torch.per_tensor_affine)
+    xtr, ytr = load("train", a.train)
+    xte, yte = load("test", a.test)
+    m.train()
+    qm = prepare_qat_fx(m, QConfigMapping().set_global(QConfig(activation=aq, weight=wq)), example_inputs=(xtr[:2],))
+    opt = torch.optim.AdamW(qm.parameters(), lr=a.lr, weight_decay=0.0)
+    steps = a.epochs * ((len(xtr) + a.batch - 1) // a.batch)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    g = torch.Generator().manual_seed(a.seed)
+    t0 = time.time()
+    for _ in range(a.epochs):
+        qm.train()
+        perm = torch.randperm(len(xtr), generator=g)
+        for i in range(0, len(xtr), a.batch):
+            j = perm[i:i + a.batch]
+            loss = F.cross_entropy(qm(xtr[j]), ytr[j])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    sec = (time.time() - t0) / a.epochs * 60000 / len(xtr)
+    qm.eval()
+    with torch.no_grad():
+        pred = torch.cat([qm(xte[i:i + 500]).argmax(1) for i in range(0, len(xte), 500)])
+    return 100.0 * float((pred == yte).float().mean()), sec
+
+
+def load(split, n):
+    import torch
+    p = "train" if split == "train" else "t10k"
+    x = idx(f"{DATA}/{p}-images-idx3-ubyte.gz")[:n].astype(np.float32) / 255.0
+    y = idx(f"{DATA}/{p}-labels-idx1-ubyte.gz")[:n].astype(np.int64)
+    return torch.from_numpy((x - MEAN) / STD).unsqueeze(1), torch.from_numpy(y)
+
+
+def cq(a, *args):
+    t = time.time()
+    r = subprocess.run([a.cquant, *args], capture_output=True, text=True)
+    return r, time.time() - t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cquant", default=os.path.join(ROOT, "build/cquant"))
+    ap.add_argument("--models", default="fmnist_cnn,fmnist_resnet")
+    ap.add_argument("--settings", default="w8a8,w4a8,w2a8,w4a4")
+    ap.add_argument("--train", type=int, default=60000)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--test", type=int, default=10000)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-torch", action="store_true")
+    a = ap.parse_args()
+    labels = idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    test = f"fashion-mnist:test:{a.test}"
+    train = f"fashion-mnist:train:{a.train}"
+    print(f"# cquant QAT vs PyTorch {'' if a.no_torch else __import__('torch').__version__} QAT: {a.epochs} epoch(s) on {a.train} training images, "
+          f"AdamW lr {a.lr} cosine, batch {a.batch}, {a.threads} threads; top-1 on {a.test} test images (ONNX Runtime for cquant's files)")
+    print(f"{'model':14} {'setting':8} {'fp32':>7} {'PTQ':>7} {'QAT STE':>8} {'QAT LSQ':>8} {'torch QAT':>9} | {'s/epoch STE':>11} {'LSQ':>7} {'torch':>7}")
+    sys.stdout.flush()
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in a.models.split(","):
+            path = os.path.join(ROOT, "models", model + ".onnx")
+            fp32 = ort_top1(path, a.test, False, labels)
+            for s in a.settings.split(","):
+                wb, ab = map(int, re.match(r"w(\d)a(\d)", s).groups())
+                wname, aname = f"int{wb}", f"int{ab}"
+                # PTQ
+                out = os.path.join(tmp, f"{model}_{s}_ptq.onnx")
+                if ab == 8 and wb in (8, 4):
+                    r, _ = cq(a, "ptq", path, "--calib", "fashion-mnist:train:2000", "--eval", test, "--act-method", "all", "--weights", wname, "-o", out)
+                else:
+                    r, _ = cq(a, "qat", path, "--data", train, "--eval", test, "--ptq-only", "--weights", wname, "--act", aname, "-o", out,
+                              "--calib-samples", "2000", "--init-method", "mse")
+                ptq = ort_top1(out, a.test, ab == 4, labels) if r.returncode == 0 else float("nan")
+                res = {}
+                for mode in ("ste", "lsq"):
+                    out = os.path.join(tmp, f"{model}_{s}_{mode}.onnx")
+                    args = ["qat", path, "--data", train, "-o", out, "--weights", wname, "--act", aname, "--epochs", str(a.epochs), "--lr", str(a.lr),
+                            "--batch", str(a.batch), "--threads", str(a.threads), "--seed", str(a.seed)]
+                    if mode == "lsq":
+                        args.append("--lsq")
+                    r, _ = cq(a, *args)
+                    sec = re.search(r"([0-9.]+) s per epoch", r.stdout)
+                    top = ort_top1(out, a.test, ab == 4, labels) if r.returncode == 0 else float("nan")
+                    if r.returncode:
+                        print(f"# {model} {s} {mode}: {r.stderr.strip()}")
+                    res[mode] = (top, float(sec.group(1)) * 60000 / a.train if sec else float("nan"))
+                if a.no_torch:
+                    tq = (float("nan"), float("nan"))
+                else:
+                    try:
+                        tq = torch_qat(model, wb, ab, a)
+                    except Exception as e:  # report and go on
+                        print(f"# torch {model} {s}: {e}")
+                        tq = (float("nan"), float("nan"))
+                print(f"{model:14} {s:8} {fp32:7.2f} {ptq:7.2f} {res['ste'][0]:8.2f} {res['lsq'][0]:8.2f} {tq[0]:9.2f} | "
+                      f"{res['ste'][1]:11.1f} {res['lsq'][1]:7.1f} {tq[1]:7.1f}")
+                sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
