@@ -4,7 +4,9 @@
  * one zero run, one copy (memcpy at stride 1) and one zero run. The bias is written into Y first
  * and the GEMM adds to it (beta = 1): no separate pass over Y. */
 #include <cblas.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cquant/quantize.h"
@@ -60,10 +62,30 @@ typedef struct {
   const float *x, *w, *b;
   float *y, *shared; /* shared: the one im2col of the channel-split form */
   float **col;       /* per worker, made on first use */
+  size_t *cap;       /* their sizes in floats */
   int64_t RB, chunks, K, mslices;
   int direct;
   _Atomic int oom;
 } gemm_job_t;
+
+/* The im2col buffers are kept from call to call while one caller at a time uses them (a fresh
+ * buffer of megabytes costs its page faults on every convolution); 2 MiB aligned with transparent
+ * huge pages asked for. A second caller meanwhile gets buffers of its own, freed at its end. */
+static struct {
+  pthread_mutex_t lock;
+  float *col[64];
+  size_t cap[64];
+} kept = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static float *scratch(gemm_job_t *j, int worker, size_t n) {
+  if (j->col[worker] && j->cap[worker] >= n) return j->col[worker];
+  free(j->col[worker]);
+  const size_t huge = (size_t)2 << 20, bytes = (sizeof(float) * n + huge - 1) / huge * huge;
+  j->col[worker] = aligned_alloc(huge, bytes);
+  j->cap[worker] = j->col[worker] ? bytes / sizeof(float) : 0;
+  if (j->col[worker]) madvise(j->col[worker], bytes, MADV_HUGEPAGE);
+  return j->col[worker];
+}
 
 /* unit = (image, group, chunk of output rows): im2col of blocks of RB rows, one sgemm each */
 static void unit_rows(void *vj, int64_t u, int worker) {
@@ -74,8 +96,7 @@ static void unit_rows(void *vj, int64_t u, int worker) {
   const float *xg = j->x + (n * p->c + g * (p->c / p->group)) * p->h * p->w;
   float *col = NULL;
   if (!j->direct) {
-    if (!j->col[worker]) j->col[worker] = malloc(sizeof(float) * (size_t)(j->K * j->RB * p->ow) + 64);
-    if (!(col = j->col[worker])) { j->oom = 1; return; }
+    if (!(col = scratch(j, worker, (size_t)(j->K * j->RB * p->ow)))) { j->oom = 1; return; }
   }
   for (int64_t oy0 = r0; oy0 < r1; oy0 += j->RB) {
     const int64_t rows = r1 - oy0 < j->RB ? r1 - oy0 : j->RB;
@@ -113,13 +134,16 @@ int cquant__conv_gemm_f32(const cquant__conv2d_t *p, const float *x, const float
   const int msplit = threads > 1 && planes == 1 && P < mg && j.RB == p->oh;
   j.chunks = planes >= want ? 1 : (want + planes - 1) / planes; /* row chunks per plane */
   j.chunks = j.chunks > p->oh ? p->oh : j.chunks;
-  float *cols[64] = {0};
-  j.col = cols;
+  float *own[64] = {0};
+  size_t own_cap[64] = {0};
+  const int keep = !pthread_mutex_trylock(&kept.lock);
+  j.col = keep ? kept.col : own;
+  j.cap = keep ? kept.cap : own_cap;
   if (threads > 1) openblas_set_num_threads(1);
   if (msplit) {
     j.mslices = mg / 16 < want ? (mg / 16 > 0 ? mg / 16 : 1) : want; /* 16 channels a slice at least */
     if (!j.direct) {
-      if (!(j.shared = malloc(sizeof(float) * (size_t)(K * P) + 64))) j.oom = 1;
+      if (!(j.shared = malloc(sizeof(float) * (size_t)(K * P) + 64))) j.oom = 1; /* small: P < mg */
       else cquant__par_run(threads, j.mslices, unit_im2col, &j);
     }
     if (!j.oom) cquant__par_run(threads, j.mslices, unit_mslice, &j);
@@ -127,7 +151,8 @@ int cquant__conv_gemm_f32(const cquant__conv2d_t *p, const float *x, const float
   } else {
     cquant__par_run(threads < 64 ? threads : 64, planes * j.chunks, unit_rows, &j);
   }
-  for (int i = 0; i < 64; i++) free(cols[i]);
+  for (int i = 0; i < 64; i++) free(own[i]);
+  if (keep) pthread_mutex_unlock(&kept.lock);
   if (threads > 1) openblas_set_num_threads(cquant_get_num_threads());
   return j.oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;
 }
