@@ -4,6 +4,7 @@
 # usage: tests/cli_test.sh PATH/TO/cquant
 set -u
 CQ=$(realpath "$1")
+DOC=$(realpath "$(dirname "$0")/../docs/onnx.md")
 PY=/usr/bin/python3
 T=$(mktemp -d /tmp/cquant_cli.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -217,7 +218,7 @@ import numpy as np, onnx
 from onnx import helper, TensorProto
 x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
 y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
-g = helper.make_graph([helper.make_node("Erf", ["x"], ["y"], name="my_erf")], "g", [x], [y])
+g = helper.make_graph([helper.make_node("StringNormalizer", ["x"], ["y"], name="my_strnorm")], "g", [x], [y])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "erf.onnx")
 xa = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 1, 4, 4])
 wa = helper.make_tensor_value_info("w", TensorProto.UINT8, [1, 1, 2, 2])
@@ -238,7 +239,7 @@ np.save("big.npy", np.array([1 << 30, 1 << 30, 1 << 30], np.int64))
 PY
 head -c 3000 /dev/urandom > garbage.onnx
 expect_fail "run: malformed protobuf" runout/y.npy $CQ run garbage.onnx --output-dir runout
-expect_fail "run: unsupported operator names the node" runout/y.npy bash -c "$CQ run erf.onnx --input x=Af.npy --output-dir runout 2>&1 >/dev/null | grep -q my_erf && $CQ run erf.onnx --input x=Af.npy --output-dir runout"
+expect_fail "run: unsupported operator names the node" runout/y.npy bash -c "$CQ run erf.onnx --input x=Af.npy --output-dir runout 2>&1 >/dev/null | grep -q my_strnorm && $CQ run erf.onnx --input x=Af.npy --output-dir runout"
 expect_fail "run: unsupported attribute value" runout/y.npy $CQ run badpad.onnx --input x=x44.npy --input w=w22.npy --output-dir runout
 expect_fail "run: shape mismatch" runout/Y.npy $CQ run mm.onnx --input A=A.npy --input B=B.npy --output-dir runout
 expect_fail "run: wrong input type" runout/Y.npy $CQ run mm.onnx --input A=Af.npy --input B=B.npy --output-dir runout
@@ -255,6 +256,12 @@ expect_fail "run: output folder under a file" A.npy/sub/Y.npy $CQ run mm.onnx --
 cp q.npy keep.npy
 $CQ quantize nan.npy -o keep.npy 2>/dev/null
 cmp -s q.npy keep.npy && ok "failed run keeps the old output" || bad "failed run keeps the old output"
+
+# 8. cquant ops lists what the executor runs, and docs/onnx.md names every one of them
+n_ops=$($CQ ops | wc -l); missing=""
+while read -r dom op; do grep -q "\b$op\b" "$DOC" || missing="$missing $dom.$op"; done < <($CQ ops)
+if [ "$n_ops" -gt 150 ] && [ -z "$missing" ]; then ok "ops: $n_ops operators, all in docs/onnx.md"
+else bad "ops: $n_ops operators; not in docs/onnx.md:$missing"; fi
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

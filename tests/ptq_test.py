@@ -328,12 +328,12 @@ check("float16 weights: ptq folds the Casts and quantizes the layers", r.returnc
 # bad input: one error line, exit 1, nothing written
 out = os.path.join(tmp, "bad_out.onnx")
 bad = []
-g = helper.make_graph([helper.make_node("Erf", ["input"], ["e"], name="my_erf"), helper.make_node("Flatten", ["e"], ["logits"])], "g",
+g = helper.make_graph([helper.make_node("StringNormalizer", ["input"], ["e"], name="my_strnorm"), helper.make_node("Flatten", ["e"], ["logits"])], "g",
                       [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 28, 28])],
                       [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)])
 unsup = os.path.join(tmp, "unsup.onnx")
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), unsup)
-bad.append(("unsupported operator", [unsup, "--calib", "fashion-mnist:train:10"], "my_erf"))
+bad.append(("unsupported operator", [unsup, "--calib", "fashion-mnist:train:10"], "my_strnorm"))
 np.save(os.path.join(tmp, "wrong.npy"), np.zeros((2, 1, 20, 20), np.float32))
 bad.append(("calibration data of the wrong shape", [cnn, "--calib", os.path.join(tmp, "wrong.npy")], "does not fit the model's input"))
 os.makedirs(os.path.join(tmp, "empty"), exist_ok=True)
