@@ -14,6 +14,7 @@ typedef struct cquant__opctx {
   uint32_t const_mask;
   const struct cquant__scope *scope;      /* the values visible to the node (the executor's) */
   struct cquant__body *const *subs;       /* the node's subgraphs, NULL-terminated, or NULL */
+  int opset;           /* outside a model run (m NULL: constant folding): the graph's ai.onnx opset, 0 unknown */
 } cquant__opctx_t;
 
 /* Runs the subgraph the node's GRAPH attribute `attr` holds (If's branches, Loop/Scan/SequenceMap
@@ -37,8 +38,8 @@ static inline cquant_array_t *cquant__elems(const cquant_array_t *a) { return (c
 /* A deep copy of any value (tensor or container). */
 int cquant__array_copy(const cquant_array_t *src, cquant_array_t *dst);
 
-/* The model's ai.onnx opset version (21 outside a model run): operators whose semantics changed
- * between versions read it. */
+/* The model's ai.onnx opset version (outside a model run the opset the caller gave in ctx->opset,
+ * else 21): operators whose semantics changed between versions read it. */
 int cquant__opset(const cquant__opctx_t *ctx);
 
 /* An operator: checks and computes one node. in[i] is NULL for an omitted optional input; ctx may

@@ -118,7 +118,7 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
     uint32_t cmask = 0;
     for (size_t k = 0; k < n->n_input && k < 32 && top; k++)
       if (src[k] && src[k]->is_init) cmask |= 1u << k;
-    cquant__opctx_t ctx = {(cquant_onnx_model_t *)m, top ? (int)i : -1, cmask, s, subs ? subs[i] : NULL};
+    cquant__opctx_t ctx = {(cquant_onnx_model_t *)m, top ? (int)i : -1, cmask, s, subs ? subs[i] : NULL, 0};
     if (has_container && !takes_containers(ops[i])) {
       /* Identity passes a sequence or optional on; other operators take tensors only */
       if (!strcmp(n->op_type, "Identity") && n->n_input == 1 && n->n_output == 1 && in[0]) st = cquant__array_copy(in[0], &out[0]);

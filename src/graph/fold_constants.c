@@ -30,7 +30,9 @@ int cquant__pass_fold_constants(cquant__graph_t *g, int *folded) {
     if (!op) continue;
     cquant_array_t out[8];
     memset(out, 0, sizeof out);
-    int st = op->fn(NULL, n, in, (int)n->n_input, out, (int)n->n_output);
+    /* no model run: nothing cached, and the graph's opset for the operators that depend on it */
+    cquant__opctx_t ctx = {.m = NULL, .node = -1, .opset = (int)g->opset};
+    int st = op->fn(&ctx, n, in, (int)n->n_input, out, (int)n->n_output);
     if (st) { /* left for the executor, which reports it with the inputs it really gets */
       for (size_t k = 0; k < n->n_output; k++) cquant_array_free(&out[k]);
       continue;

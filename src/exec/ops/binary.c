@@ -117,7 +117,7 @@ int cquant__bin_legacy_b(cquant__opctx_t *ctx, const Onnx__NodeProto *node, cons
   *b = *b_in;
   /* outside a model run (constant folding: no opset known) a broadcast attribute, which only
    * opset < 7 defines, says the form */
-  if (ctx && ctx->m ? cquant__opset(ctx) >= 7 : !cquant__attr(node, "broadcast")) return CQUANT_STATUS_OK;
+  if (ctx && (ctx->m || ctx->opset > 0) ? cquant__opset(ctx) >= 7 : !cquant__attr(node, "broadcast")) return CQUANT_STATUS_OK;
   const int64_t bc = cquant__attr_int(node, "broadcast", 0);
   const int same = a->ndim == b_in->ndim && !memcmp(a->shape, b_in->shape, sizeof(int64_t) * (size_t)a->ndim);
   if (!bc) {

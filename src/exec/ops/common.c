@@ -152,4 +152,4 @@ int cquant__norm_axis(const Onnx__NodeProto *node, int64_t axis, int rank, int *
   return CQUANT_STATUS_OK;
 }
 
-int cquant__opset(const cquant__opctx_t *ctx) { return ctx && ctx->m ? ctx->m->opset : 21; }
+int cquant__opset(const cquant__opctx_t *ctx) { return !ctx ? 21 : ctx->m ? ctx->m->opset : ctx->opset > 0 ? ctx->opset : 21; }
