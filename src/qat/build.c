@@ -1,6 +1,6 @@
 /* The training graph: one tape node per ONNX node of the (constant-folded) model, fake-quant
  * nodes where PTQ's plan puts QDQ pairs (src/ptq/plan.c: the same placement), and a Conv followed
- * by BatchNormalization rewritten as the simulated folding of docs/qat.md eq. 14-16:
+ * by BatchNormalization rewritten as the simulated folding of docs/qat.md eq. 19-21:
  *   s = gamma / sqrt(var + eps);  y = BN(Conv(x, FQ(W * s)) / s + b). */
 #include <stdio.h>
 #include <stdlib.h>

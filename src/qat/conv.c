@@ -1,4 +1,4 @@
-/* Conv forward and backward (docs/qat.md eq. 4-5), NCHW float32: im2col + OpenBLAS sgemm per image
+/* Conv forward and backward (docs/qat.md eq. 10-11), NCHW float32: im2col + OpenBLAS sgemm per image
  * and group (images split over the threads, each with a single-threaded sgemm, as
  * src/exec/ops/conv.c does); depthwise convolutions (one input and one output channel per group)
  * by direct loops. Weight gradients: one accumulator per thread over a static split of the

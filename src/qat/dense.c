@@ -1,4 +1,4 @@
-/* Gemm and MatMul forward and backward (docs/qat.md eq. 6-7) with OpenBLAS sgemm; gradients are
+/* Gemm and MatMul forward and backward (docs/qat.md eq. 12) with OpenBLAS sgemm; gradients are
  * accumulated with beta = 1. MatMul: B 2-D (A's leading axes flattened into rows) or A and B of
  * the same rank >= 3 with equal batch axes. */
 #include <cblas.h>

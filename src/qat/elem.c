@@ -1,6 +1,6 @@
-/* Elementwise operators, forward and backward: the activations (Relu, LeakyRelu, Clip,
+/* Elementwise operators, forward and backward (docs/qat.md eq. 15): the activations (Relu, LeakyRelu, Clip,
  * HardSigmoid, HardSwish, Sigmoid, Tanh, Erf), Add/Sub/Mul/Div with numpy broadcasting, and the
- * trainer's per-channel nodes of the simulated BatchNorm folding (docs/qat.md eq. 14-16). */
+ * trainer's per-channel nodes of the simulated BatchNorm folding (docs/qat.md eq. 19-21). */
 #include <math.h>
 #include <string.h>
 #include "qat/qat_internal.h"
@@ -177,9 +177,14 @@ int cquant__qat_elem_fwd(cquant_qat_t *q, qat_node_t *n) {
   int st = cquant__qat_resize(q, n->out, x->ndim, x->shape);
   if (st) return st;
   float *y = q->val[n->out].x;
+  const float *xs = x->x;
   const int64_t N = x->numel;
+  if (n->op == QOP_RELU) { /* the common case, vectorized */
+    for (int64_t i = 0; i < N; i++) y[i] = xs[i] > 0.0f ? xs[i] : 0.0f;
+    return 0;
+  }
 #pragma omp parallel for schedule(static) if (N > 65536)
-  for (int64_t i = 0; i < N; i++) y[i] = act(n, x->x[i]);
+  for (int64_t i = 0; i < N; i++) y[i] = act(n, xs[i]);
   return 0;
 }
 
@@ -190,6 +195,12 @@ void cquant__qat_elem_bwd(cquant_qat_t *q, qat_node_t *n) {
   if (!x->needs_grad) return;
   const float *y = q->val[n->out].x, *gy = q->val[n->out].g;
   const int64_t N = x->numel;
+  if (n->op == QOP_RELU) {
+    const float *xs = x->x;
+    float *gx = x->g;
+    for (int64_t i = 0; i < N; i++) gx[i] += xs[i] > 0.0f ? gy[i] : 0.0f;
+    return;
+  }
 #pragma omp parallel for schedule(static) if (N > 65536)
   for (int64_t i = 0; i < N; i++) x->g[i] += gy[i] * dact(n, x->x[i], y[i]);
 }

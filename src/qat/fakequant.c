@@ -8,7 +8,7 @@
  * rounded offset (the zero-point written on export). STE: the range comes from calibration (or the
  * first batch), follows an EMA for ema_steps training steps and is then frozen; LSQ(+): s and z are
  * trained parameters. Gradients: the clipped straight-through estimator (eq. 5) for x, the LSQ
- * gradient (eq. 7-8) scaled by 1 / sqrt(n Q) (eq. 9) for s and z. */
+ * gradient (eq. 6-8) scaled by 1 / sqrt(n Q) (eq. 9) for s and z. */
 #include <math.h>
 #include <string.h>
 #include "qat/qat_internal.h"
@@ -22,8 +22,14 @@ void cquant__qat_range_qparams(double lo, double hi, int qmax, float *s, float *
   *z = (float)(zp < 0 ? 0 : zp > qmax ? qmax : zp);
 }
 
+/* round half to even of |v| < 2^22 by adding and subtracting 1.5 * 2^23 (the default rounding
+ * mode; the same result as rintf, inlined and vectorizable) */
+static inline float rnd(float v) { return (v + 12582912.0f) - 12582912.0f; }
+
 static inline float fq1(float x, float inv_s, float s, float zr, float qmin, float qmax) {
-  float v = nearbyintf(x * inv_s + zr);
+  float v = x * inv_s + zr;
+  v = v < qmin - 1.0f ? qmin - 1.0f : v > qmax + 1.0f ? qmax + 1.0f : v; /* in range for rnd (NaN stays NaN) */
+  v = rnd(v);
   v = v < qmin ? qmin : v > qmax ? qmax : v;
   return (v - zr) * s;
 }
@@ -79,6 +85,17 @@ static void weight_bwd(cquant_qat_t *q, qat_node_t *n) {
   const float *gy = q->val[n->out].g;
   for (int64_t c = 0; c < C; c++) {
     const float sc = sv->x[c], inv = 1.0f / sc;
+    if (!sv->needs_grad) { /* STE only: the clipped pass-through (eq. 5) */
+      const float lo = (float)f->qmin, hi = (float)f->qmax;
+      const float *w = wv->x + c * per, *g = gy + c * per;
+      float *gw = wv->g + c * per;
+      if (wv->needs_grad)
+        for (int64_t i = 0; i < per; i++) {
+          const float u = w[i] * inv;
+          gw[i] += u >= lo && u <= hi ? g[i] : 0.0f;
+        }
+      continue;
+    }
     double gs = 0;
     for (int64_t i = 0; i < per; i++) {
       const int64_t k = c * per + i;
@@ -87,7 +104,7 @@ static void weight_bwd(cquant_qat_t *q, qat_node_t *n) {
       else if (u > f->qmax) gs += (double)gy[k] * f->qmax;
       else {
         if (wv->needs_grad) wv->g[k] += gy[k];
-        gs += (double)gy[k] * (nearbyintf(u) - u);
+        gs += (double)gy[k] * (rnd(u) - u);
       }
     }
     if (sv->needs_grad) sv->g[c] += (float)(gs * f->grad_scale);
@@ -139,6 +156,16 @@ static void act_bwd(cquant_qat_t *q, qat_node_t *n) {
   zr = zr < f->qmin ? (float)f->qmin : zr > f->qmax ? (float)f->qmax : zr;
   const float sc = sv->x[0], inv = 1.0f / sc;
   const float *gy = q->val[n->out].g, *x = xv->x;
+  if (!sv->needs_grad && !zv->needs_grad) { /* STE only */
+    const float lo = (float)f->qmin, hi = (float)f->qmax;
+    float *gx = xv->g;
+    if (xv->needs_grad)
+      for (int64_t i = 0; i < xv->numel; i++) {
+        const float u = x[i] * inv + zr;
+        gx[i] += u >= lo && u <= hi ? gy[i] : 0.0f;
+      }
+    return;
+  }
   double gs = 0, gz = 0;
   for (int64_t i = 0; i < xv->numel; i++) {
     const float u = x[i] * inv + zr;
@@ -146,7 +173,7 @@ static void act_bwd(cquant_qat_t *q, qat_node_t *n) {
     else if (u > f->qmax) gs += (double)gy[i] * (f->qmax - zr), gz -= (double)gy[i] * sc;
     else {
       if (xv->needs_grad) xv->g[i] += gy[i];
-      gs += (double)gy[i] * (nearbyintf(u) - u);
+      gs += (double)gy[i] * (rnd(u) - u);
     }
   }
   if (sv->needs_grad) sv->g[0] += (float)(gs * f->grad_scale);

@@ -1,4 +1,4 @@
-/* Softmax cross-entropy with label smoothing (docs/qat.md eq. 12-13), the mean over the batch:
+/* Softmax cross-entropy with label smoothing (docs/qat.md eq. 17-18), the mean over the batch:
  *   p = softmax(z),  t = (1 - e) onehot(y) + e / C,  L = -(1/N) sum_i sum_c t_ic log p_ic,
  *   dL/dz_ic = (p_ic - t_ic) / N. */
 #include <math.h>

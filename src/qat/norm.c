@@ -1,5 +1,5 @@
 /* BatchNormalization (training mode: batch statistics and running averages; eval mode: the running
- * ones), LayerNormalization and Softmax, forward and backward (docs/qat.md eq. 8-10). Sums in
+ * ones), LayerNormalization and Softmax, forward and backward (docs/qat.md eq. 13-14). Sums in
  * double. */
 #include <math.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Optimizers and schedules (docs/qat.md eq. 17-20): SGD with momentum (PyTorch's form, weight decay
+/* Optimizers and schedules (docs/qat.md eq. 22-25): SGD with momentum (PyTorch's form, weight decay
  * added to the gradient) and AdamW (decoupled weight decay); the learning rate warms up linearly
  * over warmup_steps, then follows a half cosine to 0 or drops by step_gamma every step_epochs. */
 #include <math.h>

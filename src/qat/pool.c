@@ -1,5 +1,5 @@
 /* MaxPool (argmax kept for the backward pass), AveragePool and GlobalAveragePool over NCHW,
- * forward and backward (docs/qat.md eq. 11). */
+ * forward and backward (docs/qat.md eq. 16). */
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>

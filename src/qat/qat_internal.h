@@ -134,10 +134,10 @@ void cquant__qat_shape_bwd(cquant_qat_t *q, qat_node_t *n);
 int cquant__qat_fq_fwd(cquant_qat_t *q, qat_node_t *n, int training);
 void cquant__qat_fq_bwd(cquant_qat_t *q, qat_node_t *n);
 
-/* src/qat/fakequant.c: the scale and offset of an activation range (eq. 3) */
+/* src/qat/fakequant.c: the scale and offset of an activation range (docs/qat.md eq. 3) */
 void cquant__qat_range_qparams(double lo, double hi, int qmax, float *s, float *z);
 
-/* src/qat/loss.c: softmax cross-entropy (eq. 12) on N x C logits; fills the logits' gradient */
+/* src/qat/loss.c: softmax cross-entropy (docs/qat.md eq. 17-18) on N x C logits; fills the logits' gradient */
 int cquant__qat_loss(const float *logits, int64_t N, int64_t C, const int64_t *labels, double smoothing, float *grad, double *loss,
                      int64_t *correct);
 
