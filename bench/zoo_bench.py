@@ -41,10 +41,12 @@ def main():
         sys.exit("zoo_bench: onnxruntime-node is not installed (scripts/setup)")
     mf = os.path.join(a.zoo, "manifest.json")
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "zoo", "gen_zoo.py"), a.zoo, "--models", a.models, "--opsets", "13",
-                        "--size", str(a.size)], capture_output=True, text=True)
+                        "--size", str(a.size), "--append", "--skip-existing"], capture_output=True, text=True)
     if r.returncode or not os.path.exists(mf):
         sys.exit("zoo_bench: gen_zoo.py failed:\n" + r.stdout + r.stderr)
     folder, entries = zc.load_manifest(a.zoo)
+    cats = ("classification", "segmentation", "unet")
+    entries = [e for e in entries if e.get("opset") == 13 and e.get("variant") == "fp32" and e.get("category", cats[0]) in cats]
     threads = [int(t) for t in a.threads.split(",")]
     tmp = tempfile.mkdtemp(prefix="cquant_zoo_bench.")
     print(f"cquant fp32 vs ONNX Runtime fp32 on the zoo, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; batch 1, opset 13, "

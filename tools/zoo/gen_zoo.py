@@ -92,6 +92,10 @@ def detection(name, size):
         kw = {"weights": None, "weights_backbone": None}
         if name != "ssdlite320_mobilenet_v3_large":
             kw.update(min_size=size, max_size=size)
+        if "rcnn" in name:
+            # random weights score every box low: keep some detections so that the box, mask and
+            # keypoint heads (RoiAlign, ConvTranspose, Resize) run on real boxes
+            kw.update(box_score_thresh=0.0, box_detections_per_img=20)
         inner = getattr(tv.models.detection, name)(**kw)
         keys = DET_OUTPUTS[name]
 
@@ -335,8 +339,8 @@ def spec(name, size):
 def realistic(model, category, feeds):
     """Random weights as torchvision initializes them give degenerate activations (mobilenet logits
     near 1e-9, inception's near 1e12, ViT's zero-initialized head gives zeros): every BatchNorm gets
-    the running statistics of one training-mode pass over two random inputs (the backbone only for
-    detection models), and a Linear layer initialized to zeros gets random weights. The outputs then
+    the running statistics of one training-mode pass over two random inputs (not in detection models,
+    whose boxes would then all degenerate), and a Linear layer initialized to zeros gets random weights. The outputs then
     have the scale of a trained network's."""
     import torch
     g = torch.Generator().manual_seed(2)
@@ -345,24 +349,17 @@ def realistic(model, category, feeds):
             with torch.no_grad():
                 mod.weight.normal_(0, mod.in_features ** -0.5, generator=g)
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not bns or category == "sequence":
-        return
+    if not bns or category in ("sequence", "detection"):
+        return  # detection: normalized backbone features make the box regressions degenerate (no boxes left)
     for b in bns:
         b.reset_running_stats()
         b.momentum = None  # a cumulative average: one pass sets the statistics of that pass
     x0 = torch.from_numpy(next(iter(feeds.values())))
     with torch.no_grad():
-        if category == "detection":
-            x = torch.rand((2,) + tuple(x0.shape), generator=g)
-            bb = model.m.backbone
-            bb.train()
-            bb(x)
-            bb.eval()
-        else:
-            x = torch.randn((2,) + tuple(x0.shape[1:]), generator=g)
-            model.train()
-            model(x)
-            model.eval()
+        x = torch.randn((2,) + tuple(x0.shape[1:]), generator=g)
+        model.train()
+        model(x)
+        model.eval()
     for b in bns:
         b.momentum = 0.1
 
