@@ -84,6 +84,28 @@ static Onnx__NodeProto *node(const char *op, int nin, const char **in, const cha
   return n;
 }
 
+static Onnx__AttributeProto *attr_g(const char *name, Onnx__GraphProto *g) {
+  Onnx__AttributeProto *a = tb_calloc(1, sizeof *a); onnx__attribute_proto__init(a);
+  a->name = (char *)name; a->has_type = 1; a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH; a->g = g;
+  return a;
+}
+
+/* A graph of n nodes with the named inputs and outputs (float, shape unknown) and initializers. */
+static Onnx__GraphProto *graph(const char *name, int nn, Onnx__NodeProto **nodes, int ni, const char **ins, int no, const char **outs, int nt,
+                               Onnx__TensorProto **inits) {
+  Onnx__GraphProto *g = tb_calloc(1, sizeof *g); onnx__graph_proto__init(g);
+  g->name = (char *)name;
+  g->n_node = nn; g->node = tb_calloc(nn, sizeof *g->node);
+  memcpy(g->node, nodes, sizeof *nodes * (size_t)nn);
+  g->n_input = ni; g->input = tb_calloc(ni, sizeof *g->input);
+  for (int i = 0; i < ni; i++) g->input[i] = vinfo(ins[i], 0, NULL);
+  g->n_output = no; g->output = tb_calloc(no, sizeof *g->output);
+  for (int i = 0; i < no; i++) g->output[i] = vinfo(outs[i], 0, NULL);
+  g->n_initializer = nt; g->initializer = tb_calloc(nt, sizeof *g->initializer);
+  if (nt) memcpy(g->initializer, inits, sizeof *inits * (size_t)nt);
+  return g;
+}
+
 /* Packs a one-input one-output graph and loads it. */
 static cquant_onnx_model_t *load_model(Onnx__GraphProto *g) {
   Onnx__ModelProto mp; onnx__model_proto__init(&mp);

@@ -115,6 +115,52 @@ static void test_fold_and_identity(void) {
   cquant_onnx_free(m);
 }
 
+/* x -> Identity -> d, read by name inside both branches of an If: the Identity stays (the passes
+ * cannot rename uses inside a subgraph), and the cleaned model loads and gives the same outputs. */
+static void test_identity_read_by_subgraph(void) {
+  static int64_t xd[1] = {4};
+  static const char *in0[] = {"x"}, *tin[] = {"d", "one"}, *ein[] = {"d", "two"}, *tout[] = {"t"}, *eout[] = {"e"}, *ifin[] = {"c"};
+  Onnx__TensorProto *one = tensor("one", 1, xd, 1, 1), *two = tensor("two", 1, xd, 2, 2);
+  Onnx__NodeProto *tn[1] = {node("Add", 2, tin, "t")}, *en[1] = {node("Mul", 2, ein, "e")};
+  Onnx__GraphProto *tg = graph("then", 1, tn, 0, NULL, 1, tout, 1, &one), *eg = graph("else", 1, en, 0, NULL, 1, eout, 1, &two);
+  Onnx__NodeProto *ifn = node("If", 1, ifin, "y");
+  Onnx__AttributeProto *attrs[2] = {attr_g("then_branch", tg), attr_g("else_branch", eg)};
+  ifn->n_attribute = 2; ifn->attribute = attrs;
+  Onnx__NodeProto *nodes[2] = {node("Identity", 1, in0, "d"), ifn};
+  Onnx__ValueInfoProto *vin[2] = {vinfo("x", 1, xd), vinfo("c", 0, NULL)}, *vout[1] = {vinfo("y", 1, xd)};
+  vin[1]->type->tensor_type->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__BOOL;
+  Onnx__GraphProto g; onnx__graph_proto__init(&g);
+  g.name = "ifg"; g.n_node = 2; g.node = nodes; g.n_input = 2; g.input = vin; g.n_output = 1; g.output = vout;
+  cquant_onnx_model_t *m = load_model(&g);
+  CHECKF(m != NULL, "%s", cquant_last_error());
+  if (!m) return;
+  cquant__graph_t gr;
+  CHECK(cquant__graph_from_model(m, &gr) == 0);
+  cquant__cleanup_stats_t s = {0};
+  CHECK(cquant__pass_cleanup(&gr, &s) == 0);
+  CHECK(s.identities == 0);
+  cquant_onnx_model_t *m2 = NULL;
+  CHECKF(cquant__graph_load(&gr, &m2) == 0, "%s", cquant_last_error());
+  for (int c = 0; c < 2 && m2; c++) {
+    cquant_array_t in[2], r1 = {0}, r2 = {0};
+    cquant_array_alloc(&in[0], CQUANT_DT_F32, 1, xd);
+    cquant_array_alloc(&in[1], CQUANT_DT_BOOL, 0, NULL);
+    for (int i = 0; i < 4; i++) ((float *)in[0].data)[i] = (float)i - 1.5f;
+    *(uint8_t *)in[1].data = (uint8_t)c;
+    const char *names[2] = {"x", "c"};
+    CHECKF(cquant_onnx_run(m, 2, names, in, &r1) == 0, "%s", cquant_last_error());
+    CHECKF(cquant_onnx_run(m2, 2, names, in, &r2) == 0, "%s", cquant_last_error());
+    for (int i = 0; i < 4 && r1.data && r2.data; i++) {
+      const float x = (float)i - 1.5f, want = c ? x + 1 : x * 2;
+      CHECK(((float *)r1.data)[i] == want && ((float *)r2.data)[i] == want);
+    }
+    cquant_array_free(&in[0]); cquant_array_free(&in[1]); cquant_array_free(&r1); cquant_array_free(&r2);
+  }
+  cquant_onnx_free(m2);
+  cquant__graph_free(&gr);
+  cquant_onnx_free(m);
+}
+
 int main(int argc, char **argv) {
   static const th_case cases[] = {
       {"bn_fold_conv", test_bn_fold_conv},
@@ -122,6 +168,7 @@ int main(int argc, char **argv) {
       {"bn_fold_depthwise", test_bn_fold_depthwise},
       {"bn_fold_depthwise_nobias", test_bn_fold_depthwise_nobias},
       {"fold_and_identity", test_fold_and_identity},
+      {"identity_read_by_subgraph", test_identity_read_by_subgraph},
   };
   return th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
 }

@@ -231,16 +231,43 @@ int cquant__graph_producer(const cquant__graph_t *g, const char *name) {
   return -1;
 }
 
+/* 1 when a node inside one of n's subgraphs (If branches, Loop/Scan bodies, at any depth) reads
+ * name: conservative, a subgraph value of the same name counts too. */
+static int subgraphs_read(const Onnx__NodeProto *n, const char *name) {
+  for (size_t a = 0; a < n->n_attribute; a++) {
+    const Onnx__AttributeProto *at = n->attribute[a];
+    for (size_t k = 0; k < at->n_graphs + (at->g != NULL); k++) {
+      const Onnx__GraphProto *sg = k < at->n_graphs ? at->graphs[k] : at->g;
+      for (size_t i = 0; i < sg->n_node; i++) {
+        const Onnx__NodeProto *m = sg->node[i];
+        for (size_t q = 0; q < m->n_input; q++)
+          if (m->input[q] && !strcmp(m->input[q], name)) return 1;
+        if (subgraphs_read(m, name)) return 1;
+      }
+      for (size_t o = 0; o < sg->n_output; o++)
+        if (sg->output[o]->name && !strcmp(sg->output[o]->name, name)) return 1;
+    }
+  }
+  return 0;
+}
+
+int cquant__graph_read_by_subgraph(const cquant__graph_t *g, const char *name) {
+  for (int i = 0; i < g->n_node; i++)
+    if (g->node[i] && subgraphs_read(g->node[i], name)) return 1;
+  return 0;
+}
+
 int cquant__graph_consumers(const cquant__graph_t *g, const char *name, int *idx, int max) {
   int c = 0;
-  for (int i = 0; i < g->n_node; i++)
-    if (g->node[i])
-      for (size_t k = 0; k < g->node[i]->n_input; k++)
-        if (g->node[i]->input[k] && !strcmp(g->node[i]->input[k], name)) {
-          if (c < max) idx[c] = i;
-          c++;
-          break;
-        }
+  for (int i = 0; i < g->n_node; i++) {
+    if (!g->node[i]) continue;
+    int reads = subgraphs_read(g->node[i], name); /* a body reading it counts as a reader */
+    for (size_t k = 0; k < g->node[i]->n_input && !reads; k++) reads = g->node[i]->input[k] && !strcmp(g->node[i]->input[k], name);
+    if (reads) {
+      if (c < max) idx[c] = i;
+      c++;
+    }
+  }
   return c;
 }
 

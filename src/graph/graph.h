@@ -51,6 +51,9 @@ const char *cquant__graph_scalar(cquant__graph_t *g, const char *name, cquant_dt
 /* The node producing `name` (-1: graph input, initializer or none) and the nodes reading it. */
 int cquant__graph_producer(const cquant__graph_t *g, const char *name);
 int cquant__graph_consumers(const cquant__graph_t *g, const char *name, int *idx, int max);
+/* 1 when a subgraph of some node (If/Loop/Scan bodies, any depth) reads name: renaming its uses
+ * (cquant__graph_rename_uses) does not reach there. */
+int cquant__graph_read_by_subgraph(const cquant__graph_t *g, const char *name);
 int cquant__graph_is_output(const cquant__graph_t *g, const char *name);
 /* Every input of every node equal to `from` reads `to` instead (from index `start` on). */
 int cquant__graph_rename_uses(cquant__graph_t *g, const char *from, const char *to, int start);

@@ -12,6 +12,7 @@ int cquant__pass_remove_identities(cquant__graph_t *g, int *dropped) {
     if (!n || (strcmp(n->op_type, "Identity") && strcmp(n->op_type, "Dropout")) || n->n_input < 1) continue;
     if (!strcmp(n->op_type, "Dropout") && (n->n_output > 1 && n->output[1] && *n->output[1])) continue; /* the mask is read */
     if (cquant__graph_is_output(g, n->output[0])) continue;
+    if (cquant__graph_read_by_subgraph(g, n->output[0])) continue; /* a Loop/If body reads it by name */
     const char *from = n->output[0], *to = n->input[0];
     cquant__graph_remove(g, i);
     int st = cquant__graph_rename_uses(g, from, to, 0);
