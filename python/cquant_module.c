@@ -953,6 +953,85 @@ done:
   return res;
 }
 
+/* ---- qat --------------------------------------------------------------------------------------- */
+
+static int bits_of(const char *s, int allow_2, int *bits) {
+  if (!strcmp(s, "int8")) *bits = 8;
+  else if (!strcmp(s, "int4")) *bits = 4;
+  else if (allow_2 && !strcmp(s, "int2")) *bits = 2;
+  else if (!strcmp(s, "float")) *bits = 0;
+  else return -1;
+  return 0;
+}
+
+static PyObject *py_qat(PyObject *self, PyObject *args, PyObject *kw) {
+  static char *kwlist[] = {"model", "data", "output", "weights", "act", "epochs", "lr", "batch", "optimizer", "lsq", "freeze_bn_after",
+                           "init_method", "eval", "mean", "std", "seed", "threads", "max_steps", "weight_decay", "label_smoothing", NULL};
+  PyObject *model_o, *data_o, *out_o, *eval_o = Py_None, *mean_o = Py_None, *std_o = Py_None, *lr_o = Py_None;
+  const char *weights = "int8", *act = "int8", *optimizer = "adamw", *init = "minmax";
+  int epochs = 1, batch = 64, lsq = 0, freeze = -1, threads = 0;
+  long long seed = 0, max_steps = 0;
+  double wd = 0, ls = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$ssiOispisOOOLiLdd", kwlist, PyUnicode_FSConverter, &model_o, &data_o, PyUnicode_FSConverter,
+                                   &out_o, &weights, &act, &epochs, &lr_o, &batch, &optimizer, &lsq, &freeze, &init, &eval_o, &mean_o, &std_o,
+                                   &seed, &threads, &max_steps, &wd, &ls))
+    return NULL;
+  PyObject *res = NULL;
+  cquant_onnx_model_t *m = NULL;
+  cquant_qat_t *q = NULL;
+  cquant_data_t *d = NULL, *ev = NULL;
+  pysource_t ds, es;
+  memset(&ds, 0, sizeof ds);
+  memset(&es, 0, sizeof es);
+  cquant_qat_options_t o;
+  cquant_qat_options_default(&o);
+  int st;
+  cquant_calib_method_t im;
+  if (bits_of(weights, 1, &o.weight_bits)) { PyErr_Format(PyExc_ValueError, "weights must be 'int8', 'int4', 'int2' or 'float', not '%s'", weights); goto done; }
+  if (bits_of(act, 0, &o.act_bits)) { PyErr_Format(PyExc_ValueError, "act must be 'int8', 'int4' or 'float', not '%s'", act); goto done; }
+  if (!strcmp(optimizer, "sgd")) o.optimizer = CQUANT_QAT_SGD;
+  else if (strcmp(optimizer, "adamw")) { PyErr_Format(PyExc_ValueError, "optimizer must be 'sgd' or 'adamw', not '%s'", optimizer); goto done; }
+  if (cquant_calib_method_from_name(init, &im)) { status_error(CQUANT_STATUS_INVALID_ARGUMENT); goto done; }
+  o.init_method = im;
+  o.lr = o.optimizer == CQUANT_QAT_SGD ? 1e-2 : 1e-3;
+  if (lr_o != Py_None && ((o.lr = PyFloat_AsDouble(lr_o)) == -1.0 && PyErr_Occurred())) goto done;
+  o.epochs = epochs, o.batch = batch, o.lsq = lsq, o.freeze_bn_after = freeze, o.seed = (uint64_t)seed, o.threads = threads;
+  o.max_steps = max_steps, o.weight_decay = wd, o.label_smoothing = ls;
+  if ((st = cquant_onnx_load(PyBytes_AS_STRING(model_o), &m))) { status_error(st); goto done; }
+  double mean = 0, std = 1;
+  if ((st = cquant_model_normalization(m, &mean, &std))) { status_error(st); goto done; }
+  if (mean_o != Py_None && (mean = PyFloat_AsDouble(mean_o)) == -1.0 && PyErr_Occurred()) goto done;
+  if (std_o != Py_None && (std = PyFloat_AsDouble(std_o)) == -1.0 && PyErr_Occurred()) goto done;
+  if (open_source(data_o, "data", m, mean, std, batch, &ds, &d)) goto done;
+  if (eval_o != Py_None && open_source(eval_o, "eval", m, mean, std, 500, &es, &ev)) goto done;
+  cquant_qat_result_t r;
+  if ((st = cquant_qat_create(m, &o, &q)) || (st = cquant_qat_init_ranges(q, d)) || (st = cquant_qat_train(q, d, ev, &r)) ||
+      (st = cquant_qat_save(q, PyBytes_AS_STRING(out_o), NULL))) {
+    pysource_t *src = ds.exc_type ? &ds : es.exc_type ? &es : NULL;
+    if (src) {
+      PyErr_Restore(src->exc_type, src->exc_value, src->exc_tb);
+      src->exc_type = src->exc_value = src->exc_tb = NULL;
+    } else status_error(st);
+    goto done;
+  }
+  res = Py_BuildValue("{s:L,s:L,s:d,s:d,s:d,s:d}", "steps", (long long)r.steps, "samples", (long long)r.samples, "seconds", r.seconds,
+                      "seconds_per_epoch", r.seconds_per_epoch, "loss", r.final_loss, "train_top1", r.train_top1);
+  if (res && r.evaluated) {
+    PyObject *v = PyFloat_FromDouble(r.eval_top1);
+    if (v) { PyDict_SetItemString(res, "eval_top1", v); Py_DECREF(v); }
+  }
+done:
+  cquant_qat_free(q);
+  cquant_data_close(d);
+  cquant_data_close(ev);
+  pysource_clear(&ds);
+  pysource_clear(&es);
+  cquant_onnx_free(m);
+  Py_DECREF(model_o);
+  Py_DECREF(out_o);
+  return res;
+}
+
 /* ---- module ------------------------------------------------------------------------------------ */
 
 static PyMethodDef module_methods[] = {
@@ -970,6 +1049,10 @@ static PyMethodDef module_methods[] = {
    "ptq(model_path, calib, output, *, weights='int8', weight_range=None, act_method='minmax', percentile=99.99,\n"
    "symmetric_act=False, exclude=(), format='qdq', eval=None, max_drop=None, report=None, plot=None, mean=None,\n"
    "std=None, batch=100) -> the per-layer report as a dict, as `cquant ptq`."},
+  {"qat", (PyCFunction)(void (*)(void))py_qat, METH_VARARGS | METH_KEYWORDS,
+   "qat(model_path, data, output, *, weights='int8', act='int8', epochs=1, lr=None, batch=64, optimizer='adamw', lsq=False,\n"
+   "freeze_bn_after=-1, init_method='minmax', eval=None, mean=None, std=None, seed=0, threads=0, max_steps=0, weight_decay=0,\n"
+   "label_smoothing=0) -> dict of the run, as `cquant qat` (data: a spec string or an iterable of (batch, labels))."},
   {NULL}
 };
 
