@@ -49,6 +49,7 @@ def run_torch(model, x, labels):
     g = model.graph
     params = {i.name: torch.tensor(numpy_helper.to_array(i).astype(np.float64), requires_grad=True) for i in g.initializer}
     env = {g.input[0].name: torch.tensor(x.astype(np.float64))}
+    running = {}
     for n in g.node:
         a, i = attrs(n), [env[k] if k in env else params[k] for k in n.input if k]
         op = n.op_type
@@ -58,6 +59,7 @@ def run_torch(model, x, labels):
             y = F.conv2d(i[0], i[1], i[2] if len(i) > 2 else None, a.get("strides", [1, 1]), p[:2], a.get("dilations", [1, 1]), a.get("group", 1))
         elif op == "BatchNormalization":
             rm, rv = i[3].detach().clone(), i[4].detach().clone()
+            running[n.input[3]], running[n.input[4]] = rm, rv
             y = F.batch_norm(i[0], rm, rv, i[1], i[2], True, 1 - a.get("momentum", 0.9), a.get("epsilon", 1e-5))
         elif op == "Relu":
             y = F.relu(i[0])
@@ -79,7 +81,44 @@ def run_torch(model, x, labels):
     logits = env[g.output[0].name]
     loss = F.cross_entropy(logits, torch.tensor(labels))
     loss.backward()
+    run_torch.running = {k: v.numpy() for k, v in running.items()}
     return loss.item(), {k: v.grad.numpy() for k, v in params.items() if v.grad is not None}
+
+
+def check_step(name, path, tmp, x, ys, grads, optimizer):
+    """One optimizer step (eq. 22-23 of docs/qat.md) and the BatchNorm running statistics (eq. 13)
+    against the update computed from PyTorch's gradients; compared where the update is well defined
+    (AdamW's first step is lr * g / (|g| + eps): elements with a tiny gradient are left out)."""
+    lr, wd = 1e-3, 0.05
+    out, fo = os.path.join(tmp, name + "_step.onnx"), os.path.join(tmp, name + "_step_float.onnx")
+    r = subprocess.run([CQ, "qat", path, "--data", os.path.join(tmp, "x.npy"), "--labels", os.path.join(tmp, "y.npy"), "--batch", "64", "--weights", "float",
+                        "--act", "float", "--threads", "2", "--max-steps", "1", "--schedule", "constant", "--optimizer", optimizer, "--lr", str(lr),
+                        "--weight-decay", str(wd), "-o", out, "--float-out", fo], capture_output=True, text=True)
+    if r.returncode:
+        print(f"FAIL {name} {optimizer} step: {r.stderr.strip()}")
+        return False
+    before = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in onnx.load(path).graph.initializer}
+    after = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in onnx.load(fo).graph.initializer}
+    ok, worst = True, 0.0
+    for k, w in before.items():
+        if k in grads:
+            g = grads[k]
+            d = wd if w.ndim >= 2 else 0.0
+            if optimizer == "sgd":
+                exp, mask = w - lr * (g + d * w), np.ones(w.shape, bool)
+            else:
+                exp, mask = w * (1 - lr * d) - lr * g / (np.abs(g) + 1e-8), np.abs(g) > 1e-3 * np.abs(g).max()
+        elif k in run_torch.running:
+            exp, mask = run_torch.running[k], np.ones(w.shape, bool)
+        else:
+            continue
+        rel = float(np.abs(after[k] - exp)[mask].max(initial=0) / max(np.abs(exp).max(), 1e-12))
+        worst = max(worst, rel)
+        if rel > TOL:
+            print(f"FAIL {name} {optimizer}: {k}: relative error {rel:.3g} after one step")
+            ok = False
+    print(f"{'ok  ' if ok else 'FAIL'} {name}: one {optimizer} step (and BatchNorm running statistics), worst relative error {worst:.2e}")
+    return ok
 
 
 def main():
@@ -128,7 +167,9 @@ def main():
                 ok = False
             print(f"{'ok  ' if ok else 'FAIL'} {name}: loss {loss_c:.6f} (torch {loss_t:.6f}), {len(names)} gradients, worst relative error {worst:.2e} ({wname})")
             failures += not ok
-    print(f"{2 - failures} passed, {failures} failed")
+            for opt in ("sgd", "adamw"):
+                failures += not check_step(name, path, tmp, x, ys, grads, opt)
+    print(f"{6 - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 

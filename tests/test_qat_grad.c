@@ -484,5 +484,19 @@ static void deterministic(void) {
   CHECK(!memcmp(out[0], out[1], sizeof out[0]));
 }
 
-TH_MAIN(T(conv), T(conv_grouped_dilated), T(conv_depthwise_bn), T(gemm_matmul), T(activations), T(binary_gelu), T(pools), T(shapes_softmax_layernorm),
+static void schedules(void) {
+  cquant_qat_options_t o;
+  cquant_qat_options_default(&o);
+  o.lr = 0.1, o.warmup_steps = 10;
+  CHECK(fabs(cquant__qat_lr(&o, 0, 100, 110) - 0.01) < 1e-12);  /* eq. 24: warm-up */
+  CHECK(fabs(cquant__qat_lr(&o, 9, 100, 110) - 0.1) < 1e-12);
+  CHECK(fabs(cquant__qat_lr(&o, 10, 100, 110) - 0.1) < 1e-12);  /* cosine from the peak */
+  CHECK(fabs(cquant__qat_lr(&o, 60, 100, 110) - 0.05) < 1e-12); /* half way */
+  CHECK(cquant__qat_lr(&o, 109, 100, 110) < 1e-3);
+  o.schedule = CQUANT_QAT_STEP, o.warmup_steps = 0, o.step_epochs = 2, o.step_gamma = 0.5; /* eq. 25 */
+  CHECK(fabs(cquant__qat_lr(&o, 199, 100, 1000) - 0.1) < 1e-12 && fabs(cquant__qat_lr(&o, 200, 100, 1000) - 0.05) < 1e-12 &&
+        fabs(cquant__qat_lr(&o, 450, 100, 1000) - 0.025) < 1e-12);
+}
+
+TH_MAIN(T(schedules), T(conv), T(conv_grouped_dilated), T(conv_depthwise_bn), T(gemm_matmul), T(activations), T(binary_gelu), T(pools), T(shapes_softmax_layernorm),
         T(fake_quant_lsq), T(ste_weight_gradient), T(unsupported_op), T(bad_labels_and_nan), T(deterministic))
