@@ -2,7 +2,6 @@
  * nodes where PTQ's plan puts QDQ pairs (src/ptq/plan.c: the same placement), and a Conv followed
  * by BatchNormalization rewritten as the simulated folding of docs/qat.md eq. 19-21:
  *   s = gamma / sqrt(var + eps);  y = BN(Conv(x, FQ(W * s)) / s + b). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "exec/exec_internal.h"
@@ -267,7 +266,7 @@ static int add_onnx_node(cquant_qat_t *q, const Onnx__NodeProto *nd, int *alias,
   if (op < 0 || nd->n_output < 1)
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "node '%s' (%s): the trainer cannot differentiate this operator", cquant__node_label(nd),
                          nd->op_type);
-  if ((op == QOP_BN && nd->n_output > 1) || (op == QOP_IDENTITY && nd->n_output > 1 && !strcmp(nd->op_type, "Dropout") && 0))
+  if (op == QOP_BN && nd->n_output > 1)
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "node '%s' (%s): training outputs are not supported", cquant__node_label(nd), nd->op_type);
   int in[QAT_MAXIN], n_in = 0;
   for (size_t k = 0; k < nd->n_input && k < QAT_MAXIN; k++) {
@@ -382,7 +381,6 @@ static int add_onnx_node(cquant_qat_t *q, const Onnx__NodeProto *nd, int *alias,
     case QOP_MATMUL:
       if (q->val[in[1]].is_init && q->val[in[1]].ndim != 2) return cquant__node_error(nd, CQUANT_STATUS_UNSUPPORTED, "MatMul weights must be 2-D");
       break;
-    case QOP_DIV: case QOP_SUB: case QOP_MUL: case QOP_ADD: case QOP_CONCAT + 1000: break;
     default: break;
   }
   if (st) return st;
