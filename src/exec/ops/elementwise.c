@@ -1,6 +1,6 @@
 /* Legacy elementwise entry points: cquant__op_elementwise (Add, Sub, Mul, Div, Min, Max through
- * the binary family; Clip, Round, Relu on float32), Relu (float32, and 8-bit through the kernel
- * table); LeakyRelu, Sigmoid, Tanh, HardSwish. */
+ * the binary family; Clip, Round, Relu on float32) and Relu (float32, and 8-bit through the kernel
+ * table), which the math family calls. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,26 +45,6 @@ int cquant__op_elementwise(cquant__opctx_t *ctx, const Onnx__NodeProto *node, co
     for (int64_t i = 0; i < n; i++) y[i] = a[i] > 0 ? a[i] : 0.0f;
   else
     for (int64_t i = 0; i < n; i++) y[i] = a[i] < lo ? lo : (a[i] > hi ? hi : a[i]);
-  return CQUANT_STATUS_OK;
-}
-
-int cquant__op_unary(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
-  int st;
-  if ((st = cquant__need_f32(node, in[0], "X"))) return st;
-  if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, in[0]->ndim, in[0]->shape))) return st;
-  const float *x = in[0]->data;
-  float *y = out[0].data;
-  const char *op = node->op_type;
-  const Onnx__AttributeProto *al = cquant__attr(node, "alpha");
-  const float alpha = al && al->has_f ? al->f : 0.01f;
-  for (int64_t i = 0; i < in[0]->numel; i++) {
-    const float v = x[i];
-    if (!strcmp(op, "LeakyRelu")) y[i] = v >= 0 ? v : alpha * v;
-    else if (!strcmp(op, "Sigmoid")) y[i] = 1.0f / (1.0f + expf(-v));
-    else if (!strcmp(op, "Tanh")) y[i] = tanhf(v);
-    else if (!strcmp(op, "HardSwish")) { float r = v + 3.0f; r = r < 0 ? 0 : (r > 6 ? 6 : r); y[i] = v * r / 6.0f; }
-    else y[i] = v;
-  }
   return CQUANT_STATUS_OK;
 }
 
