@@ -23,15 +23,41 @@ int cquant__conv_threads(double work) {
   return work >= 2e5 ? t : 1; /* ~0.1 ms of work or more: worth a parallel region */
 }
 
+/* the run of k where 0 <= o + k sw < w, within [0, len) */
+static void inside(int64_t o, int64_t w, int64_t sw, int64_t len, int64_t *lo, int64_t *hi) {
+  int64_t l = o >= 0 ? 0 : (-o + sw - 1) / sw, h = w - 1 - o < 0 ? 0 : (w - 1 - o) / sw + 1;
+  l = l > len ? len : l;
+  *lo = l;
+  *hi = h > len ? len : h < l ? l : h;
+}
+
 void cquant__pad_split_row(const float *src, int64_t w, int64_t pl, int64_t sw, int64_t len, float pad, float *dst) {
+  if (sw == 2) { /* both phases in one pass over the pairs inside (vectorizes as an interleaved load) */
+    int64_t lo0, hi0, lo1, hi1;
+    inside(-pl, w, 2, len, &lo0, &hi0);
+    inside(1 - pl, w, 2, len, &lo1, &hi1);
+    const int64_t lo = lo0 > lo1 ? lo0 : lo1, hmin = hi0 < hi1 ? hi0 : hi1, hi = hmin < lo ? lo : hmin;
+    float *d0 = dst, *d1 = dst + len;
+    for (int64_t k = 0; k < lo; k++) {
+      d0[k] = k >= lo0 && k < hi0 ? src[2 * k - pl] : pad;
+      d1[k] = k >= lo1 && k < hi1 ? src[2 * k + 1 - pl] : pad;
+    }
+    const float *s = src + (2 * lo - pl); /* inside: 2 lo - pl >= 0 */
+    for (int64_t k = 0; k < hi - lo; k++) {
+      d0[lo + k] = s[2 * k];
+      d1[lo + k] = s[2 * k + 1];
+    }
+    for (int64_t k = hi; k < len; k++) {
+      d0[k] = k >= lo0 && k < hi0 ? src[2 * k - pl] : pad;
+      d1[k] = k >= lo1 && k < hi1 ? src[2 * k + 1 - pl] : pad;
+    }
+    return;
+  }
   for (int64_t j = 0; j < sw; j++, dst += len) {
-    /* k is inside when 0 <= j + k sw - pl < w */
-    const int64_t a = pl - j, b = w - 1 + pl - j;
-    int64_t lo = a <= 0 ? 0 : (a + sw - 1) / sw, hi = b < 0 ? 0 : b / sw + 1;
-    lo = lo > len ? len : lo;
-    hi = hi > len ? len : hi < lo ? lo : hi;
+    const int64_t o = j - pl; /* k is inside when 0 <= o + k sw < w */
+    int64_t lo, hi;
+    inside(o, w, sw, len, &lo, &hi);
     for (int64_t k = 0; k < lo; k++) dst[k] = pad;
-    const int64_t o = j - pl; /* o + lo sw >= 0 */
     if (sw == 1) memcpy(dst + lo, src + o + lo, sizeof(float) * (size_t)(hi - lo));
     else
       for (int64_t k = lo; k < hi; k++) dst[k] = src[o + k * sw];

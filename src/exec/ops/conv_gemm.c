@@ -34,6 +34,8 @@ static void im2col_rows(const cquant__conv2d_t *p, const float *xg, int64_t k0, 
       const float *src = plane + iy * p->w;
       if (lo) memset(dst, 0, sizeof(float) * (size_t)lo);
       if (sw == 1) memcpy(dst + lo, src + lo + off, sizeof(float) * (size_t)(hi - lo));
+      else if (sw == 2) /* a constant stride: vectorized as loads and a permute */
+        for (int64_t ox = lo; ox < hi; ox++) dst[ox] = src[2 * ox + off];
       else
         for (int64_t ox = lo; ox < hi; ox++) dst[ox] = src[ox * sw + off];
       if (hi < p->ow) memset(dst + hi, 0, sizeof(float) * (size_t)(p->ow - hi));
