@@ -5,6 +5,8 @@ nodes are walked in graph order comparing each output (max |d| / max |ORT|). Pri
 whose output differs beyond the tolerance by much more than their inputs do (--amplify), with their op type, attributes, input shapes and whether
 their inputs still agreed (a node whose inputs are bit-identical and whose output differs is the
 suspect; one whose inputs differ by rounding only may be a near-tie in TopK, ArgMax or NonMaxSuppression).
+Nodes with subgraphs (If, Loop, Scan) also read outer tensors that are not in their input list, so
+their tag can say "bit-identical" when what they read differs.
 
 usage: first_diff.py MODEL.onnx NAME=FILE.npy [...] [--cquant PATH] [--tol 1e-4] [--show 8]
        first_diff.py ZOO_DIR --entry NAME_opOPSET[_fp16] [--cquant PATH]   (inputs from the manifest)
