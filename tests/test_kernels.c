@@ -3,6 +3,7 @@
  * extremes, with ties, NaN and Inf, for both rounding modes; plus the semantics of eq. 13-15
  * checked directly against a double-precision model, and the drivers' granularities. */
 #include "core/internal.h"
+#include "exec/ops/conv_internal.h"
 #include "harness.h"
 
 static const size_t sizes[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129, 1000, 4099};
@@ -216,4 +217,83 @@ static void test_dw_row_f32(void) {
   free(x); free(ya); free(yb);
 }
 
-TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_row_f32))
+/* The float32 convolution paths (conv_gemm.c: direct 1x1, im2col, dead taps of large dilations;
+ * conv_dw.c) and pooling (pool.c) against a naive loop in double on random geometry. */
+static void test_fconv_paths(void) {
+  for (int it = 0; it < 300; it++) {
+    cquant__conv2d_t p = {0};
+    const int dw = it % 3 == 0;
+    p.n = 1 + (int64_t)(th_rand() % 2), p.group = dw ? 1 + (int64_t)(th_rand() % 6) : 1 + (int64_t)(th_rand() % 2);
+    p.c = dw ? p.group : p.group * (1 + (int64_t)(th_rand() % 5)), p.m = p.group * (1 + (int64_t)(th_rand() % (dw ? 2 : 6)));
+    p.h = 1 + (int64_t)(th_rand() % 13), p.w = 1 + (int64_t)(th_rand() % 13), p.kh = 1 + (int64_t)(th_rand() % 4), p.kw = 1 + (int64_t)(th_rand() % 4);
+    p.stride_h = 1 + (int64_t)(th_rand() % 3), p.stride_w = 1 + (int64_t)(th_rand() % 3);
+    p.dil_h = 1 + (int64_t)(th_rand() % 5), p.dil_w = 1 + (int64_t)(th_rand() % 5);
+    if (it % 4 == 1) p.kh = p.kw = 1, p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1; /* the direct 1x1 form */
+    p.pad_t = (int64_t)(th_rand() % 9), p.pad_b = (int64_t)(th_rand() % 9), p.pad_l = (int64_t)(th_rand() % 9), p.pad_r = (int64_t)(th_rand() % 9);
+    if (it % 4 == 1) p.pad_t = p.pad_b = p.pad_l = p.pad_r = 0;
+    const int64_t ekh = (p.kh - 1) * p.dil_h + 1, ekw = (p.kw - 1) * p.dil_w + 1;
+    if (p.h + p.pad_t + p.pad_b < ekh || p.w + p.pad_l + p.pad_r < ekw) continue;
+    p.oh = (p.h + p.pad_t + p.pad_b - ekh) / p.stride_h + 1, p.ow = (p.w + p.pad_l + p.pad_r - ekw) / p.stride_w + 1;
+    const int64_t cg = p.c / p.group, mg = p.m / p.group, nx = p.n * p.c * p.h * p.w, nw = p.m * cg * p.kh * p.kw, ny = p.n * p.m * p.oh * p.ow;
+    float *x = malloc(sizeof(float) * (size_t)nx), *w = malloc(sizeof(float) * (size_t)nw), *b = malloc(sizeof(float) * (size_t)p.m);
+    float *y = malloc(sizeof(float) * (size_t)ny);
+    for (int64_t i = 0; i < nx; i++) x[i] = th_gauss();
+    for (int64_t i = 0; i < nw; i++) w[i] = th_gauss();
+    for (int64_t i = 0; i < p.m; i++) b[i] = th_gauss();
+    const int use_b = it % 2;
+    const int st = dw && cg == 1 ? cquant__conv_dw_f32(&p, x, w, use_b ? b : NULL, y) : cquant__conv_gemm_f32(&p, x, w, use_b ? b : NULL, y);
+    CHECKF(st == 0, "conv path failed: %d", st);
+    double worst = 0;
+    for (int64_t n = 0; n < p.n; n++)
+      for (int64_t m = 0; m < p.m; m++)
+        for (int64_t oy = 0; oy < p.oh; oy++)
+          for (int64_t ox = 0; ox < p.ow; ox++) {
+            const int64_t g = m / mg;
+            double acc = use_b ? b[m] : 0, mag = fabs(acc);
+            for (int64_t c = 0; c < cg; c++)
+              for (int64_t ky = 0; ky < p.kh; ky++)
+                for (int64_t kx = 0; kx < p.kw; kx++) {
+                  const int64_t iy = oy * p.stride_h - p.pad_t + ky * p.dil_h, ix = ox * p.stride_w - p.pad_l + kx * p.dil_w;
+                  if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) continue;
+                  const double t = (double)w[((m * cg + c) * p.kh + ky) * p.kw + kx] * x[((n * p.c + g * cg + c) * p.h + iy) * p.w + ix];
+                  acc += t, mag += fabs(t);
+                }
+            const double d = fabs(acc - y[((n * p.m + m) * p.oh + oy) * p.ow + ox]) / (mag + 1e-30);
+            worst = d > worst ? d : worst;
+          }
+    CHECKF(worst < 1e-5, "conv n%lld c%lld m%lld g%lld %lldx%lld k%lldx%lld s%lld,%lld d%lld,%lld pads %lld %lld %lld %lld: rel err %g", (long long)p.n,
+           (long long)p.c, (long long)p.m, (long long)p.group, (long long)p.h, (long long)p.w, (long long)p.kh, (long long)p.kw, (long long)p.stride_h,
+           (long long)p.stride_w, (long long)p.dil_h, (long long)p.dil_w, (long long)p.pad_t, (long long)p.pad_l, (long long)p.pad_b, (long long)p.pad_r, worst);
+    if (p.dil_h == 1 && p.dil_w == 1 && p.pad_t < p.kh && p.pad_b < p.kh && p.pad_l < p.kw && p.pad_r < p.kw) { /* pooling on the same geometry */
+      cquant__conv2d_t q = p;
+      q.m = q.group = q.c;
+      const int64_t nq = p.n * p.c * p.oh * p.ow;
+      float *yq = malloc(sizeof(float) * (size_t)nq);
+      for (int kind = 0; kind < 3; kind++) {
+        CHECK(cquant__pool2d_f32(&q, kind == 0, kind == 2, x, yq) == 0);
+        int64_t bad = 0;
+        for (int64_t pl = 0; pl < p.n * p.c; pl++)
+          for (int64_t oy = 0; oy < p.oh; oy++)
+            for (int64_t ox = 0; ox < p.ow; ox++) {
+              double best = -INFINITY, sum = 0;
+              int64_t cnt = 0, cntp = 0;
+              for (int64_t ky = 0; ky < p.kh; ky++)
+                for (int64_t kx = 0; kx < p.kw; kx++) {
+                  const int64_t iy = oy * p.stride_h - p.pad_t + ky, ix = ox * p.stride_w - p.pad_l + kx;
+                  cntp += iy < p.h + p.pad_b && ix < p.w + p.pad_r;
+                  if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) continue;
+                  const double v = x[(pl * p.h + iy) * p.w + ix];
+                  best = v > best ? v : best, sum += v, cnt++;
+                }
+              const double want = kind == 0 ? best : sum / (double)(kind == 2 ? cntp : cnt), got = yq[(pl * p.oh + oy) * p.ow + ox];
+              bad += !(fabs(want - got) <= 1e-5 * (1 + fabs(want)));
+            }
+        CHECKF(bad == 0, "pool kind %d: %lld differ", kind, (long long)bad);
+      }
+      free(yq);
+    }
+    free(x), free(w), free(b), free(y);
+  }
+}
+
+TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_row_f32), T(test_fconv_paths))

@@ -12,11 +12,17 @@
 #include "cquant/quantize.h"
 #include "exec/ops/conv_internal.h"
 
-/* Rows k = (c, ky, kx) of the block of output rows [oy0, oy0 + rows), pb = rows ow columns each. */
-static void im2col_rows(const cquant__conv2d_t *p, const float *xg, int64_t k0, int64_t k1, int64_t oy0, int64_t rows, float *col) {
-  const int64_t pb = rows * p->ow, ksz = p->kh * p->kw, sw = p->stride_w;
+/* The kernel taps that meet the input at some output pixel (the others read only padding, as
+ * large dilations on small maps do: atrous pyramids): rows of im2col and columns of W for them only. */
+typedef struct {
+  int64_t n, *ky, *kx;
+} taps_t;
+
+/* Rows k = (c, tap) of the block of output rows [oy0, oy0 + rows), pb = rows ow columns each. */
+static void im2col_rows(const cquant__conv2d_t *p, const taps_t *tp, const float *xg, int64_t k0, int64_t k1, int64_t oy0, int64_t rows, float *col) {
+  const int64_t pb = rows * p->ow, sw = p->stride_w;
   for (int64_t k = k0; k < k1; k++) {
-    const int64_t c = k / ksz, ky = k % ksz / p->kw, kx = k % p->kw;
+    const int64_t c = k / tp->n, ky = tp->ky[k % tp->n], kx = tp->kx[k % tp->n];
     const float *plane = xg + c * p->h * p->w;
     float *row = col + k * pb;
     /* the output columns whose input column ix = ox sw - pad_l + kx dil_w lies in [0, w) */
@@ -45,9 +51,9 @@ static void im2col_rows(const cquant__conv2d_t *p, const float *xg, int64_t k0, 
 
 /* Y rows [oy0, oy0 + rows) of output channels [m0, m1) of group g of image n; col: im2col rows of
  * the same output rows when not NULL (then its row stride is rows ow), else X itself (1x1). */
-static void gemm_block(const cquant__conv2d_t *p, const float *col, const float *xg, const float *w, const float *b, float *y, int64_t n,
+static void gemm_block(const cquant__conv2d_t *p, int64_t K, const float *col, const float *xg, const float *w, const float *b, float *y, int64_t n,
                        int64_t g, int64_t m0, int64_t m1, int64_t oy0, int64_t rows) {
-  const int64_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw, P = p->oh * p->ow, p0 = oy0 * p->ow, pb = rows * p->ow;
+  const int64_t mg = p->m / p->group, P = p->oh * p->ow, p0 = oy0 * p->ow, pb = rows * p->ow;
   float *yg = y + (n * p->m + g * mg + m0) * P + p0;
   if (b)
     for (int64_t j = 0; j < m1 - m0; j++)
@@ -67,6 +73,7 @@ typedef struct {
   size_t *cap;       /* their sizes in floats */
   int64_t RB, chunks, K, mslices;
   int direct;
+  taps_t taps;
   _Atomic int oom;
 } gemm_job_t;
 
@@ -80,6 +87,7 @@ static struct {
 } kept = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static float *scratch(gemm_job_t *j, int worker, size_t n) {
+  n = n ? n : 1;
   if (j->col[worker] && j->cap[worker] >= n) return j->col[worker];
   free(j->col[worker]);
   const size_t huge = (size_t)2 << 20, bytes = (sizeof(float) * n + huge - 1) / huge * huge;
@@ -102,35 +110,64 @@ static void unit_rows(void *vj, int64_t u, int worker) {
   }
   for (int64_t oy0 = r0; oy0 < r1; oy0 += j->RB) {
     const int64_t rows = r1 - oy0 < j->RB ? r1 - oy0 : j->RB;
-    if (col) im2col_rows(p, xg, 0, j->K, oy0, rows, col);
-    gemm_block(p, col, xg, j->w, j->b, j->y, n, g, 0, p->m / p->group, oy0, rows);
+    if (col) im2col_rows(p, &j->taps, xg, 0, j->K, oy0, rows, col);
+    gemm_block(p, j->K, col, xg, j->w, j->b, j->y, n, g, 0, p->m / p->group, oy0, rows);
   }
 }
 
 /* unit = a slice of the im2col rows of the single plane */
 static void unit_im2col(void *vj, int64_t u, int worker) {
   gemm_job_t *j = vj;
-  im2col_rows(j->p, j->x, j->K * u / j->mslices, j->K * (u + 1) / j->mslices, 0, j->p->oh, j->shared);
+  im2col_rows(j->p, &j->taps, j->x, j->K * u / j->mslices, j->K * (u + 1) / j->mslices, 0, j->p->oh, j->shared);
 }
 
 /* unit = a slice of the output channels of the single plane */
 static void unit_mslice(void *vj, int64_t u, int worker) {
   gemm_job_t *j = vj;
   const int64_t m = j->p->m;
-  gemm_block(j->p, j->direct ? NULL : j->shared, j->x, j->w, j->b, j->y, 0, 0, m * u / j->mslices, m * (u + 1) / j->mslices, 0, j->p->oh);
+  gemm_block(j->p, j->K, j->direct ? NULL : j->shared, j->x, j->w, j->b, j->y, 0, 0, m * u / j->mslices, m * (u + 1) / j->mslices, 0, j->p->oh);
 }
 
 int cquant__conv_gemm_f32(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, float *y) {
   const int64_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw, P = p->oh * p->ow;
   gemm_job_t j = {.p = p, .x = x, .w = w, .b = b, .y = y, .K = K};
   j.direct = p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && !p->pad_t && !p->pad_l && !p->pad_b && !p->pad_r;
+  float *wc = NULL; /* W without the columns of dead taps, when there are some */
+  const int64_t ksz = p->kh * p->kw, kmax = p->kh > p->kw ? p->kh : p->kw;
+  int64_t *tbuf = malloc(sizeof(int64_t) * (size_t)(2 * ksz + 2 * kmax));
+  if (!tbuf) return CQUANT_STATUS_OUT_OF_MEMORY;
+  int64_t *live_y = tbuf + 2 * ksz, *live_x = live_y + kmax, ny = 0, nx = 0;
+  j.taps.ky = tbuf, j.taps.kx = tbuf + ksz;
+  for (int64_t t = 0; t < p->kh; t++) { /* tap t along y meets [0, h) at some output row */
+    const int64_t off = t * p->dil_h - p->pad_t; /* iy = oy sh + off */
+    const int64_t lo = off >= 0 ? 0 : (-off + p->stride_h - 1) / p->stride_h, hi = p->h - 1 - off < 0 ? 0 : (p->h - 1 - off) / p->stride_h + 1;
+    if ((hi > p->oh ? p->oh : hi) > lo) live_y[ny++] = t;
+  }
+  for (int64_t t = 0; t < p->kw; t++) {
+    const int64_t off = t * p->dil_w - p->pad_l;
+    const int64_t lo = off >= 0 ? 0 : (-off + p->stride_w - 1) / p->stride_w, hi = p->w - 1 - off < 0 ? 0 : (p->w - 1 - off) / p->stride_w + 1;
+    if ((hi > p->ow ? p->ow : hi) > lo) live_x[nx++] = t;
+  }
+  for (int64_t a = 0; a < ny; a++)
+    for (int64_t c = 0; c < nx; c++) j.taps.ky[j.taps.n] = live_y[a], j.taps.kx[j.taps.n] = live_x[c], j.taps.n++;
+  if (j.taps.n < ksz && !j.direct) {
+    j.K = cg * j.taps.n;
+    if (!(wc = malloc(sizeof(float) * (size_t)(p->m * j.K + 1)))) {
+      free(tbuf);
+      return CQUANT_STATUS_OUT_OF_MEMORY;
+    }
+    for (int64_t m = 0; m < p->m; m++)
+      for (int64_t c = 0; c < cg; c++)
+        for (int64_t t = 0; t < j.taps.n; t++) wc[(m * cg + c) * j.taps.n + t] = w[(m * cg + c) * ksz + j.taps.ky[t] * p->kw + j.taps.kx[t]];
+    j.w = wc;
+  }
   /* Threads: cquant__par_run's, each calling a single-threaded sgemm (OpenBLAS's own threads and
    * ours would otherwise take turns on the same cores). The work is cut into units of whole output
    * rows (image, group, rows), about four per thread so that a late thread costs little; for one
    * small output plane with many channels, the im2col rows and then the output channels are split. */
-  const int threads = cquant__conv_threads((double)p->n * (double)p->m * (double)P * (double)K);
+  const int threads = cquant__conv_threads((double)p->n * (double)p->m * (double)P * (double)j.K);
   /* the im2col buffer covers whole output rows, 2^21 floats (8 MiB) or so at most */
-  j.RB = ((int64_t)2 << 20) / ((K > 0 ? K : 1) * (p->ow > 0 ? p->ow : 1));
+  j.RB = ((int64_t)2 << 20) / ((j.K > 0 ? j.K : 1) * (p->ow > 0 ? p->ow : 1));
   j.RB = j.RB < 1 ? 1 : j.RB > p->oh ? p->oh : j.RB;
   const int64_t planes = p->n * p->group, want = threads > 1 ? 4 * (int64_t)threads : 1;
   const int msplit = threads > 1 && planes == 1 && P < mg && j.RB == p->oh;
@@ -145,7 +182,7 @@ int cquant__conv_gemm_f32(const cquant__conv2d_t *p, const float *x, const float
   if (msplit) {
     j.mslices = mg / 16 < want ? (mg / 16 > 0 ? mg / 16 : 1) : want; /* 16 channels a slice at least */
     if (!j.direct) {
-      if (!(j.shared = malloc(sizeof(float) * (size_t)(K * P) + 64))) j.oom = 1; /* small: P < mg */
+      if (!(j.shared = malloc(sizeof(float) * (size_t)(j.K * P) + 64))) j.oom = 1; /* small: P < mg */
       else cquant__par_run(threads, j.mslices, unit_im2col, &j);
     }
     if (!j.oom) cquant__par_run(threads, j.mslices, unit_mslice, &j);
@@ -155,6 +192,8 @@ int cquant__conv_gemm_f32(const cquant__conv2d_t *p, const float *x, const float
   }
   for (int i = 0; i < 64; i++) free(own[i]);
   if (keep) pthread_mutex_unlock(&kept.lock);
+  free(wc);
+  free(tbuf);
   if (threads > 1) openblas_set_num_threads(cquant_get_num_threads());
   return j.oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;
 }
