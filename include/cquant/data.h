@@ -34,6 +34,43 @@ typedef struct {
 } cquant_data_callbacks_t;
 int cquant_data_from_callbacks(const cquant_data_callbacks_t *cb, cquant_data_t **out);
 
+/* How a source is read and, for image folders, preprocessed (docs/formats.md, "Image folders"). */
+typedef enum {
+  CQUANT_IMAGE_RESIZE_NONE,    /* every image must have the size of the first (after any crop) */
+  CQUANT_IMAGE_RESIZE_SHORTER, /* the shorter side to resize_h, the other in proportion (eq. F2) */
+  CQUANT_IMAGE_RESIZE_FIXED    /* to resize_h x resize_w */
+} cquant_image_resize_t;
+typedef enum { CQUANT_IMAGE_RGB, CQUANT_IMAGE_BGR, CQUANT_IMAGE_GRAY } cquant_image_channels_t;
+typedef struct {
+  int64_t batch;              /* samples per batch for fashion-mnist, one .npy and image folders; <= 0: 100 */
+  float mean[3], std[3];      /* x = (v / 255 - mean[c]) / std[c] per output channel c (eq. F5); fashion-mnist
+                                 uses mean[0] and std[0]; std > 0 */
+  cquant_image_resize_t resize;
+  int64_t resize_h, resize_w; /* SHORTER: resize_h is the side S; FIXED: the output size before any crop */
+  int64_t crop_h, crop_w;     /* center crop (eq. F3); 0: none */
+  cquant_image_channels_t channels; /* RGB, BGR (3 channels) or GRAY (1 channel, eq. F4) */
+  int nhwc;                   /* 0: N x C x H x W (default), 1: N x H x W x C */
+} cquant_data_options_t;
+
+/* batch 100, mean 0, std 1, no resize or crop, RGB, NCHW. */
+void cquant_data_options_default(cquant_data_options_t *o);
+
+/* Sets one option from text, as the CLI spells it: "resize" ("S": shorter side; "HxW": fixed size),
+ * "crop" ("C" or "HxW"), "channel-order" ("rgb", "bgr", "gray"), "layout" ("nchw", "nhwc"), "mean" and
+ * "std" (one number for every channel, or three separated by commas), "batch". INVALID_ARGUMENT with a
+ * message naming the option and the value when the text does not parse or is out of range. */
+int cquant_data_options_set(cquant_data_options_t *o, const char *name, const char *value);
+
+/* As cquant_data_open, with options; spec may also name a folder of PNG/JPEG images (*.png, *.jpg,
+ * *.jpeg, any case; other files are ignored), read in name order, or a folder of class subfolders of
+ * images (torchvision's ImageFolder: labels are the subfolders' indices in name order). Images are
+ * decoded one batch at a time (memory independent of the number of images). A file with an image
+ * name that does not decode is an error naming it (BAD_FORMAT, from cquant_data_next), never skipped:
+ * skipping would silently change the calibration set and shift labels. Without resize, an image whose
+ * size differs from the first one's is INVALID_ARGUMENT naming both sizes. One .npy of integer or bool
+ * type (token ids) is read as stored; float16 and float32 files are read as float32. */
+int cquant_data_open_ex(const char *spec, const cquant_data_options_t *o, cquant_data_t **out);
+
 void cquant_data_close(cquant_data_t *d);
 
 /* The next batch: 1 with *x (valid until the next call or rewind), the labels of its samples (NULL
@@ -50,7 +87,8 @@ int64_t cquant_data_size(const cquant_data_t *d);
 const char *cquant_data_name(const cquant_data_t *d);
 
 /* INVALID_ARGUMENT naming the model input and both shapes when x does not fit input 0's declared
- * shape (symbolic dimensions match anything). */
+ * shape (symbolic dimensions match anything), or both element types when x's differs from the one
+ * the input declares (int32 token ids for an int64 input, say). */
 int cquant_data_check_shape(const cquant_onnx_model_t *m, const cquant_array_t *x, const char *what);
 
 /* Top-1 of a classifier (one input; first output: float32 scores per sample) on a labelled source. */

@@ -1,5 +1,7 @@
 /* Data sources (include/cquant/data.h): fashion-mnist specs, one .npy cut into batches, a folder of
- * .npy batches, or caller callbacks. */
+ * .npy batches, a folder of images (decoded one batch at a time, image_decode.c, image_source.c), or
+ * caller callbacks. */
+#include <ctype.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,69 +9,206 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "core/internal.h"
+#include "io/image.h"
+#include "onnx/onnx_internal.h"
 
 struct cquant_data {
   char *spec;
   int in_memory, has_labels, from_cb;
-  cquant_array_t images, labels, cur, cur_f32;
+  cquant_array_t images_arr, labels, cur, cur_f32;
   char **files;
   int n_files, file_i;
   int64_t batch, pos;
   cquant_data_callbacks_t cb;
+  /* image folders: files[i] has label file_labels[i] (class subfolders) or none; every image
+   * becomes img_h x img_w (fixed by the options, or by the first image) */
+  int images;
+  cquant_data_options_t opt;
+  int64_t *file_labels, img_h, img_w;
+  cquant_array_t cur_labels;
 };
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 void cquant_data_close(cquant_data_t *d) {
   if (!d) return;
-  cquant_array_free(&d->images);
+  cquant_array_free(&d->images_arr);
   cquant_array_free(&d->labels);
   cquant_array_free(&d->cur);
   cquant_array_free(&d->cur_f32);
+  cquant_array_free(&d->cur_labels);
+  free(d->file_labels);
   for (int i = 0; i < d->n_files; i++) free(d->files[i]);
   free(d->files);
   free(d->spec);
   free(d);
 }
 
+static int is_image_name(const char *n) {
+  const char *dot = strrchr(n, '.');
+  if (!dot) return 0;
+  char ext[8] = "";
+  size_t k = 0;
+  for (const char *c = dot + 1; *c && k < sizeof ext - 1; c++) ext[k++] = (char)tolower((unsigned char)*c);
+  if (dot[1 + k]) return 0;
+  return !strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "jpeg");
+}
+
+static int ends_with(const char *n, const char *suf) {
+  const size_t l = strlen(n), m = strlen(suf);
+  return l > m && !strcmp(n + l - m, suf);
+}
+
+typedef struct {
+  char **v;
+  int n, cap;
+} strlist_t;
+
+/* Appends s (taken over; freed on failure). */
+static int strlist_push(strlist_t *l, char *s) {
+  if (s && l->n == l->cap) {
+    const int cap = l->cap ? l->cap * 2 : 16;
+    char **nv = realloc(l->v, sizeof(char *) * (size_t)cap);
+    if (nv) l->v = nv, l->cap = cap;
+  }
+  if (!s || l->n == l->cap) {
+    free(s);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "data: out of memory");
+  }
+  l->v[l->n++] = s;
+  return 0;
+}
+static int strlist_add(strlist_t *l, const char *dir, const char *name) {
+  const size_t n = strlen(dir) + strlen(name) + 2;
+  char *s = malloc(n);
+  if (s) snprintf(s, n, "%s/%s", dir, name);
+  return strlist_push(l, s);
+}
+static void strlist_free(strlist_t *l) {
+  for (int i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+/* The entries of a folder by kind: .npy files, image files, subfolders (hidden entries skipped). */
+static int scan_dir(const char *dir, strlist_t *npy, strlist_t *img, strlist_t *sub) {
+  DIR *dh = opendir(dir);
+  if (!dh) return cquant__error(CQUANT_STATUS_IO, "%s: cannot open the folder", dir);
+  struct dirent *e;
+  int st = 0;
+  while (!st && (e = readdir(dh))) {
+    if (e->d_name[0] == '.') continue;
+    if (npy && ends_with(e->d_name, ".npy")) st = strlist_add(npy, dir, e->d_name);
+    else if (is_image_name(e->d_name)) st = strlist_add(img, dir, e->d_name);
+    else if (sub) {
+      char path[4096];
+      struct stat sb;
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      if (!stat(path, &sb) && S_ISDIR(sb.st_mode)) st = strlist_add(sub, dir, e->d_name);
+    }
+  }
+  closedir(dh);
+  if (!st) {
+    if (npy) qsort(npy->v, (size_t)npy->n, sizeof(char *), cmp_str);
+    qsort(img->v, (size_t)img->n, sizeof(char *), cmp_str);
+    if (sub) qsort(sub->v, (size_t)sub->n, sizeof(char *), cmp_str);
+  }
+  return st;
+}
+
+/* A folder: .npy batches, images, or class subfolders of images. */
+static int open_dir(cquant_data_t *d, const char *spec) {
+  strlist_t npy = {0}, img = {0}, sub = {0};
+  int st = scan_dir(spec, &npy, &img, &sub);
+  if (!st && npy.n) {
+    if (img.n) st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the folder holds both .npy files and images; keep one kind", spec);
+    d->files = npy.v, d->n_files = npy.n;
+    npy.v = NULL, npy.n = 0;
+  } else if (!st && img.n) {
+    d->images = 1;
+    d->files = img.v, d->n_files = img.n;
+    img.v = NULL, img.n = 0;
+  } else if (!st && sub.n) { /* ImageFolder: class c = the c-th subfolder in name order */
+    d->images = 1;
+    strlist_t all = {0};
+    int64_t *lab = NULL;
+    for (int c = 0; c < sub.n && !st; c++) {
+      strlist_t ci = {0};
+      if (!(st = scan_dir(sub.v[c], NULL, &ci, NULL))) {
+        int64_t *nl = realloc(lab, sizeof(int64_t) * (size_t)(all.n + ci.n + 1));
+        if (!nl) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "data: out of memory");
+        else lab = nl;
+        for (int k = 0; k < ci.n && !st; k++) {
+          lab[all.n] = c;
+          st = strlist_push(&all, ci.v[k]);
+          ci.v[k] = NULL;
+        }
+      }
+      strlist_free(&ci);
+    }
+    d->files = all.v, d->n_files = all.n, d->file_labels = lab;
+    if (!st && all.n) d->has_labels = 1;
+  }
+  if (!st && !d->n_files)
+    st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the folder holds no .npy files, no images (.png, .jpg, .jpeg) and no class subfolders of images", spec);
+  strlist_free(&npy);
+  strlist_free(&img);
+  strlist_free(&sub);
+  return st;
+}
+
+/* One .npy: float16/float32 as float32 (non-finite values refused), integer and bool types as stored. */
+static int load_npy(const char *path, cquant_array_t *a) {
+  int st = cquant_npy_load(path, a);
+  if (st) return st;
+  if (a->dtype == CQUANT_DT_F32 || a->dtype == CQUANT_DT_F16) {
+    cquant_array_free(a);
+    return cquant_npy_load_float(path, 0, a);
+  }
+  const cquant_dtype_info_t *in = cquant_dtype_info(a->dtype);
+  if (!in || in->is_float || in->bits < 8) {
+    const char *nm = in ? in->name : "?";
+    cquant_array_free(a);
+    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: %s arrays are not read as model input (float16/32, integer or bool)", path, nm);
+  }
+  return 0;
+}
+
 int cquant_data_open(const char *spec, float mean, float std, int64_t batch, cquant_data_t **out) {
-  if (!spec || !out) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument");
+  cquant_data_options_t o;
+  cquant_data_options_default(&o);
+  o.batch = batch;
+  for (int c = 0; c < 3; c++) o.mean[c] = mean, o.std[c] = std;
+  return cquant_data_open_ex(spec, &o, out);
+}
+
+int cquant_data_open_ex(const char *spec, const cquant_data_options_t *opt, cquant_data_t **out) {
+  if (!spec || !out || !opt) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument");
   *out = NULL;
+  for (int c = 0; c < 3; c++)
+    if (!(opt->std[c] > 0) || !isfinite(opt->mean[c]))
+      return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: std must be > 0 and mean finite (channel %d)", c);
+  if ((opt->resize && (opt->resize_h < 1 || (opt->resize == CQUANT_IMAGE_RESIZE_FIXED && opt->resize_w < 1))) || opt->crop_h < 0 ||
+      opt->crop_w < 0 || (!opt->crop_h != !opt->crop_w) || (unsigned)opt->resize > CQUANT_IMAGE_RESIZE_FIXED ||
+      (unsigned)opt->channels > CQUANT_IMAGE_GRAY)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: invalid resize, crop or channel options");
   cquant_data_t *d = calloc(1, sizeof *d);
   if (!d || !(d->spec = strdup(spec))) {
     free(d);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "data: out of memory");
   }
-  d->batch = batch > 0 ? batch : 100;
+  d->opt = *opt;
+  d->batch = opt->batch > 0 ? opt->batch : 100;
   int st = 0;
   struct stat sb;
   if (!strncmp(spec, "fashion-mnist", 13)) {
-    if (!(st = cquant_dataset_load(spec, NULL, mean, std, &d->images, &d->labels))) d->has_labels = d->in_memory = 1;
+    if (!(st = cquant_dataset_load(spec, NULL, opt->mean[0], opt->std[0], &d->images_arr, &d->labels))) d->has_labels = d->in_memory = 1;
   } else if (stat(spec, &sb)) {
     st = cquant__error(CQUANT_STATUS_IO, "%s: no such file or folder", spec);
   } else if (S_ISDIR(sb.st_mode)) {
-    DIR *dir = opendir(spec);
-    if (!dir) st = cquant__error(CQUANT_STATUS_IO, "%s: cannot open the folder", spec);
-    struct dirent *e;
-    int cap = 0;
-    while (!st && (e = readdir(dir))) {
-      size_t l = strlen(e->d_name);
-      if (l < 5 || strcmp(e->d_name + l - 4, ".npy")) continue;
-      if (d->n_files == cap) {
-        cap = cap ? cap * 2 : 16;
-        char **nf = realloc(d->files, sizeof(char *) * (size_t)cap);
-        if (!nf) { st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "data: out of memory"); break; }
-        d->files = nf;
-      }
-      size_t n = strlen(spec) + l + 2;
-      if (!(d->files[d->n_files] = malloc(n))) { st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "data: out of memory"); break; }
-      snprintf(d->files[d->n_files++], n, "%s/%s", spec, e->d_name);
-    }
-    if (dir) closedir(dir);
-    if (!st && !d->n_files) st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the folder holds no .npy files", spec);
-    if (!st) qsort(d->files, (size_t)d->n_files, sizeof(char *), cmp_str);
+    st = open_dir(d, spec);
   } else { /* one .npy: loaded whole and cut into batches along axis 0 */
-    if (!(st = cquant_npy_load_float(spec, 0, &d->images)) && (d->images.ndim < 1 || !d->images.numel))
+    if (!(st = load_npy(spec, &d->images_arr)) && (d->images_arr.ndim < 1 || !d->images_arr.numel))
       st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the array is empty", spec);
     d->in_memory = 1;
   }
@@ -108,6 +247,44 @@ int cquant_data_rewind(cquant_data_t *d) {
   return 0;
 }
 
+/* The next batch of an image folder: up to `batch` images decoded and preprocessed one at a time. */
+static int next_images(cquant_data_t *d, const cquant_array_t **x, const int64_t **labels) {
+  const cquant_data_options_t *o = &d->opt;
+  const int64_t bs = d->n_files - d->file_i < d->batch ? d->n_files - d->file_i : d->batch;
+  const int C = o->channels == CQUANT_IMAGE_GRAY ? 1 : 3;
+  int st = 0;
+  float *dst = NULL;
+  int64_t per = 0;
+  for (int64_t k = 0; k < bs && !st; k++) {
+    const char *path = d->files[d->file_i + k];
+    cquant__image_t img;
+    int64_t oh, ow;
+    if ((st = cquant__image_decode(path, &img))) break;
+    if (!(st = cquant__image_out_size(o, path, img.h, img.w, &oh, &ow))) {
+      if (!d->img_h) d->img_h = oh, d->img_w = ow; /* the first image of the source fixes the size */
+      if (oh != d->img_h || ow != d->img_w)
+        st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: the image is %lld x %lld but %s is %lld x %lld; images of mixed sizes need a resize%s", path,
+                           (long long)oh, (long long)ow, d->files[0], (long long)d->img_h, (long long)d->img_w,
+                           o->resize == CQUANT_IMAGE_RESIZE_SHORTER ? " with a crop, or a fixed-size resize" : " or a crop");
+    }
+    if (!st && !dst) {
+      const int64_t shape[4] = {bs, o->nhwc ? d->img_h : C, o->nhwc ? d->img_w : d->img_h, o->nhwc ? C : d->img_w};
+      if (!(st = cquant_array_alloc(&d->cur, CQUANT_DT_F32, 4, shape))) dst = d->cur.data, per = C * d->img_h * d->img_w;
+    }
+    if (!st) st = cquant__image_preprocess(o, &img, oh, ow, dst + k * per);
+    cquant__image_free(&img);
+  }
+  if (st) {
+    cquant_array_free(&d->cur);
+    return st;
+  }
+  if (labels && d->file_labels) *labels = d->file_labels + d->file_i;
+  d->file_i += (int)bs;
+  d->pos += bs;
+  *x = &d->cur;
+  return 1;
+}
+
 int cquant_data_next(cquant_data_t *d, const cquant_array_t **x, const int64_t **labels, int64_t *first) {
   if (!d || !x) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument");
   cquant_array_free(&d->cur);
@@ -132,22 +309,24 @@ int cquant_data_next(cquant_data_t *d, const cquant_array_t **x, const int64_t *
     return 1;
   }
   if (d->in_memory) {
-    const int64_t n = d->images.shape[0];
+    const int64_t n = d->images_arr.shape[0];
     if (d->pos >= n) return 0;
-    const int64_t bs = n - d->pos < d->batch ? n - d->pos : d->batch, per = d->images.numel / n;
+    const int64_t bs = n - d->pos < d->batch ? n - d->pos : d->batch, per = d->images_arr.numel / n;
     int64_t shape[CQUANT_MAX_DIMS];
-    memcpy(shape, d->images.shape, sizeof shape);
+    memcpy(shape, d->images_arr.shape, sizeof shape);
     shape[0] = bs;
-    int st = cquant_array_alloc(&d->cur, CQUANT_DT_F32, d->images.ndim, shape);
+    int st = cquant_array_alloc(&d->cur, d->images_arr.dtype, d->images_arr.ndim, shape);
     if (st) return st;
-    memcpy(d->cur.data, (const float *)d->images.data + d->pos * per, sizeof(float) * (size_t)(bs * per));
+    const size_t es = (size_t)cquant_dtype_info(d->images_arr.dtype)->bits / 8;
+    memcpy(d->cur.data, (const char *)d->images_arr.data + (size_t)(d->pos * per) * es, es * (size_t)(bs * per));
     if (labels && d->has_labels) *labels = (const int64_t *)d->labels.data + d->pos;
     d->pos += bs;
     *x = &d->cur;
     return 1;
   }
   if (d->file_i >= d->n_files) return 0;
-  int st = cquant_npy_load_float(d->files[d->file_i], 0, &d->cur);
+  if (d->images) return next_images(d, x, labels);
+  int st = load_npy(d->files[d->file_i], &d->cur);
   if (st) return st;
   if (!d->cur.numel) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the array is empty", d->files[d->file_i]);
   d->pos += d->cur.ndim ? d->cur.shape[0] : 1;
@@ -157,12 +336,19 @@ int cquant_data_next(cquant_data_t *d, const cquant_array_t **x, const int64_t *
 }
 
 int cquant_data_has_labels(const cquant_data_t *d) { return d && d->has_labels; }
-int64_t cquant_data_size(const cquant_data_t *d) { return d && d->in_memory ? d->images.shape[0] : -1; }
+int64_t cquant_data_size(const cquant_data_t *d) {
+  if (d && d->images) return d->n_files;
+  return d && d->in_memory ? d->images_arr.shape[0] : -1;
+}
 const char *cquant_data_name(const cquant_data_t *d) { return d ? d->spec : ""; }
 
 int cquant_data_check_shape(const cquant_onnx_model_t *m, const cquant_array_t *x, const char *what) {
   int64_t dims[CQUANT_MAX_DIMS];
   int nd;
+  const int want_dt = m && m->n_inputs > 0 ? m->input_types[0] : -1;
+  if (want_dt >= 0 && want_dt < CQUANT_DT_SEQUENCE && x->dtype != (cquant_dtype_t)want_dt)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: %s data for the model's input '%s', which takes %s", what, cquant_dtype_info(x->dtype)->name,
+                         cquant_onnx_input_name(m, 0), cquant_dtype_info((cquant_dtype_t)want_dt)->name);
   if (cquant_onnx_input_shape(m, 0, dims, &nd) || nd < 0) return 0;
   int ok = nd == x->ndim;
   for (int i = 1; i < nd && ok; i++) ok = dims[i] < 0 || dims[i] == x->shape[i];

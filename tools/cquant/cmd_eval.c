@@ -5,8 +5,11 @@
 #include "cli.h"
 
 static void help(void) {
-  printf("usage: cquant eval MODEL.onnx --data fashion-mnist[:train|test][:N] [--exec float|int|both] [--mean M] [--std S]\n"
-         "                  [--batch B] [--threads T] [--predictions OUT.bin]\n\n"
+  printf("usage: cquant eval MODEL.onnx --data fashion-mnist[:train|test][:N]|IMAGES [--exec float|int|both] [--mean M] [--std S]\n"
+         "                  [--batch B] [--threads T] [--predictions OUT.bin] [--resize S|HxW] [--crop C|HxW]\n"
+         "                  [--channel-order rgb|bgr|gray] [--layout nchw|nhwc]\n\n"
+         "IMAGES: a folder of class subfolders of PNG/JPEG images (labels: the subfolders in name order),\n"
+         "preprocessed as cquant ptq --help and docs/formats.md say (--mean/--std: one or three numbers).\n"
          "Runs the model on the images (float32 N x 1 x 28 x 28, x = (pixel / 255 - M) / S; M and S default\n"
          "to the model's cquant.mean / cquant.std metadata, else 0 and 1) in batches of B (default 100) and\n"
          "prints the top-1 accuracy of its first output against the labels and the latency per sample.\n"
@@ -16,12 +19,24 @@ static void help(void) {
          "as one byte (of the last execution run).\n");
 }
 
+/* The data options from --resize, --crop, --channel-order, --layout, --mean, --std (img[0..5]); mean
+ * and std default to the model's normalisation. */
+static int data_options(const char *const img[6], double mean, double std, long long batch, cquant_data_options_t *o) {
+  static const char *const names[6] = {"resize", "crop", "channel-order", "layout", "mean", "std"};
+  cquant_data_options_default(o);
+  o->batch = batch;
+  for (int c = 0; c < 3; c++) o->mean[c] = (float)mean, o->std[c] = (float)std;
+  for (int k = 0; k < 6; k++)
+    if (img[k] && cquant_data_options_set(o, names[k], img[k])) return cli_fail("--%s", cquant_last_error());
+  return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
   const char *model = NULL, *data = NULL, *pred_path = NULL;
   double mean = 0.0, std = 1.0;
   int mean_given = 0, std_given = 0, exec_int = -1;
   long long batch = 100;
-  const char *pos[1] = {NULL};
+  const char *pos[1] = {NULL}, *img[6] = {NULL};
   int exec_choice = -1;
   long long threads = 0;
   static const char *const execs[] = {"float", "int", "both", NULL};
@@ -29,9 +44,13 @@ int cmd_eval(int argc, char **argv) {
       {.name = "--data", .kind = CLI_STR, .dst = &data},
       {.name = "--predictions", .kind = CLI_STR, .dst = &pred_path},
       {.name = "--exec", .kind = CLI_CHOICE, .dst = &exec_choice, .choices = execs},
-      {.name = "--mean", .kind = CLI_FLOAT, .dst = &mean, .err = "--mean needs a number"},
-      {.name = "--std", .kind = CLI_FLOAT, .dst = &std, .lo = 0, .hi = 1e308, .flags = CLI_LO_OPEN, .err = "--std needs a number > 0"},
+      {.name = "--mean", .kind = CLI_STR, .dst = &img[4]},
+      {.name = "--std", .kind = CLI_STR, .dst = &img[5]},
       {.name = "--batch", .kind = CLI_INT, .dst = &batch, .lo = 1, .hi = 9e18, .err = "--batch needs a positive integer"},
+      {.name = "--resize", .kind = CLI_STR, .dst = &img[0]},
+      {.name = "--crop", .kind = CLI_STR, .dst = &img[1]},
+      {.name = "--channel-order", .kind = CLI_STR, .dst = &img[2]},
+      {.name = "--layout", .kind = CLI_STR, .dst = &img[3]},
       {.name = "--threads", .kind = CLI_INT, .dst = &threads, .lo = 1, .hi = 1024, .err = "--threads needs a positive integer"},
       {0}};
   int npos, pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
@@ -55,7 +74,9 @@ int cmd_eval(int argc, char **argv) {
     if (exec_int < 0) exec_int = n_int ? 2 : 0;
   }
   cquant_data_t *d;
-  if ((st = cquant_data_open(data, (float)mean, (float)std, batch, &d))) { cquant_onnx_free(m); cquant_onnx_free(im); return cli_fail_status(st); }
+  cquant_data_options_t dopt;
+  if (data_options(img, mean, std, batch, &dopt)) { cquant_onnx_free(m); cquant_onnx_free(im); return 1; }
+  if ((st = cquant_data_open_ex(data, &dopt, &d))) { cquant_onnx_free(m); cquant_onnx_free(im); return cli_fail_status(st); }
   const int64_t n_all = cquant_data_size(d);
   int32_t *pred = calloc((size_t)(n_all > 0 ? n_all : 0) + 1, sizeof *pred);
   if (!pred) rc = cli_fail("out of memory");

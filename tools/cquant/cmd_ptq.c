@@ -10,7 +10,9 @@ static const char usage_text[] =
     "usage: cquant ptq MODEL.onnx --calib DATA -o OUT.onnx [options]\n\n"
     "Calibrates every activation the quantized model needs on DATA, quantizes the weights, and\n"
     "writes the quantized model. DATA: fashion-mnist[:train|test][:N], one .npy (cut into batches\n"
-    "along axis 0) or a folder of .npy batches, in the model's input layout.\n\n"
+    "along axis 0; float, or integer token ids of the model input's type), a folder of .npy batches\n"
+    "in the model's input layout, or a folder of PNG/JPEG images (or of class subfolders of images),\n"
+    "decoded one batch at a time and preprocessed as the options below say (docs/formats.md).\n\n"
     "  --weights int8|int4         weight type (per output channel, symmetric; default int8)\n"
     "  --weight-range minmax|mse   weight range per channel (default minmax for int8, mse for int4)\n"
     "  --act-method M[,M...]|all   minmax, ema, percentile, entropy, mse (default minmax); with several,\n"
@@ -27,9 +29,17 @@ static const char usage_text[] =
     "  --report R.json             per-layer report (also printed): weight and activation parameters,\n"
     "                              SQNR, error split into clipping and rounding\n"
     "  --plot DIR                  per-layer SQNR bar chart and activation histograms (SVG)\n"
-    "  --mean M --std S            input normalisation for fashion-mnist data (default: the model's\n"
-    "                              cquant.mean / cquant.std metadata, else 0 and 1)\n"
-    "  --batch B                   batch size for fashion-mnist and single-.npy data (default 100)\n";
+    "  --mean M --std S            input normalisation x = (pixel / 255 - M) / S of fashion-mnist and\n"
+    "                              image data; M and S: one number, or three (R,G,B in the output's\n"
+    "                              channel order) for images (default: the model's cquant.mean /\n"
+    "                              cquant.std metadata, else 0 and 1)\n"
+    "  --batch B                   batch size for fashion-mnist, single-.npy and image data (default 100)\n"
+    "  --resize S|HxW              images: shorter side to S (bilinear), or a fixed H x W (default: none;\n"
+    "                              every image must then have the first one's size, after any crop)\n"
+    "  --crop C|HxW                images: center crop after the resize\n"
+    "  --channel-order rgb|bgr|gray  images: channel order (gray: one channel of luma; default rgb)\n"
+    "  --layout nchw|nhwc          images: tensor layout (default nchw)\n"
+    "A corrupt file with an image name (.png, .jpg, .jpeg) is an error naming it, not skipped.\n";
 
 static int split_list(char *s, const char **items, int max) {
   int n = 0;
@@ -120,9 +130,21 @@ static void print_result(const char *model, const char *calib, const cquant_ptq_
 
 static void help(void) { fputs(usage_text, stdout); }
 
+/* The data options from --resize, --crop, --channel-order, --layout, --mean, --std (img[0..5]); mean
+ * and std default to the model's normalisation. */
+static int data_options(const char *const img[6], double mean, double std, long long batch, cquant_data_options_t *o) {
+  static const char *const names[6] = {"resize", "crop", "channel-order", "layout", "mean", "std"};
+  cquant_data_options_default(o);
+  o->batch = batch;
+  for (int c = 0; c < 3; c++) o->mean[c] = (float)mean, o->std[c] = (float)std;
+  for (int k = 0; k < 6; k++)
+    if (img[k] && cquant_data_options_set(o, names[k], img[k])) return cli_fail("--%s", cquant_last_error());
+  return 0;
+}
+
 int cmd_ptq(int argc, char **argv) {
   const char *model = NULL, *calib = NULL, *out = NULL, *evald = NULL, *report_path = NULL, *plot_dir = NULL, *gran = NULL;
-  const char *methods_arg = NULL, *exclude_arg = NULL, *pos[1] = {NULL};
+  const char *methods_arg = NULL, *exclude_arg = NULL, *pos[1] = {NULL}, *img[6] = {NULL};
   cquant_ptq_options_t o;
   cquant_ptq_options_default(&o);
   double mean = 0, std = 1, max_drop = -1;
@@ -146,9 +168,13 @@ int cmd_ptq(int argc, char **argv) {
       {.name = "--percentile", .kind = CLI_FLOAT, .dst = &o.percentile, .lo = 0, .hi = 100, .flags = CLI_LO_OPEN,
        .err = "--percentile needs a number in (0, 100]"},
       {.name = "--max-drop", .kind = CLI_FLOAT, .dst = &max_drop, .lo = 0, .hi = 1e308, .err = "--max-drop needs a number of points >= 0"},
-      {.name = "--mean", .kind = CLI_FLOAT, .dst = &mean, .err = "--mean needs a number"},
-      {.name = "--std", .kind = CLI_FLOAT, .dst = &std, .lo = 0, .hi = 1e308, .flags = CLI_LO_OPEN, .err = "--std needs a number > 0"},
+      {.name = "--mean", .kind = CLI_STR, .dst = &img[4]},
+      {.name = "--std", .kind = CLI_STR, .dst = &img[5]},
       {.name = "--batch", .kind = CLI_INT, .dst = &batch, .lo = 1, .hi = 9e18, .err = "--batch needs a positive integer"},
+      {.name = "--resize", .kind = CLI_STR, .dst = &img[0]},
+      {.name = "--crop", .kind = CLI_STR, .dst = &img[1]},
+      {.name = "--channel-order", .kind = CLI_STR, .dst = &img[2]},
+      {.name = "--layout", .kind = CLI_STR, .dst = &img[3]},
       {0}};
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
@@ -180,10 +206,15 @@ int cmd_ptq(int argc, char **argv) {
   }
   if (!mean_given) mean = mm;
   if (!std_given) std = ms;
+  cquant_data_options_t dopt;
+  if (data_options(img, mean, std, batch, &dopt)) {
+    cquant_onnx_free(m);
+    return 1;
+  }
   cquant_ptq_job_t job = {NULL, NULL, out, (cquant_ptq_format_t)format, max_drop, 0, report_path, plot_dir};
   cquant_ptq_result_t *r = NULL;
-  if ((st = cquant_data_open(calib, (float)mean, (float)std, batch, &job.calib)) ||
-      (evald && (st = cquant_data_open(evald, (float)mean, (float)std, batch, &job.eval))) || (st = cquant_ptq_run_job(m, &o, &job, &r))) {
+  if ((st = cquant_data_open_ex(calib, &dopt, &job.calib)) || (evald && (st = cquant_data_open_ex(evald, &dopt, &job.eval))) ||
+      (st = cquant_ptq_run_job(m, &o, &job, &r))) {
     cquant_data_close(job.calib);
     cquant_data_close(job.eval);
     cquant_onnx_free(m);
