@@ -271,6 +271,39 @@ if have_onnx:
     check("tokens: cquant ptq calibrates a Gather + MatMul model on int64 ids and writes it",
           r.returncode == 0 and os.path.exists(out) and "calibrated on 40 samples" in r.stdout, r.stdout + r.stderr)
 
+    # ---- several inputs: NAME=SOURCE each, read in lockstep ---------------------------------------
+    g = helper.make_graph(
+        [helper.make_node("Gather", ["emb", "ids"], ["e"]), helper.make_node("Mul", ["e", "mask"], ["y"])],
+        "two", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", 6]),
+                helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 6, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 6, 8])], [numpy_helper.from_array(emb, "emb")])
+    two = f"{tmp}/two.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), two)
+    mask = rng.random((40, 6, 1)).astype(np.float32)
+    np.save(f"{tmp}/mask.npy", mask)
+    np.save(f"{tmp}/mask_short.npy", mask[:30])
+
+    def multi(out, *specs):
+        os.makedirs(out, exist_ok=True)
+        r = subprocess.run([TOOL, "multi", two, out, *specs], capture_output=True, text=True)
+        ys = [np.load(f"{out}/y{k}.npy") for k in range(len(os.listdir(out)))] if r.returncode == 0 else []
+        return r, ys
+    r, ys = multi(f"{tmp}/o4", f"mask={tmp}/mask.npy", f"ids={tmp}/ids64.npy")
+    check("inputs: mask=... ids=... (any order) feed a two-input model in lockstep, batches of 7; outputs equal emb[ids] * mask",
+          r.returncode == 0 and "6 batches of 2 inputs, size 40" in r.stdout and
+          np.array_equal(np.concatenate(ys), emb[ids] * mask), r.stdout + r.stderr)
+    r, _ = multi(f"{tmp}/o5", f"ids={tmp}/ids64.npy", f"mask={tmp}/mask_short.npy")
+    check("bad: inputs of different lengths are one error naming both", r.returncode == 1 and "input 'mask' gives 2 samples at sample 28 where 'ids' gives 7" in r.stdout, r.stdout)
+    r, _ = multi(f"{tmp}/o6", f"ids={tmp}/ids64.npy")
+    check("bad: a model input without a source is named", r.returncode == 1 and "no source for the model's input 'mask'" in r.stdout, r.stdout)
+    r, _ = multi(f"{tmp}/o7", f"ids={tmp}/ids64.npy", f"masc={tmp}/mask.npy")
+    check("bad: a NAME that is no model input is named with the model's inputs",
+          r.returncode == 1 and "no input named 'masc' (its inputs: 'ids', 'mask')" in r.stdout, r.stdout)
+    r, _ = multi(f"{tmp}/o8", f"ids={tmp}/ids32.npy", f"mask={tmp}/mask.npy")
+    check("bad: int32 ids among several inputs: the dtype error names the input", r.returncode == 1 and "takes int64" in r.stdout, r.stdout)
+    r, _ = multi(f"{tmp}/o9", f"{tmp}/ids64.npy")
+    check("bad: a source without NAME= among inputs", r.returncode == 1 and "give NAME=SOURCE for each input" in r.stdout, r.stdout)
+
     # ---- cquant ptq / eval on image folders ------------------------------------------------------
     wc = (rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32)
     wf = rng.standard_normal((3, 4)).astype(np.float32)

@@ -5,7 +5,9 @@
  *                                                (cquant_data_options_set), and writes every batch as
  *                                                OUTDIR/xK.npy (and labels as OUTDIR/yK.npy); on error
  *                                                prints cquant's message on one line and exits 1
- *   image_tool check MODEL.onnx NPY             cquant_data_check_shape of NPY's first batch */
+ *   image_tool check MODEL.onnx NPY             cquant_data_check_shape of NPY's first batch
+ *   image_tool multi MODEL OUTDIR NAME=SRC...    cquant_data_open_inputs (batches of 7), the inputs
+ *                                                checked and the model run on each batch: OUTDIR/yK.npy */
 #include <stddef.h>
 #include <stdio.h>
 #include <jpeglib.h>
@@ -79,6 +81,35 @@ int main(int argc, char **argv) {
     if (k < 0) return fail();
     printf("%d batches, size %lld\n", b, (long long)cquant_data_size(d));
     cquant_data_close(d);
+    return 0;
+  }
+  if (argc >= 5 && !strcmp(argv[1], "multi")) { /* multi MODEL OUTDIR NAME=SOURCE...: run the model on every batch */
+    cquant_onnx_model_t *m;
+    cquant_data_t *d;
+    cquant_data_options_t o;
+    cquant_data_options_default(&o);
+    o.batch = 7;
+    if (cquant_onnx_load(argv[2], &m) || cquant_data_open_inputs((const char *const *)argv + 4, argc - 4, &o, &d)) return fail();
+    const cquant_array_t *x;
+    const int64_t *lab;
+    int64_t first;
+    int k, b = 0;
+    while ((k = cquant_data_next(d, &x, &lab, &first)) == 1) {
+      const int n = cquant_data_num_inputs(d);
+      const char *names[16];
+      cquant_array_t in[16], y[4] = {0};
+      if (cquant_data_check_inputs(m, d)) return fail();
+      for (int i = 0; i < n && i < 16; i++) names[i] = cquant_data_input_name(d, i), in[i] = *cquant_data_input(d, i);
+      if (cquant_onnx_run(m, n, names, in, y)) return fail();
+      char p[4096];
+      snprintf(p, sizeof p, "%s/y%d.npy", argv[3], b++);
+      if (cquant_npy_save(p, y[0].dtype, y[0].ndim, y[0].shape, y[0].data)) return fail();
+      cquant_array_free(&y[0]);
+    }
+    if (k < 0) return fail();
+    printf("%d batches of %d inputs, size %lld\n", b, cquant_data_num_inputs(d), (long long)cquant_data_size(d));
+    cquant_data_close(d);
+    cquant_onnx_free(m);
     return 0;
   }
   if (argc == 4 && !strcmp(argv[1], "check")) {

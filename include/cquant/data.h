@@ -71,6 +71,19 @@ int cquant_data_options_set(cquant_data_options_t *o, const char *name, const ch
  * type (token ids) is read as stored; float16 and float32 files are read as float32. */
 int cquant_data_open_ex(const char *spec, const cquant_data_options_t *o, cquant_data_t **out);
 
+/* Several inputs of one model: specs[i] is "NAME=SOURCE" (SOURCE as for cquant_data_open_ex, all
+ * with the options o). The sources are read in lockstep: each batch of every source must have the
+ * same number of samples, and all must end together (INVALID_ARGUMENT naming both inputs otherwise).
+ * cquant_data_next gives input 0's batch (and the first labels any source has); cquant_data_input
+ * gives each input's. INVALID_ARGUMENT for a spec without NAME= or a name given twice. */
+int cquant_data_open_inputs(const char *const *specs, int n, const cquant_data_options_t *o, cquant_data_t **out);
+/* The number of inputs (1 for a source not opened by cquant_data_open_inputs), the name of input i
+ * (NULL for such a source), and input i's current batch (NULL before the first or after the last
+ * cquant_data_next). */
+int cquant_data_num_inputs(const cquant_data_t *d);
+const char *cquant_data_input_name(const cquant_data_t *d, int i);
+const cquant_array_t *cquant_data_input(const cquant_data_t *d, int i);
+
 void cquant_data_close(cquant_data_t *d);
 
 /* The next batch: 1 with *x (valid until the next call or rewind), the labels of its samples (NULL
@@ -90,6 +103,10 @@ const char *cquant_data_name(const cquant_data_t *d);
  * shape (symbolic dimensions match anything), or both element types when x's differs from the one
  * the input declares (int32 token ids for an int64 input, say). */
 int cquant_data_check_shape(const cquant_onnx_model_t *m, const cquant_array_t *x, const char *what);
+/* The current batch of every input against the model (after a cquant_data_next that gave 1): each
+ * name must be a model input, with its element type and shape (as cquant_data_check_shape), and every
+ * model input must have a source; a single unnamed source is checked against input 0. */
+int cquant_data_check_inputs(const cquant_onnx_model_t *m, const cquant_data_t *d);
 
 /* Top-1 of a classifier (one input; first output: float32 scores per sample) on a labelled source. */
 typedef struct {

@@ -26,6 +26,11 @@ struct cquant_data {
   cquant_data_options_t opt;
   int64_t *file_labels, img_h, img_w;
   cquant_array_t cur_labels;
+  /* several inputs (cquant_data_open_inputs): one source per named input, read in lockstep */
+  int n_in;
+  char **in_names;
+  cquant_data_t **in_src;
+  const cquant_array_t *last; /* the current batch (cquant_data_input) */
 };
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -38,6 +43,12 @@ void cquant_data_close(cquant_data_t *d) {
   cquant_array_free(&d->cur_f32);
   cquant_array_free(&d->cur_labels);
   free(d->file_labels);
+  for (int i = 0; i < d->n_in; i++) {
+    free(d->in_names[i]);
+    cquant_data_close(d->in_src[i]);
+  }
+  free(d->in_names);
+  free(d->in_src);
   for (int i = 0; i < d->n_files; i++) free(d->files[i]);
   free(d->files);
   free(d->spec);
@@ -239,6 +250,11 @@ int cquant_data_rewind(cquant_data_t *d) {
   const int64_t was = d->pos;
   d->pos = 0;
   d->file_i = 0;
+  d->last = NULL;
+  for (int i = 0; i < d->n_in; i++) {
+    const int st = cquant_data_rewind(d->in_src[i]);
+    if (st) return st;
+  }
   if (d->from_cb) {
     if (!d->cb.rewind && !was) return 0; /* not read yet */
     if (!d->cb.rewind) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: the source can be read once only", d->spec);
@@ -285,8 +301,42 @@ static int next_images(cquant_data_t *d, const cquant_array_t **x, const int64_t
   return 1;
 }
 
+static int next_one(cquant_data_t *d, const cquant_array_t **x, const int64_t **labels, int64_t *first);
+
+/* Several inputs: every source gives a batch of the same size, or every source ends. */
+static int next_inputs(cquant_data_t *d, const cquant_array_t **x, const int64_t **labels, int64_t *first) {
+  int64_t bs0 = -1;
+  int k0 = 0;
+  if (first) *first = d->pos;
+  for (int i = 0; i < d->n_in; i++) {
+    const cquant_array_t *xi;
+    const int64_t *li = NULL;
+    int64_t fi;
+    const int k = cquant_data_next(d->in_src[i], &xi, &li, &fi);
+    if (k < 0) return cquant__error_prefix(k, d->in_names[i]);
+    const int64_t bs = k ? (xi->ndim ? xi->shape[0] : 1) : 0;
+    if (i && (k != k0 || bs != bs0))
+      return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "input '%s' gives %lld samples at sample %lld where '%s' gives %lld: the sources must have equal batches and lengths",
+                           d->in_names[i], (long long)bs, (long long)d->pos, d->in_names[0], (long long)bs0);
+    k0 = k, bs0 = bs;
+    if (!i) *x = xi;
+    if (li && labels && !*labels) *labels = li, d->has_labels = 1;
+  }
+  if (!k0) return 0;
+  d->pos += bs0;
+  return 1;
+}
+
 int cquant_data_next(cquant_data_t *d, const cquant_array_t **x, const int64_t **labels, int64_t *first) {
   if (!d || !x) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument");
+  d->last = NULL;
+  if (labels) *labels = NULL;
+  const int k = d->n_in ? next_inputs(d, x, labels, first) : next_one(d, x, labels, first);
+  if (k == 1) d->last = *x;
+  return k;
+}
+
+static int next_one(cquant_data_t *d, const cquant_array_t **x, const int64_t **labels, int64_t *first) {
   cquant_array_free(&d->cur);
   *x = NULL;
   if (labels) *labels = NULL;
@@ -337,19 +387,20 @@ int cquant_data_next(cquant_data_t *d, const cquant_array_t **x, const int64_t *
 
 int cquant_data_has_labels(const cquant_data_t *d) { return d && d->has_labels; }
 int64_t cquant_data_size(const cquant_data_t *d) {
+  if (d && d->n_in) return cquant_data_size(d->in_src[0]);
   if (d && d->images) return d->n_files;
   return d && d->in_memory ? d->images_arr.shape[0] : -1;
 }
 const char *cquant_data_name(const cquant_data_t *d) { return d ? d->spec : ""; }
 
-int cquant_data_check_shape(const cquant_onnx_model_t *m, const cquant_array_t *x, const char *what) {
+static int check_input(const cquant_onnx_model_t *m, int in, const cquant_array_t *x, const char *what) {
   int64_t dims[CQUANT_MAX_DIMS];
   int nd;
-  const int want_dt = m && m->n_inputs > 0 ? m->input_types[0] : -1;
+  const int want_dt = m && m->n_inputs > in ? m->input_types[in] : -1;
   if (want_dt >= 0 && want_dt < CQUANT_DT_SEQUENCE && x->dtype != (cquant_dtype_t)want_dt)
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: %s data for the model's input '%s', which takes %s", what, cquant_dtype_info(x->dtype)->name,
-                         cquant_onnx_input_name(m, 0), cquant_dtype_info((cquant_dtype_t)want_dt)->name);
-  if (cquant_onnx_input_shape(m, 0, dims, &nd) || nd < 0) return 0;
+                         cquant_onnx_input_name(m, in), cquant_dtype_info((cquant_dtype_t)want_dt)->name);
+  if (cquant_onnx_input_shape(m, in, dims, &nd) || nd < 0) return 0;
   int ok = nd == x->ndim;
   for (int i = 1; i < nd && ok; i++) ok = dims[i] < 0 || dims[i] == x->shape[i];
   if (ok) return 0;
@@ -361,5 +412,80 @@ int cquant_data_check_shape(const cquant_onnx_model_t *m, const cquant_array_t *
   }
   for (int i = 0; i < x->ndim && b < sizeof got; i++) b += (size_t)snprintf(got + b, sizeof got - b, "%s%lld", i ? " x " : "", (long long)x->shape[i]);
   return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: shape %s does not fit the model's input '%s' (%s)", what, got,
-                       cquant_onnx_input_name(m, 0), want);
+                       cquant_onnx_input_name(m, in), want);
+}
+
+int cquant_data_check_shape(const cquant_onnx_model_t *m, const cquant_array_t *x, const char *what) { return check_input(m, 0, x, what); }
+
+int cquant_data_open_inputs(const char *const *specs, int n, const cquant_data_options_t *o, cquant_data_t **out) {
+  if (!specs || n < 1 || !o || !out) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument or no inputs");
+  *out = NULL;
+  cquant_data_t *d = calloc(1, sizeof *d);
+  size_t len = 1;
+  for (int i = 0; i < n; i++) len += strlen(specs[i] ? specs[i] : "") + 1;
+  if (!d || !(d->spec = calloc(1, len)) || !(d->in_names = calloc((size_t)n, sizeof(char *))) || !(d->in_src = calloc((size_t)n, sizeof *d->in_src))) {
+    cquant_data_close(d);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "data: out of memory");
+  }
+  d->opt = *o;
+  int st = 0;
+  for (int i = 0; i < n && !st; i++) {
+    const char *eq = specs[i] ? strchr(specs[i], '=') : NULL;
+    if (!eq || eq == specs[i] || !eq[1]) {
+      st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data '%s': give NAME=SOURCE for each input", specs[i] ? specs[i] : "(null)");
+      break;
+    }
+    for (int j = 0; j < i && !st; j++)
+      if (!strncmp(d->in_names[j], specs[i], (size_t)(eq - specs[i])) && !d->in_names[j][eq - specs[i]])
+        st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: input '%s' is given twice", d->in_names[j]);
+    if (st) break;
+    if (!(d->in_names[i] = strndup(specs[i], (size_t)(eq - specs[i])))) {
+      st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "data: out of memory");
+      break;
+    }
+    d->n_in = i + 1;
+    if ((st = cquant_data_open_ex(eq + 1, o, &d->in_src[i]))) cquant__error_prefix(st, d->in_names[i]);
+    strcat(d->spec, i ? "," : "");
+    strcat(d->spec, specs[i]);
+  }
+  if (st) {
+    cquant_data_close(d);
+    return st;
+  }
+  d->has_labels = d->in_src[0]->has_labels;
+  *out = d;
+  return 0;
+}
+
+int cquant_data_num_inputs(const cquant_data_t *d) { return d && d->n_in ? d->n_in : 1; }
+
+const char *cquant_data_input_name(const cquant_data_t *d, int i) { return d && i >= 0 && i < d->n_in ? d->in_names[i] : NULL; }
+
+const cquant_array_t *cquant_data_input(const cquant_data_t *d, int i) {
+  if (!d || !d->last || i < 0 || i >= cquant_data_num_inputs(d)) return NULL;
+  return d->n_in ? d->in_src[i]->last : d->last;
+}
+
+int cquant_data_check_inputs(const cquant_onnx_model_t *m, const cquant_data_t *d) {
+  if (!m || !d || !d->last) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: check the inputs after cquant_data_next gave a batch");
+  if (!d->n_in) return cquant_data_check_shape(m, d->last, d->spec);
+  const int nm = cquant_onnx_num_inputs(m);
+  for (int i = 0; i < d->n_in; i++) {
+    int k = 0;
+    while (k < nm && strcmp(cquant_onnx_input_name(m, k), d->in_names[i])) k++;
+    if (k == nm) {
+      char names[512] = "";
+      size_t a = 0;
+      for (int j = 0; j < nm && a < sizeof names; j++) a += (size_t)snprintf(names + a, sizeof names - a, "%s'%s'", j ? ", " : "", cquant_onnx_input_name(m, j));
+      return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: the model has no input named '%s' (its inputs: %s)", d->in_names[i], names);
+    }
+    const int st = check_input(m, k, d->in_src[i]->last, d->in_names[i]);
+    if (st) return st;
+  }
+  for (int k = 0; k < nm; k++) {
+    int i = 0;
+    while (i < d->n_in && strcmp(cquant_onnx_input_name(m, k), d->in_names[i])) i++;
+    if (i == d->n_in) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: no source for the model's input '%s' (give %s=SOURCE)", cquant_onnx_input_name(m, k), cquant_onnx_input_name(m, k));
+  }
+  return 0;
 }
