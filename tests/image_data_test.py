@@ -203,6 +203,31 @@ r, xs, ys = dump(d2, f"{tmp}/o2", "batch=4")
 check("class subfolders: labels are the subfolders' indices in name order",
       r.returncode == 0 and np.array_equal(np.concatenate(ys), [0, 0, 1, 1, 1, 2, 2, 2, 2]) and "size 9" in r.stdout, r.stdout + r.stderr)
 
+# ---- streaming: peak memory does not grow with the number of images --------------------------------
+
+
+def peak_kib(*cmd):
+    """Peak RSS of one run of cmd, from a fresh Python whose only child it is."""
+    code = "import resource,subprocess,sys; r=subprocess.run(sys.argv[1:], capture_output=True); " \
+           "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    out = subprocess.run(["/usr/bin/python3", "-c", code, *cmd], capture_output=True, text=True).stdout.split()
+    return int(out[0]), int(out[1])
+
+
+ds = {}
+for n in (16, 400):
+    ds[n] = f"{tmp}/stream{n}"
+    os.makedirs(ds[n])
+    one = png_bytes(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8))
+    for k in range(n):
+        with open(f"{ds[n]}/{k:04d}.png", "wb") as f:
+            f.write(one)
+    os.makedirs(ds[n] + "_out")
+(rc16, m16), (rc400, m400) = [peak_kib(TOOL, "dump", ds[n], ds[n] + "_out", "batch=8", "resize=64", "crop=64") for n in (16, 400)]
+check(f"streaming: 400 images ({400 * 96 * 128 * 3 / 1e6:.1f} MB of pixels, {400 * 3 * 64 * 64 * 4 / 1e6:.1f} MB of tensors) peak at "
+      f"{m400} KiB RSS, 16 images at {m16} KiB (within 2 MiB)",
+      rc16 == 0 and rc400 == 0 and m400 - m16 < 2048, f"rc {rc16} {rc400}")
+
 # ---- bad input -----------------------------------------------------------------------------------
 
 
