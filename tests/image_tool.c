@@ -46,8 +46,13 @@ static int write_jpeg(const char *out, const char *raw, int h, int w, int c, int
   return 0;
 }
 
+/* what main has open, closed by fail() so that valgrind sees no leak on the error paths */
+static cquant_data_t *g_d;
+static cquant_onnx_model_t *g_m;
 static int fail(void) {
   printf("%s\n", cquant_last_error());
+  cquant_data_close(g_d);
+  cquant_onnx_free(g_m);
   return 1;
 }
 
@@ -64,6 +69,7 @@ int main(int argc, char **argv) {
     }
     cquant_data_t *d;
     if (cquant_data_open_ex(argv[2], &o, &d)) return fail();
+    g_d = d;
     const cquant_array_t *x;
     const int64_t *lab;
     int64_t first;
@@ -89,7 +95,10 @@ int main(int argc, char **argv) {
     cquant_data_options_t o;
     cquant_data_options_default(&o);
     o.batch = 7;
-    if (cquant_onnx_load(argv[2], &m) || cquant_data_open_inputs((const char *const *)argv + 4, argc - 4, &o, &d)) return fail();
+    if (cquant_onnx_load(argv[2], &m)) return fail();
+    g_m = m;
+    if (cquant_data_open_inputs((const char *const *)argv + 4, argc - 4, &o, &d)) return fail();
+    g_d = d;
     const cquant_array_t *x;
     const int64_t *lab;
     int64_t first;
@@ -101,6 +110,7 @@ int main(int argc, char **argv) {
       if (cquant_data_check_inputs(m, d)) return fail();
       for (int i = 0; i < n && i < 16; i++) names[i] = cquant_data_input_name(d, i), in[i] = *cquant_data_input(d, i);
       if (cquant_onnx_run(m, n, names, in, y)) return fail();
+      for (int i = 1; i < cquant_onnx_num_outputs(m) && i < 4; i++) cquant_array_free(&y[i]);
       char p[4096];
       snprintf(p, sizeof p, "%s/y%d.npy", argv[3], b++);
       if (cquant_npy_save(p, y[0].dtype, y[0].ndim, y[0].shape, y[0].data)) return fail();
@@ -118,9 +128,14 @@ int main(int argc, char **argv) {
     const cquant_array_t *x;
     const int64_t *lab;
     int64_t first;
-    if (cquant_onnx_load(argv[2], &m) || cquant_data_open(argv[3], 0, 1, 4, &d)) return fail();
+    if (cquant_onnx_load(argv[2], &m)) return fail();
+    g_m = m;
+    if (cquant_data_open(argv[3], 0, 1, 4, &d)) return fail();
+    g_d = d;
     if (cquant_data_next(d, &x, &lab, &first) != 1 || cquant_data_check_shape(m, x, argv[3])) return fail();
     printf("ok\n");
+    cquant_data_close(d);
+    cquant_onnx_free(m);
     return 0;
   }
   fprintf(stderr, "usage: see the comment at the top of tests/image_tool.c\n");
