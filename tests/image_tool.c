@@ -3,7 +3,8 @@
  *                                                baseline JPEG with libjpeg-turbo (4:4:4 chroma)
  *   image_tool dump SPEC OUTDIR [NAME=VALUE...]  opens SPEC with cquant_data_open_ex and the options
  *                                                (cquant_data_options_set), and writes every batch as
- *                                                OUTDIR/xK.npy (and labels as OUTDIR/yK.npy); on error
+ *                                                OUTDIR/xK.npy (and labels as OUTDIR/yK.npy; OUTDIR
+ *                                                "-": nothing written, for timing); on error
  *                                                prints cquant's message on one line and exits 1
  *   image_tool check MODEL.onnx NPY             cquant_data_check_shape of NPY's first batch
  *   image_tool multi MODEL OUTDIR NAME=SRC...    cquant_data_open_inputs (batches of 7), the inputs
@@ -77,6 +78,10 @@ int main(int argc, char **argv) {
     while ((k = cquant_data_next(d, &x, &lab, &first)) == 1) {
       char p[4096];
       snprintf(p, sizeof p, "%s/x%d.npy", argv[3], b);
+      if (!strcmp(argv[3], "-")) { /* read only (timing) */
+        b++;
+        continue;
+      }
       if (cquant_npy_save(p, x->dtype, x->ndim, x->shape, x->data)) return fail();
       if (lab) {
         snprintf(p, sizeof p, "%s/y%d.npy", argv[3], b);
