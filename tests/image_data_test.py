@@ -370,5 +370,49 @@ if have_onnx:
     r = subprocess.run([CQ, "ptq", img_model, "--calib", d1, "-o", out2, "--layout", "nhcw"], capture_output=True, text=True)
     check("bad: --layout nhcw: exit 1, one line", r.returncode == 1 and "--layout 'nhcw': nchw or nhwc" in r.stderr, r.stderr)
 
+# ---- a shipped model on its own test images, as PNG files ----------------------------------------
+import gzip
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+fm = "/usr/share/datasets/fashion-mnist"
+if os.path.exists(f"{fm}/t10k-images-idx3-ubyte.gz") and os.path.exists(f"{root}/models/fmnist_cnn.onnx"):
+    n = 1000
+    with gzip.open(f"{fm}/t10k-images-idx3-ubyte.gz") as f:
+        xt = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:n]
+    with gzip.open(f"{fm}/t10k-labels-idx1-ubyte.gz") as f:
+        yt = np.frombuffer(f.read(), np.uint8, offset=8)[:n]
+    d5, d6 = f"{tmp}/fm_classes", f"{tmp}/fm_flat"
+    os.makedirs(d6)
+    for k in range(n):
+        os.makedirs(f"{d5}/{yt[k]}", exist_ok=True)
+        b = png_bytes(xt[k])
+        for path in (f"{d5}/{yt[k]}/{k:05d}.png", f"{d6}/{k:05d}.png"):
+            with open(path, "wb") as f:
+                f.write(b)
+    model = f"{root}/models/fmnist_cnn.onnx"
+
+    def top1(*args):
+        r = subprocess.run([CQ, "eval", *args, "--exec", "float"], capture_output=True, text=True)
+        import re
+        m = re.search(r"top-1 ([0-9.]+)% \(([0-9]+) of ([0-9]+)\)", r.stdout)
+        return (m.group(1), int(m.group(2)), int(m.group(3))) if m else (r.stdout + r.stderr, -1, -1)
+    a = top1(model, "--data", f"fashion-mnist:test:{n}")
+    b = top1(model, "--data", d5, "--channel-order", "gray")
+    check(f"fmnist_cnn on its first {n} test images as gray PNG class folders: top-1 {b[0]}% = {a[0]}% from the IDX files",
+          a[1] >= 0 and a == b, f"{a} vs {b}")
+    qa, qb = f"{tmp}/fm_q_idx.onnx", f"{tmp}/fm_q_png.onnx"
+    ra = subprocess.run([CQ, "ptq", model, "--calib", f"fashion-mnist:test:{n}", "-o", qa], capture_output=True, text=True)
+    rb = subprocess.run([CQ, "ptq", model, "--calib", d6, "--channel-order", "gray", "-o", qb], capture_output=True, text=True)
+    ta, tb = top1(qa, "--data", f"fashion-mnist:test:{n}"), top1(qb, "--data", f"fashion-mnist:test:{n}")
+    check(f"fmnist_cnn cquant ptq calibrated on the PNG folder: fake-quant top-1 {tb[0]}% = {ta[0]}% calibrated on the IDX files",
+          ra.returncode == 0 and rb.returncode == 0 and ta[1] >= 0 and ta == tb, ra.stderr + rb.stderr + f"{ta} vs {tb}")
+    if ra.returncode == 0 and rb.returncode == 0 and have_onnx:
+        ia = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in onnx.load(qa).graph.initializer}
+        ib = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in onnx.load(qb).graph.initializer}
+        worst = max((np.abs(ia[k] - ib[k]) / np.maximum(np.abs(ia[k]), 1e-30)).max() if ia[k].size else 0 for k in ia) if ia.keys() == ib.keys() else 1
+        check(f"  ... and both files' initializers agree within 1e-6 relative (worst {worst:.1e}: F5 in double vs the IDX reader's float32)",
+              worst <= 1e-6)
+else:
+    print("skip the fashion-mnist checks: dataset-fashion-mnist or models/ is missing")
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
