@@ -1,8 +1,11 @@
 /* Data sources for calibration and evaluation, and the evaluation of a classifier on one.
  *
- * A source yields batches (float32 arrays in the model's input layout, batch along axis 0) and,
- * when it has them, one int64 label per sample. It is opened from a specification the CLI takes
- * (cquant_data_open) or from callbacks (cquant_data_from_callbacks: the Python module's iterables). */
+ * A source yields batches (arrays in the model's input layout, batch along axis 0: float32, or the
+ * stored integer type of a token .npy) and, when it has them, one int64 label per sample. It is
+ * opened from a specification the CLI takes (cquant_data_open, cquant_data_open_ex with image
+ * preprocessing, cquant_data_open_inputs for several inputs) or from callbacks
+ * (cquant_data_from_callbacks: the Python module's iterables). File kinds and the preprocessing
+ * equations: docs/formats.md, "Image folders and token files". */
 #ifndef CQUANT_DATA_H
 #define CQUANT_DATA_H
 
@@ -17,9 +20,11 @@ extern "C" {
 typedef struct cquant_data cquant_data_t;
 
 /* spec: "fashion-mnist[:train|test][:N]" (images as (pixel / 255 - mean) / std, with labels), one
- * .npy file (float32 or float16; cut into batches of `batch` along axis 0) or a folder of .npy files
- * (one batch each, in name order). batch <= 0 means 100. IO for a missing file or folder,
- * BAD_FORMAT for an empty array or folder; the message names the spec. */
+ * .npy file (float32 or float16 read as float32, integer and bool types as stored; cut into batches
+ * of `batch` along axis 0), a folder of .npy files (one batch each, in name order) or a folder of
+ * images (cquant_data_open_ex with mean and std for every channel and no resize or crop). batch <= 0
+ * means 100. IO for a missing file or folder, BAD_FORMAT for an empty array or folder; the message
+ * names the spec. */
 int cquant_data_open(const char *spec, float mean, float std, int64_t batch, cquant_data_t **out);
 
 /* A source over callbacks. next fills *x (and *labels, or leaves it NULL) with arrays that stay
