@@ -20,7 +20,9 @@ void cquant__fconv_init_ref(cquant__kernels_t *k) { k->dw_row_f32 = dw_row_f32_r
 
 int cquant__conv_threads(double work) {
   const int t = cquant_get_num_threads();
-  return work >= 2e5 ? t : 1; /* ~0.1 ms of work or more: worth a parallel region */
+  /* 10^6 multiply-adds (~0.1 ms) or more: small operators stay on one thread, where a helper thread
+   * the scheduler runs late could only make them slower */
+  return work >= 1e6 ? t : 1;
 }
 
 /* the run of k where 0 <= o + k sw < w, within [0, len) */

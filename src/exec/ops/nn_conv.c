@@ -144,10 +144,12 @@ static int conv_setup(const Onnx__NodeProto *node, const cquant_array_t *x, cons
     const int64_t K = p->cg * p->ksz, P = p->Pout;                                                                                 \
     int64_t PB = ((int64_t)1 << 21) / (K > 0 ? K : 1);                                                                             \
     PB = PB < 1 ? 1 : PB > P ? P : PB;                                                                                             \
-    /* several images: one per thread with a single-threaded GEMM, as conv.c; one: BLAS's threads */                               \
+    /* several images: one per thread, each with a single-threaded GEMM; one image: single-threaded   \
+     * too (OpenBLAS's threads at the join wait for a helper the scheduler may not run for a time     \
+     * slice on a busy machine; conv.c splits 2-D float32 work over its own pool instead) */          \
     const int threads = cquant_get_num_threads(), per_image = p->n > 1 && threads > 1;                                             \
     int oom = 0;                                                                                                                   \
-    if (per_image) openblas_set_num_threads(1);                                                                                    \
+    if (threads > 1) openblas_set_num_threads(1);                                                                                  \
     _Pragma("omp parallel num_threads(per_image ? threads : 1)")                                                                   \
     {                                                                                                                              \
       T *col = malloc(sizeof(T) * (size_t)(K * PB) + 16);                                                                              \
@@ -204,7 +206,7 @@ static int conv_setup(const Onnx__NodeProto *node, const cquant_array_t *x, cons
     }                                                                                                                              \
       free(col);                                                                                                                   \
     }                                                                                                                              \
-    if (per_image) openblas_set_num_threads(threads);                                                                              \
+    if (threads > 1) openblas_set_num_threads(threads);                                                                            \
     return oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;                                                                   \
   }
 
@@ -220,10 +222,12 @@ CONV_ND(conv_nd_f64, double, cblas_dgemm)
     const int64_t R = p->mg * p->ksz, P = p->Pin;                                                                                  \
     int64_t PB = ((int64_t)1 << 21) / (R > 0 ? R : 1);                                                                             \
     PB = PB < 1 ? 1 : PB > P ? P : PB;                                                                                             \
-    /* several images: one per thread with a single-threaded GEMM, as conv.c; one: BLAS's threads */                               \
+    /* several images: one per thread, each with a single-threaded GEMM; one image: single-threaded   \
+     * too (OpenBLAS's threads at the join wait for a helper the scheduler may not run for a time     \
+     * slice on a busy machine; conv.c splits 2-D float32 work over its own pool instead) */          \
     const int threads = cquant_get_num_threads(), per_image = p->n > 1 && threads > 1;                                             \
     int oom = 0;                                                                                                                   \
-    if (per_image) openblas_set_num_threads(1);                                                                                    \
+    if (threads > 1) openblas_set_num_threads(1);                                                                                  \
     _Pragma("omp parallel num_threads(per_image ? threads : 1)")                                                                   \
     {                                                                                                                              \
       T *col = malloc(sizeof(T) * (size_t)(R * PB) + 16);                                                                              \
@@ -277,7 +281,7 @@ CONV_ND(conv_nd_f64, double, cblas_dgemm)
     }                                                                                                                              \
       free(col);                                                                                                                   \
     }                                                                                                                              \
-    if (per_image) openblas_set_num_threads(threads);                                                                              \
+    if (threads > 1) openblas_set_num_threads(threads);                                                                            \
     return oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;                                                                   \
   }
 
