@@ -134,6 +134,21 @@ for n, px in src.items():
     write_png(f"{d0}/{n}", px)
 write_png(f"{d0}/d_rgb16.PNG", p16, bits=16)
 src["d_rgb16.PNG"] = np.floor(p16.astype(np.float64) * 255 / 65535 + 0.5).astype(np.uint8)  # png_set_scale_16
+# a palette PNG with transparency (PLTE + tRNS; 4-bit indices): expanded to RGB, alpha dropped
+pal = rng.integers(0, 256, (16, 3), dtype=np.uint8)
+idx = rng.integers(0, 16, (9, 13), dtype=np.uint8)
+packed = [np.concatenate([(r[0::2] << 4) | np.append(r[1::2], 0)[:len(r[0::2])]]) for r in idx]
+
+
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+
+with open(f"{d0}/g_pal.png", "wb") as f:
+    f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 13, 9, 4, 3, 0, 0, 0)) + chunk(b"PLTE", pal.tobytes()) +
+            chunk(b"tRNS", bytes(range(0, 160, 10))) + chunk(b"IDAT", zlib.compress(b"".join(b"\x00" + r.astype(np.uint8).tobytes() for r in packed))) +
+            chunk(b"IEND", b""))
+src["g_pal.png"] = pal[idx]
 jp = smooth(9, 13)
 write_jpeg(f"{d0}/e_rgb.jpg", jp)
 jg = smooth(9, 13, 1)
@@ -141,18 +156,20 @@ write_jpeg(f"{d0}/f_gray.jpeg", jg)
 with open(f"{d0}/notes.txt", "w") as f:
     f.write("not an image: ignored by name\n")
 r, xs, ys = dump(d0, f"{tmp}/o0", "batch=4")
-check("decode: a folder of 4 PNG + 2 JPEG images (notes.txt ignored) reads as batches 4 + 2",
-      r.returncode == 0 and [x.shape for x in xs] == [(4, 3, 9, 13), (2, 3, 9, 13)] and not ys, r.stdout + r.stderr)
+check("decode: a folder of 5 PNG + 2 JPEG images (notes.txt ignored) reads as batches 4 + 3",
+      r.returncode == 0 and [x.shape for x in xs] == [(4, 3, 9, 13), (3, 3, 9, 13)] and not ys, r.stdout + r.stderr)
 if r.returncode == 0 and len(xs) == 2:
     got = np.concatenate(xs)
     names = sorted(os.listdir(d0))
     names.remove("notes.txt")
     names.sort()
-    for i, n in enumerate(names[:4]):
+    names = names[:4] + names[6:] + names[4:6]  # the PNGs first: a..d, g; then the JPEGs e, f
+    got = np.concatenate([got[:4], got[6:], got[4:6]])
+    for i, n in enumerate(names[:5]):
         px = src[n][:, :, :3] if src[n].ndim == 3 else src[n]
         ref = preprocess_ref(px)
         check(f"decode: {n} equals its pixels / 255", np.array_equal(got[i], ref), f"max diff {np.abs(got[i] - ref).max()}")
-    pix = np.rint(got[4:] * 255)
+    pix = np.rint(got[5:] * 255)
     e = np.abs(pix[0].transpose(1, 2, 0) - jp)
     check("decode: e_rgb.jpg (quality 100, 4:4:4) within 4 of the encoded pixels, mean error under 1",
           e.max() <= 4 and e.mean() < 1, f"max {e.max()} mean {e.mean():.3f}")
