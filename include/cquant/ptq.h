@@ -127,6 +127,12 @@ typedef struct {
   cquant_ptq_act_report_t act;
   int has_output_sqnr;               /* float vs quantized model at the layer's output */
   double output_sqnr_db;
+  /* accuracy-driven fallback (cquant_ptq_fallback): the integer top-1 with only this layer quantized
+   * (the other candidates in float), its drop in points below float (eq. F1 of docs/calibration.md)
+   * and its rank (0: the largest drop) */
+  int has_sensitivity;
+  double sensitivity_top1, sensitivity_drop;
+  int sensitivity_rank;
 } cquant_ptq_layer_report_t;
 
 typedef struct {
@@ -159,6 +165,15 @@ typedef struct {
   size_t output_bytes;               /* bytes of the model written */
   cquant_ptq_t *session;             /* cquant_ptq_run_job: the session the names point into (freed
                                         with the result); NULL for results filled step by step */
+  /* accuracy-driven fallback: configurations evaluated (each one fake-quant and integer run over
+   * ev), whether the final model meets max_drop, and per layer (n_layers entries, NULL before a
+   * fallback; cquant_ptq_fallback only) the integer top-1 with only that layer quantized (NaN: not
+   * measured, e.g. excluded by the user) and its rank by that top-1 (0: the lowest; -1) */
+  int n_fallback_evals;
+  int fallback_met;
+  double fallback_base_top1;         /* integer top-1 before the fallback */
+  double *sensitivity;
+  int *sensitivity_rank;
 } cquant_ptq_result_t;
 void cquant_ptq_result_free(cquant_ptq_result_t *r);
 
@@ -167,9 +182,19 @@ void cquant_ptq_result_free(cquant_ptq_result_t *r);
  * fields and r->method. */
 int cquant_ptq_choose(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r);
 
-/* Accuracy-driven fallback after cquant_ptq_choose: keeps layers in float, the one whose
- * exclusion helps most first, until the integer top-1 is within max_drop points of float. */
+/* Accuracy-driven fallback after cquant_ptq_choose (docs/calibration.md, eq. F1-F3): measures each
+ * layer's sensitivity (the integer top-1 with only that layer quantized, the other candidates in
+ * float: one evaluation per layer), ranks the layers by it (the lowest first) and keeps the fewest
+ * first ones of the ranking in float that bring the integer top-1 within max_drop points of float,
+ * found by bisection over the ranking. At most L + 10 evaluations for L candidate layers
+ * (r->n_fallback_evals). When even every layer in float misses the budget, the best configuration
+ * evaluated is kept (r->fallback_met = 0). r->fallback lists the layers kept in float in rank order
+ * (top1_before: all quantized; top1_after: only that layer quantized). */
 int cquant_ptq_fallback(cquant_ptq_t *p, cquant_data_t *ev, double max_drop, cquant_ptq_result_t *r);
+/* The former greedy fallback, kept as the reference the tests compare with: each step evaluates
+ * every remaining layer in float and keeps the one that helps most (O(L^2) evaluations); steps
+ * carry the top-1 before and after. Fills n_fallback_evals and fallback_met, not the sensitivity. */
+int cquant_ptq_fallback_greedy(cquant_ptq_t *p, cquant_data_t *ev, double max_drop, cquant_ptq_result_t *r);
 
 /* The per-layer report of method m on batch x (top-1 fields from r when it was evaluated; r may
  * be NULL). Free with cquant_ptq_report_free. */

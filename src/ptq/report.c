@@ -1,6 +1,7 @@
 /* The per-layer report (include/cquant/ptq.h): weight error, activation parameters and their error
- * split into clipping and rounding (eq. 19-20), and the SQNR of the quantized model at each layer's
- * output; as a struct, as JSON, and as SVG plots. */
+ * split into clipping and rounding (eq. 19-20), the SQNR of the quantized model at each layer's
+ * output, and the fallback's sensitivity of each layer (docs/calibration.md, eq. F1; reused, not
+ * measured again); as a struct, as JSON, and as SVG plots. */
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -127,6 +128,12 @@ int cquant_ptq_report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_arr
       capture_t one = {1, &name, &cq.a[i]};
       run_capture(qdq, x, &one);
     }
+    if (r && r->sensitivity && r->sensitivity_rank && r->sensitivity_rank[i] >= 0) { /* measured by the fallback (eq. F1) */
+      o->has_sensitivity = 1;
+      o->sensitivity_top1 = r->sensitivity[i];
+      o->sensitivity_drop = r->float_eval.top1 - r->sensitivity[i];
+      o->sensitivity_rank = r->sensitivity_rank[i];
+    }
     const cquant_array_t *q = &cq.a[i];
     cquant_error_report_t er;
     if (q->data && cf.a[i].data && q->numel == cf.a[i].numel && !cquant_error_report(cf.a[i].data, q->data, (size_t)q->numel, NULL, &er)) {
@@ -192,6 +199,11 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
       cJSON_AddNumberToObject(a, "clipped_share", l->act.clipped_share);
     }
     if (l->has_output_sqnr) cJSON_AddNumberToObject(o, "output_sqnr_db", l->output_sqnr_db);
+    if (l->has_sensitivity) {
+      static const char *const keys[] = {"integer_top1_alone_quantized", "drop", "rank"};
+      const double v[] = {l->sensitivity_top1, l->sensitivity_drop, l->sensitivity_rank};
+      add_numbers(cJSON_AddObjectToObject(o, "sensitivity"), keys, v, 3);
+    }
   }
   *json = cJSON_Print(root);
   cJSON_Delete(root);

@@ -24,8 +24,9 @@ static const char usage_text[] =
     "                              or the cleaned float model plus OUT.cache (TensorRT implicit int8)\n"
     "  --eval DATA                 labelled data (fashion-mnist...): top-1 and latency of float,\n"
     "                              fake-quant and integer execution\n"
-    "  --max-drop P                keep the most sensitive layers in float, one at a time, until the\n"
-    "                              integer top-1 is within P points of float (needs --eval)\n"
+    "  --max-drop P                keep the fewest most sensitive layers in float that bring the integer\n"
+    "                              top-1 within P points of float (needs --eval): one evaluation per layer\n"
+    "                              ranks them, a bisection over the ranking picks how many (<= L + 10)\n"
     "  --report R.json             per-layer report (also printed): weight and activation parameters,\n"
     "                              SQNR, error split into clipping and rounding\n"
     "  --plot DIR                  per-layer SQNR bar chart and activation histograms (SVG)\n"
@@ -97,7 +98,10 @@ static void print_report(const cquant_ptq_report_t *rep) {
       snprintf(wsc, sizeof wsc, "%.0e", (double)l->w_scale_max);
     }
     if (l->has_output_sqnr) snprintf(osq, sizeof osq, "%.1f", l->output_sqnr_db);
-    const char *tail = l->excluded ? "  (float)" : "";
+    char tail[64];
+    if (l->has_sensitivity)
+      snprintf(tail, sizeof tail, "  #%d alone-quantized -%.2f pt%s", l->sensitivity_rank + 1, l->sensitivity_drop, l->excluded ? " (float)" : "");
+    else snprintf(tail, sizeof tail, "%s", l->excluded ? "  (float)" : "");
     if (l->has_act) print_act_row(l->node, l->op, wtxt, wsc, &l->act, osq, tail);
     else printf("%-26.26s %-6.6s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s%s\n", l->node, l->op, wtxt, wsc, "-", "-", "-", "-", "-", osq, tail);
   }
@@ -120,11 +124,16 @@ static void print_result(const char *model, const char *calib, const cquant_ptq_
     if (r->n_methods > 1) printf("best: %s\n", cquant_calib_method_name(r->method));
   }
   for (int k = 0; k < r->n_fallback; k++)
-    printf("--max-drop: keeping '%s' (%s) in float: integer top-1 %.2f%% -> %.2f%%\n", r->fallback[k].node, r->fallback[k].op,
-           r->fallback[k].top1_before, r->fallback[k].top1_after);
-  if (r->evaluated && r->max_drop >= 0 && r->float_eval.top1 - r->methods[r->best].integer.top1 > r->max_drop)
-    printf("--max-drop %.2f: %d layer%s kept in float; drop %.2f points\n", r->max_drop, r->n_fallback, r->n_fallback == 1 ? "" : "s",
-           r->float_eval.top1 - r->final.integer.top1);
+    printf("--max-drop: keeping '%s' (%s) in float (sensitivity rank %d: integer top-1 %.2f%% with it alone quantized)\n",
+           r->fallback[k].node, r->fallback[k].op, k + 1, r->fallback[k].top1_after);
+  if (r->evaluated && r->max_drop >= 0 && r->float_eval.top1 - r->methods[r->best].integer.top1 > r->max_drop) {
+    int cand = 0;
+    for (int i = 0; r->sensitivity_rank && i < r->n_layers; i++) cand += r->sensitivity_rank[i] >= 0;
+    printf("--max-drop %.2f: %d layer%s kept in float; drop %.2f points%s; %d evaluations (%d layers' sensitivity, %d in the search)\n",
+           r->max_drop, r->n_fallback, r->n_fallback == 1 ? "" : "s", r->float_eval.top1 - r->final.integer.top1,
+           r->fallback_met ? "" : " (the budget cannot be met: the best configuration evaluated is kept)", r->n_fallback_evals, cand,
+           r->n_fallback_evals - cand);
+  }
   if (r->report) print_report(r->report);
 }
 
