@@ -120,9 +120,9 @@ static int scan_dir(const char *dir, strlist_t *npy, strlist_t *img, strlist_t *
   }
   closedir(dh);
   if (!st) {
-    if (npy) qsort(npy->v, (size_t)npy->n, sizeof(char *), cmp_str);
-    qsort(img->v, (size_t)img->n, sizeof(char *), cmp_str);
-    if (sub) qsort(sub->v, (size_t)sub->n, sizeof(char *), cmp_str);
+    if (npy && npy->n > 1) qsort(npy->v, (size_t)npy->n, sizeof(char *), cmp_str);
+    if (img->n > 1) qsort(img->v, (size_t)img->n, sizeof(char *), cmp_str);
+    if (sub && sub->n > 1) qsort(sub->v, (size_t)sub->n, sizeof(char *), cmp_str);
   }
   return st;
 }
