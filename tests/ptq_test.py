@@ -249,6 +249,22 @@ r = cq("ptq", cnn, "--calib", "fashion-mnist:train:500", "--eval", "fashion-mnis
 m = re.search(r"--max-drop 0.20: (\d+) layers? kept in float; drop (-?[0-9.]+) points", r.stdout)
 check("--max-drop keeps layers in float until the drop is within budget",
       r.returncode == 0 and (m is None and "keeping" not in r.stdout or m and float(m.group(2)) <= 0.2 or m and int(m.group(1)) == 4), r.stdout[-300:] + r.stderr)
+# the fallback's cost: one evaluation per layer (its sensitivity) plus a bisection, at most L + 10
+# (docs/calibration.md eq. F1-F3), its sensitivity in the report; on both shipped models
+for name, path, budget in (("cnn", cnn, "0.2"), ("resnet", res, "1.5")):
+    rep = os.path.join(tmp, f"md_{name}.json")
+    r = cq("ptq", path, "--calib", "fashion-mnist:train:500", "--eval", "fashion-mnist:test:300", "-o", os.path.join(tmp, f"md_{name}.onnx"),
+           "--weights", "int4", "--weight-range", "minmax", "--max-drop", budget, "--report", rep)
+    L = re.search(r"(\d+) quantizable layers", r.stdout)
+    m = re.search(r"--max-drop [0-9.]+: (\d+) layers? kept in float; drop (-?[0-9.]+) points(.*?); (\d+) evaluations \((\d+) layers' sensitivity", r.stdout)
+    layers = json.load(open(rep))["layers"] if r.returncode == 0 and os.path.exists(rep) else []
+    sens = [l["sensitivity"] for l in layers if "sensitivity" in l]
+    ok = r.returncode == 0 and L and m and int(m.group(4)) <= int(L.group(1)) + 10 and int(m.group(5)) == int(L.group(1))
+    ok = ok and (float(m.group(2)) <= float(budget) or "cannot be met" in m.group(3))
+    ok = ok and len(sens) == len(layers) and sorted(s["rank"] for s in sens) == list(range(len(layers)))
+    ok = ok and sum(l["excluded"] for l in layers) == int(m.group(1))
+    check(f"--max-drop on {name}: at most L + 10 evaluations, the budget met, the sensitivity in the report",
+          ok, (m.group(0) if m else r.stdout[-400:] + r.stderr))
 
 # Conv + Clip(0, 6) (ReLU6) is one layer: its range is measured after the Clip, which then costs
 # nothing on the integers; a model calibrated from a folder of .npy batches

@@ -100,7 +100,7 @@ static void print_report(const cquant_ptq_report_t *rep) {
     if (l->has_output_sqnr) snprintf(osq, sizeof osq, "%.1f", l->output_sqnr_db);
     char tail[64];
     if (l->has_sensitivity)
-      snprintf(tail, sizeof tail, "  #%d alone-quantized -%.2f pt%s", l->sensitivity_rank + 1, l->sensitivity_drop, l->excluded ? " (float)" : "");
+      snprintf(tail, sizeof tail, "  #%d alone-quantized: drop %.2f pt%s", l->sensitivity_rank + 1, l->sensitivity_drop, l->excluded ? " (float)" : "");
     else snprintf(tail, sizeof tail, "%s", l->excluded ? "  (float)" : "");
     if (l->has_act) print_act_row(l->node, l->op, wtxt, wsc, &l->act, osq, tail);
     else printf("%-26.26s %-6.6s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s%s\n", l->node, l->op, wtxt, wsc, "-", "-", "-", "-", "-", osq, tail);
