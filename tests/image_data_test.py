@@ -299,6 +299,33 @@ if have_onnx:
     r, xs, _ = dump(f"{tmp}/ids64.npy", f"{tmp}/o3", "batch=16")
     check("tokens: an int64 .npy reads as int64 batches of 16, 16, 8, values kept",
           r.returncode == 0 and [x.dtype for x in xs] == [np.int64] * 3 and np.array_equal(np.concatenate(xs), ids), r.stdout)
+    h16 = rng.standard_normal((10, 3)).astype(np.float16)
+    np.save(f"{tmp}/h16.npy", h16)
+    r, xs, _ = dump(f"{tmp}/h16.npy", f"{tmp}/o3h", "batch=4")
+    check("npy: a float16 .npy reads as float32 batches of 4, 4, 2, values exact",
+          r.returncode == 0 and [x.dtype for x in xs] == [np.float32] * 3 and np.array_equal(np.concatenate(xs), h16.astype(np.float32)), r.stdout)
+    nan = np.ones((10, 3), np.float32)
+    nan[7, 1] = np.nan
+    np.save(f"{tmp}/nan.npy", nan)
+    r, xs, _ = dump(f"{tmp}/nan.npy", f"{tmp}/o3n", "batch=4")
+    check("bad: a NaN in the second batch of a .npy is named (element 22)", r.returncode == 1 and "element 22 is NaN" in r.stdout, r.stdout)
+    with open(f"{tmp}/ids64.npy", "rb") as f:
+        b = f.read()
+    with open(f"{tmp}/trunc.npy", "wb") as f:
+        f.write(b[:-8])
+    r, xs, _ = dump(f"{tmp}/trunc.npy", f"{tmp}/o3t")
+    check("bad: a truncated .npy is refused at open", r.returncode == 1 and "but the header promises" in r.stdout, r.stdout)
+    np.save(f"{tmp}/f64.npy", np.zeros((4, 2)))
+    r, xs, _ = dump(f"{tmp}/f64.npy", f"{tmp}/o3f")
+    check("bad: a float64 .npy is one clear error", r.returncode == 1 and "f64.npy" in r.stdout and "\n" not in r.stdout.strip(), r.stdout)
+    big = np.lib.format.open_memmap(f"{tmp}/big.npy", mode="w+", dtype=np.int64, shape=(80000, 64))
+    big[:] = 1
+    del big
+    np.save(f"{tmp}/small.npy", np.ones((800, 64), np.int64))
+    (rcs, ms), (rcb, mb) = [peak_kib(TOOL, "dump", f"{tmp}/{n}.npy", "-", "batch=100") for n in ("small", "big")]
+    check(f"streaming: a 41 MB int64 .npy peaks at {mb} KiB RSS, a 0.4 MB one at {ms} KiB (within 2 MiB)",
+          rcs == 0 and rcb == 0 and mb - ms < 2048, f"rc {rcs} {rcb}")
+    os.remove(f"{tmp}/big.npy")
     r = subprocess.run([TOOL, "check", tok_model, f"{tmp}/ids64.npy"], capture_output=True, text=True)
     check("tokens: int64 ids fit the model's int64 input", r.returncode == 0, r.stdout)
     r = subprocess.run([TOOL, "check", tok_model, f"{tmp}/ids32.npy"], capture_output=True, text=True)

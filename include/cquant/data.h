@@ -20,8 +20,8 @@ extern "C" {
 typedef struct cquant_data cquant_data_t;
 
 /* spec: "fashion-mnist[:train|test][:N]" (images as (pixel / 255 - mean) / std, with labels), one
- * .npy file (float32 or float16 read as float32, integer and bool types as stored; cut into batches
- * of `batch` along axis 0), a folder of .npy files (one batch each, in name order) or a folder of
+ * .npy file (float32 or float16 read as float32, integer and bool types as stored; read `batch` rows
+ * at a time along axis 0, never whole), a folder of .npy files (one batch each, in name order) or a folder of
  * images (cquant_data_open_ex with mean and std for every channel and no resize or crop). batch <= 0
  * means 100. IO for a missing file or folder, BAD_FORMAT for an empty array or folder; the message
  * names the spec. */

@@ -31,6 +31,13 @@ struct cquant_data {
   char **in_names;
   cquant_data_t **in_src;
   const cquant_array_t *last; /* the current batch (cquant_data_input) */
+  /* one .npy read in batches (open_npy_stream): file, data offset, element type, rows, row shape */
+  FILE *npy;
+  long long npy_off;
+  cquant_dtype_t npy_dt;
+  int64_t npy_rows, npy_per;
+  int npy_ndim;
+  int64_t npy_shape[CQUANT_MAX_DIMS];
 };
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -43,6 +50,7 @@ void cquant_data_close(cquant_data_t *d) {
   cquant_array_free(&d->cur_f32);
   cquant_array_free(&d->cur_labels);
   free(d->file_labels);
+  if (d->npy) fclose(d->npy);
   for (int i = 0; i < d->n_in; i++) {
     free(d->in_names[i]);
     cquant_data_close(d->in_src[i]);
@@ -185,6 +193,98 @@ static int load_npy(const char *path, cquant_array_t *a) {
   return 0;
 }
 
+/* One .npy read in batches: only the header is read here (parsed by cquant_npy_parse on a copy whose
+ * first dimension is 0), each batch's rows later (memory independent of the number of rows). */
+static int open_npy_stream(cquant_data_t *d, const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return cquant__error(CQUANT_STATUS_IO, "%s: cannot open the file", path);
+  d->npy = f;
+  unsigned char pre[12];
+  if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6)) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: not a .npy file (bad magic)", path);
+  size_t hstart = 10, hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
+  if (pre[6] == 2 || pre[6] == 3) {
+    if (fread(pre + 10, 1, 2, f) != 2) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: truncated .npy header", path);
+    hstart = 12, hlen |= ((size_t)pre[10] << 16) | ((size_t)pre[11] << 24);
+  }
+  if (hlen > (1u << 24)) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: .npy header too long", path);
+  char *h = malloc(hlen + 16), *syn = malloc(hlen + 32);
+  int st = 0;
+  if (!h || !syn) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "data: out of memory");
+  else if (fread(h, 1, hlen, f) != hlen) st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: truncated .npy header", path);
+  long long rows = -1;
+  if (!st) { /* the copy: "'shape': (N" becomes "'shape': (0"; the real parser checks the rest */
+    h[hlen] = 0;
+    char *sh = strstr(h, "'shape'"), *lp = sh ? strchr(sh, '(') : NULL, *e = NULL;
+    if (lp) rows = strtoll(lp + 1, &e, 10);
+    if (!lp || e == lp + 1 || rows < 0) rows = -1;
+    if (rows >= 0) {
+      const size_t a = (size_t)(lp + 1 - h), rest = hlen - (size_t)(e - h);
+      memcpy(syn, "\x93NUMPY\x02\x00", 8);
+      const size_t nl = a + 1 + rest;
+      syn[8] = (char)(nl & 255), syn[9] = (char)((nl >> 8) & 255), syn[10] = (char)((nl >> 16) & 255), syn[11] = 0;
+      memcpy(syn + 12, h, a);
+      syn[12 + a] = '0';
+      memcpy(syn + 13 + a, e, rest);
+      cquant_array_t meta;
+      if ((st = cquant_npy_parse(syn, 12 + nl, &meta))) cquant__error_prefix(st, path);
+      else {
+        d->npy_dt = meta.dtype, d->npy_ndim = meta.ndim;
+        memcpy(d->npy_shape, meta.shape, sizeof d->npy_shape);
+        cquant_array_free(&meta);
+      }
+    }
+  }
+  free(h);
+  free(syn);
+  if (st) return st;
+  if (rows < 0 || d->npy_ndim < 1) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the array has no rows (a shape (N, ...) is needed)", path);
+  const cquant_dtype_info_t *in = cquant_dtype_info(d->npy_dt);
+  if (!in || in->bits < 8 || (in->is_float && d->npy_dt != CQUANT_DT_F32 && d->npy_dt != CQUANT_DT_F16))
+    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: %s arrays are not read as model input (float16/32, integer or bool)", path, in ? in->name : "?");
+  int64_t per = 1;
+  for (int i = 1; i < d->npy_ndim; i++) per *= d->npy_shape[i];
+  d->npy_rows = rows, d->npy_per = per, d->npy_off = (long long)(hstart + hlen);
+  d->npy_shape[0] = rows;
+  if (!rows || !per) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the array is empty", path);
+  struct stat sb;
+  const long long want = d->npy_off + (long long)rows * per * (in->bits / 8);
+  if (fstat(fileno(f), &sb) || (long long)sb.st_size != want)
+    return cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: %lld bytes, but the header promises %lld", path, (long long)sb.st_size, want);
+  return 0;
+}
+
+/* The next rows of a streamed .npy: float16 converted to float32, float values checked finite. */
+static int next_npy_stream(cquant_data_t *d, const cquant_array_t **x) {
+  if (d->pos >= d->npy_rows) return 0;
+  const int64_t bs = d->npy_rows - d->pos < d->batch ? d->npy_rows - d->pos : d->batch;
+  int64_t shape[CQUANT_MAX_DIMS];
+  memcpy(shape, d->npy_shape, sizeof shape);
+  shape[0] = bs;
+  const size_t es = (size_t)cquant_dtype_info(d->npy_dt)->bits / 8, n = (size_t)(bs * d->npy_per);
+  cquant_array_free(&d->cur_f32);
+  int st = cquant_array_alloc(&d->cur_f32, d->npy_dt, d->npy_ndim, shape);
+  if (st) return st;
+  if (fseeko(d->npy, (off_t)(d->npy_off + (long long)((size_t)(d->pos * d->npy_per) * es)), SEEK_SET) || fread(d->cur_f32.data, es, n, d->npy) != n)
+    return cquant__error(CQUANT_STATUS_IO, "%s: read error at row %lld", d->spec, (long long)d->pos);
+  if (d->npy_dt == CQUANT_DT_F16) {
+    if ((st = cquant_array_alloc(&d->cur, CQUANT_DT_F32, d->npy_ndim, shape)) || (st = cquant_convert_to_f32(d->cur_f32.data, n, CQUANT_DT_F16, d->cur.data)))
+      return st;
+  } else {
+    d->cur = d->cur_f32; /* taken over */
+    memset(&d->cur_f32, 0, sizeof d->cur_f32);
+  }
+  if (d->cur.dtype == CQUANT_DT_F32) {
+    const float *v = d->cur.data;
+    for (size_t i = 0; i < n; i++)
+      if (!isfinite(v[i]))
+        return cquant__error(CQUANT_STATUS_NOT_FINITE, "%s: element %lld is %s; cquant refuses NaN/Inf input (replace or remove them first)", d->spec,
+                             (long long)((size_t)(d->pos * d->npy_per) + i), isnan(v[i]) ? "NaN" : (v[i] > 0 ? "+Inf" : "-Inf"));
+  }
+  d->pos += bs;
+  *x = &d->cur;
+  return 1;
+}
+
 int cquant_data_open(const char *spec, float mean, float std, int64_t batch, cquant_data_t **out) {
   cquant_data_options_t o;
   cquant_data_options_default(&o);
@@ -218,10 +318,8 @@ int cquant_data_open_ex(const char *spec, const cquant_data_options_t *opt, cqua
     st = cquant__error(CQUANT_STATUS_IO, "%s: no such file or folder", spec);
   } else if (S_ISDIR(sb.st_mode)) {
     st = open_dir(d, spec);
-  } else { /* one .npy: loaded whole and cut into batches along axis 0 */
-    if (!(st = load_npy(spec, &d->images_arr)) && (d->images_arr.ndim < 1 || !d->images_arr.numel))
-      st = cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the array is empty", spec);
-    d->in_memory = 1;
+  } else { /* one .npy: read in batches along axis 0 */
+    st = open_npy_stream(d, spec);
   }
   if (st) {
     cquant_data_close(d);
@@ -374,6 +472,7 @@ static int next_one(cquant_data_t *d, const cquant_array_t **x, const int64_t **
     *x = &d->cur;
     return 1;
   }
+  if (d->npy) return next_npy_stream(d, x);
   if (d->file_i >= d->n_files) return 0;
   if (d->images) return next_images(d, x, labels);
   int st = load_npy(d->files[d->file_i], &d->cur);
@@ -389,6 +488,7 @@ int cquant_data_has_labels(const cquant_data_t *d) { return d && d->has_labels; 
 int64_t cquant_data_size(const cquant_data_t *d) {
   if (d && d->n_in) return cquant_data_size(d->in_src[0]);
   if (d && d->images) return d->n_files;
+  if (d && d->npy) return d->npy_rows;
   return d && d->in_memory ? d->images_arr.shape[0] : -1;
 }
 const char *cquant_data_name(const cquant_data_t *d) { return d ? d->spec : ""; }
