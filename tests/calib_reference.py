@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """An independent NumPy implementation of cquant's histogram calibration (docs/calibration.md):
-the streaming power-of-two histogram, the percentile rules, and TensorRT's entropy (KL) search
+the streaming power-of-two histogram, the fixed-width growing one of the entropy method, the percentile rules, and TensorRT's entropy (KL) search
 written the way pytorch-quantization writes it (numpy.linspace / numpy.digitize / KL divergence).
 It runs `cquant calibrate --json` on generated batches and checks the ranges cquant chose.
 
@@ -30,15 +30,23 @@ def check(name, ok, detail=""):
 
 
 class Hist:
-    """Bins of width 2**e2 aligned to 0: bin k holds floor(x * 2**-e2) (float32 product), in a fixed
-    window of bins [-cap/2, cap/2); values beyond it double the width, bin k -> k // 2."""
+    """Bins aligned to 0: bin k holds floor(x * inv) (float32 product), inv = inv0 * 2**-e2, in a
+    window of bins [-cap/2, cap/2). Power-of-two widths (percentile, MSE): inv0 = 1, 2**e2 the
+    smallest power of two with `target` |x| bins over the first batch, and values beyond the window
+    double the width, bin k -> k // 2. Fixed width (entropy, eq. C9-C10): the first batch's
+    max|x| / target is the width; values beyond the window double the window at that width until it
+    reaches max_cap bins, and only then does the width double."""
 
-    def __init__(self, cap):
+    def __init__(self, cap, max_cap=None, fixed=False):
         self.cap, self.started, self.e2, self.kmin = cap, False, 0, -cap // 2
+        self.max_cap, self.fixed, self.inv0 = max_cap or cap, fixed, np.float32(1.0)
         self.counts = np.zeros(cap, np.int64)
 
     def inv(self):
-        return np.float32(2.0 ** -self.e2)
+        return np.float32(np.ldexp(self.inv0, -self.e2))
+
+    def width(self):
+        return 2.0 ** self.e2 / float(self.inv0)
 
     def coarsen(self):
         k = np.arange(self.kmin, self.kmin + self.cap)
@@ -46,13 +54,21 @@ class Hist:
         np.add.at(new, k // 2 - self.kmin, self.counts)
         self.counts, self.e2 = new, self.e2 + 1
 
+    def grow(self):
+        new = np.zeros(2 * self.cap, np.int64)
+        new[self.cap // 2 : self.cap // 2 + self.cap] = self.counts
+        self.counts, self.cap, self.kmin = new, 2 * self.cap, -self.cap
+
     def cover(self, mn, mx):
         while True:
             lo = np.floor(np.float32(mn) * self.inv())
             hi = np.floor(np.float32(mx) * self.inv())
             if lo >= self.kmin and hi < self.kmin + self.cap:
                 return
-            self.coarsen()
+            if self.fixed and self.cap < self.max_cap:
+                self.grow()
+            else:
+                self.coarsen()
 
     def add(self, x, target):
         x = x[np.isfinite(x)]
@@ -61,8 +77,11 @@ class Hist:
         mn, mx = x.min(), x.max()
         if not self.started:
             amax = max(abs(float(mn)), abs(float(mx)))
-            e2 = math.ceil(math.log2(amax / target)) if amax > 0 else -126
-            self.e2 = min(max(e2, -126), 100)
+            if self.fixed and amax > 0:
+                self.inv0 = np.float32(1.0 / float(np.float32(amax) / np.float32(target)))
+            else:
+                e2 = math.ceil(math.log2(amax / target)) if amax > 0 else -126
+                self.e2 = min(max(e2, -126), 100)
             self.started = True
         self.cover(mn, mx)
         k = np.floor(x * self.inv()).astype(np.int64) - self.kmin
@@ -85,13 +104,9 @@ def entropy_divergences(hist, qbins, start=128):
     for i in range(start, len(bins) + 1):
         space = np.linspace(0, i, num=qbins + 1)
         dig = np.digitize(range(i), space) - 1
-        dig[bins[:i] == 0] = -1
-        q = np.zeros(qbins)
-        for b in range(qbins):
-            sel = dig == b
-            if sel.any():
-                q[b] = bins[:i][sel].sum() / sel.sum()
-        new = np.where(dig >= 0, q[np.maximum(dig, 0)], 0.0)
+        nz = bins[:i] > 0
+        q = np.bincount(dig[nz], weights=bins[:i][nz], minlength=qbins) / np.maximum(np.bincount(dig[nz], minlength=qbins), 1)
+        new = np.where(nz, q[dig], 0.0)
         ref = bins[:i].copy()
         ref[-1] += bins[i:].sum()
         p, r = ref / ref.sum(), new / new.sum()
@@ -155,20 +170,26 @@ for name, batches in datasets.items():
         got = run_cquant(files, "--method", "percentile", "--percentile", str(p), "--asymmetric")
         check(f"{name}: percentile {p} two-sided", got == want, f"got {got}, want {want}")
 
-    # entropy, int8 (128 levels), int4 (8 levels), and uint8 asymmetric (256 levels, the unsigned form)
+    # entropy, int8 (128 levels), int4 (8 levels), and uint8 asymmetric (256 levels, the unsigned form),
+    # on the fixed-width histogram (eq. C9-C10; the growing stream with 128 bins to keep this quick)
+    ebins = 128 if name == "growing" else 2048
+    he = Hist(4 * ebins, 128 * ebins, fixed=True)
+    for b in data:
+        he.add(b, ebins)
+    we, absh = he.width(), he.fold()
     for dtype, qbins, extra in (("int8", 128, ()), ("int4", 8, ()), ("uint8", 256, ("--asymmetric",))):
-        got = run_cquant(files, "--method", "entropy", "--dtype", dtype, *extra)
+        got = run_cquant(files, "--method", "entropy", "--dtype", dtype, "--bins", str(ebins), *extra)
         if len(absh) <= 128:
-            check(f"{name}: entropy {dtype} (short histogram)", got[1] == np.float32(min(len(absh) * w, amax_data)))
+            check(f"{name}: entropy {dtype} (short histogram)", got[1] == np.float32(min(len(absh) * we, amax_data)))
             continue
         divs, args = entropy_divergences(absh, qbins)
         last_argmin = len(divs) - 1 - int(np.argmin(divs[::-1]))
         i_ref = args[last_argmin]
-        a_ref = min(np.float32(i_ref * w), np.float32(amax_data))
+        a_ref = min(np.float32(i_ref * we), np.float32(amax_data))
         if got[1] == np.float32(min(dmx, a_ref)):
-            check(f"{name}: entropy {dtype} cut-off bin {i_ref}", True)
+            check(f"{name}: entropy {dtype} cut-off bin {i_ref} of {len(absh)}", True)
         else:  # a tie broken by rounding: cquant's choice must be as good to 1e-9
-            i_c = int(round(float(got[1]) / w))
+            i_c = int(round(float(got[1]) / we))
             k = np.nonzero(args == i_c)[0]
             ok = len(k) == 1 and divs[k[0]] <= divs[last_argmin] * (1 + 1e-9) + 1e-15
             check(f"{name}: entropy {dtype} cut-off (tie)", ok, f"cquant bin {i_c}, reference {i_ref}")

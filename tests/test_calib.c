@@ -76,6 +76,50 @@ static void test_growth_keeps_counts(void) {
   cquant_observer_destroy(o);
 }
 
+/* Entropy (eq. C9-C10): the first batch's max|x| / 2048 is the width; a wider batch appends bins at
+ * that width (the window grows past 8192) until the range is 64x the first one, and only then does
+ * the width double. Merging histograms of different widths keeps every count. */
+static void test_entropy_growth(void) {
+  cquant_observer_t *o = make(CQUANT_CALIB_ENTROPY, CQUANT_QF_SYMMETRIC, CQUANT_DT_S8);
+  static float x[20000];
+  int64_t sh[1] = {20000}, total = 0;
+  const float scales[4] = {1.0f, 1.0f, 30.0f, 3000.0f};
+  double w0 = 0;
+  for (int b = 0; b < 4; b++) {
+    for (int i = 0; i < 20000; i++) x[i] = th_gauss();
+    x[0] = 6.0f * scales[b]; /* max|x| of the batch */
+    x[1] = -3.0f * scales[b];
+    CHECK(cquant_observer_update(o, x, 1, sh) == 0);
+    total += 20000;
+    cquant_observer_stats_t s;
+    cquant_observer_stats(o, &s);
+    CHECK(s.counted == total && s.seen == total);
+    if (b == 0) {
+      w0 = s.bin_width;
+      CHECKF(fabs(w0 - 6.0 / 2048) <= 6.0 / 2048 * 1e-6, "first width %g, want 6/2048", w0);
+      CHECK(s.bins == 8192);
+    } else if (b == 2) { /* 30x: appended bins, same width */
+      CHECKF(s.bin_width == w0 && s.bins == 131072, "width %g (first %g), %lld bins", s.bin_width, w0, (long long)s.bins);
+    } else if (b == 3) { /* 3000x: past the 64x window, the width doubles */
+      CHECKF(s.bin_width > w0 * 40 && s.bins == 262144, "width %g (first %g), %lld bins", s.bin_width, w0, (long long)s.bins);
+    }
+  }
+  float lo, hi;
+  CHECK(cquant_observer_ranges(o, &lo, &hi, 1) == 0);
+  CHECK(hi > 0 && hi <= 18000.0f && lo == -hi);
+  /* different widths: every count kept */
+  cquant_observer_t *a = make(CQUANT_CALIB_ENTROPY, CQUANT_QF_SYMMETRIC, CQUANT_DT_S8);
+  for (int i = 0; i < 20000; i++) x[i] = th_gauss() * 3.0f;
+  CHECK(cquant_observer_update(a, x, 1, sh) == 0);
+  CHECK(cquant_observer_merge(a, o) == 0);
+  cquant_observer_stats_t s;
+  cquant_observer_stats(a, &s);
+  CHECK(s.counted == total + 20000 && s.seen == total + 20000);
+  CHECK(cquant_observer_ranges(a, &lo, &hi, 1) == 0 && hi > 0);
+  cquant_observer_destroy(a);
+  cquant_observer_destroy(o);
+}
+
 /* Histograms add exactly: batches split over two observers and merged give the same range as one
  * observer that saw them all (each batch carries the same extremes, so the widths agree). */
 static void test_merge_exact(void) {
@@ -213,4 +257,4 @@ static void test_bad_input(void) {
   cquant_observer_destroy(o);
 }
 
-TH_MAIN(T(test_hist_kernels), T(test_growth_keeps_counts), T(test_merge_exact), T(test_mse_method_vs_brute_force), T(test_bad_input))
+TH_MAIN(T(test_hist_kernels), T(test_growth_keeps_counts), T(test_entropy_growth), T(test_merge_exact), T(test_mse_method_vs_brute_force), T(test_bad_input))

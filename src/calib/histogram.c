@@ -1,13 +1,17 @@
 /* The streaming histogram (docs/calibration.md, sec. 2, eq. C1-C2). */
+#include <float.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "calib/histogram.h"
 
-int cquant__hist_init(cquant__hist_t *h, int64_t cap) {
+int cquant__hist_init(cquant__hist_t *h, int64_t cap, int64_t max_cap, int fixed_width) {
   memset(h, 0, sizeof *h);
+  h->inv0 = 1.0f;
+  h->fixed_width = fixed_width;
   h->cap = cap;
-  h->kmin = -cap / 2; /* a fixed window of bins [-cap/2, cap/2) */
+  h->max_cap = fixed_width && max_cap > cap ? max_cap : cap;
+  h->kmin = -cap / 2; /* a window of bins [-cap/2, cap/2) */
   h->nbins = cap;
   h->counts = calloc((size_t)cap * 2, sizeof(uint64_t)); /* the second half: scratch for coarsen */
   if (!h->counts) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "histogram: out of memory");
@@ -35,15 +39,38 @@ static void coarsen(cquant__hist_t *h) {
   h->e2++;
 }
 
-/* Widens the bins until the values mn..mx fall inside the window (eq. C1, computed exactly as the
+/* Appends bins at the same width (eq. C10): the window [-cap/2, cap/2) doubles to [-cap, cap) and
+ * the counts keep their bin numbers. */
+static int grow(cquant__hist_t *h) {
+  const int64_t cap = h->cap * 2;
+  uint64_t *c = calloc((size_t)cap * 2, sizeof(uint64_t));
+  if (!c) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "histogram: out of memory (%lld bins)", (long long)cap);
+  memcpy(c + h->cap / 2, h->counts, sizeof(uint64_t) * (size_t)h->cap); /* old kmin - new kmin = cap/2 */
+  free(h->counts);
+  h->counts = c;
+  h->cap = h->nbins = cap;
+  h->kmin = -cap / 2;
+  return CQUANT_STATUS_OK;
+}
+
+/* One step of widening the window: more bins at the same width while a fixed-width histogram may
+ * grow (eq. C10), otherwise twice the width. */
+static int widen(cquant__hist_t *h) {
+  if (h->fixed_width && h->cap < h->max_cap) return grow(h);
+  coarsen(h);
+  return CQUANT_STATUS_OK;
+}
+
+/* Widens the window until the values mn..mx fall inside it (eq. C1, computed exactly as the
  * counting kernels compute it; a product that overflows float asks for a wider bin). */
-static void cover(cquant__hist_t *h, float mn, float mx) {
+static int cover(cquant__hist_t *h, float mn, float mx) {
   for (;;) {
-    const float inv = ldexpf(1.0f, -h->e2);
+    const float inv = cquant__hist_inv(h);
     const float plo = floorf(mn * inv), phi = floorf(mx * inv);
-    if (isfinite(plo) && isfinite(phi) && plo >= (float)h->kmin && phi < (float)(h->kmin + h->nbins)) return;
-    if (h->e2 >= 127) return; /* cannot happen for finite floats */
-    coarsen(h);
+    if (isfinite(plo) && isfinite(phi) && plo >= (float)h->kmin && phi < (float)(h->kmin + h->nbins)) return CQUANT_STATUS_OK;
+    if (!(inv > 0) || h->e2 >= 400) return CQUANT_STATUS_OK; /* cannot happen for finite floats */
+    int st = widen(h);
+    if (st) return st;
   }
 }
 
@@ -51,7 +78,7 @@ static void cover(cquant__hist_t *h, float mn, float mx) {
  * Gives the pass's finite min/max and the number of NaN/Inf. */
 static int count_pass(cquant__hist_t *h, const float *x, size_t n, float *bmn, float *bmx, size_t *nonfinite) {
   const cquant__kernels_t *k = cquant__kernels();
-  const float inv = ldexpf(1.0f, -h->e2);
+  const float inv = cquant__hist_inv(h);
   const size_t stride = (size_t)(h->nbins + 1), chunk = (size_t)1 << 18;
   const int threads = n >= ((size_t)1 << 19) ? cquant_get_num_threads() : 1;
   uint32_t *tabs = calloc((size_t)threads * 4 * stride, sizeof(uint32_t));
@@ -82,15 +109,36 @@ static int count_pass(cquant__hist_t *h, const float *x, size_t n, float *bmn, f
   return CQUANT_STATUS_OK;
 }
 
+/* The first batch's width: a power of two with at most target_bins |x| bins over max|x|, or, for a
+ * fixed-width histogram, max|x| / target_bins itself (eq. C9, as torch.linspace(0, max, bins + 1)
+ * spaces pytorch-quantization's first bins). */
+static void first_width(cquant__hist_t *h, float mn, float mx, int target_bins) {
+  const float amax = fmaxf(fabsf(mn), fabsf(mx));
+  if (h->fixed_width) {
+    const float w = amax / (float)target_bins;
+    if (w >= FLT_MIN) {
+      h->inv0 = (float)(1.0 / (double)w);
+      h->e2 = 0;
+      if (isfinite(h->inv0) && h->inv0 > 0) return;
+    }
+    h->inv0 = 1.0f; /* zeros or subnormals: the power-of-two rule below */
+  }
+  int e2 = amax > 0 ? (int)ceil(log2((double)amax / target_bins)) : -126;
+  if (e2 < -126) e2 = -126; /* 1/width must stay a normal float */
+  if (e2 > 100) e2 = 100;
+  h->e2 = e2;
+}
+
 /* Counts the finite values of x (eq. C1). The first batch needs its range before any bin exists
  * (a min/max pass sets the width); later batches are counted in one pass against the bins they
- * already have, and only if the batch reaches beyond them does the range grow (possibly doubling
- * the width, which moves the counts made so far exactly) and the values beyond the old bins get
- * counted in a second look. Gives the batch's finite min/max and its NaN/Inf count. */
+ * already have, and only if the batch reaches beyond them does the window grow (more bins, or
+ * twice the width, which moves the counts made so far exactly) and the values beyond the old bins
+ * get counted in a second look. Gives the batch's finite min/max and its NaN/Inf count. */
 int cquant__hist_add(cquant__hist_t *h, const float *x, size_t n, int target_bins, float *bmn, float *bmx, size_t *nonfinite) {
   *bmn = INFINITY;
   *bmx = -INFINITY;
   *nonfinite = 0;
+  int st;
   if (!h->started) {
     float mn, mx;
     size_t bad = cquant__kernels()->minmax(x, n, &mn, &mx);
@@ -98,50 +146,81 @@ int cquant__hist_add(cquant__hist_t *h, const float *x, size_t n, int target_bin
       *nonfinite = bad;
       return CQUANT_STATUS_OK;
     }
-    double amax = fmax(fabs((double)mn), fabs((double)mx));
-    int e2 = amax > 0 ? (int)ceil(log2(amax / target_bins)) : -126;
-    if (e2 < -126) e2 = -126; /* 1/width must stay a normal float */
-    if (e2 > 100) e2 = 100;
-    h->e2 = e2;
+    first_width(h, mn, mx, target_bins);
     h->started = 1;
-    cover(h, mn, mx);
+    if ((st = cover(h, mn, mx))) return st;
   }
-  const int e20 = h->e2;
+  const float inv0 = cquant__hist_inv(h);
   const int64_t kmin0 = h->kmin, kend0 = h->kmin + h->nbins;
-  int st = count_pass(h, x, n, bmn, bmx, nonfinite);
+  st = count_pass(h, x, n, bmn, bmx, nonfinite);
   if (st || !(*bmn <= *bmx)) return st;
-  const float inv0 = ldexpf(1.0f, -e20);
   if (floorf(*bmn * inv0) >= (float)kmin0 && floorf(*bmx * inv0) < (float)kend0) return CQUANT_STATUS_OK;
-  cover(h, *bmn, *bmx);
-  const float inv = ldexpf(1.0f, -h->e2);
-  /* floor(v / w0) lies in [kmin0, kend0) exactly when v lies in [kmin0 w0, kend0 w0): w0 is a power
-   * of two, so these edges are exact and the test is two compares */
-  const float vlo = (float)kmin0 / inv0, vhi = (float)kend0 / inv0;
+  if ((st = cover(h, *bmn, *bmx))) return st;
+  const float inv = cquant__hist_inv(h);
   for (size_t i = 0; i < n; i++) { /* only the values the first pass could not place */
     const float v = x[i];
-    if ((v >= vlo && v < vhi) || !isfinite(v)) continue;
+    if (!isfinite(v)) continue;
+    const float f0 = floorf(v * inv0); /* the first pass's test, made the same way */
+    if (f0 >= (float)kmin0 && f0 < (float)kend0) continue;
     h->counts[(int64_t)floorf(v * inv) - h->kmin]++;
     h->total++;
   }
   return CQUANT_STATUS_OK;
 }
 
+static int64_t floordiv_pow2(int64_t k, int d) {
+  const int64_t m = (int64_t)1 << d;
+  return k >= 0 ? k / m : -((-k + m - 1) / m);
+}
+
+/* Where src's bin k lands in dst: the same bin scaled by the width ratio when both widths are
+ * power-of-two multiples of one base (exact), else the bin holding k's centre. */
+static int64_t merge_target(const cquant__hist_t *dst, const cquant__hist_t *src, int64_t k) {
+  if (dst->inv0 == src->inv0) return floordiv_pow2(k, dst->e2 - src->e2);
+  return (int64_t)floor(((double)k + 0.5) * ((double)cquant__hist_inv(dst) / (double)cquant__hist_inv(src)));
+}
+
+/* Adds src's counts to dst. Histograms of one base width (all power-of-two ones, and fixed-width
+ * ones whose first batches had the same max|x|) add exactly: the finer is coarsened to the other's
+ * width. Fixed-width histograms of different widths move each of src's bins to the dst bin of its
+ * centre: every count kept, its place within one dst bin. */
 int cquant__hist_merge(cquant__hist_t *dst, const cquant__hist_t *src) {
   if (!src->started) return CQUANT_STATUS_OK;
-  if (src->cap != dst->cap) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "histogram merge: different sizes");
-  cquant__hist_t s = *src;
-  s.counts = malloc(sizeof(uint64_t) * (size_t)src->cap * 2);
-  if (!s.counts) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "histogram: out of memory");
-  memcpy(s.counts, src->counts, sizeof(uint64_t) * (size_t)src->cap);
-  if (!dst->started) {
-    dst->e2 = s.e2;
+  if (!dst->started) { /* take src as it is */
+    if (dst->cap != src->cap) {
+      uint64_t *c = calloc((size_t)src->cap * 2, sizeof(uint64_t));
+      if (!c) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "histogram: out of memory");
+      free(dst->counts);
+      dst->counts = c;
+    }
+    memcpy(dst->counts, src->counts, sizeof(uint64_t) * (size_t)src->cap);
+    dst->e2 = src->e2;
+    dst->inv0 = src->inv0;
+    dst->cap = src->cap;
+    dst->nbins = src->nbins;
+    dst->kmin = src->kmin;
+    dst->total = src->total;
     dst->started = 1;
+    return CQUANT_STATUS_OK;
   }
-  while (s.e2 < dst->e2) coarsen(&s);
-  while (dst->e2 < s.e2) coarsen(dst);
-  for (int64_t b = 0; b < s.nbins; b++) dst->counts[b] += s.counts[b]; /* same window, same width */
-  dst->total += s.total;
-  free(s.counts);
+  int64_t blo = -1, bhi = -1;
+  for (int64_t b = 0; b < src->nbins; b++)
+    if (src->counts[b]) {
+      if (blo < 0) blo = b;
+      bhi = b;
+    }
+  if (blo < 0) return CQUANT_STATUS_OK;
+  int st;
+  if (dst->inv0 == src->inv0)
+    while (dst->e2 < src->e2) coarsen(dst);
+  for (;;) { /* a window that holds src's lowest and highest bins */
+    const int64_t jlo = merge_target(dst, src, src->kmin + blo), jhi = merge_target(dst, src, src->kmin + bhi);
+    if (jlo >= dst->kmin && jhi < dst->kmin + dst->nbins) break;
+    if ((st = widen(dst))) return st;
+  }
+  for (int64_t b = blo; b <= bhi; b++)
+    if (src->counts[b]) dst->counts[merge_target(dst, src, src->kmin + b) - dst->kmin] += src->counts[b];
+  dst->total += src->total;
   return CQUANT_STATUS_OK;
 }
 

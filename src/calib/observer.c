@@ -4,6 +4,10 @@
 #include "calib/histogram.h"
 
 #define HIST_CAP_FACTOR 4 /* signed bins = 4 x the |x| bins: both signs, and the range may double */
+/* Entropy: the signed window may grow to 128 x the |x| bins (the range to 64 x the first batch's max|x|)
+ * at the first batch's width before that width doubles (eq. C10): 262144 bins at most for 2048
+ * (2 MiB of counts and 2 MiB of scratch). */
+#define HIST_GROW_FACTOR 128
 
 struct cquant_observer {
   cquant_calib_config_t cfg;
@@ -97,7 +101,8 @@ static int alloc_channels(cquant_observer_t *o, int64_t channels) {
     o->hist = calloc((size_t)channels, sizeof(cquant__hist_t));
     if (!o->hist) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "observer: out of memory");
     for (int64_t c = 0; c < channels; c++) {
-      int st = cquant__hist_init(&o->hist[c], (int64_t)o->cfg.bins * HIST_CAP_FACTOR);
+      const int fixed = o->cfg.method == CQUANT_CALIB_ENTROPY; /* pytorch-quantization's binning (eq. C9-C10) */
+      int st = cquant__hist_init(&o->hist[c], (int64_t)o->cfg.bins * HIST_CAP_FACTOR, (int64_t)o->cfg.bins * HIST_GROW_FACTOR, fixed);
       if (st) return st;
     }
   }
