@@ -936,6 +936,13 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
       v = Py_BuildValue("{s:d,s:d,s:d}", "float", r->float_eval.top1, "fake_quant", r->final.fake_quant.top1, "integer", r->final.integer.top1);
       if (v) { PyDict_SetItemString(res, "top1", v); Py_DECREF(v); }
     }
+    if (r->n_fallback_evals) { /* --max-drop ran: the layers kept in float (rank order) and its cost */
+      PyObject *names = PyList_New(r->n_fallback);
+      for (int k = 0; names && k < r->n_fallback; k++) PyList_SET_ITEM(names, k, PyUnicode_FromString(r->fallback[k].node));
+      v = names ? Py_BuildValue("{s:O,s:i,s:O}", "float_layers", names, "evaluations", r->n_fallback_evals, "met", r->fallback_met ? Py_True : Py_False) : NULL;
+      Py_XDECREF(names);
+      if (v) { PyDict_SetItemString(res, "fallback", v); Py_DECREF(v); }
+    }
   }
 done:
   cquant_ptq_result_free(r);

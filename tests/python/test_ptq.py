@@ -78,6 +78,18 @@ def test_eval_and_choice_equal_cli(cli, tmp_path, batches, folder):
     assert rep["chosen_method"] in out and "top1" in rep and rep["top1"]["float"] > 80
 
 
+def test_max_drop_fallback(tmp_path, batches):
+    """max_drop: the layers kept in float, at most L + 10 evaluations, every layer's sensitivity in the report."""
+    x, y = images("test", 300)
+    ev = [(x[i : i + 100], y[i : i + 100]) for i in range(0, 300, 100)]
+    rep = cquant.ptq(MODEL, batches, tmp_path / "md.onnx", weights="int4", eval=ev, max_drop=0.0)
+    fb, layers = rep["fallback"], rep["layers"]
+    assert fb["evaluations"] <= len(layers) + 10
+    assert sorted(l["sensitivity"]["rank"] for l in layers) == list(range(len(layers)))
+    assert {l["node"] for l in layers if l["excluded"]} == set(fb["float_layers"])
+    assert not fb["met"] or rep["top1"]["float"] - rep["top1"]["integer"] <= 0.0
+
+
 def test_ort_loads_the_file(tmp_path, batches):
     if not (SOURCE_DIR / "tools/ort/node_modules/onnxruntime-node").exists() or not shutil.which("node"):
         pytest.skip("tools/ort/node_modules (onnxruntime-node) missing: run scripts/setup")
