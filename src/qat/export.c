@@ -163,18 +163,24 @@ static int to_uint4(void **buf, size_t *len) {
     if (mp) onnx__model_proto__free_unpacked(mp, NULL);
     return cquant__error(CQUANT_STATUS_BAD_FORMAT, "qat: cannot re-read the exported model");
   }
-  uint8_t nib[256];
-  int n = 0;
   for (size_t i = 0; i < mp->graph->n_initializer; i++) {
     Onnx__TensorProto *t = mp->graph->initializer[i];
     const size_t L = strlen(t->name), S = strlen("_zero_point");
     if (L <= S || strcmp(t->name + L - S, "_zero_point") || t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__UINT8 || t->n_dims) continue;
-    if (n == 256) break;
     const int v = t->has_raw_data && t->raw_data.len ? t->raw_data.data[0] : t->n_int32_data ? t->int32_data[0] : 0;
-    nib[n] = (uint8_t)(v & 15);
+    if (!(t->has_raw_data && t->raw_data.len)) { /* freed with the message (protobuf-c's default allocator) */
+      uint8_t *b = malloc(1);
+      if (!b) {
+        onnx__model_proto__free_unpacked(mp, NULL);
+        return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory");
+      }
+      free(t->raw_data.data);
+      t->raw_data.data = b;
+    }
+    free(t->int32_data);
+    t->int32_data = NULL, t->n_int32_data = 0;
     t->data_type = 21; /* UINT4 */
-    t->has_raw_data = 1, t->raw_data.len = 1, t->raw_data.data = &nib[n++];
-    t->n_int32_data = 0;
+    t->has_raw_data = 1, t->raw_data.len = 1, t->raw_data.data[0] = (uint8_t)(v & 15);
   }
   for (size_t i = 0; i < mp->n_opset_import; i++) {
     Onnx__OperatorSetIdProto *o = mp->opset_import[i];
@@ -188,11 +194,6 @@ static int to_uint4(void **buf, size_t *len) {
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory");
   }
   onnx__model_proto__pack(mp, nb);
-  /* the raw_data pointers into nib must not reach protobuf-c's free */
-  for (size_t i = 0; i < mp->graph->n_initializer; i++) {
-    Onnx__TensorProto *t = mp->graph->initializer[i];
-    if (t->data_type == 21 && t->raw_data.data >= nib && t->raw_data.data < nib + 256) t->raw_data.data = NULL, t->raw_data.len = 0;
-  }
   onnx__model_proto__free_unpacked(mp, NULL);
   free(*buf);
   *buf = nb, *len = nl;
