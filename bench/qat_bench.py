@@ -9,7 +9,7 @@ w8a8/w4a8/w2a8/w4a4, and seconds per epoch of training beside PyTorch's in the s
 
 cquant's files are measured in ONNX Runtime (onnxruntime-node; graph optimizations "basic" for
 4-bit activations, whose QDQ fusion ONNX Runtime 1.20 lacks). PTQ: `cquant ptq --act-method all`
-(best method on the test subset) for int8/int4 weights; `cquant qat --ptq-only` (calibrated
+(best method chosen on the first 2,000 test images) for int8/int4 weights; `cquant qat --ptq-only` (calibrated
 ranges, MSE weight clipping) for w2a8 and w4a4, which `cquant ptq` cannot write. Seconds per
 epoch are extrapolated to 60,000 images from the --train samples timed.
 """
@@ -129,6 +129,7 @@ def main():
     labels = idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64)
     test = f"fashion-mnist:test:{a.test}"
     train = f"fashion-mnist:train:{a.train}"
+    choose = f"fashion-mnist:test:{min(a.test, 2000)}"  # PTQ's method choice on a subset
     print(f"# cquant QAT vs PyTorch {'' if a.no_torch else __import__('torch').__version__} QAT: {a.epochs} epoch(s) on {a.train} training images, "
           f"AdamW lr {a.lr} cosine, batch {a.batch}, {a.threads} threads; top-1 on {a.test} test images (ONNX Runtime for cquant's files)")
     print(f"{'model':14} {'setting':8} {'fp32':>7} {'PTQ':>7} {'QAT STE':>8} {'QAT LSQ':>8} {'torch QAT':>9} | {'s/epoch STE':>11} {'LSQ':>7} {'torch':>7}")
@@ -143,9 +144,9 @@ def main():
                 # PTQ
                 out = os.path.join(tmp, f"{model}_{s}_ptq.onnx")
                 if ab == 8 and wb in (8, 4):
-                    r, _ = cq(a, "ptq", path, "--calib", "fashion-mnist:train:2000", "--eval", test, "--act-method", "all", "--weights", wname, "-o", out)
+                    r, _ = cq(a, "ptq", path, "--calib", "fashion-mnist:train:2000", "--eval", choose, "--act-method", "all", "--weights", wname, "-o", out)
                 else:
-                    r, _ = cq(a, "qat", path, "--data", train, "--eval", test, "--ptq-only", "--weights", wname, "--act", aname, "-o", out,
+                    r, _ = cq(a, "qat", path, "--data", train, "--eval", "fashion-mnist:test:500", "--ptq-only", "--weights", wname, "--act", aname, "-o", out,
                               "--calib-samples", "2000", "--init-method", "mse")
                 ptq = ort_top1(out, a.test, ab == 4, labels) if r.returncode == 0 else float("nan")
                 res = {}
