@@ -227,7 +227,10 @@ def peak_kib(*cmd):
     """Peak RSS of one run of cmd, from a fresh Python whose only child it is."""
     code = "import resource,subprocess,sys; r=subprocess.run(sys.argv[1:], capture_output=True); " \
            "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    out = subprocess.run(["/usr/bin/python3", "-c", code, *cmd], capture_output=True, text=True).stdout.split()
+    env = dict(os.environ)
+    if "ASAN_OPTIONS" in env:  # under AddressSanitizer: no quarantine, so freed memory is reused as in a plain build
+        env["ASAN_OPTIONS"] += ":quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+    out = subprocess.run(["/usr/bin/python3", "-c", code, *cmd], capture_output=True, text=True, env=env).stdout.split()
     return int(out[0]), int(out[1])
 
 
