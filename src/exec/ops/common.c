@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cquant/convert.h"
 #include "exec/exec_internal.h"
+#include "exec/ops/binary_internal.h"
 
 int cquant__broadcast(const Onnx__NodeProto *node, const cquant_array_t *const *in, int n, int *ndim, int64_t *shape,
                       int64_t strides[][CQUANT_MAX_DIMS]) {
@@ -42,37 +43,9 @@ int64_t cquant__offset_of(int64_t flat, int ndim, const int64_t *shape, const in
   return off;
 }
 
-double cquant__get_f64(const cquant_array_t *a, int64_t i) {
-  const void *p = a->data;
-  switch (a->dtype) {
-    case CQUANT_DT_F32: return ((const float *)p)[i];
-    case CQUANT_DT_F64: return ((const double *)p)[i];
-    case CQUANT_DT_F16: return cquant_f16_to_f32(((const uint16_t *)p)[i]);
-    case CQUANT_DT_BF16: return cquant_bf16_to_f32(((const uint16_t *)p)[i]);
-    case CQUANT_DT_F8E4M3: return cquant_f8e4m3_to_f32(((const uint8_t *)p)[i]);
-    case CQUANT_DT_F8E5M2: return cquant_f8e5m2_to_f32(((const uint8_t *)p)[i]);
-    case CQUANT_DT_U64: return (double)((const uint64_t *)p)[i];
-    default: return (double)cquant__get_i64(a, i);
-  }
-}
-
-int64_t cquant__get_i64(const cquant_array_t *a, int64_t i) {
-  const void *p = a->data;
-  switch (a->dtype) {
-    case CQUANT_DT_S8: case CQUANT_DT_S4: case CQUANT_DT_S2: return ((const int8_t *)p)[i];
-    case CQUANT_DT_U8: case CQUANT_DT_U4: case CQUANT_DT_U2: case CQUANT_DT_BOOL: return ((const uint8_t *)p)[i];
-    case CQUANT_DT_S16: return ((const int16_t *)p)[i];
-    case CQUANT_DT_U16: return ((const uint16_t *)p)[i];
-    case CQUANT_DT_S32: return ((const int32_t *)p)[i];
-    case CQUANT_DT_U32: return ((const uint32_t *)p)[i];
-    case CQUANT_DT_S64: return ((const int64_t *)p)[i];
-    case CQUANT_DT_U64: return (int64_t)((const uint64_t *)p)[i];
-    default: {
-      double v = cquant__get_f64(a, i);
-      return isnan(v) ? 0 : v >= 9.2233720368547758e18 ? INT64_MAX : v <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)v;
-    }
-  }
-}
+/* The binary family's typed loads, over an array (one definition of every element type's meaning). */
+double cquant__get_f64(const cquant_array_t *a, int64_t i) { return bin_ld_f64(a->data, a->dtype, i); }
+int64_t cquant__get_i64(const cquant_array_t *a, int64_t i) { return bin_ld_i64(a->data, a->dtype, i); }
 
 void cquant__set_f64(cquant_array_t *a, int64_t i, double v) {
   void *p = a->data;

@@ -7,61 +7,33 @@
  * exact value is below 5e-8 in magnitude, and a few ulp elsewhere. */
 #include <string.h>
 #include "exec/ops/math_internal.h"
+#include "exec/ops/vexp.h"
 
-static inline uint32_t bits(float f) {
-  uint32_t b;
-  memcpy(&b, &f, 4);
-  return b;
-}
-static inline float from_bits(uint32_t b) {
-  float f;
-  memcpy(&f, &b, 4);
-  return f;
-}
-
-/* e^v for v <= 0 (or NaN, which stays NaN); 0 below -87.3365 (where e^v leaves the normal range).
- * v = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts), e^r by the degree-7 Cephes expf
- * polynomial, 2^n placed in the exponent bits from the rounding constant 1.5 * 2^23 t carries. */
-static inline float exp_neg(float v) {
-  const uint32_t vb = bits(v);
-  const uint32_t keep = (uint32_t)0 - (uint32_t)!(vb > 0xC2AEAC50u && vb <= 0xFF800000u);
-  const float t = v * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
-  const float r = (v - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = (p * r) * r + r + 1.0f;
-  const float sc = from_bits((bits(t) - 0x4B400000u + 127u) << 23);
-  return from_bits(bits(p * sc) & keep);
-}
 
 /* 1 / (1 + e^-x): e = e^-|x| <= 1, then 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0 (no
  * overflow, no cancellation). */
 static inline float sigmoid1(float x) {
-  const uint32_t xb = bits(x), neg = (uint32_t)0 - (xb >> 31);
-  const float e = exp_neg(from_bits(xb | 0x80000000u));
+  const uint32_t xb = cquant__f32_bits(x), neg = (uint32_t)0 - (xb >> 31);
+  const float e = cquant__vexp_f32(cquant__f32_from_bits(xb | 0x80000000u));
   const float s = 1.0f / (1.0f + e), t = e * s;
-  return from_bits((bits(s) & ~neg) | (bits(t) & neg));
+  return cquant__f32_from_bits((cquant__f32_bits(s) & ~neg) | (cquant__f32_bits(t) & neg));
 }
 
 /* tanh: below |x| = 0.625 the Cephes tanhf odd polynomial, above (1 - e) / (1 + e) with
  * e = e^-2|x|; the sign of x put back; NaN returned as it came. */
 static inline float tanh1(float x) {
-  const uint32_t xb = bits(x), ab = xb & 0x7FFFFFFFu;
-  const float a = from_bits(ab), z = a * a;
+  const uint32_t xb = cquant__f32_bits(x), ab = xb & 0x7FFFFFFFu;
+  const float a = cquant__f32_from_bits(ab), z = a * a;
   float ps = -5.70498872745e-3f;
   ps = ps * z + 2.06390887954e-2f;
   ps = ps * z - 5.37397155531e-2f;
   ps = ps * z + 1.33314422036e-1f;
   ps = ps * z - 3.33332819422e-1f;
   ps = ps * z * a + a;
-  const float e = exp_neg(-2.0f * a), pl = (1.0f - e) / (1.0f + e);
+  const float e = cquant__vexp_f32(-2.0f * a), pl = (1.0f - e) / (1.0f + e);
   const uint32_t small = (uint32_t)0 - (uint32_t)(ab < 0x3F200000u), nan = (uint32_t)0 - (uint32_t)(ab > 0x7F800000u);
-  const uint32_t r = ((bits(ps) & small) | (bits(pl) & ~small)) | (xb & 0x80000000u);
-  return from_bits((r & ~nan) | (xb & nan));
+  const uint32_t r = ((cquant__f32_bits(ps) & small) | (cquant__f32_bits(pl) & ~small)) | (xb & 0x80000000u);
+  return cquant__f32_from_bits((r & ~nan) | (xb & nan));
 }
 
 /* erf(a) and erfc(a) for a = |x| (NaN stays NaN). Below 1: a times the Taylor series of
@@ -71,7 +43,7 @@ static inline float tanh1(float x) {
  * t = (a - 2.5) / 1.5 (2e-7 relative in float); from 4 on, h by its asymptotic series
  * 1 / (a sqrt(pi)) (1 - 1/(2a^2) + 3/(4a^4) - 15/(8a^6)) (1e-4 relative, where erfc < 2e-8). */
 static inline void erf_parts(float a, float *erf_a, float *erfc_a) {
-  const uint32_t ab = bits(a);
+  const uint32_t ab = cquant__f32_bits(a);
   const float z = a * a;
   float ps = 1.480719282e-08f;
   ps = ps * z - 1.636584469e-07f;
@@ -101,17 +73,17 @@ static inline void erf_parts(float a, float *erf_a, float *erfc_a) {
   const float ia = 1.0f / a, iz = ia * ia;
   const float hs = 0.5641895835f * ia * (1.0f - iz * (0.5f - iz * (0.75f - iz * 1.875f)));
   const uint32_t mid = (uint32_t)0 - (uint32_t)(ab < 0x40800000u), small = (uint32_t)0 - (uint32_t)(ab < 0x3F800000u);
-  const float ec = exp_neg(-z) * from_bits((bits(h) & mid) | (bits(hs) & ~mid));
-  *erf_a = from_bits((bits(ps) & small) | (bits(1.0f - ec) & ~small));
-  *erfc_a = from_bits((bits(1.0f - ps) & small) | (bits(ec) & ~small));
+  const float ec = cquant__vexp_f32(-z) * cquant__f32_from_bits((cquant__f32_bits(h) & mid) | (cquant__f32_bits(hs) & ~mid));
+  *erf_a = cquant__f32_from_bits((cquant__f32_bits(ps) & small) | (cquant__f32_bits(1.0f - ec) & ~small));
+  *erfc_a = cquant__f32_from_bits((cquant__f32_bits(1.0f - ps) & small) | (cquant__f32_bits(ec) & ~small));
 }
 
 void cquant__math_erf_f32(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
-    const uint32_t xb = bits(x[i]), nan = (uint32_t)0 - (uint32_t)((xb & 0x7FFFFFFFu) > 0x7F800000u);
+    const uint32_t xb = cquant__f32_bits(x[i]), nan = (uint32_t)0 - (uint32_t)((xb & 0x7FFFFFFFu) > 0x7F800000u);
     float e, ec;
-    erf_parts(from_bits(xb & 0x7FFFFFFFu), &e, &ec);
-    y[i] = from_bits(((bits(e) | (xb & 0x80000000u)) & ~nan) | (xb & nan));
+    erf_parts(cquant__f32_from_bits(xb & 0x7FFFFFFFu), &e, &ec);
+    y[i] = cquant__f32_from_bits(((cquant__f32_bits(e) | (xb & 0x80000000u)) & ~nan) | (xb & nan));
   }
 }
 
@@ -120,10 +92,10 @@ void cquant__math_erf_f32(const float *x, float *y, int64_t n) {
 void cquant__math_gelu_f32(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const float v = x[i];
-    const uint32_t neg = (uint32_t)0 - (bits(v) >> 31);
+    const uint32_t neg = (uint32_t)0 - (cquant__f32_bits(v) >> 31);
     float e, ec;
-    erf_parts(from_bits(bits(v) & 0x7FFFFFFFu) * 0.707106781f, &e, &ec);
-    y[i] = 0.5f * v * from_bits((bits(1.0f + e) & ~neg) | (bits(ec) & neg));
+    erf_parts(cquant__f32_from_bits(cquant__f32_bits(v) & 0x7FFFFFFFu) * 0.707106781f, &e, &ec);
+    y[i] = 0.5f * v * cquant__f32_from_bits((cquant__f32_bits(1.0f + e) & ~neg) | (cquant__f32_bits(ec) & neg));
   }
 }
 
@@ -152,8 +124,8 @@ void cquant__math_gelu_tanh_f32(const float *x, float *y, int64_t n) {
 /* x < 0 ? alpha x : x, selected by the sign bit (LeakyRelu; PRelu per slope value). */
 void cquant__math_leakyrelu_f32(const float *x, float *y, int64_t n, float alpha) {
   for (int64_t i = 0; i < n; i++) {
-    const uint32_t xb = bits(x[i]), neg = (uint32_t)0 - (xb >> 31);
-    y[i] = from_bits((xb & ~neg) | (bits(alpha * x[i]) & neg));
+    const uint32_t xb = cquant__f32_bits(x[i]), neg = (uint32_t)0 - (xb >> 31);
+    y[i] = cquant__f32_from_bits((xb & ~neg) | (cquant__f32_bits(alpha * x[i]) & neg));
   }
 }
 
@@ -162,9 +134,9 @@ void cquant__math_leakyrelu_f32(const float *x, float *y, int64_t n, float alpha
 void cquant__math_mish_f32(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const float v = x[i];
-    const uint32_t neg = (uint32_t)0 - (bits(v) >> 31);
-    const float u = exp_neg(from_bits(bits(v) | 0x80000000u));
+    const uint32_t neg = (uint32_t)0 - (cquant__f32_bits(v) >> 31);
+    const float u = cquant__vexp_f32(cquant__f32_from_bits(cquant__f32_bits(v) | 0x80000000u));
     const float a = 1.0f + 2.0f * u, tp = a / (a + 2.0f * u * u), b = u * (u + 2.0f), tn = b / (b + 2.0f);
-    y[i] = v * from_bits((bits(tp) & ~neg) | (bits(tn) & neg));
+    y[i] = v * cquant__f32_from_bits((cquant__f32_bits(tp) & ~neg) | (cquant__f32_bits(tn) & neg));
   }
 }

@@ -9,37 +9,10 @@
 #include "cquant/convert.h"
 #include "cquant/quantize.h"
 #include "exec/ops/reduce_internal.h"
+#include "exec/ops/vexp.h"
 
 enum { SM_SOFTMAX, SM_LOG, SM_HARD };
 
-/* e^x in float32 within 2 ulp for x in [-87.33, 88.37] (0 below, and for -inf; NaN stays NaN), in
- * operations the compiler vectorizes with the default flags (no float compare: under
- * -ftrapping-math a float select keeps a loop scalar). x = n ln2 + r, |r| <= ln2 / 2 (ln2 split in
- * two parts); e^r by a degree-7 polynomial (the Cephes expf coefficients); 2^n built in the exponent
- * bits from the rounding constant 1.5 * 2^23 that t carries. */
-static inline float exp_f32(float x) {
-  uint32_t xb, tb, eb, rb;
-  memcpy(&xb, &x, 4);
-  const uint32_t keep = (uint32_t)0 - (uint32_t)!(xb > 0xC2AEAC50u && xb <= 0xFF800000u); /* 0 from -87.3365 down to -inf */
-  const float t = x * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = (p * r) * r + r + 1.0f;
-  memcpy(&tb, &t, 4);
-  eb = (tb - 0x4B400000u + 127u) << 23;
-  float sc, res;
-  memcpy(&sc, &eb, 4);
-  res = p * sc;
-  memcpy(&rb, &res, 4);
-  rb &= keep;
-  memcpy(&res, &rb, 4);
-  return res;
-}
 
 /* The largest element of a row, through integer keys that order as the floats do (vectorizable).
  * A NaN may or may not win: the row's result is NaN throughout either way. */
@@ -69,7 +42,7 @@ static float row_max(const float *r, int64_t n) {
 /* Stores e^(r[k] - mx) and returns their sum (eight partial sums). */
 static float row_exp(const float *r, float *y, int64_t n, float mx) {
   float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int64_t k = 0; k < n; k++) y[k] = exp_f32(r[k] - mx);
+  for (int64_t k = 0; k < n; k++) y[k] = cquant__vexp_f32(r[k] - mx);
   int64_t k = 0;
   for (; k + 8 <= n; k += 8)
     for (int j = 0; j < 8; j++) s[j] += y[k + j];
@@ -104,7 +77,7 @@ static void softmax_f32(const float *x, float *y, int mode, int64_t outer, int64
       for (int64_t i = 0; i < inner; i++) mx[i] = xo[k * inner + i] > mx[i] ? xo[k * inner + i] : mx[i];
     for (int64_t k = 0; k < len; k++) {
       float *yk = yo + k * inner;
-      for (int64_t i = 0; i < inner; i++) yk[i] = exp_f32(xo[k * inner + i] - mx[i]);
+      for (int64_t i = 0; i < inner; i++) yk[i] = cquant__vexp_f32(xo[k * inner + i] - mx[i]);
       for (int64_t i = 0; i < inner; i++) sum[i] += yk[i];
     }
     if (mode == SM_LOG) {
