@@ -51,6 +51,7 @@ typedef struct cquant__op {
   const char *op_type;
   cquant__op_fn fn;
   int min_in, max_in, min_out, max_out;
+  int containers; /* 1: takes sequences and optionals too (the executor refuses them to the others) */
 } cquant__op_t;
 
 const cquant__op_t *cquant__op_find(const char *op_type);

@@ -61,17 +61,6 @@ static value_t *lookup(const struct cquant__scope *s, const char *name, int *loc
   return NULL;
 }
 
-/* Operators of the control family take sequences and optionals; every other one takes tensors. */
-static int takes_containers(const cquant__op_t *op) {
-  static int n = -1;
-  if (n < 0) {
-    int k = 0;
-    while (cquant__ops_control[k].op_type) k++;
-    __atomic_store_n(&n, k, __ATOMIC_RELAXED);
-  }
-  return op >= cquant__ops_control && op < cquant__ops_control + n;
-}
-
 /* Runs the nodes of graph g (operators ops, last readers last_use, subgraphs subs) in scope s,
  * whose value table has room for every node output. top: the model's own graph (observe and
  * profile see its values, the per-node cache and constant inputs apply). */
@@ -119,11 +108,9 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
     for (size_t k = 0; k < n->n_input && k < 32 && top; k++)
       if (src[k] && src[k]->is_init) cmask |= 1u << k;
     cquant__opctx_t ctx = {(cquant_onnx_model_t *)m, top ? (int)i : -1, cmask, s, subs ? subs[i] : NULL, 0};
-    if (has_container && !takes_containers(ops[i])) {
-      /* Identity passes a sequence or optional on; other operators take tensors only */
-      if (!strcmp(n->op_type, "Identity") && n->n_input == 1 && n->n_output == 1 && in[0]) st = cquant__array_copy(in[0], &out[0]);
-      else st = cquant__node_error(n, CQUANT_STATUS_INVALID_ARGUMENT, "an input is a sequence or optional; this operator takes tensors");
-    } else st = ops[i]->fn(&ctx, n, in, (int)n->n_input, out, (int)n->n_output);
+    if (has_container && !ops[i]->containers)
+      st = cquant__node_error(n, CQUANT_STATUS_INVALID_ARGUMENT, "an input is a sequence or optional; this operator takes tensors");
+    else st = ops[i]->fn(&ctx, n, in, (int)n->n_input, out, (int)n->n_output);
     if (profile) {
       clock_gettime(CLOCK_MONOTONIC, &t1);
       profile(opt->profile_user, n->name && *n->name ? n->name : (n->n_output ? n->output[0] : "?"), n->op_type,

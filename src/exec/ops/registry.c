@@ -8,18 +8,18 @@
 
 /* The quantized operators (the families' tables hold the rest). */
 static const cquant__op_t ops[] = {
-    {"QuantizeLinear", cquant__op_quantize_linear, 2, 3, 1, 1},
-    {"DequantizeLinear", cquant__op_dequantize_linear, 2, 3, 1, 1},
-    {"DynamicQuantizeLinear", cquant__op_dynamic_quantize_linear, 1, 1, 3, 3},
-    {"MatMulInteger", cquant__op_matmul_integer, 2, 4, 1, 1},
-    {"QLinearMatMul", cquant__op_qlinear_matmul, 8, 8, 1, 1},
-    {"ConvInteger", cquant__op_conv_integer, 2, 4, 1, 1},
-    {"QLinearConv", cquant__op_qlinear_conv, 8, 9, 1, 1},
-    {"com.microsoft.QGemm", cquant__op_qgemm, 6, 9, 1, 1},
-    {"com.microsoft.QLinearAdd", cquant__op_qlinear_add, 7, 8, 1, 1},
-    {"com.microsoft.QLinearGlobalAveragePool", cquant__op_qlinear_gap, 5, 5, 1, 1},
-    {"com.microsoft.QLinearConv", cquant__op_qlinear_conv, 8, 9, 1, 1}, /* channels_last */
-    {"com.microsoft.NhwcMaxPool", cquant__op_nhwc_maxpool, 1, 1, 1, 1},
+    {"QuantizeLinear", cquant__op_quantize_linear, 2, 3, 1, 1, 0},
+    {"DequantizeLinear", cquant__op_dequantize_linear, 2, 3, 1, 1, 0},
+    {"DynamicQuantizeLinear", cquant__op_dynamic_quantize_linear, 1, 1, 3, 3, 0},
+    {"MatMulInteger", cquant__op_matmul_integer, 2, 4, 1, 1, 0},
+    {"QLinearMatMul", cquant__op_qlinear_matmul, 8, 8, 1, 1, 0},
+    {"ConvInteger", cquant__op_conv_integer, 2, 4, 1, 1, 0},
+    {"QLinearConv", cquant__op_qlinear_conv, 8, 9, 1, 1, 0},
+    {"com.microsoft.QGemm", cquant__op_qgemm, 6, 9, 1, 1, 0},
+    {"com.microsoft.QLinearAdd", cquant__op_qlinear_add, 7, 8, 1, 1, 0},
+    {"com.microsoft.QLinearGlobalAveragePool", cquant__op_qlinear_gap, 5, 5, 1, 1, 0},
+    {"com.microsoft.QLinearConv", cquant__op_qlinear_conv, 8, 9, 1, 1, 0}, /* channels_last */
+    {"com.microsoft.NhwcMaxPool", cquant__op_nhwc_maxpool, 1, 1, 1, 1, 0},
 };
 
 const cquant__op_t *cquant__op_find_domain(const char *domain, const char *op_type) {

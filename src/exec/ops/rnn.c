@@ -241,14 +241,14 @@ static int op_rnn(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquan
 }
 
 const cquant__op_t cquant__ops_rnn[] = {
-    {"RNN", op_rnn, 3, 6, 0, 2},
-    {"GRU", op_rnn, 3, 6, 0, 2},
-    {"LSTM", op_rnn, 3, 8, 0, 3},
-    {"DFT", cquant__op_dft, 1, 3, 1, 1},
-    {"STFT", cquant__op_stft, 2, 4, 1, 1},
-    {"HannWindow", cquant__op_window, 1, 1, 1, 1},
-    {"HammingWindow", cquant__op_window, 1, 1, 1, 1},
-    {"BlackmanWindow", cquant__op_window, 1, 1, 1, 1},
-    {"MelWeightMatrix", cquant__op_mel_weight_matrix, 5, 5, 1, 1},
-    {NULL, NULL, 0, 0, 0, 0},
+    {"RNN", op_rnn, 3, 6, 0, 2, 0},
+    {"GRU", op_rnn, 3, 6, 0, 2, 0},
+    {"LSTM", op_rnn, 3, 8, 0, 3, 0},
+    {"DFT", cquant__op_dft, 1, 3, 1, 1, 0},
+    {"STFT", cquant__op_stft, 2, 4, 1, 1, 0},
+    {"HannWindow", cquant__op_window, 1, 1, 1, 1, 0},
+    {"HammingWindow", cquant__op_window, 1, 1, 1, 1, 0},
+    {"BlackmanWindow", cquant__op_window, 1, 1, 1, 1, 0},
+    {"MelWeightMatrix", cquant__op_mel_weight_matrix, 5, 5, 1, 1, 0},
+    {NULL, NULL, 0, 0, 0, 0, 0},
 };

@@ -42,9 +42,7 @@ int cquant__op_tensor_constant(cquant__opctx_t *ctx, const Onnx__NodeProto *node
 
 int cquant__op_tensor_identity(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   if (!in[0]) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the input is missing");
-  int st = cquant_array_alloc(&out[0], in[0]->dtype, in[0]->ndim, in[0]->shape);
-  if (!st && in[0]->nbytes) memcpy(out[0].data, in[0]->data, in[0]->nbytes);
-  return st;
+  return cquant__array_copy(in[0], &out[0]); /* a tensor, sequence or optional, deep */
 }
 
 int cquant__op_size(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
@@ -173,38 +171,38 @@ int cquant__op_tile(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
 }
 
 const cquant__op_t cquant__ops_tensor[] = {
-    {"Reshape", cquant__op_reshape_like, 1, 2, 1, 1},
-    {"Flatten", cquant__op_reshape_like, 1, 1, 1, 1},
-    {"Squeeze", cquant__op_reshape_like, 1, 2, 1, 1},
-    {"Unsqueeze", cquant__op_reshape_like, 1, 2, 1, 1},
-    {"Transpose", cquant__op_transpose, 1, 1, 1, 1},
-    {"Concat", cquant__op_concat, 1, 4096, 1, 1},
-    {"Split", cquant__op_split, 1, 2, 1, 64},
-    {"Slice", cquant__op_slice, 1, 5, 1, 1},
-    {"Pad", cquant__op_pad, 1, 4, 1, 1},
-    {"Expand", cquant__op_expand, 2, 2, 1, 1},
-    {"Tile", cquant__op_tile, 2, 3, 1, 1},
-    {"Range", cquant__op_range, 3, 3, 1, 1},
-    {"Shape", cquant__op_shape, 1, 1, 1, 1},
-    {"Size", cquant__op_size, 1, 1, 1, 1},
-    {"ConstantOfShape", cquant__op_constant_of_shape, 1, 1, 1, 1},
-    {"Constant", cquant__op_tensor_constant, 0, 0, 1, 1},
-    {"Identity", cquant__op_tensor_identity, 1, 1, 1, 1},
-    {"Gather", cquant__op_gather, 2, 2, 1, 1},
-    {"GatherElements", cquant__op_gather_elements, 2, 2, 1, 1},
-    {"GatherND", cquant__op_gather_nd, 2, 2, 1, 1},
-    {"Scatter", cquant__op_scatter_elements, 3, 3, 1, 1},
-    {"ScatterElements", cquant__op_scatter_elements, 3, 3, 1, 1},
-    {"ScatterND", cquant__op_scatter_nd, 3, 3, 1, 1},
-    {"Trilu", cquant__op_trilu, 1, 2, 1, 1},
-    {"OneHot", cquant__op_onehot, 3, 3, 1, 1},
-    {"NonZero", cquant__op_nonzero, 1, 1, 1, 1},
-    {"Compress", cquant__op_compress, 2, 2, 1, 1},
-    {"DepthToSpace", cquant__op_depth_to_space, 1, 1, 1, 1},
-    {"SpaceToDepth", cquant__op_space_to_depth, 1, 1, 1, 1},
-    {"EyeLike", cquant__op_eyelike, 1, 1, 1, 1},
-    {"Unique", cquant__op_unique, 1, 1, 1, 4},
-    {"ReverseSequence", cquant__op_reverse_sequence, 2, 2, 1, 1},
-    {"CenterCropPad", cquant__op_center_crop_pad, 2, 2, 1, 1},
-    {NULL, NULL, 0, 0, 0, 0},
+    {"Reshape", cquant__op_reshape_like, 1, 2, 1, 1, 0},
+    {"Flatten", cquant__op_reshape_like, 1, 1, 1, 1, 0},
+    {"Squeeze", cquant__op_reshape_like, 1, 2, 1, 1, 0},
+    {"Unsqueeze", cquant__op_reshape_like, 1, 2, 1, 1, 0},
+    {"Transpose", cquant__op_transpose, 1, 1, 1, 1, 0},
+    {"Concat", cquant__op_concat, 1, 4096, 1, 1, 0},
+    {"Split", cquant__op_split, 1, 2, 1, 64, 0},
+    {"Slice", cquant__op_slice, 1, 5, 1, 1, 0},
+    {"Pad", cquant__op_pad, 1, 4, 1, 1, 0},
+    {"Expand", cquant__op_expand, 2, 2, 1, 1, 0},
+    {"Tile", cquant__op_tile, 2, 3, 1, 1, 0},
+    {"Range", cquant__op_range, 3, 3, 1, 1, 0},
+    {"Shape", cquant__op_shape, 1, 1, 1, 1, 0},
+    {"Size", cquant__op_size, 1, 1, 1, 1, 0},
+    {"ConstantOfShape", cquant__op_constant_of_shape, 1, 1, 1, 1, 0},
+    {"Constant", cquant__op_tensor_constant, 0, 0, 1, 1, 0},
+    {"Identity", cquant__op_tensor_identity, 1, 1, 1, 1, 1}, /* containers too */
+    {"Gather", cquant__op_gather, 2, 2, 1, 1, 0},
+    {"GatherElements", cquant__op_gather_elements, 2, 2, 1, 1, 0},
+    {"GatherND", cquant__op_gather_nd, 2, 2, 1, 1, 0},
+    {"Scatter", cquant__op_scatter_elements, 3, 3, 1, 1, 0},
+    {"ScatterElements", cquant__op_scatter_elements, 3, 3, 1, 1, 0},
+    {"ScatterND", cquant__op_scatter_nd, 3, 3, 1, 1, 0},
+    {"Trilu", cquant__op_trilu, 1, 2, 1, 1, 0},
+    {"OneHot", cquant__op_onehot, 3, 3, 1, 1, 0},
+    {"NonZero", cquant__op_nonzero, 1, 1, 1, 1, 0},
+    {"Compress", cquant__op_compress, 2, 2, 1, 1, 0},
+    {"DepthToSpace", cquant__op_depth_to_space, 1, 1, 1, 1, 0},
+    {"SpaceToDepth", cquant__op_space_to_depth, 1, 1, 1, 1, 0},
+    {"EyeLike", cquant__op_eyelike, 1, 1, 1, 1, 0},
+    {"Unique", cquant__op_unique, 1, 1, 1, 4, 0},
+    {"ReverseSequence", cquant__op_reverse_sequence, 2, 2, 1, 1, 0},
+    {"CenterCropPad", cquant__op_center_crop_pad, 2, 2, 1, 1, 0},
+    {NULL, NULL, 0, 0, 0, 0, 0},
 };
