@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Runs every model of a zoo manifest (tools/zoo/gen_zoo.py) with cquant's float executor
-(`cquant run --exec float`) and with ONNX Runtime (onnxruntime-node, tools/zoo/ort_run.js) on the same
+(`cquant run --exec float`) and with ONNX Runtime (onnxruntime-node, tools/ort/run.js) on the same
 inputs, and compares every output: max |cquant - ORT| <= 1e-4 * max |ORT| (detection outputs after
 sorting the detections by score; integer and bool outputs exactly). Prints one table (model, opset,
 variant, nodes, max relative difference, cquant and ORT fp32 time, peak RSS of each, PASS/FAIL with

@@ -1,5 +1,5 @@
 """What run_zoo.py, tests/zoo_test.py and bench/zoo_bench.py share: running `cquant run` and ONNX
-Runtime (tools/zoo/ort_run.js) on one manifest entry with time and peak memory measured per child
+Runtime (tools/ort/run.js) on one manifest entry with time and peak memory measured per child
 process, and the comparison of their outputs."""
 import json
 import os
@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ORT_JS = os.path.join(ROOT, "tools", "zoo", "ort_run.js")
+ORT_JS = os.path.join(ROOT, "tools", "ort", "run.js")
 HAVE_ORT = os.path.isdir(os.path.join(ROOT, "tools", "ort", "node_modules", "onnxruntime-node"))
 TOL = 1e-4  # max |cquant - ORT| <= TOL * max |ORT|, per output
 
