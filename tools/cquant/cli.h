@@ -24,6 +24,10 @@ const char *cli_value(int argc, char **argv, int *i);
 /* Loads a float tensor from .npy (float32 or float16, converted) and checks every element is
  * finite: NaN/Inf are refused (the policy of every command that quantizes). 0 on success. */
 int cli_load_float(const char *path, cquant_array_t *a);
+/* Loads the model at path and settles the input normalisation: *mean / *std as given on the command
+ * line (mean_given / std_given), else the model's cquant.mean / cquant.std metadata. 0, or the
+ * command's exit status after printing the error (nothing loaded). */
+int cli_load_model(const char *path, cquant_onnx_model_t **m, double *mean, int mean_given, double *std, int std_given);
 /* The same, optionally letting NaN/Inf through (calibration skips and counts them). */
 int cli_load_float_ex(const char *path, cquant_array_t *a, int allow_nonfinite);
 

@@ -70,3 +70,17 @@ void cli_print_report(FILE *f, const cquant_error_report_t *r) {
     fprintf(f, "  clipping/rounding split: give --qparams to know which elements were clipped\n");
   }
 }
+
+int cli_load_model(const char *path, cquant_onnx_model_t **m, double *mean, int mean_given, double *std, int std_given) {
+  int st = cquant_onnx_load(path, m);
+  if (st) return cli_fail_status(st);
+  double mm = *mean, ms = *std;
+  if ((st = cquant_model_normalization(*m, &mm, &ms))) {
+    cquant_onnx_free(*m);
+    *m = NULL;
+    return cli_fail_status(st);
+  }
+  if (!mean_given) *mean = mm;
+  if (!std_given) *std = ms;
+  return 0;
+}

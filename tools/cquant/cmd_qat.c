@@ -199,14 +199,7 @@ int cmd_qat(int argc, char **argv) {
 
   cquant_onnx_model_t *m;
   int st;
-  if ((st = cquant_onnx_load(model, &m))) return cli_fail_status(st);
-  double mm = mean, ms = std;
-  if ((st = cquant_model_normalization(m, &mm, &ms))) {
-    cquant_onnx_free(m);
-    return cli_fail_status(st);
-  }
-  if (!mean_given) mean = mm;
-  if (!std_given) std = ms;
+  if ((st = cli_load_model(model, &m, &mean, mean_given, &std, std_given))) return st;
   npy_src_t ns = {0};
   cquant_data_t *d = NULL, *ev = NULL;
   cquant_qat_t *q = NULL;
