@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """cquant's float32 executor vs ONNX Runtime on models already exported by tools/zoo/gen_zoo.py
-(a zoo folder with manifest.json): medians of RUNS, cquant and ORT timed alternately in one run so
-that the ratio survives a shared machine. Unlike zoo_bench.py it does not regenerate the models.
+(a zoo folder with manifest.json), both warm: each process loads the model once and runs it
+REPEAT times (`cquant run --repeat`, ORT's run.js --repeat); the first, cold run of each is dropped
+and the fastest of the rest kept. That is the steady state calibration sees (one model, many
+batches). RUNS such processes of each, cquant and ORT alternately so that the ratio survives a
+shared machine; the table gives the medians. Unlike zoo_bench.py it does not regenerate the models.
 
 usage: bench/zoo_perf.py [--cquant build-perf/cquant] [--zoo build-zoo/zoo] [--models a,b] [--opset 13]
-                         [--threads 1,2] [--runs 5]
+                         [--threads 1,2] [--runs 5] [--repeat 6]
 """
 import argparse
 import os
@@ -28,11 +31,12 @@ def main():
     ap.add_argument("--opset", type=int, default=13)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=6)
     a = ap.parse_args()
     folder, entries = zc.load_manifest(a.zoo)
     tmp = tempfile.mkdtemp(prefix="cquant_zoo_perf.")
-    print("| model | threads | cquant ms | ORT ms | ratio | max rel diff |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| model | threads | cquant ms | ORT ms | ratio | cquant MiB | ORT MiB | ratio | max rel diff |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in a.models.split(","):
         es = [e for e in entries if e["name"] == name and e.get("variant", "fp32") in ("fp32", None) and e.get("opset") == a.opset and e.get("status") == "ok"]
         if not es:
@@ -41,23 +45,27 @@ def main():
         e = es[0]
         for th in [int(t) for t in a.threads.split(",")]:
             cdir, odir = os.path.join(tmp, f"{name}_{th}c"), os.path.join(tmp, f"{name}_{th}o")
-            cms, oms = [], []
+            cms, oms, crss, orss = [], [], [], []
             err = ""
             for _ in range(a.runs):
-                ok, ms, _, _, err = zc.run_cquant(a.cquant, folder, e, cdir, th)
+                ok, rc, _, cr, err = zc.run_cquant(a.cquant, folder, e, cdir, th, repeat=max(a.repeat, 2))
                 if not ok:
                     break
-                cms.append(ms)
-                ok, ro, _, _, _, err = zc.run_ort(folder, e, odir, th, 2)
+                cms.append(min(rc[1:]))
+                crss.append(cr)
+                ok, ro, _, _, orr, err = zc.run_ort(folder, e, odir, th, max(a.repeat, 2))
                 if not ok:
                     break
                 oms.append(min(ro[1:]))
+                orss.append(orr)
             if err:
                 print(f"| {name} | {th} | error: {err} | | | |", flush=True)
                 continue
             rel, problem = zc.compare(e, cdir, odir)
             c, o = statistics.median(cms), statistics.median(oms)
-            print(f"| {name} | {th} | {c:.1f} | {o:.1f} | {c / o:.2f}x | {rel:.1e}{' FAIL ' + problem if problem else ''} |", flush=True)
+            cm, om = statistics.median(crss), statistics.median(orss)
+            print(f"| {name} | {th} | {c:.1f} | {o:.1f} | {c / o:.2f}x | {cm:.0f} | {om:.0f} | {cm / om:.2f}x | "
+                  f"{rel:.1e}{' FAIL ' + problem if problem else ''} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "cli.h"
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
 
 static int load_input(const char *path, cquant_array_t *a) {
   void *buf;
@@ -23,18 +30,16 @@ static void profile_line(void *user, const char *node, const char *op_type, doub
 }
 
 static void help(void) {
-  printf("usage: cquant run MODEL.onnx --input NAME=FILE [--input NAME=FILE ...] --output-dir DIR [--exec int|float] [--profile]\n\n"
-         "Runs the model with cquant's kernels. FILE is a .npy or a serialized ONNX TensorProto (.pb).\n"
-         "Every graph output is written as DIR/NAME.npy. Operators: QuantizeLinear, DequantizeLinear,\n"
-         "DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (integer\n"
-         "kernels); Conv, Gemm, MatMul, BatchNormalization, MaxPool, AveragePool, GlobalAveragePool,\n"
-         "Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, Softmax, Add, Sub, Mul, Div, Min, Max, Clip, Round,\n"
-         "ReduceMin, ReduceMax, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat, Shape, Cast,\n"
-         "Constant, Identity, Gather, Slice, Pad, Expand, ConstantOfShape (see docs/onnx.md).\n"
+  printf("usage: cquant run MODEL.onnx --input NAME=FILE [--input NAME=FILE ...] --output-dir DIR [--exec int|float]\n"
+         "                  [--profile] [--repeat N]\n\n"
+         "Runs the model with cquant's kernels. FILE is a .npy or a serialized ONNX TensorProto (.pb), of any\n"
+         "element type. Every graph output is written as DIR/NAME.npy. Operators: `cquant ops` (docs/onnx.md).\n"
          "--exec int (default) first turns QuantizeLinear/DequantizeLinear patterns around Conv, Gemm,\n"
          "MatMul, Add, pooling and reshaping ops into integer operators (cquant's integer runtime);\n"
          "--exec float runs the graph exactly as written (a QDQ model: fake quantization).\n"
-         "--profile (or CQUANT_PROFILE=1) prints every node's time on stderr.\n");
+         "--profile (or CQUANT_PROFILE=1) prints every node's time on stderr.\n"
+         "--repeat N runs the model N times on the same inputs and prints each run's wall time on stderr\n"
+         "(\"run K: MS ms\"; the first run includes first-touch costs); the outputs of the last run are written.\n");
 }
 
 int cmd_run(int argc, char **argv) {
@@ -47,12 +52,14 @@ int cmd_run(int argc, char **argv) {
   if (!names || !in || !owned) { free(names); free(in); free(owned); return cli_fail("out of memory"); }
   const char **specs = calloc((size_t)argc, sizeof(char *)), *pos[1] = {NULL};
   int exec_choice = 0;
+  long long repeat = 1;
   static const char *const execs[] = {"int", "float", NULL};
   cli_opt_t opts[] = {
       {.name = "--input", .alias = "-i", .kind = CLI_LIST, .dst = specs},
       {.name = "--exec", .kind = CLI_CHOICE, .dst = &exec_choice, .choices = execs},
       {.name = "--output-dir", .alias = "-o", .kind = CLI_STR, .dst = &outdir},
       {.name = "--profile", .kind = CLI_FLAG, .dst = &profile, .ival = 1},
+      {.name = "--repeat", .kind = CLI_INT, .dst = &repeat, .lo = 1, .hi = 100000},
       {0}};
   int npos;
   if (!specs) r = cli_fail("out of memory");
@@ -89,7 +96,13 @@ int cmd_run(int argc, char **argv) {
     if (!out) r = cli_fail("out of memory");
     else {
       const cquant_onnx_run_options_t opt = {NULL, NULL, profile ? profile_line : NULL, NULL};
-      if ((st = cquant_onnx_run_ex(m, n, names, in, out, &opt))) r = cli_fail("%s: %s", model, cquant_last_error());
+      for (long long k = 0; k < repeat && !r; k++) {
+        if (k)
+          for (int i = 0; i < no; i++) cquant_array_free(&out[i]);
+        double t0 = now_ms();
+        if ((st = cquant_onnx_run_ex(m, n, names, in, out, &opt))) r = cli_fail("%s: %s", model, cquant_last_error());
+        else if (repeat > 1) fprintf(stderr, "run %lld: %.3f ms\n", k + 1, now_ms() - t0);
+      }
     }
     for (int i = 0; i < no && !r; i++) {
       char path[4096], fname[256];

@@ -97,14 +97,20 @@ def error_line(stderr):
     return (err or lines or ["(no message)"])[-1].strip()
 
 
-def run_cquant(cq, folder, entry, outdir, threads=None, timeout=900):
-    """`cquant run --exec float --profile`: (ok, ms of inference = sum of node times, wall s, peak MiB, error line)."""
+def run_cquant(cq, folder, entry, outdir, threads=None, timeout=900, repeat=1):
+    """`cquant run --exec float`: (ok, ms, wall s, peak MiB, error line). With repeat == 1 the ms are
+    the first (cold) run's, the sum of its --profile node times; with repeat > 1 the runs' wall times
+    from `--repeat`, a list, the first (cold) one included."""
     os.makedirs(outdir, exist_ok=True)
-    cmd = [cq, "run", os.path.join(folder, entry["file"]), "--output-dir", outdir, "--exec", "float", "--profile"]
+    cmd = [cq, "run", os.path.join(folder, entry["file"]), "--output-dir", outdir, "--exec", "float"]
+    cmd += ["--repeat", str(repeat)] if repeat > 1 else ["--profile"]
     for a in input_args(folder, entry):
         cmd += ["--input", a]
     rc, out, err, wall, rss = measured(cmd, threads, timeout)
-    ms = sum(float(m) for m in re.findall(r"^profile: .*?([0-9.]+) ms$", err, re.M))
+    if repeat > 1:
+        ms = [float(m) for m in re.findall(r"^run [0-9]+: ([0-9.]+) ms$", err, re.M)]
+    else:
+        ms = sum(float(m) for m in re.findall(r"^profile: .*?([0-9.]+) ms$", err, re.M))
     return rc == 0, ms, wall, rss, ("" if rc == 0 else error_line(err))
 
 
