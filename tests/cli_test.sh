@@ -213,6 +213,15 @@ if $CQ run $ND/test_qlinearmatmul_3D/model.onnx $QIN --output-dir runout --profi
    grep -q '^profile: y ' prof.txt && $CQ run $ND/test_qlinearmatmul_3D/model.onnx $QIN --output-dir runout 2>prof.txt >/dev/null &&
    ! grep -q profile prof.txt; then ok "run: --profile and CQUANT_PROFILE=1 print one line per node, nothing without them"
 else bad "run: --profile"; fi
+if $CQ run $ND/test_qlinearmatmul_3D/model.onnx $QIN --output-dir runout --repeat 3 2>rep.txt >/dev/null &&
+   [ "$(grep -Ec '^run [1-3]: [0-9]+\.[0-9]{3} ms$' rep.txt)" -eq 3 ] && [ "$(wc -l <rep.txt)" -eq 3 ] &&
+   $PY -c "
+import numpy as np, onnx
+from onnx import numpy_helper
+assert np.array_equal(np.load('runout/y.npy'), numpy_helper.to_array(onnx.load_tensor('$T3/output_0.pb')))"; then
+  ok "run: --repeat 3 prints three run times and writes the last run's outputs"
+else bad "run: --repeat"; fi
+expect_fail "run: --repeat 0 is refused" runout/none.npy $CQ run $ND/test_qlinearmatmul_3D/model.onnx $QIN --output-dir runout --repeat 0
 $PY - <<'PY'
 import numpy as np, onnx
 from onnx import helper, TensorProto
