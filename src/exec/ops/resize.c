@@ -270,6 +270,92 @@ done:
   return st;
 }
 
+/* float32 cubic on the last two axes of a 2-D or 4-D tensor, in ONNX Runtime's float arithmetic and
+ * order (its CPU ResizeBiCubic): coordinates and Keys coefficients in float, each output the sum over
+ * the 4 rows of (row's sum over 4 columns of coefficient * pixel) * row coefficient, edges clamped.
+ * The general path computes the same interpolation in double; this one gives ORT's bits, so that the
+ * ArgMax over an upsampled heatmap (torchvision's keypoint head) picks the same pixel. Not for
+ * align_corners: there ORT divides by the integer output length where ONNX's definition (and the
+ * general path) divides by scale * input length, and the backend tests follow the definition. */
+static float cubic_coord_f32(int ct, int64_t o, float scale, int64_t in_len, int64_t out_len) {
+  const float x = (float)o;
+  if (scale == 1.0f) return x;
+  switch (ct) {
+    case CT_HALF_PIXEL: return (x + 0.5f) / scale - 0.5f;
+    case CT_PYTORCH_HALF_PIXEL: return out_len > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
+    case CT_TF_HALF_PIXEL_FOR_NN: return (x + 0.5f) / scale;
+    default: return x / scale; /* asymmetric */
+  }
+}
+
+static void cubic_coeffs_f32(float s, float a, float *c) {
+  const float t = fabsf(s);
+  c[0] = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a;
+  c[1] = ((a + 2) * t - (a + 3)) * t * t + 1;
+  c[2] = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1;
+  c[3] = ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a;
+}
+
+/* per output coordinate: the first of its 4 taps and their coefficients (renormalized over the
+ * inside taps with exclude_outside) */
+static void cubic_axis_f32(const rs_t *p, float scale, int64_t in_len, int64_t out_len, int64_t *first, float *coef, float *sum) {
+  for (int64_t o = 0; o < out_len; o++) {
+    const float c = cubic_coord_f32(p->ct, o, scale, in_len, out_len), f = floorf(c);
+    float *k = coef + 4 * o;
+    first[o] = (int64_t)f - 1;
+    cubic_coeffs_f32(c - f, (float)p->a, k);
+    sum[o] = 1;
+    if (p->exclude) {
+      sum[o] = 0;
+      for (int i = 0; i < 4; i++) {
+        const int64_t v = first[o] + i;
+        if (v < 0 || v >= in_len) k[i] = 0.0f;
+        sum[o] += k[i];
+      }
+    }
+  }
+}
+
+static int resize_cubic_f32(const Onnx__NodeProto *node, const cquant_array_t *x, const int64_t *shape, const double *scale, const rs_t *p,
+                            cquant_array_t *out) {
+  const int nd = x->ndim;
+  const int64_t ih = x->shape[nd - 2], iw = x->shape[nd - 1], oh = shape[nd - 2], ow = shape[nd - 1];
+  int st = cquant__array_alloc_uninit(out, CQUANT_DT_F32, nd, shape);
+  if (st || !out->numel) return st;
+  int64_t *fy = malloc(sizeof(int64_t) * (size_t)(oh + ow)), *fx = fy ? fy + oh : NULL;
+  float *cy = malloc(sizeof(float) * (size_t)(5 * (oh + ow))), *cx = cy ? cy + 4 * oh : NULL;
+  if (!fy || !cy) {
+    free(fy), free(cy), cquant_array_free(out);
+    return oom(node);
+  }
+  float *sy = cx + 4 * ow, *sx = sy + oh;
+  cubic_axis_f32(p, (float)scale[nd - 2], ih, oh, fy, cy, sy);
+  cubic_axis_f32(p, (float)scale[nd - 1], iw, ow, fx, cx, sx);
+  const int64_t planes = x->numel / (ih * iw);
+  for (int64_t q = 0; q < planes; q++) {
+    const float *xp = (const float *)x->data + q * ih * iw;
+    float *yp = (float *)out->data + q * oh * ow;
+    for (int64_t oy = 0; oy < oh; oy++)
+      for (int64_t ox = 0; ox < ow; ox++) {
+        float r = 0;
+        for (int i = 0; i < 4; i++) {
+          int64_t yy = fy[oy] + i;
+          yy = yy < 0 ? 0 : yy >= ih ? ih - 1 : yy;
+          float rowv = 0;
+          for (int j = 0; j < 4; j++) {
+            int64_t xx = fx[ox] + j;
+            xx = xx < 0 ? 0 : xx >= iw ? iw - 1 : xx;
+            rowv += cx[4 * ox + j] / sx[ox] * xp[yy * iw + xx];
+          }
+          r += rowv * cy[4 * oy + i] / sy[oy];
+        }
+        yp[oy * ow + ox] = r;
+      }
+  }
+  free(fy), free(cy);
+  return CQUANT_STATUS_OK;
+}
+
 static int run(const Onnx__NodeProto *node, const cquant_array_t *x, const int64_t *shape, const double *scale, const double *roi, const rs_t *p,
                cquant_array_t *out) {
   for (int d = 0; d < x->ndim; d++)
@@ -284,6 +370,10 @@ static int run(const Onnx__NodeProto *node, const cquant_array_t *x, const int64
   if (fast && p->mode == RS_LINEAR)
     for (int d = 0; d < x->ndim - 2; d++) fast &= shape[d] == x->shape[d];
   if (fast) return resize_f32(node, x, shape, scale, p, out);
+  int cubic = x->dtype == CQUANT_DT_F32 && p->mode == RS_CUBIC && !p->antialias && (x->ndim == 2 || x->ndim == 4) && x->numel > 0 &&
+              (p->ct == CT_HALF_PIXEL || p->ct == CT_PYTORCH_HALF_PIXEL || p->ct == CT_ASYMMETRIC || p->ct == CT_TF_HALF_PIXEL_FOR_NN);
+  for (int d = 0; cubic && d < x->ndim - 2; d++) cubic = shape[d] == x->shape[d];
+  if (cubic) return resize_cubic_f32(node, x, shape, scale, p, out);
   return resize_general(node, x, shape, scale, roi, p, out);
 }
 
