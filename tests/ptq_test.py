@@ -341,6 +341,36 @@ else:
 r = cq("ptq", f16, "--calib", "fashion-mnist:train:200", "-o", os.path.join(tmp, "f16q.onnx"))
 check("float16 weights: ptq folds the Casts and quantizes the layers", r.returncode == 0 and "4 quantizable layers" in r.stdout, r.stdout + r.stderr)
 
+# evaluation data without labels: the metric is the output SQNR against the float model (eq. 18),
+# printed per method, the best chosen by it; checked against SQNR computed here from `cquant run`
+# of the float model and of the written file (integer execution) on the same data
+ev = os.path.join(tmp, "unlabelled.npy")
+np.save(ev, np.random.default_rng(5).standard_normal((64, 1, 28, 28)).astype(np.float32))
+sq_out = os.path.join(tmp, "sqnr_q.onnx")
+r = cq("ptq", cnn, "--calib", "fashion-mnist:train:500", "--eval", ev, "--act-method", "minmax,percentile", "-o", sq_out)
+rows = dict(re.findall(r"^(integer \w+)\s+([-0-9.]+) dB", r.stdout, re.M))
+best = re.search(r"^best: (\w+)", r.stdout, re.M)
+ok = r.returncode == 0 and len(rows) == 2 and best is not None
+if ok:
+    dirs = [os.path.join(tmp, "sq_f"), os.path.join(tmp, "sq_i")]
+    ra = cq("run", cnn, "--input", f"input={ev}", "--output-dir", dirs[0], "--exec", "float")
+    rb = cq("run", sq_out, "--input", f"input={ev}", "--output-dir", dirs[1], "--exec", "int")
+    ok = ra.returncode == 0 and rb.returncode == 0
+if ok:
+    a = np.load(os.path.join(dirs[0], "logits.npy")).astype(np.float64)
+    b = np.load(os.path.join(dirs[1], "logits.npy")).astype(np.float64)
+    want = 10 * np.log10(np.sum(a * a) / np.sum((a - b) ** 2))
+    got = float(rows["integer " + best.group(1)])
+    ok = abs(got - want) < 0.01 and got == max(float(v) for v in rows.values())
+    detail = f"printed {got:.2f} dB, computed here {want:.2f} dB"
+else:
+    detail = r.stdout + r.stderr
+check("--eval without labels: output SQNR per method, the best one written, equal to SQNR computed from cquant run", ok, detail)
+r = cq("ptq", cnn, "--calib", "fashion-mnist:train:200", "--eval", ev, "--max-drop", "1", "-o", os.path.join(tmp, "sq_bad.onnx"))
+check("--max-drop with unlabelled evaluation data: one error line, nothing written",
+      r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "label" in r.stderr and not os.path.exists(os.path.join(tmp, "sq_bad.onnx")),
+      r.stderr.strip())
+
 # bad input: one error line, exit 1, nothing written
 out = os.path.join(tmp, "bad_out.onnx")
 bad = []

@@ -113,14 +113,23 @@ int cquant_data_check_shape(const cquant_onnx_model_t *m, const cquant_array_t *
  * model input must have a source; a single unnamed source is checked against input 0. */
 int cquant_data_check_inputs(const cquant_onnx_model_t *m, const cquant_data_t *d);
 
-/* Top-1 of a classifier (one input; first output: float32 scores per sample) on a labelled source. */
+/* Top-1 of a classifier (first output: float32 scores per sample) on a labelled source. A source of
+ * several named inputs (cquant_data_open_inputs) feeds each model input by name; a single source
+ * feeds input 0. */
 typedef struct {
   int64_t n, correct;
   double top1;           /* percent */
   double us_per_sample;  /* wall time of the runs */
+  double sqnr_db;        /* cquant_eval_sqnr: output SQNR against the reference model (docs/quantization.md eq. 18) */
+  int metric_sqnr;       /* 1: this result is an SQNR (no labels), 0: a top-1 */
 } cquant_eval_result_t;
 /* pred (cquant_data_size entries, may be NULL) gets each predicted class. */
 int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r, int32_t *pred);
+/* The metric for data without labels: m's outputs against ref's (the float model) on every batch of d,
+ * SQNR = 10 log10(sum ref^2 / sum (ref - m)^2) over every element of every float output (eq. 18;
+ * +inf when equal). Both models must have the same inputs and outputs; INVALID_ARGUMENT naming the
+ * output when their shapes differ. r->n counts samples, r->us_per_sample times m's runs. */
+int cquant_eval_sqnr(const cquant_onnx_model_t *ref, const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r);
 
 /* mean and std for fashion-mnist data from the model's metadata (cquant.mean, cquant.std) when
  * present; BAD_FORMAT for a value that is not a number (std must be > 0). Leaves them unchanged

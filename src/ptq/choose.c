@@ -6,14 +6,27 @@
 #include <string.h>
 #include "ptq/ptq_internal.h"
 
-/* Fake-quant (the QDQ model as written) and integer (after the rewrite) top-1 of method m. */
+/* Whether ev has labels (some sources know only after their first batch is read). */
+static int labelled(cquant_data_t *ev) {
+  const cquant_array_t *x;
+  const int64_t *labels;
+  int64_t first;
+  if (!cquant_data_rewind(ev)) (void)cquant_data_next(ev, &x, &labels, &first);
+  return cquant_data_has_labels(ev);
+}
+
+/* Fake-quant (the QDQ model as written) and integer (after the rewrite) top-1 of method m, or their
+ * output SQNR against the float model when ev has no labels. */
 static int evaluate(cquant_ptq_t *p, cquant_calib_method_t m, cquant_data_t *ev, cquant_ptq_method_eval_t *r) {
   cquant_onnx_model_t *qdq, *im = NULL;
   memset(r, 0, sizeof *r);
   r->method = m;
   int st = cquant__ptq_model(p, m, CQUANT_PTQ_QDQ, &qdq);
   if (st) return st;
-  if (!(st = cquant_eval_top1(qdq, ev, &r->fake_quant, NULL)) && !(st = cquant_onnx_integerize(qdq, &im, &r->n_integer_ops)))
+  if (!labelled(ev)) { /* no labels: output SQNR against the float model */
+    if (!(st = cquant_eval_sqnr(p->clean, qdq, ev, &r->fake_quant)) && !(st = cquant_onnx_integerize(qdq, &im, &r->n_integer_ops)))
+      st = cquant_eval_sqnr(p->clean, im, ev, &r->integer);
+  } else if (!(st = cquant_eval_top1(qdq, ev, &r->fake_quant, NULL)) && !(st = cquant_onnx_integerize(qdq, &im, &r->n_integer_ops)))
     st = cquant_eval_top1(im, ev, &r->integer, NULL);
   cquant_onnx_free(im);
   cquant_onnx_free(qdq);
@@ -25,11 +38,13 @@ int cquant_ptq_choose(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r
   r->evaluated = 1;
   r->best = -1;
   r->n_methods = 0;
-  int st = cquant_eval_top1(p->clean, ev, &r->float_eval, NULL);
+  const int sqnr = !labelled(ev);
+  int st = sqnr ? cquant_eval_sqnr(p->clean, p->clean, ev, &r->float_eval) : cquant_eval_top1(p->clean, ev, &r->float_eval, NULL);
   for (int k = 0; k < p->opt.n_order && !st; k++) {
     cquant_ptq_method_eval_t *e = &r->methods[r->n_methods];
     if ((st = evaluate(p, p->opt.order[k], ev, e))) break;
-    if (r->best < 0 || e->integer.top1 > r->methods[r->best].integer.top1) r->best = r->n_methods;
+    if (r->best < 0 || (sqnr ? e->integer.sqnr_db > r->methods[r->best].integer.sqnr_db : e->integer.top1 > r->methods[r->best].integer.top1))
+      r->best = r->n_methods;
     r->n_methods++;
   }
   if (!st && r->best >= 0) {
@@ -44,6 +59,7 @@ static int fallback_begin(cquant_ptq_t *p, cquant_data_t *ev, double max_drop, c
   if (!p || !ev || !r) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
   if (!r->evaluated || r->best < 0) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: fallback needs an evaluation (cquant_ptq_choose) first");
   if (!(max_drop >= 0)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: max_drop must be a number of points >= 0");
+  if (r->float_eval.metric_sqnr) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: max_drop needs labelled evaluation data (top-1 points)");
   r->max_drop = max_drop;
   r->n_fallback = 0;
   r->n_fallback_evals = 0;

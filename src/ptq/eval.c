@@ -1,29 +1,58 @@
-/* Top-1 evaluation of a classifier on a labelled source (include/cquant/data.h), and the model's
- * input normalisation metadata. */
+/* Evaluation on a data source (include/cquant/data.h): top-1 of a classifier on labelled data, output
+ * SQNR against the float model on data without labels; and the model's input normalisation metadata. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "core/internal.h"
 
+#define CQUANT_EVAL_MAX_INPUTS 64
+
+/* The names and values of one run of m on the current batch x of d: each input of a multi-input
+ * source by its name, else x as m's input 0. */
+static void feeds(const cquant_onnx_model_t *m, const cquant_data_t *d, const cquant_array_t *x, const char **names, const cquant_array_t **vals,
+                  int *n) {
+  const int k = cquant_data_num_inputs(d);
+  if (k > 1) {
+    for (int i = 0; i < k && i < CQUANT_EVAL_MAX_INPUTS; i++) names[i] = cquant_data_input_name(d, i), vals[i] = cquant_data_input(d, i);
+    *n = k < CQUANT_EVAL_MAX_INPUTS ? k : CQUANT_EVAL_MAX_INPUTS;
+  } else {
+    names[0] = cquant_onnx_input_name(m, 0), vals[0] = x, *n = 1;
+  }
+}
+
+/* cquant_onnx_run with the inputs as pointers */
+static int run_feeds(const cquant_onnx_model_t *m, const char **names, const cquant_array_t **vals, int n, cquant_array_t *out) {
+  cquant_array_t in[CQUANT_EVAL_MAX_INPUTS];
+  for (int i = 0; i < n; i++) in[i] = *vals[i]; /* shallow: the data stays the source's */
+  return cquant_onnx_run(m, n, names, in, out);
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r, int32_t *pred) {
   if (!m || !d || !r) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "eval: NULL argument");
   memset(r, 0, sizeof *r);
-  const char *name = cquant_onnx_input_name(m, 0);
   const int n_out = cquant_onnx_num_outputs(m);
   cquant_array_t *out = calloc((size_t)n_out + 1, sizeof *out);
   if (!out) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "eval: out of memory");
-  int st = cquant_data_rewind(d), k = 0;
-  const cquant_array_t *x;
+  int st = cquant_data_rewind(d), k = 0, nf;
+  const cquant_array_t *x, *vals[CQUANT_EVAL_MAX_INPUTS];
+  const char *names[CQUANT_EVAL_MAX_INPUTS];
   const int64_t *labels;
   int64_t first;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  const double t0 = now_s();
   while (!st && (k = cquant_data_next(d, &x, &labels, &first)) > 0) {
     if (!labels) {
       st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: no labels (fashion-mnist data has them)", cquant_data_name(d));
       break;
     }
-    if ((st = cquant_onnx_run(m, 1, &name, x, out))) break;
+    feeds(m, d, x, names, vals, &nf);
+    if ((st = run_feeds(m, names, vals, nf, out))) break;
     const int64_t bs = x->shape[0];
     const cquant_array_t *y = &out[0];
     const int64_t classes = y->numel / bs;
@@ -38,12 +67,59 @@ int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval
     r->n += bs;
     for (int o = 0; o < n_out; o++) cquant_array_free(&out[o]);
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
+  const double sec = now_s() - t0;
   free(out);
   if (!st && k < 0) st = k;
   if (st) return st;
-  const double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
   r->top1 = r->n ? 100.0 * (double)r->correct / (double)r->n : 0;
+  r->us_per_sample = r->n ? 1e6 * sec / (double)r->n : 0;
+  return 0;
+}
+
+int cquant_eval_sqnr(const cquant_onnx_model_t *ref, const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r) {
+  if (!ref || !m || !d || !r) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "eval: NULL argument");
+  memset(r, 0, sizeof *r);
+  r->metric_sqnr = 1;
+  const int n_out = cquant_onnx_num_outputs(m);
+  if (cquant_onnx_num_outputs(ref) != n_out)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "eval: the models have %d and %d outputs", cquant_onnx_num_outputs(ref), n_out);
+  cquant_array_t *ya = calloc(2 * (size_t)n_out + 1, sizeof *ya), *yb = ya + n_out;
+  if (!ya) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "eval: out of memory");
+  int st = cquant_data_rewind(d), k = 0, nf;
+  const cquant_array_t *x, *vals[CQUANT_EVAL_MAX_INPUTS];
+  const char *names[CQUANT_EVAL_MAX_INPUTS];
+  const int64_t *labels;
+  int64_t first;
+  double sig = 0, noise = 0, sec = 0;
+  while (!st && (k = cquant_data_next(d, &x, &labels, &first)) > 0) {
+    feeds(ref, d, x, names, vals, &nf);
+    if ((st = run_feeds(ref, names, vals, nf, ya))) break;
+    const double t0 = now_s();
+    st = run_feeds(m, names, vals, nf, yb);
+    sec += now_s() - t0;
+    for (int o = 0; o < n_out && !st; o++) {
+      const cquant_array_t *a = &ya[o], *b = &yb[o];
+      if (a->dtype != b->dtype || a->numel != b->numel || a->ndim != b->ndim || memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim)) {
+        st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "eval: output '%s' differs in type or shape between the float and quantized models",
+                           cquant_onnx_output_name(m, o));
+        break;
+      }
+      if (a->dtype != CQUANT_DT_F32) continue; /* indices, labels: not a signal */
+      const float *pa = a->data, *pb = b->data;
+      for (int64_t i = 0; i < a->numel; i++) {
+        const double e = (double)pa[i] - (double)pb[i];
+        sig += (double)pa[i] * (double)pa[i];
+        noise += e * e;
+      }
+    }
+    r->n += x->ndim ? x->shape[0] : 1;
+    for (int o = 0; o < 2 * n_out; o++) cquant_array_free(&ya[o]);
+  }
+  for (int o = 0; o < 2 * n_out; o++) cquant_array_free(&ya[o]);
+  free(ya);
+  if (!st && k < 0) st = k;
+  if (st) return st;
+  r->sqnr_db = noise > 0 ? 10.0 * log10(sig / noise) : INFINITY; /* eq. 18 */
   r->us_per_sample = r->n ? 1e6 * sec / (double)r->n : 0;
   return 0;
 }

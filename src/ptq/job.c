@@ -40,6 +40,8 @@ int cquant_ptq_run_job(const cquant_onnx_model_t *m, const cquant_ptq_options_t 
   r->method = p->opt.order[0];
   st = cquant_ptq_calibrate_data(p, job->calib, &r->n_calib, &r->calib_seconds);
   if (!st && job->eval) st = cquant_ptq_choose(p, job->eval, r);
+  if (!st && job->max_drop >= 0 && r->float_eval.metric_sqnr)
+    st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: max_drop needs labelled evaluation data (its budget is in top-1 points)");
   if (!st && job->max_drop >= 0 && r->float_eval.top1 - r->final.integer.top1 > job->max_drop) st = cquant_ptq_fallback(p, job->eval, job->max_drop, r);
   if (!st && (job->want_report || job->report_json || job->plot_dir || job->eval)) st = make_report(p, job->eval ? job->eval : job->calib, r);
   if (!st && job->report_json) {

@@ -22,8 +22,9 @@ static const char usage_text[] =
     "  --exclude NODE[,NODE...]    keep these nodes in float\n"
     "  --format qdq|qop|trt-cache  QuantizeLinear/DequantizeLinear pairs (default), QLinear operators,\n"
     "                              or the cleaned float model plus OUT.cache (TensorRT implicit int8)\n"
-    "  --eval DATA                 labelled data (fashion-mnist...): top-1 and latency of float,\n"
-    "                              fake-quant and integer execution\n"
+    "  --eval DATA                 evaluation data: labelled (fashion-mnist, class folders of images): top-1;\n"
+    "                              without labels (.npy, images): output SQNR against the float model;\n"
+    "                              and latency of float, fake-quant and integer execution (--max-drop needs labels)\n"
     "  --max-drop P                keep the fewest most sensitive layers in float that bring the integer\n"
     "                              top-1 within P points of float (needs --eval): one evaluation per layer\n"
     "                              ranks them, a bisection over the ranking picks how many (<= L + 10)\n"
@@ -110,7 +111,16 @@ static void print_report(const cquant_ptq_report_t *rep) {
 static void print_result(const char *model, const char *calib, const cquant_ptq_result_t *r) {
   printf("%s: %d quantizable layers; calibrated on %lld samples of %s in %.2f s (%.1f us per sample)\n", model, r->n_layers,
          (long long)r->n_calib, calib, r->calib_seconds, 1e6 * r->calib_seconds / (double)r->n_calib);
-  if (r->evaluated) {
+  if (r->evaluated && r->float_eval.metric_sqnr) { /* data without labels: output SQNR against float */
+    printf("\n%-24s %12s %14s\n%-24s %12s %11.1f us\n", "execution", "output SQNR", "per sample", "float32 (cquant)", "reference",
+           r->float_eval.us_per_sample);
+    for (int k = 0; k < r->n_methods; k++) {
+      const cquant_ptq_method_eval_t *e = &r->methods[k];
+      printf("fake-quant %-13s %9.2f dB %11.1f us\ninteger %-16s %9.2f dB %11.1f us\n", cquant_calib_method_name(e->method), e->fake_quant.sqnr_db,
+             e->fake_quant.us_per_sample, cquant_calib_method_name(e->method), e->integer.sqnr_db, e->integer.us_per_sample);
+    }
+    if (r->n_methods > 1) printf("best: %s\n", cquant_calib_method_name(r->method));
+  } else if (r->evaluated) {
     printf("\n%-24s %10s %14s\n%-24s %9.2f%% %11.1f us\n", "execution", "top-1", "per sample", "float32 (cquant)", r->float_eval.top1,
            r->float_eval.us_per_sample);
     for (int k = 0; k < r->n_methods; k++) {
