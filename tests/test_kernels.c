@@ -173,48 +173,96 @@ static void test_s32(void) {
   CHECK(q[0] == INT32_MAX && q[1] == INT32_MIN && q[2] == 7 && q[3] == -2);
 }
 
-/* Float32 depthwise rows: every ISA equals the reference bit for bit (sizes around the vector widths
- * and the 4-vector steps, 1 to 49 taps, unaligned rows, NaN, Inf, signed zeros, huge values), and the
- * reference is the sum in its stated order. */
-static void test_dw_row_f32(void) {
+/* One dw_f32 case on every ISA against the reference, bit for bit, and nothing written outside y. */
+static long dw_case(const cquant__dw_geom_t *g, int64_t nch, int use_b, int special) {
   const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
-  static const int taps_list[] = {1, 2, 3, 9, 25, 49};
-  float *x = malloc(sizeof(float) * 49 * 4200), w[49], *ya = malloc(4200 * 4), *yb = malloc(4200 * 4);
-  const float *r[49];
-  fill(x, 49 * 4200, 0.01f);
-  for (size_t i = 0; i < 49 * 4200; i++)
-    if (th_rand() % 20 == 0) x[i] = th_rand() & 1 ? 0.0f : -0.0f;
+  const int64_t taps = (int64_t)g->kh * g->kw, nx = nch * g->h * g->w, ny = nch * g->oh * g->ow;
+  float *x = malloc(sizeof(float) * (size_t)(nx + 1)), *w = malloc(sizeof(float) * (size_t)(nch * taps)), *b = malloc(sizeof(float) * (size_t)nch);
+  float *ya = malloc(sizeof(float) * (size_t)ny), *yb = malloc(sizeof(float) * (size_t)(ny + 64));
+  for (int64_t i = 0; i < nx; i++) x[i] = th_gauss();
+  for (int64_t i = 0; i < nch * taps; i++) w[i] = th_gauss();
+  for (int64_t i = 0; i < nch; i++) b[i] = th_rand() % 4 == 0 ? -0.0f : th_gauss();
+  if (special) { /* NaN, Inf, signed zeros, huge values in inputs and weights (padding times Inf is NaN) */
+    for (int64_t i = 0; i < nx; i++) {
+      const uint64_t r = th_rand() % 40;
+      x[i] = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : r == 3 ? -0.0f : r == 4 ? 0.0f : r == 5 ? 3e38f : x[i];
+    }
+    for (int64_t i = 0; i < nch * taps; i++) {
+      const uint64_t r = th_rand() % 30;
+      w[i] = r == 0 ? INFINITY : r == 1 ? -0.0f : r == 2 ? 0.0f : w[i];
+    }
+  }
+  ref->dw_f32(g, x, w, use_b ? b : NULL, nch, ya);
   long compared = 0;
   for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
     const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
     if (!k) continue;
-    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
-      for (size_t ti = 0; ti < sizeof taps_list / sizeof taps_list[0]; ti++) {
-        const size_t n = sizes[si];
-        const int taps = taps_list[ti];
-        for (int t = 0; t < taps; t++) {
-          r[t] = x + (size_t)t * 4100 + th_rand() % 97; /* any alignment */
-          w[t] = th_rand() % 10 == 0 ? -0.0f : th_gauss();
-        }
-        const float b = th_rand() % 3 == 0 ? 0.0f : th_gauss();
-        ref->dw_row_f32(r, w, taps, b, (int64_t)n, ya);
-        for (size_t i = 0; i < n + 1; i++) yb[i] = 12345.0f;
-        k->dw_row_f32(r, w, taps, b, (int64_t)n, yb);
-        size_t bad = 0;
-        for (size_t i = 0; i < n; i++) bad += memcmp(&ya[i], &yb[i], 4) != 0 && !(isnan(ya[i]) && isnan(yb[i]));
-        CHECKF(bad == 0, "%s dw_row_f32 n=%zu taps=%d: %zu differ", cquant_isa_name((cquant_isa_t)isa), n, taps, bad);
-        CHECKF(yb[n] == 12345.0f, "%s dw_row_f32 n=%zu wrote past the row", cquant_isa_name((cquant_isa_t)isa), n);
-        compared += (long)n;
-      }
+    for (int64_t i = 0; i < ny + 64; i++) yb[i] = 12345.0f;
+    k->dw_f32(g, x, w, use_b ? b : NULL, nch, yb);
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < ny; i++)
+      if (memcmp(&ya[i], &yb[i], 4) != 0 && !(isnan(ya[i]) && isnan(yb[i]))) bad++, first = first < 0 ? i : first;
+    int over = 0;
+    for (int64_t i = ny; i < ny + 64; i++) over += yb[i] != 12345.0f;
+    CHECKF(bad == 0 && over == 0, "%s dw_f32 %lldx%lld k%dx%d s%d,%d d%d,%d p%lld,%lld out %lldx%lld nch %lld act %d: %lld differ (first %lld: %g vs %g), %d past y",
+           cquant_isa_name((cquant_isa_t)isa), (long long)g->h, (long long)g->w, g->kh, g->kw, g->sh, g->sw, g->dh, g->dw, (long long)g->pt,
+           (long long)g->pl, (long long)g->oh, (long long)g->ow, (long long)nch, g->act, (long long)bad, (long long)first,
+           first >= 0 ? ya[first] : 0.0, first >= 0 ? yb[first] : 0.0, over);
+    compared += (long)ny;
   }
-  /* the reference: b, then each product added in tap order */
-  const float xs[3] = {1e8f, 1.0f, -1e8f}, ws[3] = {1.0f, 1.0f, 1.0f};
-  const float *rs[3] = {&xs[0], &xs[1], &xs[2]};
-  float y1;
-  ref->dw_row_f32(rs, ws, 3, 0.5f, 1, &y1);
-  CHECKF(y1 == ((0.5f + 1e8f) + 1.0f) + -1e8f, "dw_row_f32 order: %g", y1);
-  (void)compared;
-  free(x); free(ya); free(yb);
+  free(x), free(w), free(b), free(ya), free(yb);
+  return compared;
+}
+
+static void dw_geom(cquant__dw_geom_t *g, int64_t h, int64_t w, int k, int s, int d, int64_t pt, int64_t pl, int64_t pb, int64_t pr) {
+  memset(g, 0, sizeof *g);
+  g->h = h, g->w = w, g->kh = g->kw = k, g->sh = g->sw = s, g->dh = g->dw = d, g->pt = pt, g->pl = pl;
+  g->oh = (h + pt + pb - ((int64_t)(k - 1) * d + 1)) / s + 1, g->ow = (w + pl + pr - ((int64_t)(k - 1) * d + 1)) / s + 1;
+}
+
+/* Float32 depthwise planes: every ISA equals the reference bit for bit on the mobile nets' shapes
+ * (3x3 and 5x5, stride 1 and 2, widths 7 to 112), on random geometry (rectangular kernels, strides
+ * 1 to 3, dilations, uneven padding, planes narrower than a vector), with NaN, Inf and signed
+ * zeros, each activation; and the reference is the sum in its stated order. */
+static void test_dw_f32(void) {
+  static const int64_t sides[] = {7, 14, 28, 56, 112, 1, 2, 15, 17, 33};
+  long compared = 0;
+  for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++)
+    for (int k = 3; k <= 5; k += 2)
+      for (int s = 1; s <= 2; s++) {
+        cquant__dw_geom_t g;
+        dw_geom(&g, sides[i], sides[i], k, s, 1, k / 2, k / 2, k / 2, k / 2);
+        g.act = (int)(i % 3), g.lo = 0.0f, g.hi = 6.0f;
+        compared += dw_case(&g, sides[i] > 56 ? 2 : 5, (int)(i & 1), i % 4 == 3);
+      }
+  for (int it = 0; it < 400; it++) {
+    cquant__dw_geom_t g;
+    memset(&g, 0, sizeof g);
+    g.h = 1 + (int64_t)(th_rand() % 40), g.w = 1 + (int64_t)(th_rand() % 40);
+    g.kh = 1 + (int)(th_rand() % 5), g.kw = 1 + (int)(th_rand() % 5);
+    g.sh = 1 + (int)(th_rand() % 3), g.sw = it % 3 == 0 ? 1 : 1 + (int)(th_rand() % 3);
+    g.dh = th_rand() % 4 == 0 ? 2 : 1, g.dw = th_rand() % 4 == 0 ? 1 + (int)(th_rand() % 3) : 1;
+    g.pt = (int64_t)(th_rand() % 4), g.pl = (int64_t)(th_rand() % 4);
+    const int64_t pb = (int64_t)(th_rand() % 4), pr = it % 3 == 0 ? (g.kw - 1) * g.dw - g.pl : (int64_t)(th_rand() % 4);
+    const int64_t ekh = (int64_t)(g.kh - 1) * g.dh + 1, ekw = (int64_t)(g.kw - 1) * g.dw + 1;
+    if (pr < 0 || g.h + g.pt + pb < ekh || g.w + g.pl + pr < ekw) continue;
+    g.oh = (g.h + g.pt + pb - ekh) / g.sh + 1, g.ow = (g.w + g.pl + pr - ekw) / g.sw + 1;
+    g.act = (int)(th_rand() % 3), g.lo = -0.5f, g.hi = th_rand() % 2 ? 0.75f : INFINITY;
+    compared += dw_case(&g, 1 + (int64_t)(th_rand() % 4), (int)(th_rand() % 2), it % 5 == 0);
+  }
+  CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);
+  /* the reference: b, then each product added in tap order; padding adds w * +0 */
+  const float xs[3] = {1e8f, 1.0f, -1e8f}, ws[3] = {1.0f, 1.0f, 1.0f}, ws2[3] = {INFINITY, 1.0f, 1.0f};
+  cquant__dw_geom_t g;
+  dw_geom(&g, 1, 3, 1, 1, 1, 0, 0, 0, 0);
+  g.kw = 3, g.ow = 1;
+  float y1, y3[3];
+  cquant__kernels_for(CQUANT_ISA_REF)->dw_f32(&g, xs, ws, (const float[]){0.5f}, 1, &y1);
+  CHECKF(y1 == ((0.5f + 1e8f) + 1.0f) + -1e8f, "dw_f32 order: %g", y1);
+  dw_geom(&g, 1, 3, 3, 1, 1, 0, 1, 0, 1);
+  g.kh = 1, g.oh = 1, g.ow = 3;
+  cquant__kernels_for(CQUANT_ISA_REF)->dw_f32(&g, xs, ws2, NULL, 1, y3);
+  CHECKF(isnan(y3[0]) && isinf(y3[1]), "dw_f32 padding is +0 times the weight: %g %g", y3[0], y3[1]);
 }
 
 /* The float32 convolution paths (conv_gemm.c: direct 1x1, im2col, dead taps of large dilations;
@@ -296,4 +344,4 @@ static void test_fconv_paths(void) {
   }
 }
 
-TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_row_f32), T(test_fconv_paths))
+TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths))

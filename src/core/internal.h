@@ -27,6 +27,27 @@ typedef struct {
   int stream; /* a hint: the output is large, write it with non-temporal stores (no cache fill) */
 } cquant__qrun_t;
 
+/* The geometry of a float32 depthwise convolution plane (the dw_f32 kernel): input h x w, output
+ * oh x ow, taps kh x kw, strides sh, sw, dilations dh, dw, top and left padding pt, pl. act after
+ * the sum: 0 none, 1 Relu (a > 0 ? a : +0), 2 Clip (v = a < lo ? lo : a, then v > hi ? hi : v;
+ * NaN stays NaN). */
+typedef struct cquant__dw_geom {
+  int64_t h, w, oh, ow, pt, pl;
+  int kh, kw, sh, sw, dh, dw;
+  int act;
+  float lo, hi;
+} cquant__dw_geom_t;
+
+/* g->act applied to one sum (the scalar form every dw_f32 variant equals). */
+static inline float cquant__dw_act(const cquant__dw_geom_t *g, float a) {
+  if (g->act == 1) return a > 0 ? a : 0.0f;
+  if (g->act == 2) {
+    const float v = a < g->lo ? g->lo : a;
+    return v > g->hi ? g->hi : v;
+  }
+  return a;
+}
+
 /* Kernels. "run": n elements, one (scale, zero-point). "vec": n elements, element i uses
  * scale[i], zero_point[i] (the channel axis is the innermost one). Inputs are checked by the
  * caller; kernels only assert. Containers: s8 holds s8/s4/s2, u8 holds u8/u4/u2, s16 holds s16. */
@@ -78,10 +99,11 @@ typedef struct {
   void (*gap_sum_8)(const uint8_t *x, int x8_signed, int channels_last, int64_t N, int64_t C, int64_t plane, int32_t zx, int32_t *acc);
   /* y[i] = max(x[i], 0) on int8. */
   void (*relu_s8)(const int8_t *x, int64_t n, int8_t *y);
-  /* One output row of a float32 depthwise convolution (src/exec/ops/conv_dw.c): for i < n,
-   * y[i] = b, then for t = 0 .. taps-1 in order y[i] = y[i] + w[t] * r[t][i] (a product, then a
-   * sum: no FMA). r[t] points at the inputs tap t meets, already padded and de-strided. */
-  void (*dw_row_f32)(const float *const *r, const float *w, int taps, float b, int64_t n, float *y);
+  /* Float32 depthwise convolution of nch planes (src/exec/ops/conv_dw.c, geometry in g): plane c
+   * of x (h x w) with the kh x kw taps w[c taps ..] gives plane c of y (oh x ow). Each output is
+   * a = b[c] (+0 when b is NULL), then for every tap in row-major order a = a + w[t] * v, v the
+   * input the tap meets or +0.0f outside the input (a product, then a sum: no FMA), then g->act. */
+  void (*dw_f32)(const struct cquant__dw_geom *g, const float *x, const float *w, const float *b, int64_t nch, float *y);
 } cquant__kernels_t;
 
 /* The table for one ISA (every entry filled: missing variants fall back to the reference),

@@ -1,6 +1,7 @@
-/* Float32 depthwise convolution (C / group == 1): a direct kernel per output row instead of im2col
- * and a GEMM of one row. The scalar reference of the row kernel is here; the AVX2 and AVX-512
- * variants in x86/dwconv_*.c do the same operations in the same order. */
+/* Float32 depthwise convolution (C / group == 1): whole planes per kernel call (the dw_f32 entry of
+ * the kernel tables), padding read as +0 where a tap leaves the input, with no padded copy of the
+ * plane. The scalar reference is here; x86/dwconv_avx2.c and dwconv_avx512.c do the same
+ * operations in the same order, several outputs at a time. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,15 +9,30 @@
 #include "cquant/quantize.h"
 #include "exec/ops/conv_internal.h"
 
-static void dw_row_f32_ref(const float *const *r, const float *w, int taps, float b, int64_t n, float *y) {
-  for (int64_t i = 0; i < n; i++) {
-    float a = b;
-    for (int t = 0; t < taps; t++) a = a + w[t] * r[t][i];
-    y[i] = a;
+/* The reference: every output in turn, its taps in row-major order. */
+static void dw_f32_ref(const cquant__dw_geom_t *g, const float *x, const float *w, const float *b, int64_t nch, float *y) {
+  const int taps = g->kh * g->kw;
+  for (int64_t c = 0; c < nch; c++) {
+    const float *xc = x + c * g->h * g->w, *wc = w + c * taps;
+    float *yc = y + c * g->oh * g->ow;
+    const float bc = b ? b[c] : 0.0f;
+    for (int64_t oy = 0; oy < g->oh; oy++)
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        float a = bc;
+        for (int ky = 0; ky < g->kh; ky++) {
+          const int64_t iy = oy * g->sh + (int64_t)ky * g->dh - g->pt;
+          for (int kx = 0; kx < g->kw; kx++) {
+            const int64_t ix = ox * g->sw + (int64_t)kx * g->dw - g->pl;
+            const float v = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w ? xc[iy * g->w + ix] : 0.0f;
+            a = a + wc[ky * g->kw + kx] * v;
+          }
+        }
+        yc[oy * g->ow + ox] = cquant__dw_act(g, a);
+      }
   }
 }
 
-void cquant__fconv_init_ref(cquant__kernels_t *k) { k->dw_row_f32 = dw_row_f32_ref; }
+void cquant__fconv_init_ref(cquant__kernels_t *k) { k->dw_f32 = dw_f32_ref; }
 
 int cquant__conv_threads(double work) {
   const int t = cquant_get_num_threads();
@@ -67,64 +83,43 @@ void cquant__pad_split_row(const float *src, int64_t w, int64_t pl, int64_t sw, 
   }
 }
 
-/* The padded input plane with its columns split by phase modulo the stride: phase row (ry, j) holds
- * padded columns j, j + sw, j + 2 sw, ... of padded row ry (zero outside the input). */
-static void dw_fill(const cquant__conv2d_t *p, const float *plane, int64_t hn, int64_t len, float *buf) {
-  const int64_t sw = p->stride_w;
-  for (int64_t ry = 0; ry < hn; ry++) {
-    const int64_t iy = ry - p->pad_t;
-    float *dst = buf + ry * sw * len;
-    if (iy < 0 || iy >= p->h) memset(dst, 0, sizeof(float) * (size_t)(sw * len));
-    else cquant__pad_split_row(plane + iy * p->w, p->w, p->pad_l, sw, len, 0.0f, dst);
-  }
-}
-
 typedef struct {
-  const cquant__conv2d_t *p;
+  const cquant__dw_geom_t *g;
   const float *x, *w, *b;
   float *y;
-  int64_t hn, len, taps;
-  void **scratch; /* per worker: the padded plane, then the tap pointers */
-  _Atomic int oom;
+  int64_t c, m, mg, per_unit; /* input channels, output channels, outputs per group, output channels per unit */
 } dw_job_t;
 
-/* unit = one input plane (image, group) and its output channels */
+/* unit = one image and a run of per_unit output channels */
 static void dw_unit(void *vj, int64_t q, int worker) {
-  dw_job_t *j = vj;
-  const cquant__conv2d_t *p = j->p;
-  const int64_t mg = p->m / p->group, sw = p->stride_w, len = j->len, taps = j->taps;
-  if (!j->scratch[worker]) j->scratch[worker] = malloc(sizeof(float) * (size_t)(j->hn * sw * len) + sizeof(float *) * (size_t)taps + 64);
-  if (!j->scratch[worker]) { j->oom = 1; return; }
-  const float **r = j->scratch[worker];
-  float *buf = (float *)(r + taps);
-  const int64_t n = q / p->group, g = q % p->group;
-  dw_fill(p, j->x + (n * p->c + g) * p->h * p->w, j->hn, len, buf);
-  for (int64_t jj = 0; jj < mg; jj++) {
-    const int64_t o = g * mg + jj;
-    const float *wo = j->w + o * taps;
-    const float bo = j->b ? j->b[o] : 0.0f;
-    float *yo = j->y + (n * p->m + o) * p->oh * p->ow;
-    for (int64_t oy = 0; oy < p->oh; oy++) {
-      for (int64_t ky = 0; ky < p->kh; ky++)
-        for (int64_t kx = 0; kx < p->kw; kx++) {
-          const int64_t ry = oy * p->stride_h + ky * p->dil_h, c0 = kx * p->dil_w;
-          r[ky * p->kw + kx] = buf + (ry * sw + c0 % sw) * len + c0 / sw;
-        }
-      cquant__kernels()->dw_row_f32(r, wo, (int)taps, bo, p->ow, yo + oy * p->ow);
-    }
+  (void)worker;
+  const dw_job_t *j = vj;
+  const cquant__dw_geom_t *g = j->g;
+  const int64_t units_n = (j->m + j->per_unit - 1) / j->per_unit, n = q / units_n, o0 = (q % units_n) * j->per_unit;
+  const int64_t o1 = o0 + j->per_unit < j->m ? o0 + j->per_unit : j->m, taps = (int64_t)g->kh * g->kw, hw = g->h * g->w;
+  const float *xn = j->x + n * j->c * hw;
+  float *yn = j->y + n * j->m * g->oh * g->ow;
+  if (j->mg == 1) { /* output channel o reads input plane o: one call for the run */
+    cquant__kernels()->dw_f32(g, xn + o0 * hw, j->w + o0 * taps, j->b ? j->b + o0 : NULL, o1 - o0, yn + o0 * g->oh * g->ow);
+    return;
   }
+  for (int64_t o = o0; o < o1; o++) /* several outputs per input plane: one plane at a time */
+    cquant__kernels()->dw_f32(g, xn + (o / j->mg) * hw, j->w + o * taps, j->b ? j->b + o : NULL, 1, yn + o * g->oh * g->ow);
+}
+
+int cquant__conv_dw_f32_act(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, int act, float lo, float hi, float *y) {
+  const cquant__dw_geom_t g = {.h = p->h, .w = p->w, .oh = p->oh, .ow = p->ow, .pt = p->pad_t, .pl = p->pad_l, .kh = (int)p->kh, .kw = (int)p->kw,
+                               .sh = (int)p->stride_h, .sw = (int)p->stride_w, .dh = (int)p->dil_h, .dw = (int)p->dil_w, .act = act, .lo = lo, .hi = hi};
+  dw_job_t j = {.g = &g, .x = x, .w = w, .b = b, .y = y, .c = p->c, .m = p->m, .mg = p->m / p->group};
+  const double work = (double)p->n * (double)p->m * (double)(p->oh * p->ow) * (double)(p->kh * p->kw);
+  const int threads = cquant__conv_threads(work);
+  /* about four units a thread (a late helper costs one unit), whole channels each */
+  j.per_unit = threads > 1 ? (p->m * p->n + 4 * threads - 1) / (4 * threads) : p->m;
+  j.per_unit = j.per_unit < 1 ? 1 : j.per_unit > p->m ? p->m : j.per_unit;
+  cquant__par_run(threads, p->n * ((p->m + j.per_unit - 1) / j.per_unit), dw_unit, &j);
+  return CQUANT_STATUS_OK;
 }
 
 int cquant__conv_dw_f32(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, float *y) {
-  const int64_t taps = p->kh * p->kw, sw = p->stride_w;
-  const int64_t wn = (p->ow - 1) * sw + (p->kw - 1) * p->dil_w + 1;
-  dw_job_t j = {.p = p, .x = x, .w = w, .b = b, .y = y, .taps = taps, .len = (wn + sw - 1) / sw};
-  j.hn = (p->oh - 1) * p->stride_h + (p->kh - 1) * p->dil_h + 1;
-  int threads = cquant__conv_threads((double)p->n * (double)p->m * (double)(p->oh * p->ow) * (double)taps);
-  threads = threads < 64 ? threads : 64;
-  void *scratch[64] = {0};
-  j.scratch = scratch;
-  cquant__par_run(threads, p->n * p->group, dw_unit, &j);
-  for (int i = 0; i < 64; i++) free(scratch[i]);
-  return j.oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;
+  return cquant__conv_dw_f32_act(p, x, w, b, 0, 0.0f, 0.0f, y);
 }

@@ -7,9 +7,9 @@
 #include "intops/intops.h"
 #include "exec/ops/conv_par.h"
 
-/* Direct depthwise convolution for C / group == 1 (any output channels per group): each input
- * plane is padded and split by column phase once, then every output row is one dw_row_f32 call.
- * Planes are split over the threads when there is enough work. */
+/* Direct depthwise convolution for C / group == 1 (any output channels per group): runs of whole
+ * planes per dw_f32 kernel call (padding read as zero, no padded copy), the runs of channels split
+ * over the threads when there is enough work. */
 int cquant__conv_dw_f32(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, float *y);
 
 /* Y = W X per group with sgemm: the input itself for 1x1 stride 1 without padding, the strided
@@ -28,5 +28,9 @@ void cquant__pad_split_row(const float *src, int64_t w, int64_t pl, int64_t sw, 
 
 /* The number of threads an operator of `work` multiply-adds should use: 1 below a threshold. */
 int cquant__conv_threads(double work);
+
+/* cquant__conv_dw_f32 with an activation applied to each sum before the store (act 0 none, 1 Relu,
+ * 2 Clip to [lo, hi], as cquant__dw_geom_t says): one pass instead of a second one over y. */
+int cquant__conv_dw_f32_act(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, int act, float lo, float hi, float *y);
 
 #endif
