@@ -4,9 +4,11 @@
  * the last two axes keep their direct loops; everything else runs as one separable pass per
  * resized axis in double, each output element the weighted sum of its taps along that axis. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "exec/exec_internal.h"
+#include "exec/ops/conv_par.h"
 
 enum { RS_NEAREST, RS_LINEAR, RS_CUBIC };
 enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC, CT_TF_HALF_PIXEL_FOR_NN, CT_TF_CROP_AND_RESIZE,
@@ -56,11 +58,78 @@ static int64_t nearest(int nr, double c, int64_t in_len, int down) {
   return !(r >= 0) ? 0 : (r > (double)(in_len - 1) ? in_len - 1 : (int64_t)r);
 }
 
+/* The direct float32 loops (resize_f32) as units of cquant__par_run. */
+typedef struct {
+  const float *x;
+  float *y;
+  int nd;
+  const int64_t *shape, *xs, *off, *i0, *i1;
+  const float *wt;
+  int64_t ih, iw, units, per;
+  _Atomic int oom;
+} rs_job_t;
+
+/* nearest: output rows [u per, (u + 1) per) of the last axis, each a gather through its index table */
+static void rs_nearest_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  rs_job_t *j = vj;
+  const int nd = j->nd;
+  const int64_t ow = j->shape[nd - 1], r0 = u * j->per, r1 = r0 + j->per < j->units ? r0 + j->per : j->units;
+  const int64_t *ix = j->i0 + j->off[nd - 1];
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t rem = r, base = 0;
+    for (int d = nd - 2; d >= 0; d--) { /* the row's source offset over the leading axes */
+      base += j->i0[j->off[d] + rem % j->shape[d]] * j->xs[d];
+      rem /= j->shape[d];
+    }
+    const float *src = j->x + base;
+    float *dst = j->y + r * ow;
+    for (int64_t o = 0; o < ow; o++) dst[o] = src[ix[o]];
+  }
+}
+
+/* linear: plane u. Each input row a y tap meets is interpolated along x once (h[row]: the top and
+ * bottom values of the per-pixel formula, top = v00 + (v01 - v00) wx), then each output row is
+ * top + (bottom - top) wy over contiguous rows: the same operations, so the same bits. */
+static void rs_linear_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  rs_job_t *j = vj;
+  const int nd = j->nd, a = nd - 2, b = nd - 1;
+  const int64_t oh = j->shape[a], ow = j->shape[b], ih = j->ih, iw = j->iw;
+  const int64_t *y0 = j->i0 + j->off[a], *y1 = j->i1 + j->off[a], *x0 = j->i0 + j->off[b], *x1 = j->i1 + j->off[b];
+  const float *wy = j->wt + j->off[a], *wx = j->wt + j->off[b], *xp = j->x + u * ih * iw;
+  float *yp = j->y + u * oh * ow;
+  float *h = malloc(sizeof(float) * (size_t)(ih * ow) + 1);
+  char *done = calloc((size_t)ih + 1, 1);
+  if (!h || !done) {
+    free(h), free(done);
+    j->oom = 1;
+    return;
+  }
+  for (int64_t oy = 0; oy < oh; oy++) {
+    const int64_t r[2] = {y0[oy], y1[oy]};
+    for (int k = 0; k < 2; k++) {
+      if (done[r[k]]) continue;
+      done[r[k]] = 1;
+      const float *src = xp + r[k] * iw;
+      float *hr = h + r[k] * ow;
+      for (int64_t o = 0; o < ow; o++) {
+        const float v0 = src[x0[o]], v1 = src[x1[o]];
+        hr[o] = v0 + (v1 - v0) * wx[o];
+      }
+    }
+    const float *top = h + r[0] * ow, *bot = h + r[1] * ow, w = wy[oy];
+    float *dst = yp + oy * ow;
+    for (int64_t o = 0; o < ow; o++) dst[o] = top[o] + (bot[o] - top[o]) * w;
+  }
+  free(h), free(done);
+}
+
 /* float32 nearest (any rank) or linear (the last two axes only): direct loops. */
 static int resize_f32(const Onnx__NodeProto *node, const cquant_array_t *x, const int64_t *shape, const double *scale, const rs_t *p,
                       cquant_array_t *out) {
   const int nd = x->ndim, linear = p->mode == RS_LINEAR;
-  int st = cquant_array_alloc(out, CQUANT_DT_F32, nd, shape);
+  int st = cquant__array_alloc_uninit(out, CQUANT_DT_F32, nd, shape); /* every element is written */
   if (st) return st;
   /* per-axis source indices (nearest) or index pairs and weights (linear) */
   int64_t total = 0, off[CQUANT_MAX_DIMS];
@@ -87,27 +156,25 @@ static int resize_f32(const Onnx__NodeProto *node, const cquant_array_t *x, cons
       }
     }
   const float *xd = x->data;
-  float *y = out->data;
   int64_t xs[CQUANT_MAX_DIMS], s = 1;
   for (int d = nd - 1; d >= 0; d--) xs[d] = s, s *= x->shape[d];
-  for (int64_t i = 0; i < out->numel; i++) {
-    int64_t rem = i, base = 0, c[CQUANT_MAX_DIMS];
-    for (int d = nd - 1; d >= 0; d--) {
-      c[d] = rem % shape[d];
-      rem /= shape[d];
-    }
-    if (!linear || nd < 2) {
-      for (int d = 0; d < nd; d++) base += i0[off[d] + c[d]] * xs[d];
-      y[i] = xd[base];
-      continue;
-    }
-    for (int d = 0; d < nd - 2; d++) base += i0[off[d] + c[d]] * xs[d];
-    const int a = nd - 2, b = nd - 1;
-    const int64_t y0 = i0[off[a] + c[a]], y1 = i1[off[a] + c[a]], x0 = i0[off[b] + c[b]], x1 = i1[off[b] + c[b]];
-    const float wy = wt[off[a] + c[a]], wx = wt[off[b] + c[b]];
-    const float v00 = xd[base + y0 * xs[a] + x0], v01 = xd[base + y0 * xs[a] + x1], v10 = xd[base + y1 * xs[a] + x0], v11 = xd[base + y1 * xs[a] + x1];
-    const float top = v00 + (v01 - v00) * wx, bot = v10 + (v11 - v10) * wx;
-    y[i] = top + (bot - top) * wy;
+  rs_job_t j = {.x = xd, .y = out->data, .nd = nd, .shape = shape, .xs = xs, .off = off, .i0 = i0, .i1 = i1, .wt = wt};
+  j.ih = nd >= 2 ? x->shape[nd - 2] : 1, j.iw = x->shape[nd - 1];
+  if (!out->numel) {
+  } else if (!linear || nd < 2) { /* nearest: rows of the last axis, each a gather through its index table */
+    j.units = shape[nd - 1] ? out->numel / shape[nd - 1] : 0;
+    j.per = j.units / 64 + 1;
+    const int threads = out->numel >= (1 << 17) ? cquant_get_num_threads() : 1;
+    cquant__par_run(threads, (j.units + j.per - 1) / j.per, rs_nearest_unit, &j);
+  } else { /* linear on the last two axes: planes */
+    j.units = out->numel / (shape[nd - 2] * shape[nd - 1]);
+    j.per = 1;
+    const int threads = out->numel >= (1 << 16) ? cquant_get_num_threads() : 1;
+    cquant__par_run(threads, j.units, rs_linear_unit, &j);
+  }
+  if (j.oom) {
+    free(i0), free(wt), cquant_array_free(out);
+    return oom(node);
   }
   free(i0), free(wt);
   return 0;
