@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 #include "exec/exec_internal.h"
+#include "exec/ops/conv_fuse.h"
+#include "exec/ops/nn_internal.h"
 
 int cquant__input_is_const(const cquant__opctx_t *ctx, int k) { return ctx && ctx->m && k >= 0 && k < 32 && (ctx->const_mask >> k & 1); }
 
@@ -61,6 +63,11 @@ static value_t *lookup(const struct cquant__scope *s, const char *name, int *loc
   return NULL;
 }
 
+static const cquant_array_t *get_value(void *scope, const char *name) {
+  const value_t *v = lookup(scope, name, NULL);
+  return v ? &v->a : NULL;
+}
+
 /* Runs the nodes of graph g (operators ops, last readers last_use, subgraphs subs) in scope s,
  * whose value table has room for every node output. top: the model's own graph (observe and
  * profile see its values, the per-node cache and constant inputs apply). */
@@ -70,8 +77,23 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
   void *const user = opt ? opt->observe_user : NULL;
   const cquant_onnx_profile_fn profile = top && opt ? opt->profile : NULL;
   int st = CQUANT_STATUS_OK;
+  size_t folded[CQUANT__FUSE_MAX], n_folded = 0; /* nodes ahead folded into a Conv (conv_fuse.h) */
   for (size_t i = 0; i < g->n_node && !st; i++) {
     const Onnx__NodeProto *n = g->node[i];
+    if (n_folded && folded[0] == i) { /* done with its Conv: free the inputs it read last */
+      for (size_t k = 0; k < n->n_input && k < 32; k++) {
+        int loc = 0;
+        value_t *x = last_use[i] >> k & 1 && n->input[k] && *n->input[k] ? lookup(s, n->input[k], &loc) : NULL;
+        if (x && loc && x->owned) {
+          cquant_array_free(&x->a);
+          x->owned = 0;
+          x->name = "";
+        }
+      }
+      if (profile) profile(opt->profile_user, n->name && *n->name ? n->name : n->output[0], n->op_type, 0.0);
+      memmove(folded, folded + 1, sizeof folded[0] * --n_folded);
+      continue;
+    }
     /* the node's inputs and outputs: on the stack, or on the heap for a node with more (a Concat
      * of a detector's many branches) */
     const cquant_array_t *in_s[MAX_IO];
@@ -108,8 +130,15 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
     for (size_t k = 0; k < n->n_input && k < 32 && top; k++)
       if (src[k] && src[k]->is_init) cmask |= 1u << k;
     cquant__opctx_t ctx = {(cquant_onnx_model_t *)m, top ? (int)i : -1, cmask, s, subs ? subs[i] : NULL, 0};
+    /* a Conv with the Add and activation after it folded in (conv_fuse.h): not when values are
+     * observed; the folded nodes' values are never stored, the last one's output is the result */
+    cquant__conv_epi_t epi;
+    const size_t nf = top && !observe && !has_container && ops[i]->fn == cquant__op_nn_conv
+                          ? (size_t)cquant__conv_fuse_plan(g, i, last_use, cquant__opset(&ctx), in, (int)n->n_input, get_value, s, &epi, folded + n_folded)
+                          : 0;
     if (has_container && !ops[i]->containers)
       st = cquant__node_error(n, CQUANT_STATUS_INVALID_ARGUMENT, "an input is a sequence or optional; this operator takes tensors");
+    else if (nf) st = cquant__op_conv_epi(&ctx, n, in, (int)n->n_input, out, (int)n->n_output, &epi);
     else st = ops[i]->fn(&ctx, n, in, (int)n->n_input, out, (int)n->n_output);
     if (profile) {
       clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -123,7 +152,8 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
     }
     for (size_t k = 0; k < n->n_output; k++) {
       if (st) { cquant_array_free(&out[k]); continue; }
-      s->v[s->nv++] = (value_t){n->output[k] ? n->output[k] : "", out[k], 1, 0};
+      const Onnx__NodeProto *at = nf ? g->node[folded[n_folded + nf - 1]] : n; /* folded: the last folded node's one output */
+      s->v[s->nv++] = (value_t){at->output[k] ? at->output[k] : "", out[k], 1, 0};
       if (observe && !cquant__is_container(out[k].dtype) && n->output[k] && *n->output[k] && !st) st = observe(user, n->output[k], &out[k]);
     }
     /* free every intermediate this node read for the last time: memory stays bounded by what is
@@ -136,6 +166,7 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
         x->name = "";
       }
     }
+    n_folded += nf;
     free(heap);
   }
   return st;

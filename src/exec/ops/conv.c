@@ -10,8 +10,14 @@
 #include "core/internal.h"
 #include "exec/exec_internal.h"
 #include "exec/ops/conv_internal.h"
+#include "exec/ops/conv_fuse.h"
 
 int cquant__op_conv(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  return cquant__op_conv2d_epi(ctx, node, in, n_in, out, n_out, NULL);
+}
+
+int cquant__op_conv2d_epi(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out,
+                          const cquant__conv_epi_t *e) {
   int st;
   if ((st = cquant__need_f32(node, in[0], "X")) || (st = cquant__need_f32(node, in[1], "W"))) return st;
   cquant__conv2d_t p;
@@ -22,8 +28,16 @@ int cquant__op_conv(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
   if ((st = cquant__array_alloc_uninit(&out[0], CQUANT_DT_F32, 4, shape))) return st; /* every element is written */
   const float *x = in[0]->data, *w = in[1]->data, *bd = b ? b->data : NULL;
   float *y = out[0].data;
-  /* one input channel per output channel (depthwise): the direct kernel; else GEMM */
-  st = p.c == p.group ? cquant__conv_dw_f32(&p, x, w, bd, y) : cquant__conv_gemm_f32(&p, x, w, bd, y);
+  /* one input channel per output channel (depthwise): the direct kernel, which applies Relu and
+   * Clip itself (other epilogues follow in a pass over y); else GEMM, the epilogue per block */
+  if (e && !e->add && e->act == CQUANT__EPI_NONE) e = NULL;
+  if (p.c == p.group) {
+    const int own = e && !e->add && (e->act == CQUANT__EPI_RELU || e->act == CQUANT__EPI_CLIP);
+    st = cquant__conv_dw_f32_act(&p, x, w, bd, own ? e->act == CQUANT__EPI_RELU ? 1 : 2 : 0, own ? e->a : 0.0f, own ? e->b : 0.0f, y);
+    if (!st && e && !own) cquant__conv_epi_tensor(e, y, out[0].numel);
+  } else {
+    st = cquant__conv_gemm_f32_epi(&p, x, w, bd, e, y);
+  }
   if (st) {
     cquant_array_free(&out[0]);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "Conv: out of memory");
@@ -45,8 +59,12 @@ int cquant__op_gemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
   int64_t shape[2] = {M, N};
   if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, 2, shape))) return st;
   float *y = out[0].data;
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, a->data,
-              (int)a->shape[1], b->data, (int)b->shape[1], 0.0f, y, (int)N);
+  if (M == 1) /* one row (a classifier head): a matrix-vector product reads B once, unpacked */
+    cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, (int)b->shape[0], (int)b->shape[1], alpha, b->data, (int)b->shape[1], a->data,
+                ta ? (int)a->shape[1] : 1, 0.0f, y, 1);
+  else
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, a->data,
+                (int)a->shape[1], b->data, (int)b->shape[1], 0.0f, y, (int)N);
   if (c) { /* C broadcasts to (M, N) unidirectionally */
     if ((st = cquant__need_f32(node, c, "C"))) { cquant_array_free(&out[0]); return st; }
     int64_t cm = c->ndim == 2 ? c->shape[0] : 1, cn = c->ndim >= 1 ? c->shape[c->ndim - 1] : 1;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "cquant/quantize.h"
 #include "exec/ops/conv_internal.h"
+#include "exec/ops/conv_fuse.h"
 
 /* The kernel taps that meet the input at some output pixel (the others read only padding, as
  * large dilations on small maps do: atrous pyramids): rows of im2col and columns of W for them only. */
@@ -51,8 +52,8 @@ static void im2col_rows(const cquant__conv2d_t *p, const taps_t *tp, const float
 
 /* Y rows [oy0, oy0 + rows) of output channels [m0, m1) of group g of image n; col: im2col rows of
  * the same output rows when not NULL (then its row stride is rows ow), else X itself (1x1). */
-static void gemm_block(const cquant__conv2d_t *p, int64_t K, const float *col, const float *xg, const float *w, const float *b, float *y, int64_t n,
-                       int64_t g, int64_t m0, int64_t m1, int64_t oy0, int64_t rows) {
+static void gemm_block(const cquant__conv2d_t *p, int64_t K, const float *col, const float *xg, const float *w, const float *b,
+                       const cquant__conv_epi_t *e, float *y, int64_t n, int64_t g, int64_t m0, int64_t m1, int64_t oy0, int64_t rows) {
   const int64_t mg = p->m / p->group, P = p->oh * p->ow, p0 = oy0 * p->ow, pb = rows * p->ow;
   float *yg = y + (n * p->m + g * mg + m0) * P + p0;
   if (b)
@@ -63,11 +64,17 @@ static void gemm_block(const cquant__conv2d_t *p, int64_t K, const float *col, c
                 col ? col : xg + p0, (int)(col ? pb : P), b ? 1.0f : 0.0f, yg, (int)P);
   else if (!b)
     for (int64_t j = 0; j < m1 - m0; j++) memset(yg + j * P, 0, sizeof(float) * (size_t)pb);
+  if (e) /* the block is still in cache: the folded Add and activation now */
+    for (int64_t j = 0; j < m1 - m0; j++) {
+      const int64_t off = yg - y + j * P;
+      cquant__conv_epi_apply(e, y + off, e->add ? e->add + off : NULL, pb);
+    }
 }
 
 typedef struct {
   const cquant__conv2d_t *p;
   const float *x, *w, *b;
+  const cquant__conv_epi_t *e; /* the folded nodes after the sums, or NULL */
   float *y, *shared; /* shared: the one im2col of the channel-split form */
   float **col;       /* per worker, made on first use */
   size_t *cap;       /* their sizes in floats */
@@ -111,7 +118,7 @@ static void unit_rows(void *vj, int64_t u, int worker) {
   for (int64_t oy0 = r0; oy0 < r1; oy0 += j->RB) {
     const int64_t rows = r1 - oy0 < j->RB ? r1 - oy0 : j->RB;
     if (col) im2col_rows(p, &j->taps, xg, 0, j->K, oy0, rows, col);
-    gemm_block(p, j->K, col, xg, j->w, j->b, j->y, n, g, 0, p->m / p->group, oy0, rows);
+    gemm_block(p, j->K, col, xg, j->w, j->b, j->e, j->y, n, g, 0, p->m / p->group, oy0, rows);
   }
 }
 
@@ -125,12 +132,16 @@ static void unit_im2col(void *vj, int64_t u, int worker) {
 static void unit_mslice(void *vj, int64_t u, int worker) {
   gemm_job_t *j = vj;
   const int64_t m = j->p->m;
-  gemm_block(j->p, j->K, j->direct ? NULL : j->shared, j->x, j->w, j->b, j->y, 0, 0, m * u / j->mslices, m * (u + 1) / j->mslices, 0, j->p->oh);
+  gemm_block(j->p, j->K, j->direct ? NULL : j->shared, j->x, j->w, j->b, j->e, j->y, 0, 0, m * u / j->mslices, m * (u + 1) / j->mslices, 0, j->p->oh);
 }
 
 int cquant__conv_gemm_f32(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, float *y) {
+  return cquant__conv_gemm_f32_epi(p, x, w, b, NULL, y);
+}
+
+int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, const cquant__conv_epi_t *e, float *y) {
   const int64_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw, P = p->oh * p->ow;
-  gemm_job_t j = {.p = p, .x = x, .w = w, .b = b, .y = y, .K = K};
+  gemm_job_t j = {.p = p, .x = x, .w = w, .b = b, .e = e, .y = y, .K = K};
   j.direct = p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && !p->pad_t && !p->pad_l && !p->pad_b && !p->pad_r;
   float *wc = NULL; /* W without the columns of dead taps, when there are some */
   const int64_t ksz = p->kh * p->kw, kmax = p->kh > p->kw ? p->kh : p->kw;

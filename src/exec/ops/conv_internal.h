@@ -33,4 +33,9 @@ int cquant__conv_threads(double work);
  * 2 Clip to [lo, hi], as cquant__dw_geom_t says): one pass instead of a second one over y. */
 int cquant__conv_dw_f32_act(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, int act, float lo, float hi, float *y);
 
+/* cquant__conv_gemm_f32 with the epilogue e (conv_fuse.h; NULL: none) applied to each block of Y
+ * after its GEMM. */
+struct cquant__conv_epi;
+int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, const struct cquant__conv_epi *e, float *y);
+
 #endif

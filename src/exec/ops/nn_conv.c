@@ -8,6 +8,7 @@
 #include "cquant/convert.h"
 #include "cquant/quantize.h"
 #include "exec/ops/nn_internal.h"
+#include "exec/ops/conv_fuse.h"
 
 #define NN_BIG ((int64_t)1 << 31) /* attribute values beyond this are refused (no overflow below) */
 
@@ -314,18 +315,31 @@ static int conv_run(const Onnx__NodeProto *node, const conv_t *p, const cquant_a
 }
 
 int cquant__op_nn_conv(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
+  return cquant__op_conv_epi(ctx, node, in, n_in, out, n_out, NULL);
+}
+
+int cquant__op_conv_epi(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out,
+                        const cquant__conv_epi_t *e) {
   const cquant_array_t *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
   int st;
   conv_t p;
   if ((st = conv_setup(node, x, w, b, 0, &p)) || (st = cquant__nn_window(node, &p.g, 0, 1))) return st;
   /* 2-D float32 (attributes checked above): the blocked, threaded im2col path of conv.c */
   if (x->dtype == CQUANT_DT_F32 && x->ndim == 4 && x->numel > 0 && w->numel > 0 && p.cg * p.ksz < INT_MAX && p.g.out[0] * p.g.out[1] < INT_MAX)
-    return cquant__op_conv(ctx, node, in, n_in, out, n_out);
+    return cquant__op_conv2d_epi(ctx, node, in, n_in, out, n_out, e);
   int64_t shape[CQUANT_MAX_DIMS] = {p.n, p.m};
   p.Pout = 1;
   for (int d = 0; d < p.g.nsp; d++) shape[2 + d] = p.g.out[d], p.Pout *= p.g.out[d];
   if ((st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape))) return st;
-  return conv_run(node, &p, x, w, b, &out[0], conv_nd_f32, conv_nd_f64);
+  st = conv_run(node, &p, x, w, b, &out[0], conv_nd_f32, conv_nd_f64);
+  if (!st && e) { /* folded nodes (planned for float32 only): one pass over the output */
+    if (out[0].dtype != CQUANT_DT_F32) {
+      cquant_array_free(&out[0]);
+      return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "a folded activation needs a float32 output");
+    }
+    cquant__conv_epi_tensor(e, out[0].data, out[0].numel);
+  }
+  return st;
 }
 
 int cquant__op_nn_conv_transpose(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out,
