@@ -6,6 +6,7 @@
 #include <string.h>
 #include "core/internal.h"
 #include "exec/ops/conv_internal.h"
+#include "exec/ops/conv_par.h"
 #include "exec/ops/nn_internal.h"
 
 enum { POOL_MAX, POOL_AVG, POOL_LP };
@@ -175,6 +176,40 @@ int cquant__op_nn_pool(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const 
   return st;
 }
 
+/* Global max / average pooling of float32 planes [u per, (u + 1) per): 16 partial results (they
+ * vectorize), then combined in a fixed order. */
+typedef struct {
+  const float *x;
+  float *y;
+  int64_t P, planes, per;
+  int is_max;
+} gp_job_t;
+
+static void gp_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  const gp_job_t *jb = vj;
+  const int64_t P = jb->P, i0 = u * jb->per, i1 = i0 + jb->per < jb->planes ? i0 + jb->per : jb->planes;
+  const int is_max = jb->is_max;
+  for (int64_t i = i0; i < i1; i++) {
+    const float *r = jb->x + i * P;
+    float acc = is_max ? r[0] : 0, part[16];
+    int64_t j = 0;
+    if (P >= 32) {
+      for (int l = 0; l < 16; l++) part[l] = r[l];
+      for (j = 16; j + 16 <= P; j += 16)
+        for (int l = 0; l < 16; l++) part[l] = is_max ? (r[j + l] > part[l] ? r[j + l] : part[l]) : part[l] + r[j + l];
+      for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) part[l] = is_max ? (part[l + w] > part[l] ? part[l + w] : part[l]) : part[l] + part[l + w];
+      acc = is_max ? (part[0] > acc ? part[0] : acc) : part[0];
+    }
+    if (is_max)
+      for (; j < P; j++) acc = r[j] > acc ? r[j] : acc;
+    else
+      for (; j < P; j++) acc += r[j];
+    jb->y[i] = is_max ? acc : P ? acc / (float)P : 0.0f;
+  }
+}
+
 int cquant__op_nn_global_pool(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out,
                               int n_out) {
   const cquant_array_t *x = in[0];
@@ -189,26 +224,10 @@ int cquant__op_nn_global_pool(cquant__opctx_t *ctx, const Onnx__NodeProto *node,
   if ((st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape))) return st;
   const double p = lp_p(node);
   if (x->dtype == CQUANT_DT_F32 && kind != POOL_LP) { /* the common case, in float as pool.c */
-    const float *xd = x->data;
-    float *y = out[0].data;
-    for (int64_t i = 0; i < planes; i++) { /* 16 partial results (they vectorize), then combined in a fixed order */
-      const float *r = xd + i * P;
-      float acc = kind == POOL_MAX ? r[0] : 0, part[16];
-      int64_t j = 0;
-      if (P >= 32) {
-        for (int l = 0; l < 16; l++) part[l] = r[l];
-        for (j = 16; j + 16 <= P; j += 16)
-          for (int l = 0; l < 16; l++) part[l] = kind == POOL_MAX ? (r[j + l] > part[l] ? r[j + l] : part[l]) : part[l] + r[j + l];
-        for (int w = 8; w >= 1; w /= 2)
-          for (int l = 0; l < w; l++) part[l] = kind == POOL_MAX ? (part[l + w] > part[l] ? part[l + w] : part[l]) : part[l] + part[l + w];
-        acc = kind == POOL_MAX ? (part[0] > acc ? part[0] : acc) : part[0];
-      }
-      if (kind == POOL_MAX)
-        for (; j < P; j++) acc = r[j] > acc ? r[j] : acc;
-      else
-        for (; j < P; j++) acc += r[j];
-      y[i] = kind == POOL_MAX ? acc : P ? acc / (float)P : 0.0f;
-    }
+    gp_job_t j = {.x = x->data, .y = out[0].data, .P = P, .planes = planes, .is_max = kind == POOL_MAX};
+    j.per = planes / 16 + 1;
+    const int threads = x->numel >= (1 << 17) ? cquant_get_num_threads() : 1;
+    cquant__par_run(threads, (planes + j.per - 1) / j.per, gp_unit, &j);
     return CQUANT_STATUS_OK;
   }
   for (int64_t i = 0; i < planes; i++) {

@@ -138,7 +138,7 @@ int cquant__op_concat(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const c
         return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "input %d has %lld at axis %d, input 0 %lld", i, (long long)in[i]->shape[d], d, (long long)x->shape[d]);
     shape[axis] += in[i]->shape[axis];
   }
-  if ((st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape))) return st;
+  if ((st = cquant__array_alloc_uninit(&out[0], x->dtype, x->ndim, shape))) return st; /* the copies below write every byte */
   int64_t outer = 1, inner = (int64_t)cquant__dtype_size(x->dtype);
   for (int d = 0; d < axis; d++) outer *= x->shape[d];
   for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
