@@ -103,7 +103,7 @@ const char *cquant__attr_string(const Onnx__NodeProto *node, const char *name, c
   static __thread char buf[256];
   if (!a || !a->has_s) return dflt;
   size_t n = a->s.len < sizeof buf - 1 ? a->s.len : sizeof buf - 1;
-  memcpy(buf, a->s.data, n);
+  if (n) memcpy(buf, a->s.data, n); /* an empty string may have no data */
   buf[n] = 0;
   return buf;
 }

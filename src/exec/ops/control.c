@@ -6,8 +6,10 @@
 #include "exec/exec_internal.h"
 #include "exec/ops/control_internal.h"
 
-/* Loop guards: past these a model is taken for a runaway loop. */
-#define LOOP_MAX_ITERS ((int64_t)1 << 31)
+/* Loop guards: past these a model is taken for a runaway loop. The iteration cap is a variable so
+ * that the fuzz harnesses can lower it (a mutated trip count must not stall them). */
+int cquant__loop_max_iters_log2 = 31;
+#define LOOP_MAX_ITERS ((int64_t)1 << cquant__loop_max_iters_log2)
 #define LOOP_MAX_BYTES ((int64_t)1 << 40)
 
 int cquant__ctl_need_run(cquant__opctx_t *ctx, const Onnx__NodeProto *node) {
@@ -79,8 +81,8 @@ static int op_loop(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqua
   int cond = 1;
   if (in[1] && (st = cquant__ctl_scalar_bool(node, in[1], "cond", &cond))) return st;
   if (!in[1] && (M < 0 || M > LOOP_MAX_ITERS)) /* no condition: the loop runs M times, or forever */
-    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the loop would run %s iterations (at most 2^31 are allowed)",
-                              M < 0 ? "endless" : "more than 2^31");
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the loop would run %s iterations (at most 2^%d are allowed)",
+                              M < 0 ? "endless" : "too many", cquant__loop_max_iters_log2);
   cquant_array_t *carry = calloc((size_t)N + 1, sizeof *carry), *body_out = calloc((size_t)bo + 1, sizeof *body_out);
   const cquant_array_t **body_in = calloc((size_t)bi + 1, sizeof *body_in);
   cquant_array_t **scans = calloc((size_t)K + 1, sizeof *scans);
@@ -93,7 +95,7 @@ static int op_loop(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqua
     st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
   while (!st && (M < 0 || iter < M) && (cond || !in[1])) {
     if (iter >= LOOP_MAX_ITERS) {
-      st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the loop ran 2^31 iterations: stopped as a runaway loop");
+      st = cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the loop ran 2^%d iterations: stopped as a runaway loop", cquant__loop_max_iters_log2);
       break;
     }
     *(int64_t *)iter_a.data = iter;

@@ -10,6 +10,8 @@ int cquant__ctl_need_run(cquant__opctx_t *ctx, const Onnx__NodeProto *node);
 /* A one-element tensor as a truth value, or as an integer (integer types only). */
 int cquant__ctl_scalar_bool(const Onnx__NodeProto *node, const cquant_array_t *a, const char *what, int *out);
 int cquant__ctl_scalar_int(const Onnx__NodeProto *node, const cquant_array_t *a, const char *what, int64_t *out);
+/* Loop's iteration cap, 2^cquant__loop_max_iters_log2 (31; the fuzz harnesses lower it). */
+extern int cquant__loop_max_iters_log2;
 
 int cquant__op_scan(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
 int cquant__op_sequence_empty(cquant__opctx_t *, const Onnx__NodeProto *, const cquant_array_t *const *, int, cquant_array_t *, int);
