@@ -81,9 +81,49 @@ static void pool_fill(const cquant__conv2d_t *p, const float *plane, int64_t hn,
   }
 }
 
+/* the run of outputs o where 0 <= o s + c < w, within [0, n) */
+static void col_run(int64_t c, int64_t s, int64_t w, int64_t n, int64_t *lo, int64_t *hi) {
+  int64_t l = c >= 0 ? 0 : (-c + s - 1) / s, h = w - 1 - c < 0 ? 0 : (w - 1 - c) / s + 1;
+  l = l > n ? n : l;
+  *lo = l;
+  *hi = h > n ? n : h < l ? l : h;
+}
+
+/* Max pooling of plane q straight from the input: each output row starts at -inf and takes every
+ * tap inside the input in window order (best = v > best ? v : best; a tap in the padding, -inf,
+ * would never win), one pass over the row per tap. No padded copy of the plane. */
+static void pool_max_plane(const cquant__conv2d_t *p, const float *xq, float *yq) {
+  const int64_t ow = p->ow, sw = p->stride_w;
+  for (int64_t oy = 0; oy < p->oh; oy++) {
+    float *acc = yq + oy * ow;
+    for (int64_t i = 0; i < ow; i++) acc[i] = -INFINITY;
+    for (int64_t ky = 0; ky < p->kh; ky++) {
+      const int64_t iy = oy * p->stride_h - p->pad_t + ky * p->dil_h;
+      if (iy < 0 || iy >= p->h) continue;
+      const float *row = xq + iy * p->w;
+      for (int64_t kx = 0; kx < p->kw; kx++) {
+        const int64_t c = kx * p->dil_w - p->pad_l;
+        int64_t lo, hi;
+        col_run(c, sw, p->w, ow, &lo, &hi);
+        const float *r = row + c;
+        if (sw == 1)
+          for (int64_t i = lo; i < hi; i++) acc[i] = r[i] > acc[i] ? r[i] : acc[i];
+        else if (sw == 2)
+          for (int64_t i = lo; i < hi; i++) acc[i] = r[2 * i] > acc[i] ? r[2 * i] : acc[i];
+        else
+          for (int64_t i = lo; i < hi; i++) acc[i] = r[i * sw] > acc[i] ? r[i * sw] : acc[i];
+      }
+    }
+  }
+}
+
 static void pool_unit(void *vj, int64_t q, int worker) {
   pool_job_t *j = vj;
   const cquant__conv2d_t *p = j->p;
+  if (j->is_max) {
+    pool_max_plane(p, j->x + q * p->h * p->w, j->y + q * p->oh * p->ow);
+    return;
+  }
   const int64_t sw = p->stride_w, len = j->len, ow = p->ow;
   if (!j->scratch[worker]) j->scratch[worker] = malloc(sizeof(float) * (size_t)(j->hn * sw * len + ow) + 64);
   float *buf = j->scratch[worker];
