@@ -830,16 +830,16 @@ static int parse_methods(PyObject *am, cquant_ptq_options_t *o) {
 
 static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"model", "calib", "output", "weights", "weight_range", "act_method", "percentile", "symmetric_act",
-                           "exclude", "format", "eval", "max_drop", "report", "plot", "mean", "std", "batch", NULL};
+                           "exclude", "format", "eval", "max_drop", "report", "plot", "mean", "std", "batch", "mode", NULL};
   PyObject *model_o, *calib_o, *out_o, *wrange = Py_None, *am = NULL, *exclude = NULL, *eval_o = Py_None, *maxdrop_o = Py_None;
   PyObject *report_o = Py_None, *plot_o = Py_None, *mean_o = Py_None, *std_o = Py_None;
-  const char *weights = "int8", *format = "qdq";
+  const char *weights = "int8", *format = "qdq", *mode = "static";
   double percentile = 99.99;
   int symact = 0;
   long long batch = 100;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOL", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLs", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
                                    PyUnicode_FSConverter, &out_o, &weights, &wrange, &am, &percentile, &symact, &exclude, &format,
-                                   &eval_o, &maxdrop_o, &report_o, &plot_o, &mean_o, &std_o, &batch))
+                                   &eval_o, &maxdrop_o, &report_o, &plot_o, &mean_o, &std_o, &batch, &mode))
     return NULL;
   PyObject *res = NULL, *excl_seq = NULL, *report_b = NULL, *plot_b = NULL;
   const char **excl = NULL;
@@ -861,6 +861,13 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
     if (!strcmp(w, "minmax")) o.weight_mse = 0;
     else if (!strcmp(w, "mse")) o.weight_mse = 1;
     else { PyErr_SetString(PyExc_ValueError, "weight_range must be None, 'minmax' or 'mse'"); goto done; }
+  }
+  if (!strcmp(mode, "dynamic")) o.mode = CQUANT_PTQ_DYNAMIC;
+  else if (strcmp(mode, "static")) { PyErr_Format(PyExc_ValueError, "mode must be 'static' or 'dynamic', not '%s'", mode); goto done; }
+  if ((calib_o == Py_None) != (o.mode == CQUANT_PTQ_DYNAMIC)) {
+    PyErr_SetString(PyExc_ValueError, o.mode ? "mode='dynamic' takes no calibration data (calib=None): activations are quantized at run time"
+                                             : "calib data is needed (None only with mode='dynamic')");
+    goto done;
   }
   if (!(percentile > 0 && percentile <= 100)) { PyErr_SetString(PyExc_ValueError, "percentile must be in (0, 100]"); goto done; }
   o.percentile = percentile;
@@ -905,7 +912,7 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
     if ((std = PyFloat_AsDouble(std_o)) == -1.0 && PyErr_Occurred()) goto done;
     if (!(std > 0)) { PyErr_SetString(PyExc_ValueError, "std must be > 0"); goto done; }
   }
-  if (open_source(calib_o, "calib", m, mean, std, batch, &cs, &job.calib)) goto done;
+  if (calib_o != Py_None && open_source(calib_o, "calib", m, mean, std, batch, &cs, &job.calib)) goto done;
   if (eval_o != Py_None && open_source(eval_o, "eval", m, mean, std, batch, &es, &job.eval)) goto done;
   st = cquant_ptq_run_job(m, &o, &job, &r);
   if (st) {
@@ -917,6 +924,13 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
     goto done;
   }
   char *json = NULL;
+  if (r->dynamic) { /* no per-layer report: what was rewritten, the size and any top-1 */
+    res = Py_BuildValue("{s:s,s:i,s:i,s:i,s:i,s:n}", "mode", "dynamic", "matmul", r->dyn.n_matmul, "gemm", r->dyn.n_gemm, "kept_float",
+                        r->dyn.n_kept, "dynamic_quantize_linear", r->dyn.n_dynamic_quant, "output_bytes", (Py_ssize_t)r->output_bytes);
+    PyObject *v = res && r->evaluated ? Py_BuildValue("{s:d,s:d}", "float", r->float_eval.top1, "integer", r->final.integer.top1) : NULL;
+    if (v) { PyDict_SetItemString(res, "top1", v); Py_DECREF(v); }
+    goto done;
+  }
   if (!r->report) { res = PyDict_New(); goto done; }
   if ((st = cquant_ptq_report_json(r->report, &json))) { status_error(st); goto done; }
   PyObject *jmod = PyImport_ImportModule("json");
@@ -1055,7 +1069,8 @@ static PyMethodDef module_methods[] = {
   {"ptq", (PyCFunction)(void (*)(void))py_ptq, METH_VARARGS | METH_KEYWORDS,
    "ptq(model_path, calib, output, *, weights='int8', weight_range=None, act_method='minmax', percentile=99.99,\n"
    "symmetric_act=False, exclude=(), format='qdq', eval=None, max_drop=None, report=None, plot=None, mean=None,\n"
-   "std=None, batch=100) -> the per-layer report as a dict, as `cquant ptq`."},
+   "std=None, batch=100, mode='static') -> the per-layer report as a dict, as `cquant ptq`. mode='dynamic' (calib=None):\n"
+   "int8 MatMul/Gemm weights, activations quantized at run time; returns what was rewritten."},
   {"qat", (PyCFunction)(void (*)(void))py_qat, METH_VARARGS | METH_KEYWORDS,
    "qat(model_path, data, output, *, weights='int8', act='int8', epochs=1, lr=None, batch=64, optimizer='adamw', lsq=False,\n"
    "freeze_bn_after=-1, init_method='minmax', eval=None, mean=None, std=None, seed=0, threads=0, max_steps=0, weight_decay=0,\n"

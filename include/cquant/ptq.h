@@ -24,6 +24,10 @@ extern "C" {
  * TRT_CACHE: the cleaned float model plus a TensorRT calibration cache beside it. */
 typedef enum { CQUANT_PTQ_QDQ = 0, CQUANT_PTQ_QOP = 1, CQUANT_PTQ_TRT_CACHE = 2 } cquant_ptq_format_t;
 
+/* STATIC: activations calibrated ahead of time (QDQ pairs with fixed parameters); DYNAMIC: int8
+ * weights, activations quantized per tensor at run time (DynamicQuantizeLinear + MatMulInteger). */
+typedef enum { CQUANT_PTQ_STATIC = 0, CQUANT_PTQ_DYNAMIC = 1 } cquant_ptq_mode_t;
+
 typedef struct {
   cquant_dtype_t weight_dtype;  /* CQUANT_DT_S8 (default) or CQUANT_DT_S4 (stored in int8, values -7..7) */
   int weight_mse;               /* 1: each weight channel's range minimises its MSE; 0: min-max; -1
@@ -38,6 +42,10 @@ typedef struct {
   int keep_histograms;          /* min-max / moving-average observers keep a histogram too (plots) */
   int n_exclude;                /* node names kept in float */
   const char *const *exclude;
+  /* dynamic quantization (cquant_ptq_dynamic; docs/quantization.md eq. 30-33) */
+  cquant_ptq_mode_t mode;       /* CQUANT_PTQ_STATIC (default) or CQUANT_PTQ_DYNAMIC */
+  int weight_per_tensor;        /* dynamic mode: one weight scale per tensor instead of one per output
+                                   channel */
 } cquant_ptq_options_t;
 
 void cquant_ptq_options_default(cquant_ptq_options_t *o);
@@ -146,6 +154,31 @@ typedef struct {
   cquant_ptq_layer_report_t *layers;
 } cquant_ptq_report_t;
 
+/* ---- dynamic quantization (options.mode = CQUANT_PTQ_DYNAMIC; docs/quantization.md eq. 30-33) --- */
+
+typedef struct {
+  int n_matmul, n_gemm;   /* nodes rewritten */
+  int n_kept;             /* MatMul/Gemm left in float: excluded, weight not a constant 2-D float32
+                             tensor, or a form not handled (Gemm transA, non-constant C with beta != 1) */
+  int n_dynamic_quant;    /* DynamicQuantizeLinear nodes (one per activation, shared by its readers) */
+} cquant_ptq_dynamic_stats_t;
+
+/* Dynamic quantization, ONNX Runtime's quantize_dynamic form, no calibration: after the clean-ups
+ * (constant folding, Identity removal, BatchNorm folding), every MatMul with a constant 2-D float32
+ * weight W (K x N) and every Gemm with one (transA = 0) becomes
+ *   DynamicQuantizeLinear(x) -> MatMulInteger(x_q, W_q, x_zp, W_zp) -> Cast(float)
+ *   -> Mul(., Mul(x_scale, W_scale)) [-> Add(., beta C) for Gemm]
+ * with W_q int8 symmetric, narrow range (eq. 31), per output column (axis 1 of K x N; a Gemm's
+ * transB weight is stored transposed) or per tensor (o->weight_per_tensor); Gemm's alpha is folded
+ * into W_scale. o->weight_dtype CQUANT_DT_S4 stores int4 values (-7..7) in int8; o->weight_mse = 1
+ * picks each channel's range by MSE (else min-max, also for -1). o->exclude names MatMul/Gemm nodes
+ * kept in float (INVALID_ARGUMENT for a name that is none). The opset is raised to 11 when lower.
+ * Recurrent layers (LSTM/GRU) and subgraphs stay float. INVALID_ARGUMENT when nothing is
+ * quantizable; UNSUPPORTED for o->symmetric_act (DynamicQuantizeLinear is uint8 only). *out is a
+ * new model (free with cquant_onnx_free); stats may be NULL. */
+int cquant_ptq_dynamic(const cquant_onnx_model_t *m, const cquant_ptq_options_t *o, cquant_onnx_model_t **out,
+                       cquant_ptq_dynamic_stats_t *stats);
+
 /* Everything a run found; free with cquant_ptq_result_free. */
 typedef struct {
   int64_t n_calib;                   /* calibration samples */
@@ -174,6 +207,10 @@ typedef struct {
   double fallback_base_top1;         /* integer top-1 before the fallback */
   double *sensitivity;
   int *sensitivity_rank;
+  /* dynamic mode (options.mode): what cquant_ptq_dynamic rewrote; with evaluation data, float_eval
+   * is the float model and final.integer the dynamic one (cquant's executor) */
+  int dynamic;
+  cquant_ptq_dynamic_stats_t dyn;
 } cquant_ptq_result_t;
 void cquant_ptq_result_free(cquant_ptq_result_t *r);
 
@@ -215,7 +252,10 @@ int cquant_ptq_save(cquant_ptq_t *p, cquant_calib_method_t m, cquant_ptq_format_
 /* The job: calibrate on calib, evaluate and choose on eval (NULL: the first method of
  * options.order), fall back while the drop exceeds max_drop (< 0: never; needs eval), build the
  * report on the first batch of eval (else calib) when want_report or report_json or plot_dir is
- * set, write report_json and the plots, and write the model to output in format. */
+ * set, write report_json and the plots, and write the model to output in format.
+ * Dynamic mode (options.mode): calib must be NULL (nothing to calibrate), format QDQ (the model
+ * form), no max_drop, report_json or plot_dir (want_report is ignored); cquant_ptq_dynamic writes
+ * output, and eval (may be NULL) measures the float and the dynamic model's top-1. */
 typedef struct {
   cquant_data_t *calib, *eval;
   const char *output;

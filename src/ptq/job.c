@@ -16,10 +16,50 @@ static int make_report(cquant_ptq_t *p, cquant_data_t *src, cquant_ptq_result_t 
   return cquant_ptq_report(p, r->method, x, r, &r->report);
 }
 
+/* Dynamic mode: the rewrite (src/ptq/dynamic.c), top-1 of float and dynamic model on eval, the file. */
+static int run_dynamic(const cquant_onnx_model_t *m, const cquant_ptq_options_t *o, const cquant_ptq_job_t *job, cquant_ptq_result_t **out) {
+  if (job->calib)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq --mode dynamic takes no calibration data: activations are quantized at run time");
+  if (job->format != CQUANT_PTQ_QDQ)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq --mode dynamic writes DynamicQuantizeLinear + MatMulInteger only: --format qop and trt-cache are static");
+  if (job->max_drop >= 0) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq --mode dynamic: max_drop is static only (--exclude keeps nodes in float)");
+  if (job->report_json || job->plot_dir) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq --mode dynamic: the per-layer report and plots are static only");
+  cquant_onnx_model_t *dm = NULL;
+  cquant_ptq_result_t *r = calloc(1, sizeof *r);
+  if (!r) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  r->best = -1;
+  r->max_drop = -1;
+  r->dynamic = 1;
+  int st = cquant_ptq_dynamic(m, o, &dm, &r->dyn);
+  r->n_layers = r->dyn.n_matmul + r->dyn.n_gemm;
+  if (!st && job->eval) {
+    r->evaluated = 1;
+    if (!(st = cquant_eval_top1(m, job->eval, &r->float_eval, NULL)) && !(st = cquant_eval_top1(dm, job->eval, &r->final.integer, NULL)))
+      r->final.fake_quant = r->final.integer; /* the file has no fake-quantized form: one execution */
+  }
+  void *buf = NULL;
+  size_t len = 0;
+  if (!st && !(st = cquant_onnx_serialize(dm, &buf, &len))) st = cquant_file_write_atomic(job->output, buf, len);
+  free(buf);
+  cquant_onnx_free(dm);
+  if (st) {
+    cquant_ptq_result_free(r);
+    return st;
+  }
+  r->output_bytes = len;
+  *out = r;
+  return 0;
+}
+
 int cquant_ptq_run_job(const cquant_onnx_model_t *m, const cquant_ptq_options_t *o, const cquant_ptq_job_t *job,
                        cquant_ptq_result_t **out) {
+  if (m && job && out && job->output && o && o->mode == CQUANT_PTQ_DYNAMIC) {
+    *out = NULL;
+    return run_dynamic(m, o, job, out);
+  }
   if (!m || !job || !out || !job->calib || !job->output) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
   *out = NULL;
+  if (o && o->mode != CQUANT_PTQ_STATIC) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: unknown mode %d", (int)o->mode);
   if (job->max_drop >= 0 && !job->eval) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: max_drop needs evaluation data");
   if ((unsigned)job->format > CQUANT_PTQ_TRT_CACHE) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: unknown format %d", (int)job->format);
   cquant_ptq_t *p;

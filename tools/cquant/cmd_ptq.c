@@ -7,7 +7,9 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "usage: cquant ptq MODEL.onnx --calib DATA -o OUT.onnx [options]\n\n"
+    "usage: cquant ptq MODEL.onnx --calib DATA -o OUT.onnx [options]\n"
+    "       cquant ptq MODEL.onnx --mode dynamic -o OUT.onnx [--weights, --weight-range, --weight-granularity\n"
+    "                  channel|tensor, --exclude, --eval DATA]\n\n"
     "Calibrates every activation the quantized model needs on DATA, quantizes the weights, and\n"
     "writes the quantized model. DATA: fashion-mnist[:train|test][:N], one .npy (cut into batches\n"
     "along axis 0; float, or integer token ids of the model input's type), a folder of .npy batches\n"
@@ -41,6 +43,10 @@ static const char usage_text[] =
     "  --crop C|HxW                images: center crop after the resize\n"
     "  --channel-order rgb|bgr|gray  images: channel order (gray: one channel of luma; default rgb)\n"
     "  --layout nchw|nhwc          images: tensor layout (default nchw)\n"
+    "  --mode static|dynamic       static (default): activation ranges calibrated on DATA; dynamic: int8\n"
+    "                              weights of MatMul/Gemm, activations quantized per batch at run time\n"
+    "                              (DynamicQuantizeLinear + MatMulInteger, ONNX Runtime's quantize_dynamic\n"
+    "                              form; no --calib; --weight-granularity tensor: one weight scale per tensor)\n"
     "A corrupt file with an image name (.png, .jpg, .jpeg) is an error naming it, not skipped.\n";
 
 static int split_list(char *s, const char **items, int max) {
@@ -149,6 +155,27 @@ static void print_result(const char *model, const char *calib, const cquant_ptq_
 
 static void help(void) { fputs(usage_text, stdout); }
 
+/* --mode dynamic: the options that only static quantization reads are refused by name. */
+static int dynamic_refuses(const cli_opt_t *opts) {
+  static const char *const static_only[] = {"--calib", "--act-method", "--percentile", "--symmetric-act", "--format", "--max-drop", "--report", "--plot", NULL};
+  for (const cli_opt_t *op = opts; op->name; op++)
+    for (int k = 0; static_only[k]; k++)
+      if (op->seen && !strcmp(op->name, static_only[k]))
+        return cli_fail("--mode dynamic: %s is for static quantization only%s", op->name,
+                        k ? "" : " (activations are quantized at run time: no calibration data is read)");
+  return 0;
+}
+
+static void print_dynamic(const char *model, const char *out, const cquant_ptq_options_t *o, const cquant_ptq_result_t *r) {
+  printf("%s: dynamic quantization: %d MatMul and %d Gemm rewritten (%d DynamicQuantizeLinear), %d kept in float\n", model, r->dyn.n_matmul,
+         r->dyn.n_gemm, r->dyn.n_dynamic_quant, r->dyn.n_kept);
+  if (r->evaluated)
+    printf("\n%-24s %10s %14s\n%-24s %9.2f%% %11.1f us\n%-24s %9.2f%% %11.1f us\n", "execution", "top-1", "per sample", "float32 (cquant)",
+           r->float_eval.top1, r->float_eval.us_per_sample, "dynamic int8 (cquant)", r->final.integer.top1, r->final.integer.us_per_sample);
+  printf("wrote %s (DynamicQuantizeLinear + MatMulInteger, activations: uint8 per tensor at run time, weights: %s %s, %zu bytes)\n", out,
+         o->weight_dtype == CQUANT_DT_S4 ? "int4" : "int8", o->weight_per_tensor ? "per tensor" : "per channel", r->output_bytes);
+}
+
 /* The data options from --resize, --crop, --channel-order, --layout, --mean, --std (img[0..5]); mean
  * and std default to the model's normalisation. */
 static int data_options(const char *const img[6], double mean, double std, long long batch, cquant_data_options_t *o) {
@@ -168,7 +195,8 @@ int cmd_ptq(int argc, char **argv) {
   cquant_ptq_options_default(&o);
   double mean = 0, std = 1, max_drop = -1;
   long long batch = 100;
-  int format = CQUANT_PTQ_QDQ, weights = 0, weight_range = -1, npos;
+  int format = CQUANT_PTQ_QDQ, weights = 0, weight_range = -1, npos, mode = CQUANT_PTQ_STATIC;
+  static const char *const modes[] = {"static", "dynamic", NULL};
   static const char *const wts[] = {"int8", "int4", NULL}, *const ranges[] = {"minmax", "mse", NULL},
                            *const formats[] = {"qdq", "qop", "trt-cache", NULL};
   cli_opt_t opts[] = {
@@ -194,15 +222,22 @@ int cmd_ptq(int argc, char **argv) {
       {.name = "--crop", .kind = CLI_STR, .dst = &img[1]},
       {.name = "--channel-order", .kind = CLI_STR, .dst = &img[2]},
       {.name = "--layout", .kind = CLI_STR, .dst = &img[3]},
+      {.name = "--mode", .kind = CLI_CHOICE, .dst = &mode, .choices = modes},
       {0}};
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
   model = pos[0];
   const int mean_given = opts[14].seen > 0, std_given = opts[15].seen > 0;
   o.weight_dtype = weights ? CQUANT_DT_S4 : CQUANT_DT_S8;
+  if (mode == CQUANT_PTQ_DYNAMIC) {
+    if (dynamic_refuses(opts)) return 1;
+    o.mode = CQUANT_PTQ_DYNAMIC;
+    if (gran && !strcmp(gran, "tensor")) o.weight_per_tensor = 1, gran = NULL;
+  }
   if (gran && strcmp(gran, "channel"))
     return cli_fail("--weight-granularity %s: only 'channel' is supported (per-group weights need DequantizeLinear-21 block_size, which this ONNX toolchain cannot check yet)", gran);
-  if (!model || !calib || !out) return cli_fail("ptq needs MODEL.onnx, --calib DATA and -o OUT.onnx (cquant ptq --help)");
+  if (!model || !out || (!calib && mode == CQUANT_PTQ_STATIC))
+    return cli_fail(mode ? "ptq --mode dynamic needs MODEL.onnx and -o OUT.onnx (cquant ptq --help)" : "ptq needs MODEL.onnx, --calib DATA and -o OUT.onnx (cquant ptq --help)");
   if (max_drop >= 0 && !evald) return cli_fail("--max-drop needs --eval DATA");
   if (weight_range >= 0) o.weight_mse = weight_range;
   if (parse_methods(methods_arg, &o)) return 1;
@@ -225,16 +260,17 @@ int cmd_ptq(int argc, char **argv) {
   }
   cquant_ptq_job_t job = {NULL, NULL, out, (cquant_ptq_format_t)format, max_drop, 0, report_path, plot_dir};
   cquant_ptq_result_t *r = NULL;
-  if ((st = cquant_data_open_ex(calib, &dopt, &job.calib)) || (evald && (st = cquant_data_open_ex(evald, &dopt, &job.eval))) ||
+  if ((calib && (st = cquant_data_open_ex(calib, &dopt, &job.calib))) || (evald && (st = cquant_data_open_ex(evald, &dopt, &job.eval))) ||
       (st = cquant_ptq_run_job(m, &o, &job, &r))) {
     cquant_data_close(job.calib);
     cquant_data_close(job.eval);
     cquant_onnx_free(m);
     return cli_fail_status(st);
   }
-  print_result(model, calib, r);
   const char *mname = cquant_calib_method_name(r->method);
-  if (format == CQUANT_PTQ_TRT_CACHE) {
+  if (!r->dynamic) print_result(model, calib, r);
+  if (r->dynamic) print_dynamic(model, out, &o, r);
+  else if (format == CQUANT_PTQ_TRT_CACHE) {
     size_t ol = strlen(out);
     printf("wrote %s (float, cleaned) and %.*s.cache (TensorRT calibration cache, %s)\n", out, (int)(ol > 5 && !strcmp(out + ol - 5, ".onnx") ? ol - 5 : ol), out,
            mname);
