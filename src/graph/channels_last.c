@@ -69,7 +69,7 @@ int cquant__pass_channels_last(cquant__graph_t *g) {
       need_nhwc_in[0] = 1, out_nhwc = 1;
     else if (ms && !strcmp(op, "QLinearAdd") && (ns_has(&nhwc, n->input[0]) || ns_has(&nhwc, n->input[3])))
       need_nhwc_in[0] = need_nhwc_in[1] = 1, out_nhwc = 1;
-    else if (dflt && !strcmp(op, "Relu") && ns_has(&nhwc, n->input[0])) out_nhwc = 1;
+    else if (dflt && (!strcmp(op, "Relu") || !strcmp(op, "Clip")) && ns_has(&nhwc, n->input[0])) out_nhwc = 1; /* Clip's bounds are scalars */
     else if (ms && !strcmp(op, "QLinearGlobalAveragePool") && ns_has(&nhwc, n->input[0])) out_nhwc = 2; /* NHWC in, NCHW out */
     Onnx__NodeProto *e = cquant__graph_edit_node(g, i);
     if (!e) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "integerize: out of memory");

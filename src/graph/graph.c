@@ -324,7 +324,7 @@ int32_t cquant__onnx_from_dtype(cquant_dtype_t dt) {
     case CQUANT_DT_S16: return ONNX__TENSOR_PROTO__DATA_TYPE__INT16;
     case CQUANT_DT_S32: return ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
     case CQUANT_DT_S64: return ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
-    default: return 0;
+    default: return cquant__dtype_to_onnx(dt); /* the rest of the table (int4/uint4, float8, bfloat16, ...) */
   }
 }
 
@@ -476,8 +476,13 @@ static int build_proto(cquant__graph_t *g, Onnx__ModelProto **out, char *used) {
     t->has_data_type = 1;
     t->data_type = cquant__onnx_from_dtype(g->init[i].dtype);
     t->has_raw_data = 1;
-    t->raw_data.len = g->init[i].nbytes;
-    t->raw_data.data = g->init[i].data;
+    t->raw_data.len = cquant__tensor_raw_size(&g->init[i]);
+    void *pb = NULL; /* int4/uint4: packed two per byte */
+    if (cquant__tensor_raw_packs(&g->init[i])) {
+      if (!(pb = cquant__graph_alloc(g, t->raw_data.len + 1))) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+      if (mp->ir_version < 10) mp->ir_version = 10; /* INT4/UINT4 are IR version 10 */
+    }
+    t->raw_data.data = (uint8_t *)cquant__tensor_raw(&g->init[i], pb);
     tpp[ni++] = t;
   }
   gp->n_initializer = ni;

@@ -26,6 +26,18 @@ int32_t cquant__dtype_to_onnx(cquant_dtype_t dt);
 /* n 4-bit values packed two per byte (element 0 in the low nibble, as ONNX stores INT4/UINT4) to
  * one per byte, sign-extended when is_signed. */
 void cquant__unpack4(const void *src, int64_t n, int is_signed, void *dst);
+/* The reverse: n values held one per byte (int4 or uint4) packed two per byte, element 0 in the
+ * low nibble; an odd count leaves the last byte's high nibble 0. dst holds (n + 1) / 2 bytes. */
+void cquant__pack4(const void *src, int64_t n, void *dst);
+
+/* An array as a TensorProto's raw_data: the array's own bytes, or for int4/uint4 (one value per
+ * byte in an array) the values packed as ONNX stores INT4/UINT4 (element types 22/21).
+ * cquant__tensor_raw_packs: whether the bytes differ from the array's (a buffer is needed);
+ * cquant__tensor_raw_size: how many bytes raw_data has; cquant__tensor_raw: the bytes, written
+ * into buf (cquant__tensor_raw_size bytes) when they are packed, else a->data itself. */
+int cquant__tensor_raw_packs(const cquant_array_t *a);
+size_t cquant__tensor_raw_size(const cquant_array_t *a);
+const void *cquant__tensor_raw(const cquant_array_t *a, void *buf);
 
 /* A subgraph (a GRAPH attribute of a node: If's branches, Loop/Scan/SequenceMap bodies), resolved
  * and checked at load (src/onnx/model.c): its operators, its initializers, each value's last reader

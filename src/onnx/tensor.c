@@ -179,3 +179,22 @@ int cquant_tensorproto_parse(const void *buf, size_t len, cquant_array_t *out, c
   onnx__tensor_proto__free_unpacked(t, NULL);
   return st;
 }
+
+void cquant__pack4(const void *src, int64_t n, void *dst) {
+  const uint8_t *p = src;
+  uint8_t *q = dst;
+  for (int64_t i = 0; i + 1 < n; i += 2) q[i / 2] = (uint8_t)((p[i] & 15) | (p[i + 1] & 15) << 4);
+  if (n & 1) q[n / 2] = p[n - 1] & 15; /* an odd count: the last byte's high nibble is 0 */
+}
+
+int cquant__tensor_raw_packs(const cquant_array_t *a) { return a->dtype == CQUANT_DT_S4 || a->dtype == CQUANT_DT_U4; }
+
+size_t cquant__tensor_raw_size(const cquant_array_t *a) {
+  return cquant__tensor_raw_packs(a) ? (size_t)(a->numel + 1) / 2 : a->nbytes;
+}
+
+const void *cquant__tensor_raw(const cquant_array_t *a, void *buf) {
+  if (!cquant__tensor_raw_packs(a)) return a->data;
+  cquant__pack4(a->data, a->numel, buf);
+  return buf;
+}
