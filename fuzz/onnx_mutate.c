@@ -222,8 +222,8 @@ static int64_t interesting_int(rng_t *r, int64_t v) {
                                   1 << 20, 1 << 24, INT32_MAX, INT32_MIN, (int64_t)1 << 32, (int64_t)1 << 40, INT64_MAX, INT64_MIN,
                                   INT64_MAX - 1, INT64_MIN + 1};
   switch (below(r, 6)) {
-    case 0: return v + 1;
-    case 1: return v - 1;
+    case 0: return (int64_t)((uint64_t)v + 1);
+    case 1: return (int64_t)((uint64_t)v - 1);
     case 2: return (int64_t)(0 - (uint64_t)v);
     case 3: return (int64_t)((uint64_t)v * 2);
     default: return table[below(r, sizeof table / sizeof table[0])];

@@ -57,7 +57,12 @@ void cquant__set_f64(cquant_array_t *a, int64_t i, double v) {
     case CQUANT_DT_F8E4M3: ((uint8_t *)p)[i] = cquant_f32_to_f8e4m3((float)v, CQUANT_FP8_SATURATE); break;
     case CQUANT_DT_F8E5M2: ((uint8_t *)p)[i] = cquant_f32_to_f8e5m2((float)v, CQUANT_FP8_SATURATE); break;
     case CQUANT_DT_BOOL: ((uint8_t *)p)[i] = v != 0; break;
-    case CQUANT_DT_U64: ((uint64_t *)p)[i] = v < 0 ? (uint64_t)(int64_t)v : (uint64_t)v; break;
+    case CQUANT_DT_U64: /* negative values wrap through int64 like the other integers; NaN 0, beyond the range saturated */
+      ((uint64_t *)p)[i] = isnan(v) ? 0
+                           : v < 0   ? (uint64_t)(v <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)v)
+                           : v >= 1.8446744073709552e19 ? UINT64_MAX
+                                                        : (uint64_t)v;
+      break;
     default: /* integers: C conversion of the truncated value, wrapping like a cast through int64 */
       cquant__set_i64(a, i, isnan(v) ? 0 : v >= 9.2233720368547758e18 ? INT64_MAX : v <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)v);
       break;

@@ -191,9 +191,15 @@ int cquant__conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, co
   }
   if ((a = cquant__attr(node, "kernel_shape")) && (a->n_ints != 2 || a->ints[0] != p->kh || a->ints[1] != p->kw))
     return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "kernel_shape does not match w");
-  if (p->stride_h < 1 || p->stride_w < 1 || p->dil_h < 1 || p->dil_w < 1)
-    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "strides and dilations must be >= 1");
-  const int64_t ekh = p->dil_h * (p->kh - 1) + 1, ekw = p->dil_w * (p->kw - 1) + 1;
+  const int64_t big = (int64_t)1 << 31; /* attribute values beyond this are refused (no overflow below) */
+  if (p->stride_h < 1 || p->stride_w < 1 || p->dil_h < 1 || p->dil_w < 1 || p->stride_h > big || p->stride_w > big || p->dil_h > big ||
+      p->dil_w > big)
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "strides and dilations must be in [1, 2^31]");
+  int64_t ekh, ekw;
+  if (__builtin_mul_overflow(p->dil_h, p->kh - 1, &ekh) || __builtin_mul_overflow(p->dil_w, p->kw - 1, &ekw) || ekh >= big * big ||
+      ekw >= big * big)
+    return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the dilated kernel is too large");
+  ekh++, ekw++;
   a = cquant__attr(node, "auto_pad");
   char pad[16] = "NOTSET";
   if (a && a->has_s) {
@@ -206,6 +212,8 @@ int cquant__conv_params(const Onnx__NodeProto *node, const cquant_array_t *x, co
       if (a->n_ints != 4) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "pads needs 4 values");
       p->pad_t = a->ints[0]; p->pad_l = a->ints[1]; p->pad_b = a->ints[2]; p->pad_r = a->ints[3];
       if (p->pad_t < 0 || p->pad_l < 0 || p->pad_b < 0 || p->pad_r < 0) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "negative pads");
+      if (p->pad_t > big || p->pad_l > big || p->pad_b > big || p->pad_r > big)
+        return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "pads past 2^31");
     }
     p->oh = (p->h + p->pad_t + p->pad_b - ekh) / p->stride_h + 1;
     p->ow = (p->w + p->pad_l + p->pad_r - ekw) / p->stride_w + 1;

@@ -1,6 +1,7 @@
 /* The strided copy the tensor family moves bytes with (Transpose, Slice, Expand, Tile,
  * DepthToSpace, ...), and small shared helpers of the family. Elements are moved by width (1, 2, 4
  * or 8 bytes), never by type. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "exec/ops/tensor_internal.h"
@@ -31,7 +32,7 @@ static void row(char *dst, const char *src, size_t es, int64_t n, int64_t s) {
     case 4: ROW(uint32_t); break;
     case 8: ROW(uint64_t); break;
     default:
-      for (int64_t i = 0; i < n; i++) memcpy(dst + (size_t)i * es, src + (size_t)(i * s) * es, es);
+      for (int64_t i = 0; i < n; i++) memcpy(dst + (size_t)i * es, src + i * s * (ptrdiff_t)es, es); /* s may be negative */
   }
 #undef ROW
 }
@@ -58,7 +59,7 @@ static void tile2d(char *dst, int64_t dld, const char *src, int64_t sld, size_t 
     case 8: T2(uint64_t); break;
     default:
       for (int64_t i = 0; i < ni; i++)
-        for (int64_t j = 0; j < nj; j++) memcpy(dst + (size_t)(i * dld + j) * es, src + (size_t)(i + j * sld) * es, es);
+        for (int64_t j = 0; j < nj; j++) memcpy(dst + (size_t)(i * dld + j) * es, src + (i + j * sld) * (ptrdiff_t)es, es);
   }
 #undef T2
 }
@@ -106,8 +107,9 @@ void cquant__tensor_copy(void *dst, const void *src, size_t es, int nd, const in
       so += c * st[d];
       dof += c * dstd[d];
     }
-    if (p >= 0) tile2d(y + (size_t)dof * es, dstd[p], x + (size_t)so * es, st[n - 1], es, shape[p], shape[n - 1]);
-    else row(y + (size_t)dof * es, x + (size_t)so * es, es, shape[n - 1], st[n - 1]);
+    /* so is negative where a stride is (a reversing Slice): a signed offset, not a wrapped size_t */
+    if (p >= 0) tile2d(y + (size_t)dof * es, dstd[p], x + so * (ptrdiff_t)es, st[n - 1], es, shape[p], shape[n - 1]);
+    else row(y + (size_t)dof * es, x + so * (ptrdiff_t)es, es, shape[n - 1], st[n - 1]);
   }
 }
 
