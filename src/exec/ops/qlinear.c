@@ -97,7 +97,17 @@ static int matmul_s32(const Onnx__NodeProto *node, const cquant_array_t *a, cons
   int pa, pb;
   if ((st = mm_zp(node, za_t, a, p->M, "a_zero_point", &za, &pa))) return st;
   if ((st = mm_zp(node, zb_t, b, p->N, "b_zero_point", &zb, &pb))) { free(za); return st; }
-  if (!(st = cquant_array_alloc(acc, CQUANT_DT_S32, p->ndim, p->shape))) {
+  /* a 2-D B read by every batch of A (a weight: x W over [batch, seq, K]) with one zero-point of A:
+   * the batches are consecutive rows of one (batches M) x K operand, packed and multiplied once */
+  const int fold = b->ndim == 2 && !p->a_vec && !pa && p->batches > 1;
+  if (!(st = cquant_array_alloc(acc, CQUANT_DT_S32, p->ndim, p->shape)) && fold) {
+    cquant_qgemm_weights_t *pw;
+    if (!(st = cquant_qgemm_pack(b->data, b->dtype == CQUANT_DT_S8, p->K, p->N, p->N, zb, pb, &pw))) {
+      st = cquant_qgemm(a->data, a->dtype == CQUANT_DT_S8, p->batches * p->M, p->K, za[0], pw, acc->data, p->N);
+      cquant_qgemm_weights_free(pw);
+    }
+    if (st) cquant_array_free(acc);
+  } else if (!st) {
     for (int64_t t = 0; t < p->batches && !st; t++) {
       int64_t oa, ob;
       mm_offsets(p, t, &oa, &ob);
