@@ -28,6 +28,10 @@ typedef enum { CQUANT_PTQ_QDQ = 0, CQUANT_PTQ_QOP = 1, CQUANT_PTQ_TRT_CACHE = 2 
  * weights, activations quantized per tensor at run time (DynamicQuantizeLinear + MatMulInteger). */
 typedef enum { CQUANT_PTQ_STATIC = 0, CQUANT_PTQ_DYNAMIC = 1 } cquant_ptq_mode_t;
 
+/* What activations become: the quantized integer type (default), float (weight-only quantization),
+ * or float8e4m3fn Quantize/DequantizeLinear pairs (opset 19). */
+typedef enum { CQUANT_PTQ_ACT_INT8 = 0, CQUANT_PTQ_ACT_NONE = 1, CQUANT_PTQ_ACT_FP8E4M3 = 2 } cquant_ptq_act_t;
+
 typedef struct {
   cquant_dtype_t weight_dtype;  /* CQUANT_DT_S8 (default) or CQUANT_DT_S4 (stored in int8, values -7..7) */
   int weight_mse;               /* 1: each weight channel's range minimises its MSE; 0: min-max; -1
@@ -46,6 +50,21 @@ typedef struct {
   cquant_ptq_mode_t mode;       /* CQUANT_PTQ_STATIC (default) or CQUANT_PTQ_DYNAMIC */
   int weight_per_tensor;        /* dynamic mode: one weight scale per tensor instead of one per output
                                    channel */
+  /* weight and activation formats beyond int8 (docs/quantization.md, "Per-group and FP8 files").
+   * weight_dtype may also be CQUANT_DT_U4 (asymmetric, 0..15 with a zero-point), CQUANT_DT_S2
+   * (symmetric, -2..1, stored in int8) or CQUANT_DT_F8E4M3 (float8e4m3fn, s = amax / 448 per output
+   * channel, eq. 16; opset 19). */
+  int64_t weight_group;         /* 0 (default): per output channel; G in 16..256: one scale (and
+                                   zero-point) per G consecutive weights along the input-channel
+                                   (reduction) axis, written as DequantizeLinear-21 block_size; a
+                                   layer whose reduction axis is shorter than G stays per channel */
+  int weight_packed;            /* int4: 0 (default) packed ONNX INT4 when the file is opset 21 anyway
+                                   (per group), int8 values (-7..7, opset 13) otherwise; 1: always
+                                   packed INT4 (opset 21). uint4 is always packed UINT4 (opset 21) */
+  cquant_ptq_act_t act;         /* CQUANT_PTQ_ACT_INT8 (default: uint8, or int8 with symmetric_act),
+                                   CQUANT_PTQ_ACT_NONE (weight-only: activations and biases stay
+                                   float), CQUANT_PTQ_ACT_FP8E4M3 (float8e4m3fn, s = amax / 448 of the
+                                   calibrated range, zero-point 0; biases float) */
 } cquant_ptq_options_t;
 
 void cquant_ptq_options_default(cquant_ptq_options_t *o);
@@ -141,6 +160,13 @@ typedef struct {
   int has_sensitivity;
   double sensitivity_top1, sensitivity_drop;
   int sensitivity_rank;
+  /* the weights' format (has_weights): element type (CQUANT_DT_S8, S4, U4, S2, F8E4M3), its bits,
+   * the group size (0: per output channel) and the axis the scales run along (the output-channel
+   * axis per channel, the input-channel axis per group) */
+  cquant_dtype_t w_dtype;
+  int w_bits;
+  int64_t w_group;
+  int w_axis;
 } cquant_ptq_layer_report_t;
 
 typedef struct {
@@ -152,6 +178,7 @@ typedef struct {
   cquant_ptq_act_report_t input;
   int n_layers;
   cquant_ptq_layer_report_t *layers;
+  const char *act_type;              /* "uint8", "int8", "float8e4m3fn" or "float" (weight-only) */
 } cquant_ptq_report_t;
 
 /* ---- dynamic quantization (options.mode = CQUANT_PTQ_DYNAMIC; docs/quantization.md eq. 30-33) --- */

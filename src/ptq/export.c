@@ -19,7 +19,85 @@ static int plan_scale(cquant_ptq_t *p, const cquant__ptq_plan_t *pl, int npl, co
   return cquant_ptq_act_qparams(p, pl[i].src ? pl[i].src : pl[i].t, method, NULL, NULL, s, z);
 }
 
-static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cquant__ptq_plan_t *pl, int npl, cquant_calib_method_t method) {
+/* The element type the weights are written as: int4 in int8 (-7..7) unless packed (weight_packed,
+ * or a group size: the file is opset 21 then, also for its layers that stay per channel), int2 in
+ * int8 (-2..1). */
+static cquant_dtype_t weight_storage(const cquant_ptq_t *p) {
+  switch (p->opt.weight_dtype) {
+    case CQUANT_DT_S4: return p->opt.weight_group || p->opt.weight_packed ? CQUANT_DT_S4 : CQUANT_DT_S8;
+    case CQUANT_DT_S2: return CQUANT_DT_S8;
+    default: return p->opt.weight_dtype;
+  }
+}
+
+/* The opset a weight DequantizeLinear needs: 21 for block_size and INT4/UINT4, 19 for float8, 13
+ * for per-axis parameters. */
+static int64_t weight_opset(cquant_dtype_t storage, int64_t G) {
+  if (G || storage == CQUANT_DT_S4 || storage == CQUANT_DT_U4) return 21;
+  return storage == CQUANT_DT_F8E4M3 ? 19 : 13;
+}
+
+/* The constant q (moved into the graph; *q is emptied) behind a DequantizeLinear with the
+ * parameters qp (eq. 34): per channel 1-D scale and zero-point along qp->axis; per group scale and
+ * zero-point of the weight's rank with qp->axis divided into ceil(K / G) (ONNX's blocked layout,
+ * the layout of qp) and block_size G. The zero-point has q's element type (int4/uint4 values one
+ * per byte, packed when saved; float8: the bits of +0). */
+static int add_weight_dq(cquant__graph_t *g, const char *base, cquant_array_t *q, const cquant_qparams_t *qp, const char **dq) {
+  cquant_array_t s = {0}, z = {0};
+  int64_t ps[CQUANT_MAX_DIMS];
+  cquant_qparams_param_shape(qp, ps);
+  const int grouped = qp->granularity == CQUANT_PER_GROUP;
+  const int nd = grouped ? qp->ndim : 1;
+  const int64_t *sh = grouped ? ps : &qp->count;
+  int st = cquant_array_alloc(&s, CQUANT_DT_F32, nd, sh);
+  if (!st) st = cquant_array_alloc(&z, q->dtype, nd, sh);
+  if (st) {
+    cquant_array_free(&s);
+    return st;
+  }
+  memcpy(s.data, qp->scale, sizeof(float) * (size_t)qp->count);
+  for (int64_t k = 0; k < qp->count; k++) /* one byte per value: int8, int4, uint4; float8 0 = +0 */
+    ((uint8_t *)z.data)[k] = q->dtype == CQUANT_DT_F8E4M3 ? 0 : (uint8_t)qp->zero_point[k];
+  const char *qn = cquant__graph_str(g, "%s_quantized", base), *sn = cquant__graph_str(g, "%s_scale", base),
+             *zn = cquant__graph_str(g, "%s_zero_point", base), *dn = cquant__graph_str(g, "%s_dequantized", base);
+  if (!qn || !sn || !zn || !dn || (st = cquant__graph_init_add(g, qn, q)) || (st = cquant__graph_init_add(g, sn, &s)) ||
+      (st = cquant__graph_init_add(g, zn, &z))) {
+    cquant_array_free(&s), cquant_array_free(&z);
+    return st ? st : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  }
+  const char *in[3] = {qn, sn, zn};
+  Onnx__NodeProto *n = cquant__graph_add_node(g, "DequantizeLinear", "", cquant__graph_str(g, "%s_DequantizeLinear", base), 3, in, 1, &dn);
+  if (!n || cquant__node_set_int(g, n, "axis", qp->axis) || (grouped && cquant__node_set_int(g, n, "block_size", qp->group_size)))
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  *dq = dn;
+  return 0;
+}
+
+/* Like cquant__graph_insert_qdq, for float8e4m3fn (opset 19): scale s, zero-point +0 of type
+ * float8e4m3fn; QuantizeLinear saturates (its default). */
+static int insert_qdq_fp8(cquant__graph_t *g, const char *t, float s) {
+  cquant_array_t z;
+  const char *sn = cquant__graph_scalar(g, cquant__graph_str(g, "%s_scale", t), CQUANT_DT_F32, s);
+  const char *zn = cquant__graph_str(g, "%s_zero_point", t);
+  const char *tq = cquant__graph_str(g, "%s_quantized", t), *tdq = cquant__graph_str(g, "%s_dequantized", t);
+  if (!sn || !zn || !tq || !tdq) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  int st = cquant_array_alloc(&z, CQUANT_DT_F8E4M3, 0, NULL); /* zeroed: the bits of +0 */
+  if (st) return st;
+  if ((st = cquant__graph_init_add(g, zn, &z))) {
+    cquant_array_free(&z);
+    return st;
+  }
+  if ((st = cquant__graph_rename_uses(g, t, tdq, 0))) return st;
+  const char *qi[3] = {t, sn, zn}, *di[3] = {tq, sn, zn};
+  if (!cquant__graph_add_node(g, "QuantizeLinear", "", cquant__graph_str(g, "%s_QuantizeLinear", t), 3, qi, 1, &tq) ||
+      !cquant__graph_add_node(g, "DequantizeLinear", "", cquant__graph_str(g, "%s_DequantizeLinear", t), 3, di, 1, &tdq))
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  return 0;
+}
+
+/* Layer ni's weights (and bias) behind DequantizeLinear; *opset gets the opset this needs. */
+static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cquant__ptq_plan_t *pl, int npl, cquant_calib_method_t method,
+                          int64_t *opset) {
   const Onnx__NodeProto *n0 = g->node[ni];
   int wi, st;
   if (cquant__ptq_quantizable(g, n0, &wi) != 1) return 0;
@@ -29,22 +107,29 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
   const cquant_qparams_t *qp;
   const cquant_array_t *wq;
   if ((st = cquant__ptq_layer_weights(p, li, &qp, &wq))) return st;
+  const int64_t G = qp->granularity == CQUANT_PER_GROUP ? qp->group_size : 0;
+  const cquant_dtype_t storage = weight_storage(p);
   const int axis = p->layer[li].w_axis;
   const int64_t C = wq->shape[axis];
   cquant_array_t q; /* a copy the graph takes over: the session keeps its own */
-  if ((st = cquant_array_alloc(&q, CQUANT_DT_S8, wq->ndim, wq->shape))) return st;
-  memcpy(q.data, wq->data, wq->nbytes);
+  if ((st = cquant_array_alloc(&q, storage, wq->ndim, wq->shape))) return st;
+  memcpy(q.data, wq->data, wq->nbytes); /* one value per byte either way */
   float sx;
   int32_t zx;
-  const int has_x = plan_scale(p, pl, npl, n0->input[0], method, &sx, &zx) == 0;
+  const int has_x = p->opt.act == CQUANT_PTQ_ACT_INT8 && plan_scale(p, pl, npl, n0->input[0], method, &sx, &zx) == 0;
   const char *wdq = NULL, *bdq = NULL;
-  st = cquant__graph_add_const_dq(g, cquant__graph_str(g, "%s_W", label), &q, qp->scale, CQUANT_DT_S8, C, axis, &wdq);
+  if (storage == CQUANT_DT_S8 && !G) /* per channel in int8 (int8, int4, int2 values) */
+    st = cquant__graph_add_const_dq(g, cquant__graph_str(g, "%s_W", label), &q, qp->scale, CQUANT_DT_S8, C, axis, &wdq);
+  else st = add_weight_dq(g, cquant__graph_str(g, "%s_W", label), &q, qp, &wdq);
   cquant_array_free(&q);
   if (st) return st;
+  const int64_t need = weight_opset(storage, G);
+  if (need > *opset) *opset = need;
   const int bi = n0->n_input > 2 && *n0->input[2] ? cquant__graph_init_find(g, n0->input[2]) : -1;
-  /* eq. 28 in int32. TensorRT's form (--symmetric-act) keeps the bias float: its builder folds it
-   * into the layer; the integer rewrite quantizes it the same way */
-  if (bi >= 0 && has_x && !p->opt.symmetric_act) {
+  /* eq. 28 in int32 (per-channel integer weights and integer activations only: a group or float8
+   * scale has no single s_w per output channel). TensorRT's form (--symmetric-act) keeps the bias
+   * float: its builder folds it into the layer; the integer rewrite quantizes it the same way */
+  if (bi >= 0 && has_x && !p->opt.symmetric_act && !G && storage != CQUANT_DT_F8E4M3) {
     cquant_array_t bq;
     float *bs = malloc(sizeof(float) * (size_t)C);
     int64_t sh[1] = {C};
@@ -65,6 +150,34 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
   return 0;
 }
 
+/* What the file holds, for its cquant.ptq metadata and for errors ("int4 group:32 weights"). */
+static void describe_weights(const cquant_ptq_t *p, char *buf, size_t n) {
+  const cquant_dtype_t dt = p->opt.weight_dtype;
+  const char *t = dt == CQUANT_DT_S4 ? "int4" : dt == CQUANT_DT_U4 ? "uint4" : dt == CQUANT_DT_S2 ? "int2" : dt == CQUANT_DT_F8E4M3 ? "fp8e4m3" : "int8";
+  if (p->opt.weight_group) snprintf(buf, n, "%s group:%lld weights", t, (long long)p->opt.weight_group);
+  else snprintf(buf, n, "%s per-channel weights", t);
+}
+
+static const char *act_text(const cquant_ptq_t *p) {
+  if (p->opt.act == CQUANT_PTQ_ACT_NONE) return "float (weight-only)";
+  if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3) return "float8e4m3fn per tensor (s = amax / 448)";
+  return p->opt.symmetric_act ? "int8 symmetric per tensor" : "uint8 asymmetric per tensor";
+}
+
+/* 1 when a quantized layer with weights (Conv, Gemm, MatMul) reads t. fp8 files quantize these
+ * inputs only, the FP8 recipe of TensorRT and NVIDIA's ModelOpt (the GEMM inputs; outputs, Add and
+ * pooling stay float): ONNX Runtime's QDQ clean-ups treat a float8 pair like an int8 one and would
+ * otherwise leave MaxPool on float8 or make a QLinearAdd of it, which it does not run. */
+static int read_by_weight_layer(const cquant_ptq_t *p, const cquant__graph_t *g, const char *t) {
+  int c[64];
+  const int n = cquant__graph_consumers(g, t, c, 64);
+  for (int k = 0; k < n && k < 64; k++) { /* by name: the layers' weight inputs are rewritten by now */
+    const int li = cquant__ptq_layer_index(p, cquant__node_label(g->node[c[k]]));
+    if (li >= 0 && !p->layer[li].excluded && p->layer[li].weight) return 1;
+  }
+  return 0;
+}
+
 /* The QDQ graph of method m (g is made here; freed by the caller also on error). */
 static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__graph_t *g) {
   int st = cquant__graph_from_model(p->clean, g);
@@ -73,21 +186,32 @@ static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__gra
   int npl;
   if ((st = cquant__ptq_make_plan(p, g, &pl, &npl))) return st;
   const int n_orig = g->n_node;
+  int64_t need = 13; /* per-axis DequantizeLinear */
   /* weights first (their bias scales need the input's scale), then activations */
   for (int i = 0; i < n_orig && !st; i++)
-    if (!cquant__ptq_excluded(p, g->node[i])) st = quantize_layer(p, g, i, pl, npl, method);
-  for (int i = 0; i < npl && !st; i++) {
+    if (!cquant__ptq_excluded(p, g->node[i])) st = quantize_layer(p, g, i, pl, npl, method, &need);
+  for (int i = 0; i < npl && !st && p->opt.act != CQUANT_PTQ_ACT_NONE; i++) {
     float s;
     int32_t z;
+    if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 && !read_by_weight_layer(p, g, pl[i].t)) continue;
     if ((st = plan_scale(p, pl, npl, pl[i].t, method, &s, &z))) break;
-    st = cquant__graph_insert_qdq(g, pl[i].t, s, z, cquant__ptq_act_dtype(p));
+    st = p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 ? insert_qdq_fp8(g, pl[i].t, s) : cquant__graph_insert_qdq(g, pl[i].t, s, z, cquant__ptq_act_dtype(p));
   }
   free(pl);
-  if (!st && g->opset < 13) g->opset = 13; /* per-axis DequantizeLinear */
-  char desc[256];
-  snprintf(desc, sizeof desc, "weights %s per output channel (symmetric, %s); activations %s per tensor (%s)",
-           p->opt.weight_dtype == CQUANT_DT_S4 ? "int4 (in int8, -7..7)" : "int8", p->opt.weight_mse ? "MSE range" : "min-max range",
-           p->opt.symmetric_act ? "int8 symmetric" : "uint8 asymmetric", cquant_calib_method_name(method));
+  if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 && need < 19) need = 19;
+  char wdesc[64], desc[320];
+  describe_weights(p, wdesc, sizeof wdesc);
+  if (!st && need <= 13 && g->opset < 13) g->opset = 13; /* as before: int8 files */
+  if (!st && need > 13) {
+    char why[128];
+    snprintf(why, sizeof why, "%s%s", wdesc, p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 ? " with fp8e4m3 activations" : "");
+    st = cquant__ptq_upgrade_opset(g, need, why);
+  }
+  snprintf(desc, sizeof desc, "weights: %s (%s%s%s); activations: %s (%s)", wdesc,
+           p->opt.weight_dtype == CQUANT_DT_F8E4M3 ? "s = amax / 448" : p->opt.weight_dtype == CQUANT_DT_U4 ? "asymmetric" : "symmetric",
+           p->opt.weight_mse ? ", MSE range" : p->opt.weight_dtype == CQUANT_DT_F8E4M3 ? "" : ", min-max range",
+           p->opt.weight_dtype == CQUANT_DT_S4 && !p->opt.weight_group && !p->opt.weight_packed ? ", int4 values in int8" : "", act_text(p),
+           cquant_calib_method_name(method));
   if (!st) st = cquant__graph_add_meta(g, "cquant.ptq", desc);
   return st;
 }
@@ -95,6 +219,9 @@ static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__gra
 int cquant__ptq_model(cquant_ptq_t *p, cquant_calib_method_t m, cquant_ptq_format_t f, cquant_onnx_model_t **out) {
   *out = NULL;
   if (f != CQUANT_PTQ_QDQ && f != CQUANT_PTQ_QOP) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: format %d is not a model", (int)f);
+  if (f == CQUANT_PTQ_QOP && (p->opt.act != CQUANT_PTQ_ACT_INT8 || p->opt.weight_group || p->opt.weight_packed ||
+                             (p->opt.weight_dtype != CQUANT_DT_S8 && p->opt.weight_dtype != CQUANT_DT_S4)))
+    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: the QLinear form holds int8 activations and per-channel int8/int4 weights; write these formats as QDQ");
   cquant__graph_t g;
   int st = export_qdq(p, m, &g);
   cquant_onnx_model_t *qdq = NULL;
@@ -159,6 +286,8 @@ int cquant_ptq_save(cquant_ptq_t *p, cquant_calib_method_t m, cquant_ptq_format_
   void *buf = NULL;
   size_t len = 0;
   int st;
+  if (f == CQUANT_PTQ_TRT_CACHE && p->opt.act != CQUANT_PTQ_ACT_INT8)
+    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: a TensorRT calibration cache is for int8 activations");
   if (f == CQUANT_PTQ_TRT_CACHE) {
     char *cache = NULL, *cpath = cache_path(path);
     if (!cpath) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");

@@ -48,8 +48,20 @@ int cquant__ptq_excluded(const cquant_ptq_t *p, const Onnx__NodeProto *n);
 int cquant__ptq_plan_find(const cquant__ptq_plan_t *pl, int n, const char *t);
 int cquant__ptq_make_plan(const cquant_ptq_t *p, const cquant__graph_t *g, cquant__ptq_plan_t **out, int *n_out);
 
-/* src/ptq/weights.c: layer i's quantized weights (cached in the session). */
+/* src/ptq/weights.c: layer i's quantized weights (cached in the session; q holds one value per
+ * byte, of the weight type). check_options: validates the weight and activation formats and
+ * settles weight_mse. weight_group: the group size layer i's weights w get (0: per output channel)
+ * and the axis their scales run along. weight_format: the type, group size and axis made. */
 int cquant__ptq_layer_weights(cquant_ptq_t *p, int i, const cquant_qparams_t **qp, const cquant_array_t **q);
+int cquant__ptq_check_options(cquant_ptq_options_t *o);
+int64_t cquant__ptq_weight_group(const cquant_ptq_t *p, int i, const cquant_array_t *w, int *axis);
+int cquant__ptq_weight_format(cquant_ptq_t *p, int i, cquant_dtype_t *dt, int64_t *group, int *axis);
+
+/* src/ptq/opset.c: raises the graph's default-domain opset to `to` (19 or 21), rewriting the
+ * nodes whose form changed on the way (Reduce* axes, Split, Squeeze/Unsqueeze, RoiAlign,
+ * GridSample); INVALID_ARGUMENT naming the first node it cannot rewrite, with `why` (what needs
+ * the opset). */
+int cquant__ptq_upgrade_opset(cquant__graph_t *g, int64_t to, const char *why);
 
 /* src/ptq/session.c */
 cquant_dtype_t cquant__ptq_act_dtype(const cquant_ptq_t *p);

@@ -109,7 +109,11 @@ int cquant_ptq_report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_arr
       rep->fake_quant_top1 = r->final.fake_quant.top1;
       rep->integer_top1 = r->final.integer.top1;
     }
-    rep->has_input = !act_report(p, p->input, m, x, &rep->input);
+    rep->act_type = p->opt.act == CQUANT_PTQ_ACT_NONE     ? "float"
+                    : p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 ? "float8e4m3fn"
+                    : p->opt.symmetric_act                 ? "int8"
+                                                           : "uint8";
+    rep->has_input = p->opt.act != CQUANT_PTQ_ACT_NONE && !act_report(p, p->input, m, x, &rep->input);
   }
   for (int i = 0; i < L && !st; i++) {
     const cquant__ptq_layer_t *ly = &p->layer[i];
@@ -120,9 +124,10 @@ int cquant_ptq_report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_arr
       if (!cquant_ptq_weight_error(p, i, &wr, &o->w_scale_min, &o->w_scale_max)) {
         o->has_weights = 1;
         o->w_sqnr_db = wr.sqnr_db, o->w_clip_mse = wr.clip_mse, o->w_round_mse = wr.round_mse;
+        if (!cquant__ptq_weight_format(p, i, &o->w_dtype, &o->w_group, &o->w_axis)) o->w_bits = cquant_dtype_info(o->w_dtype)->bits;
       }
     }
-    if (cf.a[i].data) o->has_act = !act_report(p, ly->output, m, &cf.a[i], &o->act);
+    if (cf.a[i].data && p->opt.act != CQUANT_PTQ_ACT_NONE) o->has_act = !act_report(p, ly->output, m, &cf.a[i], &o->act);
     if (!cq.a[i].data) { /* a graph output stays float: compare under its own name */
       const char *name = ly->output;
       capture_t one = {1, &name, &cq.a[i]};
@@ -170,6 +175,7 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
   if (!rep || !json) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq report: NULL argument");
   cJSON *root = cJSON_CreateObject(), *layers = cJSON_AddArrayToObject(root, "layers");
   cJSON_AddStringToObject(root, "method", cquant_calib_method_name(rep->method));
+  if (rep->act_type) cJSON_AddStringToObject(root, "activations", rep->act_type);
   if (rep->has_top1) {
     cJSON_AddNumberToObject(root, "float_top1", rep->float_top1);
     cJSON_AddNumberToObject(root, "fake_quant_top1", rep->fake_quant_top1);
@@ -191,7 +197,14 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
     if (l->has_weights) {
       static const char *const keys[] = {"sqnr_db", "scale_min", "scale_max", "clip_mse", "round_mse"};
       const double v[] = {l->w_sqnr_db, l->w_scale_min, l->w_scale_max, l->w_clip_mse, l->w_round_mse};
-      add_numbers(cJSON_AddObjectToObject(o, "weights"), keys, v, 5);
+      cJSON *w = cJSON_AddObjectToObject(o, "weights");
+      add_numbers(w, keys, v, 5);
+      const cquant_dtype_info_t *wi = cquant_dtype_info(l->w_dtype);
+      cJSON_AddStringToObject(w, "dtype", wi ? wi->name : "?");
+      cJSON_AddNumberToObject(w, "bits", l->w_bits);
+      cJSON_AddStringToObject(w, "granularity", l->w_group ? "group" : "channel");
+      cJSON_AddNumberToObject(w, "group_size", (double)l->w_group);
+      cJSON_AddNumberToObject(w, "axis", l->w_axis);
     }
     if (l->has_act) {
       cJSON *a = cJSON_AddObjectToObject(o, "activation");

@@ -3,6 +3,7 @@
  * What is quantized: src/ptq/plan.c.
  *
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,6 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
   if (o) p->opt = *o;
   else cquant_ptq_options_default(&p->opt);
   if (!p->opt.methods) p->opt.methods = 1u << CQUANT_CALIB_MINMAX;
-  if (p->opt.weight_mse < 0) p->opt.weight_mse = p->opt.weight_dtype == CQUANT_DT_S4;
   if (!p->opt.n_order) /* the observed methods in enum order */
     for (int k = 0; k < CQUANT_CALIB_COUNT; k++)
       if (p->opt.methods & (1u << k)) p->opt.order[p->opt.n_order++] = (cquant_calib_method_t)k;
@@ -62,9 +62,10 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
       free(p);
       return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: method %d in the order is not observed", bad);
     }
-  if (p->opt.weight_dtype != CQUANT_DT_S8 && p->opt.weight_dtype != CQUANT_DT_S4) {
+  int cst = cquant__ptq_check_options(&p->opt); /* weight and activation formats; settles weight_mse */
+  if (cst) {
     free(p);
-    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: weights must be int8 or int4");
+    return cst;
   }
   cquant__graph_t g;
   int st = cquant__graph_from_model(m, &g);
@@ -230,8 +231,12 @@ int cquant_ptq_act_qparams(cquant_ptq_t *p, const char *tensor, cquant_calib_met
   if (rmin) *rmin = lo;
   if (rmax) *rmax = hi;
   float s;
-  int32_t z;
-  if ((st = cquant_qparams_from_range(lo, hi, 8, p->opt.symmetric_act, cquant__ptq_act_flags(p), &s, &z))) return cquant__error_prefix(st, tensor);
+  int32_t z = 0;
+  if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3) { /* eq. 16: s = amax / 448, no zero-point */
+    const float amax = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi);
+    s = amax > 0.0f ? amax / 448.0f : 1.0f; /* as cquant_qparams_minmax does for FP8 */
+  } else if ((st = cquant_qparams_from_range(lo, hi, 8, p->opt.symmetric_act, cquant__ptq_act_flags(p), &s, &z)))
+    return cquant__error_prefix(st, tensor);
   if (scale) *scale = s;
   if (zp) *zp = z;
   return 0;
@@ -253,7 +258,10 @@ int cquant_ptq_act_error(cquant_ptq_t *p, const char *tensor, cquant_calib_metho
   if (st) return st;
   cquant_qparams_t *qp;
   const int64_t n = x->numel;
-  if ((st = cquant_qparams_create(cquant__ptq_act_dtype(p), CQUANT_PER_TENSOR, 0, 0, cquant__ptq_act_flags(p), 1, &n, &qp))) return st;
+  const int fp8 = p->opt.act == CQUANT_PTQ_ACT_FP8E4M3;
+  if ((st = cquant_qparams_create(fp8 ? CQUANT_DT_F8E4M3 : cquant__ptq_act_dtype(p), CQUANT_PER_TENSOR, 0, 0, fp8 ? 0 : cquant__ptq_act_flags(p), 1, &n,
+                                  &qp)))
+    return st;
   qp->scale[0] = s;
   qp->zero_point[0] = z;
   float *y = malloc(sizeof(float) * (size_t)(n ? n : 1));

@@ -15,8 +15,19 @@ static const char usage_text[] =
     "along axis 0; float, or integer token ids of the model input's type), a folder of .npy batches\n"
     "in the model's input layout, or a folder of PNG/JPEG images (or of class subfolders of images),\n"
     "decoded one batch at a time and preprocessed as the options below say (docs/formats.md).\n\n"
-    "  --weights int8|int4         weight type (per output channel, symmetric; default int8)\n"
-    "  --weight-range minmax|mse   weight range per channel (default minmax for int8, mse for int4)\n"
+    "  --weights T                 weight type: int8 (default), int4 (symmetric -7..7), uint4 (asymmetric,\n"
+    "                              0..15 with a zero-point), int2 (symmetric -2..1, stored in int8),\n"
+    "                              fp8e4m3 (float8e4m3fn, s = amax / 448 per output channel, opset 19)\n"
+    "  --weight-granularity channel|group:G  one scale per output channel (default), or per group of G\n"
+    "                              (16..256) weights along the input-channel axis: DequantizeLinear-21\n"
+    "                              block_size, int4/uint4 packed two per byte (INT4/UINT4); the model is\n"
+    "                              raised to opset 21 (nodes whose form changed are rewritten, or named in\n"
+    "                              an error); layers with fewer than G input channels stay per channel\n"
+    "  --pack-int4                 per-channel int4 as packed INT4 too (opset 21; default: int8 values)\n"
+    "  --weight-range minmax|mse   weight range per channel or group (default minmax for int8, mse below)\n"
+    "  --act int8|none|fp8e4m3     activations: int8 (default: uint8, or int8 with --symmetric-act), none\n"
+    "                              (weight-only: activations and biases stay float), or fp8e4m3\n"
+    "                              (float8e4m3fn Quantize/DequantizeLinear, s = calibrated amax / 448)\n"
     "  --act-method M[,M...]|all   minmax, ema, percentile, entropy, mse (default minmax); with several,\n"
     "                              each is evaluated and the best written (needs --eval)\n"
     "  --percentile P              for percentile (default 99.99)\n"
@@ -80,8 +91,8 @@ static int parse_methods(const char *arg, cquant_ptq_options_t *o) {
   return n ? 0 : cli_fail("--act-method needs at least one method");
 }
 
-static void print_act_row(const char *name, const char *op, const char *wtxt, const char *wsc, const cquant_ptq_act_report_t *a, const char *osq,
-                          const char *tail) {
+static void print_act_row(const char *name, const char *op, const char *wfmt, const char *wtxt, const char *wsc, const cquant_ptq_act_report_t *a,
+                          const char *osq, const char *tail) {
   char rng[48], asc[16], asq[16], cl[16], ro[16];
   const double tot = a->clip_mse + a->round_mse;
   snprintf(rng, sizeof rng, "[%.3g, %.3g]", (double)a->min, (double)a->max);
@@ -89,18 +100,23 @@ static void print_act_row(const char *name, const char *op, const char *wtxt, co
   snprintf(asq, sizeof asq, "%.1f", a->sqnr_db);
   snprintf(cl, sizeof cl, "%.0f", tot > 0 ? 100 * a->clip_mse / tot : 0);
   snprintf(ro, sizeof ro, "%.0f", tot > 0 ? 100 * a->round_mse / tot : 0);
-  printf("%-26.26s %-6.6s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s%s\n", name, op, wtxt, wsc, rng, asc, asq, cl, ro, osq, tail);
+  printf("%-26.26s %-6.6s %-10s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s%s\n", name, op, wfmt, wtxt, wsc, rng, asc, asq, cl, ro, osq, tail);
 }
 
 static void print_report(const cquant_ptq_report_t *rep) {
-  printf("\nper-layer report (%s activations; %lld samples)\n%-26s %-6s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s\n",
-         cquant_calib_method_name(rep->method), (long long)rep->samples, "layer", "op", "w SQNR", "w scales", "activation range", "a scale",
-         "a SQNR", "clip%", "round%", "out SQNR");
-  if (rep->has_input) print_act_row(rep->input.name, "input", "-", "-", &rep->input, "-", "");
+  printf("\nper-layer report (%s %s activations; %lld samples; weights: type/granularity, g = group size along the input channels)\n"
+         "%-26s %-6s %-10s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s\n",
+         rep->act_type ? rep->act_type : "", rep->act_type && !strcmp(rep->act_type, "float") ? "(weight-only)" : cquant_calib_method_name(rep->method),
+         (long long)rep->samples, "layer", "op", "weights", "w SQNR",
+         "w scales", "activation range", "a scale", "a SQNR", "clip%", "round%", "out SQNR");
+  if (rep->has_input) print_act_row(rep->input.name, "input", "-", "-", "-", &rep->input, "-", "");
   for (int i = 0; i < rep->n_layers; i++) {
     const cquant_ptq_layer_report_t *l = &rep->layers[i];
-    char wtxt[16] = "-", wsc[16] = "-", osq[16] = "-";
+    char wtxt[16] = "-", wsc[16] = "-", osq[16] = "-", wfmt[24] = "-";
     if (l->has_weights) {
+      const cquant_dtype_info_t *wi = cquant_dtype_info(l->w_dtype);
+      if (l->w_group) snprintf(wfmt, sizeof wfmt, "%s/g%lld", wi ? wi->code : "?", (long long)l->w_group);
+      else snprintf(wfmt, sizeof wfmt, "%s/ch", wi ? wi->code : "?");
       snprintf(wtxt, sizeof wtxt, "%.1f", l->w_sqnr_db);
       snprintf(wsc, sizeof wsc, "%.0e", (double)l->w_scale_max);
     }
@@ -109,8 +125,8 @@ static void print_report(const cquant_ptq_report_t *rep) {
     if (l->has_sensitivity)
       snprintf(tail, sizeof tail, "  #%d alone-quantized: drop %.2f pt%s", l->sensitivity_rank + 1, l->sensitivity_drop, l->excluded ? " (float)" : "");
     else snprintf(tail, sizeof tail, "%s", l->excluded ? "  (float)" : "");
-    if (l->has_act) print_act_row(l->node, l->op, wtxt, wsc, &l->act, osq, tail);
-    else printf("%-26.26s %-6.6s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s%s\n", l->node, l->op, wtxt, wsc, "-", "-", "-", "-", "-", osq, tail);
+    if (l->has_act) print_act_row(l->node, l->op, wfmt, wtxt, wsc, &l->act, osq, tail);
+    else printf("%-26.26s %-6.6s %-10s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s%s\n", l->node, l->op, wfmt, wtxt, wsc, "-", "-", "-", "-", "-", osq, tail);
   }
 }
 
@@ -197,7 +213,10 @@ int cmd_ptq(int argc, char **argv) {
   long long batch = 100;
   int format = CQUANT_PTQ_QDQ, weights = 0, weight_range = -1, npos, mode = CQUANT_PTQ_STATIC;
   static const char *const modes[] = {"static", "dynamic", NULL};
-  static const char *const wts[] = {"int8", "int4", NULL}, *const ranges[] = {"minmax", "mse", NULL},
+  static const char *const acts[] = {"int8", "none", "fp8e4m3", NULL};
+  static const cquant_dtype_t wdt[] = {CQUANT_DT_S8, CQUANT_DT_S4, CQUANT_DT_U4, CQUANT_DT_S2, CQUANT_DT_F8E4M3};
+  int act = CQUANT_PTQ_ACT_INT8;
+  static const char *const wts[] = {"int8", "int4", "uint4", "int2", "fp8e4m3", NULL}, *const ranges[] = {"minmax", "mse", NULL},
                            *const formats[] = {"qdq", "qop", "trt-cache", NULL};
   cli_opt_t opts[] = {
       {.name = "--calib", .kind = CLI_STR, .dst = &calib},
@@ -223,19 +242,33 @@ int cmd_ptq(int argc, char **argv) {
       {.name = "--channel-order", .kind = CLI_STR, .dst = &img[2]},
       {.name = "--layout", .kind = CLI_STR, .dst = &img[3]},
       {.name = "--mode", .kind = CLI_CHOICE, .dst = &mode, .choices = modes},
+      {.name = "--act", .kind = CLI_CHOICE, .dst = &act, .choices = acts},
+      {.name = "--pack-int4", .kind = CLI_FLAG, .dst = &o.weight_packed, .ival = 1},
       {0}};
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
   model = pos[0];
   const int mean_given = opts[14].seen > 0, std_given = opts[15].seen > 0;
-  o.weight_dtype = weights ? CQUANT_DT_S4 : CQUANT_DT_S8;
+  o.weight_dtype = wdt[weights];
+  o.act = (cquant_ptq_act_t)act;
   if (mode == CQUANT_PTQ_DYNAMIC) {
     if (dynamic_refuses(opts)) return 1;
     o.mode = CQUANT_PTQ_DYNAMIC;
     if (gran && !strcmp(gran, "tensor")) o.weight_per_tensor = 1, gran = NULL;
+    if ((gran && strcmp(gran, "channel")) || weights > 1 || act != CQUANT_PTQ_ACT_INT8 || o.weight_packed)
+      return cli_fail("--mode dynamic writes int8 or int4 per-channel (or per-tensor) weights and uint8 activations at run time");
   }
-  if (gran && strcmp(gran, "channel"))
-    return cli_fail("--weight-granularity %s: only 'channel' is supported (per-group weights need DequantizeLinear-21 block_size, which this ONNX toolchain cannot check yet)", gran);
+  if (gran && strcmp(gran, "channel")) { /* group:G */
+    char *end = NULL;
+    const long long G = !strncmp(gran, "group:", 6) ? strtoll(gran + 6, &end, 10) : 0;
+    if (!end || *end || end == gran + 6 || G < 16 || G > 256)
+      return cli_fail("--weight-granularity %s: expected channel or group:G with G in 16..256", gran);
+    o.weight_group = G;
+  }
+  if ((o.weight_group || o.weight_packed || act != CQUANT_PTQ_ACT_INT8 || weights > 1) && format != CQUANT_PTQ_QDQ)
+    return cli_fail("--format %s holds int8 activations and per-channel int8/int4 weights: write these formats with --format qdq", formats[format]);
+  if (o.weight_group && o.weight_dtype == CQUANT_DT_F8E4M3) return cli_fail("--weights fp8e4m3 is per output channel: drop --weight-granularity group:G");
+  if (act != CQUANT_PTQ_ACT_INT8 && o.symmetric_act) return cli_fail("--symmetric-act is an int8 activation setting: drop it with --act %s", acts[act]);
   if (!model || !out || (!calib && mode == CQUANT_PTQ_STATIC))
     return cli_fail(mode ? "ptq --mode dynamic needs MODEL.onnx and -o OUT.onnx (cquant ptq --help)" : "ptq needs MODEL.onnx, --calib DATA and -o OUT.onnx (cquant ptq --help)");
   if (max_drop >= 0 && !evald) return cli_fail("--max-drop needs --eval DATA");
@@ -274,9 +307,13 @@ int cmd_ptq(int argc, char **argv) {
     size_t ol = strlen(out);
     printf("wrote %s (float, cleaned) and %.*s.cache (TensorRT calibration cache, %s)\n", out, (int)(ol > 5 && !strcmp(out + ol - 5, ".onnx") ? ol - 5 : ol), out,
            mname);
-  } else
-    printf("wrote %s (%s, activations: %s, weights: %s per channel, %zu bytes)\n", out, format ? "QLinear operators" : "QDQ", mname,
-           o.weight_dtype == CQUANT_DT_S4 ? "int4" : "int8", r->output_bytes);
+  } else {
+    char wg[32] = "per channel";
+    if (o.weight_group) snprintf(wg, sizeof wg, "per group of %lld", (long long)o.weight_group);
+    printf("wrote %s (%s, activations: %s%s, weights: %s %s, %zu bytes)\n", out, format ? "QLinear operators" : "QDQ",
+           act == CQUANT_PTQ_ACT_NONE ? "float" : act == CQUANT_PTQ_ACT_FP8E4M3 ? "fp8e4m3 " : "", act == CQUANT_PTQ_ACT_NONE ? "" : mname,
+           wts[weights], wg, r->output_bytes);
+  }
   cquant_ptq_result_free(r);
   cquant_data_close(job.calib);
   cquant_data_close(job.eval);
