@@ -176,6 +176,12 @@ for shape, name in [((256, 32), "mlp_gemm"), ((16, 16, 32), "mlp_matmul")]:
         check(np.array_equal(ci, y) and np.array_equal(cf, y) and np.array_equal(y0, y),
               f"{name} {tag}: cquant run --exec int / --exec float equal ONNX Runtime (fused and unfused) bit for bit")
 
+    if name == "mlp_matmul":  # int4 weights (-7..7 in int8): MSE ranges by default, as static PTQ
+        xs = x.numpy()
+        y4, y4m = (ort(dynamic(f, f"mlp_int4_{r}.onnx", "--weights", "int4", "--weight-range", r), xs) for r in ("mse", "minmax"))
+        w4 = numpy_helper.to_array([t for t in onnx.load(path("mlp_int4_mse.onnx")).graph.initializer if t.data_type == TensorProto.INT8][0])
+        check(np.abs(w4).max() <= 7 and sqnr(ref, y4) > 15 and sqnr(ref, y4) >= sqnr(ref, y4m) and np.array_equal(cq_run(path("mlp_int4_mse.onnx"), xs), y4),
+              f"{name} int4 weights: values in -7..7, SQNR {sqnr(ref, y4):.2f} dB with MSE ranges (> 15), {sqnr(ref, y4m):.2f} dB min-max; cquant run equals ONNX Runtime")
 
 # ---- a small pre-norm transformer encoder ----------------------------------------------------------
 class Block(torch.nn.Module):

@@ -198,7 +198,7 @@ typedef struct {
  * with W_q int8 symmetric, narrow range (eq. 31), per output column (axis 1 of K x N; a Gemm's
  * transB weight is stored transposed) or per tensor (o->weight_per_tensor); Gemm's alpha is folded
  * into W_scale. o->weight_dtype CQUANT_DT_S4 stores int4 values (-7..7) in int8; o->weight_mse = 1
- * picks each channel's range by MSE (else min-max, also for -1). o->exclude names MatMul/Gemm nodes
+ * picks each channel's range by MSE, 0 by min-max, -1 MSE for int4 only. o->exclude names MatMul/Gemm nodes
  * kept in float (INVALID_ARGUMENT for a name that is none). The opset is raised to 11 when lower.
  * Recurrent layers (LSTM/GRU) and subgraphs stay float. INVALID_ARGUMENT when nothing is
  * quantizable; UNSUPPORTED for o->symmetric_act (DynamicQuantizeLinear is uint8 only). *out is a
