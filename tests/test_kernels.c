@@ -5,6 +5,7 @@
 #include "core/internal.h"
 #include "exec/ops/conv_internal.h"
 #include "harness.h"
+#include "cquant/quantize.h"
 
 static const size_t sizes[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129, 1000, 4099};
 
@@ -344,4 +345,89 @@ static void test_fconv_paths(void) {
   }
 }
 
-TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths))
+/* Dense float32 convolution rows (conv_rows_f32): every ISA equals the reference bit for bit for
+ * channel counts around the 4- and 8-channel blocks, row lengths around the 8/16/32-lane blocks,
+ * K from 1 to 300, with NaN, Inf and signed zeros; nothing is written past a row or outside the
+ * rows' stride. The reference is b, then one fmaf per tap in order. */
+static void test_conv_rows_f32(void) {
+  static const int64_t ms[] = {1, 3, 4, 5, 8, 9, 16, 17}, ns[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100};
+  const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
+  long compared = 0;
+  for (int it = 0; it < 240; it++) {
+    const int64_t m = ms[it % 8], n = ns[(it / 8) % 11], K = it % 7 == 0 ? 1 + (int64_t)(th_rand() % 300) : 1 + (int64_t)(th_rand() % 40);
+    const int64_t ys = n + (int64_t)(th_rand() % 5), ny = m * ys + 64;
+    const int use_b = it % 3 != 0, special = it % 5 == 0;
+    float *x = malloc(sizeof(float) * (size_t)(K * n)), *w = malloc(sizeof(float) * (size_t)(m * K)), *b = malloc(sizeof(float) * (size_t)m);
+    float *ya = malloc(sizeof(float) * (size_t)ny), *yb = malloc(sizeof(float) * (size_t)ny);
+    const float **r = malloc(sizeof(float *) * (size_t)K);
+    for (int64_t i = 0; i < K * n; i++) x[i] = th_gauss();
+    for (int64_t i = 0; i < m * K; i++) w[i] = th_gauss();
+    for (int64_t i = 0; i < m; i++) b[i] = th_rand() % 4 == 0 ? -0.0f : th_gauss();
+    if (special)
+      for (int64_t i = 0; i < K * n; i++) {
+        const uint64_t q = th_rand() % 40;
+        x[i] = q == 0 ? NAN : q == 1 ? INFINITY : q == 2 ? -INFINITY : q == 3 ? -0.0f : q == 4 ? 3e38f : x[i];
+      }
+    for (int64_t t = 0; t < K; t++) r[t] = x + t * n;
+    for (int64_t i = 0; i < ny; i++) ya[i] = 12345.0f;
+    ref->conv_rows_f32(r, w, use_b ? b : NULL, K, m, n, ya, ys);
+    for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
+      const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+      if (!k) continue;
+      for (int64_t i = 0; i < ny; i++) yb[i] = 12345.0f;
+      k->conv_rows_f32(r, w, use_b ? b : NULL, K, m, n, yb, ys);
+      int64_t bad = 0, first = -1;
+      for (int64_t i = 0; i < ny; i++)
+        if (memcmp(&ya[i], &yb[i], 4) != 0 && !(isnan(ya[i]) && isnan(yb[i]))) bad++, first = first < 0 ? i : first;
+      CHECKF(bad == 0, "%s conv_rows_f32 m %lld n %lld K %lld ys %lld: %lld differ (first %lld: %g vs %g)", cquant_isa_name((cquant_isa_t)isa), (long long)m,
+             (long long)n, (long long)K, (long long)ys, (long long)bad, (long long)first, first >= 0 ? ya[first] : 0.0, first >= 0 ? yb[first] : 0.0);
+      compared += (long)(m * n);
+    }
+    free(x), free(w), free(b), free(ya), free(yb), free(r);
+  }
+  CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);
+  /* the reference rounds once per tap: fmaf(1 + 2^-23, 1 - 2^-23, -1) = -2^-46, not 0 */
+  const float xs[1] = {1.0f - 0x1p-23f}, ws[1] = {1.0f + 0x1p-23f}, *rs[1] = {xs};
+  float y1;
+  ref->conv_rows_f32(rs, ws, (const float[]){-1.0f}, 1, 1, 1, &y1, 1);
+  CHECKF(y1 == -0x1p-46f, "conv_rows_f32 fuses the product and the sum: %g", y1);
+}
+
+/* The direct dense convolution (conv_small.c) against the im2col GEMM path on random geometry:
+ * strides, dilations, uneven padding, the flat 1x1 form, several images, 1 and 2 threads. */
+static void test_conv_small(void) {
+  int ran = 0;
+  for (int it = 0; it < 200; it++) {
+    cquant__conv2d_t p = {0};
+    p.n = 1 + (int64_t)(th_rand() % 2), p.group = 1, p.c = 1 + (int64_t)(th_rand() % 12), p.m = 1 + (int64_t)(th_rand() % 20);
+    p.h = 1 + (int64_t)(th_rand() % 40), p.w = 1 + (int64_t)(th_rand() % 40), p.kh = 1 + (int64_t)(th_rand() % 4), p.kw = 1 + (int64_t)(th_rand() % 4);
+    p.stride_h = 1 + (int64_t)(th_rand() % 3), p.stride_w = 1 + (int64_t)(th_rand() % 3);
+    p.dil_h = 1 + (int64_t)(th_rand() % 3), p.dil_w = 1 + (int64_t)(th_rand() % 3);
+    p.pad_t = (int64_t)(th_rand() % 4), p.pad_b = (int64_t)(th_rand() % 4), p.pad_l = (int64_t)(th_rand() % 4), p.pad_r = (int64_t)(th_rand() % 4);
+    if (it % 4 == 1) p.kh = p.kw = 1, p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1, p.pad_t = p.pad_b = p.pad_l = p.pad_r = 0;
+    if (it % 8 == 2) p.h = p.w = 64, p.c = 3, p.m = 24; /* enough work for the threads */
+    const int64_t ekh = (p.kh - 1) * p.dil_h + 1, ekw = (p.kw - 1) * p.dil_w + 1;
+    if (p.h + p.pad_t + p.pad_b < ekh || p.w + p.pad_l + p.pad_r < ekw) continue;
+    p.oh = (p.h + p.pad_t + p.pad_b - ekh) / p.stride_h + 1, p.ow = (p.w + p.pad_l + p.pad_r - ekw) / p.stride_w + 1;
+    const int64_t nx = p.n * p.c * p.h * p.w, nw = p.m * p.c * p.kh * p.kw, ny = p.n * p.m * p.oh * p.ow;
+    float *x = malloc(sizeof(float) * (size_t)nx), *w = malloc(sizeof(float) * (size_t)nw), *b = malloc(sizeof(float) * (size_t)p.m);
+    float *ya = malloc(sizeof(float) * (size_t)ny), *yb = malloc(sizeof(float) * (size_t)ny);
+    for (int64_t i = 0; i < nx; i++) x[i] = th_gauss();
+    for (int64_t i = 0; i < nw; i++) w[i] = th_gauss();
+    for (int64_t i = 0; i < p.m; i++) b[i] = th_gauss();
+    const int use_b = it % 2;
+    cquant_set_num_threads(it % 3 == 0 ? 2 : 1);
+    CHECK(cquant__conv_gemm_f32(&p, x, w, use_b ? b : NULL, ya) == 0);
+    CHECK(cquant__conv_small_f32(&p, x, w, use_b ? b : NULL, NULL, yb) == 0);
+    double worst = 0, mag = 1;
+    for (int64_t i = 0; i < ny; i++) worst = fmax(worst, fabs((double)ya[i] - yb[i])), mag = fmax(mag, fabs((double)ya[i]));
+    CHECKF(worst <= 1e-5 * mag * (double)(p.c * p.kh * p.kw), "conv_small %lldx%lld c%lld m%lld k%lldx%lld s%lld,%lld: off by %g", (long long)p.h, (long long)p.w,
+           (long long)p.c, (long long)p.m, (long long)p.kh, (long long)p.kw, (long long)p.stride_h, (long long)p.stride_w, worst);
+    ran++;
+    free(x), free(w), free(b), free(ya), free(yb);
+  }
+  cquant_set_num_threads(1);
+  CHECK(ran > 100);
+}
+
+TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_conv_small))

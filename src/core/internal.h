@@ -104,6 +104,11 @@ typedef struct {
    * a = b[c] (+0 when b is NULL), then for every tap in row-major order a = a + w[t] * v, v the
    * input the tap meets or +0.0f outside the input (a product, then a sum: no FMA), then g->act. */
   void (*dw_f32)(const struct cquant__dw_geom *g, const float *x, const float *w, const float *b, int64_t nch, float *y);
+  /* n outputs of each of m output channels of a dense float32 convolution with K taps per output
+   * (src/exec/ops/conv_small.c): for o < m, i < n: a = b[o] (+0 when b is NULL), then for t = 0 ..
+   * K-1 in order a = fmaf(w[o K + t], r[t][i], a) (one rounding each); y[o ys + i] = a. r[t]
+   * points at the n inputs tap t meets, already padded and de-strided. */
+  void (*conv_rows_f32)(const float *const *r, const float *w, const float *b, int64_t K, int64_t m, int64_t n, float *y, int64_t ys);
 } cquant__kernels_t;
 
 /* The table for one ISA (every entry filled: missing variants fall back to the reference),
@@ -138,6 +143,9 @@ void cquant__intops_init_ref(cquant__kernels_t *k);
 void cquant__fconv_init_ref(cquant__kernels_t *k);
 void cquant__fconv_init_avx2(cquant__kernels_t *k);
 void cquant__fconv_init_avx512(cquant__kernels_t *k);
+void cquant__fdense_init_ref(cquant__kernels_t *k);
+void cquant__fdense_init_avx2(cquant__kernels_t *k);
+void cquant__fdense_init_avx512(cquant__kernels_t *k);
 
 /* cquant_array_alloc without zero-filling (src/core/array.c): the caller writes every element. */
 int cquant__array_alloc_uninit(cquant_array_t *a, cquant_dtype_t dt, int ndim, const int64_t *shape);

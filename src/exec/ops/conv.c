@@ -35,6 +35,8 @@ int cquant__op_conv2d_epi(cquant__opctx_t *ctx, const Onnx__NodeProto *node, con
     const int own = e && !e->add && (e->act == CQUANT__EPI_RELU || e->act == CQUANT__EPI_CLIP);
     st = cquant__conv_dw_f32_act(&p, x, w, bd, own ? e->act == CQUANT__EPI_RELU ? 1 : 2 : 0, own ? e->a : 0.0f, own ? e->b : 0.0f, y);
     if (!st && e && !own) cquant__conv_epi_tensor(e, y, out[0].numel);
+  } else if (cquant__conv_small_fits(&p)) { /* few taps or long rows: directly (conv_small.c) */
+    st = cquant__conv_small_f32(&p, x, w, bd, e, y);
   } else {
     st = cquant__conv_gemm_f32_epi(&p, x, w, bd, e, y);
   }

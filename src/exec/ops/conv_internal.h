@@ -38,4 +38,10 @@ int cquant__conv_dw_f32_act(const cquant__conv2d_t *p, const float *x, const flo
 struct cquant__conv_epi;
 int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, const struct cquant__conv_epi *e, float *y);
 
+/* Dense convolution computed directly, without im2col and GEMM (conv_small.c): fits says whether
+ * p qualifies (group 1, few taps or long output rows, an AVX2 or AVX-512 kernel active); y gets the
+ * sums with the bias, then the epilogue e (NULL: none). Returns CQUANT_STATUS_OUT_OF_MEMORY or OK. */
+int cquant__conv_small_fits(const cquant__conv2d_t *p);
+int cquant__conv_small_f32(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, const struct cquant__conv_epi *e, float *y);
+
 #endif

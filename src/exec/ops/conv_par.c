@@ -2,18 +2,23 @@
  * the caller wait at the join until every thread of the team has run, so on a busy machine one
  * helper thread that the scheduler has not yet run delays every operator by a time slice. Here the
  * caller takes units from a shared counter itself and waits only for units a helper has claimed:
- * a helper that wakes late finds nothing left and goes back to sleep. Helpers spin briefly, then
- * sleep on a futex. Calls while the pool is busy (another caller) or from inside a unit run serially. */
+ * a helper that wakes late finds nothing left and goes back to sleep. Helpers spin for a while
+ * after their last job (POOL_SPIN_NS: the next operator of a model usually comes sooner, and waking
+ * a helper whose vCPU has gone idle takes tens to hundreds of microseconds in a VM), then sleep on
+ * a futex; the caller makes the wake system call only when a helper sleeps. Calls while the pool
+ * is busy (another caller) or from inside a unit run serially. */
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include "exec/ops/conv_par.h"
 
 #define PAR_MAX 64 /* helpers at most */
+#define POOL_SPIN_NS 2000000 /* how long an idle helper polls for the next job before it sleeps */
 
 static struct {
   pthread_mutex_t lock;
@@ -25,6 +30,7 @@ static struct {
   _Atomic(void *) ctx;
   _Atomic int64_t units;
   _Atomic int helpers; /* helpers taking part in this job (ids 1 .. helpers) */
+  _Atomic int sleepers; /* helpers in (or entering) futex_wait */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static _Thread_local int in_unit;
@@ -47,15 +53,30 @@ static void work(uint32_t gen, int id) {
   }
 }
 
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 static void *helper(void *arg) {
   const int id = (int)(intptr_t)arg;
   uint32_t seen = atomic_load(&pool.seq);
   in_unit = 1;
   for (;;) {
     uint32_t now;
-    for (int spin = 0; (now = atomic_load_explicit(&pool.seq, memory_order_acquire)) == seen && spin < 4000; spin++) __builtin_ia32_pause();
+    const int64_t until = now_ns() + POOL_SPIN_NS;
+    for (int spin = 1; (now = atomic_load_explicit(&pool.seq, memory_order_acquire)) == seen; spin++) {
+      __builtin_ia32_pause();
+      if (!(spin & 63) && now_ns() > until) break;
+    }
     if (now == seen) {
+      /* Sleep. The caller stores seq, then reads sleepers (both sequentially consistent): it
+       * either sees this helper counted and wakes it, or the new seq is already visible to the
+       * kernel's check in futex_wait, which then returns at once. */
+      atomic_fetch_add(&pool.sleepers, 1);
       futex_wait(&pool.seq, seen);
+      atomic_fetch_sub(&pool.sleepers, 1);
       continue;
     }
     seen = now;
@@ -89,8 +110,8 @@ void cquant__par_run(int threads, int64_t units, cquant__par_fn fn, void *ctx) {
   atomic_store_explicit(&pool.helpers, helpers, memory_order_relaxed);
   atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
   atomic_store_explicit(&pool.state, (uint64_t)gen << 32, memory_order_release);
-  atomic_store_explicit(&pool.seq, gen, memory_order_release);
-  futex_wake(&pool.seq);
+  atomic_store(&pool.seq, gen);
+  if (atomic_load(&pool.sleepers)) futex_wake(&pool.seq);
   in_unit = 1;
   work(gen, 0);
   in_unit = 0;
