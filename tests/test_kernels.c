@@ -430,4 +430,41 @@ static void test_conv_small(void) {
   CHECK(ran > 100);
 }
 
-TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_conv_small))
+/* The convolution epilogue (conv_epi_f32): every ISA equals the reference bit for bit for each
+ * activation, with and without the residual, on lengths around the vector width, with NaN, Inf,
+ * signed zeros and values at the clamps' edges. */
+static void test_conv_epi_f32(void) {
+  static const int64_t ns[] = {1, 5, 15, 16, 17, 33, 100, 1000};
+  const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
+  long compared = 0;
+  for (int act = CQUANT__EPI_NONE; act <= CQUANT__EPI_SILU; act++)
+    for (int with_add = 0; with_add < 2; with_add++)
+      for (size_t q = 0; q < sizeof ns / sizeof ns[0]; q++) {
+        const int64_t n = ns[q];
+        float *x = malloc(sizeof(float) * (size_t)n), *r = malloc(sizeof(float) * (size_t)n), *ya = malloc(sizeof(float) * (size_t)(n + 16)),
+              *yb = malloc(sizeof(float) * (size_t)(n + 16));
+        for (int64_t i = 0; i < n; i++) {
+          const uint64_t u = th_rand() % 30;
+          x[i] = u == 0 ? NAN : u == 1 ? INFINITY : u == 2 ? -INFINITY : u == 3 ? -0.0f : u == 4 ? 0.0f : u == 5 ? -3.0f : u == 6 ? 3.0f : u == 7 ? 6.0f : th_gauss() * 4.0f;
+          r[i] = th_rand() % 10 == 0 ? -x[i] : th_gauss();
+        }
+        const cquant__conv_epi_t e = {with_add ? r : NULL, act, act == CQUANT__EPI_CLIP ? -0.5f : act == CQUANT__EPI_LEAKY ? 0.1f : 1.0f / 6.0f,
+                                      act == CQUANT__EPI_CLIP ? 6.0f : 0.5f};
+        for (int64_t i = 0; i < n + 16; i++) ya[i] = i < n ? x[i] : 777.0f;
+        ref->conv_epi_f32(&e, ya, e.add, n);
+        for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
+          const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+          if (!k) continue;
+          for (int64_t i = 0; i < n + 16; i++) yb[i] = i < n ? x[i] : 777.0f;
+          k->conv_epi_f32(&e, yb, e.add, n);
+          int64_t bad = 0;
+          for (int64_t i = 0; i < n + 16; i++) bad += memcmp(&ya[i], &yb[i], 4) != 0 && !(isnan(ya[i]) && isnan(yb[i]));
+          CHECKF(bad == 0, "%s conv_epi_f32 act %d add %d n %lld: %lld differ", cquant_isa_name((cquant_isa_t)isa), act, with_add, (long long)n, (long long)bad);
+          compared += (long)n;
+        }
+        free(x), free(r), free(ya), free(yb);
+      }
+  CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);
+}
+
+TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_conv_small), T(test_conv_epi_f32))

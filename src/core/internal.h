@@ -48,6 +48,8 @@ static inline float cquant__dw_act(const cquant__dw_geom_t *g, float a) {
   return a;
 }
 
+struct cquant__conv_epi; /* src/exec/ops/conv_internal.h */
+
 /* Kernels. "run": n elements, one (scale, zero-point). "vec": n elements, element i uses
  * scale[i], zero_point[i] (the channel axis is the innermost one). Inputs are checked by the
  * caller; kernels only assert. Containers: s8 holds s8/s4/s2, u8 holds u8/u4/u2, s16 holds s16. */
@@ -109,6 +111,9 @@ typedef struct {
    * K-1 in order a = fmaf(w[o K + t], r[t][i], a) (one rounding each); y[o ys + i] = a. r[t]
    * points at the n inputs tap t meets, already padded and de-strided. */
   void (*conv_rows_f32)(const float *const *r, const float *w, const float *b, int64_t K, int64_t m, int64_t n, float *y, int64_t ys);
+  /* The epilogue of a float32 convolution over n outputs (src/exec/ops/conv_fuse.c, whose
+   * cquant__conv_epi_t e says what it is): y[i] = act(y[i] + add[i]) (no add when add is NULL). */
+  void (*conv_epi_f32)(const struct cquant__conv_epi *e, float *y, const float *add, int64_t n);
 } cquant__kernels_t;
 
 /* The table for one ISA (every entry filled: missing variants fall back to the reference),

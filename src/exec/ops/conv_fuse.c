@@ -2,6 +2,7 @@
  * finds which nodes after a Conv fold into it (conv_fuse.h). */
 #include <math.h>
 #include <string.h>
+#include "core/internal.h"
 #include "exec/ops/conv_fuse.h"
 #include "exec/ops/conv_internal.h"
 #include "exec/ops/math_internal.h"
@@ -10,7 +11,10 @@
 
 static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-void cquant__conv_epi_apply(const cquant__conv_epi_t *e, float *y, const float *add, int64_t n) {
+void cquant__conv_epi_apply(const cquant__conv_epi_t *e, float *y, const float *add, int64_t n) { cquant__kernels()->conv_epi_f32(e, y, add, n); }
+
+/* The reference: every element in turn, the operators' own float operations. */
+void cquant__conv_epi_ref(const cquant__conv_epi_t *e, float *y, const float *add, int64_t n) {
   if (add)
     for (int64_t i = 0; i < n; i++) y[i] = y[i] + add[i];
   const float a = e->a, b = e->b;

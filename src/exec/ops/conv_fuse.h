@@ -9,30 +9,8 @@
 #define CQUANT_EXEC_CONV_FUSE_H
 
 #include "exec/exec_internal.h"
+#include "exec/ops/conv_internal.h"
 #include "onnx/onnx_internal.h"
-
-enum {
-  CQUANT__EPI_NONE,
-  CQUANT__EPI_RELU,     /* y > 0 ? y : +0 (the float32 Relu) */
-  CQUANT__EPI_CLIP,     /* v = y < a ? a : y, then v > b ? b : v (NaN stays NaN) */
-  CQUANT__EPI_LEAKY,    /* cquant__math_leakyrelu_f32 with alpha a */
-  CQUANT__EPI_HSIG,     /* v = a y + b (two roundings), then v < 0 ? 0 : v > 1 ? 1 : v */
-  CQUANT__EPI_HSWISH,   /* y clamp(y + 3, 0, 6) / 6 (left to right) */
-  CQUANT__EPI_HSIG_MUL, /* y HSIG(y): HardSigmoid then Mul with the same y */
-  CQUANT__EPI_SIGMOID,  /* cquant__math_sigmoid_f32 */
-  CQUANT__EPI_SILU      /* y sigmoid(y): Sigmoid then Mul with the same y */
-};
-
-/* What follows the convolution sums (bias included) of one output element y:
- * y = y + add[i] when add is not NULL (add has Y's shape and layout), then act. */
-typedef struct cquant__conv_epi {
-  const float *add;
-  int act;
-  float a, b;
-} cquant__conv_epi_t;
-
-/* y[i] = epilogue(y[i]) for i < n, add already offset to the same element as y (or NULL). */
-void cquant__conv_epi_apply(const cquant__conv_epi_t *e, float *y, const float *add, int64_t n);
 
 /* The epilogue over a whole float32 tensor of n elements, split over the pool's threads. */
 void cquant__conv_epi_tensor(const cquant__conv_epi_t *e, float *y, int64_t n);

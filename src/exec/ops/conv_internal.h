@@ -44,4 +44,31 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
 int cquant__conv_small_fits(const cquant__conv2d_t *p);
 int cquant__conv_small_f32(const cquant__conv2d_t *p, const float *x, const float *w, const float *b, const struct cquant__conv_epi *e, float *y);
 
+enum {
+  CQUANT__EPI_NONE,
+  CQUANT__EPI_RELU,     /* y > 0 ? y : +0 (the float32 Relu) */
+  CQUANT__EPI_CLIP,     /* v = y < a ? a : y, then v > b ? b : v (NaN stays NaN) */
+  CQUANT__EPI_LEAKY,    /* cquant__math_leakyrelu_f32 with alpha a */
+  CQUANT__EPI_HSIG,     /* v = a y + b (two roundings), then v < 0 ? 0 : v > 1 ? 1 : v */
+  CQUANT__EPI_HSWISH,   /* y clamp(y + 3, 0, 6) / 6 (left to right) */
+  CQUANT__EPI_HSIG_MUL, /* y HSIG(y): HardSigmoid then Mul with the same y */
+  CQUANT__EPI_SIGMOID,  /* cquant__math_sigmoid_f32 */
+  CQUANT__EPI_SILU      /* y sigmoid(y): Sigmoid then Mul with the same y */
+};
+
+/* The epilogue of a float32 convolution (conv_fuse.h: the nodes folded into it), what follows
+ * the sums (bias included) of one output element y:
+ * y = y + add[i] when add is not NULL (add has Y's shape and layout), then act. */
+typedef struct cquant__conv_epi {
+  const float *add;
+  int act;
+  float a, b;
+} cquant__conv_epi_t;
+
+/* y[i] = epilogue(y[i]) for i < n, add already offset to the same element as y (or NULL): the
+ * conv_epi_f32 kernel of the active ISA. cquant__conv_epi_ref is the scalar reference (the
+ * operators' own float operations per element), x86/convepi_avx512.c the AVX-512 form. */
+void cquant__conv_epi_apply(const cquant__conv_epi_t *e, float *y, const float *add, int64_t n);
+void cquant__conv_epi_ref(const cquant__conv_epi_t *e, float *y, const float *add, int64_t n);
+
 #endif

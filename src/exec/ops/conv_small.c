@@ -23,7 +23,10 @@ static void conv_rows_f32_ref(const float *const *r, const float *w, const float
     }
 }
 
-void cquant__fdense_init_ref(cquant__kernels_t *k) { k->conv_rows_f32 = conv_rows_f32_ref; }
+void cquant__fdense_init_ref(cquant__kernels_t *k) {
+  k->conv_rows_f32 = conv_rows_f32_ref;
+  k->conv_epi_f32 = cquant__conv_epi_ref;
+}
 
 int cquant__conv_small_fits(const cquant__conv2d_t *p) {
   const int64_t K = p->c * p->kh * p->kw;

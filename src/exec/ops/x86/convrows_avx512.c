@@ -58,4 +58,9 @@ static void conv_rows_f32(const float *const *r, const float *w, const float *b,
   }
 }
 
-void cquant__fdense_init_avx512(cquant__kernels_t *k) { k->conv_rows_f32 = conv_rows_f32; }
+void cquant__conv_epi_avx512(const struct cquant__conv_epi *e, float *y, const float *add, int64_t n); /* convepi_avx512.c */
+
+void cquant__fdense_init_avx512(cquant__kernels_t *k) {
+  k->conv_rows_f32 = conv_rows_f32;
+  k->conv_epi_f32 = cquant__conv_epi_avx512;
+}
