@@ -205,6 +205,23 @@ def qdq_pair(name, dt, x, scale, zp, axis=None, block=None):
     compare(name, model(nodes, [("x", list(x.shape))], ["y", "qv"], inits), {"x": x}, ["y", "qv"], spec)
 
 
+def raw_output(nm, dt, x, scale, zp):
+    """A 4-bit QuantizeLinear output as a graph output: cquant writes it as an int8/uint8 .npy (one
+    value per byte; ONNX Runtime's runner has no int4 output), equal to the integers ORT computes."""
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]), helper.make_node("DequantizeLinear", ["q", "one"], ["qv"])]
+    inits = [tensor("s", TensorProto.FLOAT, scale), tensor("z", dt, zp), tensor("one", TensorProto.FLOAT, np.float32(1))]
+    m = model(nodes, [("x", list(x.shape))], ["qv"], inits)
+    d, path, args = save(m, {"x": x}, f"{nm} raw output")
+    ref, err = run_ort(d, path, args, ["qv"])
+    m.graph.output.append(helper.make_tensor_value_info("q", dt, None))
+    with open(path, "wb") as f:
+        f.write(m.SerializeToString())
+    for exe in ("float", "int"):
+        got, err2 = run_cq(d, path, args, ["q"], exe)
+        ok = ref is not None and got is not None and got["q"].dtype == zp_type(dt) and np.array_equal(got["q"], ref["qv"])
+        check(ok, f"{nm} QuantizeLinear output written by cquant --exec {exe} ({got['q'].dtype if got else err2 or err})")
+
+
 def special(n):
     """Random values with ties (k + 0.5 steps), beyond the range, and infinities."""
     v = rng.standard_normal(n).astype(np.float32) * 6
@@ -220,6 +237,7 @@ def int4_cases():
         lo, hi = (-8, 7) if dt == INT4 else (0, 15)
         x = special(45).reshape(5, 9)  # 45 values: an odd count in the packed files
         qdq_pair(f"{nm} per-tensor", dt, x, np.float32(0.75), zp_type(dt)(lo + 5))
+        raw_output(nm, dt, x, np.float32(0.75), zp_type(dt)(lo + 5))
         x = special(3 * 5 * 4).reshape(3, 5, 4)
         s = rng.uniform(0.2, 1.5, 5).astype(np.float32)
         z = rng.integers(lo, hi + 1, 5).astype(zp_type(dt))

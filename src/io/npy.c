@@ -17,6 +17,7 @@ static const struct {
     {"<i8", CQUANT_DT_S64, 8}, {"|b1", CQUANT_DT_BOOL, 1}, {"<u2", CQUANT_DT_U16, 2},
     {"<u4", CQUANT_DT_U32, 4}, {"<u8", CQUANT_DT_U64, 8}, {"<f8", CQUANT_DT_F64, 8},
     {"<V2", CQUANT_DT_BF16, 2},
+    {"|i1", CQUANT_DT_S4, 1},  {"|u1", CQUANT_DT_U4, 1}, /* written one value per byte; read as int8/uint8 */
 };
 
 static size_t dt_size(cquant_dtype_t dt) {
