@@ -274,6 +274,8 @@ int cquant_ptq_dynamic(const cquant_onnx_model_t *m, const cquant_ptq_options_t 
   }
   if (o->weight_dtype != CQUANT_DT_S8 && o->weight_dtype != CQUANT_DT_S4)
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq --mode dynamic: weights must be int8 or int4");
+  if (o->weight_group || o->weight_packed || o->act != CQUANT_PTQ_ACT_INT8)
+    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq --mode dynamic: weights per channel or per tensor in int8 values, activations uint8 (no groups, packed int4 or other activation types)");
   if (o->symmetric_act)
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq --mode dynamic: activations are uint8 (DynamicQuantizeLinear); symmetric int8 activations are static only");
   if (o->n_exclude && !o->exclude) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL exclude list");
