@@ -2,11 +2,12 @@
  * the caller wait at the join until every thread of the team has run, so on a busy machine one
  * helper thread that the scheduler has not yet run delays every operator by a time slice. Here the
  * caller takes units from a shared counter itself and waits only for units a helper has claimed:
- * a helper that wakes late finds nothing left and goes back to sleep. Helpers spin for a while
- * after their last job (POOL_SPIN_NS: the next operator of a model usually comes sooner, and waking
- * a helper whose vCPU has gone idle takes tens to hundreds of microseconds in a VM), then sleep on
- * a futex; the caller makes the wake system call only when a helper sleeps. Calls while the pool
- * is busy (another caller) or from inside a unit run serially. */
+ * a helper that wakes late finds nothing left and goes back to sleep. Helpers poll for a while
+ * after their last job (POOL_SPIN_NS of wall time, whatever a pause instruction costs on the CPU),
+ * then sleep on a futex; the caller makes the wake system call only when a helper sleeps. Polling
+ * longer (2 ms) made 2-thread runs 3x slower on a loaded machine (a helper that burns its share
+ * polling is preempted in the middle of the units it claims), so it stays short. Calls while the
+ * pool is busy (another caller) or from inside a unit run serially. */
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -18,7 +19,7 @@
 #include "exec/ops/conv_par.h"
 
 #define PAR_MAX 64 /* helpers at most */
-#define POOL_SPIN_NS 2000000 /* how long an idle helper polls for the next job before it sleeps */
+#define POOL_SPIN_NS 100000 /* how long an idle helper polls for the next job before it sleeps */
 
 static struct {
   pthread_mutex_t lock;
