@@ -406,6 +406,7 @@ static void test_conv_small(void) {
     p.pad_t = (int64_t)(th_rand() % 4), p.pad_b = (int64_t)(th_rand() % 4), p.pad_l = (int64_t)(th_rand() % 4), p.pad_r = (int64_t)(th_rand() % 4);
     if (it % 4 == 1) p.kh = p.kw = 1, p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1, p.pad_t = p.pad_b = p.pad_l = p.pad_r = 0;
     if (it % 8 == 2) p.h = p.w = 64, p.c = 3, p.m = 24; /* enough work for the threads */
+    if (it % 8 == 5) p.h = p.w = 7, p.c = 200, p.m = 120; /* flat on a small plane: pixel runs and channel slices */
     const int64_t ekh = (p.kh - 1) * p.dil_h + 1, ekw = (p.kw - 1) * p.dil_w + 1;
     if (p.h + p.pad_t + p.pad_b < ekh || p.w + p.pad_l + p.pad_r < ekw) continue;
     p.oh = (p.h + p.pad_t + p.pad_b - ekh) / p.stride_h + 1, p.ow = (p.w + p.pad_l + p.pad_r - ekw) / p.stride_w + 1;
@@ -416,7 +417,7 @@ static void test_conv_small(void) {
     for (int64_t i = 0; i < nw; i++) w[i] = th_gauss();
     for (int64_t i = 0; i < p.m; i++) b[i] = th_gauss();
     const int use_b = it % 2;
-    cquant_set_num_threads(it % 3 == 0 ? 2 : 1);
+    cquant_set_num_threads(it % 3 == 0 || it % 8 == 5 ? 2 : 1);
     CHECK(cquant__conv_gemm_f32(&p, x, w, use_b ? b : NULL, ya) == 0);
     CHECK(cquant__conv_small_f32(&p, x, w, use_b ? b : NULL, NULL, yb) == 0);
     double worst = 0, mag = 1;

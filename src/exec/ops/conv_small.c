@@ -46,14 +46,15 @@ typedef struct {
   const cquant__conv_epi_t *e;
   float *y;
   int64_t K, len, units_n, span; /* units per image; rows (or pixels, flat) per unit */
+  int64_t mchunk, mslices;        /* flat: output channels per unit (a multiple of 8), and their count */
   int flat;
   void **scratch; /* per worker: the split input rows, then the tap pointers */
   _Atomic int oom;
 } small_job_t;
 
-static void epilogue(const small_job_t *j, int64_t n, int64_t p0, int64_t len) {
+static void epilogue(const small_job_t *j, int64_t n, int64_t m0, int64_t m1, int64_t p0, int64_t len) {
   const int64_t P = j->p->oh * j->p->ow;
-  for (int64_t o = 0; o < j->p->m; o++) {
+  for (int64_t o = m0; o < m1; o++) {
     const int64_t off = (n * j->p->m + o) * P + p0;
     cquant__conv_epi_apply(j->e, j->y + off, j->e->add ? j->e->add + off : NULL, len);
   }
@@ -71,10 +72,12 @@ static void small_unit(void *vj, int64_t u, int worker) {
   const float **r = j->scratch[worker];
   float *buf = (float *)(r + K);
   if (j->flat) { /* 1x1, stride 1, no padding: tap c reads plane c */
-    const int64_t p0 = q * j->span, p1 = p0 + j->span < P ? p0 + j->span : P;
+    const int64_t qp = q / j->mslices, qm = q % j->mslices;
+    const int64_t p0 = qp * j->span, p1 = p0 + j->span < P ? p0 + j->span : P;
+    const int64_t m0 = qm * j->mchunk, m1 = m0 + j->mchunk < p->m ? m0 + j->mchunk : p->m;
     for (int64_t c = 0; c < K; c++) r[c] = xn + c * P + p0;
-    cquant__kernels()->conv_rows_f32(r, j->w, j->b, K, p->m, p1 - p0, yn + p0, P);
-    if (j->e) epilogue(j, n, p0, p1 - p0);
+    cquant__kernels()->conv_rows_f32(r, j->w + m0 * K, j->b ? j->b + m0 : NULL, K, m1 - m0, p1 - p0, yn + m0 * P + p0, P);
+    if (j->e) epilogue(j, n, m0, m1, p0, p1 - p0);
     return;
   }
   const int64_t r0 = q * j->span, r1 = r0 + j->span < p->oh ? r0 + j->span : p->oh, seg = sw * j->len;
@@ -91,7 +94,7 @@ static void small_unit(void *vj, int64_t u, int worker) {
         }
       }
     cquant__kernels()->conv_rows_f32(r, j->w, j->b, K, p->m, p->ow, yn + oy * p->ow, P);
-    if (j->e) epilogue(j, n, oy * p->ow, p->ow);
+    if (j->e) epilogue(j, n, 0, p->m, oy * p->ow, p->ow);
   }
 }
 
@@ -103,16 +106,25 @@ int cquant__conv_small_f32(const cquant__conv2d_t *p, const float *x, const floa
   j.len = (wn + p->stride_w - 1) / p->stride_w;
   int threads = cquant__conv_threads((double)p->n * (double)p->m * (double)P * (double)j.K);
   threads = threads < 64 ? threads : 64;
-  /* units: runs of output rows (flat: of pixels, at most 64 KiB of output per unit so that the
-   * epilogue finds them in cache), about four per thread */
+  /* units: runs of output rows, about four per thread; flat: runs of pixels, whole 32-pixel blocks
+   * of the kernel and at most 64 KiB of output (the epilogue finds them in cache), and when a
+   * small plane (7 x 7) makes fewer runs than that, slices of 8k output channels as well */
   const int64_t total = j.flat ? P : p->oh, want = threads > 1 ? (4 * threads + p->n - 1) / p->n : 1;
   int64_t span = (total + want - 1) / want;
+  j.mchunk = p->m, j.mslices = 1;
   if (j.flat) {
     const int64_t cap = (16384 / p->m) / 32 * 32;
+    span = (span + 31) / 32 * 32;
     span = span > cap ? (cap > 32 ? cap : 32) : span;
+    const int64_t runs = (P + span - 1) / span;
+    if (runs < want && p->m >= 16) {
+      const int64_t ms = (want + runs - 1) / runs;
+      j.mchunk = ((p->m + ms - 1) / ms + 7) / 8 * 8;
+      j.mslices = (p->m + j.mchunk - 1) / j.mchunk;
+    }
   }
   j.span = span < 1 ? 1 : span;
-  j.units_n = (total + j.span - 1) / j.span;
+  j.units_n = (total + j.span - 1) / j.span * j.mslices;
   void *scratch[64] = {0};
   j.scratch = scratch;
   cquant__par_run(threads, p->n * j.units_n, small_unit, &j);
