@@ -47,7 +47,9 @@ int cquant_onnx_run_observed(const cquant_onnx_model_t *m, int n_inputs, const c
                              void *user);
 
 /* Called after every node with the node's name (its first output's when it has none), its op type
- * and the milliseconds its operator took (CLOCK_MONOTONIC), also when the node failed. */
+ * and the milliseconds its operator took (CLOCK_MONOTONIC), also when the node failed. Without an
+ * observe callback, the Add and activation nodes right after a float32 Conv may be folded into it
+ * (computed in its output loop): they report 0 ms and the Conv's time includes theirs. */
 typedef void (*cquant_onnx_profile_fn)(void *user, const char *node, const char *op_type, double ms);
 
 /* Options of cquant_onnx_run_ex; zero-initialize, then set what you need. */
