@@ -20,10 +20,7 @@ int cquant__ptq_check_options(cquant_ptq_options_t *o) {
   if (o->act != CQUANT_PTQ_ACT_INT8 && o->symmetric_act)
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: symmetric activations are an int8 setting (activations are %s)",
                          o->act == CQUANT_PTQ_ACT_NONE ? "float" : "fp8e4m3");
-  /* default range: MSE for symmetric int4/int2 per channel; min-max per group and for uint4, where
-   * the MSE search measured worse top-1 on the shipped models (docs/quantization.md, eq. 36) */
-  if (o->weight_mse < 0) o->weight_mse = !o->weight_group && (dt == CQUANT_DT_S4 || dt == CQUANT_DT_S2);
-  if (dt == CQUANT_DT_F8E4M3) o->weight_mse = 0;                                                     /* s = amax / 448 */
+  if (dt == CQUANT_DT_F8E4M3) o->weight_mse = 0; /* s = amax / 448; -1 (auto) is settled per layer */
   return 0;
 }
 
@@ -86,16 +83,25 @@ static int group_mse(cquant_qparams_t *qp, const float *x) {
   return 0;
 }
 
+/* The range search of a layer: weight_mse 1 or 0, or -1 (auto): MSE for symmetric int4/int2 per
+ * channel; min-max per group and for uint4, where the MSE search measured worse top-1 on the
+ * shipped models (docs/quantization.md, eq. 36) */
+int cquant__ptq_weight_mse(const cquant_ptq_t *p, int64_t G) {
+  const cquant_dtype_t dt = p->opt.weight_dtype;
+  return p->opt.weight_mse > 0 || (p->opt.weight_mse < 0 && !G && (dt == CQUANT_DT_S4 || dt == CQUANT_DT_S2));
+}
+
 static int weight_qparams(const cquant_ptq_t *p, int li, const cquant_array_t *w, cquant_qparams_t **qp) {
   const cquant_dtype_t dt = p->opt.weight_dtype;
   const unsigned flags = weight_flags(dt);
   int axis;
   const int64_t G = cquant__ptq_weight_group(p, li, w, &axis);
-  if (G || dt == CQUANT_DT_F8E4M3 || !p->opt.weight_mse) {
+  const int mse = cquant__ptq_weight_mse(p, G);
+  if (G || dt == CQUANT_DT_F8E4M3 || !mse) {
     int st = G ? cquant_qparams_create(dt, CQUANT_PER_GROUP, axis, G, flags | CQUANT_QF_ALLOW_SHORT_GROUP, w->ndim, w->shape, qp)
                : cquant_qparams_create(dt, CQUANT_PER_CHANNEL, axis, 0, dt == CQUANT_DT_F8E4M3 ? 0 : flags, w->ndim, w->shape, qp);
     if (!st) st = cquant_qparams_minmax(*qp, w->data);
-    if (!st && G && p->opt.weight_mse) st = group_mse(*qp, w->data);
+    if (!st && G && mse) st = group_mse(*qp, w->data);
     if (st && *qp) cquant_qparams_destroy(*qp), *qp = NULL;
     return st;
   }
