@@ -1,0 +1,329 @@
+#!/usr/bin/python3
+"""Issue 11's Proof table: PTQ of the models of models/train_issue11.py by cquant and by its peers,
+everything measured in one run on the same calibration and test data.
+
+For each model:
+  fp32           cquant's float executor and ONNX Runtime on the float file; PyTorch on the same weights
+  int8 static    cquant ptq, int8 weights per channel and int8 activations; the activation method is
+                 the one with the best metric on a validation set (--methods; the test set is not used
+                 to choose)
+  the other settings of the issue, each run only when `cquant ptq --help` shows its option (else
+  "n/a"): int8 dynamic (--mode dynamic), SmoothQuant (--smooth 0.5), int4 blocked weights with int8
+  activations (--weights int4 --weight-granularity group:32 / group:128), fp8 (--weights fp8e4m3
+  --act fp8e4m3). A setting whose ptq run fails prints "failed: " and its error line.
+  For every cquant file: the metric of cquant's integer runtime (cquant run --exec int), of ONNX
+  Runtime (tools/ort/run.js) on the same file, and the share of predictions on which the two agree
+  (argmax per sample; per position for the language model).
+  peers          PyTorch 1.13 FX post-training static quantization (prepare_fx/convert_fx, the onednn
+                 qconfig mapping; Embedding left float: its only int8 form in 1.13 is weight-only; the
+                 attention mask and Softmax left float, as cquant leaves them) and
+                 torch.ao.quantization.quantize_dynamic (nn.Linear, int8; onednn: Debian's torch has no fbgemm) of the same network
+                 (the .pt state_dict saved with the ONNX file) on the same calibration data.
+Metrics (computed here, in Python, from each runtime's outputs): top-1 for the classifiers,
+perplexity = exp(mean cross-entropy over every predicted character of the test windows) for the LM.
+The BERT-style model has two inputs; `cquant ptq` is tried with one --calib NAME=FILE per input and
+the row says "blocked: multi-input PTQ" with the error when it refuses.
+
+usage: /usr/bin/python3 bench/ptq_models_bench.py [--cquant build/cquant] [--data DIR] [--only M,M]
+         [--methods all|M,M] [--n-test N] [--n-val N] [--md OUT.md]
+DIR (default: issue11_data next to the cquant binary) is written by models/train_issue11.py --data-only
+when missing. Every runtime runs on one thread (OMP_NUM_THREADS=1, ORT --threads 1).
+"""
+import argparse
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "models"))
+import train_issue11 as ti  # noqa: E402
+
+METHODS = ["minmax", "ema", "percentile", "entropy", "mse"]
+# name, ONNX file, architecture (train_issue11.MODELS), kind
+MODELS = [("vit_op17", "fmnist_vit_op17.onnx", "fmnist_vit", "img"), ("vit_op13", "fmnist_vit_op13.onnx", "fmnist_vit", "img"),
+          ("mbv3_op17", "fmnist_mbv3_op17.onnx", "fmnist_mbv3", "img"), ("mbv3_op13", "fmnist_mbv3_op13.onnx", "fmnist_mbv3", "img"),
+          ("char_lm", "pystdlib_lm.onnx", "pystdlib_lm", "lm"), ("bert", "codelang_bert.onnx", "codelang_bert", "tok")]
+CHUNK = 1000  # samples per runtime call (bounds the runtimes' memory)
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def sh(cmd, env=None):
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return r.returncode, r.stdout, r.stderr, time.perf_counter() - t0
+
+
+def first_error(err, out=""):
+    lines = [ln for ln in (err + "\n" + out).splitlines() if ln.strip()]
+    return lines[-1][:160] if lines else "no message"
+
+
+class Data:
+    """The inputs (one dict per chunk: input name -> .npy path), labels / target windows of one set."""
+
+    def __init__(self, tmp, tag, arrays, names, y):
+        self.chunks, self.y, self.n = [], y, len(arrays[0])
+        for c in range(0, self.n, CHUNK):
+            d = {}
+            for name, a in zip(names, arrays):
+                p = os.path.join(tmp, f"{tag}_{name}_{c}.npy")
+                np.save(p, np.ascontiguousarray(a[c:c + CHUNK]))
+                d[name] = p
+            self.chunks.append(d)
+        self.arrays = arrays
+
+
+def metric(kind, logits, y):
+    if kind == "lm":
+        lg = torch.from_numpy(logits.astype(np.float64)).reshape(-1, logits.shape[-1])
+        return math.exp(F.cross_entropy(lg, torch.from_numpy(y[:, 1:]).reshape(-1)).item())
+    return 100.0 * float((logits.argmax(-1) == y).mean())
+
+
+def better(kind, a, b):
+    return a < b if kind == "lm" else a > b
+
+
+def fmt(kind, v):
+    if isinstance(v, str):
+        return v
+    return f"{v:.3f}" if kind == "lm" else f"{v:.2f}%"
+
+
+class Bench:
+    def __init__(self, a):
+        self.cq, self.a = a.cquant, a
+        self.env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        self.tmp = tempfile.mkdtemp(prefix="cquant_i11.")
+        rc, out, err, _ = sh([self.cq, "ptq", "--help"])
+        self.help = out + err
+        self.timing = []
+
+    # --------------------------------------------------------------------------- runtimes over a set
+    def run_cquant(self, model, data, exec_):
+        outs, t = [], 0.0
+        for k, ch in enumerate(data.chunks):
+            od = os.path.join(self.tmp, "cq_out")
+            os.makedirs(od, exist_ok=True)
+            cmd = [self.cq, "run", model, "--output-dir", od, "--exec", exec_]
+            for name, p in ch.items():
+                cmd += ["--input", f"{name}={p}"]
+            rc, out, err, dt = sh(cmd, self.env)
+            if rc:
+                raise RuntimeError(f"cquant run: {first_error(err)}")
+            t += dt
+            outs.append(np.load(os.path.join(od, "logits.npy")))
+        return np.concatenate(outs), t
+
+    def run_ort(self, model, data):
+        outs, t = [], 0.0
+        for ch in data.chunks:
+            od = os.path.join(self.tmp, "ort_out")
+            os.makedirs(od, exist_ok=True)
+            cmd = ["node", os.path.join(ROOT, "tools/ort/run.js"), model, od, "--threads", "1"] + [f"{n}={p}" for n, p in ch.items()]
+            rc, out, err, dt = sh(cmd, self.env)
+            if rc:
+                raise RuntimeError(f"ORT: {first_error(err)}")
+            t += dt
+            outs.append(np.load(os.path.join(od, "logits.npy")))
+        return np.concatenate(outs), t
+
+    # ------------------------------------------------------------------------------------ the model
+    def data_for(self, kind, split):
+        d = self.a.data
+        n = self.a.n_test if split == "test" else self.a.n_val
+        if kind == "img":
+            x, y = np.load(f"{d}/fmnist_{split}_x.npy")[:n], np.load(f"{d}/fmnist_{split}_y.npy")[:n]
+            return Data(self.tmp, f"img_{split}", [x], ["input"], y)
+        if kind == "lm":
+            w = np.load(f"{d}/lm_{split}.npy")[:n]
+            return Data(self.tmp, f"lm_{split}", [np.ascontiguousarray(w[:, :-1])], ["ids"], w)
+        ids, mask, y = (np.load(f"{d}/bert_{split}_{s}.npy")[:n] for s in ("ids", "mask", "y"))
+        return Data(self.tmp, f"tok_{split}", [ids, mask], ["input_ids", "attention_mask"], y)
+
+    def calib_args(self, kind):
+        d = self.a.data
+        if kind == "img":
+            return ["--calib", "fashion-mnist:train:2000"]
+        if kind == "lm":
+            return ["--calib", f"{d}/lm_calib.npy"]
+        return ["--calib", f"input_ids={d}/bert_calib_ids.npy", "--calib", f"attention_mask={d}/bert_calib_mask.npy"]
+
+    def ptq(self, model, kind, out, extra):
+        rc, o, err, dt = sh([self.cq, "ptq", model, *self.calib_args(kind), "-o", out, *extra], self.env)
+        if rc:
+            return None, first_error(err, o), dt
+        return out, None, dt
+
+    def settings(self, method):
+        """(label, extra ptq options or None when the option is missing) for every setting of the table."""
+        h = self.help
+        base = ["--act-method", method]
+        return [("int8 dynamic", ["--mode", "dynamic"] if re.search(r"--mode\b.*dynamic", h) else None),
+                ("int8 SmoothQuant 0.5", base + ["--smooth", "0.5"] if "--smooth" in h else None),
+                ("int4 G=32 w, int8 act", base + ["--weights", "int4", "--weight-granularity", "group:32"] if "group:" in h else None),
+                ("int4 G=128 w, int8 act", base + ["--weights", "int4", "--weight-granularity", "group:128"] if "group:" in h else None),
+                ("fp8 e4m3", ["--weights", "fp8e4m3", "--act", "fp8e4m3"] if "fp8e4m3" in h else None)]
+
+    def torch_peers(self, arch, kind, test):
+        net = ti.MODELS[arch]()
+        net.load_state_dict(torch.load(os.path.join(self.a.models, arch + ".pt")))
+        net.eval()
+        d = self.a.data
+        if kind == "img":
+            cal = [torch.from_numpy(np.load(f"{d}/fmnist_calib_x.npy"))]
+        elif kind == "lm":
+            cal = [torch.from_numpy(np.load(f"{d}/lm_calib.npy"))]
+        else:
+            cal = [torch.from_numpy(np.load(f"{d}/bert_calib_{s}.npy")) for s in ("ids", "mask")]
+        xs = [torch.from_numpy(a) for a in test.arrays]
+
+        def run(m):
+            with torch.no_grad():
+                return np.concatenate([m(*[x[i:i + 500] for x in xs]).numpy() for i in range(0, test.n, 500)])
+
+        res = {"fp32": metric(kind, run(net), test.y)}
+        from torch.ao.quantization import get_default_qconfig_mapping, quantize_dynamic
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+        torch.backends.quantized.engine = "onednn"
+        try:
+            qm = get_default_qconfig_mapping("onednn").set_object_type(nn.Embedding, None)
+            qm.set_object_type(ti.MaskedSoftmax, None).set_object_type(ti.MaskBias, None)
+            prep = prepare_fx(net, qm, tuple(c[:1] for c in cal))
+            with torch.no_grad():
+                for i in range(0, len(cal[0]), 100):
+                    prep(*[c[i:i + 100] for c in cal])
+            t0 = time.perf_counter()
+            res["fx"] = metric(kind, run(convert_fx(prep)), test.y)
+            res["fx_s"] = time.perf_counter() - t0
+        except Exception as e:  # noqa: BLE001  (the table says why)
+            res["fx"] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:100]}"
+        net2 = ti.MODELS[arch]()
+        net2.load_state_dict(torch.load(os.path.join(self.a.models, arch + ".pt")))
+        net2.eval()
+        try:
+            res["dyn"] = metric(kind, run(quantize_dynamic(net2, {nn.Linear}, dtype=torch.qint8)), test.y)
+        except Exception as e:  # noqa: BLE001
+            res["dyn"] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:100]}"
+        return res
+
+    def one(self, name, fn, arch, kind):
+        model = os.path.join(self.a.models, fn)
+        log(f"== {name}")
+        val, test = self.data_for(kind, "val"), self.data_for(kind, "test")
+        rows = []
+        cq32, t_cq32 = self.run_cquant(model, test, "float")
+        ort32, t_ort32 = self.run_ort(model, test)
+        peers = self.torch_peers(arch, kind, test)
+        rows.append(("fp32", metric(kind, cq32, test.y), metric(kind, ort32, test.y), agree(cq32, ort32), f"PyTorch {fmt(kind, peers['fp32'])}"))
+        self.timing.append((name, "fp32", "-", t_cq32, t_ort32))
+        # int8 static: every method on the validation set, the best on the test set
+        methods = METHODS if self.a.methods == "all" else self.a.methods.split(",")
+        best, best_v, best_file, why, choice = None, None, None, None, []
+        for m in methods:
+            out = os.path.join(self.tmp, f"{name}_{m}.onnx")
+            f, err, dt = self.ptq(model, kind, out, ["--act-method", m])
+            if not f:
+                why = err
+                break
+            v = metric(kind, self.run_cquant(f, val, "int")[0], val.y)
+            choice.append(f"{m} {fmt(kind, v)}")
+            log(f"   {m}: validation {fmt(kind, v)} (ptq {dt:.1f} s)")
+            if best is None or better(kind, v, best_v):
+                best, best_v, best_file, best_dt = m, v, f, dt
+        if best is None:
+            blocked = "blocked: multi-input PTQ" if kind == "tok" else "failed"
+            rows.append(("int8 static", f"{blocked} ({why})", "-", "-", ""))
+            for label, _ in self.settings("minmax"):
+                rows.append((label, "n/a (needs PTQ)", "-", "-", ""))
+        else:
+            rows.append(self.measure(name, f"int8 static ({best})", best_file, best_dt, test, kind))
+            for label, extra in self.settings(best):
+                if extra is None:
+                    rows.append((label, "n/a", "-", "-", ""))
+                    continue
+                out = os.path.join(self.tmp, f"{name}_{label.split()[0]}_{len(rows)}.onnx")
+                f, err, dt = self.ptq(model, kind, out, extra)
+                rows.append(self.measure(name, label, f, dt, test, kind) if f else (label, f"failed: {err}", "-", "-", ""))
+        rows.append(("PyTorch FX static (onednn)", "-", "-", "-", fmt(kind, peers["fx"])))
+        rows.append(("PyTorch quantize_dynamic", "-", "-", "-", fmt(kind, peers["dyn"])))
+        return rows, choice
+
+    def measure(self, name, label, f, dt_ptq, test, kind):
+        try:
+            cqi, t_cq = self.run_cquant(f, test, "int")
+        except RuntimeError as e:
+            return (label, f"failed: {e}", "-", "-", "")
+        try:
+            o, t_ort = self.run_ort(f, test)
+            ov, ag = metric(kind, o, test.y), agree(cqi, o)
+        except RuntimeError as e:
+            ov, ag, t_ort = f"failed: {e}", "-", float("nan")
+        self.timing.append((name, label, f"{dt_ptq:.1f}", t_cq, t_ort))
+        return (label, metric(kind, cqi, test.y), ov, ag, "")
+
+
+def agree(a, b):
+    return 100.0 * float((a.argmax(-1) == b.argmax(-1)).mean())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cquant", default=os.path.join(ROOT, "build", "cquant"))
+    ap.add_argument("--data")
+    ap.add_argument("--models", default=os.path.join(ROOT, "models"))
+    ap.add_argument("--only", help="comma-separated: " + ",".join(m[0] for m in MODELS))
+    ap.add_argument("--methods", default="all")
+    ap.add_argument("--n-test", type=int, default=10000)
+    ap.add_argument("--n-val", type=int, default=1000)
+    ap.add_argument("--md", help="also write the tables to this markdown file")
+    a = ap.parse_args()
+    a.data = a.data or os.path.join(os.path.dirname(os.path.abspath(a.cquant)), "issue11_data")
+    if not os.path.exists(os.path.join(a.data, "bert_val_y.npy")):
+        ti.write_data(a.data)
+    torch.set_num_threads(1)
+    b = Bench(a)
+    only = a.only.split(",") if a.only else None
+    t_all = time.perf_counter()
+    md = [f"### cquant PTQ on the issue 11 models ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, one thread per runtime; "
+          f"torch {torch.__version__})", ""]
+    for name, fn, arch, kind in MODELS:
+        if only and name not in only:
+            continue
+        test_n = min(a.n_test, len(np.load(os.path.join(a.data, {"img": "fmnist_test_y.npy", "lm": "lm_test.npy", "tok": "bert_test_y.npy"}[kind]),
+                                            mmap_mode="r")))
+        unit = "perplexity (lower is better)" if kind == "lm" else "top-1"
+        rows, choice = b.one(name, fn, arch, kind)
+        md += [f"#### {name} ({fn}): {unit} on {test_n} test {'windows of 64 characters' if kind == 'lm' else 'samples'}", "",
+               "| setting | cquant (integer runtime) | ONNX Runtime, same file | cquant/ORT agree | PyTorch |", "|---|---|---|---|---|"]
+        for label, cq, ort, ag, pt in rows:
+            md.append(f"| {label} | {fmt(kind, cq)} | {fmt(kind, ort)} | {ag if isinstance(ag, str) else f'{ag:.2f}%'} | {pt} |")
+        if choice:
+            md += ["", "method choice on the validation set (cquant integer runtime): " + ", ".join(choice)]
+        md.append("")
+        print("\n".join(md[-(len(rows) + 5):]), flush=True)
+    md += ["#### timings (seconds, wall, loaded shared machine)", "", "| model | setting | cquant ptq | cquant run, test set | ORT run, test set |",
+           "|---|---|---|---|---|"]
+    md += [f"| {n} | {s} | {p} | {c:.1f} | {o:.1f} |" for n, s, p, c, o in b.timing]
+    md += ["", f"whole run: {time.perf_counter() - t_all:.0f} s"]
+    text = "\n".join(md)
+    print(text)
+    if a.md:
+        with open(a.md, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
