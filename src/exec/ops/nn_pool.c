@@ -29,29 +29,35 @@ typedef struct {
       const T *xp = x + pl * q->Pin;                                                                                               \
       int64_t oidx[CQUANT__NN_MAXSP] = {0};                                                                                        \
       for (int64_t o = 0; o < q->Pout; o++) {                                                                                      \
-        int64_t kidx[CQUANT__NN_MAXSP] = {0}, cnt = 0, cnt_pad = 0, best_at = -1;                                                  \
+        /* the taps inside the input, per axis [lo, hi) of the kernel index (a window over a huge                                  \
+         * padding visits only those); cnt_pad counts the taps inside input and end padding */                                     \
+        int64_t kidx[CQUANT__NN_MAXSP], lo[CQUANT__NN_MAXSP], hi[CQUANT__NN_MAXSP], base[CQUANT__NN_MAXSP];                        \
+        int64_t cnt = 1, cnt_pad = 1, best_at = -1;                                                                                \
+        for (int d = 0; d < ns; d++) {                                                                                             \
+          base[d] = oidx[d] * g->stride[d] - g->pad0[d];                                                                           \
+          const int64_t dl = g->dil[d], k = g->k[d], e = g->in[d] - base[d], ep = e + g->pad1[d];                                  \
+          lo[d] = base[d] >= 0 ? 0 : (-base[d] + dl - 1) / dl;                                                                     \
+          hi[d] = e <= 0 ? 0 : (e + dl - 1) / dl;                                                                                  \
+          hi[d] = hi[d] < k ? hi[d] : k;                                                                                           \
+          hi[d] = hi[d] > lo[d] ? hi[d] : lo[d];                                                                                   \
+          const int64_t hp = ep <= 0 ? 0 : (ep + dl - 1) / dl;                                                                     \
+          cnt *= hi[d] - lo[d];                                                                                                    \
+          cnt_pad *= hp < k ? hp : k;                                                                                              \
+          kidx[d] = lo[d];                                                                                                         \
+        }                                                                                                                          \
         T best = 0;                                                                                                                \
         double sum = 0;                                                                                                            \
-        for (int64_t t = 0; t < q->ksz; t++) {                                                                                     \
+        for (int64_t t = 0; t < cnt; t++) {                                                                                        \
           int64_t off = 0;                                                                                                         \
-          int ok = 1, okp = 1;                                                                                                     \
-          for (int d = 0; d < ns; d++) {                                                                                           \
-            const int64_t pos = oidx[d] * g->stride[d] + kidx[d] * g->dil[d] - g->pad0[d];                                         \
-            ok &= pos >= 0 && pos < g->in[d];                                                                                      \
-            okp &= pos < g->in[d] + g->pad1[d];                                                                                    \
-            off = off * g->in[d] + pos;                                                                                            \
-          }                                                                                                                        \
-          for (int d = ns - 1; d >= 0 && ++kidx[d] == g->k[d]; d--) kidx[d] = 0;                                                   \
-          cnt_pad += okp;                                                                                                          \
-          if (!ok) continue;                                                                                                       \
+          for (int d = 0; d < ns; d++) off = off * g->in[d] + base[d] + kidx[d] * g->dil[d];                                       \
+          for (int d = ns - 1; d >= 0 && ++kidx[d] == hi[d]; d--) kidx[d] = lo[d];                                                 \
           const T v = xp[off];                                                                                                     \
-          cnt++;                                                                                                                   \
           if (q->kind == POOL_MAX) {                                                                                               \
             if (best_at < 0 || v > best) best = v, best_at = off;                                                                  \
           } else if (q->kind == POOL_AVG) {                                                                                        \
             sum += v;                                                                                                              \
           } else {                                                                                                                 \
-            sum += q->p == 2 ? (double)v * v : q->p == 1 ? fabs((double)v) : pow(fabs((double)v), q->p);                          \
+            sum += q->p == 2 ? (double)v * v : q->p == 1 ? fabs((double)v) : pow(fabs((double)v), q->p);                           \
           }                                                                                                                        \
         }                                                                                                                          \
         T r;                                                                                                                       \

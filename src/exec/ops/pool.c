@@ -136,7 +136,9 @@ static void pool_unit(void *vj, int64_t q, int worker) {
      * sum in window order (padding adds +0), then one division; both vectorize (maxps, addps) */
     const float init = j->is_max ? -INFINITY : 0.0f;
     for (int64_t i = 0; i < ow; i++) acc[i] = init;
-    for (int64_t ky = 0; ky < p->kh; ky++)
+    for (int64_t ky = 0; ky < p->kh; ky++) {
+      const int64_t iy = oy * p->stride_h - p->pad_t + ky * p->dil_h;
+      if (!j->is_max && (iy < 0 || iy >= p->h)) continue; /* a row of padding adds +0 (acc is never -0): a huge window stays cheap */
       for (int64_t kx = 0; kx < p->kw; kx++) {
         const int64_t ry = oy * p->stride_h + ky * p->dil_h, c0 = kx * p->dil_w;
         const float *r = buf + (ry * sw + c0 % sw) * len + c0 / sw;
@@ -145,6 +147,7 @@ static void pool_unit(void *vj, int64_t q, int worker) {
         else
           for (int64_t i = 0; i < ow; i++) acc[i] = acc[i] + r[i];
       }
+    }
     float *yr = yq + oy * ow;
     if (j->is_max) memcpy(yr, acc, sizeof(float) * (size_t)ow);
     else
