@@ -7,6 +7,10 @@ w8a8/w4a8/w2a8/w4a4, and seconds per epoch of training beside PyTorch's in the s
     /usr/bin/python3 bench/qat_bench.py [--cquant build/cquant] [--models fmnist_cnn,fmnist_resnet]
         [--settings w8a8,w4a8,w2a8,w4a4] [--train N] [--epochs E] [--test N] [--threads T]
 
+--speed R: seconds per epoch only, for each model and setting: R rounds that alternate a timed run
+of --speed-steps training steps of cquant (STE, then LSQ) and of PyTorch on the same batches, the
+medians scaled to 60,000 images (robust on a shared machine: both sides see the same load).
+
 cquant's files are measured in ONNX Runtime (onnxruntime-node; graph optimizations "basic" for
 4-bit activations, whose QDQ fusion ONNX Runtime 1.20 lacks). PTQ: `cquant ptq --act-method all`
 (best method chosen on the first 2,000 test images) for int8/int4 weights; `cquant qat --ptq-only` (calibrated
@@ -51,31 +55,92 @@ def ort_top1(model, n, act4, labels):
     return 100.0 * float((p == labels[:n]).mean())
 
 
-def torch_qat(model_name, wb, ab, a):
-    """PyTorch 1.13 QAT of the same model and weights; returns (top-1, seconds per epoch)."""
+def torch_model(model_name):
+    """The PyTorch module of a shipped model (models/train.py) with the ONNX file's weights."""
     import importlib.util
     import onnx
     import torch
-    import torch.nn.functional as F
     from onnx import numpy_helper
-    from torch.ao.quantization import FakeQuantize, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, QConfig, QConfigMapping
-    from torch.ao.quantization.quantize_fx import prepare_qat_fx
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
     spec = importlib.util.spec_from_file_location("train", os.path.join(ROOT, "models/train.py"))
     tr = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tr)
-    m = tr.CNN() if model_name == "fmnist_cnn" else tr.ResNet()
+    m = tr.MODELS[model_name]()
     sd = {i.name: torch.tensor(numpy_helper.to_array(i).copy()) for i in onnx.load(os.path.join(ROOT, "models", model_name + ".onnx")).graph.initializer}
     m.load_state_dict({k: sd[k] for k in m.state_dict() if k in sd}, strict=False)
+    return m
+
+
+def torch_prepare(model_name, wb, ab, example):
+    import torch
+    from torch.ao.quantization import FakeQuantize, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, QConfig, QConfigMapping
+    from torch.ao.quantization.quantize_fx import prepare_qat_fx
+    m = torch_model(model_name)
     wq = FakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver, quant_min=-(2 ** (wb - 1) - 1), quant_max=2 ** (wb - 1) - 1,
                                 dtype=torch.qint8, qscheme=torch.per_channel_symmetric, ch_axis=0)
     aq = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=2 ** ab - 1, dtype=torch.quint8,
                                 qscheme=torch.per_tensor_affine)
+    m.train()
+    return prepare_qat_fx(m, QConfigMapping().set_global(QConfig(activation=aq, weight=wq)), example_inputs=(example,))
+
+
+def torch_speed(model_name, wb, ab, a, steps):
+    """Seconds for `steps` PyTorch QAT training steps on the first images (as cquant's timed epoch)."""
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    xtr, ytr = load("train", steps * a.batch)
+    qm = torch_prepare(model_name, wb, ab, xtr[:2])
+    opt = torch.optim.AdamW(qm.parameters(), lr=a.lr, weight_decay=0.0)
+    t0 = time.time()
+    for k in range(steps):
+        j = slice(k * a.batch, (k + 1) * a.batch)
+        loss = F.cross_entropy(qm(xtr[j]), ytr[j])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.time() - t0
+
+
+def speed(a):
+    """The s/epoch table: rounds alternating cquant STE, cquant LSQ and PyTorch on the same steps."""
+    import statistics
+    steps, per_epoch = a.speed_steps, 60000 / a.batch
+    print(f"# seconds per epoch (60,000 images, batch {a.batch}, {a.threads} threads): medians of {a.speed} rounds of {steps} steps, "
+          f"cquant and PyTorch {__import__('torch').__version__} alternating")
+    print(f"{'model':16} {'setting':8} {'cquant STE':>10} {'cquant LSQ':>10} {'PyTorch':>8} {'PyTorch/STE':>11}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in a.models.split(","):
+            path = os.path.join(ROOT, "models", model + ".onnx")
+            for s in a.settings.split(","):
+                wb, ab = map(int, re.match(r"w(\d)a(\d)", s).groups())
+                t = {"ste": [], "lsq": [], "torch": []}
+                for _ in range(a.speed):
+                    for mode in ("ste", "lsq"):  # an epoch of `steps` steps: the time printed covers the steps only
+                        args = ["qat", path, "--data", f"fashion-mnist:train:{steps * a.batch}", "-o", os.path.join(tmp, "s.onnx"),
+                                "--weights", f"int{wb}", "--act", f"int{ab}", "--batch", str(a.batch), "--threads", str(a.threads),
+                                "--lr", str(a.lr), "--calib-samples", "256"] + (["--lsq"] if mode == "lsq" else [])
+                        r, _ = cq(a, *args)
+                        m = re.search(r"([0-9.]+) s per epoch", r.stdout)
+                        if r.returncode or not m:
+                            print(f"# {model} {s} {mode}: {r.stderr.strip()}")
+                            continue
+                        t[mode].append(float(m.group(1)) / steps * per_epoch)
+                    t["torch"].append(torch_speed(model, wb, ab, a, steps) / steps * per_epoch)
+                med = {k: statistics.median(v) if v else float("nan") for k, v in t.items()}
+                print(f"{model:16} {s:8} {med['ste']:10.1f} {med['lsq']:10.1f} {med['torch']:8.1f} {med['torch'] / med['ste']:10.2f}x")
+                sys.stdout.flush()
+
+
+def torch_qat(model_name, wb, ab, a):
+    """PyTorch 1.13 QAT of the same model and weights; returns (top-1, seconds per epoch)."""
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
     xtr, ytr = load("train", a.train)
     xte, yte = load("test", a.test)
-    m.train()
-    qm = prepare_qat_fx(m, QConfigMapping().set_global(QConfig(activation=aq, weight=wq)), example_inputs=(xtr[:2],))
+    qm = torch_prepare(model_name, wb, ab, xtr[:2])
     opt = torch.optim.AdamW(qm.parameters(), lr=a.lr, weight_decay=0.0)
     steps = a.epochs * ((len(xtr) + a.batch - 1) // a.batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -125,7 +190,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--speed", type=int, default=0, metavar="R", help="only the s/epoch table: R alternating rounds")
+    ap.add_argument("--speed-steps", type=int, default=30)
     a = ap.parse_args()
+    if a.speed:
+        speed(a)
+        return
     labels = idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64)
     test = f"fashion-mnist:test:{a.test}"
     train = f"fashion-mnist:train:{a.train}"

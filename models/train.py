@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Trains cquant's two demo classifiers on Fashion-MNIST with PyTorch and exports them to ONNX.
+"""Trains cquant's demo classifiers on Fashion-MNIST with PyTorch and exports them to ONNX.
 
-    /usr/bin/python3 models/train.py [--epochs N] [--out models/]
+    /usr/bin/python3 models/train.py [--epochs N] [--out models/] [--only NAME]
 
 Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist, gzip IDX files).
 Input: float32 N x 1 x 28 x 28, x = (pixel / 255 - MEAN) / STD; MEAN and STD are stored in the
@@ -10,6 +10,8 @@ model's metadata_props ("cquant.mean", "cquant.std"), where cquant ptq and cquan
   fmnist_cnn     conv-relu-pool x2, two fully connected layers (the default model)
   fmnist_resnet  BatchNorm, depthwise-separable residual blocks with Add, strided convs, global
                  average pooling: the harder one (BatchNorm is kept in the ONNX file; cquant folds it)
+  fmnist_mobilenet  MobileNetV2-style: inverted residual blocks (1x1 expansion, depthwise 3x3,
+                 linear 1x1 projection, identity Add), BatchNorm and ReLU6 (Clip 0..6 in ONNX)
 """
 import argparse
 import gzip
@@ -92,6 +94,45 @@ class ResNet(nn.Module):
         return self.fc(x)
 
 
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1x1 expansion (t > 1) - BN - ReLU6, depthwise 3x3 (stride s) - BN - ReLU6,
+    linear 1x1 projection - BN, plus the input when the shape is kept."""
+
+    def __init__(self, i, o, s, t):
+        super().__init__()
+        h = i * t
+        layers = []
+        if t != 1:
+            layers += [nn.Conv2d(i, h, 1, bias=False), nn.BatchNorm2d(h), nn.ReLU6()]
+        layers += [nn.Conv2d(h, h, 3, stride=s, padding=1, groups=h, bias=False), nn.BatchNorm2d(h), nn.ReLU6(),
+                   nn.Conv2d(h, o, 1, bias=False), nn.BatchNorm2d(o)]
+        self.conv = nn.Sequential(*layers)
+        self.res = s == 1 and i == o
+
+    def forward(self, x):
+        y = self.conv(x)
+        return x + y if self.res else y
+
+
+class MobileNet(nn.Module):
+    """A MobileNetV2-style network for 28 x 28 images: 28 -> 14 -> 7 with inverted residuals."""
+
+    def __init__(self):
+        super().__init__()
+        cfg = [(16, 16, 1, 1), (16, 24, 2, 4), (24, 24, 1, 4), (24, 32, 2, 4), (32, 32, 1, 4), (32, 64, 1, 4)]
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU6())
+        self.blocks = nn.Sequential(*[InvertedResidual(*c) for c in cfg])
+        self.head = nn.Sequential(nn.Conv2d(64, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU6())
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.head(self.blocks(self.stem(x)))
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+MODELS = {"fmnist_cnn": CNN, "fmnist_resnet": ResNet, "fmnist_mobilenet": MobileNet}
+
+
 def accuracy(model, x, y):
     model.eval()
     correct = 0
@@ -145,12 +186,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
-    ap.add_argument("--only", choices=["fmnist_cnn", "fmnist_resnet"])
+    ap.add_argument("--only", choices=sorted(MODELS))
     a = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     xtr, ytr = load("train")
     xte, yte = load("test")
-    for name, cls in (("fmnist_cnn", CNN), ("fmnist_resnet", ResNet)):
+    for name, cls in MODELS.items():
         if a.only and a.only != name:
             continue
         torch.manual_seed(0)

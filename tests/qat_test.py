@@ -105,13 +105,16 @@ def train_case(tmp, name, model, args, act4=False):
             check(a >= 0.995, f"{name}: ONNX Runtime and the fake-quant forward agree on {100 * a:.2f}% of classes")
     else:
         print("     (ONNX Runtime parts skipped: tools/ort/node_modules missing)")
-    if not act4:
-        ip = os.path.join(tmp, name + "_int.bin")
-        r = cq("eval", out, "--data", N_EVAL, "--exec", "int", "--predictions", ip)
-        check(r.returncode == 0, f"{name}: cquant's integer runtime runs it {r.stderr.strip()}")
+    # cquant's runtimes (4-bit activations: QuantizeLinear/DequantizeLinear-21 with UINT4). With 4-bit
+    # activations the file keeps float biases, which the integer rewrite rounds to int32: that
+    # part departs from the fake-quant forward on a few near-ties (98.45% measured), hence 97% there.
+    for ex in ("float", "int") if act4 else ("int",):
+        ip = os.path.join(tmp, f"{name}_{ex}.bin")
+        r = cq("eval", out, "--data", N_EVAL, "--exec", ex, "--predictions", ip)
+        check(r.returncode == 0, f"{name}: cquant's {ex} runtime runs it {r.stderr.strip()}")
         if r.returncode == 0:
-            a = agreement(fq, ip)
-            check(a >= 0.995, f"{name}: cquant's integer runtime and the fake-quant forward agree on {100 * a:.2f}% of classes")
+            a, need = agreement(fq, ip), 0.97 if act4 and ex == "int" else 0.995
+            check(a >= need, f"{name}: cquant's {ex} runtime and the fake-quant forward agree on {100 * a:.2f}% of classes (>= {100 * need:.1f}%)")
 
 
 def no_output(tmp, out):

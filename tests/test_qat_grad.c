@@ -198,6 +198,91 @@ static void conv_depthwise_bn(void) {
   check_model(finish(&b, 4, dims(4, NB, 2, 6, 5), dims(2, NB, NC)), 4, dims(4, NB, 2, 6, 5), "depthwise_bn_gap");
 }
 
+/* MobileNetV2's pieces: depthwise 3x3 with stride 2 along W, dilation along H, ReLU6 (Clip with
+ * constant bounds), a pointwise projection and the identity Add. */
+static void depthwise_strided_relu6(void) {
+  gb_t b = {0};
+  init(&b, "W0", 4, dims(4, 4, 2, 1, 1), -0.8f, 0.8f);
+  add(&b, "Conv", "h0", 2, "x", "W0");
+  init(&b, "W1", 4, dims(4, 4, 1, 3, 3), -0.6f, 0.6f);
+  Onnx__NodeProto *n = add(&b, "Conv", "h1", 2, "h0", "W1");
+  attr(n, attr_i("group", 4)), attr(n, attr_is("pads", 4, 2, 1, 2, 1)), attr(n, attr_is("strides", 2, 1, 2)), attr(n, attr_is("dilations", 2, 2, 1));
+  init(&b, "lo", 0, NULL, 0.0f, 0.0f), init(&b, "hi", 0, NULL, 0.3f, 0.3f);
+  add(&b, "Clip", "h2", 3, "h1", "lo", "hi");
+  init(&b, "W2", 4, dims(4, 4, 4, 1, 1), -0.8f, 0.8f);
+  add(&b, "Conv", "h3", 2, "h2", "W2");
+  add(&b, "Add", "h4", 2, "h3", "h1");
+  head(&b, "h4", 4 * 7 * 4, NC);
+  check_model(finish(&b, 4, dims(4, NB, 2, 7, 7), dims(2, NB, NC)), 4, dims(4, NB, 2, 7, 7), "depthwise_strided_relu6");
+}
+
+/* The parallel kernels split work into units whose results do not depend on the thread that ran
+ * them: the gradients of a step on 1 and on 2 threads are bit-identical (tensors large enough for
+ * several units per operator: the elementwise, BatchNorm, depthwise, pooling and conv loops). */
+static void threads_bitwise(void) {
+  float *g1 = NULL;
+  int64_t total = 0;
+  for (int r = 0; r < 2; r++) {
+    gb_t b = {0};
+    rng_state = 99;
+    init(&b, "W1", 4, dims(4, 8, 2, 3, 3), -0.5f, 0.5f);
+    Onnx__NodeProto *n = add(&b, "Conv", "c1", 2, "x", "W1");
+    attr(n, attr_is("pads", 4, 1, 1, 1, 1));
+    init(&b, "g1", 1, dims(1, 8), 0.5f, 1.5f), init(&b, "b1", 1, dims(1, 8), -0.2f, 0.2f);
+    init(&b, "m1", 1, dims(1, 8), -0.1f, 0.1f), init(&b, "v1", 1, dims(1, 8), 0.5f, 1.5f);
+    add(&b, "BatchNormalization", "n1", 5, "c1", "g1", "b1", "m1", "v1");
+    init(&b, "lo", 0, NULL, 0.0f, 0.0f), init(&b, "hi", 0, NULL, 6.0f, 6.0f);
+    add(&b, "Clip", "r1", 3, "n1", "lo", "hi");
+    init(&b, "W2", 4, dims(4, 8, 1, 3, 3), -0.5f, 0.5f);
+    n = add(&b, "Conv", "c2", 2, "r1", "W2");
+    attr(n, attr_i("group", 8)), attr(n, attr_is("pads", 4, 1, 1, 1, 1));
+    init(&b, "W3", 4, dims(4, 8, 8, 1, 1), -0.5f, 0.5f);
+    add(&b, "Conv", "c3", 2, "c2", "W3");
+    add(&b, "Add", "a", 2, "c3", "r1");
+    add(&b, "Relu", "r2", 1, "a");
+    n = add(&b, "MaxPool", "p", 1, "r2");
+    attr(n, attr_is("kernel_shape", 2, 2, 2)), attr(n, attr_is("strides", 2, 2, 2));
+    add(&b, "GlobalAveragePool", "gp", 1, "p");
+    head(&b, "gp", 8, NC);
+    const int N = 24;
+    cquant_onnx_model_t *m = finish(&b, 4, dims(4, N, 2, 20, 20), dims(2, N, NC));
+    cquant_qat_options_t o;
+    cquant_qat_options_default(&o);
+    o.weight_bits = 4, o.act_bits = 8, o.lsq = 1, o.threads = r + 1;
+    cquant_qat_t *q = NULL;
+    CHECKF(m && cquant_qat_create(m, &o, &q) == 0, "create: %s", cquant_last_error());
+    if (!q) { cquant_onnx_free(m); return; }
+    cquant_array_t x;
+    cquant_array_alloc(&x, CQUANT_DT_F32, 4, dims(4, N, 2, 20, 20));
+    for (int64_t i = 0; i < x.numel; i++) ((float *)x.data)[i] = 2 * frand();
+    int64_t lab[24];
+    for (int i = 0; i < N; i++) lab[i] = i % NC;
+    double l;
+    int64_t c;
+    CHECK(cquant_qat_step_grad(q, &x, lab, 1, &l, &c) == 0);
+    int64_t at = 0;
+    for (int p = 0; p < cquant_qat_num_params(q); p++) {
+      float *v, *g;
+      int64_t k;
+      cquant_qat_param(q, p, NULL, &v, &g, &k);
+      if (!r) {
+        g1 = realloc(g1, sizeof(float) * (size_t)(total + k));
+        memcpy(g1 + total, g, sizeof(float) * (size_t)k);
+        total += k;
+      } else {
+        CHECKF(at + k <= total && !memcmp(g1 + at, g, sizeof(float) * (size_t)k), "parameter %d: gradients differ between 1 and 2 threads", p);
+        at += k;
+      }
+    }
+    if (r) CHECK(at == total && total > 0);
+    cquant_array_free(&x);
+    cquant_qat_free(q);
+    cquant_onnx_free(m);
+  }
+  free(g1);
+  cquant__qat_threads(1);
+}
+
 static void gemm_matmul(void) {
   gb_t b = {0};
   init(&b, "W1", 2, dims(2, 6, 7), -0.5f, 0.5f);
@@ -505,5 +590,5 @@ static void schedules(void) {
         fabs(cquant__qat_lr(&o, 450, 100, 1000) - 0.025) < 1e-12);
 }
 
-TH_MAIN(T(schedules), T(conv), T(conv_grouped_dilated), T(conv_depthwise_bn), T(gemm_matmul), T(activations), T(binary_gelu), T(pools), T(shapes_softmax_layernorm),
-        T(fake_quant_lsq), T(ste_weight_gradient), T(unsupported_op), T(bad_labels_and_nan), T(deterministic))
+TH_MAIN(T(schedules), T(conv), T(conv_grouped_dilated), T(conv_depthwise_bn), T(depthwise_strided_relu6), T(gemm_matmul), T(activations), T(binary_gelu), T(pools), T(shapes_softmax_layernorm),
+        T(fake_quant_lsq), T(ste_weight_gradient), T(unsupported_op), T(bad_labels_and_nan), T(deterministic), T(threads_bitwise))

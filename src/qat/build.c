@@ -41,6 +41,7 @@ qat_node_t *cquant__qat_new_node(cquant_qat_t *q, int op, const char *label) {
   n->op = op;
   n->label = label;
   n->out = -1;
+  n->bq_wfq = n->bq_sx = n->bq_bias = -1;
   return n;
 }
 
@@ -117,8 +118,9 @@ static int conv_pool_attrs(cquant_qat_t *q, qat_node_t *n, const Onnx__NodeProto
   int64_t k[2] = {0, 0}, s[2], p[4], d[2];
   int nk = 0, st;
   if ((st = cquant__attr_ints(nd, "kernel_shape", k, 2, &nk))) return st;
-  if (nk < 0 && is_conv) {
-    const qat_val_t *w = &q->val[n->in[1]];
+  if (nk < 0 && is_conv) { /* from the weights (the model's own value: in[1] may be their fake-quantized form, not sized yet) */
+    const int wi = nd->n_input > 1 ? cquant__qat_val(q, nd->input[1]) : -1;
+    const qat_val_t *w = &q->val[wi >= 0 ? wi : n->in[1]];
     if (w->ndim != 4) return cquant__node_error(nd, CQUANT_STATUS_UNSUPPORTED, "the trainer handles 2-D convolutions only");
     k[0] = w->shape[2], k[1] = w->shape[3], nk = 2;
   }
@@ -384,6 +386,33 @@ static int add_onnx_node(cquant_qat_t *q, const Onnx__NodeProto *nd, int *alias,
     default: break;
   }
   if (st) return st;
+  /* the exported int32 bias (eq. 28, 8-bit activations: with 4-bit ones the bias stays float) */
+  int bq_wfq = -1, bq_sx = -1;
+  if (L && q->opt.act_bits == 8) {
+    for (int i = 0; i < q->n_node; i++) {
+      const qat_node_t *f = &q->node[i];
+      if (f->op != QOP_FQ) continue;
+      if (f->fq->weight && f->out == in[1]) bq_wfq = i;
+    }
+    int v = in[0]; /* the input's activation scale: through MaxPool/Flatten/Reshape, which share it */
+    for (int i = q->n_node - 1; i >= 0 && v >= 0; i--) {
+      const qat_node_t *p = &q->node[i];
+      if (p->out != v) continue;
+      if (p->op == QOP_FQ && !p->fq->weight) bq_sx = p->in[1];
+      if (p->op != QOP_MAXPOOL && p->op != QOP_FLATTEN && p->op != QOP_RESHAPE && p->op != QOP_IDENTITY) break;
+      v = p->in[0];
+    }
+    if (bq_wfq < 0 || bq_sx < 0) bq_wfq = bq_sx = -1;
+  }
+  n = &q->node[q->n_node - 1];
+  if (bq_wfq >= 0 && !bn && n_in > 2 && in[2] >= 0 && q->val[in[2]].is_init)
+    n->bq_wfq = bq_wfq, n->bq_sx = bq_sx, n->bq_bias = in[2];
+  if (op == QOP_BN && n->in[0] >= 0)
+    for (int i = 0; i < q->n_node; i++) /* the BatchNormalization folded into a Conv: its CHDIV node carries the layer */
+      if (q->node[i].op == QOP_CHDIV && q->node[i].out == n->in[0] && q->node[i].bq_wfq >= 0) {
+        n->bq_wfq = q->node[i].bq_wfq, n->bq_sx = q->node[i].bq_sx, n->bq_bias = q->node[i].n_in > 2 ? q->node[i].in[2] : -1;
+        break;
+      }
   if (bn) {
     qat_node_t *d = cquant__qat_new_node(q, QOP_CHDIV, cquant__node_label(nd));
     int yv = d ? cquant__qat_new_val(q, nd->output[0]) : -1;
@@ -392,6 +421,7 @@ static int add_onnx_node(cquant_qat_t *q, const Onnx__NodeProto *nd, int *alias,
     d->in[0] = y, d->in[1] = sc, d->n_in = 2;
     if (bias >= 0) d->in[2] = bias, d->n_in = 3;
     d->out = y = yv;
+    d->bq_wfq = bq_wfq, d->bq_sx = bq_sx; /* passed on to the BatchNormalization */
   }
   if (q->opt.act_bits && in_plan(pl, nd->output[0])) {
     int yq;

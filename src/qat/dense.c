@@ -60,9 +60,11 @@ int cquant__qat_dense_fwd(cquant_qat_t *q, qat_node_t *n) {
       const int64_t cn = c->numel;
       const int per_col = cn == g.N && (c->ndim < 2 || c->shape[0] == 1), full = cn == g.M * g.N && !per_col, per_row = cn == g.M && !per_col && !full;
       if (!(per_col || full || per_row || cn == 1)) return bad(n, "C does not broadcast to M x N");
+      const float *cx = per_col && cn > 1 && n->beta == 1.0f ? cquant__qat_bias_q(q, n, c->x, cn) : c->x; /* eq. 28 as exported */
+      if (!cx) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory");
       for (int64_t i = 0; i < g.M; i++)
         for (int64_t j = 0; j < g.N; j++)
-          y[i * g.N + j] += n->beta * c->x[full ? i * g.N + j : per_col ? j : per_row ? i : 0];
+          y[i * g.N + j] += n->beta * cx[full ? i * g.N + j : per_col ? j : per_row ? i : 0];
     }
     return 0;
   }
@@ -82,26 +84,29 @@ void cquant__qat_dense_bwd(cquant_qat_t *q, qat_node_t *n) {
   if (mm_geometry(q, n, &g, 0, shape) < 0) return;
   qat_val_t *a = &q->val[n->in[0]], *b = &q->val[n->in[1]];
   const float *gy = q->val[n->out].g;
+  /* sgemm's beta = 0 writes the first contribution (cquant__qat_grad_acc) */
+  const float ba = a->needs_grad && cquant__qat_grad_acc(q, n->in[0]) ? 1.0f : 0.0f, bb = b->needs_grad && cquant__qat_grad_acc(q, n->in[1]) ? 1.0f : 0.0f;
   if (n->op == QOP_GEMM) {
     const int lda = (int)a->shape[1], ldb = (int)b->shape[1];
     if (a->needs_grad) {
       if (!n->transA)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, n->transB ? CblasNoTrans : CblasTrans, (int)g.M, (int)g.K, (int)g.N, n->alpha, gy, (int)g.N, b->x,
-                    ldb, 1.0f, a->g, lda);
+                    ldb, ba, a->g, lda);
       else
         cblas_sgemm(CblasRowMajor, n->transB ? CblasTrans : CblasNoTrans, CblasTrans, (int)g.K, (int)g.M, (int)g.N, n->alpha, b->x, ldb, gy,
-                    (int)g.N, 1.0f, a->g, lda);
+                    (int)g.N, ba, a->g, lda);
     }
     if (b->needs_grad) {
       if (!n->transB)
         cblas_sgemm(CblasRowMajor, n->transA ? CblasNoTrans : CblasTrans, CblasNoTrans, (int)g.K, (int)g.N, (int)g.M, n->alpha, a->x, lda, gy,
-                    (int)g.N, 1.0f, b->g, ldb);
+                    (int)g.N, bb, b->g, ldb);
       else
         cblas_sgemm(CblasRowMajor, CblasTrans, n->transA ? CblasTrans : CblasNoTrans, (int)g.N, (int)g.K, (int)g.M, n->alpha, gy, (int)g.N, a->x,
-                    lda, 1.0f, b->g, ldb);
+                    lda, bb, b->g, ldb);
     }
     if (n->n_in > 2 && n->in[2] >= 0 && q->val[n->in[2]].needs_grad) {
       qat_val_t *c = &q->val[n->in[2]];
+      cquant__qat_grad_zeroed(q, n->in[2]);
       const int64_t cn = c->numel;
       const int per_col = cn == g.N && (c->ndim < 2 || c->shape[0] == 1), full = cn == g.M * g.N && !per_col, per_row = cn == g.M && !per_col && !full;
       for (int64_t i = 0; i < g.M; i++)
@@ -111,12 +116,13 @@ void cquant__qat_dense_bwd(cquant_qat_t *q, qat_node_t *n) {
   }
   const int64_t nb = g.batch ? g.batch : 1;
   for (int64_t t = 0; t < nb; t++) {
+    const float bta = t && !g.batch ? 1.0f : ba, btb = t && !g.batch ? 1.0f : bb; /* batched: each product its own block */
     const int64_t ao = g.batch ? t * g.M * g.K : 0, bo = g.batch ? t * g.K * g.N : 0, yo = g.batch ? t * g.M * g.N : 0;
     if (a->needs_grad)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.M, (int)g.K, (int)g.N, 1.0f, gy + yo, (int)g.N, b->x + bo, (int)g.N, 1.0f,
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.M, (int)g.K, (int)g.N, 1.0f, gy + yo, (int)g.N, b->x + bo, (int)g.N, bta,
                   a->g + ao, (int)g.K);
     if (b->needs_grad)
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.K, (int)g.N, (int)g.M, 1.0f, a->x + ao, (int)g.K, gy + yo, (int)g.N, 1.0f,
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.K, (int)g.N, (int)g.M, 1.0f, a->x + ao, (int)g.K, gy + yo, (int)g.N, btb,
                   b->g + bo, (int)g.N);
   }
 }

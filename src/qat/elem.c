@@ -81,6 +81,40 @@ static int broadcast(const qat_node_t *n, const qat_val_t *a, const qat_val_t *b
     }                                                                                       \
   } while (0)
 
+/* ---- the parallel elementwise loops (ranges of cquant__qat_par_range) ---- */
+typedef struct {
+  const qat_node_t *n;
+  const float *x0, *x1, *gy, *y, *s, *b;
+  float *o0, *o1;
+  int acc0, acc1;
+  int64_t M, S;
+} ew_t;
+
+static void bin_fwd_range(void *c, int64_t i0, int64_t i1) { /* y = a op b, no broadcasting */
+  const ew_t *e = c;
+  const float *restrict a = e->x0, *restrict b = e->x1;
+  float *restrict y = e->o0;
+  switch (e->n->op) {
+    case QOP_ADD: for (int64_t k = i0; k < i1; k++) y[k] = a[k] + b[k]; break;
+    case QOP_SUB: for (int64_t k = i0; k < i1; k++) y[k] = a[k] - b[k]; break;
+    case QOP_MUL: for (int64_t k = i0; k < i1; k++) y[k] = a[k] * b[k]; break;
+    default: for (int64_t k = i0; k < i1; k++) y[k] = a[k] / b[k]; break;
+  }
+}
+
+static void add_bwd_range(void *c, int64_t i0, int64_t i1) { /* dy to both operands */
+  const ew_t *e = c;
+  const float *restrict gy = e->gy;
+  for (int k = 0; k < 2; k++) {
+    float *restrict g = k ? e->o1 : e->o0;
+    if (!g) continue;
+    if (k ? e->acc1 : e->acc0)
+      for (int64_t i = i0; i < i1; i++) g[i] += gy[i];
+    else
+      memcpy(g + i0, gy + i0, sizeof(float) * (size_t)(i1 - i0));
+  }
+}
+
 static int binary_fwd(cquant_qat_t *q, qat_node_t *n) {
   const qat_val_t *a = &q->val[n->in[0]], *b = &q->val[n->in[1]];
   bcast_t bc;
@@ -89,6 +123,11 @@ static int binary_fwd(cquant_qat_t *q, qat_node_t *n) {
   float *y = q->val[n->out].x;
   const float *x0 = a->x, *x1 = b->x;
   const int64_t total = q->val[n->out].numel;
+  if (a->numel == total && b->numel == total) { /* no broadcasting (a residual Add) */
+    ew_t e = {.n = n, .x0 = x0, .x1 = x1, .o0 = y};
+    cquant__qat_par_range(total, QAT_GRAIN, bin_fwd_range, &e);
+    return 0;
+  }
   switch (n->op) {
     case QOP_ADD: BCAST_LOOP(bc, total, y[k] = x0[ia] + x1[ib]); break;
     case QOP_SUB: BCAST_LOOP(bc, total, y[k] = x0[ia] - x1[ib]); break;
@@ -105,6 +144,14 @@ static void binary_bwd(cquant_qat_t *q, qat_node_t *n) {
   const float *gy = q->val[n->out].g, *x0 = a->x, *x1 = b->x;
   float *ga = a->needs_grad ? a->g : NULL, *gb = b->needs_grad ? b->g : NULL;
   const int64_t total = q->val[n->out].numel;
+  if (n->op == QOP_ADD && a->numel == total && b->numel == total && n->in[0] != n->in[1]) { /* a residual Add: dy to both */
+    ew_t e = {.n = n, .gy = gy, .o0 = ga, .o1 = gb};
+    e.acc0 = ga ? cquant__qat_grad_acc(q, n->in[0]) : 0, e.acc1 = gb ? cquant__qat_grad_acc(q, n->in[1]) : 0;
+    cquant__qat_par_range(total, QAT_GRAIN, add_bwd_range, &e);
+    return;
+  }
+  if (ga) cquant__qat_grad_zeroed(q, n->in[0]);
+  if (gb) cquant__qat_grad_zeroed(q, n->in[1]);
   switch (n->op) {
     case QOP_ADD: BCAST_LOOP(bc, total, if (ga) ga[ia] += gy[k]; if (gb) gb[ib] += gy[k]); break;
     case QOP_SUB: BCAST_LOOP(bc, total, if (ga) ga[ia] += gy[k]; if (gb) gb[ib] -= gy[k]); break;
@@ -114,6 +161,43 @@ static void binary_bwd(cquant_qat_t *q, qat_node_t *n) {
 }
 
 /* ---- the folding nodes ---- */
+static void chdiv_fwd_planes(void *c, int64_t p0, int64_t p1) { /* planes (i, m) of N x M: y = x / s[m] + b[m] */
+  const ew_t *e = c;
+  for (int64_t im = p0; im < p1; im++) {
+    const int64_t m = im % e->M;
+    const float r = 1.0f / e->s[m], c0 = e->b ? e->b[m] : 0.0f;
+    const float *restrict xr = e->x0 + im * e->S;
+    float *restrict yr = e->o0 + im * e->S;
+    const int64_t S = e->S;
+    for (int64_t k = 0; k < S; k++) yr[k] = xr[k] * r + c0;
+  }
+}
+
+typedef struct {
+  ew_t e;
+  int64_t N;
+  float *gb;
+  int accb;
+} chdiv_bwd_t;
+
+static void chdiv_bwd_channels(void *c, int64_t m0, int64_t m1) { /* per channel m, the images in order */
+  const chdiv_bwd_t *j = c;
+  const ew_t *e = &j->e;
+  for (int64_t m = m0; m < m1; m++) {
+    const float r = 1.0f / e->s[m];
+    double sb = 0;
+    for (int64_t im = 0; im < j->N; im++) {
+      const float *restrict gr = e->gy + (im * e->M + m) * e->S;
+      if (e->o0) {
+        float *restrict gxr = e->o0 + (im * e->M + m) * e->S;
+        QAT_PUT(e->acc0, gxr, 0, e->S, gr[i] * r);
+      }
+      if (j->gb) sb += qat_sum(gr, e->S);
+    }
+    if (j->gb) j->gb[m] = (j->accb ? j->gb[m] : 0.0f) + (float)sb;
+  }
+}
+
 static int chan_fwd(cquant_qat_t *q, qat_node_t *n) {
   const qat_val_t *x = &q->val[n->in[0]];
   int st;
@@ -135,12 +219,8 @@ static int chan_fwd(cquant_qat_t *q, qat_node_t *n) {
   }
   /* CHDIV: y (N x M x ...) / s[m] + b[m] */
   const int64_t N = x->shape[0], M = x->shape[1], S = x->numel / (N * M > 0 ? N * M : 1);
-  const float *b = n->n_in > 2 ? q->val[n->in[2]].x : NULL;
-  for (int64_t i = 0; i < N; i++)
-    for (int64_t m = 0; m < M; m++) {
-      const float r = 1.0f / s->x[m], c = b ? b[m] : 0.0f;
-      for (int64_t j = 0; j < S; j++) y[(i * M + m) * S + j] = x->x[(i * M + m) * S + j] * r + c;
-    }
+  ew_t e = {.n = n, .x0 = x->x, .s = s->x, .b = n->n_in > 2 ? q->val[n->in[2]].x : NULL, .o0 = y, .M = M, .S = S};
+  cquant__qat_par_range(N * M, qat_grain(S), chdiv_fwd_planes, &e);
   return 0;
 }
 
@@ -150,24 +230,52 @@ static void chan_bwd(cquant_qat_t *q, qat_node_t *n) {
   const float *gy = q->val[n->out].g;
   if (n->op == QOP_CHMUL) {
     const int64_t M = x->shape[0], per = x->numel / (M ? M : 1);
-    if (x->needs_grad)
+    if (x->needs_grad) {
+      const int acc = cquant__qat_grad_acc(q, n->in[0]);
       for (int64_t m = 0; m < M; m++)
-        for (int64_t j = 0; j < per; j++) x->g[m * per + j] += gy[m * per + j] * s->x[m];
+        for (int64_t j = 0; j < per; j++) x->g[m * per + j] = (acc ? x->g[m * per + j] : 0.0f) + gy[m * per + j] * s->x[m];
+    }
     return;
   }
   const int64_t N = x->shape[0], M = x->shape[1], S = x->numel / (N * M > 0 ? N * M : 1);
   qat_val_t *b = n->n_in > 2 && q->val[n->in[2]].needs_grad ? &q->val[n->in[2]] : NULL;
-  for (int64_t i = 0; i < N; i++)
-    for (int64_t m = 0; m < M; m++) {
-      const float r = 1.0f / s->x[m];
-      double sb = 0;
-      for (int64_t j = 0; j < S; j++) {
-        const float d = gy[(i * M + m) * S + j];
-        if (x->needs_grad) x->g[(i * M + m) * S + j] += d * r;
-        sb += d;
-      }
-      if (b) b->g[m] += (float)sb;
+  chdiv_bwd_t j = {.e = {.n = n, .gy = gy, .s = s->x, .o0 = x->needs_grad ? x->g : NULL, .M = M, .S = S}, .N = N, .gb = b ? b->g : NULL};
+  j.e.acc0 = x->needs_grad ? cquant__qat_grad_acc(q, n->in[0]) : 0, j.accb = b ? cquant__qat_grad_acc(q, n->in[2]) : 0;
+  cquant__qat_par_range(M, qat_grain(N * S), chdiv_bwd_channels, &j);
+}
+
+/* ---- the activations ---- */
+static void act_fwd_range(void *c, int64_t i0, int64_t i1) {
+  const ew_t *e = c;
+  const float *restrict x = e->x0;
+  float *restrict y = e->o0;
+  const qat_node_t *n = e->n;
+  if (n->op == QOP_RELU) {
+    for (int64_t i = i0; i < i1; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  } else if (n->op == QOP_CLIP) {
+    const float lo = n->fmin, hi = n->fmax;
+    for (int64_t i = i0; i < i1; i++) {
+      const float v = x[i] < lo ? lo : x[i];
+      y[i] = v > hi ? hi : v;
     }
+  } else {
+    for (int64_t i = i0; i < i1; i++) y[i] = act(n, x[i]);
+  }
+}
+
+static void act_bwd_range(void *c, int64_t i0, int64_t i1) {
+  const ew_t *e = c;
+  const float *restrict x = e->x0, *restrict gy = e->gy, *restrict y = e->y;
+  float *restrict gx = e->o0;
+  const qat_node_t *n = e->n;
+  if (n->op == QOP_RELU) {
+    QAT_PUT(e->acc0, gx, i0, i1, qat_pass(x[i] > 0.0f, gy[i]));
+  } else if (n->op == QOP_CLIP) {
+    const float lo = n->fmin, hi = n->fmax;
+    QAT_PUT(e->acc0, gx, i0, i1, qat_pass((x[i] > lo) & (x[i] < hi), gy[i]));
+  } else {
+    QAT_PUT(e->acc0, gx, i0, i1, gy[i] * dact(n, x[i], y[i]));
+  }
 }
 
 int cquant__qat_elem_fwd(cquant_qat_t *q, qat_node_t *n) {
@@ -176,15 +284,8 @@ int cquant__qat_elem_fwd(cquant_qat_t *q, qat_node_t *n) {
   const qat_val_t *x = &q->val[n->in[0]];
   int st = cquant__qat_resize(q, n->out, x->ndim, x->shape);
   if (st) return st;
-  float *y = q->val[n->out].x;
-  const float *xs = x->x;
-  const int64_t N = x->numel;
-  if (n->op == QOP_RELU) { /* the common case, vectorized */
-    for (int64_t i = 0; i < N; i++) y[i] = xs[i] > 0.0f ? xs[i] : 0.0f;
-    return 0;
-  }
-#pragma omp parallel for schedule(static) if (N > 65536)
-  for (int64_t i = 0; i < N; i++) y[i] = act(n, xs[i]);
+  ew_t e = {.n = n, .x0 = x->x, .o0 = q->val[n->out].x};
+  cquant__qat_par_range(x->numel, QAT_GRAIN, act_fwd_range, &e);
   return 0;
 }
 
@@ -193,14 +294,7 @@ void cquant__qat_elem_bwd(cquant_qat_t *q, qat_node_t *n) {
   if (n->op == QOP_CHMUL || n->op == QOP_CHDIV) { chan_bwd(q, n); return; }
   qat_val_t *x = &q->val[n->in[0]];
   if (!x->needs_grad) return;
-  const float *y = q->val[n->out].x, *gy = q->val[n->out].g;
-  const int64_t N = x->numel;
-  if (n->op == QOP_RELU) {
-    const float *xs = x->x;
-    float *gx = x->g;
-    for (int64_t i = 0; i < N; i++) gx[i] += xs[i] > 0.0f ? gy[i] : 0.0f;
-    return;
-  }
-#pragma omp parallel for schedule(static) if (N > 65536)
-  for (int64_t i = 0; i < N; i++) x->g[i] += gy[i] * dact(n, x->x[i], y[i]);
+  ew_t e = {.n = n, .x0 = x->x, .y = q->val[n->out].x, .gy = q->val[n->out].g, .o0 = x->g};
+  e.acc0 = cquant__qat_grad_acc(q, n->in[0]);
+  cquant__qat_par_range(x->numel, QAT_GRAIN, act_bwd_range, &e);
 }

@@ -83,7 +83,11 @@ static int quantize_layer(cquant_qat_t *q, cquant__graph_t *g, int ni, const cqu
   cquant_array_t qw;
   if (!scale) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory");
   if ((st = cquant_array_alloc(&qw, CQUANT_DT_S8, w->ndim, w->shape))) { free(scale); return st; }
-  const float *wf = w->data;
+  /* the weights the forward quantizes (W s_c with the simulated folding: eq. 19-20, computed as the
+   * forward computes them) rather than the clean-up's folded ones, which can differ in the last bit
+   * and then round to another step */
+  const qat_val_t *fin = &q->val[f->in[0]];
+  const float *wf = fin->numel == w->numel ? fin->x : w->data;
   for (int64_t c = 0; c < C; c++) {
     float s = q->val[f->in[1]].x[c];
     if (!f->fq->lsq) { /* STE: the scale of the exported (folded) weights, as the forward computes it */
@@ -92,8 +96,9 @@ static int quantize_layer(cquant_qat_t *q, cquant__graph_t *g, int ni, const cqu
       s = amax > 0 ? f->fq->ratio[c] * amax / f->fq->qmax : 1e-8f;
     }
     scale[c] = s;
+    const float inv = 1.0f / s; /* eq. 2 in the forward's arithmetic (fakequant.c) */
     for (int64_t i = 0; i < per; i++) {
-      float v = nearbyintf(wf[c * per + i] / s);
+      float v = nearbyintf(wf[c * per + i] * inv);
       v = v < f->fq->qmin ? f->fq->qmin : v > f->fq->qmax ? f->fq->qmax : v;
       ((int8_t *)qw.data)[c * per + i] = (int8_t)v;
     }
@@ -129,6 +134,13 @@ static int quantize_layer(cquant_qat_t *q, cquant__graph_t *g, int ni, const cqu
 }
 
 static int qdq_graph(cquant_qat_t *q, cquant__graph_t *g) {
+  /* the weights as the forward fake-quantizes them, from the trained values (the last forward ran
+   * before the last update) */
+  for (int i = 0; i < q->n_node; i++)
+    if (q->node[i].op == QOP_BNSCALE || q->node[i].op == QOP_CHMUL) {
+      const int st = cquant__qat_elem_fwd(q, &q->node[i]);
+      if (st) return st;
+    }
   int st = trained_graph(q, g);
   if (!st) st = cquant__pass_cleanup(g, NULL);
   if (st) return st;

@@ -10,6 +10,7 @@
  * trained parameters. Gradients: the clipped straight-through estimator (eq. 5) for x, the LSQ
  * gradient (eq. 6-8) scaled by 1 / sqrt(n Q) (eq. 9) for s and z. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "qat/qat_internal.h"
 
@@ -28,9 +29,11 @@ static inline float rnd(float v) { return (v + 12582912.0f) - 12582912.0f; }
 
 static inline float fq1(float x, float inv_s, float s, float zr, float qmin, float qmax) {
   float v = x * inv_s + zr;
-  v = v < qmin - 1.0f ? qmin - 1.0f : v > qmax + 1.0f ? qmax + 1.0f : v; /* in range for rnd (NaN stays NaN) */
+  v = v < qmin - 1.0f ? qmin - 1.0f : v; /* in range for rnd (NaN stays NaN) */
+  v = v > qmax + 1.0f ? qmax + 1.0f : v;
   v = rnd(v);
-  v = v < qmin ? qmin : v > qmax ? qmax : v;
+  v = v < qmin ? qmin : v;
+  v = v > qmax ? qmax : v;
   return (v - zr) * s;
 }
 
@@ -83,38 +86,75 @@ static void weight_bwd(cquant_qat_t *q, qat_node_t *n) {
   qat_val_t *wv = &q->val[n->in[0]], *sv = &q->val[n->in[1]];
   const int64_t C = f->C, per = wv->numel / C;
   const float *gy = q->val[n->out].g;
+  const int accw = wv->needs_grad ? cquant__qat_grad_acc(q, n->in[0]) : 0, accs = sv->needs_grad ? cquant__qat_grad_acc(q, n->in[1]) : 0;
+  const float lo = (float)f->qmin, hi = (float)f->qmax;
   for (int64_t c = 0; c < C; c++) {
     const float sc = sv->x[c], inv = 1.0f / sc;
-    if (!sv->needs_grad) { /* STE only: the clipped pass-through (eq. 5) */
-      const float lo = (float)f->qmin, hi = (float)f->qmax;
-      const float *w = wv->x + c * per, *g = gy + c * per;
-      float *gw = wv->g + c * per;
-      if (wv->needs_grad)
-        for (int64_t i = 0; i < per; i++) {
-          const float u = w[i] * inv;
-          gw[i] += u >= lo && u <= hi ? g[i] : 0.0f;
-        }
-      continue;
-    }
-    double gs = 0;
-    for (int64_t i = 0; i < per; i++) {
-      const int64_t k = c * per + i;
-      const float u = wv->x[k] * inv;
-      if (u < f->qmin) gs += (double)gy[k] * f->qmin;
-      else if (u > f->qmax) gs += (double)gy[k] * f->qmax;
-      else {
-        if (wv->needs_grad) wv->g[k] += gy[k];
-        gs += (double)gy[k] * (rnd(u) - u);
+    const float *w = wv->x + c * per, *g = gy + c * per;
+    float *gw = wv->needs_grad ? wv->g + c * per : NULL;
+    if (gw) /* the clipped pass-through (eq. 5) */
+      for (int64_t i = 0; i < per; i++) {
+        const float u = w[i] * inv;
+        gw[i] = (accw ? gw[i] : 0.0f) + (u >= lo && u <= hi ? g[i] : 0.0f);
       }
+    if (!sv->needs_grad) continue;
+    double gs = 0; /* eq. 6-7 */
+    for (int64_t i = 0; i < per; i++) {
+      const float u = w[i] * inv;
+      gs += (double)g[i] * (u < lo ? lo : u > hi ? hi : rnd(u) - u);
     }
-    if (sv->needs_grad) sv->g[c] += (float)(gs * f->grad_scale);
+    sv->g[c] = (accs ? sv->g[c] : 0.0f) + (float)(gs * f->grad_scale);
   }
 }
 
+/* The activations' loops: ranges of FQ_GRAIN elements (cquant__qat_par_range). */
+#define FQ_GRAIN 16384
+#define FQ_MAXPART 4096 /* LSQ's per-range sums (larger tensors use longer ranges) */
+
+typedef struct {
+  const float *x, *gy;
+  float *y, *gx;
+  float inv, s, zr, lo, hi;
+  int acc;
+  int64_t grain;
+  float *mn, *mx;       /* min/max per range */
+  double *ps, *pz;      /* LSQ sums per range (eq. 6-8) */
+} fq_job_t;
+
+static void minmax_range(void *c, int64_t i0, int64_t i1) {
+  const fq_job_t *j = c;
+  const float *restrict x = j->x;
+  float a[8], b[8]; /* lanes (NaN is skipped as the comparisons are false) */
+  for (int l = 0; l < 8; l++) a[l] = b[l] = x[i0];
+  int64_t i = i0;
+  for (; i + 8 <= i1; i += 8)
+    for (int l = 0; l < 8; l++) {
+      const float v = x[i + l];
+      a[l] = v < a[l] ? v : a[l], b[l] = v > b[l] ? v : b[l];
+    }
+  for (; i < i1; i++) a[0] = x[i] < a[0] ? x[i] : a[0], b[0] = x[i] > b[0] ? x[i] : b[0];
+  for (int l = 1; l < 8; l++) a[0] = a[l] < a[0] ? a[l] : a[0], b[0] = b[l] > b[0] ? b[l] : b[0];
+  j->mn[i0 / j->grain] = a[0], j->mx[i0 / j->grain] = b[0];
+}
+
 static void act_minmax(const float *x, int64_t n, double *lo, double *hi) {
-  float a = n ? x[0] : 0, b = a;
-  for (int64_t i = 1; i < n; i++) a = x[i] < a ? x[i] : a, b = x[i] > b ? x[i] : b;
+  if (!n) { *lo = *hi = 0; return; }
+  float mn[FQ_MAXPART], mx[FQ_MAXPART];
+  int64_t grain = FQ_GRAIN;
+  while ((n + grain - 1) / grain > FQ_MAXPART) grain *= 2;
+  fq_job_t j = {.x = x, .grain = grain, .mn = mn, .mx = mx};
+  cquant__qat_par_range(n, grain, minmax_range, &j);
+  float a = mn[0], b = mx[0];
+  for (int64_t k = 1; k < (n + grain - 1) / grain; k++) a = mn[k] < a ? mn[k] : a, b = mx[k] > b ? mx[k] : b;
   *lo = a, *hi = b;
+}
+
+static void fq_range(void *c, int64_t i0, int64_t i1) {
+  const fq_job_t *j = c;
+  const float *restrict x = j->x;
+  float *restrict y = j->y;
+  const float inv = j->inv, s = j->s, zr = j->zr, lo = j->lo, hi = j->hi;
+  for (int64_t i = i0; i < i1; i++) y[i] = fq1(x[i], inv, s, zr, lo, hi);
 }
 
 static int act_fwd(cquant_qat_t *q, qat_node_t *n, int training) {
@@ -144,9 +184,32 @@ static int act_fwd(cquant_qat_t *q, qat_node_t *n, int training) {
   const float *x = xv->x;
   float *y = q->val[n->out].x;
   const int64_t total = xv->numel;
-#pragma omp parallel for schedule(static) if (total > 65536)
-  for (int64_t i = 0; i < total; i++) y[i] = fq1(x[i], inv, sc, zr, (float)f->qmin, (float)f->qmax);
+  fq_job_t j = {.x = x, .y = y, .inv = inv, .s = sc, .zr = zr, .lo = (float)f->qmin, .hi = (float)f->qmax};
+  cquant__qat_par_range(total, FQ_GRAIN, fq_range, &j);
   return 0;
+}
+
+static void ste_bwd_range(void *c, int64_t i0, int64_t i1) { /* the clipped pass-through (eq. 5) */
+  const fq_job_t *j = c;
+  const float *restrict x = j->x, *restrict gy = j->gy;
+  float *restrict gx = j->gx;
+  const float inv = j->inv, zr = j->zr, lo = j->lo, hi = j->hi;
+  QAT_PUT(j->acc, gx, i0, i1, qat_pass((x[i] * inv + zr >= lo) & (x[i] * inv + zr <= hi), gy[i]));
+}
+
+static void lsq_bwd_range(void *c, int64_t i0, int64_t i1) { /* eq. 5 and the sums of eq. 6-8 */
+  const fq_job_t *j = c;
+  const float *restrict x = j->x, *restrict gy = j->gy;
+  float *restrict gx = j->gx;
+  const float inv = j->inv, zr = j->zr, lo = j->lo, hi = j->hi, s = j->s;
+  if (gx) QAT_PUT(j->acc, gx, i0, i1, qat_pass((x[i] * inv + zr >= lo) & (x[i] * inv + zr <= hi), gy[i]));
+  double gs = 0, gz = 0;
+  for (int64_t i = i0; i < i1; i++) {
+    const float u = x[i] * inv + zr, d = gy[i];
+    gs += (double)d * (u < lo ? lo - zr : u > hi ? hi - zr : rnd(u) - u);
+    if (!(u >= lo && u <= hi)) gz -= (double)d * s;
+  }
+  j->ps[i0 / j->grain] = gs, j->pz[i0 / j->grain] = gz;
 }
 
 static void act_bwd(cquant_qat_t *q, qat_node_t *n) {
@@ -154,30 +217,22 @@ static void act_bwd(cquant_qat_t *q, qat_node_t *n) {
   qat_val_t *xv = &q->val[n->in[0]], *sv = &q->val[n->in[1]], *zv = &q->val[n->in[2]];
   float zr = nearbyintf(zv->x[0]);
   zr = zr < f->qmin ? (float)f->qmin : zr > f->qmax ? (float)f->qmax : zr;
-  const float sc = sv->x[0], inv = 1.0f / sc;
-  const float *gy = q->val[n->out].g, *x = xv->x;
-  if (!sv->needs_grad && !zv->needs_grad) { /* STE only */
-    const float lo = (float)f->qmin, hi = (float)f->qmax;
-    float *gx = xv->g;
-    if (xv->needs_grad)
-      for (int64_t i = 0; i < xv->numel; i++) {
-        const float u = x[i] * inv + zr;
-        gx[i] += u >= lo && u <= hi ? gy[i] : 0.0f;
-      }
+  const int64_t total = xv->numel;
+  fq_job_t j = {.x = xv->x, .gy = q->val[n->out].g, .gx = xv->needs_grad ? xv->g : NULL, .s = sv->x[0], .inv = 1.0f / sv->x[0], .zr = zr,
+                .lo = (float)f->qmin, .hi = (float)f->qmax};
+  j.acc = j.gx ? cquant__qat_grad_acc(q, n->in[0]) : 0;
+  if (!sv->needs_grad && !zv->needs_grad) {
+    if (j.gx) cquant__qat_par_range(total, FQ_GRAIN, ste_bwd_range, &j);
     return;
   }
-  double gs = 0, gz = 0;
-  for (int64_t i = 0; i < xv->numel; i++) {
-    const float u = x[i] * inv + zr;
-    if (u < f->qmin) gs += (double)gy[i] * (f->qmin - zr), gz -= (double)gy[i] * sc;
-    else if (u > f->qmax) gs += (double)gy[i] * (f->qmax - zr), gz -= (double)gy[i] * sc;
-    else {
-      if (xv->needs_grad) xv->g[i] += gy[i];
-      gs += (double)gy[i] * (rnd(u) - u);
-    }
-  }
-  if (sv->needs_grad) sv->g[0] += (float)(gs * f->grad_scale);
-  if (zv->needs_grad) zv->g[0] += (float)(gz * f->grad_scale);
+  double ps[FQ_MAXPART], pz[FQ_MAXPART];
+  j.grain = FQ_GRAIN, j.ps = ps, j.pz = pz;
+  while ((total + j.grain - 1) / j.grain > FQ_MAXPART) j.grain *= 2;
+  cquant__qat_par_range(total, j.grain, lsq_bwd_range, &j);
+  double gs = 0, gz = 0; /* the ranges' sums in order: the same on any number of threads */
+  for (int64_t k = 0; k < (total + j.grain - 1) / j.grain; k++) gs += ps[k], gz += pz[k];
+  if (sv->needs_grad) sv->g[0] = (cquant__qat_grad_acc(q, n->in[1]) ? sv->g[0] : 0.0f) + (float)(gs * f->grad_scale);
+  if (zv->needs_grad) zv->g[0] = (cquant__qat_grad_acc(q, n->in[2]) ? zv->g[0] : 0.0f) + (float)(gz * f->grad_scale);
 }
 
 int cquant__qat_fq_fwd(cquant_qat_t *q, qat_node_t *n, int training) { return n->fq->weight ? weight_fwd(q, n) : act_fwd(q, n, training); }
@@ -185,4 +240,20 @@ int cquant__qat_fq_fwd(cquant_qat_t *q, qat_node_t *n, int training) { return n-
 void cquant__qat_fq_bwd(cquant_qat_t *q, qat_node_t *n) {
   if (n->fq->weight) weight_bwd(q, n);
   else act_bwd(q, n);
+}
+
+const float *cquant__qat_bias_q(cquant_qat_t *q, qat_node_t *n, const float *b, int64_t C) {
+  if (n->bq_wfq < 0 || !q->opt.weight_bits || !q->opt.act_bits) return b;
+  const qat_val_t *sw = &q->val[q->node[n->bq_wfq].in[1]];
+  if (sw->numel != C) return b;
+  if (C > n->bqcap) {
+    free(n->bq), free(n->bqi);
+    n->bq = malloc(sizeof(float) * (size_t)(2 * C)), n->bqi = malloc(sizeof(int32_t) * (size_t)C);
+    n->bqcap = n->bq && n->bqi ? C : 0;
+    if (!n->bqcap) return NULL;
+  }
+  /* the same call as the export (src/qat/export.c): q = round(b / (s_x s_w)) saturated to int32 */
+  cquant__bias_quantize(b, C, q->val[n->bq_sx].x[0], sw->x, C, n->bqi, n->bq + C);
+  for (int64_t c = 0; c < C; c++) n->bq[c] = (float)n->bqi[c] * n->bq[C + c];
+  return n->bq;
 }

@@ -22,6 +22,48 @@ static int axis_of(const qat_node_t *n, int rank, int *a) {
   return 0;
 }
 
+/* BatchNormalization: one unit per range of channels; each channel's sums over the images in
+ * order (qat_sum's fixed lanes): the same result on any number of threads. */
+typedef struct {
+  const qat_node_t *n;
+  int64_t N, C, S;
+  const float *x, *gamma, *beta, *gy;
+  float *rm, *rv, *y, *buf, *gg, *gb, *gx;
+  const float *delta; /* running statistics with a simulated int32 bias: its rounding, per channel */
+  int accg, accb, accx;
+} bn_job_t;
+
+static void bn_fwd_channels(void *c, int64_t c0, int64_t c1) {
+  const bn_job_t *j = c;
+  const qat_node_t *n = j->n;
+  const int64_t N = j->N, C = j->C, S = j->S, M = N * S;
+  for (int64_t ch = c0; ch < c1; ch++) {
+    double mu, var;
+    if (n->training_bn) {
+      /* one pass over x - x0 (x0 the channel's first value: no cancellation when the mean is
+         large against the spread), in double */
+      const double x0 = j->x[ch * S];
+      double s1 = 0, s2 = 0;
+      for (int64_t i = 0; i < N; i++) qat_sum_sq(j->x + (i * C + ch) * S, S, x0, &s1, &s2);
+      mu = x0 + s1 / (double)M;
+      s2 -= s1 * s1 / (double)M; /* sum (x - mu)^2 */
+      if (s2 < 0) s2 = 0;
+      var = s2 / (double)M;
+      j->rm[ch] = (float)(j->rm[ch] * n->momentum + mu * (1.0 - n->momentum));
+      j->rv[ch] = (float)(j->rv[ch] * n->momentum + (M > 1 ? s2 / (double)(M - 1) : var) * (1.0 - n->momentum));
+    } else {
+      mu = j->rm[ch], var = j->rv[ch];
+    }
+    const float inv = (float)(1.0 / sqrt(var + n->eps)), m = (float)mu, ga = j->gamma[ch], be = j->beta[ch] + (j->delta ? j->delta[ch] : 0.0f);
+    j->buf[ch] = m, j->buf[C + ch] = inv;
+    for (int64_t i = 0; i < N; i++) {
+      const float *restrict xr = j->x + (i * C + ch) * S;
+      float *restrict yr = j->y + (i * C + ch) * S;
+      for (int64_t k = 0; k < S; k++) yr[k] = (xr[k] - m) * inv * ga + be;
+    }
+  }
+}
+
 static int bn_fwd(cquant_qat_t *q, qat_node_t *n) {
   const qat_val_t *xv = &q->val[n->in[0]];
   int st;
@@ -32,69 +74,63 @@ static int bn_fwd(cquant_qat_t *q, qat_node_t *n) {
   if ((st = cquant__qat_resize(q, n->out, xv->ndim, xv->shape))) return st;
   float *buf = node_buf(n, 2 * C);
   if (!buf) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory");
-  const float *x = xv->x, *gamma = q->val[n->in[1]].x, *beta = q->val[n->in[2]].x;
-  float *rm = q->val[n->in[3]].x, *rv = q->val[n->in[4]].x, *y = q->val[n->out].x;
-  const int64_t M = N * S;
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < C; c++) {
-    double mu, var;
-    if (n->training_bn) {
-      double s = 0, s2 = 0;
-      for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j < S; j++) s += x[(i * C + c) * S + j];
-      mu = s / (double)M;
-      for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j < S; j++) {
-          const double d = x[(i * C + c) * S + j] - mu;
-          s2 += d * d;
-        }
-      var = s2 / (double)M;
-      rm[c] = (float)(rm[c] * n->momentum + mu * (1.0 - n->momentum));
-      rv[c] = (float)(rv[c] * n->momentum + (M > 1 ? s2 / (double)(M - 1) : var) * (1.0 - n->momentum));
-    } else {
-      mu = rm[c], var = rv[c];
+  bn_job_t j = {.n = n, .N = N, .C = C, .S = S, .x = xv->x, .gamma = q->val[n->in[1]].x, .beta = q->val[n->in[2]].x, .rm = q->val[n->in[3]].x,
+                .rv = q->val[n->in[4]].x, .y = q->val[n->out].x, .buf = buf};
+  if (!n->training_bn && n->bq_wfq >= 0) {
+    /* the folded layer's bias (the clean-up's arithmetic, src/graph/fold_batchnorm.c) and its int32
+     * form in the exported file: the difference is added to the shift */
+    float *bf = malloc(sizeof(float) * (size_t)(2 * C));
+    if (!bf) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory");
+    const float *b0 = n->bq_bias >= 0 ? q->val[n->bq_bias].x : NULL;
+    for (int64_t c = 0; c < C; c++) {
+      const double k = (double)j.gamma[c] / sqrt((double)j.rv[c] + (double)n->eps);
+      bf[c] = (float)(((b0 ? b0[c] : 0.0) - j.rm[c]) * k + j.beta[c]);
     }
-    const float inv = (float)(1.0 / sqrt(var + n->eps)), m = (float)mu;
-    buf[c] = m, buf[C + c] = inv;
-    for (int64_t i = 0; i < N; i++)
-      for (int64_t j = 0; j < S; j++) {
-        const int64_t k = (i * C + c) * S + j;
-        y[k] = (x[k] - m) * inv * gamma[c] + beta[c];
-      }
+    const float *bq = cquant__qat_bias_q(q, n, bf, C);
+    if (!bq) { free(bf); return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory"); }
+    for (int64_t c = 0; c < C; c++) bf[C + c] = bq[c] - bf[c];
+    j.delta = bf + C;
+    cquant__qat_par_range(C, qat_grain(N * S), bn_fwd_channels, &j);
+    free(bf);
+    return 0;
   }
+  cquant__qat_par_range(C, qat_grain(N * S), bn_fwd_channels, &j);
   return 0;
+}
+
+static void bn_bwd_channels(void *c, int64_t c0, int64_t c1) {
+  const bn_job_t *j = c;
+  const qat_node_t *n = j->n;
+  const int64_t N = j->N, C = j->C, S = j->S, M = N * S;
+  for (int64_t ch = c0; ch < c1; ch++) {
+    const float m = j->buf[ch], inv = j->buf[C + ch];
+    double sdy = 0, sdyx = 0;
+    for (int64_t i = 0; i < N; i++) {
+      qat_sum_dotc(j->x + (i * C + ch) * S, j->gy + (i * C + ch) * S, S, m, &sdy, &sdyx);
+    }
+    sdyx *= inv; /* sum dy (x - m) inv */
+    if (j->gg) j->gg[ch] = (j->accg ? j->gg[ch] : 0.0f) + (float)sdyx;
+    if (j->gb) j->gb[ch] = (j->accb ? j->gb[ch] : 0.0f) + (float)sdy;
+    if (!j->gx) continue;
+    const float k0 = j->gamma[ch] * inv;
+    const float a = n->training_bn ? (float)(sdy / (double)M) : 0.0f, b = n->training_bn ? (float)(sdyx / (double)M) : 0.0f;
+    for (int64_t im = 0; im < N; im++) {
+      const float *restrict xr = j->x + (im * C + ch) * S, *restrict gr = j->gy + (im * C + ch) * S;
+      float *restrict gx = j->gx + (im * C + ch) * S;
+      if (!n->training_bn) QAT_PUT(j->accx, gx, 0, S, gr[i] * k0);
+      else QAT_PUT(j->accx, gx, 0, S, k0 * (gr[i] - a - (xr[i] - m) * inv * b));
+    }
+  }
 }
 
 static void bn_bwd(cquant_qat_t *q, qat_node_t *n) {
   qat_val_t *xv = &q->val[n->in[0]], *gv = &q->val[n->in[1]], *bv = &q->val[n->in[2]];
-  const int64_t N = xv->shape[0], C = xv->shape[1], S = xv->numel / (N * C > 0 ? N * C : 1), M = N * S;
-  const float *x = xv->x, *gy = q->val[n->out].g, *gamma = gv->x, *buf = n->buf;
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < C; c++) {
-    const float m = buf[c], inv = buf[C + c];
-    double sdy = 0, sdyx = 0;
-    for (int64_t i = 0; i < N; i++)
-      for (int64_t j = 0; j < S; j++) {
-        const int64_t k = (i * C + c) * S + j;
-        sdy += gy[k];
-        sdyx += gy[k] * (x[k] - m) * inv;
-      }
-    if (gv->needs_grad) gv->g[c] += (float)sdyx;
-    if (bv->needs_grad) bv->g[c] += (float)sdy;
-    if (!xv->needs_grad) continue;
-    const float k0 = gamma[c] * inv;
-    if (!n->training_bn) {
-      for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j < S; j++) xv->g[(i * C + c) * S + j] += gy[(i * C + c) * S + j] * k0;
-      continue;
-    }
-    const float a = (float)(sdy / (double)M), b = (float)(sdyx / (double)M);
-    for (int64_t i = 0; i < N; i++)
-      for (int64_t j = 0; j < S; j++) {
-        const int64_t k = (i * C + c) * S + j;
-        xv->g[k] += k0 * (gy[k] - a - (x[k] - m) * inv * b);
-      }
-  }
+  const int64_t N = xv->shape[0], C = xv->shape[1], S = xv->numel / (N * C > 0 ? N * C : 1);
+  bn_job_t j = {.n = n, .N = N, .C = C, .S = S, .x = xv->x, .gamma = gv->x, .gy = q->val[n->out].g, .buf = n->buf,
+                .gg = gv->needs_grad ? gv->g : NULL, .gb = bv->needs_grad ? bv->g : NULL, .gx = xv->needs_grad ? xv->g : NULL};
+  j.accg = j.gg ? cquant__qat_grad_acc(q, n->in[1]) : 0, j.accb = j.gb ? cquant__qat_grad_acc(q, n->in[2]) : 0;
+  j.accx = j.gx ? cquant__qat_grad_acc(q, n->in[0]) : 0;
+  cquant__qat_par_range(C, qat_grain(N * S), bn_bwd_channels, &j);
 }
 
 static int ln_fwd(cquant_qat_t *q, qat_node_t *n) {
@@ -129,6 +165,9 @@ static void ln_bwd(cquant_qat_t *q, qat_node_t *n) {
   int64_t R = 1, D = 1;
   for (int i = 0; i < xv->ndim; i++) { if (i < ax) R *= xv->shape[i]; else D *= xv->shape[i]; }
   const float *x = xv->x, *gy = q->val[n->out].g;
+  if (xv->needs_grad) cquant__qat_grad_zeroed(q, n->in[0]);
+  if (sv->needs_grad) cquant__qat_grad_zeroed(q, n->in[1]);
+  if (bv && bv->needs_grad) cquant__qat_grad_zeroed(q, n->in[2]);
   for (int64_t r = 0; r < R; r++) {
     const float m = n->buf[r], inv = n->buf[R + r];
     double a = 0, b = 0;
@@ -181,6 +220,7 @@ static void softmax_bwd(cquant_qat_t *q, qat_node_t *n) {
   int64_t O, L, I;
   softmax_dims(xv, ax, &O, &L, &I);
   const float *y = q->val[n->out].x, *gy = q->val[n->out].g;
+  cquant__qat_grad_zeroed(q, n->in[0]);
   for (int64_t o = 0; o < O; o++)
     for (int64_t i = 0; i < I; i++) {
       const int64_t b = o * L * I + i;

@@ -26,6 +26,7 @@ typedef struct {
   int is_init;         /* float initializer (x points to the session's own copy) */
   int param;           /* index into q->params, -1 if not trained */
   int needs_grad;
+  int gset;            /* the gradient has been written this step (see cquant__qat_grad_acc) */
 } qat_val_t;
 
 enum {
@@ -74,6 +75,14 @@ typedef struct {
   int32_t *idx;        /* MaxPool argmax */
   int64_t idxcap;
   qat_fq_t *fq;
+  /* The exported layer's int32 bias (docs/quantization.md eq. 28), simulated so that the forward
+   * computes what the QDQ file does: the weights' fake-quant node, the value holding the input's
+   * activation scale, the float bias value (-1: none); on a Conv or Gemm without BatchNorm, and on
+   * the BatchNormalization folded into a Conv (applied while it uses its running statistics). */
+  int bq_wfq, bq_sx, bq_bias;
+  float *bq;           /* 2 C floats: the simulated biases (or the BatchNorm's shift) and scales */
+  int32_t *bqi;
+  int64_t bqcap;
 } qat_node_t;
 
 typedef struct {
@@ -117,6 +126,95 @@ int cquant__qat_resize(cquant_qat_t *q, int v, int ndim, const int64_t *shape);
 int cquant__qat_forward(cquant_qat_t *q, int training);
 int cquant__qat_backward(cquant_qat_t *q);
 float *cquant__qat_scratch(cquant_qat_t *q, int64_t n);
+/* Gradients are not cleared before the backward pass: the first node that contributes to a value's
+ * gradient writes it, the others add (docs/qat.md eq. 1). cquant__qat_grad_acc, called by a kernel
+ * about to contribute to the gradient of value v: 0 when it is the first contribution this step
+ * (the kernel must then write every element: the buffer holds stale values), 1 when it must add.
+ * cquant__qat_grad_zeroed: zeroes the buffer on the first contribution, for kernels that scatter
+ * into it or write part of it. */
+int cquant__qat_grad_acc(cquant_qat_t *q, int v);
+void cquant__qat_grad_zeroed(cquant_qat_t *q, int v);
+
+/* Parallel loops run on cquant's work-sharing pool (src/exec/ops/conv_par.c), not OpenMP: the
+ * caller takes units itself and waits only for units a helper has claimed, so that a helper the
+ * scheduler runs late (a busy machine) does not hold up every operator, and idle helpers sleep
+ * instead of spinning. Results never depend on which thread ran a unit: units write disjoint
+ * outputs, and sums are per unit or per channel, combined in a fixed order.
+ * cquant__qat_par: fn(ctx, u, worker) for u < units on the session's threads (worker < threads
+ * indexes per-thread scratch). cquant__qat_par_range: fn(ctx, i0, i1) over 0..n-1 in ranges of
+ * `grain` (one call on the caller's thread when n <= grain). */
+typedef void (*qat_unit_fn)(void *ctx, int64_t unit, int worker);
+typedef void (*qat_range_fn)(void *ctx, int64_t i0, int64_t i1);
+void cquant__qat_par(int64_t units, qat_unit_fn fn, void *ctx);
+void cquant__qat_par_range(int64_t n, int64_t grain, qat_range_fn fn, void *ctx);
+int cquant__qat_nthreads(void);
+
+/* Elementwise loops split into ranges of this many elements (smaller tensors stay on one thread:
+ * the work is memory-bound and a parallel region costs more than it saves). */
+#define QAT_GRAIN 16384
+/* units (planes, channels) of `work` elements each per range */
+static inline int64_t qat_grain(int64_t work) { return QAT_GRAIN / (work > 0 ? work : 1) + 1; }
+
+/* v where c holds, else 0; both are evaluated (a call's arguments are), so that the compiler can
+ * turn the choice into a vector select: a load or comparison under a condition (a ?: operand, the
+ * right side of &&) keeps the loop scalar. Conditions combine with & for the same reason. */
+static inline float qat_pass(int c, float v) { return c ? v : 0.0f; }
+
+/* dst[i] = EXPR (the first contribution to a gradient) or dst[i] += EXPR for i in i0..i1-1; EXPR
+ * reads loaded values only (no loads under a condition), so that the loops vectorize. */
+#define QAT_PUT(acc, dst, i0, i1, EXPR)                      \
+  do {                                                       \
+    if (acc)                                                 \
+      for (int64_t i = (i0); i < (i1); i++) (dst)[i] += (EXPR); \
+    else                                                     \
+      for (int64_t i = (i0); i < (i1); i++) (dst)[i] = (EXPR);  \
+  } while (0)
+
+/* Sums in a fixed order that does not depend on the thread count: 8 double lanes over the
+ * elements (element j into lane j % 8, which the compiler vectorizes), the lanes added in order.
+ * qat_sum: x; qat_dot: x * y; qat_dotc: y * (x - m); qat_sumsq: (x - m)^2. */
+#define QAT_LANES(n, TERM)                                          \
+  double acc_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                        \
+  int64_t j_ = 0;                                                   \
+  for (; j_ + 8 <= (n); j_ += 8)                                    \
+    for (int l_ = 0; l_ < 8; l_++) {                                \
+      const int64_t j = j_ + l_;                                    \
+      acc_[l_] += (TERM);                                           \
+    }                                                               \
+  for (; j_ < (n); j_++) {                                          \
+    const int64_t j = j_;                                           \
+    acc_[j_ & 7] += (TERM);                                         \
+  }                                                                 \
+  return ((acc_[0] + acc_[1]) + (acc_[2] + acc_[3])) + ((acc_[4] + acc_[5]) + (acc_[6] + acc_[7]))
+
+static inline double qat_sum(const float *x, int64_t n) { QAT_LANES(n, (double)x[j]); }
+static inline double qat_dot(const float *x, const float *y, int64_t n) { QAT_LANES(n, (double)x[j] * (double)y[j]); }
+static inline double qat_dotc(const float *x, const float *y, int64_t n, double m) { QAT_LANES(n, (double)y[j] * ((double)x[j] - m)); }
+/* sum y and sum y (x - m) in one pass */
+static inline void qat_sum_dotc(const float *x, const float *y, int64_t n, double m, double *sy, double *syx) {
+  double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4)
+    for (int l = 0; l < 4; l++) a[l] += (double)y[j + l], b[l] += (double)y[j + l] * ((double)x[j + l] - m);
+  for (; j < n; j++) a[j & 3] += (double)y[j], b[j & 3] += (double)y[j] * ((double)x[j] - m);
+  *sy += (a[0] + a[1]) + (a[2] + a[3]), *syx += (b[0] + b[1]) + (b[2] + b[3]);
+}
+/* sum (x - m) and sum (x - m)^2 in one pass */
+static inline void qat_sum_sq(const float *x, int64_t n, double m, double *s1, double *s2) {
+  double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4)
+    for (int l = 0; l < 4; l++) {
+      const double d = (double)x[j + l] - m;
+      a[l] += d, b[l] += d * d;
+    }
+  for (; j < n; j++) {
+    const double d = (double)x[j] - m;
+    a[j & 3] += d, b[j & 3] += d * d;
+  }
+  *s1 += (a[0] + a[1]) + (a[2] + a[3]), *s2 += (b[0] + b[1]) + (b[2] + b[3]);
+}
+static inline double qat_sumsq(const float *x, int64_t n, double m) { QAT_LANES(n, ((double)x[j] - m) * ((double)x[j] - m)); }
 
 /* kernels: forward returns a status (shape errors name the node); backward cannot fail */
 int cquant__qat_conv_fwd(cquant_qat_t *q, qat_node_t *n);
@@ -133,6 +231,11 @@ int cquant__qat_shape_fwd(cquant_qat_t *q, qat_node_t *n);
 void cquant__qat_shape_bwd(cquant_qat_t *q, qat_node_t *n);
 int cquant__qat_fq_fwd(cquant_qat_t *q, qat_node_t *n, int training);
 void cquant__qat_fq_bwd(cquant_qat_t *q, qat_node_t *n);
+
+/* src/qat/fakequant.c: the biases the exported file holds (eq. 28 of docs/quantization.md) for
+ * node n's float biases b (C of them; for a folded BatchNorm: its folded bias), or b itself when n
+ * has no simulated bias; NULL when out of memory. */
+const float *cquant__qat_bias_q(cquant_qat_t *q, qat_node_t *n, const float *b, int64_t C);
 
 /* src/qat/fakequant.c: the scale and offset of an activation range (docs/qat.md eq. 3) */
 void cquant__qat_range_qparams(double lo, double hi, int qmax, float *s, float *z);

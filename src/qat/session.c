@@ -32,7 +32,7 @@ void cquant_qat_free(cquant_qat_t *q) {
   if (!q) return;
   for (int i = 0; i < q->n_val; i++) free(q->val[i].x), free(q->val[i].g);
   for (int i = 0; i < q->n_node; i++) {
-    free(q->node[i].buf), free(q->node[i].idx);
+    free(q->node[i].buf), free(q->node[i].idx), free(q->node[i].bq), free(q->node[i].bqi);
     if (q->node[i].fq) free(q->node[i].fq->ratio), free(q->node[i].fq);
   }
   for (int i = 0; i < q->n_par; i++) free(q->par[i].m), free(q->par[i].v);

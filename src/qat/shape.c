@@ -116,11 +116,16 @@ void cquant__qat_shape_bwd(cquant_qat_t *q, qat_node_t *n) {
   const float *gy = yv->g;
   switch (n->op) {
     case QOP_IDENTITY: case QOP_FLATTEN: case QOP_RESHAPE:
-      if (x->needs_grad)
-        for (int64_t k = 0; k < x->numel; k++) x->g[k] += gy[k];
+      if (x->needs_grad) {
+        if (cquant__qat_grad_acc(q, n->in[0]))
+          for (int64_t k = 0; k < x->numel; k++) x->g[k] += gy[k];
+        else
+          memcpy(x->g, gy, sizeof(float) * (size_t)x->numel);
+      }
       return;
     case QOP_TRANSPOSE: {
       if (!x->needs_grad) return;
+      cquant__qat_grad_zeroed(q, n->in[0]);
       int64_t perm[QAT_MAXD], xs[QAT_MAXD], idx[QAT_MAXD] = {0}, off = 0;
       perm_of(n, x->ndim, perm);
       transpose_strides(x, perm, xs);
@@ -143,6 +148,7 @@ void cquant__qat_shape_bwd(cquant_qat_t *q, qat_node_t *n) {
       for (int k = 0; k < n->n_in; k++) {
         qat_val_t *v = &q->val[n->in[k]];
         const int64_t L = v->shape[ax] * inner;
+        if (v->needs_grad) cquant__qat_grad_zeroed(q, n->in[k]);
         if (v->needs_grad)
           for (int64_t o = 0; o < outer; o++)
             for (int64_t j = 0; j < L; j++) v->g[o * L + j] += gy[o * yv->shape[ax] * inner + at + j];

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "exec/ops/conv_par.h"
 #include "qat/qat_internal.h"
 
 char *cquant__qat_str(cquant_qat_t *q, const char *fmt, ...) {
@@ -40,6 +41,37 @@ int cquant__qat_resize(cquant_qat_t *q, int vi, int ndim, const int64_t *shape) 
     v->x = x, v->cap = n;
   }
   return 0;
+}
+
+int cquant__qat_nthreads(void) { return cquant_get_num_threads(); }
+
+void cquant__qat_par(int64_t units, qat_unit_fn fn, void *ctx) {
+  if (units <= 0) return;
+  cquant__par_run(units > 1 ? cquant_get_num_threads() : 1, units, fn, ctx);
+}
+
+typedef struct {
+  int64_t n, grain;
+  qat_range_fn fn;
+  void *ctx;
+} range_job_t;
+
+static void range_unit(void *c, int64_t u, int worker) {
+  const range_job_t *j = c;
+  (void)worker;
+  const int64_t i0 = u * j->grain, i1 = i0 + j->grain < j->n ? i0 + j->grain : j->n;
+  j->fn(j->ctx, i0, i1);
+}
+
+void cquant__qat_par_range(int64_t n, int64_t grain, qat_range_fn fn, void *ctx) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  if (n <= grain) {
+    fn(ctx, 0, n);
+    return;
+  }
+  range_job_t j = {n, grain, fn, ctx};
+  cquant__qat_par((n + grain - 1) / grain, range_unit, &j);
 }
 
 float *cquant__qat_scratch(cquant_qat_t *q, int64_t n) {
@@ -87,8 +119,23 @@ int cquant__qat_forward(cquant_qat_t *q, int training) {
   return 0;
 }
 
-/* Gradients of every value that needs one: zeroed (sized like the value), then the nodes in
- * reverse. The output's gradient is set by the loss before this runs (q->val[q->output].g). */
+int cquant__qat_grad_acc(cquant_qat_t *q, int vi) {
+  qat_val_t *v = &q->val[vi];
+  if (v->gset) return 1;
+  v->gset = 1;
+  return 0;
+}
+
+void cquant__qat_grad_zeroed(cquant_qat_t *q, int vi) {
+  qat_val_t *v = &q->val[vi];
+  if (v->gset) return;
+  v->gset = 1;
+  memset(v->g, 0, sizeof(float) * (size_t)v->numel);
+}
+
+/* Gradients of every value that needs one, sized like the value, then the nodes in reverse; each
+ * gradient is written by its first contributor and added to by the others (cquant__qat_grad_acc).
+ * The output's gradient is set by the loss before this runs (q->val[q->output].g). */
 int cquant__qat_backward(cquant_qat_t *q) {
   for (int i = 0; i < q->n_node; i++) {
     qat_node_t *n = &q->node[i];
@@ -101,12 +148,18 @@ int cquant__qat_backward(cquant_qat_t *q) {
         if (!v->g) { v->gcap = 0; return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory"); }
         v->gcap = v->numel;
       }
-      memset(v->g, 0, sizeof(float) * (size_t)v->numel);
+      v->gset = 0;
     }
   }
+  q->val[q->output].gset = 1;
   for (int i = q->n_node - 1; i >= 0; i--) {
     qat_node_t *n = &q->node[i];
-    if (q->val[n->out].needs_grad && q->val[n->out].g) bwd(q, n);
+    qat_val_t *y = &q->val[n->out];
+    if (!y->needs_grad || !y->g) continue;
+    cquant__qat_grad_zeroed(q, n->out); /* a value no node read: no gradient */
+    bwd(q, n);
   }
+  for (int p = 0; p < q->n_par; p++) /* parameters no node reached */
+    if (q->val[q->par[p].val].g) cquant__qat_grad_zeroed(q, q->par[p].val);
   return 0;
 }
