@@ -143,6 +143,14 @@ void cquant__requant_f(const int32_t *acc, int64_t n, float m, int32_t z, cquant
   cquant__epilogue_row(&e, acc, n, y);
 }
 
+/* The requantization multipliers (ratios of scales, each finite and > 0) must be finite too: a
+ * product or quotient that overflows would turn a zero accumulator into NaN in the epilogue. */
+static int finite_mult(const Onnx__NodeProto *node, const float *m, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(m[i])) return cquant__node_error(node, CQUANT_STATUS_INVALID_ARGUMENT, "the scales' ratio %g (the requantization multiplier) is not finite", m[i]);
+  return CQUANT_STATUS_OK;
+}
+
 /* A scalar float scale and a scalar zero-point of a given type, for the QLinear outputs. */
 int cquant__scalar_qp(const Onnx__NodeProto *node, const cquant_array_t *s, const cquant_array_t *z, const char *what, float *sv,
                      int32_t *zv, cquant_dtype_t *zdt) {
@@ -172,6 +180,7 @@ int cquant__op_qlinear_matmul(cquant__opctx_t *ctx, const Onnx__NodeProto *node,
   mm_t p;
   if ((st = matmul_s32(node, in[0], in[3], in[2], in[5], &acc, &p))) return st;
   const float m = sa * sb / sy;
+  if ((st = finite_mult(node, &m, 1))) { cquant_array_free(&acc); return st; }
   if (!(st = cquant_array_alloc(&out[0], ydt, acc.ndim, acc.shape))) cquant__requant_f(acc.data, acc.numel, m, zy, ydt, out[0].data);
   cquant_array_free(&acc);
   return st;
@@ -318,6 +327,7 @@ int cquant__op_qlinear_conv(cquant__opctx_t *ctx, const Onnx__NodeProto *node, c
   float *mult = malloc(sizeof(float) * (size_t)(p.m ? p.m : 1));
   if (!mult) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
   for (int64_t m = 0; m < p.m; m++) mult[m] = sx * sw[nsw == 1 ? 0 : m] / sy;
+  if ((st = finite_mult(node, mult, p.m))) { free(mult); return st; }
   cquant_epilogue_t e;
   memset(&e, 0, sizeof e);
   e.kind = CQUANT_EPI_REQUANT_F;
@@ -397,6 +407,9 @@ int cquant__op_qgemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cq
       mult[n] = alpha * sa * sb[nsb == 1 ? 0 : n] / (ydt == CQUANT_DT_F32 ? 1.0f : sy);
       if (bias) bias[n] = ((const int32_t *)c->data)[c->numel == 1 ? 0 : n];
     }
+    if (ydt != CQUANT_DT_F32 && (st = finite_mult(node, mult, N))) cquant_array_free(&out[0]);
+  }
+  if (!st) {
     cquant_epilogue_t e;
     memset(&e, 0, sizeof e);
     e.bias = bias;
@@ -478,6 +491,7 @@ int cquant__op_qlinear_gap(cquant__opctx_t *ctx, const Onnx__NodeProto *node, co
   if ((st = cquant_array_alloc(&out[0], x->dtype, x->ndim, shape))) return st;
   const int sg = x->dtype == CQUANT_DT_S8;
   const float m = sx / (sy * (float)plane);
+  if ((st = finite_mult(node, &m, 1))) { cquant_array_free(&out[0]); return st; }
   const int64_t planes = x->shape[0] * C;
   int32_t *acc = malloc(sizeof(int32_t) * (size_t)(planes ? planes : 1));
   if (!acc) { cquant_array_free(&out[0]); return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory"); }
