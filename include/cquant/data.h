@@ -108,6 +108,11 @@ const char *cquant_data_name(const cquant_data_t *d);
  * shape (symbolic dimensions match anything), or both element types when x's differs from the one
  * the input declares (int32 token ids for an int64 input, say). */
 int cquant_data_check_shape(const cquant_onnx_model_t *m, const cquant_array_t *x, const char *what);
+/* The batch x as model input `in` takes it: a shallow view of x (same data) without its leading axis
+ * when the model declares that input with one axis less and the batch holds one sample (detection
+ * exports take a single C x H x W image), else x itself. cquant_data_check_shape and the PTQ and
+ * evaluation runs apply it. */
+int cquant_data_fit(const cquant_onnx_model_t *m, int in, const cquant_array_t *x, cquant_array_t *view);
 /* The current batch of every input against the model (after a cquant_data_next that gave 1): each
  * name must be a model input, with its element type and shape (as cquant_data_check_shape), and every
  * model input must have a source; a single unnamed source is checked against input 0. */

@@ -80,6 +80,8 @@ const cquant_onnx_model_t *cquant_ptq_float_model(const cquant_ptq_t *p);
 
 /* One batch in the model's input layout. */
 int cquant_ptq_calibrate(cquant_ptq_t *p, const cquant_array_t *batch);
+/* The same for a model of several inputs: names[i] takes inputs[i]; every graph input must be given. */
+int cquant_ptq_calibrate_inputs(cquant_ptq_t *p, int n, const char *const *names, const cquant_array_t *inputs);
 
 /* Writes the quantized model with the activation ranges of `method` (one of the observed ones) into
  * a new malloc'd buffer. */

@@ -493,9 +493,25 @@ int64_t cquant_data_size(const cquant_data_t *d) {
 }
 const char *cquant_data_name(const cquant_data_t *d) { return d ? d->spec : ""; }
 
-static int check_input(const cquant_onnx_model_t *m, int in, const cquant_array_t *x, const char *what) {
+int cquant_data_fit(const cquant_onnx_model_t *m, int in, const cquant_array_t *x, cquant_array_t *view) {
+  if (!m || !x || !view) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument");
+  *view = *x;
   int64_t dims[CQUANT_MAX_DIMS];
   int nd;
+  if (cquant_onnx_input_shape(m, in, dims, &nd) || nd < 0) return 0;
+  if (x->ndim == nd + 1 && x->shape[0] == 1) { /* one sample of a model without a batch axis */
+    view->ndim = nd;
+    for (int i = 0; i < nd; i++) view->shape[i] = x->shape[i + 1];
+  }
+  return 0;
+}
+
+static int check_input(const cquant_onnx_model_t *m, int in, const cquant_array_t *x0, const char *what) {
+  int64_t dims[CQUANT_MAX_DIMS];
+  int nd;
+  cquant_array_t v;
+  if (m && x0) cquant_data_fit(m, in, x0, &v);
+  const cquant_array_t *x = m && x0 ? &v : x0;
   const int want_dt = m && m->n_inputs > in ? m->input_types[in] : -1;
   if (want_dt >= 0 && want_dt < CQUANT_DT_SEQUENCE && x->dtype != (cquant_dtype_t)want_dt)
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: %s data for the model's input '%s', which takes %s", what, cquant_dtype_info(x->dtype)->name,
@@ -511,8 +527,9 @@ static int check_input(const cquant_onnx_model_t *m, int in, const cquant_array_
     else a += (size_t)snprintf(want + a, sizeof want - a, "%s%lld", i ? " x " : "", (long long)dims[i]);
   }
   for (int i = 0; i < x->ndim && b < sizeof got; i++) b += (size_t)snprintf(got + b, sizeof got - b, "%s%lld", i ? " x " : "", (long long)x->shape[i]);
-  return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: shape %s does not fit the model's input '%s' (%s)", what, got,
-                       cquant_onnx_input_name(m, in), want);
+  return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: shape %s does not fit the model's input '%s' (%s)%s", what, got,
+                       cquant_onnx_input_name(m, in), want,
+                       x->ndim == nd + 1 ? "; it takes one sample without a batch axis: give batches of 1" : "");
 }
 
 int cquant_data_check_shape(const cquant_onnx_model_t *m, const cquant_array_t *x, const char *what) { return check_input(m, 0, x, what); }

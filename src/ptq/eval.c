@@ -9,23 +9,22 @@
 #define CQUANT_EVAL_MAX_INPUTS 64
 
 /* The names and values of one run of m on the current batch x of d: each input of a multi-input
- * source by its name, else x as m's input 0. */
-static void feeds(const cquant_onnx_model_t *m, const cquant_data_t *d, const cquant_array_t *x, const char **names, const cquant_array_t **vals,
-                  int *n) {
+ * source by its name, else x as m's input 0; each as the model takes it (cquant_data_fit). The
+ * values are shallow: their data stays the source's. */
+static void feeds(const cquant_onnx_model_t *m, const cquant_data_t *d, const cquant_array_t *x, const char **names, cquant_array_t *vals, int *n) {
   const int k = cquant_data_num_inputs(d);
   if (k > 1) {
-    for (int i = 0; i < k && i < CQUANT_EVAL_MAX_INPUTS; i++) names[i] = cquant_data_input_name(d, i), vals[i] = cquant_data_input(d, i);
     *n = k < CQUANT_EVAL_MAX_INPUTS ? k : CQUANT_EVAL_MAX_INPUTS;
+    for (int i = 0; i < *n; i++) {
+      names[i] = cquant_data_input_name(d, i);
+      int j = 0;
+      while (j < cquant_onnx_num_inputs(m) && strcmp(cquant_onnx_input_name(m, j), names[i])) j++;
+      if (j == cquant_onnx_num_inputs(m) || cquant_data_fit(m, j, cquant_data_input(d, i), &vals[i])) vals[i] = *cquant_data_input(d, i);
+    }
   } else {
-    names[0] = cquant_onnx_input_name(m, 0), vals[0] = x, *n = 1;
+    names[0] = cquant_onnx_input_name(m, 0), *n = 1;
+    if (cquant_data_fit(m, 0, x, &vals[0])) vals[0] = *x;
   }
-}
-
-/* cquant_onnx_run with the inputs as pointers */
-static int run_feeds(const cquant_onnx_model_t *m, const char **names, const cquant_array_t **vals, int n, cquant_array_t *out) {
-  cquant_array_t in[CQUANT_EVAL_MAX_INPUTS];
-  for (int i = 0; i < n; i++) in[i] = *vals[i]; /* shallow: the data stays the source's */
-  return cquant_onnx_run(m, n, names, in, out);
 }
 
 static double now_s(void) {
@@ -41,7 +40,8 @@ int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval
   cquant_array_t *out = calloc((size_t)n_out + 1, sizeof *out);
   if (!out) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "eval: out of memory");
   int st = cquant_data_rewind(d), k = 0, nf;
-  const cquant_array_t *x, *vals[CQUANT_EVAL_MAX_INPUTS];
+  const cquant_array_t *x;
+  cquant_array_t vals[CQUANT_EVAL_MAX_INPUTS];
   const char *names[CQUANT_EVAL_MAX_INPUTS];
   const int64_t *labels;
   int64_t first;
@@ -52,7 +52,7 @@ int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval
       break;
     }
     feeds(m, d, x, names, vals, &nf);
-    if ((st = run_feeds(m, names, vals, nf, out))) break;
+    if ((st = cquant_onnx_run(m, nf, names, vals, out))) break;
     const int64_t bs = x->shape[0];
     const cquant_array_t *y = &out[0];
     const int64_t classes = y->numel / bs;
@@ -86,16 +86,17 @@ int cquant_eval_sqnr(const cquant_onnx_model_t *ref, const cquant_onnx_model_t *
   cquant_array_t *ya = calloc(2 * (size_t)n_out + 1, sizeof *ya), *yb = ya + n_out;
   if (!ya) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "eval: out of memory");
   int st = cquant_data_rewind(d), k = 0, nf;
-  const cquant_array_t *x, *vals[CQUANT_EVAL_MAX_INPUTS];
+  const cquant_array_t *x;
+  cquant_array_t vals[CQUANT_EVAL_MAX_INPUTS];
   const char *names[CQUANT_EVAL_MAX_INPUTS];
   const int64_t *labels;
   int64_t first;
   double sig = 0, noise = 0, sec = 0;
   while (!st && (k = cquant_data_next(d, &x, &labels, &first)) > 0) {
     feeds(ref, d, x, names, vals, &nf);
-    if ((st = run_feeds(ref, names, vals, nf, ya))) break;
+    if ((st = cquant_onnx_run(ref, nf, names, vals, ya))) break;
     const double t0 = now_s();
-    st = run_feeds(m, names, vals, nf, yb);
+    st = cquant_onnx_run(m, nf, names, vals, yb);
     sec += now_s() - t0;
     for (int o = 0; o < n_out && !st; o++) {
       const cquant_array_t *a = &ya[o], *b = &yb[o];

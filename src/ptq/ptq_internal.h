@@ -10,6 +10,7 @@
 typedef struct {
   const char *name; /* owned by the cleaned model */
   cquant_observer_t *obs[CQUANT_CALIB_COUNT];
+  int nonfloat;     /* seen with a type other than float32 (index arithmetic): its layers stay float */
 } cquant__ptq_act_t;
 
 typedef struct {

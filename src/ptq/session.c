@@ -46,7 +46,7 @@ void cquant_ptq_free(cquant_ptq_t *p) {
 int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *o, cquant_ptq_t **out) {
   if (!m || !out) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
   *out = NULL;
-  if (cquant_onnx_num_inputs(m) != 1) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: the model has %d inputs; one is supported", cquant_onnx_num_inputs(m));
+  if (cquant_onnx_num_inputs(m) < 1) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: the model has no input");
   cquant_ptq_t *p = calloc(1, sizeof *p);
   if (!p) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
   p->orig = m;
@@ -145,7 +145,15 @@ static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
   cquant_ptq_t *p = user;
   cquant__ptq_act_t *a = find_act(p, name);
   if (!a) return 0;
-  if (v->dtype != CQUANT_DT_F32) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: tensor '%s' is %s, not float32", name, cquant_dtype_info(v->dtype)->name);
+  if (v->dtype != CQUANT_DT_F32) { /* integer arithmetic (shapes, indices) in a quantizable op's place: that layer stays float */
+    if (!a->nonfloat)
+      for (int i = 0; i < p->n_layer; i++) {
+        const cquant__ptq_layer_t *L = &p->layer[i];
+        if (!strcmp(L->input, name) || (L->input2 && !strcmp(L->input2, name)) || !strcmp(L->output, name)) p->layer[i].excluded = 1;
+      }
+    a->nonfloat = 1;
+    return 0;
+  }
   if (!v->numel) return 0;
   for (int m = 0; m < CQUANT_CALIB_COUNT; m++) {
     if (!a->obs[m]) continue;
@@ -156,28 +164,59 @@ static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
   return 0;
 }
 
-int cquant_ptq_calibrate(cquant_ptq_t *p, const cquant_array_t *batch) {
-  if (!p || !batch) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
+int cquant_ptq_calibrate_inputs(cquant_ptq_t *p, int n, const char *const *names, const cquant_array_t *inputs) {
+  if (!p || n < 1 || !names || !inputs) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
   const int n_out = cquant_onnx_num_outputs(p->clean);
   cquant_array_t *outs = calloc((size_t)n_out + 1, sizeof *outs);
   if (!outs) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
-  int st = cquant_onnx_run_observed(p->clean, 1, &p->input, batch, outs, observe_cb, p);
-  for (int i = 0; i < n_out && !st; i++) cquant_array_free(&outs[i]);
+  int st = cquant_onnx_run_observed(p->clean, n, names, inputs, outs, observe_cb, p);
+  for (int i = 0; i < n_out; i++) cquant_array_free(&outs[i]);
   free(outs);
   return st;
 }
+
+int cquant_ptq_calibrate(cquant_ptq_t *p, const cquant_array_t *batch) {
+  if (!p || !batch) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
+  if (cquant_onnx_num_inputs(p->clean) != 1)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: the model has %d inputs: calibrate with one value per input (cquant_ptq_calibrate_inputs)",
+                         cquant_onnx_num_inputs(p->clean));
+  cquant_array_t v;
+  int st = cquant_data_fit(p->clean, 0, batch, &v);
+  return st ? st : cquant_ptq_calibrate_inputs(p, 1, &p->input, &v);
+}
+
+#define PTQ_MAX_INPUTS 64
 
 int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samples, double *seconds) {
   if (!p || !d) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
   const cquant_array_t *x;
   const int64_t *labels;
   int64_t first, n = 0;
+  const int k_in = cquant_data_num_inputs(d);
   int k = 0, st = cquant_data_rewind(d);
+  if (!st && k_in == 1 && cquant_onnx_num_inputs(p->clean) > 1)
+    st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: the model has %d inputs: give one source per input (NAME=SOURCE)", cquant_data_name(d),
+                       cquant_onnx_num_inputs(p->clean));
+  if (!st && k_in > PTQ_MAX_INPUTS) st = cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: more than %d inputs", cquant_data_name(d), PTQ_MAX_INPUTS);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (!st && (k = cquant_data_next(d, &x, &labels, &first)) > 0) {
-    if (!n && (st = cquant_data_check_shape(p->clean, x, cquant_data_name(d)))) break;
-    if ((st = cquant_ptq_calibrate(p, x))) {
+    if (k_in > 1) { /* every input by name, each as the model takes it */
+      const char *names[PTQ_MAX_INPUTS];
+      cquant_array_t vals[PTQ_MAX_INPUTS];
+      if (!n && (st = cquant_data_check_inputs(p->clean, d))) break;
+      for (int i = 0; i < k_in && !st; i++) {
+        names[i] = cquant_data_input_name(d, i);
+        int j = 0;
+        while (j < cquant_onnx_num_inputs(p->clean) && strcmp(cquant_onnx_input_name(p->clean, j), names[i])) j++;
+        st = cquant_data_fit(p->clean, j, cquant_data_input(d, i), &vals[i]);
+      }
+      if (!st) st = cquant_ptq_calibrate_inputs(p, k_in, names, vals);
+    } else {
+      if (!n && (st = cquant_data_check_shape(p->clean, x, cquant_data_name(d)))) break;
+      st = cquant_ptq_calibrate(p, x);
+    }
+    if (st) {
       cquant__error_prefix(st, cquant_data_name(d));
       break;
     }

@@ -434,7 +434,7 @@ int cquant__op_qgemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cq
   return st;
 }
 
-/* QLinearAdd: C = A + B (same shapes), in integers (eq. 26). */
+/* QLinearAdd: C = A + B with numpy broadcasting (com.microsoft's definition), in integers (eq. 26). */
 int cquant__op_qlinear_add(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   (void)n_out;
   const cquant_array_t *a = in[0], *b = in[3];
@@ -447,10 +447,34 @@ int cquant__op_qlinear_add(cquant__opctx_t *ctx, const Onnx__NodeProto *node, co
       (st = cquant__scalar_qp(node, in[4], in[5], "B_scale/B_zero_point", &sb, &zb, &db)) ||
       (st = cquant__scalar_qp(node, in[6], n_in > 7 ? in[7] : NULL, "C_scale/C_zero_point", &sc, &zc, &dc)))
     return st;
-  if (a->ndim != b->ndim || memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim))
-    return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "A and B must have the same shape (broadcasting is not supported yet)");
   if (dc != a->dtype) return cquant__node_error(node, CQUANT_STATUS_UNSUPPORTED, "C must have A's type");
-  if ((st = cquant_array_alloc(&out[0], a->dtype, a->ndim, a->shape))) return st;
+  /* different shapes: both broadcast (numpy rules) into byte copies of the output's shape first */
+  uint8_t *ab = NULL, *bb = NULL;
+  const void *ad = a->data, *bd = b->data;
+  int nd;
+  int64_t shape[CQUANT_MAX_DIMS], stride[2][CQUANT_MAX_DIMS];
+  const int bcast = a->ndim != b->ndim || memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim);
+  if (bcast) {
+    const cquant_array_t *ab2[2] = {a, b};
+    if ((st = cquant__broadcast(node, ab2, 2, &nd, shape, stride))) return st;
+  } else {
+    nd = a->ndim;
+    memcpy(shape, a->shape, sizeof(int64_t) * (size_t)nd);
+  }
+  if ((st = cquant_array_alloc(&out[0], a->dtype, nd, shape))) return st;
+  if (bcast) {
+    const int64_t n = out[0].numel;
+    ab = malloc((size_t)n + 1), bb = malloc((size_t)n + 1);
+    if (!ab || !bb) {
+      free(ab), free(bb), cquant_array_free(&out[0]);
+      return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int64_t i = 0; i < n; i++) {
+      ab[i] = ((const uint8_t *)a->data)[cquant__offset_of(i, nd, shape, stride[0])];
+      bb[i] = ((const uint8_t *)b->data)[cquant__offset_of(i, nd, shape, stride[1])];
+    }
+    ad = ab, bd = bb;
+  }
   /* constant parameters: the exact table of all input pairs, made once per model and node */
   int cacheable = 1;
   for (int k = 1; k < 8; k++)
@@ -461,8 +485,9 @@ int cquant__op_qlinear_add(cquant__opctx_t *ctx, const Onnx__NodeProto *node, co
     if (t && !cquant__qadd_table(sa, za, sb, zb, a->dtype == CQUANT_DT_S8, sc, zc, t) && (tab = cquant__cache_put(ctx, in[1]->data, t, free))) t = NULL;
     free(t);
   }
-  if (tab) cquant__qadd_by_table(tab, a->data, b->data, a->numel, out[0].data);
-  else if ((st = cquant_qadd(a->data, sa, za, b->data, sb, zb, a->dtype == CQUANT_DT_S8, a->numel, sc, zc, out[0].data))) cquant_array_free(&out[0]);
+  if (tab) cquant__qadd_by_table(tab, ad, bd, out[0].numel, out[0].data);
+  else if ((st = cquant_qadd(ad, sa, za, bd, sb, zb, a->dtype == CQUANT_DT_S8, out[0].numel, sc, zc, out[0].data))) cquant_array_free(&out[0]);
+  free(ab), free(bb);
   return st;
 }
 

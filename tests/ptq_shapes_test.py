@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""cquant ptq on graph forms detection exports have (tools/zoo's torchvision detectors): an input
+without a batch axis (one C x H x W image; calibration batches of 1 are fed without their leading
+axis), an Add whose operands broadcast (N,C,H,W + N,C,1,1), and an Add of int64 index arithmetic
+in the middle of the float graph (it must stay integer: no QDQ on it). The written file runs in ONNX
+Runtime and in cquant's integer runtime (QLinearAdd with broadcasting), which agree; a model of two
+inputs given one unnamed source is refused with one line.
+
+usage: ptq_shapes_test.py PATH/TO/cquant
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+CQ = sys.argv[1]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HAVE_ORT = os.path.isdir(os.path.join(ROOT, "tools/ort/node_modules/onnxruntime-node")) and shutil.which("node")
+tmp = tempfile.mkdtemp(prefix="cquant_ptq_shapes.")
+rng = np.random.default_rng(11)
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    print(("ok   " if ok else "FAIL ") + name + (" " + detail if detail else ""), flush=True)
+    passed, failed = passed + bool(ok), failed + (not ok)
+
+
+def init(name, a):
+    return numpy_helper.from_array(np.asarray(a), name)
+
+
+# image (3, 16, 16) -> Unsqueeze -> Conv -> Relu -> Add(its GlobalAveragePool, broadcast) -> Conv;
+# beside it: Shape -> Gather -> Add (int64) -> the end of a Slice of the feature map
+w1 = (rng.standard_normal((8, 3, 3, 3)) * 0.3).astype(np.float32)
+w2 = (rng.standard_normal((4, 8, 3, 3)) * 0.3).astype(np.float32)
+nodes = [
+    helper.make_node("Unsqueeze", ["image", "ax0"], ["x"]),
+    helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+    helper.make_node("Relu", ["c1"], ["r1"]),
+    helper.make_node("GlobalAveragePool", ["r1"], ["gp"]),
+    helper.make_node("Add", ["r1", "gp"], ["a1"], name="add_bcast"),
+    helper.make_node("Shape", ["a1"], ["shp"]),
+    helper.make_node("Gather", ["shp", "i2"], ["h"], axis=0),
+    helper.make_node("Add", ["h", "minus2"], ["hend"], name="add_index"),
+    helper.make_node("Slice", ["a1", "zero", "hend", "two"], ["s1"]),
+    helper.make_node("Conv", ["s1", "w2"], ["y"], pads=[1, 1, 1, 1], name="conv2"),
+]
+inits = [init("ax0", np.array([0], np.int64)), init("w1", w1), init("w2", w2),
+         init("i2", np.array([2], np.int64)), init("minus2", np.array([-2], np.int64)), init("zero", np.array([0], np.int64)),
+         init("two", np.array([2], np.int64))]
+g = helper.make_graph(nodes, "det", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [3, 16, 16])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, None, None])], inits)
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+onnx.checker.check_model(m)
+src, out = os.path.join(tmp, "det.onnx"), os.path.join(tmp, "det_q.onnx")
+onnx.save(m, src)
+cal = os.path.join(tmp, "cal.npy")
+np.save(cal, rng.random((6, 3, 16, 16)).astype(np.float32))
+img = os.path.join(tmp, "img.npy")
+np.save(img, rng.random((3, 16, 16)).astype(np.float32))
+
+r = subprocess.run([CQ, "ptq", src, "--calib", cal, "--batch", "1", "-o", out], capture_output=True, text=True)
+check("an input without a batch axis calibrates from batches of 1", r.returncode == 0 and os.path.exists(out), r.stdout + r.stderr)
+r2 = subprocess.run([CQ, "ptq", src, "--calib", cal, "--batch", "2", "-o", os.path.join(tmp, "no.onnx")], capture_output=True, text=True)
+check("batches of 2 for it: one error line saying to give batches of 1", r2.returncode == 1 and "batches of 1" in r2.stderr and
+      len(r2.stderr.strip().splitlines()) == 1 and not os.path.exists(os.path.join(tmp, "no.onnx")), r2.stderr.strip())
+if r.returncode == 0:
+    q = onnx.load(out)
+    prod = {o: n for n in q.graph.node for o in n.output}
+    # the int64 Add keeps int64 operands: nothing dequantized feeds it
+    add_idx = [n for n in q.graph.node if n.op_type == "Add" and "hend" in n.output]
+    ok = len(add_idx) == 1 and all(prod.get(i) is None or prod[i].op_type != "DequantizeLinear" for i in add_idx[0].input)
+    check("the int64 index Add stays integer (no QDQ around it)", ok)
+    bc = [n for n in q.graph.node if n.op_type == "Add" and "a1" in "".join(n.output)]
+    check("the broadcasting Add is quantized (DequantizeLinear feeds it)",
+          len(bc) == 1 and sum(prod.get(i) is not None and prod[i].op_type == "DequantizeLinear" for i in bc[0].input) == 2)
+    cdir, odir = os.path.join(tmp, "c"), os.path.join(tmp, "o")
+    rc = subprocess.run([CQ, "run", out, "--input", f"image={img}", "--output-dir", cdir, "--exec", "int"], capture_output=True, text=True)
+    check("cquant's integer runtime runs it (QLinearAdd broadcasts)", rc.returncode == 0, rc.stderr.strip())
+    if HAVE_ORT and rc.returncode == 0:
+        os.makedirs(odir, exist_ok=True)
+        ro = subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), out, odir, f"image={img}"], capture_output=True, text=True)
+        ok = ro.returncode == 0
+        if ok:
+            a, b = np.load(os.path.join(cdir, "y.npy")), np.load(os.path.join(odir, "y.npy"))
+            ok = a.shape == b.shape and float(np.max(np.abs(a - b))) <= 1e-3 * max(float(np.max(np.abs(b))), 1e-6)
+        check("ONNX Runtime runs the file and agrees with cquant's integer runtime", ok, ro.stderr.strip())
+
+# two inputs: y = Conv(a) + Conv(b)
+wa = (rng.standard_normal((4, 2, 1, 1))).astype(np.float32)
+g2 = helper.make_graph([helper.make_node("Conv", ["a", "wa"], ["ca"], name="conv_a"), helper.make_node("Conv", ["b", "wa"], ["cb2"], name="conv_b"),
+                        helper.make_node("Add", ["ca", "cb2"], ["y"], name="add")], "two",
+                       [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 2, 5, 5]), helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 2, 5, 5])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, None, None])], [init("wa", wa)])
+two = os.path.join(tmp, "two.onnx")
+onnx.save(helper.make_model(g2, opset_imports=[helper.make_opsetid("", 13)]), two)
+fa, fb = os.path.join(tmp, "a.npy"), os.path.join(tmp, "b.npy")
+np.save(fa, rng.standard_normal((8, 2, 5, 5)).astype(np.float32))
+np.save(fb, (rng.standard_normal((8, 2, 5, 5)) * 3).astype(np.float32))
+r = subprocess.run([CQ, "ptq", two, "--calib", fa, "-o", os.path.join(tmp, "two_q.onnx")], capture_output=True, text=True)
+check("a two-input model with one unnamed source: one error line asking for a source per input",
+      r.returncode == 1 and "NAME=SOURCE" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr.strip())
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
