@@ -2,6 +2,7 @@
  * gives the same file as the same batches read from a folder spec; the step-by-step calls give the
  * same file as the one-call job; results and errors are what the API promises. Uses the shipped
  * models/fmnist_cnn.onnx and Debian's fashion-mnist data. */
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cquant/cquant.h"
@@ -175,12 +176,23 @@ static void test_errors(void) {
   o.order[0] = CQUANT_CALIB_MSE, o.n_order = 1;
   CHECK(cquant_ptq_run_job(m, &o, &j, &r) == CQUANT_STATUS_INVALID_ARGUMENT);
   CHECK(access(out, F_OK) != 0);
-  /* labels missing for evaluation */
+  /* evaluation data without labels: the metric is the output SQNR against the float model; a
+   * max_drop budget (top-1 points) is refused with it and nothing is written */
   cquant_ptq_options_default(&o);
   cquant_data_t *ev;
   CHECK(cquant_data_open(tmpdir, 0, 1, 0, &ev) == 0);
   j.eval = ev;
-  CHECK(cquant_ptq_run_job(m, &o, &j, &r) == CQUANT_STATUS_INVALID_ARGUMENT && strstr(cquant_last_error(), "no labels"));
+  j.max_drop = 1;
+  CHECK(cquant_ptq_run_job(m, &o, &j, &r) == CQUANT_STATUS_INVALID_ARGUMENT && strstr(cquant_last_error(), "labelled"));
+  CHECK(access(out, F_OK) != 0);
+  j.max_drop = -1;
+  CHECK(cquant_ptq_run_job(m, &o, &j, &r) == 0 && r->evaluated && r->float_eval.metric_sqnr && r->final.integer.metric_sqnr &&
+        r->final.integer.sqnr_db > 10 && isinf(r->float_eval.sqnr_db));
+  if (r) cquant_ptq_result_free(r);
+  r = NULL;
+  CHECK(access(out, F_OK) == 0);
+  unlink(out);
+  j.eval = NULL;
   cquant_data_close(ev);
   cquant_data_close(d);
   /* a missing spec names itself */
