@@ -4,7 +4,8 @@ without a batch axis (one C x H x W image; calibration batches of 1 are fed with
 axis), an Add whose operands broadcast (N,C,H,W + N,C,1,1), and an Add of int64 index arithmetic
 in the middle of the float graph (it must stay integer: no QDQ on it). The written file runs in ONNX
 Runtime and in cquant's integer runtime (QLinearAdd with broadcasting), which agree; a model of two
-inputs given one unnamed source is refused with one line.
+inputs given one unnamed source is refused with one line and calibrates from NAME=SOURCE per input;
+an attention mask Add read by Softmax stays float.
 
 usage: ptq_shapes_test.py PATH/TO/cquant
 """
@@ -107,5 +108,41 @@ np.save(fb, (rng.standard_normal((8, 2, 5, 5)) * 3).astype(np.float32))
 r = subprocess.run([CQ, "ptq", two, "--calib", fa, "-o", os.path.join(tmp, "two_q.onnx")], capture_output=True, text=True)
 check("a two-input model with one unnamed source: one error line asking for a source per input",
       r.returncode == 1 and "NAME=SOURCE" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr.strip())
+two_q = os.path.join(tmp, "two_q.onnx")
+r = subprocess.run([CQ, "ptq", two, "--calib", f"a={fa}", "--calib", f"b={fb}", "--eval", f"b={fb}", "--eval", f"a={fa}", "-o", two_q],
+                   capture_output=True, text=True)
+check("a two-input model calibrates and evaluates from one NAME=SOURCE per input (output SQNR printed)",
+      r.returncode == 0 and os.path.exists(two_q) and "integer minmax" in r.stdout and " dB " in r.stdout, r.stdout[-300:] + r.stderr)
+if r.returncode == 0:
+    q = onnx.load(two_q)
+    # b's range is three times a's: each input has its own QuantizeLinear scale
+    sc = {n.input[0]: numpy_helper.to_array([t for t in q.graph.initializer if t.name == n.input[1]][0]).item()
+          for n in q.graph.node if n.op_type == "QuantizeLinear" and n.input[0] in ("a", "b")}
+    check("each input of the two got its own calibrated scale", len(sc) == 2 and sc["b"] > 2 * sc["a"], str(sc))
+
+# attention scores + mask -> Softmax: the Add stays float (the mask's -1e4 would take the 8-bit range)
+wq = (rng.standard_normal((8, 8)) * 0.3).astype(np.float32)
+g3 = helper.make_graph([helper.make_node("MatMul", ["x", "wq"], ["q"], name="proj"),
+                        helper.make_node("MatMul", ["q", "qT"], ["s"], name="scores"),
+                        helper.make_node("Add", ["s", "mask"], ["sm"], name="mask_add"),
+                        helper.make_node("Softmax", ["sm"], ["p"], axis=-1),
+                        helper.make_node("MatMul", ["p", "x"], ["y"], name="ctx")], "attn",
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 8]), helper.make_tensor_value_info("qT", TensorProto.FLOAT, ["N", 8, 6]),
+                        helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 6, 6])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [init("wq", wq)])
+attn, attn_q = os.path.join(tmp, "attn.onnx"), os.path.join(tmp, "attn_q.onnx")
+onnx.save(helper.make_model(g3, opset_imports=[helper.make_opsetid("", 13)]), attn)
+fx, fq, fm = (os.path.join(tmp, f) for f in ("x.npy", "qT.npy", "mask.npy"))
+np.save(fx, rng.standard_normal((4, 6, 8)).astype(np.float32))
+np.save(fq, rng.standard_normal((4, 8, 6)).astype(np.float32))
+np.save(fm, np.where(rng.random((4, 6, 6)) < 0.3, -1e4, 0).astype(np.float32))
+r = subprocess.run([CQ, "ptq", attn, "--calib", f"x={fx}", "--calib", f"qT={fq}", "--calib", f"mask={fm}", "-o", attn_q], capture_output=True, text=True)
+ok = r.returncode == 0
+if ok:
+    q = onnx.load(attn_q)
+    prod = {o: n for n in q.graph.node for o in n.output}
+    add = [n for n in q.graph.node if n.op_type == "Add"]
+    ok = len(add) == 1 and all(prod.get(i) is None or prod[i].op_type != "DequantizeLinear" for i in add[0].input)
+check("the Add of scores and mask read by Softmax stays float", ok, r.stderr.strip())
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

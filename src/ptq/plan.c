@@ -56,8 +56,16 @@ int cquant__ptq_quantizable(const cquant__graph_t *g, const Onnx__NodeProto *n, 
     *w = wi;
     return 1;
   }
-  if (!strcmp(op, "Add") && n->n_input == 2)
-    return cquant__graph_init_find(g, n->input[0]) < 0 && cquant__graph_init_find(g, n->input[1]) < 0 ? 2 : 0;
+  if (!strcmp(op, "Add") && n->n_input == 2) {
+    if (cquant__graph_init_find(g, n->input[0]) >= 0 || cquant__graph_init_find(g, n->input[1]) >= 0) return 0;
+    /* attention scores + mask (or position bias) read by Softmax: Softmax stays float, and the mask's
+     * -1e4 (or -inf) would take the whole 8-bit range from the scores */
+    int c[16];
+    const int nc = cquant__graph_consumers(g, n->output[0], c, 16);
+    for (int k = 0; k < nc && k < 16; k++)
+      if (!strcmp(g->node[c[k]]->op_type, "Softmax")) return 0;
+    return 2;
+  }
   if (!strcmp(op, "GlobalAveragePool")) return cquant__graph_init_find(g, n->input[0]) < 0 ? 2 : 0;
   return 0;
 }

@@ -27,6 +27,10 @@ struct cquant_ptq {
   const cquant_onnx_model_t *orig;
   cquant_onnx_model_t *clean;
   cquant_ptq_options_t opt;
+  /* the report's runs of a model of several inputs: every input by name (n_feed 0: the batch as input 0) */
+  int n_feed;
+  const char *const *feed_names;
+  const cquant_array_t *feed_vals;
   cquant__ptq_act_t *act;
   int n_act;
   cquant__ptq_layer_t *layer;

@@ -8,6 +8,7 @@
 
 static const char usage_text[] =
     "usage: cquant ptq MODEL.onnx --calib DATA -o OUT.onnx [options]\n"
+    "       cquant ptq MODEL.onnx --calib NAME=DATA [--calib NAME=DATA ...] -o OUT.onnx [options]  (one per model input)\n"
     "       cquant ptq MODEL.onnx --mode dynamic -o OUT.onnx [--weights, --weight-range, --weight-granularity\n"
     "                  channel|tensor, --exclude, --eval DATA]\n\n"
     "Calibrates every activation the quantized model needs on DATA, quantizes the weights, and\n"
@@ -204,6 +205,18 @@ static int data_options(const char *const img[6], double mean, double std, long 
   return 0;
 }
 
+/* A data source from the values of a repeatable option: NAME=SOURCE per model input (NAME an input
+ * of the model), or one source for the model's only input. */
+static int open_source(const cquant_onnx_model_t *m, const char **specs, int n, const cquant_data_options_t *o, cquant_data_t **d) {
+  int named = n > 1;
+  const char *eq = n == 1 ? strchr(specs[0], '=') : NULL;
+  for (int i = 0; eq && i < cquant_onnx_num_inputs(m); i++) {
+    const char *in = cquant_onnx_input_name(m, i);
+    named |= strlen(in) == (size_t)(eq - specs[0]) && !strncmp(in, specs[0], (size_t)(eq - specs[0]));
+  }
+  return named ? cquant_data_open_inputs(specs, n, o, d) : cquant_data_open_ex(specs[0], o, d);
+}
+
 int cmd_ptq(int argc, char **argv) {
   const char *model = NULL, *calib = NULL, *out = NULL, *evald = NULL, *report_path = NULL, *plot_dir = NULL, *gran = NULL;
   const char *methods_arg = NULL, *exclude_arg = NULL, *pos[1] = {NULL}, *img[6] = {NULL};
@@ -218,10 +231,11 @@ int cmd_ptq(int argc, char **argv) {
   int act = CQUANT_PTQ_ACT_INT8;
   static const char *const wts[] = {"int8", "int4", "uint4", "int2", "fp8e4m3", NULL}, *const ranges[] = {"minmax", "mse", NULL},
                            *const formats[] = {"qdq", "qop", "trt-cache", NULL};
+  const char *calibs[argc + 1], *evals[argc + 1]; /* the repeatable NAME=SOURCE values (argc bounds them) */
   cli_opt_t opts[] = {
-      {.name = "--calib", .kind = CLI_STR, .dst = &calib},
+      {.name = "--calib", .kind = CLI_LIST, .dst = calibs},
       {.name = "-o", .kind = CLI_STR, .dst = &out},
-      {.name = "--eval", .kind = CLI_STR, .dst = &evald},
+      {.name = "--eval", .kind = CLI_LIST, .dst = evals},
       {.name = "--report", .kind = CLI_STR, .dst = &report_path},
       {.name = "--plot", .kind = CLI_STR, .dst = &plot_dir},
       {.name = "--act-method", .kind = CLI_STR, .dst = &methods_arg},
@@ -248,6 +262,9 @@ int cmd_ptq(int argc, char **argv) {
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
   model = pos[0];
+  const int n_calib = opts[0].seen, n_eval = opts[2].seen;
+  calib = n_calib ? calibs[0] : NULL;
+  evald = n_eval ? evals[0] : NULL;
   const int mean_given = opts[14].seen > 0, std_given = opts[15].seen > 0;
   o.weight_dtype = wdt[weights];
   o.act = (cquant_ptq_act_t)act;
@@ -293,7 +310,7 @@ int cmd_ptq(int argc, char **argv) {
   }
   cquant_ptq_job_t job = {NULL, NULL, out, (cquant_ptq_format_t)format, max_drop, 0, report_path, plot_dir};
   cquant_ptq_result_t *r = NULL;
-  if ((calib && (st = cquant_data_open_ex(calib, &dopt, &job.calib))) || (evald && (st = cquant_data_open_ex(evald, &dopt, &job.eval))) ||
+  if ((calib && (st = open_source(m, calibs, n_calib, &dopt, &job.calib))) || (evald && (st = open_source(m, evals, n_eval, &dopt, &job.eval))) ||
       (st = cquant_ptq_run_job(m, &o, &job, &r))) {
     cquant_data_close(job.calib);
     cquant_data_close(job.eval);
@@ -301,7 +318,7 @@ int cmd_ptq(int argc, char **argv) {
     return cli_fail_status(st);
   }
   const char *mname = cquant_calib_method_name(r->method);
-  if (!r->dynamic) print_result(model, calib, r);
+  if (!r->dynamic) print_result(model, cquant_data_name(job.calib), r);
   if (r->dynamic) print_dynamic(model, out, &o, r);
   else if (format == CQUANT_PTQ_TRT_CACHE) {
     size_t ol = strlen(out);
