@@ -144,5 +144,30 @@ if ok:
     add = [n for n in q.graph.node if n.op_type == "Add"]
     ok = len(add) == 1 and all(prod.get(i) is None or prod[i].op_type != "DequantizeLinear" for i in add[0].input)
 check("the Add of scores and mask read by Softmax stays float", ok, r.stderr.strip())
+# values read only inside an If branch (a Constant folded into an initializer, a Cast of the input):
+# the cleaned and the written models keep them, placed before the If
+then_g = helper.make_graph([helper.make_node("Mul", ["cx", "kc"], ["t_out"])], "then_b", [], [helper.make_tensor_value_info("t_out", TensorProto.FLOAT, None)])
+else_g = helper.make_graph([helper.make_node("Add", ["cx", "kc"], ["e_out"])], "else_b", [], [helper.make_tensor_value_info("e_out", TensorProto.FLOAT, None)])
+wc = (rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32)
+g4 = helper.make_graph([helper.make_node("Constant", [], ["kc"], value=numpy_helper.from_array(np.array(2.0, np.float32))),
+                        helper.make_node("Conv", ["x", "wc"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+                        helper.make_node("Relu", ["c"], ["cx"]),
+                        helper.make_node("ReduceSum", ["x"], ["sx"], keepdims=0),
+                        helper.make_node("Greater", ["sx", "zf"], ["cond"]),
+                        helper.make_node("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g)], "ifg",
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [init("wc", wc), init("zf", np.array(0.0, np.float32))])
+ifm, ifq = os.path.join(tmp, "if.onnx"), os.path.join(tmp, "if_q.onnx")
+onnx.save(helper.make_model(g4, opset_imports=[helper.make_opsetid("", 13)]), ifm)
+fi = os.path.join(tmp, "xi.npy")
+np.save(fi, rng.standard_normal((4, 3, 8, 8)).astype(np.float32))
+r = subprocess.run([CQ, "ptq", ifm, "--calib", fi, "--batch", "1", "-o", ifq], capture_output=True, text=True)
+ok = r.returncode == 0
+if ok:
+    np.save(os.path.join(tmp, "x1.npy"), np.load(fi)[:1])
+    rr = subprocess.run([CQ, "run", ifq, "--input", f"x={os.path.join(tmp, 'x1.npy')}", "--output-dir", os.path.join(tmp, "ifo")], capture_output=True, text=True)
+    ok = rr.returncode == 0
+    r = rr if not ok else r
+check("values only an If branch reads survive PTQ's clean-up and the written file runs", ok, r.stderr.strip())
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

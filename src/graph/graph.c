@@ -377,13 +377,39 @@ static int toposort(cquant__graph_t *g) {
   for (int i = 0; i < g->n_init; i++) set_add(&s, g->init_name[i]);
   for (size_t i = 0; i < g->src->graph->n_input; i++)
     if (g->src->graph->input[i]->name) set_add(&s, g->src->graph->input[i]->name);
-  int placed = 0, st = 0, first = 0;
-  while (placed < n) {
+  /* a node with subgraphs also waits for the main-graph values its bodies read by name */
+  const char ***outer = calloc((size_t)n + 1, sizeof *outer);
+  int *n_outer = calloc((size_t)n + 1, sizeof *n_outer);
+  if (!outer || !n_outer) {
+    free(s.slot), free(out), free(done), free(outer), free(n_outer);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+  }
+  int st = 0;
+  for (int i = 0; i < n && !st; i++) {
+    int has_sub = 0;
+    for (size_t a = 0; a < g->node[i]->n_attribute; a++) has_sub |= g->node[i]->attribute[a]->g || g->node[i]->attribute[a]->n_graphs;
+    if (!has_sub) continue;
+    for (int j = 0; j < n && !st; j++)
+      for (size_t k = 0; j != i && k < g->node[j]->n_output; k++) {
+        const char *o = g->node[j]->output[k];
+        if (!o || !*o || !subgraphs_read(g->node[i], o)) continue;
+        const char **grown = realloc(outer[i], sizeof *grown * (size_t)(n_outer[i] + 1));
+        if (!grown) {
+          st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+          break;
+        }
+        outer[i] = grown;
+        outer[i][n_outer[i]++] = o;
+      }
+  }
+  int placed = 0, first = 0;
+  while (!st && placed < n) {
     int progress = 0;
     for (int i = first; i < n; i++) {
       if (done[i]) continue;
       int ready = 1;
       for (size_t k = 0; k < g->node[i]->n_input && ready; k++) ready = set_has(&s, g->node[i]->input[k] ? g->node[i]->input[k] : "");
+      for (int k = 0; k < n_outer[i] && ready; k++) ready = set_has(&s, outer[i][k]);
       if (!ready) continue;
       done[i] = 1;
       out[placed++] = g->node[i];
@@ -401,17 +427,22 @@ static int toposort(cquant__graph_t *g) {
                                       g->node[i]->input[k]);
               break;
             }
+      for (int i = 0; i < n && !st; i++) /* waiting only for a value its subgraph reads */
+        for (int k = 0; !done[i] && k < n_outer[i] && !st; k++)
+          if (!set_has(&s, outer[i][k]))
+            st = cquant__node_error(g->node[i], CQUANT_STATUS_BAD_FORMAT, "its subgraph reads '%s', which is computed after it (a cycle)", outer[i][k]);
       break;
     }
   }
   if (!st && n) memcpy(g->node, out, sizeof *out * (size_t)n);
-  free(s.slot), free(out), free(done);
+  for (int i = 0; i < n; i++) free(outer[i]);
+  free(s.slot), free(out), free(done), free(outer), free(n_outer);
   return st;
 }
 
 int cquant__graph_sort(cquant__graph_t *g) { return toposort(g); }
 
-/* The graph as a ModelProto (nodes sorted topologically; initializers nothing reads dropped), every
+/* The graph as a ModelProto (nodes sorted topologically; initializers nothing reads, subgraphs included, dropped), every
  * part allocated in the graph's arena; used[i] (n_init entries, may be NULL) gets 1 for each
  * initializer kept. */
 static int build_proto(cquant__graph_t *g, Onnx__ModelProto **out, char *used) {
@@ -466,6 +497,7 @@ static int build_proto(cquant__graph_t *g, Onnx__ModelProto **out, char *used) {
     for (int j = 0; j < g->n_node && !u; j++)
       for (size_t k = 0; k < g->node[j]->n_input && !u; k++) u = !strcmp(g->node[j]->input[k], g->init_name[i]);
     for (size_t o = 0; o < sg->n_output && !u; o++) u = sg->output[o]->name && !strcmp(sg->output[o]->name, g->init_name[i]);
+    if (!u) u = cquant__graph_read_by_subgraph(g, g->init_name[i]); /* an If/Loop/Scan body reads it by name */
     if (used) used[i] = (char)u;
     if (!u) continue;
     Onnx__TensorProto *t = &tp[ni];

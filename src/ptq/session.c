@@ -225,6 +225,24 @@ int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samp
   if (!st && k < 0) st = k;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   if (!st && !n) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: no calibration data", cquant_data_name(d));
+  /* tensors no run produced (a branch of an If that the data never took, an empty tensor every
+   * time): the layers that read or write them stay float, as for integer tensors */
+  for (int i = 0; !st && i < p->n_act; i++) {
+    cquant__ptq_act_t *a = &p->act[i];
+    int seen = 0;
+    for (int m = 0; m < CQUANT_CALIB_COUNT && !seen; m++)
+      if (a->obs[m]) {
+        cquant_observer_stats_t os;
+        cquant_observer_stats(a->obs[m], &os);
+        seen = os.seen > 0;
+      }
+    if (seen || a->nonfloat) continue;
+    a->nonfloat = 1;
+    for (int j = 0; j < p->n_layer; j++) {
+      cquant__ptq_layer_t *L = &p->layer[j];
+      if (!strcmp(L->input, a->name) || (L->input2 && !strcmp(L->input2, a->name)) || !strcmp(L->output, a->name)) L->excluded = 1;
+    }
+  }
   if (n_samples) *n_samples = n;
   if (seconds) *seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
   return st;
