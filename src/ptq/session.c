@@ -141,16 +141,20 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
 
 const cquant_onnx_model_t *cquant_ptq_float_model(const cquant_ptq_t *p) { return p ? p->clean : NULL; }
 
+/* Every layer that reads or writes tensor `name` stays float. */
+static void keep_float(cquant_ptq_t *p, const char *name) {
+  for (int i = 0; i < p->n_layer; i++) {
+    cquant__ptq_layer_t *L = &p->layer[i];
+    if (!strcmp(L->input, name) || (L->input2 && !strcmp(L->input2, name)) || !strcmp(L->output, name)) L->excluded = 1;
+  }
+}
+
 static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
   cquant_ptq_t *p = user;
   cquant__ptq_act_t *a = find_act(p, name);
   if (!a) return 0;
   if (v->dtype != CQUANT_DT_F32) { /* integer arithmetic (shapes, indices) in a quantizable op's place: that layer stays float */
-    if (!a->nonfloat)
-      for (int i = 0; i < p->n_layer; i++) {
-        const cquant__ptq_layer_t *L = &p->layer[i];
-        if (!strcmp(L->input, name) || (L->input2 && !strcmp(L->input2, name)) || !strcmp(L->output, name)) p->layer[i].excluded = 1;
-      }
+    if (!a->nonfloat) keep_float(p, name);
     a->nonfloat = 1;
     return 0;
   }
@@ -238,10 +242,7 @@ int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samp
       }
     if (seen || a->nonfloat) continue;
     a->nonfloat = 1;
-    for (int j = 0; j < p->n_layer; j++) {
-      cquant__ptq_layer_t *L = &p->layer[j];
-      if (!strcmp(L->input, a->name) || (L->input2 && !strcmp(L->input2, a->name)) || !strcmp(L->output, a->name)) L->excluded = 1;
-    }
+    keep_float(p, a->name);
   }
   if (n_samples) *n_samples = n;
   if (seconds) *seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
