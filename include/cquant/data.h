@@ -113,6 +113,13 @@ int cquant_data_check_shape(const cquant_onnx_model_t *m, const cquant_array_t *
  * exports take a single C x H x W image), else x itself. cquant_data_check_shape and the PTQ and
  * evaluation runs apply it. */
 int cquant_data_fit(const cquant_onnx_model_t *m, int in, const cquant_array_t *x, cquant_array_t *view);
+/* The inputs of one run of m on d's current batch x (after a cquant_data_next that gave 1): every
+ * input of a source of several (cquant_data_open_inputs) under its name, else x as m's input 0;
+ * each as the model takes it (cquant_data_fit). names and vals (max entries each) are shallow: the
+ * data stays the source's. UNSUPPORTED when the source has more than max inputs. */
+#define CQUANT_DATA_MAX_FEEDS 64 /* inputs the library's own runs (PTQ, evaluation) feed at most */
+int cquant_data_feeds(const cquant_onnx_model_t *m, const cquant_data_t *d, const cquant_array_t *x, int max, const char **names,
+                      cquant_array_t *vals, int *n);
 /* The current batch of every input against the model (after a cquant_data_next that gave 1): each
  * name must be a model input, with its element type and shape (as cquant_data_check_shape), and every
  * model input must have a source; a single unnamed source is checked against input 0. */

@@ -506,6 +506,26 @@ int cquant_data_fit(const cquant_onnx_model_t *m, int in, const cquant_array_t *
   return 0;
 }
 
+int cquant_data_feeds(const cquant_onnx_model_t *m, const cquant_data_t *d, const cquant_array_t *x, int max, const char **names,
+                      cquant_array_t *vals, int *n) {
+  if (!m || !d || !x || max < 1 || !names || !vals || !n) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument");
+  const int k = cquant_data_num_inputs(d);
+  if (k > max) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: more than %d inputs", d->spec, max);
+  if (k <= 1) {
+    names[0] = cquant_onnx_input_name(m, 0), *n = 1;
+    return cquant_data_fit(m, 0, x, &vals[0]);
+  }
+  for (int i = 0; i < k; i++) {
+    names[i] = cquant_data_input_name(d, i);
+    int j = 0; /* its index in the model (past the end for a name the model lacks: no fitting) */
+    while (j < cquant_onnx_num_inputs(m) && strcmp(cquant_onnx_input_name(m, j), names[i])) j++;
+    int st = cquant_data_fit(m, j, cquant_data_input(d, i), &vals[i]);
+    if (st) return st;
+  }
+  *n = k;
+  return 0;
+}
+
 static int check_input(const cquant_onnx_model_t *m, int in, const cquant_array_t *x0, const char *what) {
   int64_t dims[CQUANT_MAX_DIMS];
   int nd;

@@ -6,27 +6,6 @@
 #include <time.h>
 #include "core/internal.h"
 
-#define CQUANT_EVAL_MAX_INPUTS 64
-
-/* The names and values of one run of m on the current batch x of d: each input of a multi-input
- * source by its name, else x as m's input 0; each as the model takes it (cquant_data_fit). The
- * values are shallow: their data stays the source's. */
-static void feeds(const cquant_onnx_model_t *m, const cquant_data_t *d, const cquant_array_t *x, const char **names, cquant_array_t *vals, int *n) {
-  const int k = cquant_data_num_inputs(d);
-  if (k > 1) {
-    *n = k < CQUANT_EVAL_MAX_INPUTS ? k : CQUANT_EVAL_MAX_INPUTS;
-    for (int i = 0; i < *n; i++) {
-      names[i] = cquant_data_input_name(d, i);
-      int j = 0;
-      while (j < cquant_onnx_num_inputs(m) && strcmp(cquant_onnx_input_name(m, j), names[i])) j++;
-      if (j == cquant_onnx_num_inputs(m) || cquant_data_fit(m, j, cquant_data_input(d, i), &vals[i])) vals[i] = *cquant_data_input(d, i);
-    }
-  } else {
-    names[0] = cquant_onnx_input_name(m, 0), *n = 1;
-    if (cquant_data_fit(m, 0, x, &vals[0])) vals[0] = *x;
-  }
-}
-
 static double now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -41,8 +20,8 @@ int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval
   if (!out) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "eval: out of memory");
   int st = cquant_data_rewind(d), k = 0, nf;
   const cquant_array_t *x;
-  cquant_array_t vals[CQUANT_EVAL_MAX_INPUTS];
-  const char *names[CQUANT_EVAL_MAX_INPUTS];
+  cquant_array_t vals[CQUANT_DATA_MAX_FEEDS];
+  const char *names[CQUANT_DATA_MAX_FEEDS];
   const int64_t *labels;
   int64_t first;
   const double t0 = now_s();
@@ -51,8 +30,7 @@ int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval
       st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: no labels (fashion-mnist data has them)", cquant_data_name(d));
       break;
     }
-    feeds(m, d, x, names, vals, &nf);
-    if ((st = cquant_onnx_run(m, nf, names, vals, out))) break;
+    if ((st = cquant_data_feeds(m, d, x, CQUANT_DATA_MAX_FEEDS, names, vals, &nf)) || (st = cquant_onnx_run(m, nf, names, vals, out))) break;
     const int64_t bs = x->shape[0];
     const cquant_array_t *y = &out[0];
     const int64_t classes = y->numel / bs;
@@ -87,14 +65,13 @@ int cquant_eval_sqnr(const cquant_onnx_model_t *ref, const cquant_onnx_model_t *
   if (!ya) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "eval: out of memory");
   int st = cquant_data_rewind(d), k = 0, nf;
   const cquant_array_t *x;
-  cquant_array_t vals[CQUANT_EVAL_MAX_INPUTS];
-  const char *names[CQUANT_EVAL_MAX_INPUTS];
+  cquant_array_t vals[CQUANT_DATA_MAX_FEEDS];
+  const char *names[CQUANT_DATA_MAX_FEEDS];
   const int64_t *labels;
   int64_t first;
   double sig = 0, noise = 0, sec = 0;
   while (!st && (k = cquant_data_next(d, &x, &labels, &first)) > 0) {
-    feeds(ref, d, x, names, vals, &nf);
-    if ((st = cquant_onnx_run(ref, nf, names, vals, ya))) break;
+    if ((st = cquant_data_feeds(ref, d, x, CQUANT_DATA_MAX_FEEDS, names, vals, &nf)) || (st = cquant_onnx_run(ref, nf, names, vals, ya))) break;
     const double t0 = now_s();
     st = cquant_onnx_run(m, nf, names, vals, yb);
     sec += now_s() - t0;

@@ -13,32 +13,14 @@ static int make_report(cquant_ptq_t *p, cquant_data_t *src, cquant_ptq_result_t 
   if (st) return st;
   if ((k = cquant_data_next(src, &x, &labels, &first)) < 0) return k;
   if (!k) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: no data for the report", cquant_data_name(src));
-  const int n = cquant_data_num_inputs(src);
-  if (n <= 1) {
-    cquant_array_t v;
-    if ((st = cquant_data_fit(p->clean, 0, x, &v))) return st;
-    return cquant_ptq_report(p, r->method, &v, r, &r->report);
-  }
-  /* several inputs: every one by name, each as the model takes it; input 0's value stands for the batch */
-  const char **names = calloc((size_t)n, sizeof *names);
-  cquant_array_t *vals = calloc((size_t)n, sizeof *vals);
-  if (!names || !vals) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
-  int x0 = 0;
-  for (int i = 0; i < n && !st; i++) {
-    names[i] = cquant_data_input_name(src, i);
-    int j = 0;
-    while (j < cquant_onnx_num_inputs(p->clean) && strcmp(cquant_onnx_input_name(p->clean, j), names[i])) j++;
-    if (j == 0) x0 = i;
-    st = cquant_data_fit(p->clean, j, cquant_data_input(src, i), &vals[i]);
-  }
-  if (!st) {
-    p->n_feed = n, p->feed_names = names, p->feed_vals = vals;
-    st = cquant_ptq_report(p, r->method, &vals[x0], r, &r->report);
-    p->n_feed = 0, p->feed_names = NULL, p->feed_vals = NULL;
-  }
-  free(names);
-  free(vals);
-  return st;
+  const char *names[CQUANT_DATA_MAX_FEEDS];
+  cquant_array_t vals[CQUANT_DATA_MAX_FEEDS];
+  int n;
+  if ((st = cquant_data_feeds(p->clean, src, x, CQUANT_DATA_MAX_FEEDS, names, vals, &n))) return st;
+  int x0 = 0; /* the model's input 0 stands for the batch in the report */
+  for (int i = 0; i < n; i++)
+    if (!strcmp(names[i], cquant_onnx_input_name(p->clean, 0))) x0 = i;
+  return cquant__ptq_report_inputs(p, r->method, n, names, vals, x0, r, &r->report);
 }
 
 /* Dynamic mode: the rewrite (src/ptq/dynamic.c), top-1 of float and dynamic model on eval, the file. */

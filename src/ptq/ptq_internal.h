@@ -27,10 +27,6 @@ struct cquant_ptq {
   const cquant_onnx_model_t *orig;
   cquant_onnx_model_t *clean;
   cquant_ptq_options_t opt;
-  /* the report's runs of a model of several inputs: every input by name (n_feed 0: the batch as input 0) */
-  int n_feed;
-  const char *const *feed_names;
-  const cquant_array_t *feed_vals;
   cquant__ptq_act_t *act;
   int n_act;
   cquant__ptq_layer_t *layer;
@@ -80,5 +76,10 @@ int cquant__ptq_layer_index(const cquant_ptq_t *p, const char *node);
  * serialisation); integer: the QDQ model rewritten into cquant's integer operators (channels-last,
  * as cquant_onnx_integerize does). n_int (may be NULL) gets the integer operators made. */
 int cquant__ptq_model(cquant_ptq_t *p, cquant_calib_method_t m, cquant_ptq_format_t f, cquant_onnx_model_t **out);
+
+/* src/ptq/report.c: cquant_ptq_report with every model input given (names[i] takes vals[i]);
+ * vals[x0], the model's input 0, stands for the batch in the report. */
+int cquant__ptq_report_inputs(cquant_ptq_t *p, cquant_calib_method_t m, int n_in, const char *const *names, const cquant_array_t *vals, int x0,
+                              const cquant_ptq_result_t *r, cquant_ptq_report_t **out);
 
 #endif

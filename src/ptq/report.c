@@ -31,13 +31,18 @@ static int capture_cb(void *user, const char *name, const cquant_array_t *v) {
   return 0;
 }
 
-static int run_capture(const cquant_ptq_t *p, const cquant_onnx_model_t *m, const cquant_array_t *x, capture_t *c) {
-  const char *in = cquant_onnx_input_name(m, 0);
+/* The feeds of the report's runs: names[i] takes vals[i]. */
+typedef struct {
+  int n;
+  const char *const *names;
+  const cquant_array_t *vals;
+} feeds_t;
+
+static int run_capture(const cquant_onnx_model_t *m, const feeds_t *f, capture_t *c) {
   const int n_out = cquant_onnx_num_outputs(m);
   cquant_array_t *out = calloc((size_t)n_out + 1, sizeof *out);
   if (!out) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "report: out of memory");
-  int st = p->n_feed ? cquant_onnx_run_observed(m, p->n_feed, p->feed_names, p->feed_vals, out, capture_cb, c)
-                     : cquant_onnx_run_observed(m, 1, &in, x, out, capture_cb, c);
+  int st = cquant_onnx_run_observed(m, f->n, f->names, f->vals, out, capture_cb, c);
   for (int o = 0; o < n_out && !st; o++) {
     for (int i = 0; i < c->n; i++) /* graph outputs are handed over, not observed twice */
       if (!c->a[i].data && !strcmp(c->names[i], cquant_onnx_output_name(m, o))) {
@@ -79,6 +84,13 @@ void cquant_ptq_report_free(cquant_ptq_report_t *rep) {
 int cquant_ptq_report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_array_t *x, const cquant_ptq_result_t *r,
                       cquant_ptq_report_t **out) {
   if (!p || !x || !out) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq report: NULL argument");
+  return cquant__ptq_report_inputs(p, m, 1, &p->input, x, 0, r, out);
+}
+
+int cquant__ptq_report_inputs(cquant_ptq_t *p, cquant_calib_method_t m, int n_in, const char *const *names, const cquant_array_t *vals, int x0,
+                              const cquant_ptq_result_t *r, cquant_ptq_report_t **out) {
+  const cquant_array_t *x = &vals[x0];
+  const feeds_t feeds = {n_in, names, vals};
   *out = NULL;
   const int L = p->n_layer;
   cquant_ptq_report_t *rep = calloc(1, sizeof *rep);
@@ -98,8 +110,8 @@ int cquant_ptq_report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_arr
     cf.names[i] = p->layer[i].output;
     if (!(qn[i] = cquant__graph_str(&scratch, "%s_dequantized", p->layer[i].output))) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
   }
-  if (!st) st = run_capture(p, p->clean, x, &cf);
-  if (!st) st = run_capture(p, qdq, x, &cq);
+  if (!st) st = run_capture(p->clean, &feeds, &cf);
+  if (!st) st = run_capture(qdq, &feeds, &cq);
   if (!st) {
     rep->method = m;
     rep->samples = x->ndim ? x->shape[0] : 1;
@@ -132,7 +144,7 @@ int cquant_ptq_report(cquant_ptq_t *p, cquant_calib_method_t m, const cquant_arr
     if (!cq.a[i].data) { /* a graph output stays float: compare under its own name */
       const char *name = ly->output;
       capture_t one = {1, &name, &cq.a[i]};
-      run_capture(p, qdq, x, &one);
+      run_capture(qdq, &feeds, &one);
     }
     if (r && r->sensitivity && r->sensitivity_rank && r->sensitivity_rank[i] >= 0) { /* measured by the fallback (eq. F1) */
       o->has_sensitivity = 1;

@@ -189,7 +189,6 @@ int cquant_ptq_calibrate(cquant_ptq_t *p, const cquant_array_t *batch) {
   return st ? st : cquant_ptq_calibrate_inputs(p, 1, &p->input, &v);
 }
 
-#define PTQ_MAX_INPUTS 64
 
 int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samples, double *seconds) {
   if (!p || !d) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
@@ -201,25 +200,15 @@ int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samp
   if (!st && k_in == 1 && cquant_onnx_num_inputs(p->clean) > 1)
     st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: the model has %d inputs: give one source per input (NAME=SOURCE)", cquant_data_name(d),
                        cquant_onnx_num_inputs(p->clean));
-  if (!st && k_in > PTQ_MAX_INPUTS) st = cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: more than %d inputs", cquant_data_name(d), PTQ_MAX_INPUTS);
+  if (!st && k_in > CQUANT_DATA_MAX_FEEDS) st = cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: more than %d inputs", cquant_data_name(d), CQUANT_DATA_MAX_FEEDS);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (!st && (k = cquant_data_next(d, &x, &labels, &first)) > 0) {
-    if (k_in > 1) { /* every input by name, each as the model takes it */
-      const char *names[PTQ_MAX_INPUTS];
-      cquant_array_t vals[PTQ_MAX_INPUTS];
-      if (!n && (st = cquant_data_check_inputs(p->clean, d))) break;
-      for (int i = 0; i < k_in && !st; i++) {
-        names[i] = cquant_data_input_name(d, i);
-        int j = 0;
-        while (j < cquant_onnx_num_inputs(p->clean) && strcmp(cquant_onnx_input_name(p->clean, j), names[i])) j++;
-        st = cquant_data_fit(p->clean, j, cquant_data_input(d, i), &vals[i]);
-      }
-      if (!st) st = cquant_ptq_calibrate_inputs(p, k_in, names, vals);
-    } else {
-      if (!n && (st = cquant_data_check_shape(p->clean, x, cquant_data_name(d)))) break;
-      st = cquant_ptq_calibrate(p, x);
-    }
+    if (!n && (st = k_in > 1 ? cquant_data_check_inputs(p->clean, d) : cquant_data_check_shape(p->clean, x, cquant_data_name(d)))) break;
+    const char *names[CQUANT_DATA_MAX_FEEDS];
+    cquant_array_t vals[CQUANT_DATA_MAX_FEEDS];
+    int nf;
+    if (!(st = cquant_data_feeds(p->clean, d, x, CQUANT_DATA_MAX_FEEDS, names, vals, &nf))) st = cquant_ptq_calibrate_inputs(p, nf, names, vals);
     if (st) {
       cquant__error_prefix(st, cquant_data_name(d));
       break;
