@@ -71,13 +71,12 @@ static int quantize_act(dq_ctx_t *c, const char *x, const dq_entry_t **out) {
 }
 
 /* Whether the weight ranges are chosen by MSE: as static PTQ, by default for int4 only. */
-static int use_mse(const cquant_ptq_options_t *o) { return o->weight_mse < 0 ? o->weight_dtype == CQUANT_DT_S4 : o->weight_mse != 0; }
 
 /* Per-column (axis 1) or per-tensor parameters of the K x N float weights w (eq. 31). */
 static int weight_qparams(const cquant_ptq_options_t *o, const float *w, const int64_t shape[2], cquant_qparams_t **qp) {
   const unsigned flags = CQUANT_QF_SYMMETRIC | CQUANT_QF_NARROW_RANGE;
   const cquant_granularity_t gr = o->weight_per_tensor ? CQUANT_PER_TENSOR : CQUANT_PER_CHANNEL;
-  if (!use_mse(o)) {
+  if (!cquant__ptq_weight_mse(o, 0)) {
     int st = cquant_qparams_create(o->weight_dtype, gr, 1, 0, flags, 2, shape, qp);
     if (!st && (st = cquant_qparams_minmax(*qp, w))) cquant_qparams_destroy(*qp);
     return st;
@@ -257,7 +256,7 @@ static int run_pass(cquant__graph_t *g, const cquant_ptq_options_t *o, cquant_pt
     char desc[160];
     snprintf(desc, sizeof desc, "dynamic: weights %s %s (symmetric, %s); activations uint8 per tensor at run time (DynamicQuantizeLinear)",
              o->weight_dtype == CQUANT_DT_S4 ? "int4 (in int8, -7..7)" : "int8", o->weight_per_tensor ? "per tensor" : "per output channel",
-             use_mse(o) ? "MSE range" : "min-max range");
+             cquant__ptq_weight_mse(o, 0) ? "MSE range" : "min-max range");
     st = cquant__graph_add_meta(g, "cquant.ptq", desc);
   }
   *stats = c.st;

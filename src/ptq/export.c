@@ -210,7 +210,7 @@ static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__gra
   snprintf(desc, sizeof desc, "weights: %s (%s%s%s); activations: %s (%s)", wdesc,
            p->opt.weight_dtype == CQUANT_DT_F8E4M3 ? "s = amax / 448" : p->opt.weight_dtype == CQUANT_DT_U4 ? "asymmetric" : "symmetric",
            p->opt.weight_dtype == CQUANT_DT_F8E4M3                                              ? ""
-           : cquant__ptq_weight_mse(p, 0) == cquant__ptq_weight_mse(p, p->opt.weight_group) ? (cquant__ptq_weight_mse(p, 0) ? ", MSE range" : ", min-max range")
+           : cquant__ptq_weight_mse(&p->opt, 0) == cquant__ptq_weight_mse(&p->opt, p->opt.weight_group) ? (cquant__ptq_weight_mse(&p->opt, 0) ? ", MSE range" : ", min-max range")
                                                                                              : ", min-max range per group, MSE per channel",
            p->opt.weight_dtype == CQUANT_DT_S4 && !p->opt.weight_group && !p->opt.weight_packed ? ", int4 values in int8" : "", act_text(p),
            cquant_calib_method_name(method));

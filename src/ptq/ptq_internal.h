@@ -58,7 +58,7 @@ int cquant__ptq_check_options(cquant_ptq_options_t *o);
 int64_t cquant__ptq_weight_group(const cquant_ptq_t *p, int i, const cquant_array_t *w, int *axis);
 int cquant__ptq_weight_format(cquant_ptq_t *p, int i, cquant_dtype_t *dt, int64_t *group, int *axis);
 /* 1 when layers with group size G (0: per channel) get the MSE range, 0 for min-max. */
-int cquant__ptq_weight_mse(const cquant_ptq_t *p, int64_t G);
+int cquant__ptq_weight_mse(const cquant_ptq_options_t *o, int64_t G);
 
 /* src/ptq/opset.c: raises the graph's default-domain opset to `to` (19 or 21), rewriting the
  * nodes whose form changed on the way (Reduce* axes, Split, Squeeze/Unsqueeze, RoiAlign,

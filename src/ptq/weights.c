@@ -86,9 +86,9 @@ static int group_mse(cquant_qparams_t *qp, const float *x) {
 /* The range search of a layer: weight_mse 1 or 0, or -1 (auto): MSE for symmetric int4/int2 per
  * channel; min-max per group and for uint4, where the MSE search measured worse top-1 on the
  * shipped models (docs/quantization.md, eq. 36) */
-int cquant__ptq_weight_mse(const cquant_ptq_t *p, int64_t G) {
-  const cquant_dtype_t dt = p->opt.weight_dtype;
-  return p->opt.weight_mse > 0 || (p->opt.weight_mse < 0 && !G && (dt == CQUANT_DT_S4 || dt == CQUANT_DT_S2));
+int cquant__ptq_weight_mse(const cquant_ptq_options_t *o, int64_t G) {
+  const cquant_dtype_t dt = o->weight_dtype;
+  return o->weight_mse > 0 || (o->weight_mse < 0 && !G && (dt == CQUANT_DT_S4 || dt == CQUANT_DT_S2));
 }
 
 static int weight_qparams(const cquant_ptq_t *p, int li, const cquant_array_t *w, cquant_qparams_t **qp) {
@@ -96,7 +96,7 @@ static int weight_qparams(const cquant_ptq_t *p, int li, const cquant_array_t *w
   const unsigned flags = weight_flags(dt);
   int axis;
   const int64_t G = cquant__ptq_weight_group(p, li, w, &axis);
-  const int mse = cquant__ptq_weight_mse(p, G);
+  const int mse = cquant__ptq_weight_mse(&p->opt, G);
   if (G || dt == CQUANT_DT_F8E4M3 || !mse) {
     int st = G ? cquant_qparams_create(dt, CQUANT_PER_GROUP, axis, G, flags | CQUANT_QF_ALLOW_SHORT_GROUP, w->ndim, w->shape, qp)
                : cquant_qparams_create(dt, CQUANT_PER_CHANNEL, axis, 0, dt == CQUANT_DT_F8E4M3 ? 0 : flags, w->ndim, w->shape, qp);
