@@ -26,6 +26,7 @@ usage: ptq_smooth_test.py PATH/TO/cquant        (exit 77: skipped without onnx)
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -320,5 +321,6 @@ for extra, what in ((["--smooth", "1.5"], "alpha"), (["--smooth", "-0.1"], "alph
     check(p.returncode == 1 and len(lines) == 1 and "--smooth" in lines[0] and not os.path.exists(out),
           f"{' '.join(extra)}: one error line, exit 1, nothing written ({lines})")
 
+shutil.rmtree(TMP, ignore_errors=True)
 print(f"{failed} failed" if failed else "all passed")
 sys.exit(1 if failed else 0)
