@@ -13,6 +13,11 @@ typedef struct {
   int nonfloat;     /* seen with a type other than float32 (index arithmetic): its layers stay float */
   /* bias correction: the sum over every other axis of each channel of axis mean_axis (-1: the last),
    * over mean_n values per channel; mean_bad: the channel count changed between batches */
+  /* the range each method gives (cquant_observer_ranges: the MSE and entropy searches are slow and
+   * export, report and choice ask for it many times): valid while bit m of range_ok is set, cleared
+   * by every new observation */
+  float range_lo[CQUANT_CALIB_COUNT], range_hi[CQUANT_CALIB_COUNT];
+  unsigned range_ok;
   int want_mean, mean_axis, mean_bad;
   int64_t mean_c, mean_n;
   double *mean_sum;

@@ -247,6 +247,7 @@ static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
   }
   if (!v->numel) return 0;
   if (a->want_mean && !a->mean_bad) accumulate_mean(a, v);
+  a->range_ok = 0; /* new data: the cached ranges are stale */
   for (int m = 0; m < CQUANT_CALIB_COUNT; m++) {
     if (!a->obs[m]) continue;
     int st = v->ndim ? cquant_observer_update(a->obs[m], v->data, v->ndim, v->shape)
@@ -369,8 +370,14 @@ int cquant_ptq_layer(const cquant_ptq_t *p, int i, cquant_ptq_layer_t *out) {
 int cquant__ptq_act_range(cquant__ptq_act_t *a, cquant_calib_method_t method, float *lo, float *hi) {
   if ((unsigned)method >= CQUANT_CALIB_COUNT || !a->obs[method])
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: method %s was not observed", cquant_calib_method_name(method));
+  if (a->range_ok & (1u << method)) { /* computed since the last observation */
+    *lo = a->range_lo[method], *hi = a->range_hi[method];
+    return 0;
+  }
   int st = cquant_observer_ranges(a->obs[method], lo, hi, 1);
   if (st) return cquant__error_prefix(st, a->name);
+  a->range_lo[method] = *lo, a->range_hi[method] = *hi;
+  a->range_ok |= 1u << method;
   return 0;
 }
 
