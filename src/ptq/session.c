@@ -18,6 +18,7 @@ void cquant_ptq_options_default(cquant_ptq_options_t *o) {
   o->methods = 1u << CQUANT_CALIB_MINMAX;
   o->percentile = 99.99;
   o->weight_mse = -1;
+  o->act_matmul = 1;
 }
 
 cquant_dtype_t cquant__ptq_act_dtype(const cquant_ptq_t *p) { return p->opt.symmetric_act ? CQUANT_DT_S8 : CQUANT_DT_U8; }
@@ -33,6 +34,7 @@ void cquant_ptq_free(cquant_ptq_t *p) {
   if (!p) return;
   for (int i = 0; i < p->n_act; i++)
     for (int m = 0; m < CQUANT_CALIB_COUNT; m++) cquant_observer_destroy(p->act[i].obs[m]);
+  for (int i = 0; i < p->n_act; i++) cquant_observer_destroy(p->act[i].own);
   free(p->act);
   for (int i = 0; i < p->n_layer; i++) {
     cquant_qparams_destroy(p->layer[i].wqp);
@@ -81,7 +83,8 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
   for (int i = 0; i < g.n_node && !st; i++) {
     const Onnx__NodeProto *nd = g.node[i];
     int w, q = cquant__ptq_quantizable(&g, nd, &w);
-    if (!q) continue;
+    cquant__ptq_extra_t x;
+    if (!q && !cquant__ptq_extra_layer(&p->opt, &g, nd, &x)) continue;
     cquant__ptq_layer_t *L = &p->layer[p->n_layer++];
     L->node = cquant__node_label(nd);
     L->op = nd->op_type;
@@ -90,6 +93,10 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
     L->output = cquant__ptq_fused_output(&g, nd);
     L->weight = w >= 0 ? nd->input[1] : NULL;
     L->w_axis = cquant__ptq_weight_axis(nd);
+    if (!q) /* a layer by option (act_matmul, quantize_ops) */
+      L->op = x.op, L->input = x.in[0], L->input2 = x.n_in > 1 ? x.in[1] : NULL, L->output = x.out;
+    L->w_dtype = p->opt.weight_dtype;
+    L->w_group = p->opt.weight_group;
   }
   for (int e = 0; e < p->opt.n_exclude && !st; e++) {
     int found = 0;
@@ -133,6 +140,13 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
   }
   free(obs);
   free(pl);
+  /* Softmax quantized: its output's parameters are those of [0, 1] (eq. 37), not calibrated */
+  for (int i = 0; i < p->n_layer && !st; i++) {
+    cquant__ptq_act_t *a = strcmp(p->layer[i].op, "Softmax") ? NULL : find_act(p, p->layer[i].output);
+    if (a) a->fixed = 1;
+  }
+  if (!st && p->opt.overrides) st = cquant__ptq_apply_overrides(p, &g);
+  p->opt.overrides = NULL;
   cquant__graph_free(&g);
   if (st) { cquant_ptq_free(p); return st; }
   *out = p;
@@ -159,6 +173,10 @@ static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
     return 0;
   }
   if (!v->numel) return 0;
+  if (a->own) {
+    int st = v->ndim ? cquant_observer_update(a->own, v->data, v->ndim, v->shape) : cquant_observer_update(a->own, v->data, 1, (const int64_t[]){1});
+    if (st) return cquant__error_prefix(st, name);
+  }
   for (int m = 0; m < CQUANT_CALIB_COUNT; m++) {
     if (!a->obs[m]) continue;
     int st = v->ndim ? cquant_observer_update(a->obs[m], v->data, v->ndim, v->shape)
@@ -261,6 +279,14 @@ int cquant_ptq_layer(const cquant_ptq_t *p, int i, cquant_ptq_layer_t *out) {
 }
 
 int cquant__ptq_act_range(cquant__ptq_act_t *a, cquant_calib_method_t method, float *lo, float *hi) {
+  if (a->fixed) { /* eq. 37 */
+    *lo = 0.0f, *hi = 1.0f;
+    return 0;
+  }
+  if (a->own) { /* a per-node override: its method, whatever is asked */
+    int st = cquant_observer_ranges(a->own, lo, hi, 1);
+    return st ? cquant__error_prefix(st, a->name) : 0;
+  }
   if ((unsigned)method >= CQUANT_CALIB_COUNT || !a->obs[method])
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: method %s was not observed", cquant_calib_method_name(method));
   int st = cquant_observer_ranges(a->obs[method], lo, hi, 1);
@@ -279,7 +305,9 @@ int cquant_ptq_act_qparams(cquant_ptq_t *p, const char *tensor, cquant_calib_met
   if (rmax) *rmax = hi;
   float s;
   int32_t z = 0;
-  if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3) { /* eq. 16: s = amax / 448, no zero-point */
+  if (a->fixed && p->opt.act == CQUANT_PTQ_ACT_INT8) /* eq. 37: Softmax's [0, 1] as ONNX Runtime fixes it: 1/256 (uint8), 1/128 (int8, z = 0) */
+    s = p->opt.symmetric_act ? 1.0f / 128.0f : 1.0f / 256.0f;
+  else if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3) { /* eq. 16: s = amax / 448, no zero-point */
     const float amax = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi);
     s = amax > 0.0f ? amax / 448.0f : 1.0f; /* as cquant_qparams_minmax does for FP8 */
   } else if ((st = cquant_qparams_from_range(lo, hi, 8, p->opt.symmetric_act, cquant__ptq_act_flags(p), &s, &z)))
