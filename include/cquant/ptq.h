@@ -83,7 +83,7 @@ void cquant_ptq_options_default(cquant_ptq_options_t *o);
  * Gelu (the Gelu op and the Erf form x 0.5 (1 + erf(x / sqrt 2)) that exporters write), Sigmoid,
  * HardSigmoid, HardSwish, Tanh, ReduceMean, ReduceSum, ReduceMax, ReduceMin; *bits gets
  * 1 << k of each (k its index in that list). "" or "none": 0. INVALID_ARGUMENT naming an unknown
- * name. Softmax outputs get the fixed parameters of the range [0, 1] (docs/quantization.md, eq. 37). */
+ * name. Softmax outputs get the fixed parameters of the range [0, 1] (docs/quantization.md, eq. 38). */
 int cquant_ptq_quantize_ops_parse(const char *list, unsigned *bits);
 /* The name of bit k (NULL past the last). */
 const char *cquant_ptq_quantize_op_name(int k);
@@ -206,7 +206,7 @@ typedef struct {
   int64_t w_group;
   int w_axis;
   /* what the layer got (per-node overrides, --quantize-ops): weights per tensor (one scale), the
-   * activation method of its output ("fixed": Softmax's [0, 1], eq. 37) and its parameter (NaN:
+   * activation method of its output ("fixed": Softmax's [0, 1], eq. 38) and its parameter (NaN:
    * none), and whether an override applied */
   int w_per_tensor;
   const char *act_method;

@@ -12,7 +12,7 @@ typedef struct {
   cquant_observer_t *obs[CQUANT_CALIB_COUNT];
   int nonfloat;     /* seen with a type other than float32 (index arithmetic): its layers stay float */
   /* a per-node override's method (own: its observer, used for every method asked) or Softmax's
-   * fixed [0, 1] (eq. 37) */
+   * fixed [0, 1] (eq. 38) */
   cquant_observer_t *own;
   cquant_calib_method_t own_method;
   double own_param;

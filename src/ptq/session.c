@@ -140,7 +140,7 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
   }
   free(obs);
   free(pl);
-  /* Softmax quantized: its output's parameters are those of [0, 1] (eq. 37), not calibrated */
+  /* Softmax quantized: its output's parameters are those of [0, 1] (eq. 38), not calibrated */
   for (int i = 0; i < p->n_layer && !st; i++) {
     cquant__ptq_act_t *a = strcmp(p->layer[i].op, "Softmax") ? NULL : find_act(p, p->layer[i].output);
     if (a) a->fixed = 1;
@@ -279,7 +279,7 @@ int cquant_ptq_layer(const cquant_ptq_t *p, int i, cquant_ptq_layer_t *out) {
 }
 
 int cquant__ptq_act_range(cquant__ptq_act_t *a, cquant_calib_method_t method, float *lo, float *hi) {
-  if (a->fixed) { /* eq. 37 */
+  if (a->fixed) { /* eq. 38 */
     *lo = 0.0f, *hi = 1.0f;
     return 0;
   }
@@ -305,7 +305,7 @@ int cquant_ptq_act_qparams(cquant_ptq_t *p, const char *tensor, cquant_calib_met
   if (rmax) *rmax = hi;
   float s;
   int32_t z = 0;
-  if (a->fixed && p->opt.act == CQUANT_PTQ_ACT_INT8) /* eq. 37: Softmax's [0, 1] as ONNX Runtime fixes it: 1/256 (uint8), 1/128 (int8, z = 0) */
+  if (a->fixed && p->opt.act == CQUANT_PTQ_ACT_INT8) /* eq. 38: Softmax's [0, 1] as ONNX Runtime fixes it: 1/256 (uint8), 1/128 (int8, z = 0) */
     s = p->opt.symmetric_act ? 1.0f / 128.0f : 1.0f / 256.0f;
   else if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3) { /* eq. 16: s = amax / 448, no zero-point */
     const float amax = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi);
