@@ -171,6 +171,35 @@ def main():
     agree("default", on, x, tmp)
     agree("act-act MatMul off", off, x, tmp)
 
+    # an act-act MatMul whose output is a graph output (float): MatMulInteger -> Cast -> Mul in the integer rewrite
+    gm = f"{tmp}/gram.onnx"
+    gg = helper.make_graph([helper.make_node("Transpose", ["x"], ["xt"], name="xt", perm=[0, 2, 1]),
+                            helper.make_node("MatMul", ["x", "xt"], ["gram"], name="gram")], "gram",
+                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, 16])],
+                           [helper.make_tensor_value_info("gram", TensorProto.FLOAT, ["N", 8, 8])])
+    gmod = helper.make_model(gg, opset_imports=[helper.make_opsetid("", 17)])
+    gmod.ir_version = 8
+    onnx.save(gmod, gm)
+    r = cq("ptq", gm, "--calib", calib, "-o", f"{tmp}/gram_q.onnx", "--batch", "16", "--format", "qop")
+    mg = onnx.load(f"{tmp}/gram_q.onnx") if r.returncode == 0 else None
+    check("an act-act MatMul with a float output becomes MatMulInteger -> Cast -> Mul",
+          mg is not None and [n.op_type for n in mg.graph.node if n.op_type in ("MatMulInteger", "Cast", "Mul", "MatMul")] == ["MatMulInteger", "Cast", "Mul"],
+          r.stderr)
+    r = cq("ptq", gm, "--calib", calib, "-o", f"{tmp}/gram_qdq.onnx", "--batch", "16")
+    d = tempfile.mkdtemp(dir=tmp)
+    np.save(f"{d}/x.npy", x)
+    ri = cq("run", f"{tmp}/gram_qdq.onnx", "--input", f"x={d}/x.npy", "--output-dir", d, "--exec", "int")
+    gi = np.load(f"{d}/gram.npy") if ri.returncode == 0 else None
+    rf = cq("run", f"{tmp}/gram_qdq.onnx", "--input", f"x={d}/x.npy", "--output-dir", d, "--exec", "float")
+    gf = np.load(f"{d}/gram.npy") if rf.returncode == 0 else None
+    check("MatMulInteger form equals the fake-quantized MatMul (float sums of the same products)",
+          gi is not None and gf is not None and np.allclose(gi, gf, rtol=1e-5, atol=1e-4), ri.stderr + rf.stderr)
+    if HAVE_ORT:
+        od = tempfile.mkdtemp(dir=tmp)
+        ro = subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), f"{tmp}/gram_qdq.onnx", od, f"x={d}/x.npy"], capture_output=True, text=True)
+        go = np.load(f"{od}/gram.npy") if ro.returncode == 0 else None
+        check("ONNX Runtime agrees on that file", go is not None and gi is not None and np.allclose(gi, go, rtol=1e-4, atol=1e-3), ro.stderr[-300:])
+
     # --- --quantize-ops
     ops = f"{tmp}/ops.onnx"
     rep = f"{tmp}/ops_report.json"
