@@ -359,9 +359,11 @@ int cmd_ptq(int argc, char **argv) {
   } else {
     char wg[32] = "per channel";
     if (o.weight_group) snprintf(wg, sizeof wg, "per group of %lld", (long long)o.weight_group);
-    printf("wrote %s (%s, activations: %s%s, weights: %s %s, %zu bytes)\n", out, format ? "QLinear operators" : "QDQ",
+    char ovtxt[64] = "";
+    if (ovr) snprintf(ovtxt, sizeof ovtxt, " (%d nodes set by --overrides)", cquant_ptq_overrides_count(ovr));
+    printf("wrote %s (%s, activations: %s%s, weights: %s %s%s, %zu bytes)\n", out, format ? "QLinear operators" : "QDQ",
            act == CQUANT_PTQ_ACT_NONE ? "float" : act == CQUANT_PTQ_ACT_FP8E4M3 ? "fp8e4m3 " : "", act == CQUANT_PTQ_ACT_NONE ? "" : mname,
-           wts[weights], wg, r->output_bytes);
+           wts[weights], wg, ovtxt, r->output_bytes);
   }
   cquant_ptq_result_free(r);
   cquant_ptq_overrides_free(ovr);
