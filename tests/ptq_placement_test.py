@@ -239,7 +239,7 @@ def main():
     # --- per-node overrides
     ov = {"nodes": {"q_mm": {"weights": "int4", "group": 16}, "k_mm": {"granularity": "tensor"}, "v_mm": {"exclude": True},
                     "o_mm": {"weight_bits": 2}, "context": {"act_method": "percentile", "percentile": 99.0},
-                    "head": {"weights": "uint4", "granularity": "channel"}}}
+                    "head": {"weight_bits": 4, "weights": "uint4", "granularity": "channel"}}}
     ovp = f"{tmp}/ov.json"
     json.dump(ov, open(ovp, "w"))
     out, rep = f"{tmp}/ov.onnx", f"{tmp}/ov_report.json"

@@ -86,7 +86,7 @@ static int parse_node(const char *src, const cJSON *item, node_ovr_t *o) {
       for (int t = 0; t < 4 && cJSON_IsString(k); t++)
         if (!strcmp(k->valuestring, names[t])) f = t;
       if (f < 0) return bad(src, node, key, "must be \"int8\", \"int4\", \"uint4\" or \"int2\"");
-      if (o->has_wdt && o->wdt != dts[f]) return bad(src, node, key, "contradicts weight_bits");
+      if (o->has_wdt && o->wdt != dts[f] && !(dts[f] == CQUANT_DT_U4 && bits == 4)) return bad(src, node, key, "contradicts weight_bits");
       o->has_wdt = 1, o->wdt = dts[f];
       o->first_weight_key = o->first_weight_key ? o->first_weight_key : lit(key);
     } else if (!strcmp(key, "weight_bits")) {
