@@ -212,7 +212,7 @@ def main():
         check(f"--quantize-ops: {nm} reads DequantizeLinear and its output is quantized",
               dq_in(mo, nd, 0) is not None and any(c.op_type == "QuantizeLinear" for c in consumers(mo, nd.output[0])))
     sq = next(c for c in consumers(mo, "p") if c.op_type == "QuantizeLinear")
-    check("Softmax output: the fixed parameters of [0, 1] (scale 1/256, zero-point 0, uint8; eq. 38)",
+    check("Softmax output: the fixed parameters of [0, 1] (scale 1/256, zero-point 0, uint8; eq. 47)",
           float(numpy_helper.to_array(init(mo, sq.input[1]))) == 1 / 256 and int(numpy_helper.to_array(init(mo, sq.input[2]))) == 0 and
           init(mo, sq.input[2]).data_type == TensorProto.UINT8)
     check("Gelu pattern: Div and the Mul read the dequantized input, its final Mul's output is quantized",
@@ -281,6 +281,13 @@ def main():
     check("printed table: formats and methods per layer", "s4/g16" in r.stdout and "s8/t" in r.stdout and "percentile 99" in r.stdout and
           "(override)" in r.stdout, r.stdout[-2000:])
     agree("--overrides", out, x, tmp)
+    # SmoothQuant rebuilds the session's layers on the smoothed model: the overrides must survive it
+    r = cq("ptq", model, "--calib", calib, "-o", f"{tmp}/ov_smooth.onnx", "--batch", "16", "--overrides", ovp, "--smooth", "0.5")
+    ms = onnx.load(f"{tmp}/ov_smooth.onnx") if r.returncode == 0 else None
+    wq = dq_in(ms, node(ms, "q_mm"), 1) if ms else None
+    check("--overrides with --smooth: q_mm still int4 per group of 16, v_mm still float",
+          wq is not None and init(ms, wq.input[0]).data_type == 22 and any(a.name == "block_size" and a.i == 16 for a in wq.attribute) and
+          dq_in(ms, node(ms, "v_mm"), 1) is None, r.stderr.strip()[-300:])
 
     # --- bad override files: one line naming the node or key, exit 1, nothing written
     bad = [("missing node", '{"nodes": {"nosuch": {"exclude": true}}}', "nosuch"),

@@ -206,8 +206,20 @@ int cquant_ptq_overrides_load(const char *path, cquant_ptq_overrides_t **out) {
 
 /* ---- applying them to a session ------------------------------------------------------------- */
 
+int cquant__ptq_overrides_copy(const cquant_ptq_overrides_t *ov, cquant_ptq_overrides_t **out) {
+  cquant_ptq_overrides_t *c = calloc(1, sizeof *c);
+  if (c && ov->n && !(c->node = calloc((size_t)ov->n, sizeof *c->node))) cquant_ptq_overrides_free(c), c = NULL;
+  for (int i = 0; c && i < ov->n; i++) {
+    c->node[i] = ov->node[i];
+    if (!(c->node[i].node = strdup(ov->node[i].node))) cquant_ptq_overrides_free(c), c = NULL;
+    else c->n++;
+  }
+  *out = c;
+  return c ? 0 : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "overrides: out of memory");
+}
+
 int cquant__ptq_apply_overrides(cquant_ptq_t *p, const cquant__graph_t *g) {
-  const cquant_ptq_overrides_t *ov = p->opt.overrides;
+  const cquant_ptq_overrides_t *ov = p->ovr;
   for (int k = 0; k < ov->n; k++) {
     const node_ovr_t *o = &ov->node[k];
     const int li = cquant__ptq_layer_index(p, o->node);

@@ -156,7 +156,7 @@ int cquant__ptq_extra_layer(const cquant_ptq_options_t *o, const cquant__graph_t
     if ((o->quantize_ops >> k & 1u) && !strcmp(n->op_type, quant_ops[k])) {
       /* a Softmax after an attention mask (Add, Sub or Where before it): its input keeps the mask's
        * -1e4 (or -1e9, -inf), which would take the whole 8-bit range from the scores: only the
-       * output (fixed [0, 1], eq. 38) is quantized (x->in[0] stays named, n_in is 0) */
+       * output (fixed [0, 1], eq. 47) is quantized (x->in[0] stays named, n_in is 0) */
       const int pi = k == 1 ? cquant__graph_producer(g, n->input[0]) : -1;
       if (pi >= 0 && (is_default_op(g->node[pi], "Add") || is_default_op(g->node[pi], "Sub") || is_default_op(g->node[pi], "Where"))) x->n_in = 0;
       return 1;
