@@ -1093,9 +1093,9 @@ static PyMethodDef module_methods[] = {
    "std=None, batch=100, mode='static', smooth=None, bias_correction=False, cle=False, quantize_act_matmul=True,\n"
    "quantize_ops=None, overrides=None) -> the per-layer report as a dict, as `cquant ptq`. smooth=ALPHA (in [0, 1]):\n"
    "SmoothQuant; bias_correction, cle: as --bias-correction, --cle (each layer's 'smooth', 'bias_correction', 'cle'\n"
-   "entries say what they changed). quantize_act_matmul, quantize_ops ('LayerNormalization,Softmax,Gelu,...'), overrides\n"
-   "(the path of a per-node JSON file): as --quantize-act-matmul, --quantize-ops, --overrides. mode='dynamic'\n"
-   "(calib=None): int8 MatMul/Gemm weights, activations quantized at run time; returns what was rewritten."},
+   "entries say what they changed). quantize_ops: 'LayerNormalization,Softmax,Gelu,...' (--quantize-ops); overrides:\n"
+   "the path of a per-node JSON file (--overrides). mode='dynamic' (calib=None): int8 MatMul/Gemm weights, activations\n"
+   "quantized at run time; returns what was rewritten."},
   {"qat", (PyCFunction)(void (*)(void))py_qat, METH_VARARGS | METH_KEYWORDS,
    "qat(model_path, data, output, *, weights='int8', act='int8', epochs=1, lr=None, batch=64, optimizer='adamw', lsq=False,\n"
    "freeze_bn_after=-1, init_method='minmax', eval=None, mean=None, std=None, seed=0, threads=0, max_steps=0, weight_decay=0,\n"

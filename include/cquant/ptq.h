@@ -65,16 +65,6 @@ typedef struct {
                                    CQUANT_PTQ_ACT_NONE (weight-only: activations and biases stay
                                    float), CQUANT_PTQ_ACT_FP8E4M3 (float8e4m3fn, s = amax / 448 of the
                                    calibrated range, zero-point 0; biases float) */
-  /* placement beyond the default layers (docs/onnx.md, "What is quantized") */
-  int act_matmul;               /* MatMul of two activations (attention's Q K^T and softmax V): 1
-                                   (default): a Q/DQ pair on both inputs (each its own per-tensor
-                                   scale) and on the output, as ONNX Runtime's QDQ quantizer does;
-                                   0: it stays float */
-  unsigned quantize_ops;        /* ops that stay float by default, quantized (Q/DQ on their activation
-                                   inputs and output): bits 1 << k of cquant_ptq_quantize_ops_parse's
-                                   names (LayerNormalization, Softmax, Gelu, ...); 0 (default): none */
-  const struct cquant_ptq_overrides *overrides; /* per-node overrides (cquant_ptq_overrides_parse), read
-                                   by cquant_ptq_create only; NULL (default): none */
   /* float rewrites before quantization (docs/quantization.md sec. 11-13), each off by default */
   int smooth;                   /* 1: SmoothQuant (eq. 38-41): every MatMul/Gemm with a constant weight
                                    gets per-input-channel scales s (eq. 39) moved from its input
@@ -86,6 +76,16 @@ typedef struct {
                                    from the calibration pass; a bias is created where there is none) */
   int cle;                      /* 1: cross-layer equalization of Conv -> [Relu] -> Conv pairs (eq. 44-46),
                                    iterated over chains, before calibration */
+  /* placement beyond the default layers (docs/onnx.md, "What is quantized") */
+  int act_matmul;               /* MatMul of two activations (attention's Q K^T and softmax V): 1
+                                   (default): a Q/DQ pair on both inputs (each its own per-tensor
+                                   scale) and on the output, as ONNX Runtime's QDQ quantizer does;
+                                   0: it stays float */
+  unsigned quantize_ops;        /* ops that stay float by default, quantized (Q/DQ on their activation
+                                   inputs and output): bits 1 << k of cquant_ptq_quantize_ops_parse's
+                                   names (LayerNormalization, Softmax, Gelu, ...); 0 (default): none */
+  const struct cquant_ptq_overrides *overrides; /* per-node overrides (cquant_ptq_overrides_parse), read
+                                   by cquant_ptq_create only; NULL (default): none */
 } cquant_ptq_options_t;
 
 void cquant_ptq_options_default(cquant_ptq_options_t *o);
@@ -229,13 +229,6 @@ typedef struct {
   int w_bits;
   int64_t w_group;
   int w_axis;
-  /* what the layer got (per-node overrides, --quantize-ops): weights per tensor (one scale), the
-   * activation method of its output ("fixed": Softmax's [0, 1], eq. 47) and its parameter (NaN:
-   * none), and whether an override applied */
-  int w_per_tensor;
-  const char *act_method;
-  double act_param;
-  int overridden;
   /* SmoothQuant (options.smooth): the alpha, the channels, the range of the scales s (eq. 39), where
    * 1/s went (the producer's op type, or "Mul" for an inserted Mul), and the input activation's
    * largest per-channel absmax over the median one, before and after (eq. 41) */
@@ -254,6 +247,13 @@ typedef struct {
   int equalized;
   const char *cle_next;
   double cle_spread_before, cle_spread_after, cle_next_spread_before, cle_next_spread_after;
+  /* what the layer got (per-node overrides, --quantize-ops): weights per tensor (one scale), the
+   * activation method of its output ("fixed": Softmax's [0, 1], eq. 47) and its parameter (NaN:
+   * none), and whether an override applied */
+  int w_per_tensor;
+  const char *act_method;
+  double act_param;
+  int overridden;
 } cquant_ptq_layer_report_t;
 
 typedef struct {

@@ -36,6 +36,26 @@ void cquant_ptq_overrides_free(cquant_ptq_overrides_t *ov) {
   free(ov);
 }
 
+int cquant__ptq_overrides_copy(const cquant_ptq_overrides_t *ov, cquant_ptq_overrides_t **out) {
+  *out = NULL;
+  if (!ov) return 0;
+  cquant_ptq_overrides_t *c = calloc(1, sizeof *c);
+  if (!c || !(c->node = calloc((size_t)ov->n + 1, sizeof *c->node))) {
+    free(c);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "overrides: out of memory");
+  }
+  for (int i = 0; i < ov->n; i++) {
+    c->node[i] = ov->node[i]; /* the key names are string literals (lit) */
+    if (!(c->node[i].node = strdup(ov->node[i].node))) {
+      cquant_ptq_overrides_free(c);
+      return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "overrides: out of memory");
+    }
+    c->n++;
+  }
+  *out = c;
+  return 0;
+}
+
 int cquant_ptq_overrides_count(const cquant_ptq_overrides_t *ov) { return ov ? ov->n : 0; }
 
 #define KEYS "exclude, weights, weight_bits, granularity, group, act_method, percentile, ema_constant"
@@ -206,20 +226,8 @@ int cquant_ptq_overrides_load(const char *path, cquant_ptq_overrides_t **out) {
 
 /* ---- applying them to a session ------------------------------------------------------------- */
 
-int cquant__ptq_overrides_copy(const cquant_ptq_overrides_t *ov, cquant_ptq_overrides_t **out) {
-  cquant_ptq_overrides_t *c = calloc(1, sizeof *c);
-  if (c && ov->n && !(c->node = calloc((size_t)ov->n, sizeof *c->node))) cquant_ptq_overrides_free(c), c = NULL;
-  for (int i = 0; c && i < ov->n; i++) {
-    c->node[i] = ov->node[i];
-    if (!(c->node[i].node = strdup(ov->node[i].node))) cquant_ptq_overrides_free(c), c = NULL;
-    else c->n++;
-  }
-  *out = c;
-  return c ? 0 : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "overrides: out of memory");
-}
-
 int cquant__ptq_apply_overrides(cquant_ptq_t *p, const cquant__graph_t *g) {
-  const cquant_ptq_overrides_t *ov = p->ovr;
+  const cquant_ptq_overrides_t *ov = p->opt.overrides;
   for (int k = 0; k < ov->n; k++) {
     const node_ovr_t *o = &ov->node[k];
     const int li = cquant__ptq_layer_index(p, o->node);

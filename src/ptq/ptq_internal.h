@@ -11,17 +11,17 @@ typedef struct {
   const char *name; /* owned by the cleaned model */
   cquant_observer_t *obs[CQUANT_CALIB_COUNT];
   int nonfloat;     /* seen with a type other than float32 (index arithmetic): its layers stay float */
+  /* bias correction: the sum over every other axis of each channel of axis mean_axis (-1: the last),
+   * over mean_n values per channel; mean_bad: the channel count changed between batches */
+  int want_mean, mean_axis, mean_bad;
+  int64_t mean_c, mean_n;
+  double *mean_sum;
   /* a per-node override's method (own: its observer, used for every method asked) or Softmax's
    * fixed [0, 1] (eq. 47) */
   cquant_observer_t *own;
   cquant_calib_method_t own_method;
   double own_param;
   int fixed;
-  /* bias correction: the sum over every other axis of each channel of axis mean_axis (-1: the last),
-   * over mean_n values per channel; mean_bad: the channel count changed between batches */
-  int want_mean, mean_axis, mean_bad;
-  int64_t mean_c, mean_n;
-  double *mean_sum;
 } cquant__ptq_act_t;
 
 typedef struct {
@@ -66,9 +66,10 @@ struct cquant_ptq {
   /* the float rewrites (src/ptq/smooth.c, equalize.c): state of SmoothQuant's statistics pass (NULL
    * when none is pending) and what each rewrite did, per layer (names copied: the model changes) */
   struct cquant__ptq_smooth *smooth;
+  /* the session's own copy of opt.overrides (every build applies it: SmoothQuant builds again) */
+  cquant_ptq_overrides_t *overrides;
   cquant__ptq_note_t *note;
   int n_note;
-  struct cquant_ptq_overrides *ovr; /* the session's copy of options.overrides (applied by cquant__ptq_build) */
 };
 
 /* One planned activation tensor: calibrated (src NULL) or sharing the parameters of src. */
@@ -93,10 +94,11 @@ typedef struct {
   int n_in;
 } cquant__ptq_extra_t;
 int cquant__ptq_extra_layer(const cquant_ptq_options_t *o, const cquant__graph_t *g, const Onnx__NodeProto *n, cquant__ptq_extra_t *x);
-/* src/ptq/overrides.c: applies p->ovr to p's layers and activations (after they are made); copy:
- * a deep copy of a parsed set. */
+/* src/ptq/overrides.c: applies o->overrides to p's layers and activations (after they are made);
+ * frees nothing. */
 int cquant__ptq_apply_overrides(cquant_ptq_t *p, const cquant__graph_t *g);
-int cquant__ptq_overrides_copy(const struct cquant_ptq_overrides *ov, struct cquant_ptq_overrides **out);
+/* a deep copy of ov (NULL: NULL), for the session to own */
+int cquant__ptq_overrides_copy(const cquant_ptq_overrides_t *ov, cquant_ptq_overrides_t **out);
 
 /* src/ptq/weights.c: layer i's quantized weights (cached in the session; q holds one value per
  * byte, of the weight type). check_options: validates the weight and activation formats and

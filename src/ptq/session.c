@@ -37,7 +37,7 @@ void cquant_ptq_free(cquant_ptq_t *p) {
   if (!p) return;
   drop_built(p);
   cquant__ptq_smooth_free(p->smooth);
-  cquant_ptq_overrides_free(p->ovr);
+  cquant_ptq_overrides_free(p->overrides);
   for (int i = 0; i < p->n_note; i++) free(p->note[i].node), free(p->note[i].into), free(p->note[i].next);
   free(p->note);
   cquant_onnx_free(p->clean);
@@ -67,8 +67,8 @@ const cquant__ptq_note_t *cquant__ptq_note_find(const cquant_ptq_t *p, const cha
 static void drop_built(cquant_ptq_t *p) {
   for (int i = 0; i < p->n_act; i++) {
     for (int m = 0; m < CQUANT_CALIB_COUNT; m++) cquant_observer_destroy(p->act[i].obs[m]);
-    cquant_observer_destroy(p->act[i].own);
     free(p->act[i].mean_sum);
+    cquant_observer_destroy(p->act[i].own);
   }
   free(p->act);
   p->act = NULL, p->n_act = 0;
@@ -101,12 +101,12 @@ int cquant__ptq_build(cquant_ptq_t *p, int n_ex, const char *const *ex, int stri
     L->output = cquant__ptq_fused_output(&g, nd);
     L->weight = w >= 0 ? nd->input[1] : NULL;
     L->w_axis = cquant__ptq_weight_axis(nd);
-    L->groups = !strcmp(nd->op_type, "Conv") ? cquant__attr_int(nd, "group", 1) : 1;
-    L->trans_b = !strcmp(nd->op_type, "Gemm") && cquant__attr_int(nd, "transB", 0);
     if (!q) /* a layer by option (act_matmul, quantize_ops) */
       L->op = x.op, L->input = x.in[0], L->input2 = x.n_in > 1 ? x.in[1] : NULL, L->output = x.out;
     L->w_dtype = p->opt.weight_dtype;
     L->w_group = p->opt.weight_group;
+    L->groups = !strcmp(nd->op_type, "Conv") ? cquant__attr_int(nd, "group", 1) : 1;
+    L->trans_b = !strcmp(nd->op_type, "Gemm") && cquant__attr_int(nd, "transB", 0);
   }
   for (int e = 0; e < n_ex && !st; e++) {
     int found = 0;
@@ -160,8 +160,7 @@ int cquant__ptq_build(cquant_ptq_t *p, int n_ex, const char *const *ex, int stri
     cquant__ptq_act_t *a = strcmp(p->layer[i].op, "Softmax") ? NULL : cquant__ptq_find_act(p, p->layer[i].output);
     if (a) a->fixed = 1;
   }
-  /* per-node overrides (the session's copy: applied again when a float rewrite rebuilds the layers) */
-  if (!st && p->ovr) st = cquant__ptq_apply_overrides(p, &g);
+  if (!st && p->opt.overrides) st = cquant__ptq_apply_overrides(p, &g);
   cquant__graph_free(&g);
   return st;
 }
@@ -198,8 +197,7 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
   if (st) { free(p); return st; }
   /* cross-layer equalization needs the weights only: done on the cleaned model, before anything is
    * observed */
-  if (p->opt.overrides) st = cquant__ptq_overrides_copy(p->opt.overrides, &p->ovr);
-  p->opt.overrides = NULL;
+  if (!(st = cquant__ptq_overrides_copy(p->opt.overrides, &p->overrides))) p->opt.overrides = p->overrides;
   if (!st && p->opt.cle) st = cquant__ptq_equalize(p);
   if (!st) st = cquant__ptq_build(p, p->opt.n_exclude, p->opt.exclude, 1);
   p->opt.exclude = NULL, p->opt.n_exclude = 0;

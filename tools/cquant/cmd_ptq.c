@@ -59,6 +59,15 @@ static const char usage_text[] =
     "                              weights of MatMul/Gemm, activations quantized per batch at run time\n"
     "                              (DynamicQuantizeLinear + MatMulInteger, ONNX Runtime's quantize_dynamic\n"
     "                              form; no --calib; --weight-granularity tensor: one weight scale per tensor)\n"
+    "  --smooth ALPHA              SmoothQuant before calibration (alpha in [0, 1], typically 0.5): per input\n"
+    "                              channel scales moved from the activation of every MatMul/Gemm with a\n"
+    "                              constant weight into its weight rows, 1/s folded into the producing\n"
+    "                              LayerNormalization (or Mul/Add/MatMul) or an inserted Mul; one extra\n"
+    "                              float pass over DATA for the statistics (default: off)\n"
+    "  --bias-correction           subtract the quantized weights' expected output error (W_q - W) E[x] from\n"
+    "                              each layer's bias (E[x] from the calibration pass; default: off)\n"
+    "  --cle                       cross-layer equalization of Conv -> [Relu] -> Conv pairs (depthwise ->\n"
+    "                              pointwise) before calibration (default: off)\n"
     "  --quantize-act-matmul on|off  MatMul of two activations (attention's Q K^T and softmax V): Q/DQ on\n"
     "                              both inputs and the output, each its own per-tensor scale (default on,\n"
     "                              as ONNX Runtime's QDQ quantizer), or left float (off)\n"
@@ -71,15 +80,6 @@ static const char usage_text[] =
     "                              \"percentile\": 99.9, \"weight_bits\": 8}}}; keys: exclude, weights (int8|int4|\n"
     "                              uint4|int2), weight_bits (8|4|2), granularity (channel|tensor|group:G),\n"
     "                              group (G), act_method, percentile, ema_constant (docs/onnx.md)\n"
-    "  --smooth ALPHA              SmoothQuant before calibration (alpha in [0, 1], typically 0.5): per input\n"
-    "                              channel scales moved from the activation of every MatMul/Gemm with a\n"
-    "                              constant weight into its weight rows, 1/s folded into the producing\n"
-    "                              LayerNormalization (or Mul/Add/MatMul) or an inserted Mul; one extra\n"
-    "                              float pass over DATA for the statistics (default: off)\n"
-    "  --bias-correction           subtract the quantized weights' expected output error (W_q - W) E[x] from\n"
-    "                              each layer's bias (E[x] from the calibration pass; default: off)\n"
-    "  --cle                       cross-layer equalization of Conv -> [Relu] -> Conv pairs (depthwise ->\n"
-    "                              pointwise) before calibration (default: off)\n"
     "A corrupt file with an image name (.png, .jpg, .jpeg) is an error naming it, not skipped.\n";
 
 static int split_list(char *s, const char **items, int max) {
@@ -236,8 +236,8 @@ static void help(void) { fputs(usage_text, stdout); }
 /* --mode dynamic: the options that only static quantization reads are refused by name. */
 static int dynamic_refuses(const cli_opt_t *opts) {
   static const char *const static_only[] = {"--calib", "--act-method", "--percentile", "--symmetric-act", "--format", "--max-drop", "--report", "--plot",
-                                            "--smooth", "--bias-correction", "--cle", "--quantize-act-matmul", "--quantize-ops", "--overrides",
-                                            NULL};
+                                            "--smooth", "--bias-correction", "--cle",
+                                            "--quantize-act-matmul", "--quantize-ops", "--overrides", NULL};
   for (const cli_opt_t *op = opts; op->name; op++)
     for (int k = 0; static_only[k]; k++)
       if (op->seen && !strcmp(op->name, static_only[k]))
