@@ -281,6 +281,13 @@ def main():
     check("printed table: formats and methods per layer", "s4/g16" in r.stdout and "s8/t" in r.stdout and "percentile 99" in r.stdout and
           "(override)" in r.stdout, r.stdout[-2000:])
     agree("--overrides", out, x, tmp)
+    # SmoothQuant rebuilds the session's layers on the smoothed model: the overrides must survive it
+    r = cq("ptq", model, "--calib", calib, "-o", f"{tmp}/ov_smooth.onnx", "--batch", "16", "--overrides", ovp, "--smooth", "0.5")
+    ms = onnx.load(f"{tmp}/ov_smooth.onnx") if r.returncode == 0 else None
+    wq = dq_in(ms, node(ms, "q_mm"), 1) if ms else None
+    check("--overrides with --smooth: q_mm still int4 per group of 16, v_mm still float",
+          wq is not None and init(ms, wq.input[0]).data_type == 22 and any(a.name == "block_size" and a.i == 16 for a in wq.attribute) and
+          dq_in(ms, node(ms, "v_mm"), 1) is None, r.stderr.strip()[-300:])
 
     # --- bad override files: one line naming the node or key, exit 1, nothing written
     bad = [("missing node", '{"nodes": {"nosuch": {"exclude": true}}}', "nosuch"),
