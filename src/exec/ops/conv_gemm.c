@@ -174,7 +174,7 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
   }
   /* Threads: cquant__par_run's, each calling a single-threaded sgemm (OpenBLAS's own threads and
    * ours would otherwise take turns on the same cores). The work is cut into units of whole output
-   * rows (image, group, rows), about four per thread so that a late thread costs little; for one
+   * rows (image, group, rows), up to four per thread so that a late thread costs little; for one
    * small output plane with many channels, the im2col rows and then the output channels are split. */
   const int threads = cquant__conv_threads((double)p->n * (double)p->m * (double)P * (double)j.K);
   /* the im2col buffer covers whole output rows, 2^21 floats (8 MiB) or so at most */
@@ -184,12 +184,16 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
   const int msplit = threads > 1 && planes == 1 && P < mg && j.RB == p->oh;
   j.chunks = planes >= want ? 1 : (want + planes - 1) / planes; /* row chunks per plane */
   j.chunks = j.chunks > p->oh ? p->oh : j.chunks;
+  /* every sgemm packs all of W again: a chunk of fewer than ~320 output pixels spends more on that
+   * than a late helper costs (packing an element takes about what 25 multiply-adds do) */
+  const int64_t most = P / 320 > 1 ? P / 320 : 1;
+  j.chunks = j.chunks > most ? most : j.chunks;
   float *own[64] = {0};
   size_t own_cap[64] = {0};
   const int keep = !pthread_mutex_trylock(&kept.lock);
   j.col = keep ? kept.col : own;
   j.cap = keep ? kept.cap : own_cap;
-  if (threads > 1) openblas_set_num_threads(1);
+  cquant__par_blas_enter(); /* single-threaded sgemm in every unit */
   if (msplit) {
     j.mslices = mg / 16 < want ? (mg / 16 > 0 ? mg / 16 : 1) : want; /* 16 channels a slice at least */
     if (!j.direct) {
@@ -205,6 +209,6 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
   if (keep) pthread_mutex_unlock(&kept.lock);
   free(wc);
   free(tbuf);
-  if (threads > 1) openblas_set_num_threads(cquant_get_num_threads());
+  cquant__par_blas_leave();
   return j.oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;
 }

@@ -8,6 +8,7 @@
  * longer (2 ms) made 2-thread runs 3x slower on a loaded machine (a helper that burns its share
  * polling is preempted in the middle of the units it claims), so it stays short. Calls while the
  * pool is busy (another caller) or from inside a unit run serially. */
+#include <cblas.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -16,6 +17,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "cquant/quantize.h"
 #include "exec/ops/conv_par.h"
 
 #define PAR_MAX 64 /* helpers at most */
@@ -122,4 +124,35 @@ void cquant__par_run(int threads, int64_t units, cquant__par_fn fn, void *ctx) {
     else sched_yield();
   }
   pthread_mutex_unlock(&pool.lock);
+}
+
+static struct {
+  pthread_mutex_t lock;
+  int depth, saved;
+} blas = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void cquant__par_blas_enter(void) {
+  pthread_mutex_lock(&blas.lock);
+  if (!blas.depth++) {
+    blas.saved = openblas_get_num_threads();
+    if (blas.saved != 1) openblas_set_num_threads(1);
+  }
+  pthread_mutex_unlock(&blas.lock);
+}
+
+void cquant__par_blas_leave(void) {
+  pthread_mutex_lock(&blas.lock);
+  if (blas.depth > 0 && !--blas.depth && blas.saved != 1) openblas_set_num_threads(blas.saved);
+  pthread_mutex_unlock(&blas.lock);
+}
+
+int cquant__par_blas_wide(double work) {
+  const int t = cquant_get_num_threads();
+  if (work < 2e7 || t <= 1 || openblas_get_num_threads() != 1) return 0;
+  openblas_set_num_threads(t);
+  return 1;
+}
+
+void cquant__par_blas_narrow(int wide) {
+  if (wide) openblas_set_num_threads(1);
 }

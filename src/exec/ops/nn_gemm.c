@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include "exec/ops/conv_par.h"
 #include "exec/ops/nn_internal.h"
 
 static int is_int(cquant_dtype_t dt) { return dt == CQUANT_DT_S32 || dt == CQUANT_DT_S64 || dt == CQUANT_DT_U32 || dt == CQUANT_DT_U64; }
@@ -23,16 +24,19 @@ static int need_type(const Onnx__NodeProto *node, const cquant_array_t *a, const
 static void mm(cquant_dtype_t dt, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *ad, int64_t lda, const void *bd, int64_t ldb, void *yd,
                double alpha) {
   if (!M || !N) return;
-  if (dt == CQUANT_DT_F64) {
-    if (K) cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, ad, (int)lda, bd,
-                       (int)ldb, 0.0, yd, (int)N);
-    else memset(yd, 0, sizeof(double) * (size_t)(M * N));
-    return;
-  }
-  if (!is_int(dt)) { /* float32 data (copies for the other float types) */
-    if (K) cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, (float)alpha, ad, (int)lda,
-                       bd, (int)ldb, 0.0f, yd, (int)N);
-    else memset(yd, 0, sizeof(float) * (size_t)(M * N));
+  if (dt == CQUANT_DT_F64 || !is_int(dt)) { /* float64, float32 data (copies for the other float types) */
+    if (!K) {
+      memset(yd, 0, (dt == CQUANT_DT_F64 ? sizeof(double) : sizeof(float)) * (size_t)(M * N));
+      return;
+    }
+    const int wide = cquant__par_blas_wide((double)M * (double)N * (double)K); /* OpenBLAS's threads for a large one */
+    if (dt == CQUANT_DT_F64)
+      cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, ad, (int)lda, bd, (int)ldb,
+                  0.0, yd, (int)N);
+    else
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, (float)alpha, ad, (int)lda, bd,
+                  (int)ldb, 0.0f, yd, (int)N);
+    cquant__par_blas_narrow(wide);
     return;
   }
   const int wide = dt == CQUANT_DT_S64 || dt == CQUANT_DT_U64, sgn = dt == CQUANT_DT_S32 || dt == CQUANT_DT_S64;
