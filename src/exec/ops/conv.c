@@ -47,8 +47,7 @@ int cquant__op_conv2d_epi(cquant__opctx_t *ctx, const Onnx__NodeProto *node, con
   return CQUANT_STATUS_OK;
 }
 
-/* y[n0, n1) of y = alpha op(B) a for one row a, as units of cquant__par_run: each output is the
- * same dot product whichever slice computes it */
+/* y[n0, n1) of y = alpha op(B) a for one row a, as units of cquant__par_run */
 typedef struct {
   const float *b, *a;
   float *y;
@@ -83,9 +82,10 @@ int cquant__op_gemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
   float *y = out[0].data;
   if (M == 1) { /* one row (a classifier head): a matrix-vector product reads B once, unpacked */
     gemv_job_t j = {.b = b->data, .a = a->data, .y = y, .tb = tb, .rows = (int)b->shape[0], .cols = (int)b->shape[1], .inc = ta ? (int)a->shape[1] : 1, .alpha = alpha, .n = N};
-    const int threads = cquant__conv_threads((double)N * (double)K);
-    /* slices of 64 outputs or whole multiples (the kernel's column groups stay those of one call),
-     * about four a thread */
+    /* B (N, K), as exporters write a Linear: slices of 64 outputs, about four a thread, each output
+     * the same dot product as in one call; B (K, N) stays one call (OpenBLAS's kernel for that form
+     * sums some outputs in another order when the rows are cut: tests/test_exec_threads.c) */
+    const int threads = tb ? cquant__conv_threads((double)N * (double)K) : 1;
     j.per = threads > 1 ? ((N + 4 * threads - 1) / (4 * threads) + 63) / 64 * 64 : N;
     cquant__par_run(threads, (N + j.per - 1) / j.per, gemv_unit, &j);
   } else {

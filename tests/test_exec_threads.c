@@ -1,0 +1,133 @@
+/* The float executor on 1 and 2 threads (src/exec/ops/conv_par.c's pool): operators whose units
+ * compute every output with the same operations whatever the split (Gemm's one-row sgemv with
+ * B (N, K) in 64-output slices, pool.c's planes, the generic pooling's planes, depthwise channels) must give
+ * the same bits; the GEMM convolution (row chunks and channel slices, each an sgemm) agrees within
+ * rounding. A run leaves OpenBLAS's thread count as it found it. */
+#include <cblas.h>
+#include "onnx_build.h"
+#include "cquant/quantize.h"
+
+static cquant_array_t input(int nd, const int64_t *d) {
+  cquant_array_t a;
+  cquant_array_alloc(&a, CQUANT_DT_F32, nd, d);
+  float *v = a.data;
+  for (int64_t i = 0; i < a.numel; i++) v[i] = frand();
+  return a;
+}
+
+/* Runs the one-input one-output model on 1 and on 2 threads; exact: the bits must agree, else
+ * max |d| <= 1e-5 max |y|. Frees the model. */
+static void one_two(const char *what, cquant_onnx_model_t *m, const cquant_array_t *x, int exact) {
+  CHECKF(m != NULL, "%s: model", what);
+  if (!m) return;
+  const char *names[1] = {"x"};
+  cquant_array_t y[2][1];
+  int ok = 1;
+  const int before = openblas_get_num_threads();
+  for (int t = 0; t < 2; t++) {
+    cquant_set_num_threads(t + 1);
+    const int st = cquant_onnx_run(m, 1, names, x, y[t]);
+    CHECKF(!st, "%s on %d threads: %s", what, t + 1, cquant_last_error());
+    ok &= !st;
+  }
+  cquant_set_num_threads(0);
+  CHECKF(openblas_get_num_threads() == before, "%s: OpenBLAS has %d threads after the runs, %d before", what, openblas_get_num_threads(), before);
+  if (ok) {
+    CHECKF(y[0][0].numel == y[1][0].numel && y[0][0].numel > 0, "%s: output sizes", what);
+    const float *a = y[0][0].data, *b = y[1][0].data;
+    double worst = 0, mag = 0;
+    int64_t differ = 0;
+    for (int64_t i = 0; i < y[0][0].numel && y[0][0].numel == y[1][0].numel; i++) {
+      differ += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+      worst = fmax(worst, fabs((double)a[i] - b[i]));
+      mag = fmax(mag, fabs((double)a[i]));
+    }
+    if (exact) CHECKF(differ == 0, "%s: %lld of %lld outputs differ between 1 and 2 threads (max %g)", what, (long long)differ, (long long)y[0][0].numel, worst);
+    else CHECKF(worst <= 1e-5 * mag, "%s: 1 and 2 threads differ by %g (max |y| %g)", what, worst, mag);
+    cquant_array_free(&y[0][0]);
+    cquant_array_free(&y[1][0]);
+  }
+  cquant_onnx_free(m);
+}
+
+/* Gemm of a (1, K) row with B (N, K) (transB) or (K, N), plus C: one sgemv, with transB split in
+ * slices of 64 outputs once N K reaches the pool's threshold (10^6); (K, N) stays one call. */
+static void test_gemv(void) {
+  static const int64_t NK[][2] = {{1000, 1280}, {1001, 1024}, {77, 20000}, {130, 100}, {4096, 512}};
+  for (size_t c = 0; c < sizeof NK / sizeof NK[0]; c++)
+    for (int tb = 0; tb < 2; tb++) {
+      const int64_t N = NK[c][0], K = NK[c][1];
+      int64_t *bd = tb_malloc(2 * sizeof *bd), *cd = tb_malloc(sizeof *cd), xd[2] = {1, K};
+      bd[0] = tb ? N : K, bd[1] = tb ? K : N, cd[0] = N;
+      Onnx__TensorProto *init[2] = {tensor("B", 2, bd, -0.1f, 0.1f), tensor("C", 1, cd, -1.0f, 1.0f)};
+      static const char *in[3] = {"x", "B", "C"}, *outs[1] = {"y"};
+      Onnx__NodeProto *n = node("Gemm", 3, in, "y");
+      n->n_attribute = 1, n->attribute = tb_calloc(1, sizeof *n->attribute), n->attribute[0] = attr_i("transB", tb);
+      cquant_array_t x = input(2, xd);
+      char what[96];
+      snprintf(what, sizeof what, "Gemm 1x%lld by %s %lldx%lld", (long long)K, tb ? "B^T" : "B", (long long)bd[0], (long long)bd[1]);
+      one_two(what, load_model(graph("gemv", 1, &n, 1, in, 1, outs, 2, init)), &x, 1);
+      cquant_array_free(&x);
+    }
+}
+
+static Onnx__AttributeProto *attr_ints(const char *name, int n, int64_t a, int64_t b, int64_t c, int64_t d) {
+  Onnx__AttributeProto *at = tb_calloc(1, sizeof *at); onnx__attribute_proto__init(at);
+  int64_t *v = tb_malloc(4 * sizeof *v);
+  v[0] = a, v[1] = b, v[2] = c, v[3] = d;
+  at->name = (char *)name; at->has_type = 1; at->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS; at->n_ints = n; at->ints = v;
+  return at;
+}
+
+/* MaxPool and AveragePool 3x3 stride 2 on 64 planes: pool.c's loops, and with ceil_mode the
+ * generic pooling of nn_pool.c. */
+static void test_pool(void) {
+  static const char *ops[] = {"MaxPool", "AveragePool"};
+  for (int op = 0; op < 2; op++)
+    for (int ceil = 0; ceil < 2; ceil++) {
+      static const char *in[1] = {"x"}, *outs[1] = {"y"};
+      Onnx__NodeProto *n = node(ops[op], 1, in, "y");
+      n->n_attribute = 4, n->attribute = tb_calloc(4, sizeof *n->attribute);
+      n->attribute[0] = attr_ints("kernel_shape", 2, 3, 3, 0, 0);
+      n->attribute[1] = attr_ints("strides", 2, 2, 2, 0, 0);
+      n->attribute[2] = attr_i("ceil_mode", ceil);
+      n->attribute[3] = attr_ints("pads", 4, 1, 0, 0, 1);
+      const int64_t xd[4] = {1, 64, 56, 55};
+      cquant_array_t x = input(4, xd);
+      char what[64];
+      snprintf(what, sizeof what, "%s ceil_mode %d", ops[op], ceil);
+      one_two(what, load_model(graph("pool", 1, &n, 1, in, 1, outs, 0, NULL)), &x, 1);
+      cquant_array_free(&x);
+    }
+}
+
+/* Conv of x (1, c, h, w) to m channels, k x k, pad k / 2, group g. */
+static void conv_case(int64_t c, int64_t m, int64_t h, int64_t w, int64_t k, int64_t g, int exact) {
+  int64_t *wd = tb_malloc(4 * sizeof *wd), *bd = tb_malloc(sizeof *bd), xd[4] = {1, c, h, w};
+  wd[0] = m, wd[1] = c / g, wd[2] = wd[3] = k, bd[0] = m;
+  Onnx__TensorProto *init[2] = {tensor("W", 4, wd, -0.2f, 0.2f), tensor("Bc", 1, bd, -0.5f, 0.5f)};
+  static const char *in[3] = {"x", "W", "Bc"}, *outs[1] = {"y"};
+  Onnx__NodeProto *n = node("Conv", 3, in, "y");
+  n->n_attribute = 2, n->attribute = tb_calloc(2, sizeof *n->attribute);
+  n->attribute[0] = attr_ints("pads", 4, k / 2, k / 2, k / 2, k / 2);
+  n->attribute[1] = attr_i("group", g);
+  cquant_array_t x = input(4, xd);
+  char what[96];
+  snprintf(what, sizeof what, "Conv %lld->%lld %lldx%lld k%lld group %lld", (long long)c, (long long)m, (long long)h, (long long)w, (long long)k, (long long)g);
+  one_two(what, load_model(graph("conv", 1, &n, 1, in, 1, outs, 2, init)), &x, exact);
+  cquant_array_free(&x);
+}
+
+static void test_conv(void) {
+  conv_case(96, 96, 56, 56, 3, 96, 1); /* depthwise: whole channels a unit */
+  conv_case(48, 192, 27, 27, 3, 1, 0);  /* im2col GEMM, row chunks of >= 320 pixels */
+  conv_case(64, 128, 56, 56, 3, 1, 0);  /* many row chunks */
+  conv_case(256, 512, 7, 7, 3, 1, 0);   /* a small plane: output-channel slices */
+}
+
+int main(int argc, char **argv) {
+  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}};
+  const int r = th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
+  tb_free_all();
+  return r;
+}
