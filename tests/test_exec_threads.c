@@ -1,6 +1,6 @@
 /* The float executor on 1 and 2 threads (src/exec/ops/conv_par.c's pool): operators whose units
  * compute every output with the same operations whatever the split (Gemm's one-row sgemv with
- * B (N, K) in 64-output slices, pool.c's planes, the generic pooling's planes, depthwise channels) must give
+ * B (N, K) in 64-output slices, pool.c's planes, the generic pooling's planes, depthwise channels, Concat's runs of bytes) must give
  * the same bits; the GEMM convolution (row chunks and channel slices, each an sgemm) agrees within
  * rounding. A run leaves OpenBLAS's thread count as it found it. */
 #include <cblas.h>
@@ -125,8 +125,47 @@ static void test_conv(void) {
   conv_case(256, 512, 7, 7, 3, 1, 0);   /* a small plane: output-channel slices */
 }
 
+/* Concat of x (1, 64, 55, 57) and an initializer along axis 1, 2 and 3 (output rows of 2 slices,
+ * runs of bytes cut inside slices): the same bytes on both thread counts, and the inputs' bytes. */
+static void test_concat(void) {
+  for (int axis = 1; axis <= 3; axis++) {
+    const int64_t xd[4] = {1, 64, 55, 57};
+    int64_t *cd = tb_malloc(4 * sizeof *cd);
+    memcpy(cd, xd, sizeof xd);
+    cd[axis] = axis == 1 ? 3 : 5;
+    Onnx__TensorProto *init[1] = {tensor("c", 4, cd, -1.0f, 1.0f)};
+    static const char *in[2] = {"x", "c"}, *outs[1] = {"y"};
+    Onnx__NodeProto *n = node("Concat", 2, in, "y");
+    n->n_attribute = 1, n->attribute = tb_calloc(1, sizeof *n->attribute), n->attribute[0] = attr_i("axis", axis);
+    cquant_array_t x = input(4, xd), y;
+    char what[64];
+    snprintf(what, sizeof what, "Concat axis %d", axis);
+    cquant_onnx_model_t *m = load_model(graph("concat", 1, &n, 1, in, 1, outs, 1, init));
+    cquant_set_num_threads(2);
+    const char *names[1] = {"x"};
+    if (m && !cquant_onnx_run(m, 1, names, &x, &y)) { /* the layout, element by element */
+      int64_t bad = 0, outer = 1, a = xd[axis], b = cd[axis], inner = 1;
+      for (int d = 0; d < axis; d++) outer *= xd[d];
+      for (int d = axis + 1; d < 4; d++) inner *= xd[d];
+      const float *yv = y.data, *xv = x.data, *cv = init[0]->float_data;
+      for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < (a + b) * inner; k++) {
+          const float want = k < a * inner ? xv[o * a * inner + k] : cv[o * b * inner + k - a * inner];
+          bad += memcmp(&yv[o * (a + b) * inner + k], &want, sizeof want) != 0;
+        }
+      CHECKF(bad == 0 && y.numel == outer * (a + b) * inner, "%s: %lld elements misplaced", what, (long long)bad);
+      cquant_array_free(&y);
+    } else
+      CHECKF(0, "%s: %s", what, cquant_last_error());
+    cquant_set_num_threads(0);
+    cquant_onnx_free(m);
+    one_two(what, load_model(graph("concat", 1, &n, 1, in, 1, outs, 1, init)), &x, 1);
+    cquant_array_free(&x);
+  }
+}
+
 int main(int argc, char **argv) {
-  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}};
+  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}};
   const int r = th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
   tb_free_all();
   return r;
