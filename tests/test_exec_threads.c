@@ -2,10 +2,19 @@
  * compute every output with the same operations whatever the split (Gemm's one-row sgemv with
  * B (N, K) in 64-output slices, pool.c's planes, the generic pooling's planes, depthwise channels, Concat's runs of bytes) must give
  * the same bits; the GEMM convolution (row chunks and channel slices, each an sgemm) agrees within
- * rounding. A run leaves OpenBLAS's thread count as it found it. */
+ * rounding. A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
+#include <dirent.h>
 #include <cblas.h>
 #include "onnx_build.h"
 #include "cquant/quantize.h"
+
+static int threads_now(void) {
+  DIR *d = opendir("/proc/self/task");
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+  if (d) closedir(d);
+  return n;
+}
 
 static cquant_array_t input(int nd, const int64_t *d) {
   cquant_array_t a;
@@ -23,7 +32,7 @@ static void one_two(const char *what, cquant_onnx_model_t *m, const cquant_array
   const char *names[1] = {"x"};
   cquant_array_t y[2][1];
   int ok = 1;
-  const int before = openblas_get_num_threads();
+  openblas_set_num_threads(2); /* as OPENBLAS_NUM_THREADS=2 would start it */
   for (int t = 0; t < 2; t++) {
     cquant_set_num_threads(t + 1);
     const int st = cquant_onnx_run(m, 1, names, x, y[t]);
@@ -31,7 +40,8 @@ static void one_two(const char *what, cquant_onnx_model_t *m, const cquant_array
     ok &= !st;
   }
   cquant_set_num_threads(0);
-  CHECKF(openblas_get_num_threads() == before, "%s: OpenBLAS has %d threads after the runs, %d before", what, openblas_get_num_threads(), before);
+  CHECKF(openblas_get_num_threads() == 1, "%s: OpenBLAS has %d threads after the runs", what, openblas_get_num_threads());
+  CHECKF(threads_now() <= 2, "%s: %d threads in the process (the caller and the pool's helper expected)", what, threads_now());
   if (ok) {
     CHECKF(y[0][0].numel == y[1][0].numel && y[0][0].numel > 0, "%s: output sizes", what);
     const float *a = y[0][0].data, *b = y[1][0].data;

@@ -209,6 +209,5 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
   if (keep) pthread_mutex_unlock(&kept.lock);
   free(wc);
   free(tbuf);
-  cquant__par_blas_leave();
   return j.oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;
 }

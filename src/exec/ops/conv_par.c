@@ -126,24 +126,21 @@ void cquant__par_run(int threads, int64_t units, cquant__par_fn fn, void *ctx) {
   pthread_mutex_unlock(&pool.lock);
 }
 
-static struct {
-  pthread_mutex_t lock;
-  int depth, saved;
-} blas = {.lock = PTHREAD_MUTEX_INITIALIZER};
+/* OpenBLAS's pthread build exports this (its fork handler); a later call that needs threads
+ * (openblas_set_num_threads, a threaded BLAS call) starts them again. Weak: other builds lack it. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void cquant__par_blas_enter(void) {
-  pthread_mutex_lock(&blas.lock);
-  if (!blas.depth++) {
-    blas.saved = openblas_get_num_threads();
-    if (blas.saved != 1) openblas_set_num_threads(1);
+  pthread_mutex_lock(&blas_lock);
+  if (openblas_get_num_threads() != 1) {
+    openblas_set_num_threads(1);
+    /* its idle workers would go on polling for ~0.1 s (2^28 cycles, also after the library's
+     * start): end them, since no call of a run asks for them */
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
   }
-  pthread_mutex_unlock(&blas.lock);
-}
-
-void cquant__par_blas_leave(void) {
-  pthread_mutex_lock(&blas.lock);
-  if (blas.depth > 0 && !--blas.depth && blas.saved != 1) openblas_set_num_threads(blas.saved);
-  pthread_mutex_unlock(&blas.lock);
+  pthread_mutex_unlock(&blas_lock);
 }
 
 int cquant__par_blas_wide(double work) {

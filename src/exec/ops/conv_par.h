@@ -9,13 +9,12 @@
 typedef void (*cquant__par_fn)(void *ctx, int64_t unit, int worker);
 void cquant__par_run(int threads, int64_t units, cquant__par_fn fn, void *ctx);
 
-/* OpenBLAS single-threaded while a model runs (enter at the start of a run, leave at its end;
- * nested and concurrent runs count, the last to leave restores the count it found). The executor
- * splits its work over the pool above, each unit calling a single-threaded BLAS: OpenBLAS's own
- * worker busy-waits (sched_yield) for about 0.1 s after every threaded call, and on two cores it
- * takes the core the pool's helper needs for the operators that follow. */
+/* OpenBLAS single-threaded from a model's run on (set at the start of every run, left so: setting
+ * it back would start OpenBLAS's workers again). The executor splits its work over the pool above,
+ * each unit calling a single-threaded BLAS: an idle OpenBLAS worker busy-waits (sched_yield) for
+ * about 0.1 s after every threaded call and after the library's start, and on two cores it takes
+ * the core the pool's helper needs. Its workers are ended (blas_thread_shutdown_). */
 void cquant__par_blas_enter(void);
-void cquant__par_blas_leave(void);
 /* A BLAS call of `work` multiply-adds that no pool splits (a transformer's MatMul): from 2 * 10^7
  * on (2 ms or so, where the worker's wait afterwards costs little beside it) OpenBLAS gets the
  * pool's thread count for it; returns what to give cquant__par_blas_narrow after the call. */

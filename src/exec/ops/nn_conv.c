@@ -208,7 +208,6 @@ static int conv_setup(const Onnx__NodeProto *node, const cquant_array_t *x, cons
     }                                                                                                                              \
       free(col);                                                                                                                   \
     }                                                                                                                              \
-    cquant__par_blas_leave();                                                                                                      \
     return oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;                                                                   \
   }
 
@@ -283,7 +282,6 @@ CONV_ND(conv_nd_f64, double, cblas_dgemm)
     }                                                                                                                              \
       free(col);                                                                                                                   \
     }                                                                                                                              \
-    cquant__par_blas_leave();                                                                                                      \
     return oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;                                                                   \
   }
 
