@@ -1,12 +1,27 @@
 /* The float executor on 1 and 2 threads (src/exec/ops/conv_par.c's pool): operators whose units
  * compute every output with the same operations whatever the split (Gemm's one-row sgemv with
- * B (N, K) in 64-output slices, pool.c's planes, the generic pooling's planes, depthwise channels, Concat's runs of bytes) must give
+ * B (N, K) in 64-output slices, pool.c's planes, the generic pooling's planes, depthwise channels, Concat's runs of bytes, Transpose and Pad rows) must give
  * the same bits; the GEMM convolution (row chunks and channel slices, each an sgemm) agrees within
  * rounding. A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
 #include <dirent.h>
 #include <cblas.h>
 #include "onnx_build.h"
 #include "cquant/quantize.h"
+
+static cquant_onnx_model_t *load_opset(Onnx__GraphProto *g, int opset) {
+  Onnx__ModelProto mp; onnx__model_proto__init(&mp);
+  Onnx__OperatorSetIdProto op; onnx__operator_set_id_proto__init(&op);
+  op.domain = ""; op.has_version = 1; op.version = opset;
+  Onnx__OperatorSetIdProto *ops[1] = {&op};
+  mp.has_ir_version = 1; mp.ir_version = 7; mp.n_opset_import = 1; mp.opset_import = ops; mp.graph = g;
+  const size_t len = onnx__model_proto__get_packed_size(&mp);
+  uint8_t *buf = malloc(len);
+  onnx__model_proto__pack(&mp, buf);
+  cquant_onnx_model_t *m = NULL;
+  if (cquant_onnx_load_buffer(buf, len, &m)) fprintf(stderr, "  load: %s\n", cquant_last_error());
+  free(buf);
+  return m;
+}
 
 static int threads_now(void) {
   DIR *d = opendir("/proc/self/task");
@@ -174,8 +189,38 @@ static void test_concat(void) {
   }
 }
 
+/* Transpose (1 MiB and more: runs of rows over the pool, 32 x 32 tiles) and Pad (constant,
+ * reflect) of x (1, 96, 56, 57): the same bytes on both thread counts. */
+static void test_copies(void) {
+  static const char *in[1] = {"x"}, *outs[1] = {"y"};
+  const int64_t xd[4] = {1, 96, 56, 57};
+  for (int k = 0; k < 4; k++) {
+    Onnx__NodeProto *n = node(k < 2 ? "Transpose" : "Pad", 1, in, "y");
+    n->n_attribute = k == 3 ? 2 : 1, n->attribute = tb_calloc(2, sizeof *n->attribute);
+    if (k == 0) n->attribute[0] = attr_ints("perm", 4, 0, 2, 3, 1);
+    if (k == 1) n->attribute[0] = attr_ints("perm", 4, 0, 3, 1, 2);
+    if (k >= 2) { /* Pad-2: pads as an attribute */
+      Onnx__AttributeProto *pa = attr_ints("pads", 4, 0, 0, 1, 2);
+      int64_t *v = tb_malloc(8 * sizeof *v);
+      v[0] = v[1] = v[4] = v[5] = 0, v[2] = 1, v[3] = 2, v[6] = 2, v[7] = 1;
+      pa->n_ints = 8, pa->ints = v;
+      n->attribute[0] = pa;
+      if (k == 3) {
+        Onnx__AttributeProto *mo = tb_calloc(1, sizeof *mo); onnx__attribute_proto__init(mo);
+        mo->name = "mode"; mo->has_type = 1; mo->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+        mo->has_s = 1; mo->s.data = (uint8_t *)"reflect"; mo->s.len = 7;
+        n->attribute[1] = mo;
+      }
+    }
+    cquant_array_t x = input(4, xd);
+    static const char *what[4] = {"Transpose 0 2 3 1", "Transpose 0 3 1 2", "Pad constant", "Pad reflect"};
+    one_two(what[k], k >= 2 ? load_opset(graph("copy", 1, &n, 1, in, 1, outs, 0, NULL), 2) : load_model(graph("copy", 1, &n, 1, in, 1, outs, 0, NULL)), &x, 1);
+    cquant_array_free(&x);
+  }
+}
+
 int main(int argc, char **argv) {
-  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}};
+  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}};
   const int r = th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
   tb_free_all();
   return r;
