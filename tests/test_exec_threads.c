@@ -1,6 +1,6 @@
 /* The float executor on 1 and 2 threads (src/exec/ops/conv_par.c's pool): operators whose units
  * compute every output with the same operations whatever the split (Gemm's one-row sgemv with
- * B (N, K) in 64-output slices, pool.c's planes, the generic pooling's planes, depthwise channels, Concat's runs of bytes, Transpose and Pad rows) must give
+ * B (N, K) in 64-output slices, pool.c's planes, the generic pooling's planes, depthwise channels, Concat's runs of bytes, Transpose and Pad rows, MatMul's row runs, elementwise functions) must give
  * the same bits; the GEMM convolution (row chunks and channel slices, each an sgemm) agrees within
  * rounding. A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
 #include <dirent.h>
@@ -219,8 +219,38 @@ static void test_copies(void) {
   }
 }
 
+/* MatMul of x (1, 56, 56, K) with an initializer (K, N), as a channels-last MLP: runs of rows over
+ * the pool, one sgemm each; the same bits as one call. */
+static void test_matmul(void) {
+  static const int64_t KN[][2] = {{96, 384}, {384, 96}, {64, 1000}};
+  for (size_t c = 0; c < sizeof KN / sizeof KN[0]; c++) {
+    int64_t *bd = tb_malloc(2 * sizeof *bd), xd[4] = {1, 56, 56, KN[c][0]};
+    bd[0] = KN[c][0], bd[1] = KN[c][1];
+    Onnx__TensorProto *init[1] = {tensor("B", 2, bd, -0.2f, 0.2f)};
+    static const char *in[2] = {"x", "B"}, *outs[1] = {"y"};
+    Onnx__NodeProto *n = node("MatMul", 2, in, "y");
+    cquant_array_t x = input(4, xd);
+    char what[64];
+    snprintf(what, sizeof what, "MatMul 3136x%lld by %lldx%lld", (long long)bd[0], (long long)bd[0], (long long)bd[1]);
+    one_two(what, load_model(graph("mm", 1, &n, 1, in, 1, outs, 1, init)), &x, 1);
+    cquant_array_free(&x);
+  }
+}
+
+/* Elementwise float32 functions of 2^17 elements or more (Erf, Sigmoid, Abs): runs over the pool. */
+static void test_unary(void) {
+  static const char *ops[] = {"Erf", "Sigmoid", "Abs"}, *in[1] = {"x"}, *outs[1] = {"y"};
+  const int64_t xd[4] = {1, 96, 56, 57};
+  for (int k = 0; k < 3; k++) {
+    Onnx__NodeProto *n = node(ops[k], 1, in, "y");
+    cquant_array_t x = input(4, xd);
+    one_two(ops[k], load_model(graph("unary", 1, &n, 1, in, 1, outs, 0, NULL)), &x, 1);
+    cquant_array_free(&x);
+  }
+}
+
 int main(int argc, char **argv) {
-  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}};
+  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}};
   const int r = th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
   tb_free_all();
   return r;

@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/quantize.h"
+#include "exec/ops/conv_internal.h"
 #include "exec/ops/conv_par.h"
 #include "exec/ops/nn_internal.h"
 
@@ -18,6 +20,22 @@ static int need_type(const Onnx__NodeProto *node, const cquant_array_t *a, const
   return CQUANT_STATUS_OK;
 }
 
+/* Rows [u per, (u + 1) per) of a float32 y = alpha a op(b) (a not transposed), a unit of cquant__par_run. */
+typedef struct {
+  int64_t M, N, K, lda, ldb, per;
+  const float *a, *b;
+  float *y, alpha;
+  int tb;
+} mm_job_t;
+
+static void mm_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  const mm_job_t *j = vj;
+  const int64_t r0 = u * j->per, r1 = r0 + j->per < j->M ? r0 + j->per : j->M;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(r1 - r0), (int)j->N, (int)j->K, j->alpha, j->a + r0 * j->lda,
+              (int)j->lda, j->b, (int)j->ldb, 0.0f, j->y + r0 * j->N, (int)j->N);
+}
+
 /* y (M x N, ldy N) = op(a) op(b) with a of lda columns, b of ldb columns (transposes ta, tb), for
  * the array's element type: floats in float32 (float64 in double) through BLAS, integers exact.
  * ad, bd, yd: the element data of a, b and y (float32 copies for float16/bfloat16). */
@@ -27,6 +45,16 @@ static void mm(cquant_dtype_t dt, int ta, int tb, int64_t M, int64_t N, int64_t 
   if (dt == CQUANT_DT_F64 || !is_int(dt)) { /* float64, float32 data (copies for the other float types) */
     if (!K) {
       memset(yd, 0, (dt == CQUANT_DT_F64 ? sizeof(double) : sizeof(float)) * (size_t)(M * N));
+      return;
+    }
+    if (dt != CQUANT_DT_F64 && !ta && M >= 512 && cquant__conv_threads((double)M * (double)N * (double)K / 8) > 1) {
+      /* float32 with many rows (a channels-last MLP over 56 x 56 pixels): runs of 256 rows or more
+       * over the pool, each a single-threaded sgemm */
+      mm_job_t j = {.M = M, .N = N, .K = K, .a = ad, .lda = lda, .b = bd, .ldb = ldb, .y = yd, .alpha = (float)alpha, .tb = tb};
+      const int64_t want = 4 * (int64_t)cquant_get_num_threads();
+      j.per = ((M + want - 1) / want + 63) / 64 * 64;
+      j.per = j.per < 256 ? 256 : j.per;
+      cquant__par_run(cquant_get_num_threads(), (M + j.per - 1) / j.per, mm_unit, &j);
       return;
     }
     const int wide = cquant__par_blas_wide((double)M * (double)N * (double)K); /* OpenBLAS's threads for a large one */
