@@ -74,7 +74,7 @@ typedef struct {
   int n, p, no;
   int64_t shape[CQUANT__TMAXD], st[CQUANT__TMAXD], dstd[CQUANT__TMAXD];
   int od[CQUANT__TMAXD];
-  int64_t rows, per;
+  int64_t rows, per, isplit, iper; /* isplit > 1: unit = (row, run of iper of a transpose's rows i) */
 } copy_job_t;
 
 static void copy_unit(void *vj, int64_t u, int worker) {
@@ -83,6 +83,19 @@ static void copy_unit(void *vj, int64_t u, int worker) {
   const int64_t *shape = j->shape, *st = j->st, *dstd = j->dstd;
   const int n = j->n, p = j->p;
   const size_t es = j->es;
+  if (j->isplit > 1) { /* one row of a transpose: its rows i in runs of 32-multiples */
+    const int64_t r = u / j->isplit, q = u % j->isplit, ni = shape[p], i0 = q * j->iper, i1 = i0 + j->iper < ni ? i0 + j->iper : ni;
+    int64_t rem = r, so = 0, dof = 0;
+    for (int k = j->no - 1; k >= 0; k--) {
+      const int d = j->od[k];
+      const int64_t c = rem % shape[d];
+      rem /= shape[d];
+      so += c * st[d];
+      dof += c * dstd[d];
+    }
+    if (i1 > i0) tile2d(j->y + (size_t)(dof + i0 * dstd[p]) * es, dstd[p], j->x + (so + i0) * (ptrdiff_t)es, st[n - 1], es, i1 - i0, shape[n - 1]);
+    return;
+  }
   const int64_t r1 = (u + 1) * j->per < j->rows ? (u + 1) * j->per : j->rows;
   for (int64_t r = u * j->per; r < r1; r++) {
     int64_t rem = r, so = 0, dof = 0;
@@ -133,10 +146,19 @@ void cquant__tensor_copy(void *dst, const void *src, size_t es, int nd, const in
   copy_job_t j = {.y = dst, .x = src, .es = es, .n = n, .p = p, .no = no, .rows = rows};
   memcpy(j.shape, shape, sizeof shape), memcpy(j.st, st, sizeof st), memcpy(j.dstd, dstd, sizeof dstd), memcpy(j.od, od, sizeof od);
   /* 1 MiB or more over the pool, about four runs of rows a thread; each element is one copy */
-  const int threads = total * (int64_t)es > (1 << 20) && rows > 1 ? cquant_get_num_threads() : 1;
-  j.per = threads > 1 ? (rows + 4 * threads - 1) / (4 * threads) : rows;
+  const int threads = total * (int64_t)es > (1 << 20) ? cquant_get_num_threads() : 1;
+  if (threads > 1 && p >= 0 && rows < 4 * threads) { /* few transposed planes (NCHW <-> NHWC of one image): split their rows */
+    const int64_t want = (4 * threads + rows - 1) / rows;
+    j.iper = ((shape[p] + want - 1) / want + 31) / 32 * 32;
+    j.isplit = (shape[p] + j.iper - 1) / j.iper;
+    if (j.isplit > 1) {
+      cquant__par_run(threads, rows * j.isplit, copy_unit, &j);
+      return;
+    }
+  }
+  j.per = threads > 1 && rows > 1 ? (rows + 4 * threads - 1) / (4 * threads) : rows;
   j.per = j.per < 1 ? 1 : j.per;
-  cquant__par_run(threads, (rows + j.per - 1) / j.per, copy_unit, &j);
+  cquant__par_run(rows > 1 ? threads : 1, (rows + j.per - 1) / j.per, copy_unit, &j);
 }
 
 int cquant__tensor_index(const Onnx__NodeProto *node, int64_t k, int64_t dim, const char *what, int64_t *out) {
