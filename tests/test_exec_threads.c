@@ -1,8 +1,10 @@
-/* The float executor on 1 and 2 threads (src/exec/ops/conv_par.c's pool): operators whose units
- * compute every output with the same operations whatever the split (Gemm's one-row sgemv with
- * B (N, K) in 64-output slices, pool.c's planes, the generic pooling's planes, depthwise channels, Concat's runs of bytes, Transpose and Pad rows, MatMul's row runs, elementwise functions) must give
- * the same bits; the GEMM convolution (row chunks and channel slices, each an sgemm) agrees within
- * rounding. A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
+/* The float executor on 1 and 2 threads (src/exec/ops/conv_par.c's pool): every operator that
+ * splits its work computes each output with the same operations whatever the split, so the bits
+ * agree: Gemm's one-row sgemv with B (N, K) in 64-output slices, pool.c's planes, the generic
+ * pooling's planes, depthwise channels, the GEMM convolution's row chunks and channel slices (each
+ * an sgemm of >= 8e6 multiply-adds, where OpenBLAS's small-matrix kernels, which sum in another
+ * order, are not taken), MatMul's row runs, Concat's runs of bytes, Transpose and Pad rows,
+ * elementwise functions. A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
 #include <dirent.h>
 #include <cblas.h>
 #include "onnx_build.h"
@@ -145,9 +147,11 @@ static void conv_case(int64_t c, int64_t m, int64_t h, int64_t w, int64_t k, int
 
 static void test_conv(void) {
   conv_case(96, 96, 56, 56, 3, 96, 1); /* depthwise: whole channels a unit */
-  conv_case(48, 192, 27, 27, 3, 1, 0);  /* im2col GEMM, row chunks of >= 320 pixels */
-  conv_case(64, 128, 56, 56, 3, 1, 0);  /* many row chunks */
-  conv_case(256, 512, 7, 7, 3, 1, 0);   /* a small plane: output-channel slices */
+  conv_case(48, 192, 27, 27, 3, 1, 1);  /* im2col GEMM, row chunks */
+  conv_case(64, 128, 56, 56, 3, 1, 1);  /* more row chunks */
+  conv_case(256, 512, 7, 7, 3, 1, 1);   /* a small plane: output-channel slices */
+  conv_case(16, 48, 14, 14, 5, 1, 1);   /* too small to split (unit sgemms of < 8e6) */
+  conv_case(480, 192, 14, 14, 1, 1, 1); /* 1x1 on X itself, channel slices */
 }
 
 /* Concat of x (1, 64, 55, 57) and an initializer along axis 1, 2 and 3 (output rows of 2 slices,
