@@ -2,8 +2,8 @@
  * splits its work computes each output with the same operations whatever the split, so the bits
  * agree: Gemm's one-row sgemv with B (N, K) in 64-output slices, pool.c's planes, the generic
  * pooling's planes, depthwise channels, the GEMM convolution's row chunks and channel slices (each
- * an sgemm of >= 8e6 multiply-adds, where OpenBLAS's small-matrix kernels, which sum in another
- * order, are not taken), MatMul's row runs, Concat's runs of bytes, Transpose and Pad rows,
+ * an sgemm of more than 10^6 multiply-adds, where OpenBLAS's small-matrix kernel, which sums in
+ * another order, is not taken), MatMul's row runs, Concat's runs of bytes, Transpose and Pad rows,
  * elementwise functions. A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
 #include <dirent.h>
 #include <cblas.h>
@@ -129,29 +129,34 @@ static void test_pool(void) {
 }
 
 /* Conv of x (1, c, h, w) to m channels, k x k, pad k / 2, group g. */
-static void conv_case(int64_t c, int64_t m, int64_t h, int64_t w, int64_t k, int64_t g, int exact) {
+static void conv_case(int64_t c, int64_t m, int64_t h, int64_t w, int64_t k, int64_t g, int exact, int bias) {
   int64_t *wd = tb_malloc(4 * sizeof *wd), *bd = tb_malloc(sizeof *bd), xd[4] = {1, c, h, w};
   wd[0] = m, wd[1] = c / g, wd[2] = wd[3] = k, bd[0] = m;
   Onnx__TensorProto *init[2] = {tensor("W", 4, wd, -0.2f, 0.2f), tensor("Bc", 1, bd, -0.5f, 0.5f)};
   static const char *in[3] = {"x", "W", "Bc"}, *outs[1] = {"y"};
-  Onnx__NodeProto *n = node("Conv", 3, in, "y");
+  Onnx__NodeProto *n = node("Conv", bias ? 3 : 2, in, "y");
   n->n_attribute = 2, n->attribute = tb_calloc(2, sizeof *n->attribute);
   n->attribute[0] = attr_ints("pads", 4, k / 2, k / 2, k / 2, k / 2);
   n->attribute[1] = attr_i("group", g);
   cquant_array_t x = input(4, xd);
   char what[96];
-  snprintf(what, sizeof what, "Conv %lld->%lld %lldx%lld k%lld group %lld", (long long)c, (long long)m, (long long)h, (long long)w, (long long)k, (long long)g);
-  one_two(what, load_model(graph("conv", 1, &n, 1, in, 1, outs, 2, init)), &x, exact);
+  snprintf(what, sizeof what, "Conv %lld->%lld %lldx%lld k%lld group %lld%s", (long long)c, (long long)m, (long long)h, (long long)w, (long long)k, (long long)g,
+           bias ? "" : " no bias");
+  one_two(what, load_model(graph("conv", 1, &n, 1, in, 1, outs, bias ? 2 : 1, init)), &x, exact);
   cquant_array_free(&x);
 }
 
 static void test_conv(void) {
-  conv_case(96, 96, 56, 56, 3, 96, 1); /* depthwise: whole channels a unit */
-  conv_case(48, 192, 27, 27, 3, 1, 1);  /* im2col GEMM, row chunks */
-  conv_case(64, 128, 56, 56, 3, 1, 1);  /* more row chunks */
-  conv_case(256, 512, 7, 7, 3, 1, 1);   /* a small plane: output-channel slices */
-  conv_case(16, 48, 14, 14, 5, 1, 1);   /* too small to split (unit sgemms of < 8e6) */
-  conv_case(480, 192, 14, 14, 1, 1, 1); /* 1x1 on X itself, channel slices */
+  conv_case(96, 96, 56, 56, 3, 96, 1, 1); /* depthwise: whole channels a unit */
+  conv_case(48, 192, 27, 27, 3, 1, 1, 1);  /* im2col GEMM, row chunks */
+  conv_case(64, 128, 56, 56, 3, 1, 1, 1);  /* more row chunks */
+  conv_case(256, 512, 7, 7, 3, 1, 1, 1);   /* a small plane: output-channel slices */
+  conv_case(16, 48, 14, 14, 5, 1, 1, 1);   /* two channel slices of 1.9e6 multiply-adds */
+  conv_case(16, 32, 15, 15, 3, 1, 1, 1);   /* 1.04e6: slices would be small-matrix sgemms (< 1e6), one unit */
+  conv_case(480, 192, 14, 14, 1, 1, 1, 1); /* 1x1 on X itself, channel slices */
+  conv_case(16, 48, 14, 14, 5, 1, 1, 0);   /* no bias (beta 0) */
+  conv_case(64, 128, 14, 14, 3, 1, 1, 0);
+  conv_case(128, 128, 28, 28, 3, 1, 1, 0);
 }
 
 /* Concat of x (1, 64, 55, 57) and an initializer along axis 1, 2 and 3 (output rows of 2 slices,

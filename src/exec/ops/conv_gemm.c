@@ -19,7 +19,8 @@ typedef struct {
   int64_t n, *ky, *kx;
 } taps_t;
 
-#define UNIT_MIN 8e6 /* multiply-adds of one unit's sgemm at least (see cquant__conv_gemm_f32_epi) */
+/* multiply-adds of one unit's sgemm at least (see cquant__conv_gemm_f32_epi) */
+#define UNIT_MIN 1.1e6
 
 /* Rows k = (c, tap) of the block of output rows [oy0, oy0 + rows), pb = rows ow columns each. */
 static void im2col_rows(const cquant__conv2d_t *p, const taps_t *tp, const float *xg, int64_t k0, int64_t k1, int64_t oy0, int64_t rows, float *col) {
@@ -191,9 +192,10 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
   j.chunks = j.chunks > p->oh ? p->oh : j.chunks;
   const int64_t most = P / 128 > 1 ? P / 128 : 1;
   j.chunks = j.chunks > most ? most : j.chunks;
-  /* OpenBLAS takes other kernels for an sgemm of up to 10^6 multiply-adds (SKYLAKEX's small-matrix
-   * kernel) or 7.3 * 10^6 (its direct sgemm, beta 0), which sum in another order: every unit's
-   * sgemm stays above both (UNIT_MIN), so the result is the one sgemm's of one thread, bit for bit */
+  /* OpenBLAS (0.3.21, SKYLAKEX) takes its small-matrix kernel for an sgemm of up to 10^6
+   * multiply-adds, which sums in another order: every unit's sgemm stays above that (UNIT_MIN), so
+   * the result is that of one thread's one sgemm, bit for bit (halves of larger sgemms, split
+   * either way, with beta 0 or 1, gave the same bits in every case tried) */
   while (j.chunks > 1 && (double)mg * (double)(p->oh / j.chunks * p->ow) * (double)j.K < UNIT_MIN) j.chunks--;
   const int msplit = threads > 1 && planes == 1 && j.chunks < want && mg >= 32 && j.RB == p->oh;
   float *own[64] = {0};

@@ -51,9 +51,9 @@ static void mm(cquant_dtype_t dt, int ta, int tb, int64_t M, int64_t N, int64_t 
       /* float32 with many rows (a channels-last MLP over 56 x 56 pixels): runs of 256 rows or more
        * over the pool, each a single-threaded sgemm */
       mm_job_t j = {.M = M, .N = N, .K = K, .a = ad, .lda = lda, .b = bd, .ldb = ldb, .y = yd, .alpha = (float)alpha, .tb = tb};
-      /* every run an sgemm of 8 * 10^6 multiply-adds or more: OpenBLAS's kernel for large ones,
-       * as one call takes (conv_gemm.c's UNIT_MIN), so the bits are those of one call */
-      const int64_t least = (int64_t)(8e6 / ((double)N * (double)K)) + 1, most = M / (least > 256 ? least : 256);
+      /* every run an sgemm past OpenBLAS's small-matrix kernel (conv_gemm.c's UNIT_MIN), so the
+       * bits are those of one call */
+      const int64_t least = (int64_t)(1.1e6 / ((double)N * (double)K)) + 1, most = M / (least > 256 ? least : 256);
       const int64_t runs = most < 4 * (int64_t)cquant_get_num_threads() ? most : 4 * (int64_t)cquant_get_num_threads();
       j.per = runs > 1 ? (M + runs - 1) / runs : M;
       cquant__par_run(cquant_get_num_threads(), (M + j.per - 1) / j.per, mm_unit, &j);
