@@ -246,14 +246,18 @@ static void test_matmul(void) {
   }
 }
 
-/* Elementwise float32 functions of 2^17 elements or more (Erf, Sigmoid, Abs): runs over the pool. */
+/* Elementwise float32 functions of 2^17 elements or more (Erf, Sigmoid, Abs, Relu, Round,
+ * BatchNormalization's planes): runs over the pool. */
 static void test_unary(void) {
-  static const char *ops[] = {"Erf", "Sigmoid", "Abs"}, *in[1] = {"x"}, *outs[1] = {"y"};
+  static const char *ops[] = {"Erf", "Sigmoid", "Abs", "Relu", "Round", "BatchNormalization"}, *in[5] = {"x", "s", "b", "m", "v"}, *outs[1] = {"y"};
   const int64_t xd[4] = {1, 96, 56, 57};
-  for (int k = 0; k < 3; k++) {
-    Onnx__NodeProto *n = node(ops[k], 1, in, "y");
+  for (int k = 0; k < 6; k++) {
+    const int bn = k == 5;
+    Onnx__NodeProto *n = node(ops[k], bn ? 5 : 1, in, "y");
+    Onnx__TensorProto *init[4];
+    for (int i = 0; i < 4 && bn; i++) init[i] = tensor(in[i + 1], 1, xd + 1, i == 3 ? 0.5f : -1.0f, 1.0f);
     cquant_array_t x = input(4, xd);
-    one_two(ops[k], load_model(graph("unary", 1, &n, 1, in, 1, outs, 0, NULL)), &x, 1);
+    one_two(ops[k], load_model(graph("unary", 1, &n, 1, in, 1, outs, bn ? 4 : 0, init)), &x, 1);
     cquant_array_free(&x);
   }
 }
