@@ -128,6 +128,47 @@ static void test_pool(void) {
     }
 }
 
+/* MaxPool at stride 1 (pool.c's separable passes over the padded plane) against the generic
+ * pooling of nn_pool.c, the scalar window-order loop (taken when the Indices output is asked for),
+ * bit for bit, on values with many ties of -0, +0 and equal numbers (the first maximal tap in
+ * window order must win), for kernels 1 to 5, symmetric and uneven pads, planes of 1 to 23. */
+static void test_maxpool_s1(void) {
+  static const int64_t geo[][6] = {{3, 3, 1, 1, 1, 1}, {3, 3, 0, 0, 0, 0}, {2, 2, 0, 1, 1, 0}, {5, 5, 2, 2, 2, 2}, {1, 1, 0, 0, 0, 0},
+                                   {3, 2, 2, 0, 1, 1}, {4, 3, 1, 2, 2, 1}};
+  static const int64_t hw[][2] = {{14, 14}, {7, 9}, {23, 5}, {1, 6}, {6, 1}, {5, 5}};
+  for (size_t gi = 0; gi < sizeof geo / sizeof geo[0]; gi++)
+    for (size_t si = 0; si < sizeof hw / sizeof hw[0]; si++) {
+      const int64_t *G = geo[gi], xd[4] = {1, 5, hw[si][0], hw[si][1]};
+      if (xd[2] + G[2] + G[4] < G[0] || xd[3] + G[3] + G[5] < G[1]) continue;
+      cquant_array_t x = input(4, xd), y[2], yi[2];
+      static const float vals[] = {-1.0f, -0.0f, 0.0f, 1.0f, 2.0f, -2.0f};
+      float *xv = x.data;
+      for (int64_t i = 0; i < x.numel; i++) xv[i] = vals[(uint32_t)((frand() + 1.0f) * 3.0f) % 6];
+      static const char *in[1] = {"x"}, *outs[2] = {"y", "i"};
+      int ok = 1;
+      for (int two = 0; two < 2; two++) {
+        Onnx__NodeProto *n = node("MaxPool", 1, in, "y");
+        if (two) n->n_output = 2, n->output = (char **)outs;
+        n->n_attribute = 3, n->attribute = tb_calloc(3, sizeof *n->attribute);
+        n->attribute[0] = attr_ints("kernel_shape", 2, G[0], G[1], 0, 0);
+        n->attribute[1] = attr_ints("strides", 2, 1, 1, 0, 0);
+        n->attribute[2] = attr_ints("pads", 4, G[2], G[3], G[4], G[5]);
+        cquant_onnx_model_t *m = load_model(graph("mp", 1, &n, 1, in, two ? 2 : 1, outs, 0, NULL));
+        const char *names[1] = {"x"};
+        const int st = m ? cquant_onnx_run(m, 1, names, &x, two ? yi : y) : -1;
+        CHECKF(!st, "MaxPool k%lldx%lld: %s", (long long)G[0], (long long)G[1], cquant_last_error());
+        ok &= !st;
+        cquant_onnx_free(m);
+      }
+      if (ok) {
+        CHECKF(y[0].nbytes == yi[0].nbytes && !memcmp(y[0].data, yi[0].data, y[0].nbytes), "MaxPool k%lldx%lld pads %lld %lld %lld %lld on %lldx%lld: differs from the window-order loop",
+               (long long)G[0], (long long)G[1], (long long)G[2], (long long)G[3], (long long)G[4], (long long)G[5], (long long)xd[2], (long long)xd[3]);
+        cquant_array_free(&y[0]), cquant_array_free(&yi[0]), cquant_array_free(&yi[1]);
+      }
+      cquant_array_free(&x);
+    }
+}
+
 /* Conv of x (1, c, h, w) to m channels, k x k, pad k / 2, group g. */
 static void conv_case(int64_t c, int64_t m, int64_t h, int64_t w, int64_t k, int64_t g, int exact, int bias) {
   int64_t *wd = tb_malloc(4 * sizeof *wd), *bd = tb_malloc(sizeof *bd), xd[4] = {1, c, h, w};
@@ -263,7 +304,7 @@ static void test_unary(void) {
 }
 
 int main(int argc, char **argv) {
-  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}};
+  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}, {"maxpool_s1", test_maxpool_s1}};
   const int r = th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
   tb_free_all();
   return r;
