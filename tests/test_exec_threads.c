@@ -128,17 +128,20 @@ static void test_pool(void) {
     }
 }
 
-/* MaxPool at stride 1 (pool.c's separable passes over the padded plane) against the generic
- * pooling of nn_pool.c, the scalar window-order loop (taken when the Indices output is asked for),
- * bit for bit, on values with many ties of -0, +0 and equal numbers (the first maximal tap in
- * window order must win), for kernels 1 to 5, symmetric and uneven pads, planes of 1 to 23. */
-static void test_maxpool_s1(void) {
+/* MaxPool (pool.c's separable passes over the padded plane) against the generic pooling of
+ * nn_pool.c, the scalar window-order loop (taken when the Indices output is asked for), bit for
+ * bit, on values with many ties of -0, +0 and equal numbers (the first maximal tap in window order
+ * must win), for kernels 1 to 5, strides 1 to 3 each way, symmetric and uneven pads, planes of 1
+ * to 23. */
+static void test_maxpool_sep(void) {
+  int checked = 0;
   static const int64_t geo[][6] = {{3, 3, 1, 1, 1, 1}, {3, 3, 0, 0, 0, 0}, {2, 2, 0, 1, 1, 0}, {5, 5, 2, 2, 2, 2}, {1, 1, 0, 0, 0, 0},
                                    {3, 2, 2, 0, 1, 1}, {4, 3, 1, 2, 2, 1}};
   static const int64_t hw[][2] = {{14, 14}, {7, 9}, {23, 5}, {1, 6}, {6, 1}, {5, 5}};
+  static const int64_t strides[][2] = {{1, 1}, {2, 2}, {1, 2}, {2, 1}, {3, 2}};
   for (size_t gi = 0; gi < sizeof geo / sizeof geo[0]; gi++)
-    for (size_t si = 0; si < sizeof hw / sizeof hw[0]; si++) {
-      const int64_t *G = geo[gi], xd[4] = {1, 5, hw[si][0], hw[si][1]};
+    for (size_t si = 0; si < sizeof hw / sizeof hw[0] * 5; si++) {
+      const int64_t *G = geo[gi], xd[4] = {1, 5, hw[si / 5][0], hw[si / 5][1]}, *S = strides[si % 5];
       if (xd[2] + G[2] + G[4] < G[0] || xd[3] + G[3] + G[5] < G[1]) continue;
       cquant_array_t x = input(4, xd), y[2], yi[2];
       static const float vals[] = {-1.0f, -0.0f, 0.0f, 1.0f, 2.0f, -2.0f};
@@ -151,7 +154,7 @@ static void test_maxpool_s1(void) {
         if (two) n->n_output = 2, n->output = (char **)outs;
         n->n_attribute = 3, n->attribute = tb_calloc(3, sizeof *n->attribute);
         n->attribute[0] = attr_ints("kernel_shape", 2, G[0], G[1], 0, 0);
-        n->attribute[1] = attr_ints("strides", 2, 1, 1, 0, 0);
+        n->attribute[1] = attr_ints("strides", 2, S[0], S[1], 0, 0);
         n->attribute[2] = attr_ints("pads", 4, G[2], G[3], G[4], G[5]);
         cquant_onnx_model_t *m = load_model(graph("mp", 1, &n, 1, in, two ? 2 : 1, outs, 0, NULL));
         const char *names[1] = {"x"};
@@ -161,12 +164,15 @@ static void test_maxpool_s1(void) {
         cquant_onnx_free(m);
       }
       if (ok) {
-        CHECKF(y[0].nbytes == yi[0].nbytes && !memcmp(y[0].data, yi[0].data, y[0].nbytes), "MaxPool k%lldx%lld pads %lld %lld %lld %lld on %lldx%lld: differs from the window-order loop",
-               (long long)G[0], (long long)G[1], (long long)G[2], (long long)G[3], (long long)G[4], (long long)G[5], (long long)xd[2], (long long)xd[3]);
+        CHECKF(y[0].nbytes == yi[0].nbytes && !memcmp(y[0].data, yi[0].data, y[0].nbytes),
+               "MaxPool k%lldx%lld s%lldx%lld pads %lld %lld %lld %lld on %lldx%lld: differs from the window-order loop", (long long)G[0], (long long)G[1],
+               (long long)S[0], (long long)S[1], (long long)G[2], (long long)G[3], (long long)G[4], (long long)G[5], (long long)xd[2], (long long)xd[3]);
+        checked++;
         cquant_array_free(&y[0]), cquant_array_free(&yi[0]), cquant_array_free(&yi[1]);
       }
       cquant_array_free(&x);
     }
+  CHECKF(checked > 100, "only %d geometries compared", checked);
 }
 
 /* Conv of x (1, c, h, w) to m channels, k x k, pad k / 2, group g. */
@@ -304,7 +310,7 @@ static void test_unary(void) {
 }
 
 int main(int argc, char **argv) {
-  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}, {"maxpool_s1", test_maxpool_s1}};
+  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}, {"maxpool_sep", test_maxpool_sep}};
   const int r = th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
   tb_free_all();
   return r;
