@@ -213,7 +213,10 @@ int cquant__pool2d_f32(const cquant__conv2d_t *p, int is_max, int include_pad, c
     }
   }
   const int64_t planes = p->n * p->c;
-  int threads = cquant__conv_threads((double)planes * (double)(p->oh * p->ow) * (double)(p->kh * p->kw) * 2.0); /* a tap: about 0.2 ns, two multiply-adds of a conv */
+  /* a tap costs about what 2 multiply-adds of a conv do at stride 1 (0.2 ns), 4 at larger strides
+   * (strided loads, 0.4 ns) */
+  const double tap = is_max && (p->stride_w > 1 || p->stride_h > 1) ? 4.0 : 2.0;
+  int threads = cquant__conv_threads((double)planes * (double)(p->oh * p->ow) * (double)(p->kh * p->kw) * tap);
   threads = threads < 64 ? threads : 64;
   float *scratch[64] = {0};
   j.scratch = scratch;
