@@ -291,6 +291,15 @@ static void test_matmul(void) {
     one_two(what, load_model(graph("mm", 1, &n, 1, in, 1, outs, 1, init)), &x, 1);
     cquant_array_free(&x);
   }
+  /* 200 rows (too few to split) of 5e7 multiply-adds: OpenBLAS's threads for the call, ended after it */
+  int64_t *bd = tb_malloc(2 * sizeof *bd), xd[3] = {1, 200, 512};
+  bd[0] = 512, bd[1] = 500;
+  Onnx__TensorProto *init[1] = {tensor("B", 2, bd, -0.2f, 0.2f)};
+  static const char *in[2] = {"x", "B"}, *outs[1] = {"y"};
+  Onnx__NodeProto *n = node("MatMul", 2, in, "y");
+  cquant_array_t x = input(3, xd);
+  one_two("MatMul 200x512 by 512x500", load_model(graph("mm", 1, &n, 1, in, 1, outs, 1, init)), &x, 1);
+  cquant_array_free(&x);
 }
 
 /* Elementwise float32 functions of 2^17 elements or more (Erf, Sigmoid, Abs, Relu, Round,

@@ -131,10 +131,11 @@ void cquant__par_run(int threads, int64_t units, cquant__par_fn fn, void *ctx) {
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 
 static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+static int blas_wide; /* wide calls in progress (under blas_lock): their workers are not ended */
 
 void cquant__par_blas_enter(void) {
   pthread_mutex_lock(&blas_lock);
-  if (openblas_get_num_threads() != 1) {
+  if (!blas_wide && openblas_get_num_threads() != 1) {
     openblas_set_num_threads(1);
     /* its idle workers would go on polling for ~0.1 s (2^28 cycles, also after the library's
      * start): end them, since no call of a run asks for them */
@@ -145,11 +146,19 @@ void cquant__par_blas_enter(void) {
 
 int cquant__par_blas_wide(double work) {
   const int t = cquant_get_num_threads();
-  if (work < 2e7 || t <= 1 || openblas_get_num_threads() != 1) return 0;
-  openblas_set_num_threads(t);
+  if (work < 2e7 || t <= 1) return 0;
+  pthread_mutex_lock(&blas_lock);
+  if (!blas_wide++ && openblas_get_num_threads() == 1) openblas_set_num_threads(t);
+  pthread_mutex_unlock(&blas_lock);
   return 1;
 }
 
 void cquant__par_blas_narrow(int wide) {
-  if (wide) openblas_set_num_threads(1);
+  if (!wide) return;
+  pthread_mutex_lock(&blas_lock);
+  if (!--blas_wide) { /* and its workers ended again: their polling would take the pool's cores */
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+  }
+  pthread_mutex_unlock(&blas_lock);
 }
