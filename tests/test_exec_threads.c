@@ -276,7 +276,7 @@ static void test_copies(void) {
 }
 
 /* MatMul of x (1, 56, 56, K) with an initializer (K, N), as a channels-last MLP: runs of rows over
- * the pool, one sgemm each; the same bits as one call. */
+ * the pool, one sgemm each; of few rows: runs of columns; the same bits as one call. */
 static void test_matmul(void) {
   static const int64_t KN[][2] = {{96, 384}, {384, 96}, {64, 1000}};
   for (size_t c = 0; c < sizeof KN / sizeof KN[0]; c++) {
@@ -291,7 +291,7 @@ static void test_matmul(void) {
     one_two(what, load_model(graph("mm", 1, &n, 1, in, 1, outs, 1, init)), &x, 1);
     cquant_array_free(&x);
   }
-  /* 200 rows (too few to split) of 5e7 multiply-adds: OpenBLAS's threads for the call, ended after it */
+  /* 200 rows (too few to split) of 5e7 multiply-adds: runs of columns, the last taking the rest */
   int64_t *bd = tb_malloc(2 * sizeof *bd), xd[3] = {1, 200, 512};
   bd[0] = 512, bd[1] = 500;
   Onnx__TensorProto *init[1] = {tensor("B", 2, bd, -0.2f, 0.2f)};
