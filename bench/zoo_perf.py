@@ -10,6 +10,7 @@ usage: bench/zoo_perf.py [--cquant build-perf/cquant] [--zoo build-zoo/zoo] [--m
                          [--threads 1,2] [--runs 5] [--repeat 6]
 """
 import argparse
+import ctypes
 import os
 import statistics
 import sys
@@ -19,8 +20,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools", "zoo"))
 import zoo_common as zc  # noqa: E402
 
-DEFAULT = ("resnet50,mobilenet_v2,mobilenet_v3_small,mobilenet_v3_large,efficientnet_b0,shufflenet_v2_x1_0,squeezenet1_1,"
-           "mnasnet1_0,deeplabv3_mobilenet_v3_large,lraspp_mobilenet_v3_large,convnext_tiny,unet")
+DEFAULT = ("resnet18,resnet50,mobilenet_v2,mobilenet_v3_small,mobilenet_v3_large,efficientnet_b0,regnet_y_400mf,shufflenet_v2_x1_0,"
+           "squeezenet1_1,densenet121,googlenet,inception_v3,mnasnet1_0,convnext_tiny,deeplabv3_mobilenet_v3_large,fcn_resnet50,"
+           "lraspp_mobilenet_v3_large,unet")  # the classification, segmentation and U-Net models
 
 
 def main():
@@ -35,6 +37,8 @@ def main():
     a = ap.parse_args()
     folder, entries = zc.load_manifest(a.zoo)
     tmp = tempfile.mkdtemp(prefix="cquant_zoo_perf.")
+    print(f"load average at the start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {blas_core()}; "
+          f"scheduling policy {'SCHED_FIFO' if os.sched_getscheduler(0) == os.SCHED_FIFO else 'normal'}", flush=True)
     print("| model | threads | cquant ms | ORT ms | ratio | cquant MiB | ORT MiB | ratio | max rel diff |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in a.models.split(","):
@@ -66,6 +70,18 @@ def main():
             cm, om = statistics.median(crss), statistics.median(orss)
             print(f"| {name} | {th} | {c:.1f} | {o:.1f} | {c / o:.2f}x | {cm:.0f} | {om:.0f} | {cm / om:.2f}x | "
                   f"{rel:.1e}{' FAIL ' + problem if problem else ''} |", flush=True)
+    print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+def blas_core():
+    """The kernel OpenBLAS picks in this environment (the children's, less the thread counts)."""
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        core = lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        core = "unknown"
+    return f"OpenBLAS core {core} (OPENBLAS_CORETYPE {os.environ.get('OPENBLAS_CORETYPE', 'unset')})"
 
 
 if __name__ == "__main__":

@@ -468,4 +468,44 @@ static void test_conv_epi_f32(void) {
   CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);
 }
 
-TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_conv_small), T(test_conv_epi_f32))
+/* Sigmoid, Tanh, Erf and Gelu (math_vec.c, built again for AVX2 and AVX-512): every ISA equals the
+ * reference bit for bit (NaN payloads included) on lengths around the vector widths, on NaN, Inf,
+ * signed zeros, subnormals, the branch edges (|x| = 0.625, 1, 4) and random values at several
+ * scales, and never writes past n. */
+static void test_mathvec_f32(void) {
+  static const int64_t ns[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 100, 4099};
+  static const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f, -1e-40f, 0.625f, -0.625f, 1.0f, -1.0f, 4.0f, -4.0f,
+                                  0.62499994f, 0.99999994f, 3.9999998f, 88.0f, -88.0f, 1e30f, -1e30f, 5.656854f, -5.656854f};
+  const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
+  long compared = 0;
+  for (int f = 0; f < 4; f++)
+    for (size_t q = 0; q < sizeof ns / sizeof ns[0]; q++) {
+      const int64_t n = ns[q];
+      float *x = malloc(sizeof(float) * (size_t)n), *ya = malloc(sizeof(float) * (size_t)(n + 16)), *yb = malloc(sizeof(float) * (size_t)(n + 16));
+      for (int64_t i = 0; i < n; i++) {
+        const uint64_t u = th_rand() % 4;
+        x[i] = u == 0 ? special[th_rand() % (sizeof special / sizeof special[0])] : th_gauss() * (u == 1 ? 0.5f : u == 2 ? 3.0f : 30.0f);
+      }
+      void (*fa)(const float *, float *, int64_t) = f == 0 ? ref->sigmoid_f32 : f == 1 ? ref->tanh_f32 : f == 2 ? ref->erf_f32 : ref->gelu_f32;
+      for (int64_t i = 0; i < n + 16; i++) ya[i] = 777.0f;
+      fa(x, ya, n);
+      for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
+        const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+        if (!k) continue;
+        void (*fb)(const float *, float *, int64_t) = f == 0 ? k->sigmoid_f32 : f == 1 ? k->tanh_f32 : f == 2 ? k->erf_f32 : k->gelu_f32;
+        for (int64_t i = 0; i < n + 16; i++) yb[i] = 777.0f;
+        fb(x, yb, n);
+        int64_t bad = 0, first = -1;
+        for (int64_t i = 0; i < n + 16; i++)
+          if (memcmp(&ya[i], &yb[i], 4) != 0) bad++, first = first < 0 ? i : first;
+        CHECKF(bad == 0, "%s %s n %lld: %lld differ (first at %lld: x %g, %g vs %g)", cquant_isa_name((cquant_isa_t)isa),
+               f == 0 ? "sigmoid" : f == 1 ? "tanh" : f == 2 ? "erf" : "gelu", (long long)n, (long long)bad, (long long)first,
+               first >= 0 && first < n ? x[first] : 0.0, first >= 0 ? ya[first] : 0.0, first >= 0 ? yb[first] : 0.0);
+        compared += (long)n;
+      }
+      free(x), free(ya), free(yb);
+    }
+  CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);
+}
+
+TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_conv_small), T(test_conv_epi_f32), T(test_mathvec_f32))

@@ -54,6 +54,7 @@ static void init(void) {
     cquant__calib_init_ref(&tables[i]);
     cquant__intops_init_ref(&tables[i]);
     cquant__fconv_init_ref(&tables[i]);
+    cquant__mathvec_init_ref(&tables[i]);
     cquant__fdense_init_ref(&tables[i]);
   }
   if (detected >= CQUANT_ISA_AVX2) {
@@ -61,6 +62,7 @@ static void init(void) {
       cquant__kernels_init_avx2(&tables[i]);
       cquant__calib_init_avx2(&tables[i]);
       cquant__fconv_init_avx2(&tables[i]);
+      cquant__mathvec_init_avx2(&tables[i]);
       cquant__fdense_init_avx2(&tables[i]);
     }
   }
@@ -68,6 +70,7 @@ static void init(void) {
     cquant__kernels_init_avx512(&tables[CQUANT_ISA_AVX512]);
     cquant__calib_init_avx512(&tables[CQUANT_ISA_AVX512]);
     cquant__fconv_init_avx512(&tables[CQUANT_ISA_AVX512]);
+    cquant__mathvec_init_avx512(&tables[CQUANT_ISA_AVX512]);
     cquant__fdense_init_avx512(&tables[CQUANT_ISA_AVX512]);
   }
 }

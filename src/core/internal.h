@@ -114,6 +114,12 @@ typedef struct {
   /* The epilogue of a float32 convolution over n outputs (src/exec/ops/conv_fuse.c, whose
    * cquant__conv_epi_t e says what it is): y[i] = act(y[i] + add[i]) (no add when add is NULL). */
   void (*conv_epi_f32)(const struct cquant__conv_epi *e, float *y, const float *add, int64_t n);
+  /* y[i] = f(x[i]) for i < n, f = sigmoid, tanh, erf, or Gelu 0.5 x (1 + erf(x / sqrt 2))
+   * (src/exec/ops/math_vec.c: its polynomials and selects, in the same IEEE operations every ISA). */
+  void (*sigmoid_f32)(const float *x, float *y, int64_t n);
+  void (*tanh_f32)(const float *x, float *y, int64_t n);
+  void (*erf_f32)(const float *x, float *y, int64_t n);
+  void (*gelu_f32)(const float *x, float *y, int64_t n);
 } cquant__kernels_t;
 
 /* The table for one ISA (every entry filled: missing variants fall back to the reference),
@@ -148,6 +154,9 @@ void cquant__intops_init_ref(cquant__kernels_t *k);
 void cquant__fconv_init_ref(cquant__kernels_t *k);
 void cquant__fconv_init_avx2(cquant__kernels_t *k);
 void cquant__fconv_init_avx512(cquant__kernels_t *k);
+void cquant__mathvec_init_ref(cquant__kernels_t *k);
+void cquant__mathvec_init_avx2(cquant__kernels_t *k);
+void cquant__mathvec_init_avx512(cquant__kernels_t *k);
 void cquant__fdense_init_ref(cquant__kernels_t *k);
 void cquant__fdense_init_avx2(cquant__kernels_t *k);
 void cquant__fdense_init_avx512(cquant__kernels_t *k);

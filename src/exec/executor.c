@@ -6,6 +6,7 @@
 #include <time.h>
 #include "exec/exec_internal.h"
 #include "exec/ops/conv_fuse.h"
+#include "exec/ops/conv_par.h"
 #include "exec/ops/nn_internal.h"
 
 int cquant__input_is_const(const cquant__opctx_t *ctx, int k) { return ctx && ctx->m && k >= 0 && k < 32 && (ctx->const_mask >> k & 1); }
@@ -288,6 +289,7 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
     for (int i = 0; i < m->n_inputs; i++) known |= !strcmp(names[j], m->inputs[i]);
     if (!known) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "'%s' is not an input of the graph", names[j]);
   }
+  if (!st) cquant__par_blas_enter(); /* every BLAS call of the run single-threaded (conv_par.h) */
   if (!st) st = run_nodes(m, g, m->ops, m->last_use, m->subs, &s, opt, 1);
   if (!st) st = take_outputs(&s, m->n_outputs, m->outputs, outputs);
   scope_free(&s);

@@ -47,6 +47,25 @@ int cquant__op_conv2d_epi(cquant__opctx_t *ctx, const Onnx__NodeProto *node, con
   return CQUANT_STATUS_OK;
 }
 
+/* y[n0, n1) of y = alpha op(B) a for one row a, as units of cquant__par_run */
+typedef struct {
+  const float *b, *a;
+  float *y;
+  int tb, rows, cols, inc;
+  float alpha;
+  int64_t n, per;
+} gemv_job_t;
+
+static void gemv_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  const gemv_job_t *j = vj;
+  const int64_t n0 = u * j->per, n1 = n0 + j->per < j->n ? n0 + j->per : j->n;
+  if (j->tb) /* B is (N, K): rows n0 .. n1 */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(n1 - n0), j->cols, j->alpha, j->b + n0 * j->cols, j->cols, j->a, j->inc, 0.0f, j->y + n0, 1);
+  else /* B is (K, N): columns n0 .. n1 */
+    cblas_sgemv(CblasRowMajor, CblasTrans, j->rows, (int)(n1 - n0), j->alpha, j->b + n0, j->cols, j->a, j->inc, 0.0f, j->y + n0, 1);
+}
+
 int cquant__op_gemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   int st;
   if ((st = cquant__need_f32(node, in[0], "A")) || (st = cquant__need_f32(node, in[1], "B"))) return st;
@@ -61,12 +80,20 @@ int cquant__op_gemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
   int64_t shape[2] = {M, N};
   if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, 2, shape))) return st;
   float *y = out[0].data;
-  if (M == 1) /* one row (a classifier head): a matrix-vector product reads B once, unpacked */
-    cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, (int)b->shape[0], (int)b->shape[1], alpha, b->data, (int)b->shape[1], a->data,
-                ta ? (int)a->shape[1] : 1, 0.0f, y, 1);
-  else
+  if (M == 1) { /* one row (a classifier head): a matrix-vector product reads B once, unpacked */
+    gemv_job_t j = {.b = b->data, .a = a->data, .y = y, .tb = tb, .rows = (int)b->shape[0], .cols = (int)b->shape[1], .inc = ta ? (int)a->shape[1] : 1, .alpha = alpha, .n = N};
+    /* B (N, K), as exporters write a Linear: slices of 64 outputs, about four a thread, each output
+     * the same dot product as in one call; B (K, N) stays one call (OpenBLAS's kernel for that form
+     * sums some outputs in another order when the rows are cut: tests/test_exec_threads.c) */
+    const int threads = tb ? cquant__conv_threads((double)N * (double)K) : 1;
+    j.per = threads > 1 ? ((N + 4 * threads - 1) / (4 * threads) + 63) / 64 * 64 : N;
+    cquant__par_run(threads, (N + j.per - 1) / j.per, gemv_unit, &j);
+  } else {
+    const int wide = cquant__par_blas_wide((double)M * (double)N * (double)K);
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, a->data,
                 (int)a->shape[1], b->data, (int)b->shape[1], 0.0f, y, (int)N);
+    cquant__par_blas_narrow(wide);
+  }
   if (c) { /* C broadcasts to (M, N) unidirectionally */
     if ((st = cquant__need_f32(node, c, "C"))) { cquant_array_free(&out[0]); return st; }
     int64_t cm = c->ndim == 2 ? c->shape[0] : 1, cn = c->ndim >= 1 ? c->shape[c->ndim - 1] : 1;
@@ -98,8 +125,10 @@ int cquant__op_matmul(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const c
   shape[nd - 2] = M;
   shape[nd - 1] = N;
   if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, nd, shape))) return st;
+  const int wide = cquant__par_blas_wide((double)ba * (double)M * (double)N * (double)K);
   for (int64_t t = 0; t < ba; t++)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, (const float *)a->data + t * M * K, (int)K,
                 (const float *)b->data + (bb == 1 ? 0 : t * K * N), (int)N, 0.0f, (float *)out[0].data + t * M * N, (int)N);
+  cquant__par_blas_narrow(wide);
   return CQUANT_STATUS_OK;
 }

@@ -19,6 +19,9 @@ typedef struct {
   int64_t n, *ky, *kx;
 } taps_t;
 
+/* multiply-adds of one unit's sgemm at least (see cquant__conv_gemm_f32_epi) */
+#define UNIT_MIN 1.1e6
+
 /* Rows k = (c, tap) of the block of output rows [oy0, oy0 + rows), pb = rows ow columns each. */
 static void im2col_rows(const cquant__conv2d_t *p, const taps_t *tp, const float *xg, int64_t k0, int64_t k1, int64_t oy0, int64_t rows, float *col) {
   const int64_t pb = rows * p->ow, sw = p->stride_w;
@@ -173,27 +176,39 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
     j.w = wc;
   }
   /* Threads: cquant__par_run's, each calling a single-threaded sgemm (OpenBLAS's own threads and
-   * ours would otherwise take turns on the same cores). The work is cut into units of whole output
-   * rows (image, group, rows), about four per thread so that a late thread costs little; for one
-   * small output plane with many channels, the im2col rows and then the output channels are split. */
-  const int threads = cquant__conv_threads((double)p->n * (double)p->m * (double)P * (double)j.K);
+   * ours would otherwise take turns on the same cores). Every sgemm packs its whole W slice and
+   * its whole X block again (packing an element costs about what 25 multiply-adds do), so the
+   * work is cut into few units: one a thread, two a thread from 5 * 10^7 multiply-adds on (a late
+   * helper then costs a quarter). Units are whole output rows (image, group, rows), 128 output
+   * pixels at least; one plane too small for that (14 x 14 and less) splits its output channels
+   * instead (the im2col rows too), 16 channels a slice at least. */
+  const double work = (double)p->n * (double)p->m * (double)P * (double)j.K;
+  const int threads = cquant__conv_threads(work);
   /* the im2col buffer covers whole output rows, 2^21 floats (8 MiB) or so at most */
   j.RB = ((int64_t)2 << 20) / ((j.K > 0 ? j.K : 1) * (p->ow > 0 ? p->ow : 1));
   j.RB = j.RB < 1 ? 1 : j.RB > p->oh ? p->oh : j.RB;
-  const int64_t planes = p->n * p->group, want = threads > 1 ? 4 * (int64_t)threads : 1;
-  const int msplit = threads > 1 && planes == 1 && P < mg && j.RB == p->oh;
+  const int64_t planes = p->n * p->group, want = threads > 1 ? (work >= 5e7 ? 2 : 1) * (int64_t)threads : 1;
   j.chunks = planes >= want ? 1 : (want + planes - 1) / planes; /* row chunks per plane */
   j.chunks = j.chunks > p->oh ? p->oh : j.chunks;
+  const int64_t most = P / 128 > 1 ? P / 128 : 1;
+  j.chunks = j.chunks > most ? most : j.chunks;
+  /* OpenBLAS (0.3.21, SKYLAKEX) takes its small-matrix kernel for an sgemm of up to 10^6
+   * multiply-adds, which sums in another order: every unit's sgemm stays above that (UNIT_MIN), so
+   * the result is that of one thread's one sgemm, bit for bit (halves of larger sgemms, split
+   * either way, with beta 0 or 1, gave the same bits in every case tried) */
+  while (j.chunks > 1 && (double)mg * (double)(p->oh / j.chunks * p->ow) * (double)j.K < UNIT_MIN) j.chunks--;
+  const int msplit = threads > 1 && planes == 1 && j.chunks < want && mg >= 32 && j.RB == p->oh;
   float *own[64] = {0};
   size_t own_cap[64] = {0};
   const int keep = !pthread_mutex_trylock(&kept.lock);
   j.col = keep ? kept.col : own;
   j.cap = keep ? kept.cap : own_cap;
-  if (threads > 1) openblas_set_num_threads(1);
+  cquant__par_blas_enter(); /* single-threaded sgemm in every unit */
   if (msplit) {
-    j.mslices = mg / 16 < want ? (mg / 16 > 0 ? mg / 16 : 1) : want; /* 16 channels a slice at least */
+    j.mslices = mg / 16 < want ? mg / 16 : want;
+    while (j.mslices > 1 && (double)(mg / j.mslices) * (double)P * (double)j.K < UNIT_MIN) j.mslices--;
     if (!j.direct) {
-      if (!(j.shared = malloc(sizeof(float) * (size_t)(j.K * P) + 64))) j.oom = 1; /* small: P < mg */
+      if (!(j.shared = malloc(sizeof(float) * (size_t)(j.K * P) + 64))) j.oom = 1; /* the whole im2col: within the 8 MiB of RB rows */
       else cquant__par_run(threads, j.mslices, unit_im2col, &j);
     }
     if (!j.oom) cquant__par_run(threads, j.mslices, unit_mslice, &j);
@@ -205,6 +220,5 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
   if (keep) pthread_mutex_unlock(&kept.lock);
   free(wc);
   free(tbuf);
-  if (threads > 1) openblas_set_num_threads(cquant_get_num_threads());
   return j.oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;
 }

@@ -8,6 +8,7 @@
  * longer (2 ms) made 2-thread runs 3x slower on a loaded machine (a helper that burns its share
  * polling is preempted in the middle of the units it claims), so it stays short. Calls while the
  * pool is busy (another caller) or from inside a unit run serially. */
+#include <cblas.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -16,6 +17,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "cquant/quantize.h"
 #include "exec/ops/conv_par.h"
 
 #define PAR_MAX 64 /* helpers at most */
@@ -122,4 +124,41 @@ void cquant__par_run(int threads, int64_t units, cquant__par_fn fn, void *ctx) {
     else sched_yield();
   }
   pthread_mutex_unlock(&pool.lock);
+}
+
+/* OpenBLAS's pthread build exports this (its fork handler); a later call that needs threads
+ * (openblas_set_num_threads, a threaded BLAS call) starts them again. Weak: other builds lack it. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+static int blas_wide; /* wide calls in progress (under blas_lock): their workers are not ended */
+
+void cquant__par_blas_enter(void) {
+  pthread_mutex_lock(&blas_lock);
+  if (!blas_wide && openblas_get_num_threads() != 1) {
+    openblas_set_num_threads(1);
+    /* its idle workers would go on polling for ~0.1 s (2^28 cycles, also after the library's
+     * start): end them, since no call of a run asks for them */
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+  }
+  pthread_mutex_unlock(&blas_lock);
+}
+
+int cquant__par_blas_wide(double work) {
+  const int t = cquant_get_num_threads();
+  if (work < 2e7 || t <= 1) return 0;
+  pthread_mutex_lock(&blas_lock);
+  if (!blas_wide++ && openblas_get_num_threads() == 1) openblas_set_num_threads(t);
+  pthread_mutex_unlock(&blas_lock);
+  return 1;
+}
+
+void cquant__par_blas_narrow(int wide) {
+  if (!wide) return;
+  pthread_mutex_lock(&blas_lock);
+  if (!--blas_wide) { /* and its workers ended again: their polling would take the pool's cores */
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+  }
+  pthread_mutex_unlock(&blas_lock);
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <tgmath.h>
 #include "cquant/convert.h"
+#include "cquant/quantize.h"
+#include "exec/ops/conv_par.h"
 #include "exec/ops/math_internal.h"
 
 typedef struct {
@@ -98,6 +100,21 @@ static int is_fp(cquant_dtype_t dt) {
 
 /* y = f(x + bias) for x of type float32, float64, float16 or bfloat16 (bias: NULL or the same
  * type, indexed through ix). */
+typedef struct {
+  loop_f lf;
+  const float *x;
+  float *y;
+  const mprm_t *p;
+  int64_t n, per;
+} un_job_t;
+
+static void un_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  const un_job_t *j = vj;
+  const int64_t i0 = u * j->per, i1 = i0 + j->per < j->n ? i0 + j->per : j->n;
+  j->lf(j->x + i0, j->y + i0, i1 - i0, j->p);
+}
+
 static int apply(const Onnx__NodeProto *node, const cquant_array_t *x, const cquant_array_t *bias, const cquant__bidx_t *ix,
                  loop_f lf, loop_d ld, const mprm_t *p, cquant_array_t *out) {
   const cquant_dtype_t dt = x->dtype;
@@ -113,7 +130,12 @@ static int apply(const Onnx__NodeProto *node, const cquant_array_t *x, const cqu
     const float *xs = x->data;
     float *y = out->data;
     if (!bias) {
-      lf(xs, y, n, p);
+      /* 2^17 elements or more: runs of 64-element multiples over the pool, about four a thread
+       * (every element is the same function of its input wherever the runs are cut) */
+      const int threads = n >= (1 << 17) ? cquant_get_num_threads() : 1;
+      un_job_t j = {.lf = lf, .x = xs, .y = y, .p = p, .n = n};
+      j.per = threads > 1 ? ((n + 4 * threads - 1) / (4 * threads) + 63) / 64 * 64 : n;
+      cquant__par_run(threads, (n + j.per - 1) / j.per, un_unit, &j);
       return CQUANT_STATUS_OK;
     }
     const float *b = bias->data;

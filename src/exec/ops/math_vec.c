@@ -6,8 +6,18 @@
  * Tanh <= 2 ulp, Erf <= 3 ulp, Mish <= 5 ulp; the Gelus within 1e-4 relative (2e-5 for tanh-Gelu), where the
  * exact value is below 5e-8 in magnitude, and a few ulp elsewhere. */
 #include <string.h>
+#include "core/internal.h"
 #include "exec/ops/math_internal.h"
 #include "exec/ops/vexp.h"
+
+/* Sigmoid, Tanh, Erf and Gelu are also built for AVX2 and AVX-512 (x86/mathvec_avx2.c and
+ * x86/mathvec_avx512.c include this file with MV naming them _avx2, _avx512): the same C, the
+ * same IEEE operations in the same order (no FMA: -ffp-contract=off), 8 or 16 at a time, so every
+ * variant equals the _ref built here bit for bit; cquant__math_*_f32 call the active table's. */
+#ifndef MV
+#define MV(f) f##_ref
+#define MATH_VEC_REF 1
+#endif
 
 
 /* 1 / (1 + e^-x): e = e^-|x| <= 1, then 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0 (no
@@ -78,7 +88,7 @@ static inline void erf_parts(float a, float *erf_a, float *erfc_a) {
   *erfc_a = cquant__f32_from_bits((cquant__f32_bits(1.0f - ps) & small) | (cquant__f32_bits(ec) & ~small));
 }
 
-void cquant__math_erf_f32(const float *x, float *y, int64_t n) {
+void MV(cquant__math_erf_f32)(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const uint32_t xb = cquant__f32_bits(x[i]), nan = (uint32_t)0 - (uint32_t)((xb & 0x7FFFFFFFu) > 0x7F800000u);
     float e, ec;
@@ -89,7 +99,7 @@ void cquant__math_erf_f32(const float *x, float *y, int64_t n) {
 
 /* 0.5 x (1 + erf(x / sqrt 2)): for x < 0 as 0.5 x erfc(|x| / sqrt 2), without the cancellation
  * of 1 + erf. */
-void cquant__math_gelu_f32(const float *x, float *y, int64_t n) {
+void MV(cquant__math_gelu_f32)(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const float v = x[i];
     const uint32_t neg = (uint32_t)0 - (cquant__f32_bits(v) >> 31);
@@ -99,14 +109,15 @@ void cquant__math_gelu_f32(const float *x, float *y, int64_t n) {
   }
 }
 
-void cquant__math_sigmoid_f32(const float *x, float *y, int64_t n) {
+void MV(cquant__math_sigmoid_f32)(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = sigmoid1(x[i]);
 }
 
-void cquant__math_tanh_f32(const float *x, float *y, int64_t n) {
+void MV(cquant__math_tanh_f32)(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = tanh1(x[i]);
 }
 
+#ifdef MATH_VEC_REF
 /* x sigmoid(alpha x) (QuickGelu; SiLU for alpha 1). */
 void cquant__math_quickgelu_f32(const float *x, float *y, int64_t n, float alpha) {
   for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigmoid1(alpha * x[i]);
@@ -139,4 +150,17 @@ void cquant__math_mish_f32(const float *x, float *y, int64_t n) {
     const float a = 1.0f + 2.0f * u, tp = a / (a + 2.0f * u * u), b = u * (u + 2.0f), tn = b / (b + 2.0f);
     y[i] = v * cquant__f32_from_bits((cquant__f32_bits(tp) & ~neg) | (cquant__f32_bits(tn) & neg));
   }
+}
+
+void cquant__math_sigmoid_f32(const float *x, float *y, int64_t n) { cquant__kernels()->sigmoid_f32(x, y, n); }
+void cquant__math_tanh_f32(const float *x, float *y, int64_t n) { cquant__kernels()->tanh_f32(x, y, n); }
+void cquant__math_erf_f32(const float *x, float *y, int64_t n) { cquant__kernels()->erf_f32(x, y, n); }
+void cquant__math_gelu_f32(const float *x, float *y, int64_t n) { cquant__kernels()->gelu_f32(x, y, n); }
+#endif
+
+void MV(cquant__mathvec_init)(cquant__kernels_t *k) {
+  k->sigmoid_f32 = MV(cquant__math_sigmoid_f32);
+  k->tanh_f32 = MV(cquant__math_tanh_f32);
+  k->erf_f32 = MV(cquant__math_erf_f32);
+  k->gelu_f32 = MV(cquant__math_gelu_f32);
 }

@@ -9,6 +9,7 @@
 #include "cquant/quantize.h"
 #include "exec/ops/nn_internal.h"
 #include "exec/ops/conv_fuse.h"
+#include "exec/ops/conv_par.h"
 
 #define NN_BIG ((int64_t)1 << 31) /* attribute values beyond this are refused (no overflow below) */
 
@@ -150,7 +151,7 @@ static int conv_setup(const Onnx__NodeProto *node, const cquant_array_t *x, cons
      * slice on a busy machine; conv.c splits 2-D float32 work over its own pool instead) */          \
     const int threads = cquant_get_num_threads(), per_image = p->n > 1 && threads > 1;                                             \
     int oom = 0;                                                                                                                   \
-    if (threads > 1) openblas_set_num_threads(1);                                                                                  \
+    cquant__par_blas_enter();                                                                                                      \
     _Pragma("omp parallel num_threads(per_image ? threads : 1)")                                                                   \
     {                                                                                                                              \
       T *col = malloc(sizeof(T) * (size_t)(K * PB) + 16);                                                                              \
@@ -207,7 +208,6 @@ static int conv_setup(const Onnx__NodeProto *node, const cquant_array_t *x, cons
     }                                                                                                                              \
       free(col);                                                                                                                   \
     }                                                                                                                              \
-    if (threads > 1) openblas_set_num_threads(threads);                                                                            \
     return oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;                                                                   \
   }
 
@@ -228,7 +228,7 @@ CONV_ND(conv_nd_f64, double, cblas_dgemm)
      * slice on a busy machine; conv.c splits 2-D float32 work over its own pool instead) */          \
     const int threads = cquant_get_num_threads(), per_image = p->n > 1 && threads > 1;                                             \
     int oom = 0;                                                                                                                   \
-    if (threads > 1) openblas_set_num_threads(1);                                                                                  \
+    cquant__par_blas_enter();                                                                                                      \
     _Pragma("omp parallel num_threads(per_image ? threads : 1)")                                                                   \
     {                                                                                                                              \
       T *col = malloc(sizeof(T) * (size_t)(R * PB) + 16);                                                                              \
@@ -282,7 +282,6 @@ CONV_ND(conv_nd_f64, double, cblas_dgemm)
     }                                                                                                                              \
       free(col);                                                                                                                   \
     }                                                                                                                              \
-    if (threads > 1) openblas_set_num_threads(threads);                                                                            \
     return oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;                                                                   \
   }
 

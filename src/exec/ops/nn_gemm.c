@@ -5,6 +5,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/quantize.h"
+#include "exec/ops/conv_internal.h"
+#include "exec/ops/conv_par.h"
 #include "exec/ops/nn_internal.h"
 
 static int is_int(cquant_dtype_t dt) { return dt == CQUANT_DT_S32 || dt == CQUANT_DT_S64 || dt == CQUANT_DT_U32 || dt == CQUANT_DT_U64; }
@@ -17,22 +20,69 @@ static int need_type(const Onnx__NodeProto *node, const cquant_array_t *a, const
   return CQUANT_STATUS_OK;
 }
 
+/* Rows [u per, (u + 1) per) of a float32 y = alpha a op(b) (a not transposed), a unit of cquant__par_run. */
+typedef struct {
+  int64_t M, N, K, lda, ldb, per, units;
+  const float *a, *b;
+  float *y, alpha;
+  int tb, cols; /* cols: the units are runs of per output columns, else of per rows; the last takes the rest */
+} mm_job_t;
+
+static void mm_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  const mm_job_t *j = vj;
+  const int64_t i0 = u * j->per, i1 = u == j->units - 1 ? (j->cols ? j->N : j->M) : i0 + j->per;
+  if (j->cols) /* columns i0 .. i1 of op(b): rows of b when transposed */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)j->M, (int)(i1 - i0), (int)j->K, j->alpha, j->a, (int)j->lda,
+                j->b + (j->tb ? i0 * j->ldb : i0), (int)j->ldb, 0.0f, j->y + i0, (int)j->N);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(i1 - i0), (int)j->N, (int)j->K, j->alpha, j->a + i0 * j->lda,
+                (int)j->lda, j->b, (int)j->ldb, 0.0f, j->y + i0 * j->N, (int)j->N);
+}
+
 /* y (M x N, ldy N) = op(a) op(b) with a of lda columns, b of ldb columns (transposes ta, tb), for
  * the array's element type: floats in float32 (float64 in double) through BLAS, integers exact.
  * ad, bd, yd: the element data of a, b and y (float32 copies for float16/bfloat16). */
 static void mm(cquant_dtype_t dt, int ta, int tb, int64_t M, int64_t N, int64_t K, const void *ad, int64_t lda, const void *bd, int64_t ldb, void *yd,
                double alpha) {
   if (!M || !N) return;
-  if (dt == CQUANT_DT_F64) {
-    if (K) cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, ad, (int)lda, bd,
-                       (int)ldb, 0.0, yd, (int)N);
-    else memset(yd, 0, sizeof(double) * (size_t)(M * N));
-    return;
-  }
-  if (!is_int(dt)) { /* float32 data (copies for the other float types) */
-    if (K) cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, (float)alpha, ad, (int)lda,
-                       bd, (int)ldb, 0.0f, yd, (int)N);
-    else memset(yd, 0, sizeof(float) * (size_t)(M * N));
+  if (dt == CQUANT_DT_F64 || !is_int(dt)) { /* float64, float32 data (copies for the other float types) */
+    if (!K) {
+      memset(yd, 0, (dt == CQUANT_DT_F64 ? sizeof(double) : sizeof(float)) * (size_t)(M * N));
+      return;
+    }
+    if (dt != CQUANT_DT_F64 && !ta && cquant__conv_threads((double)M * (double)N * (double)K / 8) > 1) {
+      /* float32 of 8 * 10^6 multiply-adds or more over the pool, each unit a single-threaded sgemm:
+       * runs of 256 rows or more (a channels-last MLP over 56 x 56 pixels), else runs of 64-column
+       * multiples (a transformer's few tokens); every unit an sgemm past OpenBLAS's small-matrix
+       * kernel (conv_gemm.c's UNIT_MIN), so the bits are those of one call */
+      mm_job_t j = {.M = M, .N = N, .K = K, .a = ad, .lda = lda, .b = bd, .ldb = ldb, .y = yd, .alpha = (float)alpha, .tb = tb};
+      const int64_t want = 4 * (int64_t)cquant_get_num_threads();
+      const int64_t lr = (int64_t)(1.1e6 / ((double)N * (double)K)) + 1, least_r = lr > 256 ? lr : 256;
+      const int64_t least_c = ((int64_t)(1.1e6 / ((double)M * (double)K)) + 1 + 63) / 64 * 64;
+      /* columns: two runs a thread (each packs all of a again) */
+      const int64_t rr = M / least_r < want ? M / least_r : want, rc = N / least_c < want / 2 ? N / least_c : want / 2;
+      if (rr < 2 && rc >= 2) { /* per >= least_c: N / rc >= least_c, a multiple of 64 */
+        j.cols = 1;
+        j.per = N / rc / 64 * 64;
+        j.units = N / j.per;
+      } else {
+        j.per = rr > 1 ? M / rr : M;
+        j.units = rr > 1 ? rr : 1;
+      }
+      if (j.units > 1) {
+        cquant__par_run(cquant_get_num_threads(), j.units, mm_unit, &j);
+        return;
+      }
+    }
+    const int wide = cquant__par_blas_wide((double)M * (double)N * (double)K); /* OpenBLAS's threads for a large one */
+    if (dt == CQUANT_DT_F64)
+      cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, ad, (int)lda, bd, (int)ldb,
+                  0.0, yd, (int)N);
+    else
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, (float)alpha, ad, (int)lda, bd,
+                  (int)ldb, 0.0f, yd, (int)N);
+    cquant__par_blas_narrow(wide);
     return;
   }
   const int wide = dt == CQUANT_DT_S64 || dt == CQUANT_DT_U64, sgn = dt == CQUANT_DT_S32 || dt == CQUANT_DT_S64;

@@ -18,14 +18,13 @@ typedef struct {
   int64_t planes, Pin, Pout, ksz;
 } pool_t;
 
-/* One template for float and double data: y gets the pooled values, ind (may be NULL) MaxPool's
- * indices into the flattened input. */
+/* One template for float and double data: y gets the pooled values of planes [p0, p1), ind (may
+ * be NULL) MaxPool's indices into the flattened input. */
 #define POOL_ND(NAME, T)                                                                                                           \
-  static void NAME(const pool_t *q, const T *x, T *y, int64_t *ind) {                                                              \
+  static void NAME(const pool_t *q, const T *x, T *y, int64_t *ind, int64_t p0, int64_t p1) {                                      \
     const cquant__nn_win_t *g = &q->g;                                                                                             \
     const int ns = g->nsp;                                                                                                         \
-    _Pragma("omp parallel for schedule(static) if (q->planes > 1 && q->planes * q->Pout * q->ksz > 65536)")                        \
-    for (int64_t pl = 0; pl < q->planes; pl++) {                                                                                   \
+    for (int64_t pl = p0; pl < p1; pl++) {                                                                                         \
       const T *xp = x + pl * q->Pin;                                                                                               \
       int64_t oidx[CQUANT__NN_MAXSP] = {0};                                                                                        \
       for (int64_t o = 0; o < q->Pout; o++) {                                                                                      \
@@ -84,8 +83,36 @@ typedef struct {
     }                                                                                                                              \
   }
 
-POOL_ND(pool_nd_f32, float)
-POOL_ND(pool_nd_f64, double)
+POOL_ND(pool_nd_f32_planes, float)
+POOL_ND(pool_nd_f64_planes, double)
+
+/* The planes split over the pool of conv_par.c (per plane work as in one thread: the same bits). */
+typedef struct {
+  const pool_t *q;
+  const void *x;
+  void *y;
+  int64_t *ind, per;
+  int f64;
+} pool_nd_job_t;
+
+static void pool_nd_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  const pool_nd_job_t *j = vj;
+  const int64_t p0 = u * j->per, p1 = p0 + j->per < j->q->planes ? p0 + j->per : j->q->planes;
+  if (j->f64) pool_nd_f64_planes(j->q, j->x, j->y, j->ind, p0, p1);
+  else pool_nd_f32_planes(j->q, j->x, j->y, j->ind, p0, p1);
+}
+
+static void pool_nd(const pool_t *q, int f64, const void *x, void *y, int64_t *ind) {
+  /* a tap here (index arithmetic, a scalar compare or add) costs about what 8 multiply-adds of a conv do */
+  const int threads = q->planes > 1 ? cquant__conv_threads(8.0 * (double)q->planes * (double)q->Pout * (double)q->ksz) : 1;
+  pool_nd_job_t j = {.q = q, .x = x, .y = y, .ind = ind, .f64 = f64};
+  j.per = threads > 1 ? (q->planes + 4 * threads - 1) / (4 * threads) : q->planes; /* about four units a thread */
+  j.per = j.per < 1 ? 1 : j.per;
+  cquant__par_run(threads, (q->planes + j.per - 1) / j.per, pool_nd_unit, &j);
+}
+static void pool_nd_f32(const pool_t *q, const float *x, float *y, int64_t *ind) { pool_nd(q, 0, x, y, ind); }
+static void pool_nd_f64(const pool_t *q, const double *x, double *y, int64_t *ind) { pool_nd(q, 1, x, y, ind); }
 
 /* Runs the template on x's own buffer (float32, float64) or on a float32/float64 copy, and stores y. */
 static int pool_run(const Onnx__NodeProto *node, const pool_t *q, const cquant_array_t *x, cquant_array_t *y, int64_t *ind) {

@@ -117,17 +117,47 @@ static void pool_max_plane(const cquant__conv2d_t *p, const float *xq, float *yq
   }
 }
 
+/* Max pooling at stride 1 (no dilation) of plane q, separably over the plane padded with -inf
+ * (hn rows of len): the maximum of each row's kw taps at every column, then of kh such row maxima,
+ * both as passes over whole planes at the padded pitch (long vectors where the rows are short,
+ * 14 x 14). Each pass keeps best = v > best ? v : best from -inf in tap order, so the result is the
+ * first maximal tap in window order (row by row) and NaN never wins: pool_max_plane's bits. */
+static void pool_max_plane_s1(const cquant__conv2d_t *p, const float *xq, int64_t hn, int64_t len, float *buf, float *yq) {
+  float *hm = buf + hn * len, *yp = hm + hn * len;
+  pool_fill(p, xq, hn, len, -INFINITY, buf);
+  const int64_t nh = hn * len - (p->kw - 1), ny = p->oh * len;
+  for (int64_t f = 0; f < nh; f++) hm[f] = -INFINITY;
+  for (int64_t kx = 0; kx < p->kw; kx++) {
+    const float *r = buf + kx;
+    for (int64_t f = 0; f < nh; f++) hm[f] = r[f] > hm[f] ? r[f] : hm[f];
+  }
+  for (int64_t f = 0; f < ny; f++) yp[f] = -INFINITY;
+  for (int64_t ky = 0; ky < p->kh; ky++) {
+    const float *r = hm + ky * len; /* row oy + ky of the row maxima: f + ky len < (oh - 1 + kh) len = hn len */
+    const int64_t n = ky == p->kh - 1 ? ny - (p->kw - 1) : ny; /* the last row's tail past nh is never an output column */
+    for (int64_t f = 0; f < n; f++) yp[f] = r[f] > yp[f] ? r[f] : yp[f];
+  }
+  for (int64_t oy = 0; oy < p->oh; oy++) memcpy(yq + oy * p->ow, yp + oy * len, sizeof(float) * (size_t)p->ow);
+}
+
 static void pool_unit(void *vj, int64_t q, int worker) {
   pool_job_t *j = vj;
   const cquant__conv2d_t *p = j->p;
-  if (j->is_max) {
+  const int64_t sw = p->stride_w, len = j->len, ow = p->ow;
+  const int s1 = j->is_max && sw == 1 && p->stride_h == 1 && p->dil_h == 1 && p->dil_w == 1;
+  if (j->is_max && !s1) {
     pool_max_plane(p, j->x + q * p->h * p->w, j->y + q * p->oh * p->ow);
     return;
   }
-  const int64_t sw = p->stride_w, len = j->len, ow = p->ow;
-  if (!j->scratch[worker]) j->scratch[worker] = malloc(sizeof(float) * (size_t)(j->hn * sw * len + ow) + 64);
+  /* average: the padded plane and a row of sums; max at stride 1: the padded plane, its row maxima
+   * and the output rows at the padded pitch */
+  if (!j->scratch[worker]) j->scratch[worker] = malloc(sizeof(float) * (size_t)(s1 ? (2 * j->hn + p->oh) * len : j->hn * sw * len + ow) + 64);
   float *buf = j->scratch[worker];
   if (!buf) { j->oom = 1; return; }
+  if (s1) {
+    pool_max_plane_s1(p, j->x + q * p->h * p->w, j->hn, len, buf, j->y + q * p->oh * ow);
+    return;
+  }
   float *acc = buf + j->hn * sw * len;
   pool_fill(p, j->x + q * p->h * p->w, j->hn, len, j->is_max ? -INFINITY : 0.0f, buf);
   float *yq = j->y + q * p->oh * ow;
@@ -183,7 +213,10 @@ int cquant__pool2d_f32(const cquant__conv2d_t *p, int is_max, int include_pad, c
     }
   }
   const int64_t planes = p->n * p->c;
-  int threads = cquant__conv_threads((double)planes * (double)(p->oh * p->ow) * (double)(p->kh * p->kw) * 0.25);
+  /* a tap costs about what 2 multiply-adds of a conv do at stride 1 (0.2 ns), 4 at larger strides
+   * (strided loads, 0.4 ns) */
+  const double tap = is_max && (p->stride_w > 1 || p->stride_h > 1) ? 4.0 : 2.0;
+  int threads = cquant__conv_threads((double)planes * (double)(p->oh * p->ow) * (double)(p->kh * p->kw) * tap);
   threads = threads < 64 ? threads : 64;
   float *scratch[64] = {0};
   j.scratch = scratch;

@@ -3,6 +3,8 @@
  * (Pad is in tensor_pad.c.) Elements move by width (cquant__tensor_copy), never by type. */
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/quantize.h"
+#include "exec/ops/conv_par.h"
 #include "exec/ops/tensor_internal.h"
 
 static int copy_to(cquant_array_t *out, const cquant_array_t *x, int nd, const int64_t *shape) {
@@ -121,6 +123,33 @@ int cquant__op_transpose(cquant__opctx_t *ctx, const Onnx__NodeProto *node, cons
   return CQUANT_STATUS_OK;
 }
 
+/* Concat's output bytes [u per, (u + 1) per): each output row (one index of the axes before
+ * `axis`) holds every input's slice of that row in turn. */
+typedef struct {
+  const cquant_array_t *const *in;
+  int n_in, axis;
+  char *dst;
+  int64_t inner, row; /* bytes of one index of the axis and after it; of one output row */
+  size_t total, per;
+} concat_job_t;
+
+static void concat_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  const concat_job_t *j = vj;
+  size_t at = (size_t)u * j->per;
+  const size_t end = at + j->per < j->total ? at + j->per : j->total;
+  while (at < end) {
+    const size_t o = at / (size_t)j->row;
+    size_t off = at - o * (size_t)j->row; /* within the row: find the input */
+    int i = 0;
+    size_t chunk = (size_t)(j->in[0]->shape[j->axis] * j->inner);
+    while (off >= chunk) off -= chunk, chunk = (size_t)(j->in[++i]->shape[j->axis] * j->inner);
+    const size_t n = chunk - off < end - at ? chunk - off : end - at;
+    memcpy(j->dst + at, (const char *)j->in[i]->data + o * chunk + off, n);
+    at += n;
+  }
+}
+
 int cquant__op_concat(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   const cquant_array_t *x = in[0];
   int axis, st;
@@ -139,16 +168,16 @@ int cquant__op_concat(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const c
     shape[axis] += in[i]->shape[axis];
   }
   if ((st = cquant__array_alloc_uninit(&out[0], x->dtype, x->ndim, shape))) return st; /* the copies below write every byte */
-  int64_t outer = 1, inner = (int64_t)cquant__dtype_size(x->dtype);
-  for (int d = 0; d < axis; d++) outer *= x->shape[d];
+  int64_t inner = (int64_t)cquant__dtype_size(x->dtype);
   for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
-  char *dst = out[0].data;
-  for (int64_t o = 0; o < outer; o++)
-    for (int i = 0; i < n_in; i++) {
-      const size_t chunk = (size_t)(in[i]->shape[axis] * inner);
-      if (chunk) memcpy(dst, (const char *)in[i]->data + (size_t)o * chunk, chunk);
-      dst += chunk;
-    }
+  concat_job_t j = {.in = in, .n_in = n_in, .dst = out[0].data, .inner = inner, .axis = axis, .row = shape[axis] * inner, .total = out[0].nbytes};
+  /* a large output (a squeeze-and-expand block's 1.5 MB) in runs of bytes over the pool; each
+   * byte is a copy whichever thread makes it */
+  const int threads = j.total >= ((size_t)1 << 19) ? cquant_get_num_threads() : 1;
+  const int64_t units = threads > 1 ? 4 * (int64_t)threads : 1;
+  j.per = ((j.total + (size_t)units - 1) / (size_t)units + 63) / 64 * 64;
+  j.per = j.per ? j.per : 1;
+  cquant__par_run(threads, (int64_t)((j.total + j.per - 1) / j.per), concat_unit, &j);
   return CQUANT_STATUS_OK;
 }
 

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/quantize.h"
+#include "exec/ops/conv_par.h"
 #include "exec/ops/tensor_internal.h"
 
 void cquant__tensor_strides(int nd, const int64_t *shape, int64_t *stride) {
@@ -64,6 +66,52 @@ static void tile2d(char *dst, int64_t dld, const char *src, int64_t sld, size_t 
 #undef T2
 }
 
+/* Rows [u per, (u + 1) per) of cquant__tensor_copy's merged dimensions, a unit of cquant__par_run. */
+typedef struct {
+  char *y;
+  const char *x;
+  size_t es;
+  int n, p, no;
+  int64_t shape[CQUANT__TMAXD], st[CQUANT__TMAXD], dstd[CQUANT__TMAXD];
+  int od[CQUANT__TMAXD];
+  int64_t rows, per, isplit, iper; /* isplit > 1: unit = (row, run of iper of a transpose's rows i) */
+} copy_job_t;
+
+static void copy_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  const copy_job_t *j = vj;
+  const int64_t *shape = j->shape, *st = j->st, *dstd = j->dstd;
+  const int n = j->n, p = j->p;
+  const size_t es = j->es;
+  if (j->isplit > 1) { /* one row of a transpose: its rows i in runs of 32-multiples */
+    const int64_t r = u / j->isplit, q = u % j->isplit, ni = shape[p], i0 = q * j->iper, i1 = i0 + j->iper < ni ? i0 + j->iper : ni;
+    int64_t rem = r, so = 0, dof = 0;
+    for (int k = j->no - 1; k >= 0; k--) {
+      const int d = j->od[k];
+      const int64_t c = rem % shape[d];
+      rem /= shape[d];
+      so += c * st[d];
+      dof += c * dstd[d];
+    }
+    if (i1 > i0) tile2d(j->y + (size_t)(dof + i0 * dstd[p]) * es, dstd[p], j->x + (so + i0) * (ptrdiff_t)es, st[n - 1], es, i1 - i0, shape[n - 1]);
+    return;
+  }
+  const int64_t r1 = (u + 1) * j->per < j->rows ? (u + 1) * j->per : j->rows;
+  for (int64_t r = u * j->per; r < r1; r++) {
+    int64_t rem = r, so = 0, dof = 0;
+    for (int k = j->no - 1; k >= 0; k--) {
+      const int d = j->od[k];
+      const int64_t c = rem % shape[d];
+      rem /= shape[d];
+      so += c * st[d];
+      dof += c * dstd[d];
+    }
+    /* so is negative where a stride is (a reversing Slice): a signed offset, not a wrapped size_t */
+    if (p >= 0) tile2d(j->y + (size_t)dof * es, dstd[p], j->x + so * (ptrdiff_t)es, st[n - 1], es, shape[p], shape[n - 1]);
+    else row(j->y + (size_t)dof * es, j->x + so * (ptrdiff_t)es, es, shape[n - 1], st[n - 1]);
+  }
+}
+
 void cquant__tensor_copy(void *dst, const void *src, size_t es, int nd, const int64_t *shape_in, const int64_t *stride_in) {
   int64_t shape[CQUANT__TMAXD], st[CQUANT__TMAXD], dstd[CQUANT__TMAXD], total = 1;
   int n = 0;
@@ -95,22 +143,22 @@ void cquant__tensor_copy(void *dst, const void *src, size_t es, int nd, const in
   for (int d = 0; d < n - 1; d++)
     if (d != p) od[no++] = d;
   const int64_t inner = shape[n - 1] * (p >= 0 ? shape[p] : 1), rows = total / inner;
-  char *const y = dst;
-  const char *const x = src;
-#pragma omp parallel for schedule(static) if (total * (int64_t)es > (1 << 20) && rows > 1)
-  for (int64_t r = 0; r < rows; r++) {
-    int64_t rem = r, so = 0, dof = 0;
-    for (int k = no - 1; k >= 0; k--) {
-      const int d = od[k];
-      const int64_t c = rem % shape[d];
-      rem /= shape[d];
-      so += c * st[d];
-      dof += c * dstd[d];
+  copy_job_t j = {.y = dst, .x = src, .es = es, .n = n, .p = p, .no = no, .rows = rows};
+  memcpy(j.shape, shape, sizeof shape), memcpy(j.st, st, sizeof st), memcpy(j.dstd, dstd, sizeof dstd), memcpy(j.od, od, sizeof od);
+  /* 1 MiB or more over the pool, about four runs of rows a thread; each element is one copy */
+  const int threads = total * (int64_t)es > (1 << 20) ? cquant_get_num_threads() : 1;
+  if (threads > 1 && p >= 0 && rows < 4 * threads) { /* few transposed planes (NCHW <-> NHWC of one image): split their rows */
+    const int64_t want = (4 * threads + rows - 1) / rows;
+    j.iper = ((shape[p] + want - 1) / want + 31) / 32 * 32;
+    j.isplit = (shape[p] + j.iper - 1) / j.iper;
+    if (j.isplit > 1) {
+      cquant__par_run(threads, rows * j.isplit, copy_unit, &j);
+      return;
     }
-    /* so is negative where a stride is (a reversing Slice): a signed offset, not a wrapped size_t */
-    if (p >= 0) tile2d(y + (size_t)dof * es, dstd[p], x + so * (ptrdiff_t)es, st[n - 1], es, shape[p], shape[n - 1]);
-    else row(y + (size_t)dof * es, x + so * (ptrdiff_t)es, es, shape[n - 1], st[n - 1]);
   }
+  j.per = threads > 1 && rows > 1 ? (rows + 4 * threads - 1) / (4 * threads) : rows;
+  j.per = j.per < 1 ? 1 : j.per;
+  cquant__par_run(rows > 1 ? threads : 1, (rows + j.per - 1) / j.per, copy_unit, &j);
 }
 
 int cquant__tensor_index(const Onnx__NodeProto *node, int64_t k, int64_t dim, const char *what, int64_t *out) {

@@ -3,12 +3,56 @@
  * rows of the last axis copy their inner run with memcpy. */
 #include <stdlib.h>
 #include <string.h>
+#include "cquant/quantize.h"
+#include "exec/ops/conv_par.h"
 #include "exec/ops/tensor_internal.h"
 
 enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP };
 
 /* The output of x padded by pb/pe per axis (negative: crop first), the rest of an axis mapped by
  * mode, constant elements equal to the es bytes at value. */
+/* Output rows [u per, (u + 1) per) of pad_run (rows of the last axis), a unit of cquant__par_run. */
+typedef struct {
+  char *y;
+  const char *x;
+  const void *value;
+  size_t es;
+  int nd;
+  int64_t *map[CQUANT_MAX_DIMS], shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS];
+  int64_t L, r0, r1, rows, per;
+} pad_job_t;
+
+static void pad_unit(void *vj, int64_t u, int worker) {
+  (void)worker;
+  const pad_job_t *j = vj;
+  const int64_t L = j->L, r0 = j->r0, r1 = j->r1, *ml = j->map[j->nd - 1], end = (u + 1) * j->per < j->rows ? (u + 1) * j->per : j->rows;
+  const size_t es = j->es;
+  for (int64_t r = u * j->per; r < end; r++) {
+    int64_t rem = r, so = 0;
+    int inside = 1;
+    for (int d = j->nd - 2; d >= 0; d--) {
+      const int64_t m = j->map[d][rem % j->shape[d]];
+      rem /= j->shape[d];
+      if (m < 0) inside = 0;
+      so += m * j->xs[d];
+    }
+    char *yr = j->y + (size_t)(r * L) * es;
+    if (!inside) {
+      for (int64_t k = 0; k < L; k++) memcpy(yr + (size_t)k * es, j->value, es);
+      continue;
+    }
+    const char *xr = j->x + (size_t)so * es;
+    for (int64_t k = 0; k < L; k++) {
+      if (k == r0 && r1 > r0) {
+        memcpy(yr + (size_t)k * es, xr + (size_t)ml[k] * es, (size_t)(r1 - r0) * es);
+        k = r1 - 1;
+        continue;
+      }
+      memcpy(yr + (size_t)k * es, ml[k] < 0 ? (const char *)j->value : xr + (size_t)ml[k] * es, es);
+    }
+  }
+}
+
 static int pad_run(const Onnx__NodeProto *node, const cquant_array_t *x, const int64_t *pb, const int64_t *pe, int mode, const void *value, cquant_array_t *out) {
   const int nd = x->ndim;
   int64_t shape[CQUANT_MAX_DIMS], xs[CQUANT_MAX_DIMS], *map[CQUANT_MAX_DIMS] = {0};
@@ -59,33 +103,13 @@ static int pad_run(const Onnx__NodeProto *node, const cquant_array_t *x, const i
   /* the run of the last axis that maps to consecutive input elements */
   int64_t r0 = pb[nd - 1] > 0 ? pb[nd - 1] : 0, r1 = r0;
   while (r1 < L && ml[r1] >= 0 && ml[r1] == ml[r0] + (r1 - r0)) r1++;
-  char *y = out->data;
-  const char *xd = x->data;
-#pragma omp parallel for schedule(static) if (out->numel > 65536)
-  for (int64_t r = 0; r < rows; r++) {
-    int64_t rem = r, so = 0;
-    int inside = 1;
-    for (int d = nd - 2; d >= 0; d--) {
-      const int64_t m = map[d][rem % shape[d]];
-      rem /= shape[d];
-      if (m < 0) inside = 0;
-      so += m * xs[d];
-    }
-    char *yr = y + (size_t)(r * L) * es;
-    if (!inside) {
-      for (int64_t j = 0; j < L; j++) memcpy(yr + (size_t)j * es, value, es);
-      continue;
-    }
-    const char *xr = xd + (size_t)so * es;
-    for (int64_t j = 0; j < L; j++) {
-      if (j == r0 && r1 > r0) {
-        memcpy(yr + (size_t)j * es, xr + (size_t)ml[j] * es, (size_t)(r1 - r0) * es);
-        j = r1 - 1;
-        continue;
-      }
-      memcpy(yr + (size_t)j * es, ml[j] < 0 ? (const char *)value : xr + (size_t)ml[j] * es, es);
-    }
-  }
+  pad_job_t j = {.y = out->data, .x = x->data, .value = value, .es = es, .nd = nd, .L = L, .r0 = r0, .r1 = r1, .rows = rows};
+  memcpy(j.map, map, sizeof map), memcpy(j.shape, shape, sizeof shape), memcpy(j.xs, xs, sizeof xs);
+  /* 2^17 elements or more over the pool, about four runs of rows a thread */
+  const int threads = out->numel >= (1 << 17) && rows > 1 ? cquant_get_num_threads() : 1;
+  j.per = threads > 1 ? (rows + 4 * threads - 1) / (4 * threads) : rows;
+  j.per = j.per < 1 ? 1 : j.per;
+  cquant__par_run(threads, (rows + j.per - 1) / j.per, pad_unit, &j);
   for (int d = 0; d < nd; d++) free(map[d]);
   return CQUANT_STATUS_OK;
 }

@@ -1,0 +1,4 @@
+/* math_vec.c's Sigmoid, Tanh, Erf and Gelu loops built with this file's AVX2 flags (see there):
+ * the same C, so the same IEEE operations in the same order as the _ref functions, more at a time. */
+#define MV(f) f##_avx2
+#include "exec/ops/math_vec.c"
