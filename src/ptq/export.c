@@ -22,11 +22,11 @@ static int plan_scale(cquant_ptq_t *p, const cquant__ptq_plan_t *pl, int npl, co
 /* The element type the weights are written as: int4 in int8 (-7..7) unless packed (weight_packed,
  * or a group size: the file is opset 21 then, also for its layers that stay per channel), int2 in
  * int8 (-2..1). */
-static cquant_dtype_t weight_storage(const cquant_ptq_t *p) {
-  switch (p->opt.weight_dtype) {
-    case CQUANT_DT_S4: return p->opt.weight_group || p->opt.weight_packed ? CQUANT_DT_S4 : CQUANT_DT_S8;
+static cquant_dtype_t weight_storage(const cquant_ptq_t *p, const cquant__ptq_layer_t *L) {
+  switch (L->w_dtype) { /* the layer's type and group size (the options', or a per-node override's) */
+    case CQUANT_DT_S4: return p->opt.weight_group || L->w_group || p->opt.weight_packed ? CQUANT_DT_S4 : CQUANT_DT_S8;
     case CQUANT_DT_S2: return CQUANT_DT_S8;
-    default: return p->opt.weight_dtype;
+    default: return L->w_dtype;
   }
 }
 
@@ -46,8 +46,8 @@ static int add_weight_dq(cquant__graph_t *g, const char *base, cquant_array_t *q
   cquant_array_t s = {0}, z = {0};
   int64_t ps[CQUANT_MAX_DIMS];
   cquant_qparams_param_shape(qp, ps);
-  const int grouped = qp->granularity == CQUANT_PER_GROUP;
-  const int nd = grouped ? qp->ndim : 1;
+  const int grouped = qp->granularity == CQUANT_PER_GROUP, pt = qp->granularity == CQUANT_PER_TENSOR;
+  const int nd = grouped ? qp->ndim : pt ? 0 : 1; /* per tensor: scalar parameters, no axis */
   const int64_t *sh = grouped ? ps : &qp->count;
   int st = cquant_array_alloc(&s, CQUANT_DT_F32, nd, sh);
   if (!st) st = cquant_array_alloc(&z, q->dtype, nd, sh);
@@ -67,7 +67,7 @@ static int add_weight_dq(cquant__graph_t *g, const char *base, cquant_array_t *q
   }
   const char *in[3] = {qn, sn, zn};
   Onnx__NodeProto *n = cquant__graph_add_node(g, "DequantizeLinear", "", cquant__graph_str(g, "%s_DequantizeLinear", base), 3, in, 1, &dn);
-  if (!n || cquant__node_set_int(g, n, "axis", qp->axis) || (grouped && cquant__node_set_int(g, n, "block_size", qp->group_size)))
+  if (!n || (!pt && cquant__node_set_int(g, n, "axis", qp->axis)) || (grouped && cquant__node_set_int(g, n, "block_size", qp->group_size)))
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
   *dq = dn;
   return 0;
@@ -95,6 +95,49 @@ static int insert_qdq_fp8(cquant__graph_t *g, const char *t, float s) {
   return 0;
 }
 
+/* Bias correction of a MatMul (eq. 43): it has no bias input, so the per-channel constant of the Add
+ * that is its only reader takes the correction, or an Add of -delta is put after it. */
+static int correct_matmul(cquant__graph_t *g, int ni, const float *delta, int64_t N) {
+  const char *t = g->node[ni]->output[0], *label = cquant__node_label(g->node[ni]);
+  int c[2];
+  if (!cquant__graph_is_output(g, t) && cquant__graph_consumers(g, t, c, 2) == 1 && !strcmp(g->node[c[0]]->op_type, "Add") &&
+      (!g->node[c[0]]->domain || !*g->node[c[0]]->domain) && g->node[c[0]]->n_input == 2) {
+    const Onnx__NodeProto *A = g->node[c[0]];
+    const int k = !strcmp(A->input[0], t) ? 1 : 0, bi = cquant__graph_init_find(g, A->input[k]);
+    const cquant_array_t *b = bi >= 0 ? &g->init[bi] : NULL;
+    if (b && b->dtype == CQUANT_DT_F32 && (b->numel == 1 || (b->numel == N && b->shape[b->ndim - 1] == N))) {
+      cquant_array_t nb;
+      const cquant_array_t old = *b;
+      int st = old.numel == 1 ? cquant_array_alloc(&nb, CQUANT_DT_F32, 1, &N) : cquant_array_alloc(&nb, CQUANT_DT_F32, old.ndim, old.shape);
+      if (st) return st;
+      for (int64_t j = 0; j < N; j++) ((float *)nb.data)[j] = ((const float *)old.data)[old.numel == 1 ? 0 : j] - delta[j];
+      Onnx__NodeProto *e = cquant__graph_edit_node(g, c[0]);
+      const char *nm = e ? cquant__graph_str(g, "%s_bias_corrected", label) : NULL;
+      if (!nm || (st = cquant__graph_init_add(g, nm, &nb))) {
+        cquant_array_free(&nb);
+        return st ? st : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+      }
+      e->input[k] = (char *)nm;
+      return 0;
+    }
+  }
+  cquant_array_t nb;
+  int st = cquant_array_alloc(&nb, CQUANT_DT_F32, 1, &N);
+  if (st) return st;
+  for (int64_t j = 0; j < N; j++) ((float *)nb.data)[j] = -delta[j];
+  const char *nm = cquant__graph_str(g, "%s_bias_correction", label), *pre = cquant__graph_str(g, "%s_uncorrected", t);
+  Onnx__NodeProto *m = cquant__graph_edit_node(g, ni);
+  if (!nm || !pre || !m || (st = cquant__graph_init_add(g, nm, &nb))) {
+    cquant_array_free(&nb);
+    return st ? st : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  }
+  m->output[0] = (char *)pre;
+  const char *in[2] = {pre, nm};
+  if (!cquant__graph_add_node(g, "Add", "", cquant__graph_str(g, "%s_BiasCorrection", label), 2, in, 1, &t))
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  return 0;
+}
+
 /* Layer ni's weights (and bias) behind DequantizeLinear; *opset gets the opset this needs. */
 static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cquant__ptq_plan_t *pl, int npl, cquant_calib_method_t method,
                           int64_t *opset) {
@@ -108,7 +151,7 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
   const cquant_array_t *wq;
   if ((st = cquant__ptq_layer_weights(p, li, &qp, &wq))) return st;
   const int64_t G = qp->granularity == CQUANT_PER_GROUP ? qp->group_size : 0;
-  const cquant_dtype_t storage = weight_storage(p);
+  const cquant_dtype_t storage = weight_storage(p, &p->layer[li]);
   const int axis = p->layer[li].w_axis;
   const int64_t C = wq->shape[axis];
   cquant_array_t q; /* a copy the graph takes over: the session keeps its own */
@@ -118,14 +161,34 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
   int32_t zx;
   const int has_x = p->opt.act == CQUANT_PTQ_ACT_INT8 && plan_scale(p, pl, npl, n0->input[0], method, &sx, &zx) == 0;
   const char *wdq = NULL, *bdq = NULL;
-  if (storage == CQUANT_DT_S8 && !G) /* per channel in int8 (int8, int4, int2 values) */
+  if (storage == CQUANT_DT_S8 && !G && qp->granularity != CQUANT_PER_TENSOR) /* per channel in int8 (int8, int4, int2 values) */
     st = cquant__graph_add_const_dq(g, cquant__graph_str(g, "%s_W", label), &q, qp->scale, CQUANT_DT_S8, C, axis, &wdq);
   else st = add_weight_dq(g, cquant__graph_str(g, "%s_W", label), &q, qp, &wdq);
   cquant_array_free(&q);
   if (st) return st;
   const int64_t need = weight_opset(storage, G);
   if (need > *opset) *opset = need;
-  const int bi = n0->n_input > 2 && *n0->input[2] ? cquant__graph_init_find(g, n0->input[2]) : -1;
+  int bi = n0->n_input > 2 && *n0->input[2] ? cquant__graph_init_find(g, n0->input[2]) : -1;
+  /* bias correction (eq. 43): b - (W_q - W) E[x], a bias made where there is none */
+  const char *bias_corrected = NULL;
+  if (p->opt.bias_correction) {
+    float *delta = NULL;
+    int64_t nd = 0;
+    if ((st = cquant__ptq_bias_delta(p, li, &delta, &nd)) < 0) return st;
+    st = 0;
+    if (delta && !strcmp(n0->op_type, "MatMul")) st = correct_matmul(g, ni, delta, nd);
+    else if (delta) {
+      cquant_array_t nb;
+      if (bi >= 0 && g->init[bi].numel != nd) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: '%s': bias and weight disagree", label);
+      if (!st) st = cquant_array_alloc(&nb, CQUANT_DT_F32, 1, &nd);
+      for (int64_t o = 0; o < nd && !st; o++) ((float *)nb.data)[o] = (bi >= 0 ? ((const float *)g->init[bi].data)[o] : 0.0f) - delta[o];
+      if (!st && !(bias_corrected = cquant__graph_str(g, "%s_bias_corrected", label))) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+      if (!st && (st = cquant__graph_init_add(g, bias_corrected, &nb))) cquant_array_free(&nb);
+      if (!st) bi = cquant__graph_init_find(g, bias_corrected);
+    }
+    free(delta);
+    if (st) return st;
+  }
   /* eq. 28 in int32 (per-channel integer weights and integer activations only: a group or float8
    * scale has no single s_w per output channel). TensorRT's form (--symmetric-act) keeps the bias
    * float: its builder folds it into the layer; the integer rewrite quantizes it the same way */
@@ -137,7 +200,7 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
       free(bs);
       return st ? st : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
     }
-    cquant__bias_quantize(g->init[bi].data, C, sx, qp->scale, C, bq.data, bs);
+    cquant__bias_quantize(g->init[bi].data, C, sx, qp->scale, qp->count, bq.data, bs); /* count: C, or 1 per tensor */
     st = cquant__graph_add_const_dq(g, cquant__graph_str(g, "%s_B", label), &bq, bs, CQUANT_DT_S32, C, 0, &bdq);
     free(bs);
     cquant_array_free(&bq);
@@ -146,7 +209,15 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
   Onnx__NodeProto *n = cquant__graph_edit_node(g, ni);
   if (!n) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
   n->input[1] = (char *)wdq;
+  if ((bdq || bias_corrected) && n->n_input < 3) { /* a Conv/Gemm given a bias by the correction */
+    char **in = cquant__graph_alloc(g, sizeof(char *) * 3);
+    if (!in) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+    in[0] = n->input[0], in[1] = n->input[1], in[2] = "";
+    n->input = in;
+    n->n_input = 3;
+  }
   if (bdq) n->input[2] = (char *)bdq;
+  else if (bias_corrected) n->input[2] = (char *)bias_corrected;
   return 0;
 }
 
@@ -199,7 +270,7 @@ static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__gra
   }
   free(pl);
   if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 && need < 19) need = 19;
-  char wdesc[64], desc[320];
+  char wdesc[64], desc[448];
   describe_weights(p, wdesc, sizeof wdesc);
   if (!st && need <= 13 && g->opset < 13) g->opset = 13; /* as before: int8 files */
   if (!st && need > 13) {
@@ -214,6 +285,12 @@ static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__gra
                                                                                              : ", min-max range per group, MSE per channel",
            p->opt.weight_dtype == CQUANT_DT_S4 && !p->opt.weight_group && !p->opt.weight_packed ? ", int4 values in int8" : "", act_text(p),
            cquant_calib_method_name(method));
+  int n_ovr = 0, n_extra = 0;
+  for (int i = 0; i < p->n_layer; i++) n_ovr += p->layer[i].overridden, n_extra += !p->layer[i].weight && strcmp(p->layer[i].op, "Add") && strcmp(p->layer[i].op, "GlobalAveragePool");
+  if (n_ovr || n_extra) {
+    const size_t k = strlen(desc);
+    snprintf(desc + k, sizeof desc - k, "; %d per-node overrides; %d layers by option (act-act MatMul, --quantize-ops)", n_ovr, n_extra);
+  }
   if (!st) st = cquant__graph_add_meta(g, "cquant.ptq", desc);
   return st;
 }
@@ -224,6 +301,9 @@ int cquant__ptq_model(cquant_ptq_t *p, cquant_calib_method_t m, cquant_ptq_forma
   if (f == CQUANT_PTQ_QOP && (p->opt.act != CQUANT_PTQ_ACT_INT8 || p->opt.weight_group || p->opt.weight_packed ||
                              (p->opt.weight_dtype != CQUANT_DT_S8 && p->opt.weight_dtype != CQUANT_DT_S4)))
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: the QLinear form holds int8 activations and per-channel int8/int4 weights; write these formats as QDQ");
+  for (int i = 0; f == CQUANT_PTQ_QOP && i < p->n_layer; i++) /* per-node overrides */
+    if (p->layer[i].w_group || (p->layer[i].w_dtype != CQUANT_DT_S8 && p->layer[i].w_dtype != CQUANT_DT_S4))
+      return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: '%s': the QLinear form holds per-channel int8/int4 weights; write these formats as QDQ", p->layer[i].node);
   cquant__graph_t g;
   int st = export_qdq(p, m, &g);
   cquant_onnx_model_t *qdq = NULL;

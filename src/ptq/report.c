@@ -140,7 +140,37 @@ int cquant__ptq_report_inputs(cquant_ptq_t *p, cquant_calib_method_t m, int n_in
         if (!cquant__ptq_weight_format(p, i, &o->w_dtype, &o->w_group, &o->w_axis)) o->w_bits = cquant_dtype_info(o->w_dtype)->bits;
       }
     }
+    const cquant__ptq_note_t *nt = cquant__ptq_note_find(p, ly->node);
+    if (nt && nt->smoothed) {
+      o->smoothed = 1, o->smooth_alpha = nt->alpha, o->smooth_min = nt->s_min, o->smooth_max = nt->s_max, o->smooth_channels = nt->channels;
+      o->smooth_into = nt->into, o->smooth_ratio_before = nt->ratio_before, o->smooth_ratio_after = nt->ratio_after;
+    }
+    if (nt && nt->equalized) {
+      o->equalized = 1, o->cle_next = nt->next;
+      o->cle_spread_before = nt->spread_before, o->cle_spread_after = nt->spread_after;
+      o->cle_next_spread_before = nt->next_spread_before, o->cle_next_spread_after = nt->next_spread_after;
+    }
+    if (p->opt.bias_correction && ly->weight && !ly->excluded) { /* eq. 43: the norm of what the bias absorbs */
+      float *d = NULL;
+      int64_t nd = 0;
+      const int bs = cquant__ptq_bias_delta(p, i, &d, &nd);
+      if (bs < 0) st = bs;
+      if (d) {
+        double s2 = 0;
+        for (int64_t k = 0; k < nd; k++) s2 += (double)d[k] * d[k];
+        o->has_bias_correction = 1, o->bias_correction_norm = sqrt(s2);
+      }
+      free(d);
+    }
     if (cf.a[i].data && p->opt.act != CQUANT_PTQ_ACT_NONE) o->has_act = !act_report(p, ly->output, m, &cf.a[i], &o->act);
+    o->overridden = ly->overridden, o->w_per_tensor = ly->weight && ly->w_per_tensor, o->act_param = NAN;
+    for (int k = 0; k < p->n_act && o->has_act; k++) /* the method the output's range came from */
+      if (!strcmp(p->act[k].name, ly->output)) {
+        const cquant__ptq_act_t *a = &p->act[k];
+        o->act_method = a->fixed ? "fixed" : cquant_calib_method_name(a->own ? a->own_method : m);
+        o->act_param = a->fixed ? NAN : a->own ? a->own_param : m == CQUANT_CALIB_PERCENTILE ? p->opt.percentile : NAN;
+        break;
+      }
     if (!cq.a[i].data) { /* a graph output stays float: compare under its own name */
       const char *name = ly->output;
       capture_t one = {1, &name, &cq.a[i]};
@@ -207,6 +237,7 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
     cJSON_AddStringToObject(o, "op", l->op);
     cJSON_AddStringToObject(o, "output", l->output);
     cJSON_AddBoolToObject(o, "excluded", l->excluded);
+    if (l->overridden) cJSON_AddBoolToObject(o, "override", 1);
     if (l->has_weights) {
       static const char *const keys[] = {"sqnr_db", "scale_min", "scale_max", "clip_mse", "round_mse"};
       const double v[] = {l->w_sqnr_db, l->w_scale_min, l->w_scale_max, l->w_clip_mse, l->w_round_mse};
@@ -215,7 +246,7 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
       const cquant_dtype_info_t *wi = cquant_dtype_info(l->w_dtype);
       cJSON_AddStringToObject(w, "dtype", wi ? wi->name : "?");
       cJSON_AddNumberToObject(w, "bits", l->w_bits);
-      cJSON_AddStringToObject(w, "granularity", l->w_group ? "group" : "channel");
+      cJSON_AddStringToObject(w, "granularity", l->w_group ? "group" : l->w_per_tensor ? "tensor" : "channel");
       cJSON_AddNumberToObject(w, "group_size", (double)l->w_group);
       cJSON_AddNumberToObject(w, "axis", l->w_axis);
     }
@@ -223,8 +254,25 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
       cJSON *a = cJSON_AddObjectToObject(o, "activation");
       act_json(a, &l->act);
       cJSON_AddNumberToObject(a, "clipped_share", l->act.clipped_share);
+      if (l->act_method) cJSON_AddStringToObject(a, "method", l->act_method);
+      if (!isnan(l->act_param)) cJSON_AddNumberToObject(a, "method_param", l->act_param);
     }
     if (l->has_output_sqnr) cJSON_AddNumberToObject(o, "output_sqnr_db", l->output_sqnr_db);
+    if (l->smoothed) {
+      static const char *const keys[] = {"alpha", "channels", "s_min", "s_max", "act_ratio_before", "act_ratio_after"};
+      const double v[] = {l->smooth_alpha, (double)l->smooth_channels, l->smooth_min, l->smooth_max, l->smooth_ratio_before, l->smooth_ratio_after};
+      cJSON *sm = cJSON_AddObjectToObject(o, "smooth");
+      add_numbers(sm, keys, v, 6);
+      cJSON_AddStringToObject(sm, "folded_into", l->smooth_into ? l->smooth_into : "");
+    }
+    if (l->has_bias_correction) cJSON_AddNumberToObject(cJSON_AddObjectToObject(o, "bias_correction"), "norm", l->bias_correction_norm);
+    if (l->equalized) {
+      static const char *const keys[] = {"spread_before", "spread_after", "next_spread_before", "next_spread_after"};
+      const double v[] = {l->cle_spread_before, l->cle_spread_after, l->cle_next_spread_before, l->cle_next_spread_after};
+      cJSON *c = cJSON_AddObjectToObject(o, "cle");
+      cJSON_AddStringToObject(c, "next", l->cle_next ? l->cle_next : "");
+      add_numbers(c, keys, v, 4);
+    }
     if (l->has_sensitivity) {
       static const char *const keys[] = {"integer_top1_alone_quantized", "drop", "rank"};
       const double v[] = {l->sensitivity_top1, l->sensitivity_drop, l->sensitivity_rank};

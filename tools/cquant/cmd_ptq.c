@@ -59,6 +59,27 @@ static const char usage_text[] =
     "                              weights of MatMul/Gemm, activations quantized per batch at run time\n"
     "                              (DynamicQuantizeLinear + MatMulInteger, ONNX Runtime's quantize_dynamic\n"
     "                              form; no --calib; --weight-granularity tensor: one weight scale per tensor)\n"
+    "  --smooth ALPHA              SmoothQuant before calibration (alpha in [0, 1], typically 0.5): per input\n"
+    "                              channel scales moved from the activation of every MatMul/Gemm with a\n"
+    "                              constant weight into its weight rows, 1/s folded into the producing\n"
+    "                              LayerNormalization (or Mul/Add/MatMul) or an inserted Mul; one extra\n"
+    "                              float pass over DATA for the statistics (default: off)\n"
+    "  --bias-correction           subtract the quantized weights' expected output error (W_q - W) E[x] from\n"
+    "                              each layer's bias (E[x] from the calibration pass; default: off)\n"
+    "  --cle                       cross-layer equalization of Conv -> [Relu] -> Conv pairs (depthwise ->\n"
+    "                              pointwise) before calibration (default: off)\n"
+    "  --quantize-act-matmul on|off  MatMul of two activations (attention's Q K^T and softmax V): Q/DQ on\n"
+    "                              both inputs and the output, each its own per-tensor scale (default on,\n"
+    "                              as ONNX Runtime's QDQ quantizer), or left float (off)\n"
+    "  --quantize-ops LIST         also quantize ops that stay float by default (Q/DQ on their inputs and\n"
+    "                              output): LayerNormalization, Softmax (output fixed to [0, 1]: scale\n"
+    "                              1/256), Gelu (the op or its Erf form), Sigmoid, HardSigmoid, HardSwish,\n"
+    "                              Tanh, ReduceMean, ReduceSum, ReduceMax, ReduceMin (comma-separated)\n"
+    "  --overrides FILE.json       per-node settings: {\"nodes\": {\"NODE\": {\"exclude\": true}, \"NODE\":\n"
+    "                              {\"weights\": \"int4\", \"group\": 32}, \"NODE\": {\"act_method\": \"percentile\",\n"
+    "                              \"percentile\": 99.9, \"weight_bits\": 8}}}; keys: exclude, weights (int8|int4|\n"
+    "                              uint4|int2), weight_bits (8|4|2), granularity (channel|tensor|group:G),\n"
+    "                              group (G), act_method, percentile, ema_constant (docs/onnx.md)\n"
     "A corrupt file with an image name (.png, .jpg, .jpeg) is an error naming it, not skipped.\n";
 
 static int split_list(char *s, const char **items, int max) {
@@ -93,7 +114,7 @@ static int parse_methods(const char *arg, cquant_ptq_options_t *o) {
 }
 
 static void print_act_row(const char *name, const char *op, const char *wfmt, const char *wtxt, const char *wsc, const cquant_ptq_act_report_t *a,
-                          const char *osq, const char *tail) {
+                          const char *meth, const char *osq, const char *tail) {
   char rng[48], asc[16], asq[16], cl[16], ro[16];
   const double tot = a->clip_mse + a->round_mse;
   snprintf(rng, sizeof rng, "[%.3g, %.3g]", (double)a->min, (double)a->max);
@@ -101,23 +122,23 @@ static void print_act_row(const char *name, const char *op, const char *wfmt, co
   snprintf(asq, sizeof asq, "%.1f", a->sqnr_db);
   snprintf(cl, sizeof cl, "%.0f", tot > 0 ? 100 * a->clip_mse / tot : 0);
   snprintf(ro, sizeof ro, "%.0f", tot > 0 ? 100 * a->round_mse / tot : 0);
-  printf("%-26.26s %-6.6s %-10s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s%s\n", name, op, wfmt, wtxt, wsc, rng, asc, asq, cl, ro, osq, tail);
+  printf("%-26.26s %-6.6s %-10s %-9s %-8s %-22s %-8s %-11s %-8s %-7s %-7s %-8s%s\n", name, op, wfmt, wtxt, wsc, rng, asc, meth, asq, cl, ro, osq, tail);
 }
 
 static void print_report(const cquant_ptq_report_t *rep) {
   printf("\nper-layer report (%s %s activations; %lld samples; weights: type/granularity, g = group size along the input channels)\n"
-         "%-26s %-6s %-10s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s\n",
+         "%-26s %-6s %-10s %-9s %-8s %-22s %-8s %-11s %-8s %-7s %-7s %-8s\n",
          rep->act_type ? rep->act_type : "", rep->act_type && !strcmp(rep->act_type, "float") ? "(weight-only)" : cquant_calib_method_name(rep->method),
          (long long)rep->samples, "layer", "op", "weights", "w SQNR",
-         "w scales", "activation range", "a scale", "a SQNR", "clip%", "round%", "out SQNR");
-  if (rep->has_input) print_act_row(rep->input.name, "input", "-", "-", "-", &rep->input, "-", "");
+         "w scales", "activation range", "a scale", "a method", "a SQNR", "clip%", "round%", "out SQNR");
+  if (rep->has_input) print_act_row(rep->input.name, "input", "-", "-", "-", &rep->input, cquant_calib_method_name(rep->method), "-", "");
   for (int i = 0; i < rep->n_layers; i++) {
     const cquant_ptq_layer_report_t *l = &rep->layers[i];
     char wtxt[16] = "-", wsc[16] = "-", osq[16] = "-", wfmt[24] = "-";
     if (l->has_weights) {
       const cquant_dtype_info_t *wi = cquant_dtype_info(l->w_dtype);
       if (l->w_group) snprintf(wfmt, sizeof wfmt, "%s/g%lld", wi ? wi->code : "?", (long long)l->w_group);
-      else snprintf(wfmt, sizeof wfmt, "%s/ch", wi ? wi->code : "?");
+      else snprintf(wfmt, sizeof wfmt, "%s/%s", wi ? wi->code : "?", l->w_per_tensor ? "t" : "ch");
       snprintf(wtxt, sizeof wtxt, "%.1f", l->w_sqnr_db);
       snprintf(wsc, sizeof wsc, "%.0e", (double)l->w_scale_max);
     }
@@ -126,8 +147,45 @@ static void print_report(const cquant_ptq_report_t *rep) {
     if (l->has_sensitivity)
       snprintf(tail, sizeof tail, "  #%d alone-quantized: drop %.2f pt%s", l->sensitivity_rank + 1, l->sensitivity_drop, l->excluded ? " (float)" : "");
     else snprintf(tail, sizeof tail, "%s", l->excluded ? "  (float)" : "");
-    if (l->has_act) print_act_row(l->node, l->op, wfmt, wtxt, wsc, &l->act, osq, tail);
-    else printf("%-26.26s %-6.6s %-10s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s%s\n", l->node, l->op, wfmt, wtxt, wsc, "-", "-", "-", "-", "-", osq, tail);
+    if (l->overridden) snprintf(tail + strlen(tail), sizeof tail - strlen(tail), "  (override)");
+    char meth[24] = "-";
+    if (l->act_method && !isnan(l->act_param)) snprintf(meth, sizeof meth, "%s %g", l->act_method, l->act_param);
+    else if (l->act_method) snprintf(meth, sizeof meth, "%s", l->act_method);
+    if (l->has_act) print_act_row(l->node, l->op, wfmt, wtxt, wsc, &l->act, meth, osq, tail);
+    else printf("%-26.26s %-6.6s %-10s %-9s %-8s %-22s %-8s %-11s %-8s %-7s %-7s %-8s%s\n", l->node, l->op, wfmt, wtxt, wsc, "-", "-", "-", "-", "-", "-", osq, tail);
+  }
+}
+
+/* What SmoothQuant, bias correction and cross-layer equalization changed (docs/quantization.md
+ * sec. 11-13). */
+static void print_rewrites(const cquant_ptq_report_t *rep) {
+  int ns = 0, nb = 0, ne = 0;
+  for (int i = 0; i < rep->n_layers; i++)
+    ns += rep->layers[i].smoothed, nb += rep->layers[i].has_bias_correction, ne += rep->layers[i].equalized;
+  if (ns) {
+    printf("\nSmoothQuant (%d layers; ratio: the input's largest per-channel absmax over the median one)\n%-26s %-5s %-8s %-10s %-10s %-22s %-9s %-9s\n", ns,
+           "layer", "alpha", "channels", "s min", "s max", "1/s folded into", "ratio", "after");
+    for (int i = 0; i < rep->n_layers; i++) {
+      const cquant_ptq_layer_report_t *l = &rep->layers[i];
+      if (l->smoothed)
+        printf("%-26.26s %-5.2f %-8lld %-10.3g %-10.3g %-22.22s %-9.3g %-9.3g\n", l->node, (double)l->smooth_alpha, (long long)l->smooth_channels,
+               (double)l->smooth_min, (double)l->smooth_max, l->smooth_into ? l->smooth_into : "", l->smooth_ratio_before, l->smooth_ratio_after);
+    }
+  }
+  if (nb) {
+    printf("\nbias correction (%d layers; |(W_q - W) E[x]|, the L2 norm subtracted from the bias)\n", nb);
+    for (int i = 0; i < rep->n_layers; i++)
+      if (rep->layers[i].has_bias_correction) printf("%-26.26s %-6.6s %.4g\n", rep->layers[i].node, rep->layers[i].op, rep->layers[i].bias_correction_norm);
+  }
+  if (ne) {
+    printf("\ncross-layer equalization (%d pairs; spread: largest over smallest per-channel weight absmax)\n%-26s %-26s %-12s %-12s %-12s %-12s\n", ne,
+           "layer", "next", "out spread", "after", "next in", "after");
+    for (int i = 0; i < rep->n_layers; i++) {
+      const cquant_ptq_layer_report_t *l = &rep->layers[i];
+      if (l->equalized)
+        printf("%-26.26s %-26.26s %-12.4g %-12.4g %-12.4g %-12.4g\n", l->node, l->cle_next ? l->cle_next : "", l->cle_spread_before, l->cle_spread_after,
+               l->cle_next_spread_before, l->cle_next_spread_after);
+    }
   }
 }
 
@@ -167,14 +225,19 @@ static void print_result(const char *model, const char *calib, const cquant_ptq_
            r->fallback_met ? "" : " (the budget cannot be met: the best configuration evaluated is kept)", r->n_fallback_evals, cand,
            r->n_fallback_evals - cand);
   }
-  if (r->report) print_report(r->report);
+  if (r->report) {
+    print_report(r->report);
+    print_rewrites(r->report);
+  }
 }
 
 static void help(void) { fputs(usage_text, stdout); }
 
 /* --mode dynamic: the options that only static quantization reads are refused by name. */
 static int dynamic_refuses(const cli_opt_t *opts) {
-  static const char *const static_only[] = {"--calib", "--act-method", "--percentile", "--symmetric-act", "--format", "--max-drop", "--report", "--plot", NULL};
+  static const char *const static_only[] = {"--calib", "--act-method", "--percentile", "--symmetric-act", "--format", "--max-drop", "--report", "--plot",
+                                            "--smooth", "--bias-correction", "--cle",
+                                            "--quantize-act-matmul", "--quantize-ops", "--overrides", NULL};
   for (const cli_opt_t *op = opts; op->name; op++)
     for (int k = 0; static_only[k]; k++)
       if (op->seen && !strcmp(op->name, static_only[k]))
@@ -222,15 +285,19 @@ int cmd_ptq(int argc, char **argv) {
   const char *methods_arg = NULL, *exclude_arg = NULL, *pos[1] = {NULL}, *img[6] = {NULL};
   cquant_ptq_options_t o;
   cquant_ptq_options_default(&o);
-  double mean = 0, std = 1, max_drop = -1;
+  double mean = 0, std = 1, max_drop = -1, smooth = -1;
   long long batch = 100;
-  int format = CQUANT_PTQ_QDQ, weights = 0, weight_range = -1, npos, mode = CQUANT_PTQ_STATIC;
+  int format = CQUANT_PTQ_QDQ, weights = 0, weight_range = -1, npos, mode = CQUANT_PTQ_STATIC, st;
   static const char *const modes[] = {"static", "dynamic", NULL};
   static const char *const acts[] = {"int8", "none", "fp8e4m3", NULL};
   static const cquant_dtype_t wdt[] = {CQUANT_DT_S8, CQUANT_DT_S4, CQUANT_DT_U4, CQUANT_DT_S2, CQUANT_DT_F8E4M3};
   int act = CQUANT_PTQ_ACT_INT8;
   static const char *const wts[] = {"int8", "int4", "uint4", "int2", "fp8e4m3", NULL}, *const ranges[] = {"minmax", "mse", NULL},
                            *const formats[] = {"qdq", "qop", "trt-cache", NULL};
+  static const char *const onoff[] = {"off", "on", NULL};
+  int act_mm = 1;
+  const char *qops = NULL, *ovr_path = NULL;
+  cquant_ptq_overrides_t *ovr = NULL;
   const char *calibs[argc + 1], *evals[argc + 1]; /* the repeatable NAME=SOURCE values (argc bounds them) */
   cli_opt_t opts[] = {
       {.name = "--calib", .kind = CLI_LIST, .dst = calibs},
@@ -258,6 +325,12 @@ int cmd_ptq(int argc, char **argv) {
       {.name = "--mode", .kind = CLI_CHOICE, .dst = &mode, .choices = modes},
       {.name = "--act", .kind = CLI_CHOICE, .dst = &act, .choices = acts},
       {.name = "--pack-int4", .kind = CLI_FLAG, .dst = &o.weight_packed, .ival = 1},
+      {.name = "--smooth", .kind = CLI_FLOAT, .dst = &smooth, .lo = 0, .hi = 1, .err = "--smooth needs an alpha in [0, 1], not '%s'"},
+      {.name = "--bias-correction", .kind = CLI_FLAG, .dst = &o.bias_correction, .ival = 1},
+      {.name = "--cle", .kind = CLI_FLAG, .dst = &o.cle, .ival = 1},
+      {.name = "--quantize-act-matmul", .kind = CLI_CHOICE, .dst = &act_mm, .choices = onoff},
+      {.name = "--quantize-ops", .kind = CLI_STR, .dst = &qops},
+      {.name = "--overrides", .kind = CLI_STR, .dst = &ovr_path},
       {0}};
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
@@ -268,6 +341,7 @@ int cmd_ptq(int argc, char **argv) {
   const int mean_given = opts[14].seen > 0, std_given = opts[15].seen > 0;
   o.weight_dtype = wdt[weights];
   o.act = (cquant_ptq_act_t)act;
+  if (smooth >= 0) o.smooth = 1, o.smooth_alpha = (float)smooth;
   if (mode == CQUANT_PTQ_DYNAMIC) {
     if (dynamic_refuses(opts)) return 1;
     o.mode = CQUANT_PTQ_DYNAMIC;
@@ -299,22 +373,31 @@ int cmd_ptq(int argc, char **argv) {
   if (exclude_arg && (o.n_exclude = split_list(exbuf, excl, 64)) < 0) return cli_fail("--exclude: at most 64 nodes");
   o.exclude = excl;
   o.keep_histograms = plot_dir != NULL;
+  o.act_matmul = act_mm;
+  if (qops && cquant_ptq_quantize_ops_parse(qops, &o.quantize_ops)) return cli_fail("--%s", cquant_last_error());
+  if (ovr_path && (st = cquant_ptq_overrides_load(ovr_path, &ovr))) return cli_fail("--overrides %s", cquant_last_error());
+  o.overrides = ovr;
 
   cquant_onnx_model_t *m;
-  int st;
-  if ((st = cli_load_model(model, &m, &mean, mean_given, &std, std_given))) return st;
+  if ((st = cli_load_model(model, &m, &mean, mean_given, &std, std_given))) {
+    cquant_ptq_overrides_free(ovr);
+    return st;
+  }
   cquant_data_options_t dopt;
   if (data_options(img, mean, std, batch, &dopt)) {
     cquant_onnx_free(m);
+    cquant_ptq_overrides_free(ovr);
     return 1;
   }
-  cquant_ptq_job_t job = {NULL, NULL, out, (cquant_ptq_format_t)format, max_drop, 0, report_path, plot_dir};
+  /* with a float rewrite on, the report (what it changed) is printed */
+  cquant_ptq_job_t job = {NULL, NULL, out, (cquant_ptq_format_t)format, max_drop, o.smooth || o.bias_correction || o.cle, report_path, plot_dir};
   cquant_ptq_result_t *r = NULL;
   if ((calib && (st = open_source(m, calibs, n_calib, &dopt, &job.calib))) || (evald && (st = open_source(m, evals, n_eval, &dopt, &job.eval))) ||
       (st = cquant_ptq_run_job(m, &o, &job, &r))) {
     cquant_data_close(job.calib);
     cquant_data_close(job.eval);
     cquant_onnx_free(m);
+    cquant_ptq_overrides_free(ovr);
     return cli_fail_status(st);
   }
   const char *mname = cquant_calib_method_name(r->method);
@@ -327,11 +410,14 @@ int cmd_ptq(int argc, char **argv) {
   } else {
     char wg[32] = "per channel";
     if (o.weight_group) snprintf(wg, sizeof wg, "per group of %lld", (long long)o.weight_group);
-    printf("wrote %s (%s, activations: %s%s, weights: %s %s, %zu bytes)\n", out, format ? "QLinear operators" : "QDQ",
+    char ovtxt[64] = "";
+    if (ovr) snprintf(ovtxt, sizeof ovtxt, " (%d nodes set by --overrides)", cquant_ptq_overrides_count(ovr));
+    printf("wrote %s (%s, activations: %s%s, weights: %s %s%s, %zu bytes)\n", out, format ? "QLinear operators" : "QDQ",
            act == CQUANT_PTQ_ACT_NONE ? "float" : act == CQUANT_PTQ_ACT_FP8E4M3 ? "fp8e4m3 " : "", act == CQUANT_PTQ_ACT_NONE ? "" : mname,
-           wts[weights], wg, r->output_bytes);
+           wts[weights], wg, ovtxt, r->output_bytes);
   }
   cquant_ptq_result_free(r);
+  cquant_ptq_overrides_free(ovr);
   cquant_data_close(job.calib);
   cquant_data_close(job.eval);
   cquant_onnx_free(m);
