@@ -140,6 +140,8 @@ static int qdq_graph(cquant_qat_t *q, cquant__graph_t *g) {
     if (q->node[i].op == QOP_BNSCALE || q->node[i].op == QOP_CHMUL) {
       const int st = cquant__qat_elem_fwd(q, &q->node[i]);
       if (st) return st;
+    } else if (q->node[i].op == QOP_FQ && q->node[i].fq->weight && q->node[i].fq->lsq && q->node[i].fq->initialized) {
+      cquant__qat_fq_fold_scale(q, &q->node[i]); /* eq. 9a with the last running statistics */
     }
   int st = trained_graph(q, g);
   if (!st) st = cquant__pass_cleanup(g, NULL);
