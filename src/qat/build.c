@@ -392,9 +392,9 @@ static int add_onnx_node(cquant_qat_t *q, const Onnx__NodeProto *nd, int *alias,
     default: break;
   }
   if (st) return st;
-  /* the exported int32 bias (eq. 28, 8-bit activations: with 4-bit ones the bias stays float) */
+  /* the exported int32 bias (eq. 28), at any activation width */
   int bq_wfq = -1, bq_sx = -1;
-  if (L && q->opt.act_bits == 8) {
+  if (L && q->opt.act_bits) {
     for (int i = 0; i < q->n_node; i++) {
       const qat_node_t *f = &q->node[i];
       if (f->op != QOP_FQ) continue;
