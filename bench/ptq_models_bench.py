@@ -8,7 +8,9 @@ For each model:
                  the one with the best metric on a validation set (--methods; the test set is not used
                  to choose)
   the other settings of the issue, each run only when `cquant ptq --help` shows its option (else
-  "n/a"): int8 dynamic (--mode dynamic, no calibration), SmoothQuant (--smooth 0.5), int4 blocked
+  "n/a"): int8 dynamic (--mode dynamic, no calibration), int8 SmoothQuant (--smooth ALPHA with the
+  int8 static row's method; ALPHA the best of --smooth-alphas, default 0.25,0.5,0.75, on the
+  validation set, as the method is chosen; the alpha is in the row's label), int4 blocked
   weights with int8 activations (--weights int4 --weight-granularity group:32 / group:128) and
   weight-only (group:128 --act none), fp8 (--weights fp8e4m3 --act fp8e4m3). A setting whose ptq run
   fails prints "failed: " and its error line. ONNX Runtime runs the fp8 files at --opt basic (its
@@ -27,7 +29,8 @@ The BERT-style model has two inputs; `cquant ptq` is tried with one --calib NAME
 the row says "blocked: multi-input PTQ" with the error when it refuses.
 
 usage: /usr/bin/python3 bench/ptq_models_bench.py [--cquant build/cquant] [--data DIR] [--only M,M]
-         [--methods all|M,M] [--n-test N] [--n-val N] [--no-settings] [--md OUT.md]
+         [--methods all|M,M] [--n-test N] [--n-val N] [--no-settings] [--settings LABEL,..]
+         [--smooth-alphas A,A] [--md OUT.md]
 DIR (default: issue11_data next to the cquant binary) is written by models/train_issue11.py --data-only
 when missing. Every runtime runs on one thread (OMP_NUM_THREADS=1, ORT --threads 1).
 """
@@ -176,7 +179,7 @@ class Bench:
         base = ["--act-method", method]
         grp = "group:" in h
         return [("int8 dynamic", ["--mode", "dynamic"] if re.search(r"--mode\b.*dynamic", h) else None),
-                ("int8 SmoothQuant 0.5", base + ["--smooth", "0.5"] if "--smooth" in h else None),
+                ("int8 SmoothQuant", "smooth" if "--smooth" in h else None),
                 ("int4 G=32 w, int8 act", base + ["--weights", "int4", "--weight-granularity", "group:32"] if grp else None),
                 ("int4 G=128 w, int8 act", base + ["--weights", "int4", "--weight-granularity", "group:128"] if grp else None),
                 ("int4 G=128 w, float act", ["--weights", "int4", "--weight-granularity", "group:128", "--act", "none"]
@@ -255,17 +258,39 @@ class Bench:
         else:
             rows.append(self.measure(name, f"int8 static ({best})", best_file, best_dt, test, kind))
         # the other settings; without a static file (multi-input) those that need no calibration still run
+        sel = self.a.settings.split(",") if self.a.settings else None
         for label, extra in ([] if self.a.no_settings else self.settings(best or "minmax")):
+            if sel and not any(label.startswith(x) for x in sel):
+                continue
             if extra is None:
                 rows.append((label, "n/a", "-", "-", ""))
                 continue
-            out = os.path.join(self.tmp, f"{name}_{label.split()[0]}_{len(rows)}.onnx")
-            f, err, dt = self.ptq(model, kind, out, extra)
+            if extra == "smooth":  # alpha chosen on the validation set, as the method
+                extra, f, err, dt, sv = self.choose_alpha(name, model, kind, best or "minmax", val, choice)
+                label = f"int8 SmoothQuant (alpha {extra[-1]})" if f else label
+            else:
+                out = os.path.join(self.tmp, f"{name}_{label.split()[0]}_{len(rows)}.onnx")
+                f, err, dt = self.ptq(model, kind, out, extra)
             rows.append(self.measure(name, label, f, dt, test, kind) if f else
                         (label, blocked if best is None else f"failed: {err}", "-", "-", ""))
         rows.append(("PyTorch FX static (onednn)", "-", "-", "-", fmt(kind, peers["fx"])))
         rows.append(("PyTorch quantize_dynamic", "-", "-", "-", fmt(kind, peers["dyn"])))
         return rows, choice
+
+    def choose_alpha(self, name, model, kind, method, val, choice):
+        """--smooth with each alpha of --smooth-alphas; the one with the best validation metric."""
+        best = None
+        for a in self.a.smooth_alphas.split(","):
+            extra = ["--act-method", method, "--smooth", a]
+            f, err, dt = self.ptq(model, kind, os.path.join(self.tmp, f"{name}_smooth_{a}.onnx"), extra)
+            if not f:
+                return extra, None, err, dt, None
+            v = metric(kind, self.run_cquant(f, val, "int")[0], val.y)
+            choice.append(f"smooth {a} {fmt(kind, v)}")
+            log(f"   --smooth {a}: validation {fmt(kind, v)} (ptq {dt:.1f} s)")
+            if best is None or better(kind, v, best[4]):
+                best = (extra, f, None, dt, v)
+        return best
 
     def measure(self, name, label, f, dt_ptq, test, kind):
         try:
@@ -310,6 +335,8 @@ def main():
     ap.add_argument("--n-val", type=int, default=1000)
     ap.add_argument("--md", help="also write the tables to this markdown file")
     ap.add_argument("--no-settings", action="store_true", help="only fp32, int8 static and the peers")
+    ap.add_argument("--smooth-alphas", default="0.25,0.5,0.75", help="SmoothQuant alphas tried on the validation set")
+    ap.add_argument("--settings", help="only the settings whose label starts with one of these (comma-separated, e.g. 'int8 Smooth')")
     a = ap.parse_args()
     a.data = a.data or os.path.join(os.path.dirname(os.path.abspath(a.cquant)), "issue11_data")
     if not os.path.exists(os.path.join(a.data, "bert_val_y.npy")):
@@ -332,7 +359,7 @@ def main():
         for label, cq, ort, ag, pt in rows:
             md.append(f"| {label} | {fmt(kind, cq)} | {fmt(kind, ort)} | {ag if isinstance(ag, str) else f'{ag:.2f}%'} | {pt} |")
         if choice:
-            md += ["", "method choice on the validation set (cquant integer runtime): " + ", ".join(choice)]
+            md += ["", "method (and SmoothQuant alpha) choice on the validation set (cquant integer runtime): " + ", ".join(choice)]
         md.append("")
         print("\n".join(md[-(len(rows) + 5):]), flush=True)
     md += ["#### timings (seconds, wall, loaded shared machine)", "", "| model | setting | cquant ptq | cquant run, test set | ORT run, test set |",

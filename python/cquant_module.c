@@ -830,16 +830,17 @@ static int parse_methods(PyObject *am, cquant_ptq_options_t *o) {
 
 static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"model", "calib", "output", "weights", "weight_range", "act_method", "percentile", "symmetric_act",
-                           "exclude", "format", "eval", "max_drop", "report", "plot", "mean", "std", "batch", "mode", NULL};
+                           "exclude", "format", "eval", "max_drop", "report", "plot", "mean", "std", "batch", "mode",
+                           "smooth", "bias_correction", "cle", NULL};
   PyObject *model_o, *calib_o, *out_o, *wrange = Py_None, *am = NULL, *exclude = NULL, *eval_o = Py_None, *maxdrop_o = Py_None;
-  PyObject *report_o = Py_None, *plot_o = Py_None, *mean_o = Py_None, *std_o = Py_None;
+  PyObject *report_o = Py_None, *plot_o = Py_None, *mean_o = Py_None, *std_o = Py_None, *smooth_o = Py_None;
   const char *weights = "int8", *format = "qdq", *mode = "static";
   double percentile = 99.99;
-  int symact = 0;
+  int symact = 0, biascorr = 0, cle = 0;
   long long batch = 100;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLs", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLsOpp", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
                                    PyUnicode_FSConverter, &out_o, &weights, &wrange, &am, &percentile, &symact, &exclude, &format,
-                                   &eval_o, &maxdrop_o, &report_o, &plot_o, &mean_o, &std_o, &batch, &mode))
+                                   &eval_o, &maxdrop_o, &report_o, &plot_o, &mean_o, &std_o, &batch, &mode, &smooth_o, &biascorr, &cle))
     return NULL;
   PyObject *res = NULL, *excl_seq = NULL, *report_b = NULL, *plot_b = NULL;
   const char **excl = NULL;
@@ -872,6 +873,14 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   if (!(percentile > 0 && percentile <= 100)) { PyErr_SetString(PyExc_ValueError, "percentile must be in (0, 100]"); goto done; }
   o.percentile = percentile;
   o.symmetric_act = symact;
+  if (smooth_o != Py_None) { /* SmoothQuant's alpha */
+    const double a = PyFloat_AsDouble(smooth_o);
+    if (a == -1.0 && PyErr_Occurred()) goto done;
+    if (!(a >= 0 && a <= 1)) { PyErr_Format(PyExc_ValueError, "smooth must be an alpha in [0, 1], not %g", a); goto done; }
+    o.smooth = 1, o.smooth_alpha = (float)a;
+  }
+  o.bias_correction = biascorr;
+  o.cle = cle;
   if (!strcmp(format, "qdq")) job.format = CQUANT_PTQ_QDQ;
   else if (!strcmp(format, "qop")) job.format = CQUANT_PTQ_QOP;
   else if (!strcmp(format, "trt-cache")) job.format = CQUANT_PTQ_TRT_CACHE;
@@ -1069,8 +1078,10 @@ static PyMethodDef module_methods[] = {
   {"ptq", (PyCFunction)(void (*)(void))py_ptq, METH_VARARGS | METH_KEYWORDS,
    "ptq(model_path, calib, output, *, weights='int8', weight_range=None, act_method='minmax', percentile=99.99,\n"
    "symmetric_act=False, exclude=(), format='qdq', eval=None, max_drop=None, report=None, plot=None, mean=None,\n"
-   "std=None, batch=100, mode='static') -> the per-layer report as a dict, as `cquant ptq`. mode='dynamic' (calib=None):\n"
-   "int8 MatMul/Gemm weights, activations quantized at run time; returns what was rewritten."},
+   "std=None, batch=100, mode='static', smooth=None, bias_correction=False, cle=False) -> the per-layer report as a dict,\n"
+   "as `cquant ptq`. smooth=ALPHA (in [0, 1]): SmoothQuant; bias_correction, cle: as --bias-correction, --cle (each layer's\n"
+   "'smooth', 'bias_correction', 'cle' entries say what they changed). mode='dynamic' (calib=None): int8 MatMul/Gemm weights,\n"
+   "activations quantized at run time; returns what was rewritten."},
   {"qat", (PyCFunction)(void (*)(void))py_qat, METH_VARARGS | METH_KEYWORDS,
    "qat(model_path, data, output, *, weights='int8', act='int8', epochs=1, lr=None, batch=64, optimizer='adamw', lsq=False,\n"
    "freeze_bn_after=-1, init_method='minmax', eval=None, mean=None, std=None, seed=0, threads=0, max_steps=0, weight_decay=0,\n"

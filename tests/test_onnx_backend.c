@@ -27,6 +27,9 @@ static const char *out_of_scope_ops[] = {"Gradient", "Adagrad", "Adam", "Momentu
  * from the wire format: elem_type is field 2, a tensor value field 3, a sequence 5, an optional 7;
  * the rest is skipped. A sequence becomes a CQUANT_DT_SEQUENCE array, an optional a
  * CQUANT_DT_OPTIONAL one (see exec_internal.h). */
+/* snprintf's result r wrote the whole text into a buffer of size n */
+static int fits(int r, size_t n) { return r >= 0 && (size_t)r < n; }
+
 static int pb_varint(const uint8_t **p, const uint8_t *e, uint64_t *v) {
   *v = 0;
   for (int sh = 0; *p < e && sh < 64; sh += 7) {
@@ -196,16 +199,16 @@ static int run_case(const char *dir, char *why, size_t nwhy) {
     memset(out, 0, sizeof out);
     memset(want, 0, sizeof want);
     for (int i = 0; i < ni && ok; i++) {
-      snprintf(path, sizeof path, "%s/input_%d.pb", set, i);
       names[i] = cquant_onnx_input_name(m, i);
-      if (load_pb(path, &in[i])) { ok = 0; snprintf(why, nwhy, "input %d: %s", i, cquant_last_error()); }
+      if (!fits(snprintf(path, sizeof path, "%s/input_%d.pb", set, i), sizeof path)) { ok = 0; snprintf(why, nwhy, "path too long"); }
+      else if (load_pb(path, &in[i])) { ok = 0; snprintf(why, nwhy, "input %d: %s", i, cquant_last_error()); }
       /* onnx 1.12's test data store bfloat16 tensors as uint16 bit patterns (numpy has no
        * bfloat16): take them as the bfloat16 the model declares */
       else if (in[i].dtype == CQUANT_DT_U16 && m->input_types[i] == CQUANT_DT_BF16) in[i].dtype = CQUANT_DT_BF16;
     }
     for (int i = 0; i < no && ok; i++) {
-      snprintf(path, sizeof path, "%s/output_%d.pb", set, i);
-      if (load_pb(path, &want[i])) { ok = 0; snprintf(why, nwhy, "expected output %d: %s", i, cquant_last_error()); }
+      if (!fits(snprintf(path, sizeof path, "%s/output_%d.pb", set, i), sizeof path)) { ok = 0; snprintf(why, nwhy, "path too long"); }
+      else if (load_pb(path, &want[i])) { ok = 0; snprintf(why, nwhy, "expected output %d: %s", i, cquant_last_error()); }
       else if (want[i].dtype == CQUANT_DT_U16 && output_is_bf16(m, i)) want[i].dtype = CQUANT_DT_BF16; /* the same quirk */
     }
     if (ok && cquant_onnx_run(m, ni, names, in, out)) {
@@ -352,7 +355,9 @@ static int run_isolated(const char *dir, char *why, size_t nwhy) {
     else snprintf(why, nwhy, "crashed (exit %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return -2;
   }
-  snprintf(why, nwhy, "%s", msg + 1);
+  const size_t len = strlen(msg + 1) < nwhy ? strlen(msg + 1) : nwhy - 1; /* the child's reason, shortened to fit */
+  memcpy(why, msg + 1, len);
+  why[len] = 0;
   return msg[0] == '1';
 }
 
@@ -370,17 +375,17 @@ int main(int argc, char **argv) {
     printf("%s is missing (scripts/setup installs libonnx-testdata)\n0 passed, 1 failed\n", DATA_DIR "/node");
     return 1;
   }
-  int dir_pass[4] = {0}, dir_total[4] = {0}, dir_skip[4] = {0}, crashes = 0;
+  int dir_pass[4] = {0}, dir_total[4] = {0}, dir_skip[4] = {0}, crashes = 0, failed_paths = 0;
   for (int di = 0; di < 4; di++) {
     char root[512];
     snprintf(root, sizeof root, "%s/%s", DATA_DIR, dirs[di]);
     DIR *d = opendir(root);
     if (!d) continue;
-    static char names[1200][128];
+    static char names[1200][256]; /* d_name holds at most 255 characters */
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) && n < 1200)
-      if (!strncmp(e->d_name, "test_", 5)) snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+      if (!strncmp(e->d_name, "test_", 5) && fits(snprintf(names[n], sizeof names[0], "%s", e->d_name), sizeof names[0])) n++;
     closedir(d);
     qsort(names, (size_t)n, sizeof names[0], cmp_name);
     for (int t = 0; t < n; t++) {
@@ -388,8 +393,12 @@ int main(int argc, char **argv) {
       for (int f = 0; f < nfilter && !want; f++) want = strstr(names[t], filter[f]) != NULL;
       if (!want) continue;
       char tdir[1024], model[1200], op[64], why[1024] = "";
-      snprintf(tdir, sizeof tdir, "%s/%s", root, names[t]);
-      snprintf(model, sizeof model, "%s/model.onnx", tdir);
+      if (!fits(snprintf(tdir, sizeof tdir, "%s/%s", root, names[t]), sizeof tdir) ||
+          !fits(snprintf(model, sizeof model, "%s/model.onnx", tdir), sizeof model)) {
+        fprintf(stderr, "%s/%s: path too long\n", dirs[di], names[t]);
+        failed_paths++;
+        continue;
+      }
       const char *oos = NULL;
       int c = classify(dirs[di], names[t], model, op, sizeof op, &oos);
       if (c == 0) {
@@ -435,6 +444,7 @@ int main(int argc, char **argv) {
   free(filter);
   int failed = 0;
   if (crashes) printf("FAIL: %d tests crashed\n", crashes), failed++;
+  if (failed_paths) printf("FAIL: %d test folders have paths too long to open\n", failed_paths), failed++;
   if (!nfilter && pass < MIN_PASS) printf("FAIL: %d tests pass, the floor is %d\n", pass, MIN_PASS), failed++;
   printf("%d passed, %d failed\n", 2 - failed, failed);
   return failed ? 1 : 0;

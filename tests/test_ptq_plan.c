@@ -263,12 +263,67 @@ static void test_unrecognized_stays_float(void) {
   cquant_onnx_free(m);
 }
 
+/* SmoothQuant step by step (cquant_ptq_smooth_observe / _apply): calibration is refused while it is
+ * pending; the smoothed float model computes what the original does; an exclusion made before the
+ * rewrite survives it; CLE and bias correction ride along (no Conv pair here: CLE is a no-op). */
+static void test_smooth_steps(void) {
+  cquant_onnx_model_t *m = make_cnn();
+  CHECK(m != NULL); if (!m) return;
+  cquant_ptq_options_t o; cquant_ptq_options_default(&o);
+  o.smooth = 1; o.smooth_alpha = 0.5f; o.bias_correction = 1; o.cle = 1;
+  static const char *const ex[1] = {"c"};
+  o.n_exclude = 1; o.exclude = ex;
+  cquant_ptq_t *p = NULL;
+  CHECK(cquant_ptq_create(m, &o, &p) == 0);
+  if (!p) { cquant_onnx_free(m); return; }
+  CHECK(cquant_ptq_smooth_pending(p) == 1);
+  cquant_array_t x; rand_input(&x);
+  CHECK(cquant_ptq_calibrate(p, &x) == CQUANT_STATUS_INVALID_ARGUMENT);
+  const char *names[1] = {"x"};
+  CHECK(cquant_ptq_smooth_observe(p, 1, names, &x) == 0);
+  CHECK(cquant_ptq_smooth_apply(p) == 0);
+  CHECK(cquant_ptq_smooth_pending(p) == 0);
+  CHECK(cquant_ptq_smooth_apply(p) == 0); /* nothing pending: a no-op */
+  CHECK(cquant_ptq_calibrate(p, &x) == 0);
+  cquant_array_t r1 = {0}, r2 = {0};
+  CHECK(cquant_onnx_run(m, 1, names, &x, &r1) == 0);
+  CHECK(cquant_onnx_run(cquant_ptq_float_model(p), 1, names, &x, &r2) == 0);
+  double d = 0;
+  CHECKF(close_rel(&r1, &r2, &d), "smoothed float model: max |d| %g", d);
+  int found = 0;
+  for (int i = 0; i < cquant_ptq_num_layers(p); i++) {
+    cquant_ptq_layer_t L;
+    CHECK(cquant_ptq_layer(p, i, &L) == 0);
+    if (!strcmp(L.node, "c")) { found = 1; CHECK(L.excluded == 1); }
+    if (!strcmp(L.op_type, "Gemm")) CHECK(strstr(L.input, "_smoothed") != NULL); /* Flatten output: a Mul was inserted */
+  }
+  CHECK(found);
+  cquant_onnx_model_t *q = export_qdq(p);
+  CHECK(q != NULL);
+  cquant_onnx_free(q);
+  cquant_ptq_report_t *rep = NULL;
+  CHECK(cquant_ptq_report(p, CQUANT_CALIB_MINMAX, &x, NULL, &rep) == 0);
+  for (int i = 0; rep && i < rep->n_layers; i++)
+    if (!strcmp(rep->layers[i].op, "Gemm")) {
+      CHECK(rep->layers[i].smoothed && rep->layers[i].smooth_channels == 36 && rep->layers[i].smooth_min <= rep->layers[i].smooth_max);
+      CHECK(rep->layers[i].has_bias_correction && rep->layers[i].bias_correction_norm >= 0);
+    }
+  cquant_ptq_report_free(rep);
+  cquant_array_free(&x); cquant_array_free(&r1); cquant_array_free(&r2);
+  cquant_ptq_free(p);
+  /* a bad alpha */
+  o.smooth_alpha = 1.5f; o.n_exclude = 0;
+  CHECK(cquant_ptq_create(m, &o, &p) == CQUANT_STATUS_INVALID_ARGUMENT && p == NULL);
+  cquant_onnx_free(m);
+}
+
 int main(int argc, char **argv) {
   static const th_case cases[] = {
       {"qdq_plan_and_integerize", test_qdq_plan},
       {"exclude_all", test_exclude_all},
       {"exclude_one", test_exclude_one},
       {"unrecognized_stays_float", test_unrecognized_stays_float},
+      {"smooth_steps", test_smooth_steps},
   };
   return th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
 }

@@ -65,6 +65,17 @@ typedef struct {
                                    CQUANT_PTQ_ACT_NONE (weight-only: activations and biases stay
                                    float), CQUANT_PTQ_ACT_FP8E4M3 (float8e4m3fn, s = amax / 448 of the
                                    calibrated range, zero-point 0; biases float) */
+  /* float rewrites before quantization (docs/quantization.md sec. 11-13), each off by default */
+  int smooth;                   /* 1: SmoothQuant (eq. 38-41): every MatMul/Gemm with a constant weight
+                                   gets per-input-channel scales s (eq. 39) moved from its input
+                                   activation into its weight rows; needs one extra float pass over
+                                   the calibration data for the statistics (cquant_ptq_smooth_observe) */
+  float smooth_alpha;           /* SmoothQuant's migration strength, in [0, 1] (default 0.5) */
+  int bias_correction;          /* 1: each quantized layer's bias absorbs the expected error of its
+                                   quantized weights, (W_q - W) E[x] (eq. 42-43; E[x] per input channel
+                                   from the calibration pass; a bias is created where there is none) */
+  int cle;                      /* 1: cross-layer equalization of Conv -> [Relu] -> Conv pairs (eq. 44-46),
+                                   iterated over chains, before calibration */
 } cquant_ptq_options_t;
 
 void cquant_ptq_options_default(cquant_ptq_options_t *o);
@@ -77,6 +88,17 @@ void cquant_ptq_free(cquant_ptq_t *p);
 
 /* The cleaned float model (what is calibrated; runs like the original). */
 const cquant_onnx_model_t *cquant_ptq_float_model(const cquant_ptq_t *p);
+
+/* SmoothQuant (options.smooth; docs/quantization.md eq. 38-41) is a float rewrite that needs
+ * statistics of the float model first: feed batches to cquant_ptq_smooth_observe (it records the
+ * per-channel absmax of every MatMul/Gemm input), then cquant_ptq_smooth_apply rewrites the cleaned
+ * model (cquant_ptq_float_model changes; layers keep their names) and the calibration proper runs on
+ * the smoothed model. Until then cquant_ptq_calibrate* return INVALID_ARGUMENT.
+ * cquant_ptq_calibrate_data does both passes itself. Without options.smooth, or when the model has no
+ * MatMul/Gemm with a constant weight, there is nothing pending and both are no-ops. */
+int cquant_ptq_smooth_pending(const cquant_ptq_t *p);
+int cquant_ptq_smooth_observe(cquant_ptq_t *p, int n, const char *const *names, const cquant_array_t *inputs);
+int cquant_ptq_smooth_apply(cquant_ptq_t *p);
 
 /* One batch in the model's input layout. */
 int cquant_ptq_calibrate(cquant_ptq_t *p, const cquant_array_t *batch);
@@ -122,7 +144,9 @@ int cquant_ptq_trt_cache(cquant_ptq_t *p, cquant_calib_method_t method, char **t
 
 /* ---- the whole job (what `cquant ptq` does), step by step or in one call ------------------------ */
 
-/* Calibrates on every batch of d from its first (one streamed pass). n_samples and seconds may be NULL.
+/* Calibrates on every batch of d from its first (one streamed pass; with SmoothQuant pending, a first
+ * pass for its statistics, the rewrite, then the calibration pass). n_samples (the samples of one
+ * pass) and seconds (both passes) may be NULL.
  * INVALID_ARGUMENT naming d when a batch does not fit the model's input or d is empty. */
 int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samples, double *seconds);
 
@@ -169,6 +193,24 @@ typedef struct {
   int w_bits;
   int64_t w_group;
   int w_axis;
+  /* SmoothQuant (options.smooth): the alpha, the channels, the range of the scales s (eq. 39), where
+   * 1/s went (the producer's op type, or "Mul" for an inserted Mul), and the input activation's
+   * largest per-channel absmax over the median one, before and after (eq. 41) */
+  int smoothed;
+  float smooth_alpha, smooth_min, smooth_max;
+  int64_t smooth_channels;
+  const char *smooth_into;
+  double smooth_ratio_before, smooth_ratio_after;
+  /* bias correction (options.bias_correction): the L2 norm of the correction (W_q - W) E[x] (eq. 43)
+   * subtracted from the bias */
+  int has_bias_correction;
+  double bias_correction_norm;
+  /* cross-layer equalization (options.cle): the layer was equalized with the next one (cle_next): the
+   * spread (largest over smallest per-channel absmax) of its output channels and of the next layer's
+   * input channels, before and after (eq. 46) */
+  int equalized;
+  const char *cle_next;
+  double cle_spread_before, cle_spread_after, cle_next_spread_before, cle_next_spread_after;
 } cquant_ptq_layer_report_t;
 
 typedef struct {

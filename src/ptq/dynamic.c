@@ -277,6 +277,8 @@ int cquant_ptq_dynamic(const cquant_onnx_model_t *m, const cquant_ptq_options_t 
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq --mode dynamic: weights per channel or per tensor in int8 values, activations uint8 (no groups, packed int4 or other activation types)");
   if (o->symmetric_act)
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq --mode dynamic: activations are uint8 (DynamicQuantizeLinear); symmetric int8 activations are static only");
+  if (o->smooth || o->bias_correction || o->cle)
+    return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq --mode dynamic: SmoothQuant, bias correction and cross-layer equalization are static only (they need calibration statistics)");
   if (o->n_exclude && !o->exclude) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL exclude list");
   cquant_ptq_dynamic_stats_t s;
   memset(&s, 0, sizeof s);

@@ -95,6 +95,49 @@ static int insert_qdq_fp8(cquant__graph_t *g, const char *t, float s) {
   return 0;
 }
 
+/* Bias correction of a MatMul (eq. 43): it has no bias input, so the per-channel constant of the Add
+ * that is its only reader takes the correction, or an Add of -delta is put after it. */
+static int correct_matmul(cquant__graph_t *g, int ni, const float *delta, int64_t N) {
+  const char *t = g->node[ni]->output[0], *label = cquant__node_label(g->node[ni]);
+  int c[2];
+  if (!cquant__graph_is_output(g, t) && cquant__graph_consumers(g, t, c, 2) == 1 && !strcmp(g->node[c[0]]->op_type, "Add") &&
+      (!g->node[c[0]]->domain || !*g->node[c[0]]->domain) && g->node[c[0]]->n_input == 2) {
+    const Onnx__NodeProto *A = g->node[c[0]];
+    const int k = !strcmp(A->input[0], t) ? 1 : 0, bi = cquant__graph_init_find(g, A->input[k]);
+    const cquant_array_t *b = bi >= 0 ? &g->init[bi] : NULL;
+    if (b && b->dtype == CQUANT_DT_F32 && (b->numel == 1 || (b->numel == N && b->shape[b->ndim - 1] == N))) {
+      cquant_array_t nb;
+      const cquant_array_t old = *b;
+      int st = old.numel == 1 ? cquant_array_alloc(&nb, CQUANT_DT_F32, 1, &N) : cquant_array_alloc(&nb, CQUANT_DT_F32, old.ndim, old.shape);
+      if (st) return st;
+      for (int64_t j = 0; j < N; j++) ((float *)nb.data)[j] = ((const float *)old.data)[old.numel == 1 ? 0 : j] - delta[j];
+      Onnx__NodeProto *e = cquant__graph_edit_node(g, c[0]);
+      const char *nm = e ? cquant__graph_str(g, "%s_bias_corrected", label) : NULL;
+      if (!nm || (st = cquant__graph_init_add(g, nm, &nb))) {
+        cquant_array_free(&nb);
+        return st ? st : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+      }
+      e->input[k] = (char *)nm;
+      return 0;
+    }
+  }
+  cquant_array_t nb;
+  int st = cquant_array_alloc(&nb, CQUANT_DT_F32, 1, &N);
+  if (st) return st;
+  for (int64_t j = 0; j < N; j++) ((float *)nb.data)[j] = -delta[j];
+  const char *nm = cquant__graph_str(g, "%s_bias_correction", label), *pre = cquant__graph_str(g, "%s_uncorrected", t);
+  Onnx__NodeProto *m = cquant__graph_edit_node(g, ni);
+  if (!nm || !pre || !m || (st = cquant__graph_init_add(g, nm, &nb))) {
+    cquant_array_free(&nb);
+    return st ? st : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  }
+  m->output[0] = (char *)pre;
+  const char *in[2] = {pre, nm};
+  if (!cquant__graph_add_node(g, "Add", "", cquant__graph_str(g, "%s_BiasCorrection", label), 2, in, 1, &t))
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  return 0;
+}
+
 /* Layer ni's weights (and bias) behind DequantizeLinear; *opset gets the opset this needs. */
 static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cquant__ptq_plan_t *pl, int npl, cquant_calib_method_t method,
                           int64_t *opset) {
@@ -125,7 +168,27 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
   if (st) return st;
   const int64_t need = weight_opset(storage, G);
   if (need > *opset) *opset = need;
-  const int bi = n0->n_input > 2 && *n0->input[2] ? cquant__graph_init_find(g, n0->input[2]) : -1;
+  int bi = n0->n_input > 2 && *n0->input[2] ? cquant__graph_init_find(g, n0->input[2]) : -1;
+  /* bias correction (eq. 43): b - (W_q - W) E[x], a bias made where there is none */
+  const char *bias_corrected = NULL;
+  if (p->opt.bias_correction) {
+    float *delta = NULL;
+    int64_t nd = 0;
+    if ((st = cquant__ptq_bias_delta(p, li, &delta, &nd)) < 0) return st;
+    st = 0;
+    if (delta && !strcmp(n0->op_type, "MatMul")) st = correct_matmul(g, ni, delta, nd);
+    else if (delta) {
+      cquant_array_t nb;
+      if (bi >= 0 && g->init[bi].numel != nd) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: '%s': bias and weight disagree", label);
+      if (!st) st = cquant_array_alloc(&nb, CQUANT_DT_F32, 1, &nd);
+      for (int64_t o = 0; o < nd && !st; o++) ((float *)nb.data)[o] = (bi >= 0 ? ((const float *)g->init[bi].data)[o] : 0.0f) - delta[o];
+      if (!st && !(bias_corrected = cquant__graph_str(g, "%s_bias_corrected", label))) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+      if (!st && (st = cquant__graph_init_add(g, bias_corrected, &nb))) cquant_array_free(&nb);
+      if (!st) bi = cquant__graph_init_find(g, bias_corrected);
+    }
+    free(delta);
+    if (st) return st;
+  }
   /* eq. 28 in int32 (per-channel integer weights and integer activations only: a group or float8
    * scale has no single s_w per output channel). TensorRT's form (--symmetric-act) keeps the bias
    * float: its builder folds it into the layer; the integer rewrite quantizes it the same way */
@@ -146,7 +209,15 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
   Onnx__NodeProto *n = cquant__graph_edit_node(g, ni);
   if (!n) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
   n->input[1] = (char *)wdq;
+  if ((bdq || bias_corrected) && n->n_input < 3) { /* a Conv/Gemm given a bias by the correction */
+    char **in = cquant__graph_alloc(g, sizeof(char *) * 3);
+    if (!in) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+    in[0] = n->input[0], in[1] = n->input[1], in[2] = "";
+    n->input = in;
+    n->n_input = 3;
+  }
   if (bdq) n->input[2] = (char *)bdq;
+  else if (bias_corrected) n->input[2] = (char *)bias_corrected;
   return 0;
 }
 

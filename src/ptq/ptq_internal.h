@@ -11,17 +11,37 @@ typedef struct {
   const char *name; /* owned by the cleaned model */
   cquant_observer_t *obs[CQUANT_CALIB_COUNT];
   int nonfloat;     /* seen with a type other than float32 (index arithmetic): its layers stay float */
+  /* bias correction: the sum over every other axis of each channel of axis mean_axis (-1: the last),
+   * over mean_n values per channel; mean_bad: the channel count changed between batches */
+  int want_mean, mean_axis, mean_bad;
+  int64_t mean_c, mean_n;
+  double *mean_sum;
 } cquant__ptq_act_t;
 
 typedef struct {
   const char *node, *op, *input, *input2, *output, *weight;
   int w_axis;   /* the weights' output-channel axis */
+  int64_t groups; /* Conv's group attribute (1 otherwise) */
+  int trans_b;    /* Gemm's transB */
   int excluded;
   /* the quantized weights, made once (they do not depend on the activation method or on which
    * other layers are excluded) */
   cquant_qparams_t *wqp;
   cquant_array_t wq;
 } cquant__ptq_layer_t;
+
+/* What a float rewrite did to one layer (by node name). */
+typedef struct {
+  char *node;
+  int smoothed;
+  float alpha, s_min, s_max;
+  int64_t channels;
+  char *into;
+  double ratio_before, ratio_after;
+  int equalized;
+  char *next;
+  double spread_before, spread_after, next_spread_before, next_spread_after;
+} cquant__ptq_note_t;
 
 struct cquant_ptq {
   const cquant_onnx_model_t *orig;
@@ -32,6 +52,11 @@ struct cquant_ptq {
   cquant__ptq_layer_t *layer;
   int n_layer;
   const char *input;
+  /* the float rewrites (src/ptq/smooth.c, equalize.c): state of SmoothQuant's statistics pass (NULL
+   * when none is pending) and what each rewrite did, per layer (names copied: the model changes) */
+  struct cquant__ptq_smooth *smooth;
+  cquant__ptq_note_t *note;
+  int n_note;
 };
 
 /* One planned activation tensor: calibrated (src NULL) or sharing the parameters of src. */
@@ -67,6 +92,30 @@ int cquant__ptq_weight_mse(const cquant_ptq_options_t *o, int64_t G);
 int cquant__ptq_upgrade_opset(cquant__graph_t *g, int64_t to, const char *why);
 
 /* src/ptq/session.c */
+/* (Re)makes layers, plan and observers from p->clean, the nodes named in ex[0..n_ex) excluded
+ * (strict: INVALID_ARGUMENT for a name that is no layer). */
+int cquant__ptq_build(cquant_ptq_t *p, int n_ex, const char *const *ex, int strict);
+cquant__ptq_act_t *cquant__ptq_find_act(cquant_ptq_t *p, const char *name);
+/* The note of node (made when missing; NULL when out of memory). */
+cquant__ptq_note_t *cquant__ptq_note(cquant_ptq_t *p, const char *node);
+const cquant__ptq_note_t *cquant__ptq_note_find(const cquant_ptq_t *p, const char *node);
+
+/* src/ptq/smooth.c: SmoothQuant. init finds the groups (an activation and the MatMul/Gemm layers
+ * reading it) on p->clean and leaves p->smooth NULL when there are none; observe takes one value of
+ * the statistics pass; apply rewrites p->clean (eq. 38-40) and rebuilds the session; free drops the
+ * state. */
+int cquant__ptq_smooth_init(cquant_ptq_t *p);
+int cquant__ptq_smooth_observe_value(cquant_ptq_t *p, const char *name, const cquant_array_t *v);
+void cquant__ptq_smooth_free(struct cquant__ptq_smooth *s);
+
+/* src/ptq/equalize.c: cross-layer equalization of p->clean (eq. 44-46), notes per pair. */
+int cquant__ptq_equalize(cquant_ptq_t *p);
+
+/* src/ptq/bias_correction.c: layer li's correction delta = (W_q - W) E[x] per output channel (eq. 42;
+ * *delta malloc'd, *n its length). 1 (and *delta NULL) when the layer has no statistics (its input
+ * was never seen, or its channel count does not match the weight). */
+int cquant__ptq_bias_delta(cquant_ptq_t *p, int li, float **delta, int64_t *n);
+
 cquant_dtype_t cquant__ptq_act_dtype(const cquant_ptq_t *p);
 unsigned cquant__ptq_act_flags(const cquant_ptq_t *p);
 int cquant__ptq_act_range(cquant__ptq_act_t *a, cquant_calib_method_t method, float *lo, float *hi);

@@ -140,6 +140,28 @@ int cquant__ptq_report_inputs(cquant_ptq_t *p, cquant_calib_method_t m, int n_in
         if (!cquant__ptq_weight_format(p, i, &o->w_dtype, &o->w_group, &o->w_axis)) o->w_bits = cquant_dtype_info(o->w_dtype)->bits;
       }
     }
+    const cquant__ptq_note_t *nt = cquant__ptq_note_find(p, ly->node);
+    if (nt && nt->smoothed) {
+      o->smoothed = 1, o->smooth_alpha = nt->alpha, o->smooth_min = nt->s_min, o->smooth_max = nt->s_max, o->smooth_channels = nt->channels;
+      o->smooth_into = nt->into, o->smooth_ratio_before = nt->ratio_before, o->smooth_ratio_after = nt->ratio_after;
+    }
+    if (nt && nt->equalized) {
+      o->equalized = 1, o->cle_next = nt->next;
+      o->cle_spread_before = nt->spread_before, o->cle_spread_after = nt->spread_after;
+      o->cle_next_spread_before = nt->next_spread_before, o->cle_next_spread_after = nt->next_spread_after;
+    }
+    if (p->opt.bias_correction && ly->weight && !ly->excluded) { /* eq. 43: the norm of what the bias absorbs */
+      float *d = NULL;
+      int64_t nd = 0;
+      const int bs = cquant__ptq_bias_delta(p, i, &d, &nd);
+      if (bs < 0) st = bs;
+      if (d) {
+        double s2 = 0;
+        for (int64_t k = 0; k < nd; k++) s2 += (double)d[k] * d[k];
+        o->has_bias_correction = 1, o->bias_correction_norm = sqrt(s2);
+      }
+      free(d);
+    }
     if (cf.a[i].data && p->opt.act != CQUANT_PTQ_ACT_NONE) o->has_act = !act_report(p, ly->output, m, &cf.a[i], &o->act);
     if (!cq.a[i].data) { /* a graph output stays float: compare under its own name */
       const char *name = ly->output;
@@ -225,6 +247,21 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
       cJSON_AddNumberToObject(a, "clipped_share", l->act.clipped_share);
     }
     if (l->has_output_sqnr) cJSON_AddNumberToObject(o, "output_sqnr_db", l->output_sqnr_db);
+    if (l->smoothed) {
+      static const char *const keys[] = {"alpha", "channels", "s_min", "s_max", "act_ratio_before", "act_ratio_after"};
+      const double v[] = {l->smooth_alpha, (double)l->smooth_channels, l->smooth_min, l->smooth_max, l->smooth_ratio_before, l->smooth_ratio_after};
+      cJSON *sm = cJSON_AddObjectToObject(o, "smooth");
+      add_numbers(sm, keys, v, 6);
+      cJSON_AddStringToObject(sm, "folded_into", l->smooth_into ? l->smooth_into : "");
+    }
+    if (l->has_bias_correction) cJSON_AddNumberToObject(cJSON_AddObjectToObject(o, "bias_correction"), "norm", l->bias_correction_norm);
+    if (l->equalized) {
+      static const char *const keys[] = {"spread_before", "spread_after", "next_spread_before", "next_spread_after"};
+      const double v[] = {l->cle_spread_before, l->cle_spread_after, l->cle_next_spread_before, l->cle_next_spread_after};
+      cJSON *c = cJSON_AddObjectToObject(o, "cle");
+      cJSON_AddStringToObject(c, "next", l->cle_next ? l->cle_next : "");
+      add_numbers(c, keys, v, 4);
+    }
     if (l->has_sensitivity) {
       static const char *const keys[] = {"integer_top1_alone_quantized", "drop", "rank"};
       const double v[] = {l->sensitivity_top1, l->sensitivity_drop, l->sensitivity_rank};

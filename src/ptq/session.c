@@ -18,29 +18,137 @@ void cquant_ptq_options_default(cquant_ptq_options_t *o) {
   o->methods = 1u << CQUANT_CALIB_MINMAX;
   o->percentile = 99.99;
   o->weight_mse = -1;
+  o->smooth_alpha = 0.5f;
 }
 
 cquant_dtype_t cquant__ptq_act_dtype(const cquant_ptq_t *p) { return p->opt.symmetric_act ? CQUANT_DT_S8 : CQUANT_DT_U8; }
 unsigned cquant__ptq_act_flags(const cquant_ptq_t *p) { return p->opt.symmetric_act ? CQUANT_QF_SYMMETRIC : 0; }
 
-static cquant__ptq_act_t *find_act(cquant_ptq_t *p, const char *name) {
+cquant__ptq_act_t *cquant__ptq_find_act(cquant_ptq_t *p, const char *name) {
   for (int i = 0; i < p->n_act; i++)
     if (!strcmp(p->act[i].name, name)) return &p->act[i];
   return NULL;
 }
 
+static void drop_built(cquant_ptq_t *p);
+
 void cquant_ptq_free(cquant_ptq_t *p) {
   if (!p) return;
-  for (int i = 0; i < p->n_act; i++)
+  drop_built(p);
+  cquant__ptq_smooth_free(p->smooth);
+  for (int i = 0; i < p->n_note; i++) free(p->note[i].node), free(p->note[i].into), free(p->note[i].next);
+  free(p->note);
+  cquant_onnx_free(p->clean);
+  free(p);
+}
+
+cquant__ptq_note_t *cquant__ptq_note(cquant_ptq_t *p, const char *node) {
+  for (int i = 0; i < p->n_note; i++)
+    if (!strcmp(p->note[i].node, node)) return &p->note[i];
+  cquant__ptq_note_t *nn = realloc(p->note, sizeof *nn * (size_t)(p->n_note + 1));
+  if (!nn) return NULL;
+  p->note = nn;
+  cquant__ptq_note_t *e = &nn[p->n_note];
+  memset(e, 0, sizeof *e);
+  if (!(e->node = strdup(node))) return NULL;
+  p->n_note++;
+  return e;
+}
+
+const cquant__ptq_note_t *cquant__ptq_note_find(const cquant_ptq_t *p, const char *node) {
+  for (int i = 0; i < p->n_note; i++)
+    if (!strcmp(p->note[i].node, node)) return &p->note[i];
+  return NULL;
+}
+
+/* Drops the layers and observers made by cquant__ptq_build. */
+static void drop_built(cquant_ptq_t *p) {
+  for (int i = 0; i < p->n_act; i++) {
     for (int m = 0; m < CQUANT_CALIB_COUNT; m++) cquant_observer_destroy(p->act[i].obs[m]);
+    free(p->act[i].mean_sum);
+  }
   free(p->act);
+  p->act = NULL, p->n_act = 0;
   for (int i = 0; i < p->n_layer; i++) {
     cquant_qparams_destroy(p->layer[i].wqp);
     cquant_array_free(&p->layer[i].wq);
   }
   free(p->layer);
-  cquant_onnx_free(p->clean);
-  free(p);
+  p->layer = NULL, p->n_layer = 0;
+}
+
+int cquant__ptq_build(cquant_ptq_t *p, int n_ex, const char *const *ex, int strict) {
+  cquant__graph_t g;
+  int st;
+  drop_built(p);
+  p->input = cquant_onnx_input_name(p->clean, 0);
+  if ((st = cquant__graph_from_model(p->clean, &g))) return st;
+  p->layer = calloc((size_t)g.n_node + 1, sizeof *p->layer);
+  if (!p->layer) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  for (int i = 0; i < g.n_node && !st; i++) {
+    const Onnx__NodeProto *nd = g.node[i];
+    int w, q = cquant__ptq_quantizable(&g, nd, &w);
+    if (!q) continue;
+    cquant__ptq_layer_t *L = &p->layer[p->n_layer++];
+    L->node = cquant__node_label(nd);
+    L->op = nd->op_type;
+    L->input = nd->input[0];
+    L->input2 = !strcmp(nd->op_type, "Add") ? nd->input[1] : NULL;
+    L->output = cquant__ptq_fused_output(&g, nd);
+    L->weight = w >= 0 ? nd->input[1] : NULL;
+    L->w_axis = cquant__ptq_weight_axis(nd);
+    L->groups = !strcmp(nd->op_type, "Conv") ? cquant__attr_int(nd, "group", 1) : 1;
+    L->trans_b = !strcmp(nd->op_type, "Gemm") && cquant__attr_int(nd, "transB", 0);
+  }
+  for (int e = 0; e < n_ex && !st; e++) {
+    int found = 0;
+    for (int i = 0; i < p->n_layer; i++)
+      if (!strcmp(p->layer[i].node, ex[e])) p->layer[i].excluded = found = 1;
+    if (!found && strict) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "--exclude: no quantizable node is named '%s'", ex[e]);
+  }
+  cquant__ptq_plan_t *pl = NULL;
+  int npl = 0;
+  if (!st) st = cquant__ptq_make_plan(p, &g, &pl, &npl);
+  /* observed: every planned tensor, shared ones too, and every layer's input and output, so that
+   * any later exclusion (accuracy-driven fallback) finds its new ranges already measured */
+  const char **obs = calloc((size_t)npl + 3 * (size_t)p->n_layer + 1, sizeof(char *));
+  int nobs = 0;
+  if (!st && !obs) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  for (int i = 0; i < npl && !st; i++) obs[nobs++] = pl[i].t;
+  for (int i = 0; i < p->n_layer && !st; i++) {
+    obs[nobs++] = p->layer[i].input;
+    if (p->layer[i].input2) obs[nobs++] = p->layer[i].input2;
+    if (!cquant__graph_is_output(&g, p->layer[i].output)) obs[nobs++] = p->layer[i].output;
+  }
+  if (!st) {
+    p->act = calloc((size_t)nobs + 1, sizeof *p->act);
+    if (!p->act) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
+  }
+  for (int i = 0; i < nobs && !st; i++) {
+    if (cquant__ptq_find_act(p, obs[i])) continue;
+    cquant__ptq_act_t *a = &p->act[p->n_act++];
+    a->name = obs[i];
+    for (int mth = 0; mth < CQUANT_CALIB_COUNT && !st; mth++) {
+      if (!(p->opt.methods & (1u << mth))) continue;
+      cquant_calib_config_t cfg;
+      cquant_calib_config_default(&cfg, (cquant_calib_method_t)mth);
+      cfg.dtype = cquant__ptq_act_dtype(p);
+      cfg.flags = cquant__ptq_act_flags(p);
+      cfg.keep_histogram = p->opt.keep_histograms;
+      if (mth == CQUANT_CALIB_PERCENTILE) cfg.percentile = p->opt.percentile;
+      st = cquant_observer_create(&cfg, &a->obs[mth]);
+    }
+  }
+  /* bias correction: the per-channel mean of every weight layer's input (eq. 42): NCHW axis 1 for
+   * Conv, the last axis for Gemm and MatMul */
+  for (int i = 0; i < p->n_layer && !st && p->opt.bias_correction; i++) {
+    cquant__ptq_act_t *a = p->layer[i].weight ? cquant__ptq_find_act(p, p->layer[i].input) : NULL;
+    if (a && !a->want_mean) a->want_mean = 1, a->mean_axis = !strcmp(p->layer[i].op, "Conv") ? 1 : -1;
+  }
+  free(obs);
+  free(pl);
+  cquant__graph_free(&g);
+  return st;
 }
 
 int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *o, cquant_ptq_t **out) {
@@ -73,67 +181,13 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
   if (!(st = cquant__pass_cleanup(&g, NULL))) st = cquant__graph_load(&g, &p->clean);
   cquant__graph_free(&g);
   if (st) { free(p); return st; }
-  p->input = cquant_onnx_input_name(p->clean, 0);
-  /* layers and plan on the cleaned model */
-  if ((st = cquant__graph_from_model(p->clean, &g))) { cquant_ptq_free(p); return st; }
-  p->layer = calloc((size_t)g.n_node + 1, sizeof *p->layer);
-  if (!p->layer) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
-  for (int i = 0; i < g.n_node && !st; i++) {
-    const Onnx__NodeProto *nd = g.node[i];
-    int w, q = cquant__ptq_quantizable(&g, nd, &w);
-    if (!q) continue;
-    cquant__ptq_layer_t *L = &p->layer[p->n_layer++];
-    L->node = cquant__node_label(nd);
-    L->op = nd->op_type;
-    L->input = nd->input[0];
-    L->input2 = !strcmp(nd->op_type, "Add") ? nd->input[1] : NULL;
-    L->output = cquant__ptq_fused_output(&g, nd);
-    L->weight = w >= 0 ? nd->input[1] : NULL;
-    L->w_axis = cquant__ptq_weight_axis(nd);
-  }
-  for (int e = 0; e < p->opt.n_exclude && !st; e++) {
-    int found = 0;
-    for (int i = 0; i < p->n_layer; i++)
-      if (!strcmp(p->layer[i].node, p->opt.exclude[e])) p->layer[i].excluded = found = 1;
-    if (!found) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "--exclude: no quantizable node is named '%s'", p->opt.exclude[e]);
-  }
+  /* cross-layer equalization needs the weights only: done on the cleaned model, before anything is
+   * observed */
+  if (p->opt.cle) st = cquant__ptq_equalize(p);
+  if (!st) st = cquant__ptq_build(p, p->opt.n_exclude, p->opt.exclude, 1);
   p->opt.exclude = NULL, p->opt.n_exclude = 0;
-  cquant__ptq_plan_t *pl = NULL;
-  int npl = 0;
-  if (!st) st = cquant__ptq_make_plan(p, &g, &pl, &npl);
-  /* observed: every planned tensor, shared ones too, and every layer's input and output, so that
-   * any later exclusion (accuracy-driven fallback) finds its new ranges already measured */
-  const char **obs = calloc((size_t)npl + 3 * (size_t)p->n_layer + 1, sizeof(char *));
-  int nobs = 0;
-  if (!st && !obs) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
-  for (int i = 0; i < npl && !st; i++) obs[nobs++] = pl[i].t;
-  for (int i = 0; i < p->n_layer && !st; i++) {
-    obs[nobs++] = p->layer[i].input;
-    if (p->layer[i].input2) obs[nobs++] = p->layer[i].input2;
-    if (!cquant__graph_is_output(&g, p->layer[i].output)) obs[nobs++] = p->layer[i].output;
-  }
-  if (!st) {
-    p->act = calloc((size_t)nobs + 1, sizeof *p->act);
-    if (!p->act) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
-  }
-  for (int i = 0; i < nobs && !st; i++) {
-    if (find_act(p, obs[i])) continue;
-    cquant__ptq_act_t *a = &p->act[p->n_act++];
-    a->name = obs[i];
-    for (int mth = 0; mth < CQUANT_CALIB_COUNT && !st; mth++) {
-      if (!(p->opt.methods & (1u << mth))) continue;
-      cquant_calib_config_t cfg;
-      cquant_calib_config_default(&cfg, (cquant_calib_method_t)mth);
-      cfg.dtype = cquant__ptq_act_dtype(p);
-      cfg.flags = cquant__ptq_act_flags(p);
-      cfg.keep_histogram = p->opt.keep_histograms;
-      if (mth == CQUANT_CALIB_PERCENTILE) cfg.percentile = p->opt.percentile;
-      st = cquant_observer_create(&cfg, &a->obs[mth]);
-    }
-  }
-  free(obs);
-  free(pl);
-  cquant__graph_free(&g);
+  /* SmoothQuant waits for its statistics pass (cquant_ptq_smooth_observe / _apply) */
+  if (!st && p->opt.smooth) st = cquant__ptq_smooth_init(p);
   if (st) { cquant_ptq_free(p); return st; }
   *out = p;
   return 0;
@@ -149,9 +203,42 @@ static void keep_float(cquant_ptq_t *p, const char *name) {
   }
 }
 
+/* Bias correction's statistics: per-channel sums along a->mean_axis (eq. 42). */
+static void accumulate_mean(cquant__ptq_act_t *a, const cquant_array_t *v) {
+  const int ax = a->mean_axis < 0 ? v->ndim - 1 : a->mean_axis;
+  if (ax < 0 || ax >= v->ndim) {
+    a->mean_bad = 1;
+    return;
+  }
+  const int64_t C = v->shape[ax];
+  if (a->mean_sum && a->mean_c != C) {
+    a->mean_bad = 1;
+    return;
+  }
+  if (!a->mean_sum) {
+    if (!(a->mean_sum = calloc((size_t)C + 1, sizeof(double)))) {
+      a->mean_bad = 1;
+      return;
+    }
+    a->mean_c = C;
+  }
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < ax; d++) outer *= v->shape[d];
+  for (int d = ax + 1; d < v->ndim; d++) inner *= v->shape[d];
+  const float *x = v->data;
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t c = 0; c < C; c++) {
+      const float *r = x + (o * C + c) * inner;
+      double acc = 0;
+      for (int64_t k = 0; k < inner; k++) acc += r[k];
+      a->mean_sum[c] += acc;
+    }
+  a->mean_n += outer * inner;
+}
+
 static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
   cquant_ptq_t *p = user;
-  cquant__ptq_act_t *a = find_act(p, name);
+  cquant__ptq_act_t *a = cquant__ptq_find_act(p, name);
   if (!a) return 0;
   if (v->dtype != CQUANT_DT_F32) { /* integer arithmetic (shapes, indices) in a quantizable op's place: that layer stays float */
     if (!a->nonfloat) keep_float(p, name);
@@ -159,6 +246,7 @@ static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
     return 0;
   }
   if (!v->numel) return 0;
+  if (a->want_mean && !a->mean_bad) accumulate_mean(a, v);
   for (int m = 0; m < CQUANT_CALIB_COUNT; m++) {
     if (!a->obs[m]) continue;
     int st = v->ndim ? cquant_observer_update(a->obs[m], v->data, v->ndim, v->shape)
@@ -170,6 +258,9 @@ static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
 
 int cquant_ptq_calibrate_inputs(cquant_ptq_t *p, int n, const char *const *names, const cquant_array_t *inputs) {
   if (!p || n < 1 || !names || !inputs) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
+  if (p->smooth)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT,
+                         "ptq: SmoothQuant is pending: feed its statistics (cquant_ptq_smooth_observe) and apply it (cquant_ptq_smooth_apply) before calibrating");
   const int n_out = cquant_onnx_num_outputs(p->clean);
   cquant_array_t *outs = calloc((size_t)n_out + 1, sizeof *outs);
   if (!outs) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
@@ -190,8 +281,9 @@ int cquant_ptq_calibrate(cquant_ptq_t *p, const cquant_array_t *batch) {
 }
 
 
-int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samples, double *seconds) {
-  if (!p || !d) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
+/* One pass over d: every batch to cquant_ptq_calibrate_inputs, or (stats) to
+ * cquant_ptq_smooth_observe. *n gets the samples. */
+static int data_pass(cquant_ptq_t *p, cquant_data_t *d, int stats, int64_t *n_out) {
   const cquant_array_t *x;
   const int64_t *labels;
   int64_t first, n = 0;
@@ -201,14 +293,13 @@ int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samp
     st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: the model has %d inputs: give one source per input (NAME=SOURCE)", cquant_data_name(d),
                        cquant_onnx_num_inputs(p->clean));
   if (!st && k_in > CQUANT_DATA_MAX_FEEDS) st = cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: more than %d inputs", cquant_data_name(d), CQUANT_DATA_MAX_FEEDS);
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   while (!st && (k = cquant_data_next(d, &x, &labels, &first)) > 0) {
     if (!n && (st = k_in > 1 ? cquant_data_check_inputs(p->clean, d) : cquant_data_check_shape(p->clean, x, cquant_data_name(d)))) break;
     const char *names[CQUANT_DATA_MAX_FEEDS];
     cquant_array_t vals[CQUANT_DATA_MAX_FEEDS];
     int nf;
-    if (!(st = cquant_data_feeds(p->clean, d, x, CQUANT_DATA_MAX_FEEDS, names, vals, &nf))) st = cquant_ptq_calibrate_inputs(p, nf, names, vals);
+    if (!(st = cquant_data_feeds(p->clean, d, x, CQUANT_DATA_MAX_FEEDS, names, vals, &nf)))
+      st = stats ? cquant_ptq_smooth_observe(p, nf, names, vals) : cquant_ptq_calibrate_inputs(p, nf, names, vals);
     if (st) {
       cquant__error_prefix(st, cquant_data_name(d));
       break;
@@ -216,8 +307,23 @@ int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samp
     n += x->ndim ? x->shape[0] : 1;
   }
   if (!st && k < 0) st = k;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
   if (!st && !n) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: no calibration data", cquant_data_name(d));
+  *n_out = n;
+  return st;
+}
+
+int cquant_ptq_calibrate_data(cquant_ptq_t *p, cquant_data_t *d, int64_t *n_samples, double *seconds) {
+  if (!p || !d) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
+  int64_t n = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  /* SmoothQuant: a first pass for its statistics and the rewrite; then the calibration proper on the
+   * smoothed model (the smoothed activations' ranges cannot be derived from the first pass for the
+   * histogram methods) */
+  int st = p->smooth ? data_pass(p, d, 1, &n) : 0;
+  if (!st && p->smooth) st = cquant_ptq_smooth_apply(p);
+  if (!st) st = data_pass(p, d, 0, &n);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
   /* tensors no run produced (a branch of an If that the data never took, an empty tensor every
    * time): the layers that read or write them stay float, as for integer tensors */
   for (int i = 0; !st && i < p->n_act; i++) {
@@ -270,7 +376,7 @@ int cquant__ptq_act_range(cquant__ptq_act_t *a, cquant_calib_method_t method, fl
 
 int cquant_ptq_act_qparams(cquant_ptq_t *p, const char *tensor, cquant_calib_method_t method, float *rmin, float *rmax, float *scale,
                            int32_t *zp) {
-  cquant__ptq_act_t *a = find_act(p, tensor);
+  cquant__ptq_act_t *a = cquant__ptq_find_act(p, tensor);
   if (!a) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: tensor '%s' is not observed", tensor);
   float lo, hi;
   int st = cquant__ptq_act_range(a, method, &lo, &hi);
@@ -290,7 +396,7 @@ int cquant_ptq_act_qparams(cquant_ptq_t *p, const char *tensor, cquant_calib_met
 }
 
 int cquant_ptq_plot_histogram(cquant_ptq_t *p, const char *tensor, cquant_calib_method_t method, const char *path) {
-  cquant__ptq_act_t *a = find_act(p, tensor);
+  cquant__ptq_act_t *a = cquant__ptq_find_act(p, tensor);
   if (!a || (unsigned)method >= CQUANT_CALIB_COUNT || !a->obs[method])
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: tensor '%s' has no %s observer", tensor, cquant_calib_method_name(method));
   char title[256];

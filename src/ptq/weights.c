@@ -20,6 +20,8 @@ int cquant__ptq_check_options(cquant_ptq_options_t *o) {
   if (o->act != CQUANT_PTQ_ACT_INT8 && o->symmetric_act)
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: symmetric activations are an int8 setting (activations are %s)",
                          o->act == CQUANT_PTQ_ACT_NONE ? "float" : "fp8e4m3");
+  if (o->smooth && !(o->smooth_alpha >= 0.0f && o->smooth_alpha <= 1.0f))
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: SmoothQuant alpha %g is outside [0, 1]", (double)o->smooth_alpha);
   if (dt == CQUANT_DT_F8E4M3) o->weight_mse = 0; /* s = amax / 448; -1 (auto) is settled per layer */
   return 0;
 }

@@ -47,6 +47,7 @@ CASES = [
     ({}, []),
     ({"act_method": "entropy", "weights": "int4", "symmetric_act": True}, ["--act-method", "entropy", "--weights", "int4", "--symmetric-act"]),
     ({"act_method": ["percentile"], "percentile": 99.9, "format": "qop"}, ["--act-method", "percentile", "--percentile", "99.9", "--format", "qop"]),
+    ({"smooth": 0.5, "bias_correction": True, "cle": True}, ["--smooth", "0.5", "--bias-correction", "--cle"]),
 ]
 
 
@@ -143,6 +144,10 @@ def test_ptq_errors(tmp_path, batches):
 
     with pytest.raises(Boom, match="from the iterable"):
         cquant.ptq(MODEL, gen(), tmp_path / "o.onnx")
+    with pytest.raises(ValueError, match="smooth"):
+        cquant.ptq(MODEL, batches, tmp_path / "o.onnx", smooth=1.5)
+    with pytest.raises(Exception, match="read once"):  # SmoothQuant reads the calibration data twice
+        cquant.ptq(MODEL, (b for b in batches), tmp_path / "o.onnx", smooth=0.5)
     assert not (tmp_path / "o.onnx").exists()
     with pytest.raises(ValueError):
         cquant.run(MODEL, {"input": batches[0]}, exec="fast")

@@ -59,6 +59,15 @@ static const char usage_text[] =
     "                              weights of MatMul/Gemm, activations quantized per batch at run time\n"
     "                              (DynamicQuantizeLinear + MatMulInteger, ONNX Runtime's quantize_dynamic\n"
     "                              form; no --calib; --weight-granularity tensor: one weight scale per tensor)\n"
+    "  --smooth ALPHA              SmoothQuant before calibration (alpha in [0, 1], typically 0.5): per input\n"
+    "                              channel scales moved from the activation of every MatMul/Gemm with a\n"
+    "                              constant weight into its weight rows, 1/s folded into the producing\n"
+    "                              LayerNormalization (or Mul/Add/MatMul) or an inserted Mul; one extra\n"
+    "                              float pass over DATA for the statistics (default: off)\n"
+    "  --bias-correction           subtract the quantized weights' expected output error (W_q - W) E[x] from\n"
+    "                              each layer's bias (E[x] from the calibration pass; default: off)\n"
+    "  --cle                       cross-layer equalization of Conv -> [Relu] -> Conv pairs (depthwise ->\n"
+    "                              pointwise) before calibration (default: off)\n"
     "A corrupt file with an image name (.png, .jpg, .jpeg) is an error naming it, not skipped.\n";
 
 static int split_list(char *s, const char **items, int max) {
@@ -131,6 +140,39 @@ static void print_report(const cquant_ptq_report_t *rep) {
   }
 }
 
+/* What SmoothQuant, bias correction and cross-layer equalization changed (docs/quantization.md
+ * sec. 11-13). */
+static void print_rewrites(const cquant_ptq_report_t *rep) {
+  int ns = 0, nb = 0, ne = 0;
+  for (int i = 0; i < rep->n_layers; i++)
+    ns += rep->layers[i].smoothed, nb += rep->layers[i].has_bias_correction, ne += rep->layers[i].equalized;
+  if (ns) {
+    printf("\nSmoothQuant (%d layers; ratio: the input's largest per-channel absmax over the median one)\n%-26s %-5s %-8s %-10s %-10s %-22s %-9s %-9s\n", ns,
+           "layer", "alpha", "channels", "s min", "s max", "1/s folded into", "ratio", "after");
+    for (int i = 0; i < rep->n_layers; i++) {
+      const cquant_ptq_layer_report_t *l = &rep->layers[i];
+      if (l->smoothed)
+        printf("%-26.26s %-5.2f %-8lld %-10.3g %-10.3g %-22.22s %-9.3g %-9.3g\n", l->node, (double)l->smooth_alpha, (long long)l->smooth_channels,
+               (double)l->smooth_min, (double)l->smooth_max, l->smooth_into ? l->smooth_into : "", l->smooth_ratio_before, l->smooth_ratio_after);
+    }
+  }
+  if (nb) {
+    printf("\nbias correction (%d layers; |(W_q - W) E[x]|, the L2 norm subtracted from the bias)\n", nb);
+    for (int i = 0; i < rep->n_layers; i++)
+      if (rep->layers[i].has_bias_correction) printf("%-26.26s %-6.6s %.4g\n", rep->layers[i].node, rep->layers[i].op, rep->layers[i].bias_correction_norm);
+  }
+  if (ne) {
+    printf("\ncross-layer equalization (%d pairs; spread: largest over smallest per-channel weight absmax)\n%-26s %-26s %-12s %-12s %-12s %-12s\n", ne,
+           "layer", "next", "out spread", "after", "next in", "after");
+    for (int i = 0; i < rep->n_layers; i++) {
+      const cquant_ptq_layer_report_t *l = &rep->layers[i];
+      if (l->equalized)
+        printf("%-26.26s %-26.26s %-12.4g %-12.4g %-12.4g %-12.4g\n", l->node, l->cle_next ? l->cle_next : "", l->cle_spread_before, l->cle_spread_after,
+               l->cle_next_spread_before, l->cle_next_spread_after);
+    }
+  }
+}
+
 static void print_result(const char *model, const char *calib, const cquant_ptq_result_t *r) {
   printf("%s: %d quantizable layers; calibrated on %lld samples of %s in %.2f s (%.1f us per sample)\n", model, r->n_layers,
          (long long)r->n_calib, calib, r->calib_seconds, 1e6 * r->calib_seconds / (double)r->n_calib);
@@ -167,14 +209,18 @@ static void print_result(const char *model, const char *calib, const cquant_ptq_
            r->fallback_met ? "" : " (the budget cannot be met: the best configuration evaluated is kept)", r->n_fallback_evals, cand,
            r->n_fallback_evals - cand);
   }
-  if (r->report) print_report(r->report);
+  if (r->report) {
+    print_report(r->report);
+    print_rewrites(r->report);
+  }
 }
 
 static void help(void) { fputs(usage_text, stdout); }
 
 /* --mode dynamic: the options that only static quantization reads are refused by name. */
 static int dynamic_refuses(const cli_opt_t *opts) {
-  static const char *const static_only[] = {"--calib", "--act-method", "--percentile", "--symmetric-act", "--format", "--max-drop", "--report", "--plot", NULL};
+  static const char *const static_only[] = {"--calib", "--act-method", "--percentile", "--symmetric-act", "--format", "--max-drop", "--report", "--plot",
+                                            "--smooth", "--bias-correction", "--cle", NULL};
   for (const cli_opt_t *op = opts; op->name; op++)
     for (int k = 0; static_only[k]; k++)
       if (op->seen && !strcmp(op->name, static_only[k]))
@@ -222,7 +268,7 @@ int cmd_ptq(int argc, char **argv) {
   const char *methods_arg = NULL, *exclude_arg = NULL, *pos[1] = {NULL}, *img[6] = {NULL};
   cquant_ptq_options_t o;
   cquant_ptq_options_default(&o);
-  double mean = 0, std = 1, max_drop = -1;
+  double mean = 0, std = 1, max_drop = -1, smooth = -1;
   long long batch = 100;
   int format = CQUANT_PTQ_QDQ, weights = 0, weight_range = -1, npos, mode = CQUANT_PTQ_STATIC;
   static const char *const modes[] = {"static", "dynamic", NULL};
@@ -258,6 +304,9 @@ int cmd_ptq(int argc, char **argv) {
       {.name = "--mode", .kind = CLI_CHOICE, .dst = &mode, .choices = modes},
       {.name = "--act", .kind = CLI_CHOICE, .dst = &act, .choices = acts},
       {.name = "--pack-int4", .kind = CLI_FLAG, .dst = &o.weight_packed, .ival = 1},
+      {.name = "--smooth", .kind = CLI_FLOAT, .dst = &smooth, .lo = 0, .hi = 1, .err = "--smooth needs an alpha in [0, 1], not '%s'"},
+      {.name = "--bias-correction", .kind = CLI_FLAG, .dst = &o.bias_correction, .ival = 1},
+      {.name = "--cle", .kind = CLI_FLAG, .dst = &o.cle, .ival = 1},
       {0}};
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
@@ -268,6 +317,7 @@ int cmd_ptq(int argc, char **argv) {
   const int mean_given = opts[14].seen > 0, std_given = opts[15].seen > 0;
   o.weight_dtype = wdt[weights];
   o.act = (cquant_ptq_act_t)act;
+  if (smooth >= 0) o.smooth = 1, o.smooth_alpha = (float)smooth;
   if (mode == CQUANT_PTQ_DYNAMIC) {
     if (dynamic_refuses(opts)) return 1;
     o.mode = CQUANT_PTQ_DYNAMIC;
@@ -308,7 +358,8 @@ int cmd_ptq(int argc, char **argv) {
     cquant_onnx_free(m);
     return 1;
   }
-  cquant_ptq_job_t job = {NULL, NULL, out, (cquant_ptq_format_t)format, max_drop, 0, report_path, plot_dir};
+  /* with a float rewrite on, the report (what it changed) is printed */
+  cquant_ptq_job_t job = {NULL, NULL, out, (cquant_ptq_format_t)format, max_drop, o.smooth || o.bias_correction || o.cle, report_path, plot_dir};
   cquant_ptq_result_t *r = NULL;
   if ((calib && (st = open_source(m, calibs, n_calib, &dopt, &job.calib))) || (evald && (st = open_source(m, evals, n_eval, &dopt, &job.eval))) ||
       (st = cquant_ptq_run_job(m, &o, &job, &r))) {
