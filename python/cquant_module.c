@@ -831,16 +831,19 @@ static int parse_methods(PyObject *am, cquant_ptq_options_t *o) {
 static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"model", "calib", "output", "weights", "weight_range", "act_method", "percentile", "symmetric_act",
                            "exclude", "format", "eval", "max_drop", "report", "plot", "mean", "std", "batch", "mode",
-                           "smooth", "bias_correction", "cle", NULL};
+                           "smooth", "bias_correction", "cle", "quantize_act_matmul", "quantize_ops", "overrides", NULL};
   PyObject *model_o, *calib_o, *out_o, *wrange = Py_None, *am = NULL, *exclude = NULL, *eval_o = Py_None, *maxdrop_o = Py_None;
   PyObject *report_o = Py_None, *plot_o = Py_None, *mean_o = Py_None, *std_o = Py_None, *smooth_o = Py_None;
-  const char *weights = "int8", *format = "qdq", *mode = "static";
+  const char *weights = "int8", *format = "qdq", *mode = "static", *qops = NULL;
   double percentile = 99.99;
-  int symact = 0, biascorr = 0, cle = 0;
+  int symact = 0, biascorr = 0, cle = 0, act_mm = 1;
+  PyObject *ovr_o = Py_None, *ovr_b = NULL;
+  cquant_ptq_overrides_t *ovr = NULL;
   long long batch = 100;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLsOpp", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLsOpppzO", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
                                    PyUnicode_FSConverter, &out_o, &weights, &wrange, &am, &percentile, &symact, &exclude, &format,
-                                   &eval_o, &maxdrop_o, &report_o, &plot_o, &mean_o, &std_o, &batch, &mode, &smooth_o, &biascorr, &cle))
+                                   &eval_o, &maxdrop_o, &report_o, &plot_o, &mean_o, &std_o, &batch, &mode, &smooth_o, &biascorr, &cle,
+                                   &act_mm, &qops, &ovr_o))
     return NULL;
   PyObject *res = NULL, *excl_seq = NULL, *report_b = NULL, *plot_b = NULL;
   const char **excl = NULL;
@@ -881,6 +884,13 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   }
   o.bias_correction = biascorr;
   o.cle = cle;
+  o.act_matmul = act_mm;
+  if (qops && (st = cquant_ptq_quantize_ops_parse(qops, &o.quantize_ops))) { status_error(st); goto done; }
+  if (ovr_o != Py_None) { /* a path to the JSON file */
+    if (!PyUnicode_FSConverter(ovr_o, &ovr_b)) goto done;
+    if ((st = cquant_ptq_overrides_load(PyBytes_AS_STRING(ovr_b), &ovr))) { status_error(st); goto done; }
+    o.overrides = ovr;
+  }
   if (!strcmp(format, "qdq")) job.format = CQUANT_PTQ_QDQ;
   else if (!strcmp(format, "qop")) job.format = CQUANT_PTQ_QOP;
   else if (!strcmp(format, "trt-cache")) job.format = CQUANT_PTQ_TRT_CACHE;
@@ -978,6 +988,8 @@ done:
   Py_XDECREF(excl_seq);
   Py_XDECREF(report_b);
   Py_XDECREF(plot_b);
+  Py_XDECREF(ovr_b);
+  cquant_ptq_overrides_free(ovr);
   Py_DECREF(model_o);
   Py_DECREF(out_o);
   return res;
@@ -1078,10 +1090,12 @@ static PyMethodDef module_methods[] = {
   {"ptq", (PyCFunction)(void (*)(void))py_ptq, METH_VARARGS | METH_KEYWORDS,
    "ptq(model_path, calib, output, *, weights='int8', weight_range=None, act_method='minmax', percentile=99.99,\n"
    "symmetric_act=False, exclude=(), format='qdq', eval=None, max_drop=None, report=None, plot=None, mean=None,\n"
-   "std=None, batch=100, mode='static', smooth=None, bias_correction=False, cle=False) -> the per-layer report as a dict,\n"
-   "as `cquant ptq`. smooth=ALPHA (in [0, 1]): SmoothQuant; bias_correction, cle: as --bias-correction, --cle (each layer's\n"
-   "'smooth', 'bias_correction', 'cle' entries say what they changed). mode='dynamic' (calib=None): int8 MatMul/Gemm weights,\n"
-   "activations quantized at run time; returns what was rewritten."},
+   "std=None, batch=100, mode='static', smooth=None, bias_correction=False, cle=False, quantize_act_matmul=True,\n"
+   "quantize_ops=None, overrides=None) -> the per-layer report as a dict, as `cquant ptq`. smooth=ALPHA (in [0, 1]):\n"
+   "SmoothQuant; bias_correction, cle: as --bias-correction, --cle (each layer's 'smooth', 'bias_correction', 'cle'\n"
+   "entries say what they changed). quantize_ops: 'LayerNormalization,Softmax,Gelu,...' (--quantize-ops); overrides:\n"
+   "the path of a per-node JSON file (--overrides). mode='dynamic' (calib=None): int8 MatMul/Gemm weights, activations\n"
+   "quantized at run time; returns what was rewritten."},
   {"qat", (PyCFunction)(void (*)(void))py_qat, METH_VARARGS | METH_KEYWORDS,
    "qat(model_path, data, output, *, weights='int8', act='int8', epochs=1, lr=None, batch=64, optimizer='adamw', lsq=False,\n"
    "freeze_bn_after=-1, init_method='minmax', eval=None, mean=None, std=None, seed=0, threads=0, max_steps=0, weight_decay=0,\n"

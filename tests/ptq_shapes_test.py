@@ -142,7 +142,10 @@ if ok:
     q = onnx.load(attn_q)
     prod = {o: n for n in q.graph.node for o in n.output}
     add = [n for n in q.graph.node if n.op_type == "Add"]
-    ok = len(add) == 1 and all(prod.get(i) is None or prod[i].op_type != "DequantizeLinear" for i in add[0].input)
+    # the scores are the output of an act-act MatMul (quantized by default, --quantize-act-matmul); the
+    # mask operand and the Add's output (the Softmax input) stay float
+    ok = len(add) == 1 and (prod.get("mask") is None or prod["mask"].op_type != "DequantizeLinear") and "mask" in add[0].input and \
+        not any(n.op_type == "QuantizeLinear" and add[0].output[0] in n.input for n in q.graph.node)
 check("the Add of scores and mask read by Softmax stays float", ok, r.stderr.strip())
 # values read only inside an If branch (a Constant folded into an initializer, a Cast of the input):
 # the cleaned and the written models keep them, placed before the If

@@ -11,6 +11,7 @@
 int cquant_fuzz_npy(const uint8_t *data, size_t size);
 int cquant_fuzz_qparams_json(const uint8_t *data, size_t size);
 int cquant_fuzz_onnx(const uint8_t *data, size_t size);
+int cquant_fuzz_ptq_overrides(const uint8_t *data, size_t size);
 
 #define NODE_DIR "/usr/share/libonnx-testdata/data/node/"
 
@@ -114,7 +115,8 @@ static void test_fuzz_all_operators(void) {
 
 static void test_fuzz_regressions(void) {
   static const struct { const char *dir; int (*run)(const uint8_t *, size_t); } targets[] = {
-      {"fuzz_npy", cquant_fuzz_npy}, {"fuzz_qparams_json", cquant_fuzz_qparams_json}, {"fuzz_onnx", cquant_fuzz_onnx}};
+      {"fuzz_npy", cquant_fuzz_npy}, {"fuzz_qparams_json", cquant_fuzz_qparams_json}, {"fuzz_onnx", cquant_fuzz_onnx},
+      {"fuzz_ptq_overrides", cquant_fuzz_ptq_overrides}};
   int files = 0;
   for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
     char dir[1024], path[2048];

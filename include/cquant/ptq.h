@@ -76,9 +76,45 @@ typedef struct {
                                    from the calibration pass; a bias is created where there is none) */
   int cle;                      /* 1: cross-layer equalization of Conv -> [Relu] -> Conv pairs (eq. 44-46),
                                    iterated over chains, before calibration */
+  /* placement beyond the default layers (docs/onnx.md, "What is quantized") */
+  int act_matmul;               /* MatMul of two activations (attention's Q K^T and softmax V): 1
+                                   (default): a Q/DQ pair on both inputs (each its own per-tensor
+                                   scale) and on the output, as ONNX Runtime's QDQ quantizer does;
+                                   0: it stays float */
+  unsigned quantize_ops;        /* ops that stay float by default, quantized (Q/DQ on their activation
+                                   inputs and output): bits 1 << k of cquant_ptq_quantize_ops_parse's
+                                   names (LayerNormalization, Softmax, Gelu, ...); 0 (default): none */
+  const struct cquant_ptq_overrides *overrides; /* per-node overrides (cquant_ptq_overrides_parse), read
+                                   by cquant_ptq_create only; NULL (default): none */
 } cquant_ptq_options_t;
 
 void cquant_ptq_options_default(cquant_ptq_options_t *o);
+
+/* --quantize-ops: a comma-separated list of op types, each one of LayerNormalization, Softmax,
+ * Gelu (the Gelu op and the Erf form x 0.5 (1 + erf(x / sqrt 2)) that exporters write), Sigmoid,
+ * HardSigmoid, HardSwish, Tanh, ReduceMean, ReduceSum, ReduceMax, ReduceMin; *bits gets
+ * 1 << k of each (k its index in that list). "" or "none": 0. INVALID_ARGUMENT naming an unknown
+ * name. Softmax outputs get the fixed parameters of the range [0, 1] (docs/quantization.md, eq. 47). */
+int cquant_ptq_quantize_ops_parse(const char *list, unsigned *bits);
+/* The name of bit k (NULL past the last). */
+const char *cquant_ptq_quantize_op_name(int k);
+
+/* Per-node overrides (docs/onnx.md, "Per-node overrides"), from JSON text of the form
+ *   {"nodes": {"NODE": {"exclude": true}, "NODE": {"weights": "int4", "group": 32},
+ *              "NODE": {"act_method": "percentile", "percentile": 99.9, "weight_bits": 8}}}
+ * Keys of a node: exclude (bool), weights ("int8", "int4", "uint4", "int2"), weight_bits (8, 4, 2:
+ * int8, int4, int2), granularity ("channel", "tensor" or "group:G"), group (G, 16..256),
+ * act_method (minmax, ema, percentile, entropy, mse: the range of the node's output activation),
+ * percentile ((0, 100], with percentile), ema_constant ((0, 1], with ema). INVALID_ARGUMENT with one
+ * message naming the node and key for malformed JSON, an unknown key, a bad value or a node given
+ * twice. Node names are checked against the model by cquant_ptq_create (a name that is not a
+ * quantized layer of it, or a weight key on a layer without weights: INVALID_ARGUMENT). */
+typedef struct cquant_ptq_overrides cquant_ptq_overrides_t;
+int cquant_ptq_overrides_parse(const char *json, size_t len, cquant_ptq_overrides_t **out);
+/* The same from a file (its path in the error messages). */
+int cquant_ptq_overrides_load(const char *path, cquant_ptq_overrides_t **out);
+void cquant_ptq_overrides_free(cquant_ptq_overrides_t *ov);
+int cquant_ptq_overrides_count(const cquant_ptq_overrides_t *ov);
 
 typedef struct cquant_ptq cquant_ptq_t;
 
@@ -211,6 +247,13 @@ typedef struct {
   int equalized;
   const char *cle_next;
   double cle_spread_before, cle_spread_after, cle_next_spread_before, cle_next_spread_after;
+  /* what the layer got (per-node overrides, --quantize-ops): weights per tensor (one scale), the
+   * activation method of its output ("fixed": Softmax's [0, 1], eq. 47) and its parameter (NaN:
+   * none), and whether an override applied */
+  int w_per_tensor;
+  const char *act_method;
+  double act_param;
+  int overridden;
 } cquant_ptq_layer_report_t;
 
 typedef struct {

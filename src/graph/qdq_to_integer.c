@@ -5,6 +5,7 @@
  *   DQ(x) DQ(W) [DQ(b)] -> Conv [-> Relu] -> Q   =>  QLinearConv(x_q, W_q, b_q)
  *   DQ(x) DQ(W) [DQ(b)] -> Gemm [-> Relu] -> Q   =>  QGemm (com.microsoft), or with a float output
  *   DQ(a) DQ(b) -> MatMul -> Q                   =>  QLinearMatMul
+ *   DQ(a) DQ(b) -> MatMul (a, b activations)     =>  MatMulInteger -> Cast -> Mul(s_a s_b) (float output)
  *   DQ(a) DQ(b) -> Add [-> Relu] -> Q            =>  QLinearAdd (com.microsoft)
  *   DQ(x) -> GlobalAveragePool -> Q              =>  QLinearGlobalAveragePool (com.microsoft)
  *   DQ(x) -> MaxPool|Flatten|Reshape|... -> Q    =>  the op on the integers (same parameters)
@@ -279,6 +280,22 @@ int cquant__integerize_graph(const cquant_onnx_model_t *m, cquant__graph_t *g, i
       const char *in[8] = {x.q, x.s, x.z, w.q, w.s, w.z, g->node[q]->input[1], g->node[q]->input[2]};
       if (!emit(g, "QLinearMatMul", "", n, 8, in, g->node[q]->output[0], 0)) goto oom;
       cquant__graph_remove(g, q);
+      cquant__graph_remove(g, i);
+      made++;
+    } else if (is_op(n, "MatMul") && dq8_of(g, n->input[0], &x) && x.per_tensor && dq8_of(g, n->input[1], &w) && w.per_tensor &&
+               cquant__graph_init_find(g, w.q) < 0) {
+      /* two activations and a float output (a graph output, or its Q/DQ left off): the int32
+       * product scaled to float, ONNX Runtime's MatMulIntegerToFloat */
+      const float sa = *(const float *)g->init[cquant__graph_init_find(g, x.s)].data, sb = *(const float *)g->init[cquant__graph_init_find(g, w.s)].data;
+      const char *acc = cquant__graph_str(g, "%s_int32", n->output[0]), *accf = cquant__graph_str(g, "%s_int32_float", n->output[0]);
+      const char *sab = acc ? cquant__graph_scalar(g, cquant__graph_str(g, "%s_scale_ab", n->output[0]), CQUANT_DT_F32, sa * sb) : NULL;
+      const char *in[4] = {x.q, w.q, x.z, w.z}, *mi[2] = {accf, sab}, *out = n->output[0];
+      if (!acc || !accf || !sab) goto oom;
+      Onnx__NodeProto *c;
+      if (!(e = emit(g, "MatMulInteger", "", n, 4, in, acc, 0)) ||
+          !(c = cquant__graph_add_node(g, "Cast", "", cquant__graph_str(g, "%s_cast", acc), 1, &acc, 1, &accf)) || cquant__node_set_int(g, c, "to", 1) ||
+          !cquant__graph_add_node(g, "Mul", "", cquant__graph_str(g, "%s_scale", acc), 2, mi, 1, &out))
+        goto oom;
       cquant__graph_remove(g, i);
       made++;
     } else if (is_op(n, "Add") && n->n_input == 2 && dq8_of(g, n->input[0], &x) && x.per_tensor && dq8_of(g, n->input[1], &y) && y.per_tensor &&

@@ -22,11 +22,11 @@ static int plan_scale(cquant_ptq_t *p, const cquant__ptq_plan_t *pl, int npl, co
 /* The element type the weights are written as: int4 in int8 (-7..7) unless packed (weight_packed,
  * or a group size: the file is opset 21 then, also for its layers that stay per channel), int2 in
  * int8 (-2..1). */
-static cquant_dtype_t weight_storage(const cquant_ptq_t *p) {
-  switch (p->opt.weight_dtype) {
-    case CQUANT_DT_S4: return p->opt.weight_group || p->opt.weight_packed ? CQUANT_DT_S4 : CQUANT_DT_S8;
+static cquant_dtype_t weight_storage(const cquant_ptq_t *p, const cquant__ptq_layer_t *L) {
+  switch (L->w_dtype) { /* the layer's type and group size (the options', or a per-node override's) */
+    case CQUANT_DT_S4: return p->opt.weight_group || L->w_group || p->opt.weight_packed ? CQUANT_DT_S4 : CQUANT_DT_S8;
     case CQUANT_DT_S2: return CQUANT_DT_S8;
-    default: return p->opt.weight_dtype;
+    default: return L->w_dtype;
   }
 }
 
@@ -46,8 +46,8 @@ static int add_weight_dq(cquant__graph_t *g, const char *base, cquant_array_t *q
   cquant_array_t s = {0}, z = {0};
   int64_t ps[CQUANT_MAX_DIMS];
   cquant_qparams_param_shape(qp, ps);
-  const int grouped = qp->granularity == CQUANT_PER_GROUP;
-  const int nd = grouped ? qp->ndim : 1;
+  const int grouped = qp->granularity == CQUANT_PER_GROUP, pt = qp->granularity == CQUANT_PER_TENSOR;
+  const int nd = grouped ? qp->ndim : pt ? 0 : 1; /* per tensor: scalar parameters, no axis */
   const int64_t *sh = grouped ? ps : &qp->count;
   int st = cquant_array_alloc(&s, CQUANT_DT_F32, nd, sh);
   if (!st) st = cquant_array_alloc(&z, q->dtype, nd, sh);
@@ -67,7 +67,7 @@ static int add_weight_dq(cquant__graph_t *g, const char *base, cquant_array_t *q
   }
   const char *in[3] = {qn, sn, zn};
   Onnx__NodeProto *n = cquant__graph_add_node(g, "DequantizeLinear", "", cquant__graph_str(g, "%s_DequantizeLinear", base), 3, in, 1, &dn);
-  if (!n || cquant__node_set_int(g, n, "axis", qp->axis) || (grouped && cquant__node_set_int(g, n, "block_size", qp->group_size)))
+  if (!n || (!pt && cquant__node_set_int(g, n, "axis", qp->axis)) || (grouped && cquant__node_set_int(g, n, "block_size", qp->group_size)))
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
   *dq = dn;
   return 0;
@@ -151,7 +151,7 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
   const cquant_array_t *wq;
   if ((st = cquant__ptq_layer_weights(p, li, &qp, &wq))) return st;
   const int64_t G = qp->granularity == CQUANT_PER_GROUP ? qp->group_size : 0;
-  const cquant_dtype_t storage = weight_storage(p);
+  const cquant_dtype_t storage = weight_storage(p, &p->layer[li]);
   const int axis = p->layer[li].w_axis;
   const int64_t C = wq->shape[axis];
   cquant_array_t q; /* a copy the graph takes over: the session keeps its own */
@@ -161,7 +161,7 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
   int32_t zx;
   const int has_x = p->opt.act == CQUANT_PTQ_ACT_INT8 && plan_scale(p, pl, npl, n0->input[0], method, &sx, &zx) == 0;
   const char *wdq = NULL, *bdq = NULL;
-  if (storage == CQUANT_DT_S8 && !G) /* per channel in int8 (int8, int4, int2 values) */
+  if (storage == CQUANT_DT_S8 && !G && qp->granularity != CQUANT_PER_TENSOR) /* per channel in int8 (int8, int4, int2 values) */
     st = cquant__graph_add_const_dq(g, cquant__graph_str(g, "%s_W", label), &q, qp->scale, CQUANT_DT_S8, C, axis, &wdq);
   else st = add_weight_dq(g, cquant__graph_str(g, "%s_W", label), &q, qp, &wdq);
   cquant_array_free(&q);
@@ -200,7 +200,7 @@ static int quantize_layer(cquant_ptq_t *p, cquant__graph_t *g, int ni, const cqu
       free(bs);
       return st ? st : cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
     }
-    cquant__bias_quantize(g->init[bi].data, C, sx, qp->scale, C, bq.data, bs);
+    cquant__bias_quantize(g->init[bi].data, C, sx, qp->scale, qp->count, bq.data, bs); /* count: C, or 1 per tensor */
     st = cquant__graph_add_const_dq(g, cquant__graph_str(g, "%s_B", label), &bq, bs, CQUANT_DT_S32, C, 0, &bdq);
     free(bs);
     cquant_array_free(&bq);
@@ -270,7 +270,7 @@ static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__gra
   }
   free(pl);
   if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 && need < 19) need = 19;
-  char wdesc[64], desc[320];
+  char wdesc[64], desc[448];
   describe_weights(p, wdesc, sizeof wdesc);
   if (!st && need <= 13 && g->opset < 13) g->opset = 13; /* as before: int8 files */
   if (!st && need > 13) {
@@ -285,6 +285,12 @@ static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__gra
                                                                                              : ", min-max range per group, MSE per channel",
            p->opt.weight_dtype == CQUANT_DT_S4 && !p->opt.weight_group && !p->opt.weight_packed ? ", int4 values in int8" : "", act_text(p),
            cquant_calib_method_name(method));
+  int n_ovr = 0, n_extra = 0;
+  for (int i = 0; i < p->n_layer; i++) n_ovr += p->layer[i].overridden, n_extra += !p->layer[i].weight && strcmp(p->layer[i].op, "Add") && strcmp(p->layer[i].op, "GlobalAveragePool");
+  if (n_ovr || n_extra) {
+    const size_t k = strlen(desc);
+    snprintf(desc + k, sizeof desc - k, "; %d per-node overrides; %d layers by option (act-act MatMul, --quantize-ops)", n_ovr, n_extra);
+  }
   if (!st) st = cquant__graph_add_meta(g, "cquant.ptq", desc);
   return st;
 }
@@ -295,6 +301,9 @@ int cquant__ptq_model(cquant_ptq_t *p, cquant_calib_method_t m, cquant_ptq_forma
   if (f == CQUANT_PTQ_QOP && (p->opt.act != CQUANT_PTQ_ACT_INT8 || p->opt.weight_group || p->opt.weight_packed ||
                              (p->opt.weight_dtype != CQUANT_DT_S8 && p->opt.weight_dtype != CQUANT_DT_S4)))
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: the QLinear form holds int8 activations and per-channel int8/int4 weights; write these formats as QDQ");
+  for (int i = 0; f == CQUANT_PTQ_QOP && i < p->n_layer; i++) /* per-node overrides */
+    if (p->layer[i].w_group || (p->layer[i].w_dtype != CQUANT_DT_S8 && p->layer[i].w_dtype != CQUANT_DT_S4))
+      return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: '%s': the QLinear form holds per-channel int8/int4 weights; write these formats as QDQ", p->layer[i].node);
   cquant__graph_t g;
   int st = export_qdq(p, m, &g);
   cquant_onnx_model_t *qdq = NULL;

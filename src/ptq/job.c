@@ -31,6 +31,8 @@ static int run_dynamic(const cquant_onnx_model_t *m, const cquant_ptq_options_t 
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq --mode dynamic writes DynamicQuantizeLinear + MatMulInteger only: --format qop and trt-cache are static");
   if (job->max_drop >= 0) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq --mode dynamic: max_drop is static only (--exclude keeps nodes in float)");
   if (job->report_json || job->plot_dir) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq --mode dynamic: the per-layer report and plots are static only");
+  if (o->overrides || o->quantize_ops)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq --mode dynamic: per-node overrides and --quantize-ops are static only (--exclude keeps nodes in float)");
   cquant_onnx_model_t *dm = NULL;
   cquant_ptq_result_t *r = calloc(1, sizeof *r);
   if (!r) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");

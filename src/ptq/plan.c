@@ -70,6 +70,100 @@ int cquant__ptq_quantizable(const cquant__graph_t *g, const Onnx__NodeProto *n, 
   return 0;
 }
 
+/* --quantize-ops: bit k is ops[k] (include/cquant/ptq.h). */
+static const char *const quant_ops[] = {"LayerNormalization", "Softmax", "Gelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
+                                        "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"};
+enum { N_QUANT_OPS = (int)(sizeof quant_ops / sizeof quant_ops[0]), GELU_BIT = 2 };
+
+const char *cquant_ptq_quantize_op_name(int k) { return k >= 0 && k < N_QUANT_OPS ? quant_ops[k] : NULL; }
+
+int cquant_ptq_quantize_ops_parse(const char *list, unsigned *bits) {
+  if (!list || !bits) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "quantize-ops: NULL argument");
+  *bits = 0;
+  if (!strcmp(list, "none")) return 0;
+  for (const char *s = list; *s;) {
+    const char *e = strchr(s, ',');
+    const size_t n = e ? (size_t)(e - s) : strlen(s);
+    int k = 0;
+    while (k < N_QUANT_OPS && (strlen(quant_ops[k]) != n || strncmp(quant_ops[k], s, n))) k++;
+    if (k == N_QUANT_OPS)
+      return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT,
+                           "quantize-ops: unknown op '%.*s' (LayerNormalization, Softmax, Gelu, Sigmoid, HardSigmoid, HardSwish, Tanh, ReduceMean, "
+                           "ReduceSum, ReduceMax, ReduceMin)",
+                           (int)(n > 64 ? 64 : n), s);
+    *bits |= 1u << k;
+    s += n + (e != NULL);
+  }
+  return 0;
+}
+
+static int is_default_op(const Onnx__NodeProto *n, const char *op) { return n && !strcmp(n->op_type, op) && (!n->domain || !*n->domain); }
+
+/* The single reader of t (not a graph output), or NULL. */
+static const Onnx__NodeProto *only_reader(const cquant__graph_t *g, const char *t) {
+  int c[2];
+  return !cquant__graph_is_output(g, t) && cquant__graph_consumers(g, t, c, 2) == 1 ? g->node[c[0]] : NULL;
+}
+
+/* The input of binary node n that is not `other`, when that one is a constant scalar; NULL otherwise. */
+static const char *with_const(const cquant__graph_t *g, const Onnx__NodeProto *n, const char *other) {
+  if (!n || n->n_input != 2) return NULL;
+  const int k = !strcmp(n->input[0], other) ? 1 : !strcmp(n->input[1], other) ? 0 : -1;
+  const int i = k >= 0 ? cquant__graph_init_find(g, n->input[k]) : -1;
+  return i >= 0 && g->init[i].numel == 1 && g->init[i].dtype == CQUANT_DT_F32 ? n->input[k] : NULL;
+}
+
+/* The Erf form of GELU around Erf node n: x / c (or x * c) -> Erf -> + 1 -> x * . -> * 0.5, or
+ * x * 0.5 -> (.) * (erf + 1); the constants are not checked beyond being scalars (the pattern is
+ * quantized at its input x and output, its inside stays as written). */
+static int gelu_pattern(const cquant__graph_t *g, const Onnx__NodeProto *n, const char **x, const char **out) {
+  const int pi = cquant__graph_producer(g, n->input[0]);
+  const Onnx__NodeProto *d = pi >= 0 ? g->node[pi] : NULL;
+  if (!d || !(is_default_op(d, "Div") || is_default_op(d, "Mul")) || d->n_input != 2 || cquant__graph_init_find(g, d->input[0]) >= 0 ||
+      !with_const(g, d, d->input[0]))
+    return 0;
+  const char *xi = d->input[0];
+  const Onnx__NodeProto *a = only_reader(g, n->output[0]);
+  if (!is_default_op(a, "Add") || !with_const(g, a, n->output[0])) return 0;
+  const Onnx__NodeProto *m = only_reader(g, a->output[0]);
+  if (!is_default_op(m, "Mul") || m->n_input != 2) return 0;
+  const char *other = !strcmp(m->input[0], a->output[0]) ? m->input[1] : m->input[0];
+  if (!strcmp(other, xi)) { /* x * (erf + 1), then * 0.5 */
+    const Onnx__NodeProto *h = only_reader(g, m->output[0]);
+    if (!is_default_op(h, "Mul") || !with_const(g, h, m->output[0])) return 0;
+    *out = h->output[0];
+  } else { /* (x * 0.5) * (erf + 1) */
+    const int hi = cquant__graph_producer(g, other);
+    const Onnx__NodeProto *h = hi >= 0 ? g->node[hi] : NULL;
+    if (!is_default_op(h, "Mul") || with_const(g, h, xi) == NULL) return 0;
+    *out = m->output[0];
+  }
+  *x = xi;
+  return 1;
+}
+
+int cquant__ptq_extra_layer(const cquant_ptq_options_t *o, const cquant__graph_t *g, const Onnx__NodeProto *n, cquant__ptq_extra_t *x) {
+  memset(x, 0, sizeof *x);
+  if ((n->domain && *n->domain) || n->n_input < 1 || n->n_output < 1 || !*n->input[0] || cquant__graph_init_find(g, n->input[0]) >= 0) return 0;
+  x->in[0] = n->input[0], x->n_in = 1, x->out = n->output[0], x->op = n->op_type;
+  if (!strcmp(n->op_type, "MatMul")) /* both inputs activations (a constant weight makes it a default layer) */
+    return o->act_matmul && n->n_input == 2 && cquant__graph_init_find(g, n->input[1]) < 0 ? (x->in[1] = n->input[1], x->n_in = 2) : 0;
+  if (!strcmp(n->op_type, "Erf") && (o->quantize_ops >> GELU_BIT & 1u)) {
+    x->op = "Gelu";
+    return gelu_pattern(g, n, &x->in[0], &x->out);
+  }
+  for (int k = 0; k < N_QUANT_OPS; k++)
+    if ((o->quantize_ops >> k & 1u) && !strcmp(n->op_type, quant_ops[k])) {
+      /* a Softmax after an attention mask (Add, Sub or Where before it): its input keeps the mask's
+       * -1e4 (or -1e9, -inf), which would take the whole 8-bit range from the scores: only the
+       * output (fixed [0, 1], eq. 47) is quantized (x->in[0] stays named, n_in is 0) */
+      const int pi = k == 1 ? cquant__graph_producer(g, n->input[0]) : -1;
+      if (pi >= 0 && (is_default_op(g->node[pi], "Add") || is_default_op(g->node[pi], "Sub") || is_default_op(g->node[pi], "Where"))) x->n_in = 0;
+      return 1;
+    }
+  return 0;
+}
+
 /* The node's output after a ReLU that is its only reader. */
 const char *cquant__ptq_fused_output(const cquant__graph_t *g, const Onnx__NodeProto *n) {
   const char *o = n->output[0];
@@ -107,7 +201,12 @@ int cquant__ptq_make_plan(const cquant_ptq_t *p, const cquant__graph_t *g, cquan
     const Onnx__NodeProto *nd = g->node[i];
     if (!nd) continue;
     int q = cquant__ptq_quantizable(g, nd, &w);
-    if (q && !cquant__ptq_excluded(p, nd)) {
+    cquant__ptq_extra_t x;
+    if (!q && cquant__ptq_extra_layer(&p->opt, g, nd, &x) && !cquant__ptq_excluded(p, nd)) {
+      for (int k = 0; k < x.n_in; k++)
+        if (cquant__ptq_plan_find(pl, n, x.in[k]) < 0) pl[n++] = (cquant__ptq_plan_t){x.in[k], NULL};
+      if (!cquant__graph_is_output(g, x.out) && cquant__ptq_plan_find(pl, n, x.out) < 0) pl[n++] = (cquant__ptq_plan_t){x.out, NULL};
+    } else if (q && !cquant__ptq_excluded(p, nd)) {
       const int n_act = q == 2 && !strcmp(nd->op_type, "Add") ? 2 : 1;
       for (int k = 0; k < n_act; k++)
         if (cquant__ptq_plan_find(pl, n, nd->input[k]) < 0) pl[n++] = (cquant__ptq_plan_t){nd->input[k], NULL};

@@ -16,6 +16,12 @@ typedef struct {
   int want_mean, mean_axis, mean_bad;
   int64_t mean_c, mean_n;
   double *mean_sum;
+  /* a per-node override's method (own: its observer, used for every method asked) or Softmax's
+   * fixed [0, 1] (eq. 47) */
+  cquant_observer_t *own;
+  cquant_calib_method_t own_method;
+  double own_param;
+  int fixed;
 } cquant__ptq_act_t;
 
 typedef struct {
@@ -24,6 +30,11 @@ typedef struct {
   int64_t groups; /* Conv's group attribute (1 otherwise) */
   int trans_b;    /* Gemm's transB */
   int excluded;
+  /* the weight format (the options', or a per-node override's): type, group size (0: per
+   * channel), one scale per tensor; overridden: an override named the layer */
+  cquant_dtype_t w_dtype;
+  int64_t w_group;
+  int w_per_tensor, overridden;
   /* the quantized weights, made once (they do not depend on the activation method or on which
    * other layers are excluded) */
   cquant_qparams_t *wqp;
@@ -55,6 +66,8 @@ struct cquant_ptq {
   /* the float rewrites (src/ptq/smooth.c, equalize.c): state of SmoothQuant's statistics pass (NULL
    * when none is pending) and what each rewrite did, per layer (names copied: the model changes) */
   struct cquant__ptq_smooth *smooth;
+  /* the session's own copy of opt.overrides (every build applies it: SmoothQuant builds again) */
+  cquant_ptq_overrides_t *overrides;
   cquant__ptq_note_t *note;
   int n_note;
 };
@@ -73,6 +86,19 @@ const char *cquant__ptq_fused_output(const cquant__graph_t *g, const Onnx__NodeP
 int cquant__ptq_excluded(const cquant_ptq_t *p, const Onnx__NodeProto *n);
 int cquant__ptq_plan_find(const cquant__ptq_plan_t *pl, int n, const char *t);
 int cquant__ptq_make_plan(const cquant_ptq_t *p, const cquant__graph_t *g, cquant__ptq_plan_t **out, int *n_out);
+/* Layers beyond cquant__ptq_quantizable's, by option: a MatMul of two activations (act_matmul), the
+ * ops of quantize_ops and the Gelu pattern (its Erf node stands for it). 1 with the op ("Gelu" for
+ * the pattern), the activation inputs and the output; 0: not one. */
+typedef struct {
+  const char *op, *in[2], *out;
+  int n_in;
+} cquant__ptq_extra_t;
+int cquant__ptq_extra_layer(const cquant_ptq_options_t *o, const cquant__graph_t *g, const Onnx__NodeProto *n, cquant__ptq_extra_t *x);
+/* src/ptq/overrides.c: applies o->overrides to p's layers and activations (after they are made);
+ * frees nothing. */
+int cquant__ptq_apply_overrides(cquant_ptq_t *p, const cquant__graph_t *g);
+/* a deep copy of ov (NULL: NULL), for the session to own */
+int cquant__ptq_overrides_copy(const cquant_ptq_overrides_t *ov, cquant_ptq_overrides_t **out);
 
 /* src/ptq/weights.c: layer i's quantized weights (cached in the session; q holds one value per
  * byte, of the weight type). check_options: validates the weight and activation formats and

@@ -163,6 +163,14 @@ int cquant__ptq_report_inputs(cquant_ptq_t *p, cquant_calib_method_t m, int n_in
       free(d);
     }
     if (cf.a[i].data && p->opt.act != CQUANT_PTQ_ACT_NONE) o->has_act = !act_report(p, ly->output, m, &cf.a[i], &o->act);
+    o->overridden = ly->overridden, o->w_per_tensor = ly->weight && ly->w_per_tensor, o->act_param = NAN;
+    for (int k = 0; k < p->n_act && o->has_act; k++) /* the method the output's range came from */
+      if (!strcmp(p->act[k].name, ly->output)) {
+        const cquant__ptq_act_t *a = &p->act[k];
+        o->act_method = a->fixed ? "fixed" : cquant_calib_method_name(a->own ? a->own_method : m);
+        o->act_param = a->fixed ? NAN : a->own ? a->own_param : m == CQUANT_CALIB_PERCENTILE ? p->opt.percentile : NAN;
+        break;
+      }
     if (!cq.a[i].data) { /* a graph output stays float: compare under its own name */
       const char *name = ly->output;
       capture_t one = {1, &name, &cq.a[i]};
@@ -229,6 +237,7 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
     cJSON_AddStringToObject(o, "op", l->op);
     cJSON_AddStringToObject(o, "output", l->output);
     cJSON_AddBoolToObject(o, "excluded", l->excluded);
+    if (l->overridden) cJSON_AddBoolToObject(o, "override", 1);
     if (l->has_weights) {
       static const char *const keys[] = {"sqnr_db", "scale_min", "scale_max", "clip_mse", "round_mse"};
       const double v[] = {l->w_sqnr_db, l->w_scale_min, l->w_scale_max, l->w_clip_mse, l->w_round_mse};
@@ -237,7 +246,7 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
       const cquant_dtype_info_t *wi = cquant_dtype_info(l->w_dtype);
       cJSON_AddStringToObject(w, "dtype", wi ? wi->name : "?");
       cJSON_AddNumberToObject(w, "bits", l->w_bits);
-      cJSON_AddStringToObject(w, "granularity", l->w_group ? "group" : "channel");
+      cJSON_AddStringToObject(w, "granularity", l->w_group ? "group" : l->w_per_tensor ? "tensor" : "channel");
       cJSON_AddNumberToObject(w, "group_size", (double)l->w_group);
       cJSON_AddNumberToObject(w, "axis", l->w_axis);
     }
@@ -245,6 +254,8 @@ int cquant_ptq_report_json(const cquant_ptq_report_t *rep, char **json) {
       cJSON *a = cJSON_AddObjectToObject(o, "activation");
       act_json(a, &l->act);
       cJSON_AddNumberToObject(a, "clipped_share", l->act.clipped_share);
+      if (l->act_method) cJSON_AddStringToObject(a, "method", l->act_method);
+      if (!isnan(l->act_param)) cJSON_AddNumberToObject(a, "method_param", l->act_param);
     }
     if (l->has_output_sqnr) cJSON_AddNumberToObject(o, "output_sqnr_db", l->output_sqnr_db);
     if (l->smoothed) {

@@ -19,6 +19,7 @@ void cquant_ptq_options_default(cquant_ptq_options_t *o) {
   o->percentile = 99.99;
   o->weight_mse = -1;
   o->smooth_alpha = 0.5f;
+  o->act_matmul = 1;
 }
 
 cquant_dtype_t cquant__ptq_act_dtype(const cquant_ptq_t *p) { return p->opt.symmetric_act ? CQUANT_DT_S8 : CQUANT_DT_U8; }
@@ -36,6 +37,7 @@ void cquant_ptq_free(cquant_ptq_t *p) {
   if (!p) return;
   drop_built(p);
   cquant__ptq_smooth_free(p->smooth);
+  cquant_ptq_overrides_free(p->overrides);
   for (int i = 0; i < p->n_note; i++) free(p->note[i].node), free(p->note[i].into), free(p->note[i].next);
   free(p->note);
   cquant_onnx_free(p->clean);
@@ -66,6 +68,7 @@ static void drop_built(cquant_ptq_t *p) {
   for (int i = 0; i < p->n_act; i++) {
     for (int m = 0; m < CQUANT_CALIB_COUNT; m++) cquant_observer_destroy(p->act[i].obs[m]);
     free(p->act[i].mean_sum);
+    cquant_observer_destroy(p->act[i].own);
   }
   free(p->act);
   p->act = NULL, p->n_act = 0;
@@ -88,7 +91,8 @@ int cquant__ptq_build(cquant_ptq_t *p, int n_ex, const char *const *ex, int stri
   for (int i = 0; i < g.n_node && !st; i++) {
     const Onnx__NodeProto *nd = g.node[i];
     int w, q = cquant__ptq_quantizable(&g, nd, &w);
-    if (!q) continue;
+    cquant__ptq_extra_t x;
+    if (!q && !cquant__ptq_extra_layer(&p->opt, &g, nd, &x)) continue;
     cquant__ptq_layer_t *L = &p->layer[p->n_layer++];
     L->node = cquant__node_label(nd);
     L->op = nd->op_type;
@@ -97,6 +101,10 @@ int cquant__ptq_build(cquant_ptq_t *p, int n_ex, const char *const *ex, int stri
     L->output = cquant__ptq_fused_output(&g, nd);
     L->weight = w >= 0 ? nd->input[1] : NULL;
     L->w_axis = cquant__ptq_weight_axis(nd);
+    if (!q) /* a layer by option (act_matmul, quantize_ops) */
+      L->op = x.op, L->input = x.in[0], L->input2 = x.n_in > 1 ? x.in[1] : NULL, L->output = x.out;
+    L->w_dtype = p->opt.weight_dtype;
+    L->w_group = p->opt.weight_group;
     L->groups = !strcmp(nd->op_type, "Conv") ? cquant__attr_int(nd, "group", 1) : 1;
     L->trans_b = !strcmp(nd->op_type, "Gemm") && cquant__attr_int(nd, "transB", 0);
   }
@@ -147,6 +155,12 @@ int cquant__ptq_build(cquant_ptq_t *p, int n_ex, const char *const *ex, int stri
   }
   free(obs);
   free(pl);
+  /* Softmax quantized: its output's parameters are those of [0, 1] (eq. 47), not calibrated */
+  for (int i = 0; i < p->n_layer && !st; i++) {
+    cquant__ptq_act_t *a = strcmp(p->layer[i].op, "Softmax") ? NULL : cquant__ptq_find_act(p, p->layer[i].output);
+    if (a) a->fixed = 1;
+  }
+  if (!st && p->opt.overrides) st = cquant__ptq_apply_overrides(p, &g);
   cquant__graph_free(&g);
   return st;
 }
@@ -183,7 +197,8 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
   if (st) { free(p); return st; }
   /* cross-layer equalization needs the weights only: done on the cleaned model, before anything is
    * observed */
-  if (p->opt.cle) st = cquant__ptq_equalize(p);
+  if (!(st = cquant__ptq_overrides_copy(p->opt.overrides, &p->overrides))) p->opt.overrides = p->overrides;
+  if (!st && p->opt.cle) st = cquant__ptq_equalize(p);
   if (!st) st = cquant__ptq_build(p, p->opt.n_exclude, p->opt.exclude, 1);
   p->opt.exclude = NULL, p->opt.n_exclude = 0;
   /* SmoothQuant waits for its statistics pass (cquant_ptq_smooth_observe / _apply) */
@@ -247,6 +262,10 @@ static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
   }
   if (!v->numel) return 0;
   if (a->want_mean && !a->mean_bad) accumulate_mean(a, v);
+  if (a->own) {
+    int st = v->ndim ? cquant_observer_update(a->own, v->data, v->ndim, v->shape) : cquant_observer_update(a->own, v->data, 1, (const int64_t[]){1});
+    if (st) return cquant__error_prefix(st, name);
+  }
   for (int m = 0; m < CQUANT_CALIB_COUNT; m++) {
     if (!a->obs[m]) continue;
     int st = v->ndim ? cquant_observer_update(a->obs[m], v->data, v->ndim, v->shape)
@@ -367,6 +386,14 @@ int cquant_ptq_layer(const cquant_ptq_t *p, int i, cquant_ptq_layer_t *out) {
 }
 
 int cquant__ptq_act_range(cquant__ptq_act_t *a, cquant_calib_method_t method, float *lo, float *hi) {
+  if (a->fixed) { /* eq. 47 */
+    *lo = 0.0f, *hi = 1.0f;
+    return 0;
+  }
+  if (a->own) { /* a per-node override: its method, whatever is asked */
+    int st = cquant_observer_ranges(a->own, lo, hi, 1);
+    return st ? cquant__error_prefix(st, a->name) : 0;
+  }
   if ((unsigned)method >= CQUANT_CALIB_COUNT || !a->obs[method])
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: method %s was not observed", cquant_calib_method_name(method));
   int st = cquant_observer_ranges(a->obs[method], lo, hi, 1);
@@ -385,7 +412,9 @@ int cquant_ptq_act_qparams(cquant_ptq_t *p, const char *tensor, cquant_calib_met
   if (rmax) *rmax = hi;
   float s;
   int32_t z = 0;
-  if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3) { /* eq. 16: s = amax / 448, no zero-point */
+  if (a->fixed && p->opt.act == CQUANT_PTQ_ACT_INT8) /* eq. 47: Softmax's [0, 1] as ONNX Runtime fixes it: 1/256 (uint8), 1/128 (int8, z = 0) */
+    s = p->opt.symmetric_act ? 1.0f / 128.0f : 1.0f / 256.0f;
+  else if (p->opt.act == CQUANT_PTQ_ACT_FP8E4M3) { /* eq. 16: s = amax / 448, no zero-point */
     const float amax = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi);
     s = amax > 0.0f ? amax / 448.0f : 1.0f; /* as cquant_qparams_minmax does for FP8 */
   } else if ((st = cquant_qparams_from_range(lo, hi, 8, p->opt.symmetric_act, cquant__ptq_act_flags(p), &s, &z)))

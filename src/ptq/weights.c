@@ -37,9 +37,9 @@ static unsigned weight_flags(cquant_dtype_t dt) {
 int64_t cquant__ptq_weight_group(const cquant_ptq_t *p, int i, const cquant_array_t *w, int *axis) {
   const cquant__ptq_layer_t *L = &p->layer[i];
   const int red = L->w_axis == 0 ? 1 : 0; /* Conv M x C x kH x kW, Gemm transB N x K: 1; K x N: 0 */
-  if (p->opt.weight_group > 0 && w->ndim > red && w->shape[red] >= p->opt.weight_group) {
+  if (L->w_group > 0 && w->ndim > red && w->shape[red] >= L->w_group) { /* the layer's group size (options or override) */
     *axis = red;
-    return p->opt.weight_group;
+    return L->w_group;
   }
   *axis = L->w_axis;
   return 0;
@@ -94,14 +94,18 @@ int cquant__ptq_weight_mse(const cquant_ptq_options_t *o, int64_t G) {
 }
 
 static int weight_qparams(const cquant_ptq_t *p, int li, const cquant_array_t *w, cquant_qparams_t **qp) {
-  const cquant_dtype_t dt = p->opt.weight_dtype;
+  const cquant_dtype_t dt = p->layer[li].w_dtype; /* the options' type or a per-node override's */
   const unsigned flags = weight_flags(dt);
+  const int per_tensor = p->layer[li].w_per_tensor;
   int axis;
   const int64_t G = cquant__ptq_weight_group(p, li, w, &axis);
-  const int mse = cquant__ptq_weight_mse(&p->opt, G);
+  cquant_ptq_options_t lo = p->opt;
+  lo.weight_dtype = dt;
+  const int mse = cquant__ptq_weight_mse(&lo, G);
   if (G || dt == CQUANT_DT_F8E4M3 || !mse) {
-    int st = G ? cquant_qparams_create(dt, CQUANT_PER_GROUP, axis, G, flags | CQUANT_QF_ALLOW_SHORT_GROUP, w->ndim, w->shape, qp)
-               : cquant_qparams_create(dt, CQUANT_PER_CHANNEL, axis, 0, dt == CQUANT_DT_F8E4M3 ? 0 : flags, w->ndim, w->shape, qp);
+    int st = G            ? cquant_qparams_create(dt, CQUANT_PER_GROUP, axis, G, flags | CQUANT_QF_ALLOW_SHORT_GROUP, w->ndim, w->shape, qp)
+             : per_tensor ? cquant_qparams_create(dt, CQUANT_PER_TENSOR, 0, 0, dt == CQUANT_DT_F8E4M3 ? 0 : flags, w->ndim, w->shape, qp)
+                          : cquant_qparams_create(dt, CQUANT_PER_CHANNEL, axis, 0, dt == CQUANT_DT_F8E4M3 ? 0 : flags, w->ndim, w->shape, qp);
     if (!st) st = cquant_qparams_minmax(*qp, w->data);
     if (!st && G && mse) st = group_mse(*qp, w->data);
     if (st && *qp) cquant_qparams_destroy(*qp), *qp = NULL;
@@ -111,7 +115,7 @@ static int weight_qparams(const cquant_ptq_t *p, int li, const cquant_array_t *w
   cquant_calib_config_default(&cfg, CQUANT_CALIB_MSE);
   cfg.dtype = dt;
   cfg.flags = flags;
-  cfg.axis = axis;
+  cfg.axis = per_tensor ? -1 : axis;
   cquant_observer_t *o;
   int st = cquant_observer_create(&cfg, &o);
   if (st) return st;
@@ -130,7 +134,7 @@ int cquant__ptq_layer_weights(cquant_ptq_t *p, int i, const cquant_qparams_t **q
     int st = weight_qparams(p, i, w, &wqp);
     if (st) return cquant__error_prefix(st, L->node);
     /* one value per byte (int8, int4, uint4, int2 or the fp8 bit pattern) */
-    if ((st = cquant_array_alloc(&L->wq, p->opt.weight_dtype, w->ndim, w->shape))) {
+    if ((st = cquant_array_alloc(&L->wq, L->w_dtype, w->ndim, w->shape))) {
       cquant_qparams_destroy(wqp);
       return st;
     }

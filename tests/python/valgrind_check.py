@@ -46,6 +46,14 @@ def exercise():
     except ValueError: pass
     try: cquant.run("models/nosuch.onnx", {})
     except OSError: pass
+    with open(d + "/ov.json", "w") as f:  # per-node overrides, --quantize-ops, and a bad override file
+        f.write('{"nodes": {"/conv1/Conv": {"weights": "int4", "granularity": "tensor"}, "/fc1/Gemm": {"act_method": "percentile"}}}')
+    try: cquant.ptq("models/fmnist_cnn.onnx", [b, b], d + "/m3.onnx", overrides=d + "/ov.json", quantize_ops="Softmax")
+    except ValueError: pass
+    with open(d + "/bad.json", "w") as f:
+        f.write('{"nodes": {"nosuch": {"exclude": true}}}')
+    try: cquant.ptq("models/fmnist_cnn.onnx", [b, b], d + "/m4.onnx", overrides=d + "/bad.json")
+    except ValueError: pass
     print("done")
 
 

@@ -68,6 +68,18 @@ static const char usage_text[] =
     "                              each layer's bias (E[x] from the calibration pass; default: off)\n"
     "  --cle                       cross-layer equalization of Conv -> [Relu] -> Conv pairs (depthwise ->\n"
     "                              pointwise) before calibration (default: off)\n"
+    "  --quantize-act-matmul on|off  MatMul of two activations (attention's Q K^T and softmax V): Q/DQ on\n"
+    "                              both inputs and the output, each its own per-tensor scale (default on,\n"
+    "                              as ONNX Runtime's QDQ quantizer), or left float (off)\n"
+    "  --quantize-ops LIST         also quantize ops that stay float by default (Q/DQ on their inputs and\n"
+    "                              output): LayerNormalization, Softmax (output fixed to [0, 1]: scale\n"
+    "                              1/256), Gelu (the op or its Erf form), Sigmoid, HardSigmoid, HardSwish,\n"
+    "                              Tanh, ReduceMean, ReduceSum, ReduceMax, ReduceMin (comma-separated)\n"
+    "  --overrides FILE.json       per-node settings: {\"nodes\": {\"NODE\": {\"exclude\": true}, \"NODE\":\n"
+    "                              {\"weights\": \"int4\", \"group\": 32}, \"NODE\": {\"act_method\": \"percentile\",\n"
+    "                              \"percentile\": 99.9, \"weight_bits\": 8}}}; keys: exclude, weights (int8|int4|\n"
+    "                              uint4|int2), weight_bits (8|4|2), granularity (channel|tensor|group:G),\n"
+    "                              group (G), act_method, percentile, ema_constant (docs/onnx.md)\n"
     "A corrupt file with an image name (.png, .jpg, .jpeg) is an error naming it, not skipped.\n";
 
 static int split_list(char *s, const char **items, int max) {
@@ -102,7 +114,7 @@ static int parse_methods(const char *arg, cquant_ptq_options_t *o) {
 }
 
 static void print_act_row(const char *name, const char *op, const char *wfmt, const char *wtxt, const char *wsc, const cquant_ptq_act_report_t *a,
-                          const char *osq, const char *tail) {
+                          const char *meth, const char *osq, const char *tail) {
   char rng[48], asc[16], asq[16], cl[16], ro[16];
   const double tot = a->clip_mse + a->round_mse;
   snprintf(rng, sizeof rng, "[%.3g, %.3g]", (double)a->min, (double)a->max);
@@ -110,23 +122,23 @@ static void print_act_row(const char *name, const char *op, const char *wfmt, co
   snprintf(asq, sizeof asq, "%.1f", a->sqnr_db);
   snprintf(cl, sizeof cl, "%.0f", tot > 0 ? 100 * a->clip_mse / tot : 0);
   snprintf(ro, sizeof ro, "%.0f", tot > 0 ? 100 * a->round_mse / tot : 0);
-  printf("%-26.26s %-6.6s %-10s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s%s\n", name, op, wfmt, wtxt, wsc, rng, asc, asq, cl, ro, osq, tail);
+  printf("%-26.26s %-6.6s %-10s %-9s %-8s %-22s %-8s %-11s %-8s %-7s %-7s %-8s%s\n", name, op, wfmt, wtxt, wsc, rng, asc, meth, asq, cl, ro, osq, tail);
 }
 
 static void print_report(const cquant_ptq_report_t *rep) {
   printf("\nper-layer report (%s %s activations; %lld samples; weights: type/granularity, g = group size along the input channels)\n"
-         "%-26s %-6s %-10s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s\n",
+         "%-26s %-6s %-10s %-9s %-8s %-22s %-8s %-11s %-8s %-7s %-7s %-8s\n",
          rep->act_type ? rep->act_type : "", rep->act_type && !strcmp(rep->act_type, "float") ? "(weight-only)" : cquant_calib_method_name(rep->method),
          (long long)rep->samples, "layer", "op", "weights", "w SQNR",
-         "w scales", "activation range", "a scale", "a SQNR", "clip%", "round%", "out SQNR");
-  if (rep->has_input) print_act_row(rep->input.name, "input", "-", "-", "-", &rep->input, "-", "");
+         "w scales", "activation range", "a scale", "a method", "a SQNR", "clip%", "round%", "out SQNR");
+  if (rep->has_input) print_act_row(rep->input.name, "input", "-", "-", "-", &rep->input, cquant_calib_method_name(rep->method), "-", "");
   for (int i = 0; i < rep->n_layers; i++) {
     const cquant_ptq_layer_report_t *l = &rep->layers[i];
     char wtxt[16] = "-", wsc[16] = "-", osq[16] = "-", wfmt[24] = "-";
     if (l->has_weights) {
       const cquant_dtype_info_t *wi = cquant_dtype_info(l->w_dtype);
       if (l->w_group) snprintf(wfmt, sizeof wfmt, "%s/g%lld", wi ? wi->code : "?", (long long)l->w_group);
-      else snprintf(wfmt, sizeof wfmt, "%s/ch", wi ? wi->code : "?");
+      else snprintf(wfmt, sizeof wfmt, "%s/%s", wi ? wi->code : "?", l->w_per_tensor ? "t" : "ch");
       snprintf(wtxt, sizeof wtxt, "%.1f", l->w_sqnr_db);
       snprintf(wsc, sizeof wsc, "%.0e", (double)l->w_scale_max);
     }
@@ -135,8 +147,12 @@ static void print_report(const cquant_ptq_report_t *rep) {
     if (l->has_sensitivity)
       snprintf(tail, sizeof tail, "  #%d alone-quantized: drop %.2f pt%s", l->sensitivity_rank + 1, l->sensitivity_drop, l->excluded ? " (float)" : "");
     else snprintf(tail, sizeof tail, "%s", l->excluded ? "  (float)" : "");
-    if (l->has_act) print_act_row(l->node, l->op, wfmt, wtxt, wsc, &l->act, osq, tail);
-    else printf("%-26.26s %-6.6s %-10s %-9s %-8s %-22s %-8s %-8s %-7s %-7s %-8s%s\n", l->node, l->op, wfmt, wtxt, wsc, "-", "-", "-", "-", "-", osq, tail);
+    if (l->overridden) snprintf(tail + strlen(tail), sizeof tail - strlen(tail), "  (override)");
+    char meth[24] = "-";
+    if (l->act_method && !isnan(l->act_param)) snprintf(meth, sizeof meth, "%s %g", l->act_method, l->act_param);
+    else if (l->act_method) snprintf(meth, sizeof meth, "%s", l->act_method);
+    if (l->has_act) print_act_row(l->node, l->op, wfmt, wtxt, wsc, &l->act, meth, osq, tail);
+    else printf("%-26.26s %-6.6s %-10s %-9s %-8s %-22s %-8s %-11s %-8s %-7s %-7s %-8s%s\n", l->node, l->op, wfmt, wtxt, wsc, "-", "-", "-", "-", "-", "-", osq, tail);
   }
 }
 
@@ -220,7 +236,8 @@ static void help(void) { fputs(usage_text, stdout); }
 /* --mode dynamic: the options that only static quantization reads are refused by name. */
 static int dynamic_refuses(const cli_opt_t *opts) {
   static const char *const static_only[] = {"--calib", "--act-method", "--percentile", "--symmetric-act", "--format", "--max-drop", "--report", "--plot",
-                                            "--smooth", "--bias-correction", "--cle", NULL};
+                                            "--smooth", "--bias-correction", "--cle",
+                                            "--quantize-act-matmul", "--quantize-ops", "--overrides", NULL};
   for (const cli_opt_t *op = opts; op->name; op++)
     for (int k = 0; static_only[k]; k++)
       if (op->seen && !strcmp(op->name, static_only[k]))
@@ -270,13 +287,17 @@ int cmd_ptq(int argc, char **argv) {
   cquant_ptq_options_default(&o);
   double mean = 0, std = 1, max_drop = -1, smooth = -1;
   long long batch = 100;
-  int format = CQUANT_PTQ_QDQ, weights = 0, weight_range = -1, npos, mode = CQUANT_PTQ_STATIC;
+  int format = CQUANT_PTQ_QDQ, weights = 0, weight_range = -1, npos, mode = CQUANT_PTQ_STATIC, st;
   static const char *const modes[] = {"static", "dynamic", NULL};
   static const char *const acts[] = {"int8", "none", "fp8e4m3", NULL};
   static const cquant_dtype_t wdt[] = {CQUANT_DT_S8, CQUANT_DT_S4, CQUANT_DT_U4, CQUANT_DT_S2, CQUANT_DT_F8E4M3};
   int act = CQUANT_PTQ_ACT_INT8;
   static const char *const wts[] = {"int8", "int4", "uint4", "int2", "fp8e4m3", NULL}, *const ranges[] = {"minmax", "mse", NULL},
                            *const formats[] = {"qdq", "qop", "trt-cache", NULL};
+  static const char *const onoff[] = {"off", "on", NULL};
+  int act_mm = 1;
+  const char *qops = NULL, *ovr_path = NULL;
+  cquant_ptq_overrides_t *ovr = NULL;
   const char *calibs[argc + 1], *evals[argc + 1]; /* the repeatable NAME=SOURCE values (argc bounds them) */
   cli_opt_t opts[] = {
       {.name = "--calib", .kind = CLI_LIST, .dst = calibs},
@@ -307,6 +328,9 @@ int cmd_ptq(int argc, char **argv) {
       {.name = "--smooth", .kind = CLI_FLOAT, .dst = &smooth, .lo = 0, .hi = 1, .err = "--smooth needs an alpha in [0, 1], not '%s'"},
       {.name = "--bias-correction", .kind = CLI_FLAG, .dst = &o.bias_correction, .ival = 1},
       {.name = "--cle", .kind = CLI_FLAG, .dst = &o.cle, .ival = 1},
+      {.name = "--quantize-act-matmul", .kind = CLI_CHOICE, .dst = &act_mm, .choices = onoff},
+      {.name = "--quantize-ops", .kind = CLI_STR, .dst = &qops},
+      {.name = "--overrides", .kind = CLI_STR, .dst = &ovr_path},
       {0}};
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
@@ -349,13 +373,20 @@ int cmd_ptq(int argc, char **argv) {
   if (exclude_arg && (o.n_exclude = split_list(exbuf, excl, 64)) < 0) return cli_fail("--exclude: at most 64 nodes");
   o.exclude = excl;
   o.keep_histograms = plot_dir != NULL;
+  o.act_matmul = act_mm;
+  if (qops && cquant_ptq_quantize_ops_parse(qops, &o.quantize_ops)) return cli_fail("--%s", cquant_last_error());
+  if (ovr_path && (st = cquant_ptq_overrides_load(ovr_path, &ovr))) return cli_fail("--overrides %s", cquant_last_error());
+  o.overrides = ovr;
 
   cquant_onnx_model_t *m;
-  int st;
-  if ((st = cli_load_model(model, &m, &mean, mean_given, &std, std_given))) return st;
+  if ((st = cli_load_model(model, &m, &mean, mean_given, &std, std_given))) {
+    cquant_ptq_overrides_free(ovr);
+    return st;
+  }
   cquant_data_options_t dopt;
   if (data_options(img, mean, std, batch, &dopt)) {
     cquant_onnx_free(m);
+    cquant_ptq_overrides_free(ovr);
     return 1;
   }
   /* with a float rewrite on, the report (what it changed) is printed */
@@ -366,6 +397,7 @@ int cmd_ptq(int argc, char **argv) {
     cquant_data_close(job.calib);
     cquant_data_close(job.eval);
     cquant_onnx_free(m);
+    cquant_ptq_overrides_free(ovr);
     return cli_fail_status(st);
   }
   const char *mname = cquant_calib_method_name(r->method);
@@ -378,11 +410,14 @@ int cmd_ptq(int argc, char **argv) {
   } else {
     char wg[32] = "per channel";
     if (o.weight_group) snprintf(wg, sizeof wg, "per group of %lld", (long long)o.weight_group);
-    printf("wrote %s (%s, activations: %s%s, weights: %s %s, %zu bytes)\n", out, format ? "QLinear operators" : "QDQ",
+    char ovtxt[64] = "";
+    if (ovr) snprintf(ovtxt, sizeof ovtxt, " (%d nodes set by --overrides)", cquant_ptq_overrides_count(ovr));
+    printf("wrote %s (%s, activations: %s%s, weights: %s %s%s, %zu bytes)\n", out, format ? "QLinear operators" : "QDQ",
            act == CQUANT_PTQ_ACT_NONE ? "float" : act == CQUANT_PTQ_ACT_FP8E4M3 ? "fp8e4m3 " : "", act == CQUANT_PTQ_ACT_NONE ? "" : mname,
-           wts[weights], wg, r->output_bytes);
+           wts[weights], wg, ovtxt, r->output_bytes);
   }
   cquant_ptq_result_free(r);
+  cquant_ptq_overrides_free(ovr);
   cquant_data_close(job.calib);
   cquant_data_close(job.eval);
   cquant_onnx_free(m);
