@@ -4,8 +4,12 @@ of fp32, cquant PTQ, cquant QAT (STE), cquant QAT (LSQ) and PyTorch 1.13 QAT (pr
 FakeQuantize with the same bit widths, the same data, optimizer, schedule and samples) at
 w8a8/w4a8/w2a8/w4a4, and seconds per epoch of training beside PyTorch's in the same run.
 
-    /usr/bin/python3 bench/qat_bench.py [--cquant build/cquant] [--models fmnist_cnn,fmnist_resnet]
-        [--settings w8a8,w4a8,w2a8,w4a4] [--train N] [--epochs E] [--test N] [--threads T]
+    /usr/bin/python3 bench/qat_bench.py [--cquant build/cquant] [--models fmnist_cnn,fmnist_resnet,fmnist_mobilenet]
+        [--settings w8a8,w4a8,w2a8,w4a4] [--train N | --train MODEL=N,...] [--epochs E] [--test N] [--threads T]
+
+--train takes one count for every model or MODEL=N pairs (models not named: 60,000), so that a
+short run can give the slower models fewer images. --lr takes one rate, optionally followed by
+SETTING=LR overrides (e.g. 1e-4,w2a8=1e-3); PyTorch gets the same rate as cquant.
 
 --speed R: seconds per epoch only, for each model and setting: R rounds that alternate a timed run
 of --speed-steps training steps of cquant (STE, then LSQ) and of PyTorch on the same batches, the
@@ -132,16 +136,16 @@ def speed(a):
                 sys.stdout.flush()
 
 
-def torch_qat(model_name, wb, ab, a):
+def torch_qat(model_name, wb, ab, a, n_train, lr):
     """PyTorch 1.13 QAT of the same model and weights; returns (top-1, seconds per epoch)."""
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    xtr, ytr = load("train", a.train)
+    xtr, ytr = load("train", n_train)
     xte, yte = load("test", a.test)
     qm = torch_prepare(model_name, wb, ab, xtr[:2])
-    opt = torch.optim.AdamW(qm.parameters(), lr=a.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(qm.parameters(), lr=lr, weight_decay=0.0)
     steps = a.epochs * ((len(xtr) + a.batch - 1) // a.batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     g = torch.Generator().manual_seed(a.seed)
@@ -180,12 +184,12 @@ def cq(a, *args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cquant", default=os.path.join(ROOT, "build/cquant"))
-    ap.add_argument("--models", default="fmnist_cnn,fmnist_resnet")
+    ap.add_argument("--models", default="fmnist_cnn,fmnist_resnet,fmnist_mobilenet")
     ap.add_argument("--settings", default="w8a8,w4a8,w2a8,w4a4")
-    ap.add_argument("--train", type=int, default=60000)
+    ap.add_argument("--train", default="60000", help="N, or MODEL=N,... (others 60,000)")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--test", type=int, default=10000)
-    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--lr", default="1e-4", help="LR, or LR,SETTING=LR,... (per-setting rates)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -193,24 +197,38 @@ def main():
     ap.add_argument("--speed", type=int, default=0, metavar="R", help="only the s/epoch table: R alternating rounds")
     ap.add_argument("--speed-steps", type=int, default=30)
     a = ap.parse_args()
+    lr_of = {}
+    for e in a.lr.split(","):
+        if "=" in e:
+            lr_of[e.split("=")[0]] = float(e.split("=")[1])
+        else:
+            lr_of[""] = float(e)
+    a.lr = lr_of.get("", 1e-4)
     if a.speed:
         speed(a)
         return
+    if "=" in a.train:
+        per_model = {k: int(v) for k, v in (e.split("=") for e in a.train.split(","))}
+    else:
+        per_model = {m: int(a.train) for m in a.models.split(",")}
+    n_train = {m: per_model.get(m, 60000) for m in a.models.split(",")}
     labels = idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64)
     test = f"fashion-mnist:test:{a.test}"
-    train = f"fashion-mnist:train:{a.train}"
     choose = f"fashion-mnist:test:{min(a.test, 2000)}"  # PTQ's method choice on a subset
-    print(f"# cquant QAT vs PyTorch {'' if a.no_torch else __import__('torch').__version__} QAT: {a.epochs} epoch(s) on {a.train} training images, "
-          f"AdamW lr {a.lr} cosine, batch {a.batch}, {a.threads} threads; top-1 on {a.test} test images (ONNX Runtime for cquant's files)")
+    print(f"# cquant QAT vs PyTorch {'' if a.no_torch else __import__('torch').__version__} QAT: {a.epochs} epoch(s) on "
+          f"{', '.join(f'{n_train[m]} ({m})' for m in n_train)} training images, "
+          f"AdamW lr {a.lr}{''.join(f', {k} {v}' for k, v in lr_of.items() if k)} cosine, batch {a.batch}, {a.threads} threads; top-1 on {a.test} test images (ONNX Runtime for cquant's files)")
     print(f"{'model':14} {'setting':8} {'fp32':>7} {'PTQ':>7} {'QAT STE':>8} {'QAT LSQ':>8} {'torch QAT':>9} | {'s/epoch STE':>11} {'LSQ':>7} {'torch':>7}")
     sys.stdout.flush()
     with tempfile.TemporaryDirectory() as tmp:
         for model in a.models.split(","):
             path = os.path.join(ROOT, "models", model + ".onnx")
+            train = f"fashion-mnist:train:{n_train[model]}"
             fp32 = ort_top1(path, a.test, False, labels)
             for s in a.settings.split(","):
                 wb, ab = map(int, re.match(r"w(\d)a(\d)", s).groups())
                 wname, aname = f"int{wb}", f"int{ab}"
+                lr = lr_of.get(s, a.lr)
                 # PTQ
                 out = os.path.join(tmp, f"{model}_{s}_ptq.onnx")
                 if ab == 8 and wb in (8, 4):
@@ -222,7 +240,7 @@ def main():
                 res = {}
                 for mode in ("ste", "lsq"):
                     out = os.path.join(tmp, f"{model}_{s}_{mode}.onnx")
-                    args = ["qat", path, "--data", train, "-o", out, "--weights", wname, "--act", aname, "--epochs", str(a.epochs), "--lr", str(a.lr),
+                    args = ["qat", path, "--data", train, "-o", out, "--weights", wname, "--act", aname, "--epochs", str(a.epochs), "--lr", str(lr),
                             "--batch", str(a.batch), "--threads", str(a.threads), "--seed", str(a.seed)]
                     if mode == "lsq":
                         args.append("--lsq")
@@ -231,12 +249,12 @@ def main():
                     top = ort_top1(out, a.test, ab == 4, labels) if r.returncode == 0 else float("nan")
                     if r.returncode:
                         print(f"# {model} {s} {mode}: {r.stderr.strip()}")
-                    res[mode] = (top, float(sec.group(1)) * 60000 / a.train if sec else float("nan"))
+                    res[mode] = (top, float(sec.group(1)) * 60000 / n_train[model] if sec else float("nan"))
                 if a.no_torch:
                     tq = (float("nan"), float("nan"))
                 else:
                     try:
-                        tq = torch_qat(model, wb, ab, a)
+                        tq = torch_qat(model, wb, ab, a, n_train[model], lr)
                     except Exception as e:  # report and go on
                         print(f"# torch {model} {s}: {e}")
                         tq = (float("nan"), float("nan"))

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Trains cquant's demo classifiers on Fashion-MNIST with PyTorch and exports them to ONNX.
 
-    /usr/bin/python3 models/train.py [--epochs N] [--out models/] [--only NAME]
+    /usr/bin/python3 models/train.py [--epochs N] [--out models/] [--only NAME] [--threads T]
 
 Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist, gzip IDX files).
 Input: float32 N x 1 x 28 x 28, x = (pixel / 255 - MEAN) / STD; MEAN and STD are stored in the
@@ -115,14 +115,16 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNet(nn.Module):
-    """A MobileNetV2-style network for 28 x 28 images: 28 -> 14 -> 7 with inverted residuals."""
+    """A MobileNetV2-style network for 28 x 28 images, kept small so that QAT runs of it stay short
+    on two cores: a strided stem (28 -> 14), inverted residuals (expansion 4) down to 7 x 7, a 1x1
+    head to 128 channels, global average pooling, one linear layer."""
 
     def __init__(self):
         super().__init__()
-        cfg = [(16, 16, 1, 1), (16, 24, 2, 4), (24, 24, 1, 4), (24, 32, 2, 4), (32, 32, 1, 4), (32, 64, 1, 4)]
-        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU6())
+        cfg = [(16, 16, 1, 1), (16, 24, 2, 4), (24, 24, 1, 4), (24, 32, 1, 4), (32, 32, 1, 4)]
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU6())
         self.blocks = nn.Sequential(*[InvertedResidual(*c) for c in cfg])
-        self.head = nn.Sequential(nn.Conv2d(64, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU6())
+        self.head = nn.Sequential(nn.Conv2d(32, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU6())
         self.fc = nn.Linear(128, 10)
 
     def forward(self, x):
@@ -187,8 +189,10 @@ def main():
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--only", choices=sorted(MODELS))
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="PyTorch threads (1 on a loaded machine: OpenMP's barriers wait on descheduled threads)")
     a = ap.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(a.threads)
     xtr, ytr = load("train")
     xte, yte = load("test")
     for name, cls in MODELS.items():

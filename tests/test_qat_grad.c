@@ -448,6 +448,70 @@ static void fake_quant_lsq(void) {
   cquant_onnx_free(m);
 }
 
+/* LSQ on a Conv followed by BatchNorm (docs/qat.md eq. 9a): the trained step is that of the
+ * unfolded weights, t_c, and the fake-quant scale is t_c s_c with s_c = gamma / sqrt(var + eps).
+ * The quantized layer then does not depend on the running variance (a batch-statistics step gives
+ * the same loss after var changes), and dL/dt_c = fold_c dL/ds_c (eq. 6-7, 9, 9a). */
+static void lsq_folded_step(void) {
+  gb_t b = {0};
+  init(&b, "W0", 4, dims(4, 4, 2, 3, 3), -0.8f, 0.8f);
+  Onnx__NodeProto *n = add(&b, "Conv", "h0", 2, "x", "W0");
+  attr(n, attr_is("pads", 4, 1, 1, 1, 1));
+  init(&b, "g", 1, dims(1, 4), 0.5f, 1.5f), init(&b, "be", 1, dims(1, 4), -0.2f, 0.2f);
+  init(&b, "rm", 1, dims(1, 4), -0.1f, 0.1f), init(&b, "rv", 1, dims(1, 4), 0.5f, 1.5f);
+  add(&b, "BatchNormalization", "h1", 5, "h0", "g", "be", "rm", "rv");
+  add(&b, "Relu", "h2", 1, "h1");
+  add(&b, "GlobalAveragePool", "h3", 1, "h2");
+  head(&b, "h3", 4, NC);
+  cquant_onnx_model_t *m = finish(&b, 4, dims(4, NB, 2, 5, 5), dims(2, NB, NC));
+  CHECK(m != NULL);
+  if (!m) return;
+  cquant_qat_options_t o;
+  cquant_qat_options_default(&o);
+  o.weight_bits = 2, o.act_bits = 0, o.lsq = 1, o.threads = 1;
+  cquant_qat_t *q;
+  CHECK(cquant_qat_create(m, &o, &q) == 0);
+  cquant_array_t x;
+  cquant_array_alloc(&x, CQUANT_DT_F32, 4, dims(4, NB, 2, 5, 5));
+  for (int64_t i = 0; i < x.numel; i++) ((float *)x.data)[i] = 2 * frand();
+  int64_t lab[NB] = {0, 3, 1};
+  double l0, l1;
+  int64_t c;
+  CHECK(cquant_qat_step_grad(q, &x, lab, 1, &l0, &c) == 0);
+  qat_node_t *f = NULL;
+  for (int i = 0; i < q->n_node; i++)
+    if (!f && q->node[i].op == QOP_FQ && q->node[i].fq->weight) f = &q->node[i]; /* the Conv's (the head's Gemm follows) */
+  CHECK(f != NULL && f->n_in == 4);
+  if (!f || f->n_in != 4) goto out;
+  const qat_val_t *sv = &q->val[f->in[1]], *tv = &q->val[f->in[2]], *fv = &q->val[f->in[3]], *wv = &q->val[f->in[0]], *yv = &q->val[f->out];
+  CHECK(tv->param >= 0 && sv->param < 0 && strstr(tv->name, "_fqstep") != NULL);
+  const int64_t C = f->fq->C, per = wv->numel / C;
+  for (int64_t ch = 0; ch < C; ch++) {
+    CHECKF(sv->x[ch] == tv->x[ch] * fv->x[ch], "scale %g = step %g x fold %g", sv->x[ch], tv->x[ch], fv->x[ch]);
+    double gs = 0;
+    for (int64_t k = ch * per; k < (ch + 1) * per; k++) {
+      const float u = wv->x[k] * (1.0f / sv->x[ch]);
+      gs += yv->g[k] * (u < f->fq->qmin ? f->fq->qmin : u > f->fq->qmax ? f->fq->qmax : nearbyint(u) - (double)u);
+    }
+    const double ref = gs * fv->x[ch] / sqrt((double)per * f->fq->qmax);
+    CHECKF(fabs(tv->g[ch] - ref) <= 1e-4 * fabs(ref) + 1e-7, "folded LSQ step gradient %g vs %g", tv->g[ch], ref);
+  }
+  /* the running variance (and so the fold) changes by 4x per channel: batch-statistics training
+   * computes the same loss, since the quantized W s_c / s_c is W's own grid t_c round(W / t_c) */
+  {
+    const int rv = cquant__qat_val(q, "rv");
+    CHECK(rv >= 0);
+    if (rv >= 0)
+      for (int64_t ch = 0; ch < q->val[rv].numel; ch++) q->val[rv].x[ch] = q->val[rv].x[ch] * 4.0f + 3.0f;
+  }
+  CHECK(cquant_qat_step_grad(q, &x, lab, 1, &l1, &c) == 0);
+  CHECKF(fabs(l1 - l0) <= 1e-5 * fabs(l0), "loss after the running variance moved: %.9g vs %.9g", l1, l0);
+out:
+  cquant_array_free(&x);
+  cquant_qat_free(q);
+  cquant_onnx_free(m);
+}
+
 static void ste_weight_gradient(void) {
   /* one Gemm: dW of the fake-quant model = dW of the float model on the quantized weights,
    * masked to the clipping range (eq. 5) */
@@ -591,4 +655,4 @@ static void schedules(void) {
 }
 
 TH_MAIN(T(schedules), T(conv), T(conv_grouped_dilated), T(conv_depthwise_bn), T(depthwise_strided_relu6), T(gemm_matmul), T(activations), T(binary_gelu), T(pools), T(shapes_softmax_layernorm),
-        T(fake_quant_lsq), T(ste_weight_gradient), T(unsupported_op), T(bad_labels_and_nan), T(deterministic), T(threads_bitwise))
+        T(fake_quant_lsq), T(lsq_folded_step), T(ste_weight_gradient), T(unsupported_op), T(bad_labels_and_nan), T(deterministic), T(threads_bitwise))

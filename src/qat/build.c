@@ -47,15 +47,16 @@ qat_node_t *cquant__qat_new_node(cquant_qat_t *q, int op, const char *label) {
 
 static int oom(void) { return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory"); }
 
-static int make_param(cquant_qat_t *q, int v, int is_scale) {
+/* kind: 0 a model weight, 1 an LSQ step size (kept > 0), 2 an LSQ+ offset */
+static int make_param(cquant_qat_t *q, int v, int kind) {
   if (q->val[v].param >= 0) return 0;
   qat_param_t *p = realloc(q->par, sizeof *p * (size_t)(q->n_par + 1));
   if (!p) return oom();
   q->par = p;
   memset(&p[q->n_par], 0, sizeof *p);
   p[q->n_par].val = v;
-  p[q->n_par].decay = !is_scale && q->val[v].ndim >= 2;
-  p[q->n_par].is_scale = is_scale;
+  p[q->n_par].decay = !kind && q->val[v].ndim >= 2;
+  p[q->n_par].is_scale = kind == 1;
   q->val[v].param = q->n_par++;
   q->val[v].needs_grad = 1;
   return 0;
@@ -72,8 +73,10 @@ static int owned_val(cquant_qat_t *q, const char *name, int64_t n, float init) {
   return v;
 }
 
-/* A fake-quant node after value x (activations: per tensor; weights: per channel along axis 0). */
-static int add_fq(cquant_qat_t *q, int x, int weight, int64_t C, const char *label, int *out) {
+/* A fake-quant node after value x (activations: per tensor; weights: per channel along axis 0).
+ * fold >= 0: the weights are W s_c with s_c = fold's values (simulated BatchNorm folding, eq. 19);
+ * with LSQ the trained step is then that of W, t_c, and the node's scale is t_c s_c (eq. 9a). */
+static int add_fq(cquant_qat_t *q, int x, int weight, int64_t C, const char *label, int fold, int *out) {
   const cquant_qat_options_t *o = &q->opt;
   qat_node_t *n = cquant__qat_new_node(q, QOP_FQ, label);
   if (!n) return oom();
@@ -93,15 +96,18 @@ static int add_fq(cquant_qat_t *q, int x, int weight, int64_t C, const char *lab
   const char *base = q->val[x].name;
   int s = owned_val(q, cquant__qat_str(q, "%s_fqscale", base), C, 1.0f);
   int z = weight ? -1 : owned_val(q, cquant__qat_str(q, "%s_fqoffset", base), 1, 0.0f);
+  const int folded = weight && o->lsq && fold >= 0;
+  int t = folded ? owned_val(q, cquant__qat_str(q, "%s_fqstep", base), C, 1.0f) : -1;
   int y = cquant__qat_new_val(q, cquant__qat_str(q, "%s_fq", base));
-  if (s < 0 || y < 0 || (!weight && z < 0)) return oom();
+  if (s < 0 || y < 0 || (!weight && z < 0) || (folded && t < 0)) return oom();
   n = &q->node[q->n_node - 1];
   n->in[0] = x, n->in[1] = s, n->n_in = 2;
   if (!weight) n->in[2] = z, n->n_in = 3;
+  if (folded) n->in[2] = t, n->in[3] = fold, n->n_in = 4;
   n->out = y;
   if (o->lsq) {
-    int st = make_param(q, s, 1);
-    if (!st && !weight) st = make_param(q, z, 1);
+    int st = make_param(q, folded ? t : s, 1);
+    if (!st && !weight) st = make_param(q, z, 2);
     if (st) return st;
   }
   *out = y;
@@ -238,7 +244,7 @@ int cquant__qat_build(cquant_qat_t *q) {
   for (int i = 0; i < cap; i++) alias[i] = i;
   if (q->opt.act_bits && in_plan(&pl, q->val[q->input].name)) {
     int y;
-    if ((st = add_fq(q, q->input, 0, 1, q->val[q->input].name, &y))) goto done;
+    if ((st = add_fq(q, q->input, 0, 1, q->val[q->input].name, -1, &y))) goto done;
     alias[q->input] = y;
   }
   for (size_t i = 0; i < m->g->n_node && !st; i++) st = add_onnx_node(q, m->g->node[i], alias, &pl);
@@ -312,7 +318,7 @@ static int add_onnx_node(cquant_qat_t *q, const Onnx__NodeProto *nd, int *alias,
       w = wf;
     }
     int wq;
-    if ((st = add_fq(q, w, 1, C, cquant__node_label(nd), &wq))) return st;
+    if ((st = add_fq(q, w, 1, C, cquant__node_label(nd), bn ? sc : -1, &wq))) return st;
     in[1] = wq;
     if (bn) {
       if (n_in > 2) bias = in[2];
@@ -386,9 +392,9 @@ static int add_onnx_node(cquant_qat_t *q, const Onnx__NodeProto *nd, int *alias,
     default: break;
   }
   if (st) return st;
-  /* the exported int32 bias (eq. 28, 8-bit activations: with 4-bit ones the bias stays float) */
+  /* the exported int32 bias (eq. 28), at any activation width */
   int bq_wfq = -1, bq_sx = -1;
-  if (L && q->opt.act_bits == 8) {
+  if (L && q->opt.act_bits) {
     for (int i = 0; i < q->n_node; i++) {
       const qat_node_t *f = &q->node[i];
       if (f->op != QOP_FQ) continue;
@@ -425,7 +431,7 @@ static int add_onnx_node(cquant_qat_t *q, const Onnx__NodeProto *nd, int *alias,
   }
   if (q->opt.act_bits && in_plan(pl, nd->output[0])) {
     int yq;
-    if ((st = add_fq(q, y, 0, 1, nd->output[0], &yq))) return st;
+    if ((st = add_fq(q, y, 0, 1, nd->output[0], -1, &yq))) return st;
     alias[y] = yq;
   }
   return 0;

@@ -109,9 +109,8 @@ static int quantize_layer(cquant_qat_t *q, cquant__graph_t *g, int ni, const cqu
   float sx;
   int32_t zx;
   const int bi = n0->n_input > 2 && *n0->input[2] ? cquant__graph_init_find(g, n0->input[2]) : -1;
-  /* eq. 28 for 8-bit activations; with 4-bit ones the int32 grid s_x s_w is coarse against the float
-   * bias the forward trained with, so the bias stays float (as TensorRT's form keeps it) */
-  if (!st && bi >= 0 && q->opt.act_bits == 8 && act_params(q, pl, npl, n0->input[0], &sx, &zx) == 0) {
+  /* eq. 28 (8- and 4-bit activations): the int32 bias the forward simulated (fakequant.c) */
+  if (!st && bi >= 0 && q->opt.act_bits && act_params(q, pl, npl, n0->input[0], &sx, &zx) == 0) {
     cquant_array_t bq;
     float *bs = malloc(sizeof(float) * (size_t)C);
     int64_t sh[1] = {C};
@@ -140,6 +139,8 @@ static int qdq_graph(cquant_qat_t *q, cquant__graph_t *g) {
     if (q->node[i].op == QOP_BNSCALE || q->node[i].op == QOP_CHMUL) {
       const int st = cquant__qat_elem_fwd(q, &q->node[i]);
       if (st) return st;
+    } else if (q->node[i].op == QOP_FQ && q->node[i].fq->weight && q->node[i].fq->lsq && q->node[i].fq->initialized) {
+      cquant__qat_fq_fold_scale(q, &q->node[i]); /* eq. 9a with the last running statistics */
     }
   int st = trained_graph(q, g);
   if (!st) st = cquant__pass_cleanup(g, NULL);

@@ -55,6 +55,14 @@ static float mse_ratio(const float *w, int64_t n, float amax, int Q) {
   return br;
 }
 
+/* LSQ on folded weights (eq. 9a): the node's scale is the trained step of W times the fold. */
+void cquant__qat_fq_fold_scale(cquant_qat_t *q, const qat_node_t *n) {
+  if (n->n_in < 4) return;
+  float *s = q->val[n->in[1]].x;
+  const float *t = q->val[n->in[2]].x, *fold = q->val[n->in[3]].x;
+  for (int64_t c = 0; c < n->fq->C; c++) s[c] = t[c] * fold[c];
+}
+
 static int weight_fwd(cquant_qat_t *q, qat_node_t *n) {
   qat_fq_t *f = n->fq;
   const qat_val_t *wv = &q->val[n->in[0]];
@@ -65,6 +73,7 @@ static int weight_fwd(cquant_qat_t *q, qat_node_t *n) {
   if (st) return st;
   const float *w = wv->x;
   float *y = q->val[n->out].x;
+  if (f->lsq && f->initialized) cquant__qat_fq_fold_scale(q, n);
   for (int64_t c = 0; c < C; c++) {
     const float *wc = w + c * per;
     if (!f->lsq || !f->initialized) {
@@ -72,6 +81,11 @@ static int weight_fwd(cquant_qat_t *q, qat_node_t *n) {
       for (int64_t i = 0; i < per; i++) amax = fabsf(wc[i]) > amax ? fabsf(wc[i]) : amax;
       if (!f->initialized) f->ratio[c] = f->bits >= 8 ? 1.0f : mse_ratio(wc, per, amax, f->qmax);
       s[c] = amax > 0 ? f->ratio[c] * amax / f->qmax : 1e-8f;
+      if (f->lsq && n->n_in > 3) { /* the trained step of W: s_c / fold_c (eq. 9a) */
+        const float fc = q->val[n->in[3]].x[c];
+        q->val[n->in[2]].x[c] = fc != 0 && s[c] / fc > 1e-8f ? s[c] / fc : 1e-8f;
+        s[c] = q->val[n->in[2]].x[c] * fc;
+      }
     }
     const float sc = s[c], inv = 1.0f / sc;
     for (int64_t i = 0; i < per; i++) y[c * per + i] = fq1(wc[i], inv, sc, 0.0f, (float)f->qmin, (float)f->qmax);
@@ -84,9 +98,13 @@ static int weight_fwd(cquant_qat_t *q, qat_node_t *n) {
 static void weight_bwd(cquant_qat_t *q, qat_node_t *n) {
   qat_fq_t *f = n->fq;
   qat_val_t *wv = &q->val[n->in[0]], *sv = &q->val[n->in[1]];
+  /* the trained step: the scale itself, or (folded, eq. 9a) the step t of W with s = t fold */
+  qat_val_t *tv = n->n_in > 3 ? &q->val[n->in[2]] : sv;
+  const float *fold = n->n_in > 3 ? q->val[n->in[3]].x : NULL;
   const int64_t C = f->C, per = wv->numel / C;
   const float *gy = q->val[n->out].g;
-  const int accw = wv->needs_grad ? cquant__qat_grad_acc(q, n->in[0]) : 0, accs = sv->needs_grad ? cquant__qat_grad_acc(q, n->in[1]) : 0;
+  const int accw = wv->needs_grad ? cquant__qat_grad_acc(q, n->in[0]) : 0;
+  const int accs = tv->needs_grad ? cquant__qat_grad_acc(q, n->n_in > 3 ? n->in[2] : n->in[1]) : 0;
   const float lo = (float)f->qmin, hi = (float)f->qmax;
   for (int64_t c = 0; c < C; c++) {
     const float sc = sv->x[c], inv = 1.0f / sc;
@@ -97,13 +115,14 @@ static void weight_bwd(cquant_qat_t *q, qat_node_t *n) {
         const float u = w[i] * inv;
         gw[i] = (accw ? gw[i] : 0.0f) + (u >= lo && u <= hi ? g[i] : 0.0f);
       }
-    if (!sv->needs_grad) continue;
+    if (!tv->needs_grad) continue;
     double gs = 0; /* eq. 6-7 */
     for (int64_t i = 0; i < per; i++) {
       const float u = w[i] * inv;
       gs += (double)g[i] * (u < lo ? lo : u > hi ? hi : rnd(u) - u);
     }
-    sv->g[c] = (accs ? sv->g[c] : 0.0f) + (float)(gs * f->grad_scale);
+    if (fold) gs *= fold[c]; /* ds/dt = fold (eq. 9a) */
+    tv->g[c] = (accs ? tv->g[c] : 0.0f) + (float)(gs * f->grad_scale);
   }
 }
 

@@ -47,8 +47,8 @@ void cquant__qat_update(cquant_qat_t *q, double lr) {
         x[i] -= (float)(lr * (P->m[i] / c1) / (sqrt(P->v[i] / c2) + o->adam_eps));
       }
     }
-    if (P->is_scale && v->numel && q->val[P->val].name) /* step sizes stay positive */
+    if (P->is_scale) /* step sizes stay positive */
       for (int64_t i = 0; i < v->numel; i++)
-        if (x[i] < 1e-8f && x[i] > -1e30f && strstr(v->name, "_fqscale")) x[i] = 1e-8f;
+        if (x[i] < 1e-8f && x[i] > -1e30f) x[i] = 1e-8f; /* NaN and -inf stay: the loss check stops on them */
   }
 }

@@ -231,6 +231,9 @@ int cquant__qat_shape_fwd(cquant_qat_t *q, qat_node_t *n);
 void cquant__qat_shape_bwd(cquant_qat_t *q, qat_node_t *n);
 int cquant__qat_fq_fwd(cquant_qat_t *q, qat_node_t *n, int training);
 void cquant__qat_fq_bwd(cquant_qat_t *q, qat_node_t *n);
+/* LSQ weights with simulated BatchNorm folding (in[2] the trained step t of W, in[3] the fold
+ * s_c): the node's scale in[1] = t s_c (docs/qat.md eq. 9a); no-op for other nodes. */
+void cquant__qat_fq_fold_scale(cquant_qat_t *q, const qat_node_t *n);
 
 /* src/qat/fakequant.c: the biases the exported file holds (eq. 28 of docs/quantization.md) for
  * node n's float biases b (C of them; for a folded BatchNorm: its folded bias), or b itself when n
