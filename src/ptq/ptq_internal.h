@@ -102,6 +102,9 @@ int cquant__ptq_extra_layer(const cquant_ptq_options_t *o, const cquant__graph_t
 /* src/ptq/overrides.c: applies o->overrides to p's layers and activations (after they are made);
  * frees nothing. */
 int cquant__ptq_apply_overrides(cquant_ptq_t *p, const cquant__graph_t *g);
+/* src/ptq/session.c: one float run of p->clean on the inputs, cb(p, tensor, value) seeing every
+ * value made; the outputs are dropped */
+int cquant__ptq_run_observed(cquant_ptq_t *p, int n, const char *const *names, const cquant_array_t *inputs, cquant_onnx_observe_fn cb);
 /* a deep copy of ov (NULL: NULL), for the session to own */
 int cquant__ptq_overrides_copy(const cquant_ptq_overrides_t *ov, cquant_ptq_overrides_t **out);
 
@@ -132,11 +135,9 @@ cquant__ptq_note_t *cquant__ptq_note(cquant_ptq_t *p, const char *node);
 const cquant__ptq_note_t *cquant__ptq_note_find(const cquant_ptq_t *p, const char *node);
 
 /* src/ptq/smooth.c: SmoothQuant. init finds the groups (an activation and the MatMul/Gemm layers
- * reading it) on p->clean and leaves p->smooth NULL when there are none; observe takes one value of
- * the statistics pass; apply rewrites p->clean (eq. 38-40) and rebuilds the session; free drops the
- * state. */
+ * reading it) on p->clean and leaves p->smooth NULL when there are none; free drops the state
+ * (cquant_ptq_smooth_observe and _apply, in ptq.h, take the statistics and rewrite p->clean). */
 int cquant__ptq_smooth_init(cquant_ptq_t *p);
-int cquant__ptq_smooth_observe_value(cquant_ptq_t *p, const char *name, const cquant_array_t *v);
 void cquant__ptq_smooth_free(struct cquant__ptq_smooth *s);
 
 /* src/ptq/equalize.c: cross-layer equalization of p->clean (eq. 44-46), notes per pair. */

@@ -281,10 +281,14 @@ int cquant_ptq_calibrate_inputs(cquant_ptq_t *p, int n, const char *const *names
   if (p->smooth)
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT,
                          "ptq: SmoothQuant is pending: feed its statistics (cquant_ptq_smooth_observe) and apply it (cquant_ptq_smooth_apply) before calibrating");
+  return cquant__ptq_run_observed(p, n, names, inputs, observe_cb);
+}
+
+int cquant__ptq_run_observed(cquant_ptq_t *p, int n, const char *const *names, const cquant_array_t *inputs, cquant_onnx_observe_fn cb) {
   const int n_out = cquant_onnx_num_outputs(p->clean);
   cquant_array_t *outs = calloc((size_t)n_out + 1, sizeof *outs);
   if (!outs) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
-  int st = cquant_onnx_run_observed(p->clean, n, names, inputs, outs, observe_cb, p);
+  int st = cquant_onnx_run_observed(p->clean, n, names, inputs, outs, cb, p);
   for (int i = 0; i < n_out; i++) cquant_array_free(&outs[i]);
   free(outs);
   return st;

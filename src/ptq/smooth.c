@@ -78,7 +78,9 @@ int cquant__ptq_smooth_init(cquant_ptq_t *p) {
   return 0;
 }
 
-int cquant__ptq_smooth_observe_value(cquant_ptq_t *p, const char *name, const cquant_array_t *v) {
+/* One value of the statistics pass (a cquant_onnx_observe_fn; user is the session). */
+static int observe_cb(void *user, const char *name, const cquant_array_t *v) {
+  cquant_ptq_t *p = user;
   struct cquant__ptq_smooth *s = p->smooth;
   for (int k = 0; k < s->n; k++) {
     group_t *gr = &s->g[k];
@@ -101,20 +103,13 @@ int cquant__ptq_smooth_observe_value(cquant_ptq_t *p, const char *name, const cq
   return 0;
 }
 
-static int observe_cb(void *user, const char *name, const cquant_array_t *v) { return cquant__ptq_smooth_observe_value(user, name, v); }
 
 int cquant_ptq_smooth_pending(const cquant_ptq_t *p) { return p && p->smooth; }
 
 int cquant_ptq_smooth_observe(cquant_ptq_t *p, int n, const char *const *names, const cquant_array_t *inputs) {
   if (!p || n < 1 || !names || !inputs) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
   if (!p->smooth) return 0;
-  const int n_out = cquant_onnx_num_outputs(p->clean);
-  cquant_array_t *outs = calloc((size_t)n_out + 1, sizeof *outs);
-  if (!outs) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "ptq: out of memory");
-  int st = cquant_onnx_run_observed(p->clean, n, names, inputs, outs, observe_cb, p);
-  for (int i = 0; i < n_out; i++) cquant_array_free(&outs[i]);
-  free(outs);
-  return st;
+  return cquant__ptq_run_observed(p, n, names, inputs, observe_cb);
 }
 
 /* A new float32 initializer (name from the node's label and the input index) of the given shape;

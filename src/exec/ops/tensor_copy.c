@@ -77,6 +77,19 @@ typedef struct {
   int64_t rows, per, isplit, iper; /* isplit > 1: unit = (row, run of iper of a transpose's rows i) */
 } copy_job_t;
 
+/* The source and destination element offsets of merged row r (its index over the outer dims od). */
+static void row_offsets(const copy_job_t *j, int64_t r, int64_t *so, int64_t *dof) {
+  int64_t rem = r, a = 0, b = 0;
+  for (int k = j->no - 1; k >= 0; k--) {
+    const int d = j->od[k];
+    const int64_t c = rem % j->shape[d];
+    rem /= j->shape[d];
+    a += c * j->st[d];
+    b += c * j->dstd[d];
+  }
+  *so = a, *dof = b;
+}
+
 static void copy_unit(void *vj, int64_t u, int worker) {
   (void)worker;
   const copy_job_t *j = vj;
@@ -85,27 +98,15 @@ static void copy_unit(void *vj, int64_t u, int worker) {
   const size_t es = j->es;
   if (j->isplit > 1) { /* one row of a transpose: its rows i in runs of 32-multiples */
     const int64_t r = u / j->isplit, q = u % j->isplit, ni = shape[p], i0 = q * j->iper, i1 = i0 + j->iper < ni ? i0 + j->iper : ni;
-    int64_t rem = r, so = 0, dof = 0;
-    for (int k = j->no - 1; k >= 0; k--) {
-      const int d = j->od[k];
-      const int64_t c = rem % shape[d];
-      rem /= shape[d];
-      so += c * st[d];
-      dof += c * dstd[d];
-    }
+    int64_t so, dof;
+    row_offsets(j, r, &so, &dof);
     if (i1 > i0) tile2d(j->y + (size_t)(dof + i0 * dstd[p]) * es, dstd[p], j->x + (so + i0) * (ptrdiff_t)es, st[n - 1], es, i1 - i0, shape[n - 1]);
     return;
   }
   const int64_t r1 = (u + 1) * j->per < j->rows ? (u + 1) * j->per : j->rows;
   for (int64_t r = u * j->per; r < r1; r++) {
-    int64_t rem = r, so = 0, dof = 0;
-    for (int k = j->no - 1; k >= 0; k--) {
-      const int d = j->od[k];
-      const int64_t c = rem % shape[d];
-      rem /= shape[d];
-      so += c * st[d];
-      dof += c * dstd[d];
-    }
+    int64_t so, dof;
+    row_offsets(j, r, &so, &dof);
     /* so is negative where a stride is (a reversing Slice): a signed offset, not a wrapped size_t */
     if (p >= 0) tile2d(j->y + (size_t)dof * es, dstd[p], j->x + so * (ptrdiff_t)es, st[n - 1], es, shape[p], shape[n - 1]);
     else row(j->y + (size_t)dof * es, j->x + so * (ptrdiff_t)es, es, shape[n - 1], st[n - 1]);
