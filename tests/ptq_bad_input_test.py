@@ -161,15 +161,20 @@ onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)]), gn1
 cal = ["--calib", xs, "--batch", "10"]
 for w in (["--weights", "uint4"], ["--weights", "int4", "--pack-int4"], ["--weights", "int4", "--weight-granularity", "group:32"],
           ["--weights", "int8", "--weight-granularity", "group:16"]):
-    refused(f"opset-18 GroupNormalization with {' '.join(w)}", gn18, cal + w, ["needs opset 21", "'my_gn' (GroupNormalization)", "opset <= 20"])
+    refused(f"opset-18 GroupNormalization with {' '.join(w)}", gn18, cal + w, ["need opset 21", "'my_gn' (GroupNormalization)", "opset <= 20"])
+# the refusal comes before any data is read: calibration data of the wrong width would fail later
+xbad = os.path.join(tmp, "xs_bad.npy")
+np.save(xbad, rng.standard_normal((50, 63)).astype(np.float32))
+refused("the same refusal before calibration (data of the wrong width)", gn18, ["--calib", xbad, "--batch", "10", "--weights", "uint4"],
+        ["need opset 21", "'my_gn' (GroupNormalization)"])
 accepted("the same model with int8 per-channel weights (opset 18 kept)", gn18, cal, "calibrated on 50 samples")
 g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")], "o10", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [W])
 o10 = os.path.join(tmp, "o10.onnx")
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 10)]), o10)
 refused("an opset-10 model with per-group int4 weights", o10, cal + ["--weights", "int4", "--weight-granularity", "group:32"],
-        ["needs opset 21", "the model is opset 10", "opset 11 or later"])
-refused("an opset-10 model with fp8 weights", o10, cal + ["--weights", "fp8e4m3"], ["needs opset 19", "the model is opset 10"])
+        ["need opset 21", "the model is opset 10", "opset 11 or later"])
+refused("an opset-10 model with fp8 weights", o10, cal + ["--weights", "fp8e4m3"], ["need opset 19", "the model is opset 10"])
 
 shutil.rmtree(tmp, ignore_errors=True)
 print(f"\n{len(fails)} failed" if fails else "\nall passed")

@@ -249,6 +249,30 @@ static int read_by_weight_layer(const cquant_ptq_t *p, const cquant__graph_t *g,
   return 0;
 }
 
+/* Before any data is seen: the opset the file will need (its weights' formats, fp8 activations)
+ * and whether the model can be raised to it, so that a refusal comes before calibration. The
+ * upgrade runs on a scratch copy of the cleaned model. */
+int cquant__ptq_check_opset(cquant_ptq_t *p) {
+  int64_t need = p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 ? 19 : 13;
+  for (int i = 0; i < p->n_layer; i++) {
+    const cquant__ptq_layer_t *L = &p->layer[i];
+    if (L->excluded || !L->weight) continue;
+    const int64_t n = weight_opset(weight_storage(p, L), L->w_per_tensor ? 0 : L->w_group);
+    if (n > need) need = n;
+  }
+  cquant__graph_t g;
+  int st = cquant__graph_from_model(p->clean, &g);
+  if (st) return st;
+  if (need > 13 && g.opset < need) {
+    char wdesc[64], why[128];
+    describe_weights(p, wdesc, sizeof wdesc);
+    snprintf(why, sizeof why, "%s%s", wdesc, p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 ? " with fp8e4m3 activations" : "");
+    st = cquant__ptq_upgrade_opset(&g, need, why);
+  }
+  cquant__graph_free(&g);
+  return st;
+}
+
 /* The QDQ graph of method m (g is made here; freed by the caller also on error). */
 static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__graph_t *g) {
   int st = cquant__graph_from_model(p->clean, g);

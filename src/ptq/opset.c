@@ -39,7 +39,7 @@ static const struct {
 
 static int refuse(const Onnx__NodeProto *n, int at, int64_t to, const char *why, const char *what) {
   return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT,
-                       "ptq: %s needs opset %lld, but node '%s' (%s) keeps the model at opset <= %d: %s at opset %d and cquant does not "
+                       "ptq: %s need opset %lld, but node '%s' (%s) keeps the model at opset <= %d: %s at opset %d and cquant does not "
                        "rewrite it",
                        why, (long long)to, cquant__node_label(n), n->op_type, at - 1, what, at);
 }
@@ -152,7 +152,7 @@ int cquant__ptq_upgrade_opset(cquant__graph_t *g, int64_t to, const char *why) {
   const int64_t from = g->opset;
   if (from >= to) return 0;
   if (from < 11)
-    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: %s needs opset %lld; the model is opset %lld, and cquant upgrades models of opset 11 or later",
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: %s need opset %lld; the model is opset %lld, and cquant upgrades models of opset 11 or later",
                          why, (long long)to, (long long)from);
   for (int i = 0; i < g->n_node; i++) {
     if (!g->node[i] || (g->node[i]->domain && *g->node[i]->domain)) continue;

@@ -123,6 +123,7 @@ int cquant__ptq_weight_mse(const cquant_ptq_options_t *o, int64_t G);
  * nodes whose form changed on the way (Reduce* axes, Split, Squeeze/Unsqueeze, RoiAlign,
  * GridSample); INVALID_ARGUMENT naming the first node it cannot rewrite, with `why` (what needs
  * the opset). */
+int cquant__ptq_check_opset(cquant_ptq_t *p);
 int cquant__ptq_upgrade_opset(cquant__graph_t *g, int64_t to, const char *why);
 
 /* src/ptq/session.c */

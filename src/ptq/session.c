@@ -200,6 +200,7 @@ int cquant_ptq_create(const cquant_onnx_model_t *m, const cquant_ptq_options_t *
   if (!(st = cquant__ptq_overrides_copy(p->opt.overrides, &p->overrides))) p->opt.overrides = p->overrides;
   if (!st && p->opt.cle) st = cquant__ptq_equalize(p);
   if (!st) st = cquant__ptq_build(p, p->opt.n_exclude, p->opt.exclude, 1);
+  if (!st) st = cquant__ptq_check_opset(p); /* a refusal of the file's opset before any data is read */
   p->opt.exclude = NULL, p->opt.n_exclude = 0;
   /* SmoothQuant waits for its statistics pass (cquant_ptq_smooth_observe / _apply) */
   if (!st && p->opt.smooth) st = cquant__ptq_smooth_init(p);

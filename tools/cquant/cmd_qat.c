@@ -226,7 +226,7 @@ int cmd_qat(int argc, char **argv) {
     sigaction(SIGINT, &old, NULL);
     if (!rc) {
       if (tty) fputc('\n', stderr);
-      printf("%s: %lld steps (%lld samples) in %.1f s, %.1f s per epoch; last epoch loss %.4f, train top-1 %.2f%%\n", model, (long long)r.steps,
+      printf("%s: %lld steps (%lld samples) in %.2f s, %.3f s per epoch; last epoch loss %.4f, train top-1 %.2f%%\n", model, (long long)r.steps,
              (long long)r.samples, r.seconds, r.seconds_per_epoch, r.final_loss, r.train_top1);
       if (r.evaluated) printf("fake-quant top-1 on %s: %.2f%%\n", evald, r.eval_top1);
       size_t bytes = 0;
