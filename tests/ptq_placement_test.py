@@ -103,7 +103,7 @@ def consumers(m, t):
     return [n for n in m.graph.node if t in n.input]
 
 
-def run_both(model, x, tmp):
+def run_both(model, x, tmp, opt="all"):
     """(cquant --exec int outputs, ORT outputs or None)."""
     d = tempfile.mkdtemp(dir=tmp)
     np.save(f"{d}/x.npy", x)
@@ -112,12 +112,12 @@ def run_both(model, x, tmp):
     if not HAVE_ORT:
         return cqo, None
     od = tempfile.mkdtemp(dir=tmp)
-    r = subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), model, od, f"x={d}/x.npy"], capture_output=True, text=True)
+    r = subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), model, od, f"x={d}/x.npy", "--opt", opt], capture_output=True, text=True)
     return cqo, (np.load(f"{od}/logits.npy") if r.returncode == 0 else r.stderr)
 
 
-def agree(name, model, x, tmp):
-    a, b = run_both(model, x, tmp)
+def agree(name, model, x, tmp, opt="all"):
+    a, b = run_both(model, x, tmp, opt)
     if isinstance(a, str):
         return check(name + ": cquant --exec int runs it", False, a[-300:])
     if b is None:
@@ -170,6 +170,29 @@ def main():
     check("the integer rewrite makes QLinearMatMul of two activations for both act-act MatMuls", len(qlm) == 2, r.stderr)
     agree("default", on, x, tmp)
     agree("act-act MatMul off", off, x, tmp)
+
+    # fp8 activations: the inputs of every GEMM, the act-act ones included, are float8e4m3fn pairs
+    f8 = f"{tmp}/fp8.onnx"
+    r = cq("ptq", model, "--calib", calib, "-o", f8, "--batch", "16", "--weights", "fp8e4m3", "--act", "fp8e4m3")
+    check("ptq --weights fp8e4m3 --act fp8e4m3", r.returncode == 0, r.stderr)
+    m8 = onnx.load(f8) if r.returncode == 0 else None
+    for nm in ("scores", "context", "q_mm"):
+        nd = node(m8, nm) if m8 else None
+        dqs = [dq_in(m8, nd, k) for k in (0, 1)] if nd else [None, None]
+        types = [init(m8, d.input[2]).data_type if d is not None and len(d.input) > 2 else None for d in dqs]
+        check(f"fp8: {nm} reads float8e4m3fn DequantizeLinear on both inputs", types == [17] * 2, str(types))  # FLOAT8E4M3FN (onnx 1.12 has no name for it)
+    check("fp8: Softmax and LayerNormalization outputs stay float (only GEMM inputs are quantized)",
+          m8 is not None and not any(c.op_type == "QuantizeLinear" for t in ("s", "ln") for c in consumers(m8, t)))
+    r = cq("ptq", model, "--calib", calib, "-o", f"{tmp}/fp8_off.onnx", "--batch", "16", "--weights", "fp8e4m3", "--act", "fp8e4m3",
+           "--quantize-act-matmul", "off")
+    m8o = onnx.load(f"{tmp}/fp8_off.onnx") if r.returncode == 0 else None
+    check("fp8 with --quantize-act-matmul off: the scores MatMul reads float", m8o is not None and dq_in(m8o, node(m8o, "scores"), 0) is None, r.stderr)
+    if m8:
+        agree("fp8 (ORT at optimization level basic)", f8, x, tmp, opt="basic")
+    r = cq("ptq", model, "--calib", calib, "-o", f"{tmp}/fp8_ops.onnx", "--weights", "fp8e4m3", "--act", "fp8e4m3", "--quantize-ops", "Softmax")
+    lines = r.stderr.strip().splitlines()
+    check("fp8 with --quantize-ops: one line naming the option, exit 1, nothing written",
+          r.returncode == 1 and len(lines) == 1 and "--quantize-ops is an int8" in lines[0] and not os.path.exists(f"{tmp}/fp8_ops.onnx"), r.stderr)
 
     # an act-act MatMul whose output is a graph output (float): MatMulInteger -> Cast -> Mul in the integer rewrite
     gm = f"{tmp}/gram.onnx"

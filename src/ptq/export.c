@@ -235,8 +235,9 @@ static const char *act_text(const cquant_ptq_t *p) {
   return p->opt.symmetric_act ? "int8 symmetric per tensor" : "uint8 asymmetric per tensor";
 }
 
-/* 1 when a quantized layer with weights (Conv, Gemm, MatMul) reads t. fp8 files quantize these
- * inputs only, the FP8 recipe of TensorRT and NVIDIA's ModelOpt (the GEMM inputs; outputs, Add and
+/* 1 when a quantized layer with weights (Conv, Gemm, MatMul) or an activation-activation MatMul
+ * reads t. fp8 files quantize these inputs only, the FP8 recipe of TensorRT and NVIDIA's ModelOpt
+ * (the GEMM and batched-GEMM inputs; outputs, Add and
  * pooling stay float): ONNX Runtime's QDQ clean-ups treat a float8 pair like an int8 one and would
  * otherwise leave MaxPool on float8 or make a QLinearAdd of it, which it does not run. */
 static int read_by_weight_layer(const cquant_ptq_t *p, const cquant__graph_t *g, const char *t) {
@@ -244,7 +245,8 @@ static int read_by_weight_layer(const cquant_ptq_t *p, const cquant__graph_t *g,
   const int n = cquant__graph_consumers(g, t, c, 64);
   for (int k = 0; k < n && k < 64; k++) { /* by name: the layers' weight inputs are rewritten by now */
     const int li = cquant__ptq_layer_index(p, cquant__node_label(g->node[c[k]]));
-    if (li >= 0 && !p->layer[li].excluded && p->layer[li].weight) return 1;
+    const cquant__ptq_layer_t *L = li >= 0 ? &p->layer[li] : NULL;
+    if (L && !L->excluded && (L->weight || (L->input2 && !strcmp(L->op, "MatMul")))) return 1; /* also act-act MatMul (q k^T, p v) */
   }
   return 0;
 }

@@ -17,6 +17,9 @@ int cquant__ptq_check_options(cquant_ptq_options_t *o) {
   if (o->weight_group && dt == CQUANT_DT_F8E4M3)
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq: fp8e4m3 weights are per output channel (no group size)");
   if ((unsigned)o->act > CQUANT_PTQ_ACT_FP8E4M3) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: activation mode %d is unknown", (int)o->act);
+  if (o->act != CQUANT_PTQ_ACT_INT8 && o->quantize_ops) /* fp8 files quantize GEMM inputs only (export.c) */
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: --quantize-ops is an int8-activation setting (activations are %s)",
+                         o->act == CQUANT_PTQ_ACT_NONE ? "float" : "fp8e4m3: only GEMM inputs are quantized");
   if (o->act != CQUANT_PTQ_ACT_INT8 && o->symmetric_act)
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: symmetric activations are an int8 setting (activations are %s)",
                          o->act == CQUANT_PTQ_ACT_NONE ? "float" : "fp8e4m3");
