@@ -271,7 +271,7 @@ static PyTypeObject QParamsType = {
 typedef struct {
   const char *dtype;
   PyObject *symmetric, *axis, *group_size, *scale, *zero_point, *qp;
-  int narrow;
+  int narrow, short_group;
   const char *rounding;
 } qopts_t;
 
@@ -333,7 +333,7 @@ static cquant_qparams_t *make_qparams(const qopts_t *o, PyArrayObject *x) {
     return NULL;
   }
   if (o->zero_point != Py_None && o->scale == Py_None) { PyErr_SetString(PyExc_ValueError, "zero_point needs scale"); return NULL; }
-  unsigned flags = (sym ? CQUANT_QF_SYMMETRIC : 0) | (o->narrow ? CQUANT_QF_NARROW_RANGE : 0);
+  unsigned flags = (sym ? CQUANT_QF_SYMMETRIC : 0) | (o->narrow ? CQUANT_QF_NARROW_RANGE : 0) | (o->short_group ? CQUANT_QF_ALLOW_SHORT_GROUP : 0);
   if ((st = cquant_qparams_create(dt, gran, (int)axis, group, flags, ndim, shape, &qp))) { status_error(st); return NULL; }
   qp->rounding = rounding;
   if (o->scale != Py_None) {
@@ -368,7 +368,7 @@ static int storage_npy(cquant_dtype_t dt) {
   }
 }
 
-#define QOPT_KW "dtype", "symmetric", "axis", "group_size", "narrow_range", "rounding", "scale", "zero_point", "qp"
+#define QOPT_KW "dtype", "symmetric", "axis", "group_size", "narrow_range", "rounding", "scale", "zero_point", "qp", "short_last_group"
 
 static int parse_qopts(PyObject *args, PyObject *kw, PyObject **x, qopts_t *o) {
   static char *kwlist[] = {"x", QOPT_KW, NULL};
@@ -376,8 +376,8 @@ static int parse_qopts(PyObject *args, PyObject *kw, PyObject **x, qopts_t *o) {
   o->dtype = "int8";
   o->rounding = "div";
   o->symmetric = o->axis = o->group_size = o->scale = o->zero_point = o->qp = Py_None;
-  return PyArg_ParseTupleAndKeywords(args, kw, "O|$sOOOpsOOO", kwlist, x, &o->dtype, &o->symmetric, &o->axis, &o->group_size,
-                                     &o->narrow, &o->rounding, &o->scale, &o->zero_point, &o->qp) ? 0 : -1;
+  return PyArg_ParseTupleAndKeywords(args, kw, "O|$sOOOpsOOOp", kwlist, x, &o->dtype, &o->symmetric, &o->axis, &o->group_size,
+                                     &o->narrow, &o->rounding, &o->scale, &o->zero_point, &o->qp, &o->short_group) ? 0 : -1;
 }
 
 static PyObject *py_quantize(PyObject *self, PyObject *args, PyObject *kw) {
@@ -778,21 +778,83 @@ static void pysource_clear(pysource_t *s) {
   s->exc_type = s->exc_value = s->exc_tb = NULL;
 }
 
-/* Opens a source from a spec string or a Python iterable. 0 or -1 with an exception. */
-static int open_source(PyObject *obj, const char *what, const cquant_onnx_model_t *m, double mean, double std, long long batch,
-                       pysource_t *s, cquant_data_t **out) {
+/* One data option from a Python value, as the CLI spells it (cquant_data_options_set): None is
+ * skipped; a str or number as its text; a pair (H, W) as "HxW" (resize, crop); three numbers as
+ * "a,b,c" (mean, std). 0 or -1 with an exception. */
+static int data_option(cquant_data_options_t *o, const char *name, PyObject *v) {
+  if (!v || v == Py_None) return 0;
+  char buf[128];
+  if (PyUnicode_Check(v)) snprintf(buf, sizeof buf, "%s", PyUnicode_AsUTF8(v));
+  else if (PyNumber_Check(v)) {
+    const double d = PyFloat_AsDouble(v);
+    if (d == -1.0 && PyErr_Occurred()) return -1;
+    snprintf(buf, sizeof buf, "%.9g", d);
+  } else {
+    PyObject *seq = PySequence_Check(v) ? PySequence_Tuple(v) : NULL;
+    const Py_ssize_t n = seq ? PyTuple_GET_SIZE(seq) : 0;
+    if (!seq || n < 1 || n > 3) {
+      Py_XDECREF(seq);
+      PyErr_Clear();
+      PyErr_Format(PyExc_TypeError, "%s: a string, a number or a sequence of 2 or 3 numbers", name);
+      return -1;
+    }
+    size_t k = 0;
+    for (Py_ssize_t i = 0; i < n && k < sizeof buf; i++) {
+      const double d = PyFloat_AsDouble(PyTuple_GET_ITEM(seq, i));
+      if (d == -1.0 && PyErr_Occurred()) { Py_DECREF(seq); return -1; }
+      k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%.9g", i ? (n == 2 ? "x" : ",") : "", d);
+    }
+    Py_DECREF(seq);
+  }
+  int st = cquant_data_options_set(o, name, buf);
+  if (st) { status_error(st); return -1; }
+  return 0;
+}
+
+/* Opens a source from a spec string, a dict {input name: spec} (one source per model input, read in
+ * lockstep, as the CLI's NAME=DATA) or a Python iterable, with the data options o. 0 or -1 with an
+ * exception. */
+static int open_source(PyObject *obj, const char *what, const cquant_onnx_model_t *m, const cquant_data_options_t *o, pysource_t *s,
+                       cquant_data_t **out) {
   *out = NULL;
   if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyObject_HasAttrString(obj, "__fspath__")) {
     PyObject *b;
     if (!PyUnicode_FSConverter(obj, &b)) return -1;
-    int st = cquant_data_open(PyBytes_AS_STRING(b), (float)mean, (float)std, batch, out);
+    int st = cquant_data_open_ex(PyBytes_AS_STRING(b), o, out);
     Py_DECREF(b);
     if (st) { status_error(st); return -1; }
     return 0;
   }
+  if (PyDict_Check(obj)) { /* {name: spec}: "NAME=SPEC" for each */
+    const Py_ssize_t n = PyDict_Size(obj);
+    if (n < 1) { PyErr_Format(PyExc_ValueError, "%s: the dict names no input", what); return -1; }
+    PyObject *items = PyDict_Items(obj);
+    PyObject **keep = items ? calloc((size_t)n, sizeof *keep) : NULL;
+    const char **specs = keep ? calloc((size_t)n, sizeof *specs) : NULL;
+    int r = items && keep && specs ? 0 : -1;
+    if (r && !PyErr_Occurred()) PyErr_NoMemory();
+    for (Py_ssize_t i = 0; !r && i < n; i++) {
+      PyObject *kv = PyList_GET_ITEM(items, i), *k = PyTuple_GET_ITEM(kv, 0), *v = PyTuple_GET_ITEM(kv, 1), *vb = NULL;
+      if (!PyUnicode_Check(k)) { PyErr_Format(PyExc_TypeError, "%s: input names must be strings", what); r = -1; break; }
+      if (!PyUnicode_FSConverter(v, &vb)) { r = -1; break; }
+      keep[i] = PyBytes_FromFormat("%s=%s", PyUnicode_AsUTF8(k), PyBytes_AS_STRING(vb));
+      Py_DECREF(vb);
+      if (!keep[i]) { r = -1; break; }
+      specs[i] = PyBytes_AS_STRING(keep[i]);
+    }
+    if (!r) {
+      int st = cquant_data_open_inputs(specs, (int)n, o, out);
+      if (st) { status_error(st); r = -1; }
+    }
+    for (Py_ssize_t i = 0; keep && i < n; i++) Py_XDECREF(keep[i]);
+    free(keep);
+    free((void *)specs);
+    Py_XDECREF(items);
+    return r;
+  }
   if (PyArray_Check(obj)) { PyErr_Format(PyExc_TypeError, "%s: give a list of batches (or a data spec string), not one array", what); return -1; }
   PyObject *it = PyObject_GetIter(obj);
-  if (!it) { PyErr_Format(PyExc_TypeError, "%s: a data spec string or an iterable of batches is needed", what); return -1; }
+  if (!it) { PyErr_Format(PyExc_TypeError, "%s: a data spec string, a dict of them or an iterable of batches is needed", what); return -1; }
   s->iterable = obj;
   s->rewindable = it != obj;
   s->iter = it;
@@ -801,6 +863,24 @@ static int open_source(PyObject *obj, const char *what, const cquant_onnx_model_
   cquant_data_callbacks_t cb = {s, pysource_next, pysource_rewind, s->name};
   int st = cquant_data_from_callbacks(&cb, out);
   if (st) { status_error(st); return -1; }
+  return 0;
+}
+
+/* The data options of ptq and qat: batch, the model's normalization unless mean/std are given, and
+ * the image options. 0 or -1 with an exception. */
+static int data_options(const cquant_onnx_model_t *m, long long batch, PyObject *mean_o, PyObject *std_o, PyObject *const img[4],
+                        cquant_data_options_t *o) {
+  static const char *const names[4] = {"resize", "crop", "channel-order", "layout"};
+  cquant_data_options_default(o);
+  if (batch < 1) { PyErr_SetString(PyExc_ValueError, "batch must be a positive integer"); return -1; }
+  o->batch = batch;
+  double mean = 0, std = 1;
+  int st = cquant_model_normalization(m, &mean, &std);
+  if (st) { status_error(st); return -1; }
+  for (int c = 0; c < 3; c++) o->mean[c] = (float)mean, o->std[c] = (float)std;
+  if (data_option(o, "mean", mean_o) || data_option(o, "std", std_o)) return -1;
+  for (int k = 0; k < 4; k++)
+    if (img && data_option(o, names[k], img[k])) return -1;
   return 0;
 }
 
@@ -831,7 +911,8 @@ static int parse_methods(PyObject *am, cquant_ptq_options_t *o) {
 static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"model", "calib", "output", "weights", "weight_range", "act_method", "percentile", "symmetric_act",
                            "exclude", "format", "eval", "max_drop", "report", "plot", "mean", "std", "batch", "mode",
-                           "smooth", "bias_correction", "cle", "quantize_act_matmul", "quantize_ops", "overrides", NULL};
+                           "smooth", "bias_correction", "cle", "quantize_act_matmul", "quantize_ops", "overrides",
+                           "weight_granularity", "pack_int4", "act", "resize", "crop", "channel_order", "layout", NULL};
   PyObject *model_o, *calib_o, *out_o, *wrange = Py_None, *am = NULL, *exclude = NULL, *eval_o = Py_None, *maxdrop_o = Py_None;
   PyObject *report_o = Py_None, *plot_o = Py_None, *mean_o = Py_None, *std_o = Py_None, *smooth_o = Py_None;
   const char *weights = "int8", *format = "qdq", *mode = "static", *qops = NULL;
@@ -840,10 +921,13 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   PyObject *ovr_o = Py_None, *ovr_b = NULL;
   cquant_ptq_overrides_t *ovr = NULL;
   long long batch = 100;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLsOpppzO", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
+  PyObject *gran_o = Py_None, *img[4] = {Py_None, Py_None, Py_None, Py_None};
+  int pack4 = 0;
+  const char *act = "int8";
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLsOpppzOOpsOOOO", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
                                    PyUnicode_FSConverter, &out_o, &weights, &wrange, &am, &percentile, &symact, &exclude, &format,
                                    &eval_o, &maxdrop_o, &report_o, &plot_o, &mean_o, &std_o, &batch, &mode, &smooth_o, &biascorr, &cle,
-                                   &act_mm, &qops, &ovr_o))
+                                   &act_mm, &qops, &ovr_o, &gran_o, &pack4, &act, &img[0], &img[1], &img[2], &img[3]))
     return NULL;
   PyObject *res = NULL, *excl_seq = NULL, *report_b = NULL, *plot_b = NULL;
   const char **excl = NULL;
@@ -859,7 +943,30 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   int st;
   if (!strcmp(weights, "int8")) o.weight_dtype = CQUANT_DT_S8;
   else if (!strcmp(weights, "int4")) o.weight_dtype = CQUANT_DT_S4;
-  else { PyErr_Format(PyExc_ValueError, "weights must be 'int8' or 'int4', not '%s'", weights); goto done; }
+  else if (!strcmp(weights, "uint4")) o.weight_dtype = CQUANT_DT_U4;
+  else if (!strcmp(weights, "int2")) o.weight_dtype = CQUANT_DT_S2;
+  else if (!strcmp(weights, "fp8e4m3")) o.weight_dtype = CQUANT_DT_F8E4M3;
+  else { PyErr_Format(PyExc_ValueError, "weights must be 'int8', 'int4', 'uint4', 'int2' or 'fp8e4m3', not '%s'", weights); goto done; }
+  if (!strcmp(act, "int8")) o.act = CQUANT_PTQ_ACT_INT8;
+  else if (!strcmp(act, "none")) o.act = CQUANT_PTQ_ACT_NONE;
+  else if (!strcmp(act, "fp8e4m3")) o.act = CQUANT_PTQ_ACT_FP8E4M3;
+  else { PyErr_Format(PyExc_ValueError, "act must be 'int8', 'none' or 'fp8e4m3', not '%s'", act); goto done; }
+  o.weight_packed = pack4;
+  if (gran_o != Py_None) { /* "channel", "tensor" (dynamic mode), "group:G" or G */
+    const char *g = PyUnicode_Check(gran_o) ? PyUnicode_AsUTF8(gran_o) : NULL;
+    long long G = 0;
+    char *end = NULL;
+    if (!g && PyLong_Check(gran_o)) G = PyLong_AsLongLong(gran_o);
+    else if (g && !strncmp(g, "group:", 6)) G = strtoll(g + 6, &end, 10);
+    if (g && !strcmp(g, "tensor")) o.weight_per_tensor = 1;
+    else if (!(g && !strcmp(g, "channel"))) {
+      if ((g && (!end || *end || end == g + 6)) || G < 16 || G > 256) {
+        PyErr_SetString(PyExc_ValueError, "weight_granularity must be 'channel', 'tensor' (mode='dynamic'), 'group:G' or G, with G in 16..256");
+        goto done;
+      }
+      o.weight_group = G;
+    }
+  }
   if (wrange != Py_None) {
     const char *w = PyUnicode_Check(wrange) ? PyUnicode_AsUTF8(wrange) : "";
     if (!strcmp(w, "minmax")) o.weight_mse = 0;
@@ -922,17 +1029,11 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   o.keep_histograms = job.plot_dir != NULL;
   job.want_report = 1;
   job.output = PyBytes_AS_STRING(out_o);
-  if (batch < 1) { PyErr_SetString(PyExc_ValueError, "batch must be a positive integer"); goto done; }
   if ((st = cquant_onnx_load(PyBytes_AS_STRING(model_o), &m))) { status_error(st); goto done; }
-  double mean = 0, std = 1;
-  if ((st = cquant_model_normalization(m, &mean, &std))) { status_error(st); goto done; }
-  if (mean_o != Py_None && (mean = PyFloat_AsDouble(mean_o)) == -1.0 && PyErr_Occurred()) goto done;
-  if (std_o != Py_None) {
-    if ((std = PyFloat_AsDouble(std_o)) == -1.0 && PyErr_Occurred()) goto done;
-    if (!(std > 0)) { PyErr_SetString(PyExc_ValueError, "std must be > 0"); goto done; }
-  }
-  if (calib_o != Py_None && open_source(calib_o, "calib", m, mean, std, batch, &cs, &job.calib)) goto done;
-  if (eval_o != Py_None && open_source(eval_o, "eval", m, mean, std, batch, &es, &job.eval)) goto done;
+  cquant_data_options_t dopt;
+  if (data_options(m, batch, mean_o, std_o, img, &dopt)) goto done;
+  if (calib_o != Py_None && open_source(calib_o, "calib", m, &dopt, &cs, &job.calib)) goto done;
+  if (eval_o != Py_None && open_source(eval_o, "eval", m, &dopt, &es, &job.eval)) goto done;
   st = cquant_ptq_run_job(m, &o, &job, &r);
   if (st) {
     pysource_t *src = cs.exc_type ? &cs : es.exc_type ? &es : NULL;
@@ -1040,12 +1141,10 @@ static PyObject *py_qat(PyObject *self, PyObject *args, PyObject *kw) {
   o.epochs = epochs, o.batch = batch, o.lsq = lsq, o.freeze_bn_after = freeze, o.seed = (uint64_t)seed, o.threads = threads;
   o.max_steps = max_steps, o.weight_decay = wd, o.label_smoothing = ls;
   if ((st = cquant_onnx_load(PyBytes_AS_STRING(model_o), &m))) { status_error(st); goto done; }
-  double mean = 0, std = 1;
-  if ((st = cquant_model_normalization(m, &mean, &std))) { status_error(st); goto done; }
-  if (mean_o != Py_None && (mean = PyFloat_AsDouble(mean_o)) == -1.0 && PyErr_Occurred()) goto done;
-  if (std_o != Py_None && (std = PyFloat_AsDouble(std_o)) == -1.0 && PyErr_Occurred()) goto done;
-  if (open_source(data_o, "data", m, mean, std, batch, &ds, &d)) goto done;
-  if (eval_o != Py_None && open_source(eval_o, "eval", m, mean, std, 500, &es, &ev)) goto done;
+  cquant_data_options_t dopt, eopt;
+  if (data_options(m, batch, mean_o, std_o, NULL, &dopt) || data_options(m, 500, mean_o, std_o, NULL, &eopt)) goto done;
+  if (open_source(data_o, "data", m, &dopt, &ds, &d)) goto done;
+  if (eval_o != Py_None && open_source(eval_o, "eval", m, &eopt, &es, &ev)) goto done;
   cquant_qat_result_t r;
   if ((st = cquant_qat_create(m, &o, &q)) || (st = cquant_qat_init_ranges(q, d)) || (st = cquant_qat_train(q, d, ev, &r)) ||
       (st = cquant_qat_save(q, PyBytes_AS_STRING(out_o), NULL))) {
@@ -1091,7 +1190,11 @@ static PyMethodDef module_methods[] = {
    "ptq(model_path, calib, output, *, weights='int8', weight_range=None, act_method='minmax', percentile=99.99,\n"
    "symmetric_act=False, exclude=(), format='qdq', eval=None, max_drop=None, report=None, plot=None, mean=None,\n"
    "std=None, batch=100, mode='static', smooth=None, bias_correction=False, cle=False, quantize_act_matmul=True,\n"
-   "quantize_ops=None, overrides=None) -> the per-layer report as a dict, as `cquant ptq`. smooth=ALPHA (in [0, 1]):\n"
+   "quantize_ops=None, overrides=None, weight_granularity=None, pack_int4=False, act='int8', resize=None, crop=None,\n"
+   "channel_order=None, layout=None) -> the per-layer report as a dict, as `cquant ptq`. weights: int8, int4, uint4,\n"
+   "int2, fp8e4m3; weight_granularity: 'channel', 'group:G' or G, 'tensor' (dynamic); act: int8, none, fp8e4m3; image\n"
+   "folders: resize=S or (H, W), crop=C or (H, W), channel_order 'rgb'|'bgr'|'gray', layout 'nchw'|'nhwc', mean/std one\n"
+   "number or three; calib/eval may be a dict {input name: spec} for several inputs. smooth=ALPHA (in [0, 1]):\n"
    "SmoothQuant; bias_correction, cle: as --bias-correction, --cle (each layer's 'smooth', 'bias_correction', 'cle'\n"
    "entries say what they changed). quantize_ops: 'LayerNormalization,Softmax,Gelu,...' (--quantize-ops); overrides:\n"
    "the path of a per-node JSON file (--overrides). mode='dynamic' (calib=None): int8 MatMul/Gemm weights, activations\n"

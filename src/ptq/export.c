@@ -389,8 +389,22 @@ static char *cache_path(const char *path) {
   return c;
 }
 
+/* The QLinear form and the TensorRT cache hold int8 activations and per-channel int8/int4 weights
+ * stored as int8 values; the other formats are QDQ only. */
+int cquant__ptq_format_check(const cquant_ptq_options_t *o, cquant_ptq_format_t f) {
+  if (f == CQUANT_PTQ_QDQ) return 0;
+  if (o->weight_group || o->weight_packed || o->act != CQUANT_PTQ_ACT_INT8 || (o->weight_dtype != CQUANT_DT_S8 && o->weight_dtype != CQUANT_DT_S4))
+    return cquant__error(CQUANT_STATUS_UNSUPPORTED,
+                         "ptq: the %s format holds int8 activations and per-channel int8/int4 weights: write per-group, packed, uint4, int2, "
+                         "fp8 or weight-only files as QDQ",
+                         f == CQUANT_PTQ_QOP ? "QLinear operator" : "TensorRT cache");
+  return 0;
+}
+
 int cquant_ptq_save(cquant_ptq_t *p, cquant_calib_method_t m, cquant_ptq_format_t f, const char *path, size_t *bytes) {
   if (!p || !path) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
+  int fst = cquant__ptq_format_check(&p->opt, f);
+  if (fst) return fst;
   void *buf = NULL;
   size_t len = 0;
   int st;

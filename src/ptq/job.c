@@ -71,6 +71,10 @@ int cquant_ptq_run_job(const cquant_onnx_model_t *m, const cquant_ptq_options_t 
   if (o && o->mode != CQUANT_PTQ_STATIC) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: unknown mode %d", (int)o->mode);
   if (job->max_drop >= 0 && !job->eval) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: max_drop needs evaluation data");
   if ((unsigned)job->format > CQUANT_PTQ_TRT_CACHE) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: unknown format %d", (int)job->format);
+  if (o) { /* before any data is read */
+    const int fst = cquant__ptq_format_check(o, job->format);
+    if (fst) return fst;
+  }
   cquant_ptq_t *p;
   int st = cquant_ptq_create(m, o, &p);
   if (st) return st;

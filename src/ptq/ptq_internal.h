@@ -124,6 +124,7 @@ int cquant__ptq_weight_mse(const cquant_ptq_options_t *o, int64_t G);
  * GridSample); INVALID_ARGUMENT naming the first node it cannot rewrite, with `why` (what needs
  * the opset). */
 int cquant__ptq_check_opset(cquant_ptq_t *p);
+int cquant__ptq_format_check(const cquant_ptq_options_t *o, cquant_ptq_format_t f);
 int cquant__ptq_upgrade_opset(cquant__graph_t *g, int64_t to, const char *why);
 
 /* src/ptq/session.c */

@@ -115,3 +115,17 @@ def test_error_report():
     assert r["round_mse"] + r["clip_mse"] == pytest.approx(r["mse"])
     assert not cquant.error_report(x, y)["has_split"]
     assert cquant.error_report(x, x)["sqnr_db"] == float("inf")
+
+
+def test_short_last_group_equals_cli(cli, tmp_path):
+    """group_size that does not divide the axis: refused, unless short_last_group (the CLI's --short-last-group)."""
+    x = np.random.default_rng(9).standard_normal((3, 10)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    with pytest.raises(ValueError):
+        cquant.quantize(x, dtype="int4", axis=1, group_size=4)
+    q, qp = cquant.quantize(x, dtype="int4", axis=1, group_size=4, short_last_group=True)
+    assert qp.scale.shape == (3, 3)
+    cli("quantize", tmp_path / "x.npy", "-o", tmp_path / "q.npy", "--qparams", tmp_path / "qp.json", "--dtype", "int4",
+        "--per-group", "1:4", "--short-last-group")
+    assert identical(q, np.load(tmp_path / "q.npy"))
+    assert json.loads(qp.to_json()) == json.loads((tmp_path / "qp.json").read_text())
