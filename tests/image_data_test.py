@@ -11,6 +11,9 @@ usage: image_data_test.py IMAGE_TOOL CQUANT"""
 import os, struct, subprocess, sys, tempfile, zlib
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from png_util import png_bytes  # noqa: E402
+
 TOOL, CQ = sys.argv[1], sys.argv[2]
 passed = failed = 0
 
@@ -23,21 +26,6 @@ def check(name, ok, detail=""):
     else:
         failed += 1
         print(f"FAIL {name} {detail}")
-
-
-def png_bytes(px, bits=8):
-    """px: H x W (gray), H x W x 3 (RGB) or H x W x 4 (RGBA), uint8 or uint16 for bits=16."""
-    h, w = px.shape[:2]
-    ct = {2: 0, 3: 2, 4: 6}[px.ndim if px.ndim == 2 else px.shape[2] if px.shape[2] != 1 else 2]
-    if px.ndim == 2:
-        ct = 0
-    dt = ">u2" if bits == 16 else "u1"
-    raw = b"".join(b"\x00" + px[y].astype(dt).tobytes() for y in range(h))
-
-    def chunk(t, d):
-        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bits, ct, 0, 0, 0)) +
-            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def write_png(path, px, bits=8):

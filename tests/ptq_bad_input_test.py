@@ -25,6 +25,9 @@ import zlib
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from png_util import png_bytes  # noqa: E402
+
 CQ = sys.argv[1]
 fails = []
 
@@ -35,15 +38,8 @@ def check(name, ok, detail=""):
         fails.append(name)
 
 
-def chunk(t, d):
-    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-
-
 def png(px):
-    h, w = px.shape[:2]
-    raw = b"".join(b"\x00" + px[y].tobytes() for y in range(h))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
+    return png_bytes(px)
 
 
 # a minimal baseline JPEG header (SOI, APP0/JFIF, the start of a DQT) cut short: libjpeg-turbo stops in it

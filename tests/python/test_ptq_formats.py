@@ -1,14 +1,16 @@
 """cquant.ptq's weight formats (uint4, int2, fp8, per group, packed int4, weight-only), its image-folder
 preprocessing options and named multi-input sources write the same file byte for byte as the CLI
 given the same options."""
-import struct
-import zlib
+import sys
 
 import numpy as np
 import pytest
 
 import cquant
-from conftest import MODELS
+from conftest import MODELS, SOURCE_DIR
+
+sys.path.insert(0, str(SOURCE_DIR / "tests"))
+from png_util import png_bytes  # noqa: E402
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -52,24 +54,13 @@ def test_format_errors(tmp_path, npy):
     assert not (tmp_path / "a.onnx").exists()
 
 
-def _chunk(t, d):
-    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-
-
-def _png(px):
-    h, w = px.shape[:2]
-    raw = b"".join(b"\x00" + px[y].tobytes() for y in range(h))
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + _chunk(b"IDAT", zlib.compress(raw))
-            + _chunk(b"IEND", b""))
-
-
 def test_image_folder_options_equal_cli(cli, tmp_path):
     """RGB PNGs of mixed sizes, resized (shorter side), center-cropped, BGR, NHWC, per-channel mean/std."""
     rng = np.random.default_rng(5)
     folder = tmp_path / "imgs"
     folder.mkdir()
     for i, (h, w) in enumerate([(20, 24), (24, 20), (30, 30), (18, 26)] * 2):
-        (folder / f"im{i}.png").write_bytes(_png(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)))
+        (folder / f"im{i}.png").write_bytes(png_bytes(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)))
     g = helper.make_graph(
         [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
          helper.make_node("Conv", ["t", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"), helper.make_node("Relu", ["c"], ["r"]),
