@@ -17,11 +17,9 @@ for the cases that are not errors, what happens instead is checked.
 usage: ptq_bad_input_test.py CQUANT"""
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 
 import numpy as np
 
