@@ -57,7 +57,8 @@ METHODS = ["minmax", "ema", "percentile", "entropy", "mse"]
 MODELS = [("vit_op17", "fmnist_vit_op17.onnx", "fmnist_vit", "img"), ("vit_op13", "fmnist_vit_op13.onnx", "fmnist_vit", "img"),
           ("mbv3_op17", "fmnist_mbv3_op17.onnx", "fmnist_mbv3", "img"), ("mbv3_op13", "fmnist_mbv3_op13.onnx", "fmnist_mbv3", "img"),
           ("char_lm", "pystdlib_lm.onnx", "pystdlib_lm", "lm"), ("bert", "codelang_bert.onnx", "codelang_bert", "tok")]
-CHUNK = 1000  # samples per runtime call (bounds the runtimes' memory)
+CHUNK = 500  # samples per runtime call, the same for every runtime and peer (dynamic quantization
+# takes its activation ranges per call, so the batches must be equal); bounds the runtimes' memory
 
 
 def log(*a):
@@ -201,7 +202,7 @@ class Bench:
 
         def run(m):
             with torch.no_grad():
-                return np.concatenate([m(*[x[i:i + 500] for x in xs]).numpy() for i in range(0, test.n, 500)])
+                return np.concatenate([m(*[x[i:i + CHUNK] for x in xs]).numpy() for i in range(0, test.n, CHUNK)])
 
         res = {"fp32": metric(kind, run(net), test.y)}
         from torch.ao.quantization import get_default_qconfig_mapping, quantize_dynamic
