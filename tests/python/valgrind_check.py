@@ -54,6 +54,14 @@ def exercise():
         f.write('{"nodes": {"nosuch": {"exclude": true}}}')
     try: cquant.ptq("models/fmnist_cnn.onnx", [b, b], d + "/m4.onnx", overrides=d + "/bad.json")
     except ValueError: pass
+    np.save(d + "/x.npy", np.concatenate([b, b]))  # the new data and format paths: specs with options, a dict, refusals
+    cquant.ptq("models/fmnist_cnn.onnx", d + "/x.npy", d + "/m5.onnx", weights="uint4", weight_granularity="group:16", batch=4, mean=(0.1, 0.1, 0.1))
+    try: cquant.ptq("models/fmnist_cnn.onnx", {"input": d + "/x.npy", "nosuch": d + "/x.npy"}, d + "/m6.onnx")
+    except ValueError: pass
+    try: cquant.ptq("models/fmnist_cnn.onnx", d + "/x.npy", d + "/m6.onnx", weights="int2", format="qop")
+    except ValueError: pass
+    try: cquant.ptq("models/fmnist_cnn.onnx", d + "/x.npy", d + "/m6.onnx", crop=(1, 2, 3, 4))
+    except TypeError: pass
     print("done")
 
 
