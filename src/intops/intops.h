@@ -70,6 +70,10 @@ void cquant__requant_f_avx2(const int32_t *acc, const int32_t *bias, const float
 /* The quantized add (eq. 26) as a table of all 65536 input pairs, and its application: the same
  * results as cquant_qadd for these parameters. */
 int cquant__qadd_table(float s1, int32_t z1, float s2, int32_t z2, int is_signed, float sy, int32_t zy, uint8_t *tab);
+/* The same table with the QDQ graph's own arithmetic (eq. 26b): what DequantizeLinear, Add and
+ * QuantizeLinear compute in float32 for each pair, so that a QLinearAdd made from a QDQ Add gives
+ * the fake-quantized model's bits. The table is made once; running it is a lookup. */
+int cquant__qadd_table_qdq(float s1, int32_t z1, float s2, int32_t z2, int is_signed, float sy, int32_t zy, uint8_t *tab);
 void cquant__qadd_by_table(const uint8_t *tab, const void *x1, const void *x2, int64_t n, void *y);
 
 /* The pooling window along one axis: the kernel taps [*k0, *k1) of output position o whose input

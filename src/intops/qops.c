@@ -67,6 +67,23 @@ int cquant__qadd_table(float s1, int32_t z1, float s2, int32_t z2, int is_signed
   return 0;
 }
 
+int cquant__qadd_table_qdq(float s1, int32_t z1, float s2, int32_t z2, int is_signed, float sy, int32_t zy, uint8_t *tab) {
+  if (!tab || !(s1 > 0) || !(s2 > 0) || !(sy > 0)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qadd: bad arguments");
+  const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+  float d1[256], d2[256];
+  for (int v = 0; v < 256; v++) { /* DequantizeLinear: (q - z) s in float32 */
+    const int32_t q = is_signed ? (int32_t)(int8_t)v : v;
+    d1[v] = (float)(q - z1) * s1;
+    d2[v] = (float)(q - z2) * s2;
+  }
+  const float flo = cquant__lo_bound(lo, zy), fhi = cquant__hi_bound(hi, zy);
+  for (int v = 0; v < 65536; v++) { /* Add in float32, then QuantizeLinear: round_half_even(x / sy) + zy, saturated */
+    const float r = cquant__clampf(cquant__div_round(d1[v >> 8] + d2[v & 255], sy, 0, CQUANT_ROUND_DIV), flo, fhi);
+    tab[v] = (uint8_t)((int32_t)r + zy);
+  }
+  return 0;
+}
+
 void cquant__qadd_by_table(const uint8_t *tab, const void *x1, const void *x2, int64_t n, void *y) {
   const uint8_t *a8 = x1, *b8 = x2;
   uint8_t *o = y;

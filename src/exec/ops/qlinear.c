@@ -434,7 +434,8 @@ int cquant__op_qgemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cq
   return st;
 }
 
-/* QLinearAdd: C = A + B with numpy broadcasting (com.microsoft's definition), in integers (eq. 26). */
+/* QLinearAdd: C = A + B with numpy broadcasting (com.microsoft's definition), by a table of every
+ * input pair holding the QDQ graph's result (eq. 26b). */
 int cquant__op_qlinear_add(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cquant_array_t *const *in, int n_in, cquant_array_t *out, int n_out) {
   (void)n_out;
   const cquant_array_t *a = in[0], *b = in[3];
@@ -475,19 +476,24 @@ int cquant__op_qlinear_add(cquant__opctx_t *ctx, const Onnx__NodeProto *node, co
     }
     ad = ab, bd = bb;
   }
-  /* constant parameters: the exact table of all input pairs, made once per model and node */
+  /* the table of all input pairs with the QDQ graph's arithmetic (eq. 26b: the integer model gives
+   * the fake-quantized model's bits); constant parameters: made once per model and node */
   int cacheable = 1;
   for (int k = 1; k < 8; k++)
     if (k != 3 && k < n_in && in[k]) cacheable &= cquant__input_is_const(ctx, k);
   const uint8_t *tab = cacheable ? cquant__cache_get(ctx, in[1]->data) : NULL;
-  if (cacheable && !tab) {
-    uint8_t *t = malloc(65536);
-    if (t && !cquant__qadd_table(sa, za, sb, zb, a->dtype == CQUANT_DT_S8, sc, zc, t) && (tab = cquant__cache_put(ctx, in[1]->data, t, free))) t = NULL;
-    free(t);
+  uint8_t *t = NULL;
+  if (!tab) {
+    if (!(t = malloc(65536))) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
+    else if (!(st = cquant__qadd_table_qdq(sa, za, sb, zb, a->dtype == CQUANT_DT_S8, sc, zc, t))) {
+      tab = t;
+      const uint8_t *c = cacheable ? cquant__cache_put(ctx, in[1]->data, t, free) : NULL;
+      if (c) tab = c, t = NULL; /* the cache owns it (or the copy another thread stored first) */
+    }
   }
   if (tab) cquant__qadd_by_table(tab, ad, bd, out[0].numel, out[0].data);
-  else if ((st = cquant_qadd(ad, sa, za, bd, sb, zb, a->dtype == CQUANT_DT_S8, out[0].numel, sc, zc, out[0].data))) cquant_array_free(&out[0]);
-  free(ab), free(bb);
+  else cquant_array_free(&out[0]);
+  free(t), free(ab), free(bb);
   return st;
 }
 
