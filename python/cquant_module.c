@@ -1142,7 +1142,9 @@ static PyObject *py_qat(PyObject *self, PyObject *args, PyObject *kw) {
   o.max_steps = max_steps, o.weight_decay = wd, o.label_smoothing = ls;
   if ((st = cquant_onnx_load(PyBytes_AS_STRING(model_o), &m))) { status_error(st); goto done; }
   cquant_data_options_t dopt, eopt;
-  if (data_options(m, batch, mean_o, std_o, NULL, &dopt) || data_options(m, 500, mean_o, std_o, NULL, &eopt)) goto done;
+  if (data_options(m, batch, mean_o, std_o, NULL, &dopt)) goto done;
+  eopt = dopt;
+  eopt.batch = 500; /* evaluation batches */
   if (open_source(data_o, "data", m, &dopt, &ds, &d)) goto done;
   if (eval_o != Py_None && open_source(eval_o, "eval", m, &eopt, &es, &ev)) goto done;
   cquant_qat_result_t r;

@@ -12,7 +12,7 @@ import os, struct, subprocess, sys, tempfile, zlib
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from png_util import png_bytes  # noqa: E402
+from made_files import image_classifier, png_bytes, token_model  # noqa: E402
 
 TOOL, CQ = sys.argv[1], sys.argv[2]
 passed = failed = 0
@@ -275,15 +275,7 @@ except ImportError:
     have_onnx = False
     print("skip token and end-to-end checks: python3-onnx is missing")
 if have_onnx:
-    emb = rng.standard_normal((50, 8)).astype(np.float32)
-    wo = rng.standard_normal((8, 5)).astype(np.float32)
-    g = helper.make_graph(
-        [helper.make_node("Gather", ["emb", "ids"], ["e"]), helper.make_node("MatMul", ["e", "wo"], ["logits"], name="head")],
-        "tok", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", 6])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 6, 5])],
-        [numpy_helper.from_array(emb, "emb"), numpy_helper.from_array(wo, "wo")])
-    tok_model = f"{tmp}/tok.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), tok_model)
+    tok_model, emb = token_model(f"{tmp}/tok.onnx", rng)
     ids = rng.integers(0, 50, (40, 6))
     np.save(f"{tmp}/ids64.npy", ids.astype(np.int64))
     np.save(f"{tmp}/ids32.npy", ids.astype(np.int32))
@@ -365,17 +357,7 @@ if have_onnx:
     check("bad: a source without NAME= among inputs", r.returncode == 1 and "give NAME=SOURCE for each input" in r.stdout, r.stdout)
 
     # ---- cquant ptq / eval on image folders ------------------------------------------------------
-    wc = (rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32)
-    wf = rng.standard_normal((3, 4)).astype(np.float32)
-    g = helper.make_graph(
-        [helper.make_node("Conv", ["x", "wc"], ["c"], pads=[1, 1, 1, 1], name="conv"), helper.make_node("Relu", ["c"], ["r"]),
-         helper.make_node("GlobalAveragePool", ["r"], ["gp"]), helper.make_node("Flatten", ["gp"], ["f"]),
-         helper.make_node("Gemm", ["f", "wf"], ["logits"], transB=1, name="fc")],
-        "img", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3])],
-        [numpy_helper.from_array(wc, "wc"), numpy_helper.from_array(wf, "wf")])
-    img_model = f"{tmp}/img.onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), img_model)
+    img_model = image_classifier(f"{tmp}/img.onnx", rng)
     out = f"{tmp}/img_q.onnx"
     pre = ["--resize", "20", "--crop", "16", "--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225"]
     r = subprocess.run([CQ, "ptq", img_model, "--calib", d1, "-o", out, "--batch", "4", *pre], capture_output=True, text=True)

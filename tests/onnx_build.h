@@ -106,13 +106,14 @@ static Onnx__GraphProto *graph(const char *name, int nn, Onnx__NodeProto **nodes
   return g;
 }
 
-/* Packs a one-input one-output graph and loads it. */
-static cquant_onnx_model_t *load_model(Onnx__GraphProto *g) {
+/* Packs a graph as a model of the default domain at `opset` (IR version `ir`) and loads it; NULL
+ * with the error on stderr. */
+static cquant_onnx_model_t *load_model_at(Onnx__GraphProto *g, int opset, int ir) {
   Onnx__ModelProto mp; onnx__model_proto__init(&mp);
   Onnx__OperatorSetIdProto op; onnx__operator_set_id_proto__init(&op);
-  op.domain = ""; op.has_version = 1; op.version = 13;
+  op.domain = ""; op.has_version = 1; op.version = opset;
   Onnx__OperatorSetIdProto *ops[1] = {&op};
-  mp.has_ir_version = 1; mp.ir_version = 7; mp.n_opset_import = 1; mp.opset_import = ops; mp.graph = g;
+  mp.has_ir_version = 1; mp.ir_version = ir; mp.n_opset_import = 1; mp.opset_import = ops; mp.graph = g;
   size_t len = onnx__model_proto__get_packed_size(&mp);
   uint8_t *buf = malloc(len); onnx__model_proto__pack(&mp, buf);
   cquant_onnx_model_t *m = NULL;
@@ -121,6 +122,9 @@ static cquant_onnx_model_t *load_model(Onnx__GraphProto *g) {
   free(buf);
   return st ? NULL : m;
 }
+
+/* Packs a graph at opset 13 and loads it. */
+static cquant_onnx_model_t *load_model(Onnx__GraphProto *g) { return load_model_at(g, 13, 7); }
 
 static int count_op(const cquant_onnx_model_t *m, const char *op) {
   const Onnx__GraphProto *g = cquant__onnx_proto(m)->graph;

@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from png_util import png_bytes  # noqa: E402
+from made_files import image_classifier, png_bytes, token_model  # noqa: E402
 
 CQ = sys.argv[1]
 fails = []
@@ -78,17 +78,7 @@ def accepted(name, model, args, want):
 
 
 # ---- image folders -------------------------------------------------------------------------------
-wc = (rng.standard_normal((4, 3, 3, 3)) * 0.3).astype(np.float32)
-wf = rng.standard_normal((3, 4)).astype(np.float32)
-g = helper.make_graph(
-    [helper.make_node("Conv", ["x", "wc"], ["c"], pads=[1, 1, 1, 1], name="conv"), helper.make_node("Relu", ["c"], ["r"]),
-     helper.make_node("GlobalAveragePool", ["r"], ["gp"]), helper.make_node("Flatten", ["gp"], ["f"]),
-     helper.make_node("Gemm", ["f", "wf"], ["logits"], transB=1, name="fc")],
-    "img", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
-    [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3])],
-    [numpy_helper.from_array(wc, "wc"), numpy_helper.from_array(wf, "wf")])
-img = os.path.join(tmp, "img.onnx")
-onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), img)
+img = image_classifier(os.path.join(tmp, "img.onnx"), rng)
 
 
 def folder(name, extra):
@@ -120,15 +110,7 @@ accepted("mixed sizes with a fixed --resize 16x16 calibrate (4 samples)", img, [
 refused("mixed sizes resized to 12x12 for a 16 x 16 input", img, ["--calib", d, "--resize", "12x12"], ["does not fit the model's input 'x'"])
 
 # ---- token files of the wrong dtype ---------------------------------------------------------------
-emb = rng.standard_normal((50, 8)).astype(np.float32)
-wo = rng.standard_normal((8, 5)).astype(np.float32)
-g = helper.make_graph(
-    [helper.make_node("Gather", ["emb", "ids"], ["e"]), helper.make_node("MatMul", ["e", "wo"], ["logits"], name="head")],
-    "tok", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", 6])],
-    [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 6, 5])],
-    [numpy_helper.from_array(emb, "emb"), numpy_helper.from_array(wo, "wo")])
-tok = os.path.join(tmp, "tok.onnx")
-onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), tok)
+tok, _ = token_model(os.path.join(tmp, "tok.onnx"), rng)
 ids = rng.integers(0, 50, (40, 6))
 for dt in ("int64", "float32", "float16", "uint8", "int32", "bool", "float64"):
     np.save(os.path.join(tmp, f"ids_{dt}.npy"), ids.astype(dt))

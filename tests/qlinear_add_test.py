@@ -86,6 +86,20 @@ def main():
         yi = run(qdq, feeds, tempfile.mkdtemp(dir=tmp), "int")
         check(f"{name}: the QDQ form under --exec int (integer rewrite) equals its float run",
               not isinstance(yi, str) and np.array_equal(yi, ref), yi[-200:] if isinstance(yi, str) else f"{int((yi != ref).sum())} differ")
+    # parameters given as inputs (not constants): no table is kept, eq. 26b runs element by element
+    a = rng.integers(0, 256, (50, 70), dtype=np.int64).astype(np.uint8)
+    b = rng.integers(0, 256, (50, 70), dtype=np.int64).astype(np.uint8)
+    ql, qdq = models(tmp, "inputs", np.uint8, 0.5, 7, 1.0, 200, 1.0, 3, (50, 70), (50, 70))
+    m = onnx.load(ql)
+    sy = next(i for i in m.graph.initializer if i.name == "sy")
+    m.graph.initializer.remove(sy)
+    m.graph.input.append(helper.make_tensor_value_info("sy", TensorProto.FLOAT, []))
+    onnx.save(m, f"{tmp}/ql_sy_input.onnx")
+    ref = run(qdq, {"a": a, "b": b}, tempfile.mkdtemp(dir=tmp), "float")
+    y = run(f"{tmp}/ql_sy_input.onnx", {"a": a, "b": b, "sy": np.array(1.0, np.float32)}, tempfile.mkdtemp(dir=tmp), "int")
+    check("C_scale given as an input (no cached table): QLinearAdd equals the QDQ graph bit for bit",
+          not isinstance(y, str) and not isinstance(ref, str) and np.array_equal(y, ref),
+          y[-200:] if isinstance(y, str) else f"{int((y != ref).sum())} differ" if not isinstance(ref, str) else ref[-200:])
     print(f"\n{len(fails)} failed" if fails else "\nall passed")
     return 1 if fails else 0
 

@@ -20,19 +20,6 @@ static void on_profile(void *u, const char *node, const char *op, double ms) {
   if (p->n < 16) snprintf(p->names[p->n], 64, "%s", node), p->ms[p->n++] = ms;
 }
 
-static cquant_onnx_model_t *load_opset(Onnx__GraphProto *g, int opset) {
-  Onnx__ModelProto mp; onnx__model_proto__init(&mp);
-  Onnx__OperatorSetIdProto op; onnx__operator_set_id_proto__init(&op);
-  op.domain = ""; op.has_version = 1; op.version = opset;
-  Onnx__OperatorSetIdProto *ops[1] = {&op};
-  mp.has_ir_version = 1; mp.ir_version = 8; mp.n_opset_import = 1; mp.opset_import = ops; mp.graph = g;
-  size_t len = onnx__model_proto__get_packed_size(&mp);
-  uint8_t *buf = malloc(len); onnx__model_proto__pack(&mp, buf);
-  cquant_onnx_model_t *m = NULL;
-  if (cquant_onnx_load_buffer(buf, len, &m)) fprintf(stderr, "  load: %s\n", cquant_last_error());
-  free(buf);
-  return m;
-}
 
 static cquant_array_t input(const int64_t *d, int with_nan) {
   cquant_array_t a;
@@ -148,7 +135,7 @@ static void one_act(const char *op, const int64_t *xd, int64_t g, int nan, int o
   if (res) xs[1] = input(rd, 0);
   char what[96];
   snprintf(what, sizeof what, "%s after a %s conv of %lldx%lld", op, g == 1 ? "dense" : "depthwise", (long long)xd[2], (long long)xd[3]);
-  both_ways(what, load_opset(gr, opset), res ? 2 : 1, ins, xs, 1, nf, fold);
+  both_ways(what, load_model_at(gr, opset, 8), res ? 2 : 1, ins, xs, 1, nf, fold);
   cquant_array_free(&xs[0]);
   if (res) cquant_array_free(&xs[1]);
 }
@@ -180,7 +167,7 @@ static void test_not_folded(void) {
     const char *outs[2] = {"act", kase ? "conv" : "sig"}, *ins[1] = {"x"};
     Onnx__GraphProto *gr = graph("nofuse", kase ? 2 : 3, nodes, 1, ins, 2, outs, 2, init);
     cquant_array_t x = input(XD, 0);
-    both_ways(kase ? "conv output is a graph output" : "two readers", load_opset(gr, 13), 1, ins, &x, 2, 0, NULL);
+    both_ways(kase ? "conv output is a graph output" : "two readers", load_model_at(gr, 13, 8), 1, ins, &x, 2, 0, NULL);
     cquant_array_free(&x);
   }
 }

@@ -10,21 +10,6 @@
 #include "onnx_build.h"
 #include "cquant/quantize.h"
 
-static cquant_onnx_model_t *load_opset(Onnx__GraphProto *g, int opset) {
-  Onnx__ModelProto mp; onnx__model_proto__init(&mp);
-  Onnx__OperatorSetIdProto op; onnx__operator_set_id_proto__init(&op);
-  op.domain = ""; op.has_version = 1; op.version = opset;
-  Onnx__OperatorSetIdProto *ops[1] = {&op};
-  mp.has_ir_version = 1; mp.ir_version = 7; mp.n_opset_import = 1; mp.opset_import = ops; mp.graph = g;
-  const size_t len = onnx__model_proto__get_packed_size(&mp);
-  uint8_t *buf = malloc(len);
-  onnx__model_proto__pack(&mp, buf);
-  cquant_onnx_model_t *m = NULL;
-  if (cquant_onnx_load_buffer(buf, len, &m)) fprintf(stderr, "  load: %s\n", cquant_last_error());
-  free(buf);
-  return m;
-}
-
 static int threads_now(void) {
   DIR *d = opendir("/proc/self/task");
   int n = 0;
@@ -270,7 +255,7 @@ static void test_copies(void) {
     }
     cquant_array_t x = input(4, xd);
     static const char *what[4] = {"Transpose 0 2 3 1", "Transpose 0 3 1 2", "Pad constant", "Pad reflect"};
-    one_two(what[k], k >= 2 ? load_opset(graph("copy", 1, &n, 1, in, 1, outs, 0, NULL), 2) : load_model(graph("copy", 1, &n, 1, in, 1, outs, 0, NULL)), &x, 1);
+    one_two(what[k], k >= 2 ? load_model_at(graph("copy", 1, &n, 1, in, 1, outs, 0, NULL), 2, 7) : load_model(graph("copy", 1, &n, 1, in, 1, outs, 0, NULL)), &x, 1);
     cquant_array_free(&x);
   }
 }

@@ -74,6 +74,10 @@ int cquant__qadd_table(float s1, int32_t z1, float s2, int32_t z2, int is_signed
  * QuantizeLinear compute in float32 for each pair, so that a QLinearAdd made from a QDQ Add gives
  * the fake-quantized model's bits. The table is made once; running it is a lookup. */
 int cquant__qadd_table_qdq(float s1, int32_t z1, float s2, int32_t z2, int is_signed, float sy, int32_t zy, uint8_t *tab);
+/* Eq. 26b element by element, for a call that cannot keep its table (no cache: a subgraph's node,
+ * parameters that are not constants): the same bits as the table. */
+int cquant__qadd_qdq(const void *x1, float s1, int32_t z1, const void *x2, float s2, int32_t z2, int is_signed, int64_t n, float sy,
+                     int32_t zy, void *y);
 void cquant__qadd_by_table(const uint8_t *tab, const void *x1, const void *x2, int64_t n, void *y);
 
 /* The pooling window along one axis: the kernel taps [*k0, *k1) of output position o whose input

@@ -67,20 +67,37 @@ int cquant__qadd_table(float s1, int32_t z1, float s2, int32_t z2, int is_signed
   return 0;
 }
 
+/* eq. 26b for one pair of dequantized values (DequantizeLinear's float32 products): the float32
+ * sum, then QuantizeLinear's round_half_even(x / sy) + zy, saturated to [flo, fhi] + zy. */
+static inline uint8_t qdq_add(float d1, float d2, float sy, float flo, float fhi, int32_t zy) {
+  return (uint8_t)((int32_t)cquant__clampf(cquant__div_round(d1 + d2, sy, 0, CQUANT_ROUND_DIV), flo, fhi) + zy);
+}
+
+/* DequantizeLinear of every 8-bit code: (q - z) s in float32. */
+static void dq_codes(float s, int32_t z, int is_signed, float d[256]) {
+  for (int v = 0; v < 256; v++) d[v] = (float)((is_signed ? (int32_t)(int8_t)v : v) - z) * s;
+}
+
 int cquant__qadd_table_qdq(float s1, int32_t z1, float s2, int32_t z2, int is_signed, float sy, int32_t zy, uint8_t *tab) {
   if (!tab || !(s1 > 0) || !(s2 > 0) || !(sy > 0)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qadd: bad arguments");
-  const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
   float d1[256], d2[256];
-  for (int v = 0; v < 256; v++) { /* DequantizeLinear: (q - z) s in float32 */
-    const int32_t q = is_signed ? (int32_t)(int8_t)v : v;
-    d1[v] = (float)(q - z1) * s1;
-    d2[v] = (float)(q - z2) * s2;
-  }
-  const float flo = cquant__lo_bound(lo, zy), fhi = cquant__hi_bound(hi, zy);
-  for (int v = 0; v < 65536; v++) { /* Add in float32, then QuantizeLinear: round_half_even(x / sy) + zy, saturated */
-    const float r = cquant__clampf(cquant__div_round(d1[v >> 8] + d2[v & 255], sy, 0, CQUANT_ROUND_DIV), flo, fhi);
-    tab[v] = (uint8_t)((int32_t)r + zy);
-  }
+  dq_codes(s1, z1, is_signed, d1);
+  dq_codes(s2, z2, is_signed, d2);
+  const float flo = cquant__lo_bound(is_signed ? -128 : 0, zy), fhi = cquant__hi_bound(is_signed ? 127 : 255, zy);
+  for (int v = 0; v < 65536; v++) tab[v] = qdq_add(d1[v >> 8], d2[v & 255], sy, flo, fhi, zy);
+  return 0;
+}
+
+int cquant__qadd_qdq(const void *x1, float s1, int32_t z1, const void *x2, float s2, int32_t z2, int is_signed, int64_t n, float sy,
+                     int32_t zy, void *y) {
+  if (!x1 || !x2 || !y || !(s1 > 0) || !(s2 > 0) || !(sy > 0)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qadd: bad arguments");
+  float d1[256], d2[256];
+  dq_codes(s1, z1, is_signed, d1);
+  dq_codes(s2, z2, is_signed, d2);
+  const float flo = cquant__lo_bound(is_signed ? -128 : 0, zy), fhi = cquant__hi_bound(is_signed ? 127 : 255, zy);
+  const uint8_t *a8 = x1, *b8 = x2;
+  uint8_t *o = y;
+  for (int64_t i = 0; i < n; i++) o[i] = qdq_add(d1[a8[i]], d2[b8[i]], sy, flo, fhi, zy);
   return 0;
 }
 

@@ -235,6 +235,14 @@ static const char *act_text(const cquant_ptq_t *p) {
   return p->opt.symmetric_act ? "int8 symmetric per tensor" : "uint8 asymmetric per tensor";
 }
 
+/* What needs the newer opset, for the upgrade's messages: "int4 group:32 weights with fp8e4m3
+ * activations" and the like. */
+static void upgrade_why(const cquant_ptq_t *p, char *buf, size_t n) {
+  char wdesc[64];
+  describe_weights(p, wdesc, sizeof wdesc);
+  snprintf(buf, n, "%s%s", wdesc, p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 ? " with fp8e4m3 activations" : "");
+}
+
 /* 1 when a quantized layer with weights (Conv, Gemm, MatMul) or an activation-activation MatMul
  * reads t. fp8 files quantize these inputs only, the FP8 recipe of TensorRT and NVIDIA's ModelOpt
  * (the GEMM and batched-GEMM inputs; outputs, Add and
@@ -262,13 +270,13 @@ int cquant__ptq_check_opset(cquant_ptq_t *p) {
     const int64_t n = weight_opset(weight_storage(p, L), L->w_per_tensor ? 0 : L->w_group);
     if (n > need) need = n;
   }
+  if (need <= 13) return 0; /* every model is written at opset 13 or above without a rewrite */
   cquant__graph_t g;
   int st = cquant__graph_from_model(p->clean, &g);
   if (st) return st;
-  if (need > 13 && g.opset < need) {
-    char wdesc[64], why[128];
-    describe_weights(p, wdesc, sizeof wdesc);
-    snprintf(why, sizeof why, "%s%s", wdesc, p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 ? " with fp8e4m3 activations" : "");
+  if (g.opset < need) {
+    char why[128];
+    upgrade_why(p, why, sizeof why);
     st = cquant__ptq_upgrade_opset(&g, need, why);
   }
   cquant__graph_free(&g);
@@ -301,7 +309,7 @@ static int export_qdq(cquant_ptq_t *p, cquant_calib_method_t method, cquant__gra
   if (!st && need <= 13 && g->opset < 13) g->opset = 13; /* as before: int8 files */
   if (!st && need > 13) {
     char why[128];
-    snprintf(why, sizeof why, "%s%s", wdesc, p->opt.act == CQUANT_PTQ_ACT_FP8E4M3 ? " with fp8e4m3 activations" : "");
+    upgrade_why(p, why, sizeof why);
     st = cquant__ptq_upgrade_opset(g, need, why);
   }
   snprintf(desc, sizeof desc, "weights: %s (%s%s%s); activations: %s (%s)", wdesc,

@@ -10,7 +10,7 @@ import cquant
 from conftest import MODELS, SOURCE_DIR
 
 sys.path.insert(0, str(SOURCE_DIR / "tests"))
-from png_util import png_bytes  # noqa: E402
+from made_files import png_bytes  # noqa: E402
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402

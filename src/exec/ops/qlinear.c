@@ -476,23 +476,25 @@ int cquant__op_qlinear_add(cquant__opctx_t *ctx, const Onnx__NodeProto *node, co
     }
     ad = ab, bd = bb;
   }
-  /* the table of all input pairs with the QDQ graph's arithmetic (eq. 26b: the integer model gives
-   * the fake-quantized model's bits); constant parameters: made once per model and node */
-  int cacheable = 1;
+  /* eq. 26b (the integer model gives the fake-quantized model's bits): with constant parameters
+   * a table of all input pairs, made once per model and node; otherwise element by element */
+  const int sg = a->dtype == CQUANT_DT_S8;
+  int cacheable = ctx && ctx->node >= 0;
   for (int k = 1; k < 8; k++)
     if (k != 3 && k < n_in && in[k]) cacheable &= cquant__input_is_const(ctx, k);
   const uint8_t *tab = cacheable ? cquant__cache_get(ctx, in[1]->data) : NULL;
   uint8_t *t = NULL;
-  if (!tab) {
+  if (cacheable && !tab) {
     if (!(t = malloc(65536))) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
-    else if (!(st = cquant__qadd_table_qdq(sa, za, sb, zb, a->dtype == CQUANT_DT_S8, sc, zc, t))) {
-      tab = t;
-      const uint8_t *c = cacheable ? cquant__cache_put(ctx, in[1]->data, t, free) : NULL;
-      if (c) tab = c, t = NULL; /* the cache owns it (or the copy another thread stored first) */
+    else if (!(st = cquant__qadd_table_qdq(sa, za, sb, zb, sg, sc, zc, t))) {
+      const uint8_t *c = cquant__cache_put(ctx, in[1]->data, t, free);
+      tab = c ? c : t;
+      if (c) t = NULL; /* the cache owns it (or the copy another thread stored first) */
     }
   }
   if (tab) cquant__qadd_by_table(tab, ad, bd, out[0].numel, out[0].data);
-  else cquant_array_free(&out[0]);
+  else if (!st) st = cquant__qadd_qdq(ad, sa, za, bd, sb, zb, sg, out[0].numel, sc, zc, out[0].data);
+  if (st) cquant_array_free(&out[0]);
   free(t), free(ab), free(bb);
   return st;
 }
