@@ -117,6 +117,34 @@ static void test_layer_norm(void) {
   }
 }
 
+/* LayerNormalization of rows whose mean is 1e5 times their spread: ONNX Runtime's one-pass float
+ * variance (E[x^2] - mean^2) cancels completely there, so cquant must leave that order for the
+ * two-pass statistics and still normalize the rows (within 1e-5 of a double reference). */
+static void test_layer_norm_cancel(void) {
+  const int64_t xs[2] = {3, 64}, ps[1] = {64};
+  static const char *ins[2] = {"x", "s"}, *outs[1] = {"y"};
+  Onnx__AttributeProto *at[1] = {attr_f("epsilon", 1e-12f)};
+  cquant_onnx_model_t *m = one_node("", "LayerNormalization", 17, 2, ins, NULL, 1, outs, at, 1);
+  CHECK(m != NULL);
+  if (!m) return;
+  cquant_array_t in[2] = {arr(2, xs, -0.01f, 0.01f), arr(1, ps, 1, 1)}, out[1] = {{0}};
+  float *x = in[0].data;
+  for (int i = 0; i < 192; i++) x[i] += 1000.0f * (float)(1 + i / 64);
+  CHECK(run(m, 2, ins, in, out) == 0);
+  double y[192], w;
+  for (int r = 0; r < 3; r++) {
+    double su = 0, sq = 0;
+    for (int j = 0; j < 64; j++) su += x[r * 64 + j];
+    const double mean = su / 64;
+    for (int j = 0; j < 64; j++) sq += (x[r * 64 + j] - mean) * (x[r * 64 + j] - mean);
+    for (int j = 0; j < 64; j++) y[r * 64 + j] = (x[r * 64 + j] - mean) / sqrt(sq / 64 + 1e-12);
+  }
+  CHECKF(near(&out[0], y, 192, &w), "Y off by %g", w);
+  for (int i = 0; i < 2; i++) cquant_array_free(&in[i]);
+  cquant_array_free(&out[0]);
+  cquant_onnx_free(m);
+}
+
 /* com.microsoft.SkipLayerNormalization and SkipSimplifiedLayerNormalization: the sum of input,
  * skip (broadcast over the batch) and bias normalized over the hidden axis. */
 static void test_skip_layer_norm(void) {
@@ -411,7 +439,7 @@ static void test_errors(void) {
 
 int main(int argc, char **argv) {
   static const th_case cases[] = {
-      {"layer_norm", test_layer_norm},   {"skip_layer_norm", test_skip_layer_norm}, {"simplified_layer_norm", test_simplified_layer_norm},
+      {"layer_norm", test_layer_norm}, {"layer_norm_cancel", test_layer_norm_cancel},{"skip_layer_norm", test_skip_layer_norm}, {"simplified_layer_norm", test_simplified_layer_norm},
       {"group_norm", test_group_norm},   {"lp_norm", test_lp_norm},                 {"resize18", test_resize18},
       {"resize_old", test_resize_old},   {"grid_sample_3d", test_grid_sample_3d},   {"errors", test_errors},
   };
