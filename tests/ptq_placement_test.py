@@ -6,7 +6,8 @@ MatMul (--quantize-act-matmul on|off), --quantize-ops (LayerNormalization, Softm
 nodes read DequantizeLinear, scales, types, block sizes), in the report, and in execution: ONNX
 Runtime runs every file and cquant's integer runtime agrees with it. Bad override files: one line
 naming the node or key, exit 1, nothing written.
-The model is a small attention block made here with onnx.helper.
+The models are a small attention block and a pre-norm residual stream made here with onnx.helper
+(the residual sums read by a LayerNorm stay float).
 usage: ptq_placement_test.py CQUANT"""
 import json
 import os
@@ -64,6 +65,37 @@ def attention_model(path, mask=False):
         inits.append(numpy_helper.from_array(np.triu(np.full((8, 8), -1e4, np.float32), 1), "causal"))
         N.insert(5, helper.make_node("Add", ["s", "causal"], ["sm"], name="mask_add"))
     g = helper.make_graph(N, "attn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, D])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 4])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def residual_model(path):
+    """A pre-norm residual stream: x -> LN -> MatMul -> s = x + h -> LN -> two MatMuls -> t = y1 + y2 ->
+    MatMul -> res = s + u -> the opset-13 export of a LayerNorm (ReduceMean, Sub, ...) -> ReduceMean ->
+    Gemm. s and res are residual sums read by a normalization; t is an Add of two branches that is not."""
+    rng = np.random.default_rng(1)
+    D = 16
+    w = {k: (rng.standard_normal((D, D)) / 4).astype(np.float32) for k in ("W1", "W2", "W3", "W4")}
+    inits = [numpy_helper.from_array(v, k) for k, v in w.items()]
+    inits += [numpy_helper.from_array(np.ones(D, np.float32), "gamma"), numpy_helper.from_array(np.zeros(D, np.float32), "beta"),
+              numpy_helper.from_array(np.float32(1e-5), "eps"), numpy_helper.from_array((rng.standard_normal((4, D)) / 4).astype(np.float32), "Wf"),
+              numpy_helper.from_array(np.zeros(4, np.float32), "bf")]
+    N = [helper.make_node("LayerNormalization", ["x", "gamma", "beta"], ["ln1"], name="ln1"),
+         helper.make_node("MatMul", ["ln1", "W1"], ["h"], name="mm1"), helper.make_node("Add", ["x", "h"], ["s"], name="res1"),
+         helper.make_node("LayerNormalization", ["s", "gamma", "beta"], ["ln2"], name="ln2"),
+         helper.make_node("MatMul", ["ln2", "W2"], ["y1"], name="mm2"), helper.make_node("MatMul", ["ln2", "W3"], ["y2"], name="mm3"),
+         helper.make_node("Add", ["y1", "y2"], ["t"], name="branches"), helper.make_node("MatMul", ["t", "W4"], ["u"], name="mm4"),
+         helper.make_node("Add", ["s", "u"], ["res"], name="res2"),
+         helper.make_node("ReduceMean", ["res"], ["mu"], name="ln3_mean", axes=[-1]), helper.make_node("Sub", ["res", "mu"], ["dd"], name="ln3_sub"),
+         helper.make_node("Mul", ["dd", "dd"], ["sq"], name="ln3_sq"), helper.make_node("ReduceMean", ["sq"], ["var"], name="ln3_var", axes=[-1]),
+         helper.make_node("Add", ["var", "eps"], ["ve"], name="ln3_eps"), helper.make_node("Sqrt", ["ve"], ["sd"], name="ln3_sqrt"),
+         helper.make_node("Div", ["dd", "sd"], ["z"], name="ln3_div"),
+         helper.make_node("ReduceMean", ["z"], ["r"], name="pool", axes=[1], keepdims=0),
+         helper.make_node("Gemm", ["r", "Wf", "bf"], ["logits"], name="head", transB=1)]
+    g = helper.make_graph(N, "residual", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, D])],
                           [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 4])], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
@@ -338,6 +370,20 @@ def main():
     check("missing override file: one line naming it, exit 1", r.returncode == 1 and "none.json" in r.stderr and not os.path.exists(f"{tmp}/bad.onnx"))
     r = cq("ptq", model, "--mode", "dynamic", "-o", f"{tmp}/bad.onnx", "--overrides", ovp)
     check("--mode dynamic refuses --overrides", r.returncode == 1 and "--overrides" in r.stderr and not os.path.exists(f"{tmp}/bad.onnx"))
+
+    # --- a transformer's residual sums stay float; an Add of two branches not read by a norm is quantized
+    res = f"{tmp}/residual.onnx"
+    residual_model(res)
+    r = cq("ptq", res, "--calib", calib, "-o", f"{tmp}/rq.onnx", "--batch", "16")
+    mr = onnx.load(f"{tmp}/rq.onnx") if r.returncode == 0 else None
+    check("residual sums read by a LayerNorm (res1) and by its opset-13 form (res2): the stream stays float (input 0 and the sum)",
+          mr is not None and all(dq_in(mr, node(mr, a), 0) is None and not any(c.op_type == "QuantizeLinear" for c in consumers(mr, o))
+                                 for a, o in (("res1", "s"), ("res2", "res"))), r.stderr)
+    check("the Add of two branches (not read by a norm) reads dequantized inputs and its output is quantized",
+          mr is not None and all(dq_in(mr, node(mr, "branches"), k) is not None for k in (0, 1)) and
+          any(c.op_type == "QuantizeLinear" for c in consumers(mr, "t")))
+    if mr is not None:
+        agree("residual", f"{tmp}/rq.onnx", x, tmp)
     shutil.rmtree(tmp)
     if fails:
         print(f"{len(fails)} FAILED")

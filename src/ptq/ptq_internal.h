@@ -86,6 +86,7 @@ typedef struct {
 /* src/ptq/plan.c: what is quantized. quantizable: 1 with weights (index in *w), 2 without (Add,
  * GlobalAveragePool), 0 not. */
 int cquant__ptq_quantizable(const cquant__graph_t *g, const Onnx__NodeProto *n, int *w);
+int cquant__ptq_feeds_norm(const cquant__graph_t *g, const char *t);
 int cquant__ptq_weight_axis(const Onnx__NodeProto *n);
 const char *cquant__ptq_fused_output(const cquant__graph_t *g, const Onnx__NodeProto *n);
 int cquant__ptq_excluded(const cquant_ptq_t *p, const Onnx__NodeProto *n);
