@@ -424,6 +424,30 @@ static cquant__opctx_t ctx_at(int opset) {
   return c;
 }
 
+/* Every unary operator of the math table on an empty float32 tensor (0 x 3, large enough a
+ * thread count does not matter): an error or an empty result, never a crash (Sigmoid and Exp of a
+ * detection model's feature level without boxes divided by a zero run length). */
+static void test_empty_math(void) {
+  int ran = 0;
+  for (const cquant__op_t *op = cquant__ops_math; op->op_type; op++) {
+    if (op->min_in != 1) continue;
+    const int64_t sh[2] = {0, 3};
+    cquant_array_t x, out[4];
+    cquant_array_alloc(&x, CQUANT_DT_F32, 2, sh);
+    const cquant_array_t *in[1] = {&x};
+    Onnx__NodeProto node = mk(op->op_type);
+    memset(out, 0, sizeof out);
+    cquant__opctx_t ctx = ctx_at(17);
+    if (!op->fn(&ctx, &node, in, 1, out, op->min_out)) {
+      ran++;
+      CHECKF(out[0].numel == 0, "%s of an empty tensor has %lld elements", op->op_type, (long long)out[0].numel);
+      for (int o = 0; o < op->min_out; o++) cquant_array_free(&out[o]);
+    }
+    cquant_array_free(&x);
+  }
+  CHECK(ran > 10);
+}
+
 static void test_conv(void) {
   const cquant_dtype_t fts[4] = {CQUANT_DT_F32, CQUANT_DT_F64, CQUANT_DT_F16, CQUANT_DT_BF16};
   for (int it = 0; it < 200; it++) conv_case(0, fts[it % 4], 1 + irand(3));
@@ -544,7 +568,7 @@ static void test_dropout(void) {
 int main(int argc, char **argv) {
   static const th_case cases[] = {
       {"conv", test_conv},     {"conv_transpose", test_conv_transpose}, {"pool", test_pool},       {"matmul", test_matmul},
-      {"gemm", test_gemm},     {"batchnorm", test_batchnorm},           {"dropout", test_dropout}, {"random", test_random},
+      {"gemm", test_gemm},     {"batchnorm", test_batchnorm},           {"dropout", test_dropout}, {"random", test_random}, {"empty_math", test_empty_math},
   };
   return th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
 }

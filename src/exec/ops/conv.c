@@ -87,6 +87,7 @@ int cquant__op_gemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
      * sums some outputs in another order when the rows are cut: tests/test_exec_threads.c) */
     const int threads = tb ? cquant__conv_threads((double)N * (double)K) : 1;
     j.per = threads > 1 ? ((N + 4 * threads - 1) / (4 * threads) + 63) / 64 * 64 : N;
+    j.per = j.per < 1 ? 1 : j.per; /* N = 0: no unit */
     cquant__par_run(threads, (N + j.per - 1) / j.per, gemv_unit, &j);
   } else {
     const int wide = cquant__par_blas_wide((double)M * (double)N * (double)K);

@@ -135,6 +135,7 @@ static int apply(const Onnx__NodeProto *node, const cquant_array_t *x, const cqu
       const int threads = n >= (1 << 17) ? cquant_get_num_threads() : 1;
       un_job_t j = {.lf = lf, .x = xs, .y = y, .p = p, .n = n};
       j.per = threads > 1 ? ((n + 4 * threads - 1) / (4 * threads) + 63) / 64 * 64 : n;
+      j.per = j.per < 1 ? 1 : j.per; /* an empty tensor (a detection level without boxes): no unit */
       cquant__par_run(threads, (n + j.per - 1) / j.per, un_unit, &j);
       return CQUANT_STATUS_OK;
     }
