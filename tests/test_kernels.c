@@ -348,7 +348,8 @@ static void test_fconv_paths(void) {
 /* Dense float32 convolution rows (conv_rows_f32): every ISA equals the reference bit for bit for
  * channel counts around the 4- and 8-channel blocks, row lengths around the 8/16/32-lane blocks,
  * K from 1 to 300, with NaN, Inf and signed zeros; nothing is written past a row or outside the
- * rows' stride. The reference is b, then one fmaf per tap in order. */
+ * rows' stride. The reference sums the taps in chunks of at most CQUANT__SGEMM_KC (one fmaf per tap
+ * from zero), then adds b and the chunks in order. */
 static void test_conv_rows_f32(void) {
   static const int64_t ms[] = {1, 3, 4, 5, 8, 9, 16, 17}, ns[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100};
   const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
@@ -386,11 +387,24 @@ static void test_conv_rows_f32(void) {
     free(x), free(w), free(b), free(ya), free(yb), free(r);
   }
   CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);
-  /* the reference rounds once per tap: fmaf(1 + 2^-23, 1 - 2^-23, -1) = -2^-46, not 0 */
-  const float xs[1] = {1.0f - 0x1p-23f}, ws[1] = {1.0f + 0x1p-23f}, *rs[1] = {xs};
+  /* the reference rounds once per tap: -1, then fmaf(1 + 2^-23, 1 - 2^-23, -1) = -2^-46, not 0 */
+  const float xs[2] = {1.0f, 1.0f - 0x1p-23f}, ws[2] = {-1.0f, 1.0f + 0x1p-23f}, *rs[2] = {xs, xs + 1};
   float y1;
-  ref->conv_rows_f32(rs, ws, (const float[]){-1.0f}, 1, 1, 1, &y1, 1);
+  ref->conv_rows_f32(rs, ws, NULL, 2, 1, 1, &y1, 1);
   CHECKF(y1 == -0x1p-46f, "conv_rows_f32 fuses the product and the sum: %g", y1);
+  /* the bias joins after the taps' chunk: 2^24 + (1 + 1) = 2^24 + 2, where 2^24 + 1 + 1 = 2^24 */
+  const float xo[2] = {1.0f, 1.0f}, wo[2] = {1.0f, 1.0f}, *ro[2] = {xo, xo + 1};
+  ref->conv_rows_f32(ro, wo, (const float[]){0x1p24f}, 2, 1, 1, &y1, 1);
+  CHECKF(y1 == 0x1p24f + 2.0f, "conv_rows_f32 adds the bias after the chunk's taps: %g", y1);
+  /* 300 taps of 1: chunks of 100 each exact, the same sum */
+  {
+    float *ones = malloc(sizeof(float) * 300);
+    const float **rr = malloc(sizeof(float *) * 300);
+    for (int t = 0; t < 300; t++) ones[t] = 1.0f, rr[t] = ones + t;
+    ref->conv_rows_f32(rr, ones, NULL, 300, 1, 1, &y1, 1);
+    CHECKF(y1 == 300.0f, "conv_rows_f32 of 300 ones: %g", y1);
+    free(ones), free(rr);
+  }
 }
 
 /* The direct dense convolution (conv_small.c) against the im2col GEMM path on random geometry:

@@ -91,8 +91,7 @@ int cquant__op_gemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
     cquant__par_run(threads, (N + j.per - 1) / j.per, gemv_unit, &j);
   } else {
     const int wide = cquant__par_blas_wide((double)M * (double)N * (double)K);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, a->data,
-                (int)a->shape[1], b->data, (int)b->shape[1], 0.0f, y, (int)N);
+    cquant__sgemm(ta, tb, M, N, K, alpha, a->data, a->shape[1], b->data, b->shape[1], 0.0f, y, N);
     cquant__par_blas_narrow(wide);
   }
   if (c) { /* C broadcasts to (M, N) unidirectionally */
@@ -128,8 +127,8 @@ int cquant__op_matmul(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const c
   if ((st = cquant_array_alloc(&out[0], CQUANT_DT_F32, nd, shape))) return st;
   const int wide = cquant__par_blas_wide((double)ba * (double)M * (double)N * (double)K);
   for (int64_t t = 0; t < ba; t++)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, (const float *)a->data + t * M * K, (int)K,
-                (const float *)b->data + (bb == 1 ? 0 : t * K * N), (int)N, 0.0f, (float *)out[0].data + t * M * N, (int)N);
+    cquant__sgemm(0, 0, M, N, K, 1.0f, (const float *)a->data + t * M * K, K, (const float *)b->data + (bb == 1 ? 0 : t * K * N), N, 0.0f,
+                  (float *)out[0].data + t * M * N, N);
   cquant__par_blas_narrow(wide);
   return CQUANT_STATUS_OK;
 }

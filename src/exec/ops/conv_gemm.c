@@ -63,8 +63,7 @@ static void gemm_block(const cquant__conv2d_t *p, int64_t K, const float *col, c
     for (int64_t j = 0; j < m1 - m0; j++)
       for (int64_t i = 0; i < pb; i++) yg[j * P + i] = b[g * mg + m0 + j];
   if (K > 0 && m1 > m0)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(m1 - m0), (int)pb, (int)K, 1.0f, w + (g * mg + m0) * K, (int)K,
-                col ? col : xg + p0, (int)(col ? pb : P), b ? 1.0f : 0.0f, yg, (int)P);
+    cquant__sgemm(0, 0, m1 - m0, pb, K, 1.0f, w + (g * mg + m0) * K, K, col ? col : xg + p0, col ? pb : P, b ? 1.0f : 0.0f, yg, P);
   else if (!b)
     for (int64_t j = 0; j < m1 - m0; j++) memset(yg + j * P, 0, sizeof(float) * (size_t)pb);
   if (e) /* the block is still in cache: the folded Add and activation now */
@@ -195,8 +194,10 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
   /* OpenBLAS (0.3.21, SKYLAKEX) takes its small-matrix kernel for an sgemm of up to 10^6
    * multiply-adds, which sums in another order: every unit's sgemm stays above that (UNIT_MIN), so
    * the result is that of one thread's one sgemm, bit for bit (halves of larger sgemms, split
-   * either way, with beta 0 or 1, gave the same bits in every case tried) */
-  while (j.chunks > 1 && (double)mg * (double)(p->oh / j.chunks * p->ow) * (double)j.K < UNIT_MIN) j.chunks--;
+   * either way, with beta 0 or 1, gave the same bits in every case tried); with K in chunks
+   * (cquant__sgemm) every chunk's sgemm stays above it */
+  const double kmin = (double)cquant__sgemm_kmin(j.K); /* the sgemms sum K in chunks (cquant__sgemm) */
+  while (j.chunks > 1 && (double)mg * (double)(p->oh / j.chunks * p->ow) * kmin < UNIT_MIN) j.chunks--;
   const int msplit = threads > 1 && planes == 1 && j.chunks < want && mg >= 32 && j.RB == p->oh;
   float *own[64] = {0};
   size_t own_cap[64] = {0};
@@ -206,7 +207,7 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
   cquant__par_blas_enter(); /* single-threaded sgemm in every unit */
   if (msplit) {
     j.mslices = mg / 16 < want ? mg / 16 : want;
-    while (j.mslices > 1 && (double)(mg / j.mslices) * (double)P * (double)j.K < UNIT_MIN) j.mslices--;
+    while (j.mslices > 1 && (double)(mg / j.mslices) * (double)P * kmin < UNIT_MIN) j.mslices--;
     if (!j.direct) {
       if (!(j.shared = malloc(sizeof(float) * (size_t)(j.K * P) + 64))) j.oom = 1; /* the whole im2col: within the 8 MiB of RB rows */
       else cquant__par_run(threads, j.mslices, unit_im2col, &j);

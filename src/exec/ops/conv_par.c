@@ -162,3 +162,18 @@ void cquant__par_blas_narrow(int wide) {
   }
   pthread_mutex_unlock(&blas_lock);
 }
+
+int64_t cquant__sgemm_kmin(int64_t K) {
+  const int64_t nk = (K + CQUANT__SGEMM_KC - 1) / CQUANT__SGEMM_KC;
+  return nk > 1 ? K / nk : K;
+}
+
+void cquant__sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                   float beta, float *C, int64_t ldc) {
+  const int64_t nk = K > CQUANT__SGEMM_KC ? (K + CQUANT__SGEMM_KC - 1) / CQUANT__SGEMM_KC : 1;
+  for (int64_t i = 0; i < nk; i++) {
+    const int64_t k0 = K * i / nk, k1 = K * (i + 1) / nk; /* chunk i: [k0, k1) of K */
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)(k1 - k0), alpha,
+                A + (trans_a ? k0 * lda : k0), (int)lda, B + (trans_b ? k0 : k0 * ldb), (int)ldb, i ? 1.0f : beta, C, (int)ldc);
+  }
+}

@@ -5,7 +5,13 @@
  * the conv_rows_f32 kernel makes all output channels of the row, and the epilogue (conv_fuse.h)
  * runs on the row while it is in cache. A 1x1 convolution at stride 1 without padding reads the
  * input planes as they are, in runs of pixels. The scalar reference of the kernel is here; the
- * AVX2 and AVX-512 variants (x86/convrows_*.c) equal it bit for bit. */
+ * AVX2 and AVX-512 variants (x86/convrows_*.c) equal it bit for bit.
+ *
+ * The taps are summed as the GEMM path sums K (cquant__sgemm, conv_par.h): in the nearly equal
+ * chunks of at most CQUANT__SGEMM_KC taps, each chunk one fmaf chain from zero, then added in
+ * order to the bias (y = b + s0, y = y + s1, ...). One chain over all K taps (up to 1152, or 256
+ * for a 1x1) was 1.5 to 2.4 times further from a float64 convolution than ONNX Runtime in
+ * Mask R-CNN's backbone and heads. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -15,10 +21,15 @@
 #include "exec/ops/conv_internal.h"
 
 static void conv_rows_f32_ref(const float *const *r, const float *w, const float *b, int64_t K, int64_t m, int64_t n, float *y, int64_t ys) {
+  const int64_t nk = K > CQUANT__SGEMM_KC ? (K + CQUANT__SGEMM_KC - 1) / CQUANT__SGEMM_KC : 1;
   for (int64_t o = 0; o < m; o++)
     for (int64_t i = 0; i < n; i++) {
-      float a = b ? b[o] : 0.0f;
-      for (int64_t t = 0; t < K; t++) a = fmaf(w[o * K + t], r[t][i], a);
+      float a = 0.0f;
+      for (int64_t c = 0; c < nk; c++) {
+        float s = 0.0f;
+        for (int64_t t = K * c / nk; t < K * (c + 1) / nk; t++) s = fmaf(w[o * K + t], r[t][i], s);
+        a = c ? a + s : b ? b[o] + s : s;
+      }
       y[o * ys + i] = a;
     }
 }

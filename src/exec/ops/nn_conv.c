@@ -211,7 +211,7 @@ static int conv_setup(const Onnx__NodeProto *node, const cquant_array_t *x, cons
     return oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;                                                                   \
   }
 
-CONV_ND(conv_nd_f32, float, cblas_sgemm)
+CONV_ND(conv_nd_f32, float, CQUANT__SGEMM_CBLAS)
 CONV_ND(conv_nd_f64, double, cblas_dgemm)
 
 /* ---- ConvTranspose: one GEMM W^T X per block of input positions, then col2im ------------------- */
@@ -285,7 +285,7 @@ CONV_ND(conv_nd_f64, double, cblas_dgemm)
     return oom ? CQUANT_STATUS_OUT_OF_MEMORY : CQUANT_STATUS_OK;                                                                   \
   }
 
-CONVT_ND(convt_nd_f32, float, cblas_sgemm)
+CONVT_ND(convt_nd_f32, float, CQUANT__SGEMM_CBLAS)
 CONVT_ND(convt_nd_f64, double, cblas_dgemm)
 
 typedef int (*conv_f32_fn)(const conv_t *, const float *, const float *, const float *, float *);

@@ -33,11 +33,9 @@ static void mm_unit(void *vj, int64_t u, int worker) {
   const mm_job_t *j = vj;
   const int64_t i0 = u * j->per, i1 = u == j->units - 1 ? (j->cols ? j->N : j->M) : i0 + j->per;
   if (j->cols) /* columns i0 .. i1 of op(b): rows of b when transposed */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)j->M, (int)(i1 - i0), (int)j->K, j->alpha, j->a, (int)j->lda,
-                j->b + (j->tb ? i0 * j->ldb : i0), (int)j->ldb, 0.0f, j->y + i0, (int)j->N);
+    cquant__sgemm(0, j->tb, j->M, i1 - i0, j->K, j->alpha, j->a, j->lda, j->b + (j->tb ? i0 * j->ldb : i0), j->ldb, 0.0f, j->y + i0, j->N);
   else
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(i1 - i0), (int)j->N, (int)j->K, j->alpha, j->a + i0 * j->lda,
-                (int)j->lda, j->b, (int)j->ldb, 0.0f, j->y + i0 * j->N, (int)j->N);
+    cquant__sgemm(0, j->tb, i1 - i0, j->N, j->K, j->alpha, j->a + i0 * j->lda, j->lda, j->b, j->ldb, 0.0f, j->y + i0 * j->N, j->N);
 }
 
 /* y (M x N, ldy N) = op(a) op(b) with a of lda columns, b of ldb columns (transposes ta, tb), for
@@ -58,8 +56,9 @@ static void mm(cquant_dtype_t dt, int ta, int tb, int64_t M, int64_t N, int64_t 
        * kernel (conv_gemm.c's UNIT_MIN), so the bits are those of one call */
       mm_job_t j = {.M = M, .N = N, .K = K, .a = ad, .lda = lda, .b = bd, .ldb = ldb, .y = yd, .alpha = (float)alpha, .tb = tb};
       const int64_t want = 4 * (int64_t)cquant_get_num_threads();
-      const int64_t lr = (int64_t)(1.1e6 / ((double)N * (double)K)) + 1, least_r = lr > 256 ? lr : 256;
-      const int64_t least_c = ((int64_t)(1.1e6 / ((double)M * (double)K)) + 1 + 63) / 64 * 64;
+      const double kmin = (double)cquant__sgemm_kmin(K); /* each chunk of K is one sgemm (cquant__sgemm) */
+      const int64_t lr = (int64_t)(1.1e6 / ((double)N * kmin)) + 1, least_r = lr > 256 ? lr : 256;
+      const int64_t least_c = ((int64_t)(1.1e6 / ((double)M * kmin)) + 1 + 63) / 64 * 64;
       /* columns: two runs a thread (each packs all of a again) */
       const int64_t rr = M / least_r < want ? M / least_r : want, rc = N / least_c < want / 2 ? N / least_c : want / 2;
       if (rr < 2 && rc >= 2) { /* per >= least_c: N / rc >= least_c, a multiple of 64 */
@@ -80,8 +79,7 @@ static void mm(cquant_dtype_t dt, int ta, int tb, int64_t M, int64_t N, int64_t 
       cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, ad, (int)lda, bd, (int)ldb,
                   0.0, yd, (int)N);
     else
-      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, (float)alpha, ad, (int)lda, bd,
-                  (int)ldb, 0.0f, yd, (int)N);
+      cquant__sgemm(ta, tb, M, N, K, (float)alpha, ad, lda, bd, ldb, 0.0f, yd, N);
     cquant__par_blas_narrow(wide);
     return;
   }

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "exec/ops/conv_par.h"
 #include "exec/ops/reduce_internal.h"
 
 #define NL (52 + CQUANT_MAX_DIMS) /* letters a-z A-Z, then the ellipsis dimensions */
@@ -179,8 +180,7 @@ static int einsum_gemm(const Onnx__NodeProto *node, const eq_t *e, const cquant_
   pack(in[0]->data, pa, na, ao, e->size, la);
   pack(in[1]->data, pb, nbb, bo, e->size, lb);
   for (int64_t b = 0; b < B; b++)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, pa + b * M * K, (int)K, pb + b * K * N, (int)N, 0.0f,
-                pc + b * M * N, (int)N);
+    cquant__sgemm(0, 0, M, N, K, 1.0f, pa + b * M * K, K, pb + b * K * N, N, 0.0f, pc + b * M * N, N);
   /* the strides of pc ([B][M][N] in label order) per label, then the output in its own order */
   int64_t s = 1;
   for (int i = nn - 1; i >= 0; i--) lc[nl[i]] = s, s *= e->size[nl[i]];

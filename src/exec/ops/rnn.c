@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <tgmath.h>
+#include "exec/ops/conv_par.h"
 #include "exec/ops/math_internal.h"
 #include "exec/ops/rnn_internal.h"
 
@@ -34,7 +35,7 @@ typedef struct {
 
 #define R float
 #define SFX f
-#define GEMM cblas_sgemm
+#define GEMM CQUANT__SGEMM_CBLAS
 #define RNN_VEC
 #include "exec/ops/rnn_core.h"
 #undef RNN_VEC
