@@ -36,6 +36,16 @@ def cq(*args):
     return subprocess.run([CQ, *args], capture_output=True, text=True)
 
 
+def save_model(nodes, name, inits, D, path):
+    """Graph x [N, 8, D] -> logits [N, 4] at opset 17, checked and saved."""
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, D])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 4])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
 def attention_model(path, mask=False):
     """x [N, 8, 16] -> q k v MatMuls -> q k^T -> Softmax -> . v -> LayerNorm -> Gelu (Erf form)
     -> MatMul -> ReduceMean -> Sigmoid -> Gemm -> logits [N, 4]."""
@@ -64,12 +74,7 @@ def attention_model(path, mask=False):
     if mask:  # a causal mask added to the scores (-1e4 above the diagonal)
         inits.append(numpy_helper.from_array(np.triu(np.full((8, 8), -1e4, np.float32), 1), "causal"))
         N.insert(5, helper.make_node("Add", ["s", "causal"], ["sm"], name="mask_add"))
-    g = helper.make_graph(N, "attn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, D])],
-                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 4])], inits)
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
+    save_model(N, "attn", inits, D, path)
 
 
 def residual_model(path):
@@ -95,12 +100,7 @@ def residual_model(path):
          helper.make_node("Div", ["dd", "sd"], ["z"], name="ln3_div"),
          helper.make_node("ReduceMean", ["z"], ["r"], name="pool", axes=[1], keepdims=0),
          helper.make_node("Gemm", ["r", "Wf", "bf"], ["logits"], name="head", transB=1)]
-    g = helper.make_graph(N, "residual", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, D])],
-                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 4])], inits)
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
+    save_model(N, "residual", inits, D, path)
 
 
 def producer(m, t):
