@@ -163,14 +163,11 @@ void cquant__par_blas_narrow(int wide) {
   pthread_mutex_unlock(&blas_lock);
 }
 
-int64_t cquant__sgemm_kmin(int64_t K) {
-  const int64_t nk = (K + CQUANT__SGEMM_KC - 1) / CQUANT__SGEMM_KC;
-  return nk > 1 ? K / nk : K;
-}
+int64_t cquant__sgemm_kmin(int64_t K) { return K / cquant__sgemm_chunks(K); }
 
 void cquant__sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                    float beta, float *C, int64_t ldc) {
-  const int64_t nk = K > CQUANT__SGEMM_KC ? (K + CQUANT__SGEMM_KC - 1) / CQUANT__SGEMM_KC : 1;
+  const int64_t nk = cquant__sgemm_chunks(K);
   for (int64_t i = 0; i < nk; i++) {
     const int64_t k0 = K * i / nk, k1 = K * (i + 1) / nk; /* chunk i: [k0, k1) of K */
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)(k1 - k0), alpha,

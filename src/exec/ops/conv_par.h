@@ -32,6 +32,8 @@ void cquant__par_blas_narrow(int wide);
  * with the boxes, failed the zoo's 1e-4. The chunks are K's nearly equal parts (the smallest:
  * cquant__sgemm_kmin), the same whoever calls; conv_small.c sums its taps the same way. */
 #define CQUANT__SGEMM_KC 128
+/* The number of chunks K is summed in (chunk c: [K c / n, K (c + 1) / n)). */
+static inline int64_t cquant__sgemm_chunks(int64_t K) { return K > CQUANT__SGEMM_KC ? (K + CQUANT__SGEMM_KC - 1) / CQUANT__SGEMM_KC : 1; }
 void cquant__sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                    float beta, float *C, int64_t ldc);
 int64_t cquant__sgemm_kmin(int64_t K);

@@ -21,7 +21,7 @@
 #include "exec/ops/conv_internal.h"
 
 static void conv_rows_f32_ref(const float *const *r, const float *w, const float *b, int64_t K, int64_t m, int64_t n, float *y, int64_t ys) {
-  const int64_t nk = K > CQUANT__SGEMM_KC ? (K + CQUANT__SGEMM_KC - 1) / CQUANT__SGEMM_KC : 1;
+  const int64_t nk = cquant__sgemm_chunks(K);
   for (int64_t o = 0; o < m; o++)
     for (int64_t i = 0; i < n; i++) {
       float a = 0.0f;

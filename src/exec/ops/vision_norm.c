@@ -38,8 +38,8 @@ static void stats_f64(const double *x, int64_t n, int rms, double *mean, double 
 }
 
 /* Parameters of the rows: row r's element j uses entry ((r % cyc) * N + j) / div of g and b
- * (b may be NULL: 0; g may be NULL: 1). ort_order: LayerNormalization's float32 rows in ONNX
- * Runtime's order where that is sound (layer_norm_row_ort). */
+ * (b may be NULL: 0; g may be NULL: 1). ort_order (LayerNormalization: cyc = div = 1): its float32
+ * rows in ONNX Runtime's order where that is sound (layer_norm_row_ort). */
 typedef struct {
   const double *g, *b;
   int64_t cyc, div;
@@ -84,7 +84,7 @@ static int norm_rows(const Onnx__NodeProto *node, const cquant_array_t *x, cquan
       const float *xr = xd + r * N;
       float *yr = yd + r * N;
       const int64_t base = (r % p->cyc) * N;
-      if (p->ort_order && p->div == 1 &&
+      if (p->ort_order &&
           layer_norm_row_ort(xr, yr, N, gf + base, bf + base, (float)eps, rms, mean_out ? mean_out + r : NULL, inv_out ? inv_out + r : NULL))
         continue;
       double m, v;
@@ -92,8 +92,8 @@ static int norm_rows(const Onnx__NodeProto *node, const cquant_array_t *x, cquan
       const double inv = 1.0 / sqrt(v + eps);
       if (mean_out) mean_out[r] = m;
       if (inv_out) inv_out[r] = inv;
-      if (p->ort_order && p->div == 1) { /* a row layer_norm_row_ort refused: its mean is large against
-                                            * its spread, so x - mean is taken in double too */
+      if (p->ort_order) { /* a row layer_norm_row_ort refused: its mean is large against its
+                           * spread, so x - mean is taken in double too */
         for (int64_t j = 0; j < N; j++) yr[j] = (float)((xr[j] - m) * inv * gf[base + j] + bf[base + j]);
         continue;
       }

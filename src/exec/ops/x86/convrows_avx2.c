@@ -58,7 +58,7 @@ static inline void block1(const float *const *r, const float *w, const float *b,
 }
 
 static void conv_rows_f32(const float *const *r, const float *w, const float *b, int64_t K, int64_t m, int64_t n, float *y, int64_t ys) {
-  const int64_t nk = K > CQUANT__SGEMM_KC ? (K + CQUANT__SGEMM_KC - 1) / CQUANT__SGEMM_KC : 1;
+  const int64_t nk = cquant__sgemm_chunks(K);
   for (int64_t i = 0; i < n; i += 16) {
     const __m256i k0 = tail8(n - i), k1 = tail8(n - i - 8);
     int64_t o = 0;
