@@ -1109,15 +1109,15 @@ static int bits_of(const char *s, int allow_2, int *bits) {
 
 static PyObject *py_qat(PyObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"model", "data", "output", "weights", "act", "epochs", "lr", "batch", "optimizer", "lsq", "freeze_bn_after",
-                           "init_method", "eval", "mean", "std", "seed", "threads", "max_steps", "weight_decay", "label_smoothing", NULL};
+                           "init_method", "eval", "mean", "std", "seed", "threads", "max_steps", "weight_decay", "label_smoothing", "weight_clip", NULL};
   PyObject *model_o, *data_o, *out_o, *eval_o = Py_None, *mean_o = Py_None, *std_o = Py_None, *lr_o = Py_None;
-  const char *weights = "int8", *act = "int8", *optimizer = "adamw", *init = "minmax";
+  const char *weights = "int8", *act = "int8", *optimizer = "adamw", *init = "minmax", *clip = "auto";
   int epochs = 1, batch = 64, lsq = 0, freeze = -1, threads = 0;
   long long seed = 0, max_steps = 0;
   double wd = 0, ls = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$ssiOispisOOOLiLdd", kwlist, PyUnicode_FSConverter, &model_o, &data_o, PyUnicode_FSConverter,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$ssiOispisOOOLiLdds", kwlist, PyUnicode_FSConverter, &model_o, &data_o, PyUnicode_FSConverter,
                                    &out_o, &weights, &act, &epochs, &lr_o, &batch, &optimizer, &lsq, &freeze, &init, &eval_o, &mean_o, &std_o,
-                                   &seed, &threads, &max_steps, &wd, &ls))
+                                   &seed, &threads, &max_steps, &wd, &ls, &clip))
     return NULL;
   PyObject *res = NULL;
   cquant_onnx_model_t *m = NULL;
@@ -1136,6 +1136,9 @@ static PyObject *py_qat(PyObject *self, PyObject *args, PyObject *kw) {
   else if (strcmp(optimizer, "adamw")) { PyErr_Format(PyExc_ValueError, "optimizer must be 'sgd' or 'adamw', not '%s'", optimizer); goto done; }
   if (cquant_calib_method_from_name(init, &im)) { status_error(CQUANT_STATUS_INVALID_ARGUMENT); goto done; }
   o.init_method = im;
+  if (!strcmp(clip, "max")) o.weight_clip = CQUANT_QAT_CLIP_MAX;
+  else if (!strcmp(clip, "mse")) o.weight_clip = CQUANT_QAT_CLIP_MSE;
+  else if (strcmp(clip, "auto")) { PyErr_Format(PyExc_ValueError, "weight_clip must be 'auto', 'max' or 'mse', not '%s'", clip); goto done; }
   o.lr = o.optimizer == CQUANT_QAT_SGD ? 1e-2 : 1e-3;
   if (lr_o != Py_None && ((o.lr = PyFloat_AsDouble(lr_o)) == -1.0 && PyErr_Occurred())) goto done;
   o.epochs = epochs, o.batch = batch, o.lsq = lsq, o.freeze_bn_after = freeze, o.seed = (uint64_t)seed, o.threads = threads;
@@ -1204,7 +1207,7 @@ static PyMethodDef module_methods[] = {
   {"qat", (PyCFunction)(void (*)(void))py_qat, METH_VARARGS | METH_KEYWORDS,
    "qat(model_path, data, output, *, weights='int8', act='int8', epochs=1, lr=None, batch=64, optimizer='adamw', lsq=False,\n"
    "freeze_bn_after=-1, init_method='minmax', eval=None, mean=None, std=None, seed=0, threads=0, max_steps=0, weight_decay=0,\n"
-   "label_smoothing=0) -> dict of the run, as `cquant qat` (data: a spec string or an iterable of (batch, labels))."},
+   "label_smoothing=0, weight_clip='auto') -> dict of the run, as `cquant qat` (data: a spec string or an iterable of (batch, labels))."},
   {NULL}
 };
 

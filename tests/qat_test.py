@@ -8,6 +8,8 @@
   knows the IR version), has no BatchNormalization, holds every Conv/Gemm bias in int32 (eq. 28),
   and ONNX Runtime and cquant's runtimes (float and integer for w4a4, integer otherwise) predict the
   same class as the fake-quant forward of the trained model on >= 99.5% of 2,000 test images.
+- --weight-clip max|mse|auto: the exported per-channel scales of --ptq-only files are max|w_c| / Q,
+  or a smaller fraction of it where MSE clipping applies (auto: below 4 bits).
 - bad input: an operator the trainer cannot differentiate (one line naming node and op), data
   without labels, labels out of range, a learning rate that makes the loss NaN, Ctrl-C: an error
   line, a non-zero exit and no output file (nor a temporary one).
@@ -122,6 +124,45 @@ def train_case(tmp, name, model, args, act4=False):
             check(a >= 0.995, f"{name}: cquant's {ex} runtime and the fake-quant forward agree on {100 * a:.2f}% of classes")
 
 
+def clip_ratios(tmp, bits, clip):
+    """the exported r_c = s_c Q / max|w_c| of fmnist_cnn's four layers (no BatchNorm, no training)"""
+    out = os.path.join(tmp, f"clip_{bits}_{clip}.onnx")
+    args = ["--weight-clip", clip] if clip else []
+    r = cq("qat", os.path.join(ROOT, "models/fmnist_cnn.onnx"), "--data", "fashion-mnist:train:200", "--eval", "fashion-mnist:test:100", "--ptq-only",
+           "--weight-bits", str(bits), "--act", "float", "--calib-samples", "100", "-o", out, *args)
+    if r.returncode:
+        check(False, f"--ptq-only --weight-bits {bits} {' '.join(args)}: {r.stderr.strip()}")
+        return None
+    f = {i.name: numpy_helper.to_array(i) for i in onnx.load(os.path.join(ROOT, "models/fmnist_cnn.onnx")).graph.initializer}
+    m = onnx.load(out)
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    dq = {n.output[0]: n for n in m.graph.node if n.op_type == "DequantizeLinear"}
+    layers = [n for n in m.graph.node if n.op_type in ("Conv", "Gemm")]
+    Q = 2 ** (bits - 1) - 1
+    ratios = []
+    for n, name in zip(layers, ("conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight")):
+        scale = inits.get(dq[n.input[1]].input[1]) if n.input[1] in dq else None
+        if len(layers) != 4 or scale is None:
+            check(False, f"{name}: no DequantizeLinear with a scale initializer feeds {n.name}")
+            return None
+        amax = np.abs(f[name]).reshape(f[name].shape[0], -1).max(axis=1)
+        ratios.append(scale.astype(np.float64) * Q / amax)
+    return np.concatenate(ratios)
+
+
+def weight_clip(tmp):
+    # docs/qat.md section 2: max|w_c| (r = 1), or the MSE-best fraction (0.30 <= r <= 1, below 1 on
+    # some channel at these widths); auto: MSE below 4 bits, max at 4 and above; --ptq-only: MSE
+    for bits, clip, clipped in ((4, "max", False), (2, "max", False), (4, "mse", True), (4, "auto", False), (3, "auto", True), (4, None, True)):
+        r = clip_ratios(tmp, bits, clip)
+        if r is None:
+            continue
+        ok = np.all(r > 0.3 - 1e-6) and np.all(r < 1 + 1e-6) and (np.any(r < 0.98) if clipped else np.all(np.abs(r - 1) < 1e-6))
+        check(ok, f"--weight-bits {bits} --weight-clip {clip or '(default, --ptq-only)'}: r_c in [{r.min():.3f}, {r.max():.3f}]")
+    r = cq("qat", os.path.join(ROOT, "models/fmnist_cnn.onnx"), "--data", "fashion-mnist:train:200", "-o", os.path.join(tmp, "c.onnx"), "--weight-clip", "min")
+    check(r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "--weight-clip" in r.stderr, f"--weight-clip min: {r.stderr.strip()}")
+
+
 def no_output(tmp, out):
     return not os.path.exists(out) and not [f for f in os.listdir(tmp) if f.startswith(os.path.basename(out))]
 
@@ -173,6 +214,7 @@ def main():
         train_case(tmp, "cnn_w8a8", "fmnist_cnn.onnx", ["--max-steps", "30", "--lr", "1e-4"])
         train_case(tmp, "resnet_w4a8_lsq", "fmnist_resnet.onnx", ["--weights", "int4", "--lsq", "--freeze-bn-after", "0", "--max-steps", "20", "--lr", "1e-4"])
         train_case(tmp, "cnn_w4a4", "fmnist_cnn.onnx", ["--weights", "int4", "--act", "int4", "--max-steps", "30", "--lr", "1e-4"], act4=True)
+        weight_clip(tmp)
         bad_input(tmp)
     print(f"{'FAIL' if failures else 'ok'}: {failures} failures")
     return 1 if failures else 0

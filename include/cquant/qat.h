@@ -23,6 +23,9 @@ extern "C" {
 #endif
 
 typedef enum { CQUANT_QAT_SGD = 0, CQUANT_QAT_ADAMW = 1 } cquant_qat_optimizer_t;
+/* The weights' range (docs/qat.md section 2): max|w_c| of each channel, or the fraction of it with
+ * the smallest squared error chosen at the first step (MSE); AUTO: MSE below 4 bits, max at 4..8. */
+typedef enum { CQUANT_QAT_CLIP_AUTO = 0, CQUANT_QAT_CLIP_MAX = 1, CQUANT_QAT_CLIP_MSE = 2 } cquant_qat_clip_t;
 typedef enum { CQUANT_QAT_COSINE = 0, CQUANT_QAT_STEP = 1, CQUANT_QAT_CONSTANT = 2 } cquant_qat_schedule_t;
 
 typedef struct {
@@ -50,6 +53,7 @@ typedef struct {
   int step_epochs;              /* step schedule: multiply by step_gamma every step_epochs (1, 0.1) */
   double step_gamma;
   int lsq;                      /* 1: step sizes (and activation offsets, LSQ+) are trained */
+  cquant_qat_clip_t weight_clip;/* STE's weight range and LSQ's initial step (default AUTO) */
   int freeze_bn_after;          /* epochs after which BatchNorm uses and keeps its running
                                    statistics (-1: never; default -1) */
   cquant_calib_method_t init_method; /* activation range initialization (default minmax) */

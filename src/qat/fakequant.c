@@ -1,9 +1,9 @@
 /* Fake quantization in training (docs/qat.md eq. 2-3 forward, eq. 4-9 backward).
  *
  * Weights, per output channel (axis 0), symmetric and narrow: y = s * clamp(round(w / s), -Q, Q),
- * Q = 2^(b-1) - 1. STE: s = r_c * max|w_c| / Q every step, r_c the clipping ratio that minimised the
- * channel's quantization MSE at the first step (1 at 8 bits); LSQ: s is a trained parameter
- * initialised the same way.
+ * Q = 2^(b-1) - 1. STE: s = r_c * max|w_c| / Q every step, r_c = 1 or (weight_clip, docs/qat.md
+ * section 2) the clipping ratio that minimised the channel's quantization MSE at the first step;
+ * LSQ: s is a trained parameter initialised the same way.
  * Activations, per tensor, unsigned: y = s * (clamp(round(x / s + z), 0, 2^b - 1) - z) with z the
  * rounded offset (the zero-point written on export). STE: the range comes from calibration (or the
  * first batch), follows an EMA for ema_steps training steps and is then frozen; LSQ(+): s and z are
@@ -74,12 +74,15 @@ static int weight_fwd(cquant_qat_t *q, qat_node_t *n) {
   const float *w = wv->x;
   float *y = q->val[n->out].x;
   if (f->lsq && f->initialized) cquant__qat_fq_fold_scale(q, n);
+  /* docs/qat.md section 2: 8-bit weights are never clipped; AUTO clips below CQUANT__QAT_CLIP_BITS bits */
+  const cquant_qat_clip_t clip = q->opt.weight_clip;
+  const int clip_mse = f->bits < 8 && (clip == CQUANT_QAT_CLIP_MSE || (clip == CQUANT_QAT_CLIP_AUTO && f->bits < CQUANT__QAT_CLIP_BITS));
   for (int64_t c = 0; c < C; c++) {
     const float *wc = w + c * per;
     if (!f->lsq || !f->initialized) {
       float amax = 0;
       for (int64_t i = 0; i < per; i++) amax = fabsf(wc[i]) > amax ? fabsf(wc[i]) : amax;
-      if (!f->initialized) f->ratio[c] = f->bits >= 8 ? 1.0f : mse_ratio(wc, per, amax, f->qmax);
+      if (!f->initialized) f->ratio[c] = clip_mse ? mse_ratio(wc, per, amax, f->qmax) : 1.0f;
       s[c] = amax > 0 ? f->ratio[c] * amax / f->qmax : 1e-8f;
       if (f->lsq && n->n_in > 3) { /* the trained step of W: s_c / fold_c (eq. 9a) */
         const float fc = q->val[n->in[3]].x[c];

@@ -41,6 +41,9 @@ enum {
   QOP_COUNT
 };
 
+/* CQUANT_QAT_CLIP_AUTO clips weights narrower than this (docs/qat.md section 2) */
+#define CQUANT__QAT_CLIP_BITS 4
+
 typedef struct qat_fq {
   int weight;          /* 1: per output channel along axis 0, symmetric; 0: per tensor */
   int bits, qmin, qmax;

@@ -49,7 +49,7 @@ static int check_options(const cquant_qat_options_t *o) {
   if (o->act_bits && (o->act_bits < 4 || o->act_bits > 8))
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qat: activations of %d bits (4..8, or 0 for float)", o->act_bits);
   if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0) || o->momentum < 0 || o->weight_decay < 0 || o->label_smoothing < 0 || o->label_smoothing >= 1 ||
-      (unsigned)o->init_method >= CQUANT_CALIB_COUNT || o->ema_decay < 0 || o->ema_decay >= 1)
+      (unsigned)o->init_method >= CQUANT_CALIB_COUNT || (unsigned)o->weight_clip > CQUANT_QAT_CLIP_MSE || o->ema_decay < 0 || o->ema_decay >= 1)
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qat: bad option (epochs, batch and lr > 0; 0 <= label smoothing < 1)");
   return 0;
 }

@@ -33,6 +33,8 @@ static const char usage_text[] =
     "                                   model's cquant.mean / cquant.std metadata)\n"
     "  --seed S --threads T             shuffling seed (0); threads (default: all)\n"
     "  --max-steps N                    stop after N steps (short runs)\n"
+    "  --weight-clip auto|max|mse       weight range per channel: max|w|, or the fraction of it with\n"
+    "                                   the least squared error (auto: mse below 4 bits, else max)\n"
     "  --ptq-only                       no training: the calibrated ranges and MSE weight clipping\n"
     "                                   exported at any width (a PTQ baseline)\n"
     "  --float-out F.onnx               also write the trained float model\n"
@@ -142,12 +144,13 @@ int cmd_qat(int argc, char **argv) {
   const char *data = NULL, *out = NULL, *evald = NULL, *labels = NULL, *float_out = NULL, *dump = NULL, *pred_path = NULL, *pos[1] = {NULL};
   cquant_qat_options_t o;
   cquant_qat_options_default(&o);
-  int ptq_only = 0, weights = 0, act = 0, optimizer = 1, schedule = 0, init_method = 0, npos;
+  int ptq_only = 0, weights = 0, act = 0, optimizer = 1, schedule = 0, init_method = 0, clip = -1, npos;
   long long epochs = 1, batch = 64, seed = 0, threads = 0, freeze = -1, calib = 2000, ema = 200, wbits = 0, warmup = 0, max_steps = 0;
   double lr = 0, mean = 0, std = 1;
   static const char *const wts[] = {"int8", "int4", "int2", "float", NULL}, *const acts[] = {"int8", "int4", "float", NULL},
                            *const opts_opt[] = {"sgd", "adamw", NULL}, *const scheds[] = {"cosine", "step", "constant", NULL},
-                           *const methods[] = {"minmax", "ema", "percentile", "entropy", "mse", NULL};
+                           *const methods[] = {"minmax", "ema", "percentile", "entropy", "mse", NULL},
+                           *const clips[] = {"auto", "max", "mse", NULL};
   cli_opt_t opts[] = {
       {.name = "--data", .kind = CLI_STR, .dst = &data},
       {.name = "-o", .kind = CLI_STR, .dst = &out},
@@ -179,6 +182,7 @@ int cmd_qat(int argc, char **argv) {
       {.name = "--grad-dump", .kind = CLI_STR, .dst = &dump},
       {.name = "--predictions", .kind = CLI_STR, .dst = &pred_path},
       {.name = "--ptq-only", .kind = CLI_FLAG, .dst = &ptq_only, .ival = 1},
+      {.name = "--weight-clip", .kind = CLI_CHOICE, .dst = &clip, .choices = clips},
       {0}};
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
@@ -193,6 +197,8 @@ int cmd_qat(int argc, char **argv) {
   o.optimizer = optimizer ? CQUANT_QAT_ADAMW : CQUANT_QAT_SGD;
   o.lr = lr > 0 ? lr : optimizer ? 1e-3 : 1e-2;
   o.schedule = (cquant_qat_schedule_t)schedule, o.warmup_steps = warmup, o.max_steps = max_steps;
+  /* --ptq-only is a PTQ baseline: clipped weights at every width below 8 unless told otherwise */
+  o.weight_clip = clip >= 0 ? (cquant_qat_clip_t)clip : ptq_only ? CQUANT_QAT_CLIP_MSE : CQUANT_QAT_CLIP_AUTO;
   o.freeze_bn_after = (int)freeze, o.init_method = (cquant_calib_method_t)init_method, o.calib_samples = calib, o.ema_steps = ema;
   int tty = isatty(2);
   o.progress = progress, o.user = &tty, o.interrupt = &interrupted;
