@@ -127,7 +127,7 @@ def speed(a):
                         r, _ = cq(a, *args)
                         m = re.search(r"([0-9.]+) s per epoch", r.stdout)
                         if r.returncode or not m:
-                            print(f"# {model} {s} {mode}: {r.stderr.strip()}")
+                            print(f"# {model} {s} {mode}: {failure(r)}")
                             continue
                         t[mode].append(float(m.group(1)) / steps * per_epoch)
                     t["torch"].append(torch_speed(model, wb, ab, a, steps) / steps * per_epoch)
@@ -173,6 +173,12 @@ def load(split, n):
     x = idx(f"{DATA}/{p}-images-idx3-ubyte.gz")[:n].astype(np.float32) / 255.0
     y = idx(f"{DATA}/{p}-labels-idx1-ubyte.gz")[:n].astype(np.int64)
     return torch.from_numpy((x - MEAN) / STD).unsqueeze(1), torch.from_numpy(y)
+
+
+def failure(r):
+    """why a cquant child failed: its exit status or signal (a crash prints nothing) and stderr"""
+    why = f"killed by signal {-r.returncode}" if r.returncode < 0 else f"exit {r.returncode}"
+    return f"{why}: {r.stderr.strip()}"
 
 
 def cq(a, *args):
@@ -248,7 +254,7 @@ def main():
                     sec = re.search(r"([0-9.]+) s per epoch", r.stdout)
                     top = ort_top1(out, a.test, ab == 4, labels) if r.returncode == 0 else float("nan")
                     if r.returncode:
-                        print(f"# {model} {s} {mode}: {r.stderr.strip()}")
+                        print(f"# {model} {s} {mode}: {failure(r)}")
                     res[mode] = (top, float(sec.group(1)) * 60000 / n_train[model] if sec else float("nan"))
                 if a.no_torch:
                     tq = (float("nan"), float("nan"))
