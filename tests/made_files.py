@@ -1,5 +1,6 @@
 """Files the tests make: PNG images (Python here has no image library: zlib and the PNG chunk
-layout), a small image classifier to calibrate on them, and a token model."""
+layout), a small image classifier to calibrate on them, and a token model; and what they read back
+from a written QDQ file (weight_clip_ratios)."""
 import struct
 import zlib
 
@@ -51,3 +52,28 @@ def token_model(path, rng):
         [numpy_helper.from_array(emb, "emb"), numpy_helper.from_array(wo, "wo")])
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
     return path, emb
+
+
+def weight_clip_ratios(float_path, qdq_path, bits):
+    """r_c = s_c Q / max|w_c| (Q = 2^(bits-1) - 1) of every Conv/Gemm weight channel, s_c the scale of
+    the DequantizeLinear feeding the layer in the written file and w_c the float model's weights (a
+    model without BatchNorm, in the same node order); None when a layer has no such scale."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+    fm, qm = onnx.load(str(float_path)), onnx.load(str(qdq_path))
+    f = {i.name: numpy_helper.to_array(i) for i in fm.graph.initializer}
+    inits = {i.name: numpy_helper.to_array(i) for i in qm.graph.initializer}
+    dq = {n.output[0]: n for n in qm.graph.node if n.op_type == "DequantizeLinear"}
+    fl = [n.input[1] for n in fm.graph.node if n.op_type in ("Conv", "Gemm")]
+    ql = [n.input[1] for n in qm.graph.node if n.op_type in ("Conv", "Gemm")]
+    if len(fl) != len(ql):
+        return None
+    r = []
+    for name, wq in zip(fl, ql):
+        scale = inits.get(dq[wq].input[1]) if wq in dq else None
+        if scale is None:
+            return None
+        amax = np.abs(f[name]).reshape(f[name].shape[0], -1).max(axis=1)
+        r.append(scale.astype(np.float64) * (2 ** (bits - 1) - 1) / amax)
+    return np.concatenate(r)

@@ -27,6 +27,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from made_files import weight_clip_ratios  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CQ = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build/cquant")
 HAVE_ORT = os.path.isdir(os.path.join(ROOT, "tools/ort/node_modules/onnxruntime-node")) and shutil.which("node")
@@ -133,21 +136,10 @@ def clip_ratios(tmp, bits, clip):
     if r.returncode:
         check(False, f"--ptq-only --weight-bits {bits} {' '.join(args)}: {r.stderr.strip()}")
         return None
-    f = {i.name: numpy_helper.to_array(i) for i in onnx.load(os.path.join(ROOT, "models/fmnist_cnn.onnx")).graph.initializer}
-    m = onnx.load(out)
-    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    dq = {n.output[0]: n for n in m.graph.node if n.op_type == "DequantizeLinear"}
-    layers = [n for n in m.graph.node if n.op_type in ("Conv", "Gemm")]
-    Q = 2 ** (bits - 1) - 1
-    ratios = []
-    for n, name in zip(layers, ("conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight")):
-        scale = inits.get(dq[n.input[1]].input[1]) if n.input[1] in dq else None
-        if len(layers) != 4 or scale is None:
-            check(False, f"{name}: no DequantizeLinear with a scale initializer feeds {n.name}")
-            return None
-        amax = np.abs(f[name]).reshape(f[name].shape[0], -1).max(axis=1)
-        ratios.append(scale.astype(np.float64) * Q / amax)
-    return np.concatenate(ratios)
+    ratios = weight_clip_ratios(os.path.join(ROOT, "models/fmnist_cnn.onnx"), out, bits)
+    if ratios is None:
+        check(False, f"{out}: a Conv/Gemm without a DequantizeLinear scale initializer on its weights")
+    return ratios
 
 
 def weight_clip(tmp):

@@ -2,12 +2,16 @@
 raise with the library's message and leave no file."""
 import gzip
 import os
+import sys
 
 import numpy as np
 import pytest
 
 import cquant
-from conftest import MODELS
+from conftest import MODELS, SOURCE_DIR
+
+sys.path.insert(0, str(SOURCE_DIR / "tests"))
+from made_files import weight_clip_ratios  # noqa: E402
 
 MODEL = MODELS / "fmnist_cnn.onnx"
 DATASET = "/usr/share/datasets/fashion-mnist"
@@ -45,29 +49,14 @@ def test_qat_errors(tmp_path):
     assert not out.exists()
 
 
-def weight_ratios(path, bits):
-    """r_c = s_c Q / max|w_c| of the exported weights of fmnist_cnn's Conv/Gemm layers"""
-    import onnx
-    from onnx import numpy_helper
-    f = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(MODEL)).graph.initializer}
-    m = onnx.load(str(path))
-    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    dq = {n.output[0]: n for n in m.graph.node if n.op_type == "DequantizeLinear"}
-    layers = [n for n in m.graph.node if n.op_type in ("Conv", "Gemm")]
-    r = []
-    for n, name in zip(layers, ("conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight")):
-        amax = np.abs(f[name]).reshape(f[name].shape[0], -1).max(axis=1)
-        r.append(inits[dq[n.input[1]].input[1]].astype(np.float64) * (2 ** (bits - 1) - 1) / amax)
-    return np.concatenate(r)
-
-
 def test_qat_weight_clip(tmp_path):
     # one step at a negligible rate: the exported scales are the initial ones (docs/qat.md section 2)
     x, y = images(n=64)
     for clip, bits, clipped in (("max", "int2", False), ("auto", "int2", True), ("auto", "int4", False), ("mse", "int4", True)):
         out = tmp_path / f"{clip}_{bits}.onnx"
         cquant.qat(str(MODEL), [(x, y)], str(out), weights=bits, act="float", lr=1e-12, max_steps=1, threads=1, weight_clip=clip)
-        r = weight_ratios(out, int(bits[3:]))
+        r = weight_clip_ratios(MODEL, out, int(bits[3:]))
+        assert r is not None
         assert np.all(r > 0.3 - 1e-5) and np.all(r < 1 + 1e-5)
         assert np.any(r < 0.98) if clipped else np.allclose(r, 1, atol=1e-5), (clip, bits, r.min())
     with pytest.raises(ValueError, match="weight_clip must be"):
