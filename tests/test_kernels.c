@@ -4,6 +4,7 @@
  * checked directly against a double-precision model, and the drivers' granularities. */
 #include "core/internal.h"
 #include "exec/ops/conv_internal.h"
+#include "exec/ops/conv_par.h"
 #include "harness.h"
 #include "cquant/quantize.h"
 
@@ -357,12 +358,13 @@ static void test_conv_rows_f32(void) {
   for (int it = 0; it < 240; it++) {
     const int64_t m = ms[it % 8], n = ns[(it / 8) % 11], K = it % 7 == 0 ? 1 + (int64_t)(th_rand() % 300) : 1 + (int64_t)(th_rand() % 40);
     const int64_t ys = n + (int64_t)(th_rand() % 5), ny = m * ys + 64;
-    const int use_b = it % 3 != 0, special = it % 5 == 0;
-    float *x = malloc(sizeof(float) * (size_t)(K * n)), *w = malloc(sizeof(float) * (size_t)(m * K)), *b = malloc(sizeof(float) * (size_t)m);
+    const int use_b = it % 3 != 0, special = it % 5 == 0, acc = it % 4 == 1;
+    const int64_t lw = K + (it % 6 == 2 ? 1 + (int64_t)(th_rand() % 9) : 0); /* W's row stride: an sgemm's lda */
+    float *x = malloc(sizeof(float) * (size_t)(K * n)), *w = malloc(sizeof(float) * (size_t)(m * lw)), *b = malloc(sizeof(float) * (size_t)m);
     float *ya = malloc(sizeof(float) * (size_t)ny), *yb = malloc(sizeof(float) * (size_t)ny);
     const float **r = malloc(sizeof(float *) * (size_t)K);
     for (int64_t i = 0; i < K * n; i++) x[i] = th_gauss();
-    for (int64_t i = 0; i < m * K; i++) w[i] = th_gauss();
+    for (int64_t i = 0; i < m * lw; i++) w[i] = th_gauss();
     for (int64_t i = 0; i < m; i++) b[i] = th_rand() % 4 == 0 ? -0.0f : th_gauss();
     if (special)
       for (int64_t i = 0; i < K * n; i++) {
@@ -370,40 +372,87 @@ static void test_conv_rows_f32(void) {
         x[i] = q == 0 ? NAN : q == 1 ? INFINITY : q == 2 ? -INFINITY : q == 3 ? -0.0f : q == 4 ? 3e38f : x[i];
       }
     for (int64_t t = 0; t < K; t++) r[t] = x + t * n;
-    for (int64_t i = 0; i < ny; i++) ya[i] = 12345.0f;
-    ref->conv_rows_f32(r, w, use_b ? b : NULL, K, m, n, ya, ys);
+    float *y0 = malloc(sizeof(float) * (size_t)ny); /* what y holds before: acc adds to it */
+    for (int64_t i = 0; i < ny; i++) y0[i] = acc ? th_gauss() * 8.0f : 12345.0f;
+    memcpy(ya, y0, sizeof(float) * (size_t)ny);
+    ref->conv_rows_f32(r, w, lw, use_b ? b : NULL, K, m, n, ya, ys, acc);
     for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
       const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
       if (!k) continue;
-      for (int64_t i = 0; i < ny; i++) yb[i] = 12345.0f;
-      k->conv_rows_f32(r, w, use_b ? b : NULL, K, m, n, yb, ys);
+      memcpy(yb, y0, sizeof(float) * (size_t)ny);
+      k->conv_rows_f32(r, w, lw, use_b ? b : NULL, K, m, n, yb, ys, acc);
       int64_t bad = 0, first = -1;
       for (int64_t i = 0; i < ny; i++)
         if (memcmp(&ya[i], &yb[i], 4) != 0 && !(isnan(ya[i]) && isnan(yb[i]))) bad++, first = first < 0 ? i : first;
-      CHECKF(bad == 0, "%s conv_rows_f32 m %lld n %lld K %lld ys %lld: %lld differ (first %lld: %g vs %g)", cquant_isa_name((cquant_isa_t)isa), (long long)m,
+      CHECKF(bad == 0, "%s conv_rows_f32 acc %d m %lld n %lld K %lld ys %lld: %lld differ (first %lld: %g vs %g)", cquant_isa_name((cquant_isa_t)isa), acc, (long long)m,
              (long long)n, (long long)K, (long long)ys, (long long)bad, (long long)first, first >= 0 ? ya[first] : 0.0, first >= 0 ? yb[first] : 0.0);
       compared += (long)(m * n);
     }
-    free(x), free(w), free(b), free(ya), free(yb), free(r);
+    free(x), free(w), free(b), free(ya), free(yb), free(y0), free(r);
   }
   CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);
   /* the reference rounds once per tap: -1, then fmaf(1 + 2^-23, 1 - 2^-23, -1) = -2^-46, not 0 */
   const float xs[2] = {1.0f, 1.0f - 0x1p-23f}, ws[2] = {-1.0f, 1.0f + 0x1p-23f}, *rs[2] = {xs, xs + 1};
   float y1;
-  ref->conv_rows_f32(rs, ws, NULL, 2, 1, 1, &y1, 1);
+  ref->conv_rows_f32(rs, ws, 2, NULL, 2, 1, 1, &y1, 1, 0);
   CHECKF(y1 == -0x1p-46f, "conv_rows_f32 fuses the product and the sum: %g", y1);
   /* the bias joins after the taps' chunk: 2^24 + (1 + 1) = 2^24 + 2, where 2^24 + 1 + 1 = 2^24 */
   const float xo[2] = {1.0f, 1.0f}, wo[2] = {1.0f, 1.0f}, *ro[2] = {xo, xo + 1};
-  ref->conv_rows_f32(ro, wo, (const float[]){0x1p24f}, 2, 1, 1, &y1, 1);
+  ref->conv_rows_f32(ro, wo, 2, (const float[]){0x1p24f}, 2, 1, 1, &y1, 1, 0);
   CHECKF(y1 == 0x1p24f + 2.0f, "conv_rows_f32 adds the bias after the chunk's taps: %g", y1);
+  /* acc: the row's own value joins after the first chunk, as the bias does (and b is not read) */
+  y1 = 0x1p24f;
+  ref->conv_rows_f32(ro, wo, 2, (const float[]){-0x1p24f}, 2, 1, 1, &y1, 1, 1);
+  CHECKF(y1 == 0x1p24f + 2.0f, "conv_rows_f32 acc adds y after the chunk's taps: %g", y1);
   /* 300 taps of 1: chunks of 100 each exact, the same sum */
   {
     float *ones = malloc(sizeof(float) * 300);
     const float **rr = malloc(sizeof(float *) * 300);
     for (int t = 0; t < 300; t++) ones[t] = 1.0f, rr[t] = ones + t;
-    ref->conv_rows_f32(rr, ones, NULL, 300, 1, 1, &y1, 1);
+    ref->conv_rows_f32(rr, ones, 300, NULL, 300, 1, 1, &y1, 1, 0);
     CHECKF(y1 == 300.0f, "conv_rows_f32 of 300 ones: %g", y1);
     free(ones), free(rr);
+  }
+}
+
+/* cquant__sgemm (conv_par.c) against a scalar chain written from its definition: every element is
+ * the sum of K's chunks (cquant__sgemm_chunks), each one fmaf chain from zero in k order, added in
+ * order to 0 (beta 0) or to C (beta 1). Shapes on both sides of CQUANT__BLAS_SMALL, where the
+ * chunks run on cquant's kernel below and on OpenBLAS's large kernel above (whose order this also
+ * checks: a newer OpenBLAS that changes it fails here), all four transpose forms, N short and long
+ * (the kernel's two orientations), lda/ldb/ldc wider than the matrices. */
+static void test_sgemm_chain(void) {
+  static const int64_t shapes[][3] = {{1, 1, 1},    {3, 1, 200},  {64, 1, 300}, {1, 1000, 64}, {7, 5, 130},   {17, 49, 960},  {64, 196, 96},
+                                      {64, 196, 64}, {320, 49, 960}, {96, 300, 40}, {5, 9, 257},  {200, 3, 129}, {128, 128, 128}, {33, 17, 0}};
+  const int ns = (int)(sizeof shapes / sizeof shapes[0]);
+  for (int it = 0; it < ns * 8; it++) {
+    const int64_t M = shapes[it / 8][0], N = shapes[it / 8][1], K = shapes[it / 8][2];
+    const int ta = it & 1, tb = (it >> 1) & 1, beta1 = (it >> 2) & 1;
+    const int64_t lda = (ta ? M : K) + it % 3, ldb = (tb ? K : N) + it % 2, ldc = N + 1;
+    float *A = malloc(sizeof(float) * (size_t)((ta ? K : M) * lda + 1)), *B = malloc(sizeof(float) * (size_t)((tb ? N : K) * ldb + 1));
+    float *C = malloc(sizeof(float) * (size_t)(M * ldc)), *R = malloc(sizeof(float) * (size_t)(M * ldc));
+    for (int64_t i = 0; i < (ta ? K : M) * lda; i++) A[i] = th_gauss();
+    for (int64_t i = 0; i < (tb ? N : K) * ldb; i++) B[i] = th_gauss();
+    for (int64_t i = 0; i < M * ldc; i++) C[i] = R[i] = th_gauss();
+    cquant__sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta1 ? 1.0f : 0.0f, C, ldc);
+    const int64_t nk = K > 128 ? (K + 127) / 128 : 1;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < ldc; j++) {
+        float a = R[i * ldc + j];
+        if (j < N) {
+          a = beta1 ? a : 0.0f;
+          for (int64_t c = 0; c < nk; c++) {
+            float s = 0.0f;
+            for (int64_t k = K * c / nk; k < K * (c + 1) / nk; k++) s = fmaf(ta ? A[k * lda + i] : A[i * lda + k], tb ? B[j * ldb + k] : B[k * ldb + j], s);
+            a = c || beta1 ? a + s : s;
+          }
+        }
+        bad += memcmp(&a, &C[i * ldc + j], 4) != 0;
+      }
+    CHECKF(bad == 0, "cquant__sgemm M %lld N %lld K %lld ta %d tb %d beta %d: %lld elements differ from the chunked fmaf chain", (long long)M, (long long)N,
+           (long long)K, ta, tb, beta1, (long long)bad);
+    free(A), free(B), free(C), free(R);
   }
 }
 
@@ -522,4 +571,4 @@ static void test_mathvec_f32(void) {
   CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);
 }
 
-TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_conv_small), T(test_conv_epi_f32), T(test_mathvec_f32))
+TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_sgemm_chain), T(test_conv_small), T(test_conv_epi_f32), T(test_mathvec_f32))

@@ -106,11 +106,13 @@ typedef struct {
    * a = b[c] (+0 when b is NULL), then for every tap in row-major order a = a + w[t] * v, v the
    * input the tap meets or +0.0f outside the input (a product, then a sum: no FMA), then g->act. */
   void (*dw_f32)(const struct cquant__dw_geom *g, const float *x, const float *w, const float *b, int64_t nch, float *y);
-  /* n outputs of each of m output channels of a dense float32 convolution with K taps per output
-   * (src/exec/ops/conv_small.c): for o < m, i < n: a = b[o] (+0 when b is NULL), then for t = 0 ..
-   * K-1 in order a = fmaf(w[o K + t], r[t][i], a) (one rounding each); y[o ys + i] = a. r[t]
-   * points at the n inputs tap t meets, already padded and de-strided. */
-  void (*conv_rows_f32)(const float *const *r, const float *w, const float *b, int64_t K, int64_t m, int64_t n, float *y, int64_t ys);
+  /* n outputs of each of m output channels of a dense float32 convolution with K taps per output,
+   * or an sgemm's block (src/exec/ops/conv_small.c, conv_par.c): for o < m, i < n, the taps in
+   * the chunks of cquant__sgemm_chunks(K) (conv_par.h), each chunk c summed s_c = fmaf(w[o lw + t],
+   * r[t][i], s_c) from 0 in t order (one rounding each); then a = s_0 plus, first, y[o ys + i]
+   * itself when acc, else b[o] when b is not NULL; then a = a + s_1, ...; y[o ys + i] = a. r[t]
+   * points at the n inputs tap t meets, already padded and de-strided (an sgemm: row t of B). */
+  void (*conv_rows_f32)(const float *const *r, const float *w, int64_t lw, const float *b, int64_t K, int64_t m, int64_t n, float *y, int64_t ys, int acc);
   /* The epilogue of a float32 convolution over n outputs (src/exec/ops/conv_fuse.c, whose
    * cquant__conv_epi_t e says what it is): y[i] = act(y[i] + add[i]) (no add when add is NULL). */
   void (*conv_epi_f32)(const struct cquant__conv_epi *e, float *y, const float *add, int64_t n);

@@ -19,8 +19,8 @@ typedef struct {
   int64_t n, *ky, *kx;
 } taps_t;
 
-/* multiply-adds of one unit's sgemm at least (see cquant__conv_gemm_f32_epi) */
-#define UNIT_MIN 1.1e6
+/* multiply-adds of one unit at least (see cquant__conv_gemm_f32_epi) */
+#define UNIT_MIN 2e5
 
 /* Rows k = (c, tap) of the block of output rows [oy0, oy0 + rows), pb = rows ow columns each. */
 static void im2col_rows(const cquant__conv2d_t *p, const taps_t *tp, const float *xg, int64_t k0, int64_t k1, int64_t oy0, int64_t rows, float *col) {
@@ -191,13 +191,10 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
   j.chunks = j.chunks > p->oh ? p->oh : j.chunks;
   const int64_t most = P / 128 > 1 ? P / 128 : 1;
   j.chunks = j.chunks > most ? most : j.chunks;
-  /* OpenBLAS (0.3.21, SKYLAKEX) takes its small-matrix kernel for an sgemm of up to 10^6
-   * multiply-adds, which sums in another order: every unit's sgemm stays above that (UNIT_MIN), so
-   * the result is that of one thread's one sgemm, bit for bit (halves of larger sgemms, split
-   * either way, with beta 0 or 1, gave the same bits in every case tried); with K in chunks
-   * (cquant__sgemm) every chunk's sgemm stays above it */
-  const double kmin = (double)cquant__sgemm_kmin(j.K); /* the sgemms sum K in chunks (cquant__sgemm) */
-  while (j.chunks > 1 && (double)mg * (double)(p->oh / j.chunks * p->ow) * kmin < UNIT_MIN) j.chunks--;
+  /* Units of at least UNIT_MIN multiply-adds (a few microseconds: the pool's hand-over costs less).
+   * The bits do not depend on the cut: cquant__sgemm sums every element in the same chunks and
+   * order whatever M and N a unit has (its small products run cquant's own chain). */
+  while (j.chunks > 1 && (double)mg * (double)(p->oh / j.chunks * p->ow) * (double)j.K < UNIT_MIN) j.chunks--;
   const int msplit = threads > 1 && planes == 1 && j.chunks < want && mg >= 32 && j.RB == p->oh;
   float *own[64] = {0};
   size_t own_cap[64] = {0};
@@ -207,7 +204,7 @@ int cquant__conv_gemm_f32_epi(const cquant__conv2d_t *p, const float *x, const f
   cquant__par_blas_enter(); /* single-threaded sgemm in every unit */
   if (msplit) {
     j.mslices = mg / 16 < want ? mg / 16 : want;
-    while (j.mslices > 1 && (double)(mg / j.mslices) * (double)P * kmin < UNIT_MIN) j.mslices--;
+    while (j.mslices > 1 && (double)(mg / j.mslices) * (double)P * (double)j.K < UNIT_MIN) j.mslices--;
     if (!j.direct) {
       if (!(j.shared = malloc(sizeof(float) * (size_t)(j.K * P) + 64))) j.oom = 1; /* the whole im2col: within the 8 MiB of RB rows */
       else cquant__par_run(threads, j.mslices, unit_im2col, &j);

@@ -14,10 +14,14 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "cquant/quantize.h"
+#include "core/internal.h"
 #include "exec/ops/conv_par.h"
 
 #define PAR_MAX 64 /* helpers at most */
@@ -163,14 +167,107 @@ void cquant__par_blas_narrow(int wide) {
   pthread_mutex_unlock(&blas_lock);
 }
 
-int64_t cquant__sgemm_kmin(int64_t K) { return K / cquant__sgemm_chunks(K); }
+/* One chunk (k <= CQUANT__SGEMM_KC) of C = op(A) op(B) (beta 0) or C + op(A) op(B) (beta 1) as
+ * fmaf chains from zero over k, then added to C: the order of OpenBLAS's large kernel, through
+ * conv_rows_f32 (any ISA, bit for bit). The vectors run along N, or along M when N is short and M
+ * longer (the products commute inside fmaf, so the bits are the same); a transposed operand, or
+ * the other orientation, is copied first (a small sgemm: at most M K + K N + M N floats). Returns
+ * 0 when out of memory (the caller then asks OpenBLAS). */
+static int chain_chunk(int ta, int tb, int64_t M, int64_t N, int64_t k, const float *A, int64_t lda, const float *B, int64_t ldb, int acc, float *C,
+                       int64_t ldc) {
+  const float *r[CQUANT__SGEMM_KC];
+  const int along_n = N >= 16 || N >= M;
+  /* along N: W = op(A) (M x k), row t of B = op(B) row t; along M: W = op(B)^T (N x k), rows of op(A)^T */
+  const int64_t wrows = along_n ? M : N, vlen = along_n ? N : M;
+  const int pack_w = along_n ? ta : !tb, pack_r = along_n ? tb : !ta;
+  const size_t nw = pack_w ? (size_t)(wrows * k) : 0, nr = pack_r ? (size_t)(k * vlen) : 0, ny = along_n ? 0 : (size_t)(M * N);
+  float *buf = nw + nr + ny ? malloc(sizeof(float) * (nw + nr + ny)) : NULL;
+  if (nw + nr + ny && !buf) return 0;
+  float *wp = buf, *rp = buf + nw, *yt = buf + nw + nr;
+  const float *w;
+  int64_t lw;
+  if (along_n) {
+    if (ta) { /* op(A)[i][t] = A[t lda + i] */
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t t = 0; t < k; t++) wp[i * k + t] = A[t * lda + i];
+      w = wp, lw = k;
+    } else {
+      w = A, lw = lda;
+    }
+    for (int64_t t = 0; t < k; t++) {
+      if (tb) { /* op(B)[t][j] = B[j ldb + t] */
+        for (int64_t j = 0; j < N; j++) rp[t * N + j] = B[j * ldb + t];
+        r[t] = rp + t * N;
+      } else {
+        r[t] = B + t * ldb;
+      }
+    }
+    cquant__kernels()->conv_rows_f32(r, w, lw, NULL, k, M, N, C, ldc, acc);
+  } else {
+    if (tb) { /* op(B)^T row j = B row j */
+      w = B, lw = ldb;
+    } else {
+      for (int64_t j = 0; j < N; j++)
+        for (int64_t t = 0; t < k; t++) wp[j * k + t] = B[t * ldb + j];
+      w = wp, lw = k;
+    }
+    for (int64_t t = 0; t < k; t++) {
+      if (ta) { /* op(A)^T row t = A row t */
+        r[t] = A + t * lda;
+      } else {
+        for (int64_t i = 0; i < M; i++) rp[t * M + i] = A[i * lda + t];
+        r[t] = rp + t * M;
+      }
+    }
+    if (acc)
+      for (int64_t j = 0; j < N; j++)
+        for (int64_t i = 0; i < M; i++) yt[j * M + i] = C[i * ldc + j];
+    cquant__kernels()->conv_rows_f32(r, w, lw, NULL, k, N, M, yt, M, acc);
+    for (int64_t j = 0; j < N; j++)
+      for (int64_t i = 0; i < M; i++) C[i * ldc + j] = yt[j * M + i];
+  }
+  free(buf);
+  return 1;
+}
+
+/* Whether OpenBLAS's sgemm above CQUANT__BLAS_SMALL sums each element's chunk in one FMA chain, as
+ * SKYLAKEX's kernel does (the Haswell and Zen kernels, which OPENBLAS_CORETYPE may select, do not):
+ * asked once per process of one odd-sized product in each transpose form against chain_chunk. */
+static int blas_chains;
+static pthread_once_t blas_probe_once = PTHREAD_ONCE_INIT;
+
+static void blas_probe(void) {
+  enum { PM = 97, PN = 101, PK = 120 }; /* 1.18 * 10^6 multiply-adds: the large kernel, with tails */
+  float *a = malloc(sizeof(float) * (PM * PK + PK * PN + 2 * PM * PN));
+  if (!a) return;
+  float *b = a + PM * PK, *c0 = b + PK * PN, *c1 = c0 + PM * PN;
+  uint32_t x = 12345u;
+  for (int i = 0; i < PM * PK + PK * PN; i++) x = x * 1664525u + 1013904223u, a[i] = (float)(int32_t)x * 0x1p-31f;
+  int same = 1;
+  for (int f = 0; f < 4 && same; f++) {
+    const int ta = f & 1, tb = f >> 1;
+    const int64_t lda = ta ? PM : PK, ldb = tb ? PK : PN;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, PM, PN, PK, 1.0f, a, (int)lda, b, (int)ldb, 0.0f, c0, PN);
+    same = chain_chunk(ta, tb, PM, PN, PK, a, lda, b, ldb, 0, c1, PN) && !memcmp(c0, c1, sizeof(float) * PM * PN);
+  }
+  blas_chains = same;
+  free(a);
+}
 
 void cquant__sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                    float beta, float *C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  pthread_once(&blas_probe_once, blas_probe);
+  const double small = blas_chains ? CQUANT__BLAS_SMALL : INFINITY;
   const int64_t nk = cquant__sgemm_chunks(K);
   for (int64_t i = 0; i < nk; i++) {
     const int64_t k0 = K * i / nk, k1 = K * (i + 1) / nk; /* chunk i: [k0, k1) of K */
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)(k1 - k0), alpha,
-                A + (trans_a ? k0 * lda : k0), (int)lda, B + (trans_b ? k0 : k0 * ldb), (int)ldb, i ? 1.0f : beta, C, (int)ldc);
+    const float *Ai = A + (trans_a ? k0 * lda : k0), *Bi = B + (trans_b ? k0 : k0 * ldb);
+    const float bi = i ? 1.0f : beta;
+    if (k1 > k0 && alpha == 1.0f && (bi == 0.0f || bi == 1.0f) && (double)M * (double)N * (double)(k1 - k0) <= small &&
+        chain_chunk(trans_a, trans_b, M, N, k1 - k0, Ai, lda, Bi, ldb, bi == 1.0f, C, ldc))
+      continue;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)(k1 - k0), alpha, Ai,
+                (int)lda, Bi, (int)ldb, bi, C, (int)ldc);
   }
 }

@@ -29,14 +29,21 @@ void cquant__par_blas_narrow(int wide);
  * (3.6e-7 against 2.2e-7 of the output's rms, from float64), in chunks of 128 it is ORT's bit for
  * bit (MLAS sums 128 of K at a time, then adds to C). Through the model's convolutions and Gemms
  * the boxes were 1.7e-4 px (rms) from a float64 run against ORT's 0.8e-4, and the masks, pasted
- * with the boxes, failed the zoo's 1e-4. The chunks are K's nearly equal parts (the smallest:
- * cquant__sgemm_kmin), the same whoever calls; conv_small.c sums its taps the same way. */
+ * with the boxes, failed the zoo's 1e-4. The chunks are K's nearly equal parts, the same whoever
+ * calls; conv_small.c sums its taps the same way. */
 #define CQUANT__SGEMM_KC 128
+/* OpenBLAS 0.3.21 (SKYLAKEX) takes a small-matrix kernel for an sgemm of at most 10^6 multiply-adds
+ * (M N K), which splits K over several accumulators; its large kernel sums every element's chunk
+ * in one FMA chain. cquant__sgemm runs the small chunks itself (conv_rows_f32, the same chain), so
+ * its bits do not depend on how a caller cuts M or N into units; where OpenBLAS's large kernel is
+ * found to sum otherwise (a probe at the first call: OPENBLAS_CORETYPE=Haswell, Zen), it runs every
+ * chunk itself (10-40% slower on large products). tests/test_kernels.c checks both sides of the
+ * bound against a scalar chain. */
+#define CQUANT__BLAS_SMALL 1e6
 /* The number of chunks K is summed in (chunk c: [K c / n, K (c + 1) / n)). */
 static inline int64_t cquant__sgemm_chunks(int64_t K) { return K > CQUANT__SGEMM_KC ? (K + CQUANT__SGEMM_KC - 1) / CQUANT__SGEMM_KC : 1; }
 void cquant__sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                    float beta, float *C, int64_t ldc);
-int64_t cquant__sgemm_kmin(int64_t K);
 /* the same in cblas_sgemm's arguments (row-major only), for code written against both sgemm and dgemm */
 #define CQUANT__SGEMM_CBLAS(order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) \
   cquant__sgemm((ta) == CblasTrans, (tb) == CblasTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)

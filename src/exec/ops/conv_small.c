@@ -20,15 +20,16 @@
 #include "exec/ops/conv_fuse.h"
 #include "exec/ops/conv_internal.h"
 
-static void conv_rows_f32_ref(const float *const *r, const float *w, const float *b, int64_t K, int64_t m, int64_t n, float *y, int64_t ys) {
+static void conv_rows_f32_ref(const float *const *r, const float *w, int64_t lw, const float *b, int64_t K, int64_t m, int64_t n, float *y, int64_t ys,
+                              int acc) {
   const int64_t nk = cquant__sgemm_chunks(K);
   for (int64_t o = 0; o < m; o++)
     for (int64_t i = 0; i < n; i++) {
       float a = 0.0f;
       for (int64_t c = 0; c < nk; c++) {
         float s = 0.0f;
-        for (int64_t t = K * c / nk; t < K * (c + 1) / nk; t++) s = fmaf(w[o * K + t], r[t][i], s);
-        a = c ? a + s : b ? b[o] + s : s;
+        for (int64_t t = K * c / nk; t < K * (c + 1) / nk; t++) s = fmaf(w[o * lw + t], r[t][i], s);
+        a = c ? a + s : acc ? y[o * ys + i] + s : b ? b[o] + s : s;
       }
       y[o * ys + i] = a;
     }
@@ -47,7 +48,8 @@ int cquant__conv_small_fits(const cquant__conv2d_t *p) {
    * the products) and matches or beats it up to K = 1152 where rows are long; on short rows (a
    * 7 x 7 plane) its 32-wide blocks are mostly padding. A 1x1 convolution is one long row. The
    * reference (fmaf in a loop) is no match for OpenBLAS: only with a SIMD kernel. */
-  const int fits = flat ? K <= 256 : K <= 32 ? p->ow >= 8 : p->ow >= 28 && K <= 1152;
+  static int64_t FK = -1; if (FK < 0) { const char *e = getenv("CQ_FLATK"); FK = e ? atoll(e) : 256; }
+  const int fits = flat ? K <= FK : K <= 32 ? p->ow >= 8 : p->ow >= 28 && K <= 1152;
   return p->group == 1 && fits && p->m >= 4 && cquant_isa_active() >= CQUANT_ISA_AVX2;
 }
 
@@ -87,7 +89,7 @@ static void small_unit(void *vj, int64_t u, int worker) {
     const int64_t p0 = qp * j->span, p1 = p0 + j->span < P ? p0 + j->span : P;
     const int64_t m0 = qm * j->mchunk, m1 = m0 + j->mchunk < p->m ? m0 + j->mchunk : p->m;
     for (int64_t c = 0; c < K; c++) r[c] = xn + c * P + p0;
-    cquant__kernels()->conv_rows_f32(r, j->w + m0 * K, j->b ? j->b + m0 : NULL, K, m1 - m0, p1 - p0, yn + m0 * P + p0, P);
+    cquant__kernels()->conv_rows_f32(r, j->w + m0 * K, K, j->b ? j->b + m0 : NULL, K, m1 - m0, p1 - p0, yn + m0 * P + p0, P, 0);
     if (j->e) epilogue(j, n, m0, m1, p0, p1 - p0);
     return;
   }
@@ -104,7 +106,7 @@ static void small_unit(void *vj, int64_t u, int worker) {
           r[(c * p->kh + ky) * p->kw + kx] = dst + (col % sw) * j->len + col / sw;
         }
       }
-    cquant__kernels()->conv_rows_f32(r, j->w, j->b, K, p->m, p->ow, yn + oy * p->ow, P);
+    cquant__kernels()->conv_rows_f32(r, j->w, K, j->b, K, p->m, p->ow, yn + oy * p->ow, P, 0);
     if (j->e) epilogue(j, n, 0, p->m, oy * p->ow, p->ow);
   }
 }

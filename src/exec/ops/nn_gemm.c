@@ -52,13 +52,12 @@ static void mm(cquant_dtype_t dt, int ta, int tb, int64_t M, int64_t N, int64_t 
     if (dt != CQUANT_DT_F64 && !ta && cquant__conv_threads((double)M * (double)N * (double)K / 8) > 1) {
       /* float32 of 8 * 10^6 multiply-adds or more over the pool, each unit a single-threaded sgemm:
        * runs of 256 rows or more (a channels-last MLP over 56 x 56 pixels), else runs of 64-column
-       * multiples (a transformer's few tokens); every unit an sgemm past OpenBLAS's small-matrix
-       * kernel (conv_gemm.c's UNIT_MIN), so the bits are those of one call */
+       * multiples (a transformer's few tokens), 2 * 10^5 multiply-adds a unit at least; the bits
+       * are those of one call (cquant__sgemm sums every element alike however it is cut) */
       mm_job_t j = {.M = M, .N = N, .K = K, .a = ad, .lda = lda, .b = bd, .ldb = ldb, .y = yd, .alpha = (float)alpha, .tb = tb};
       const int64_t want = 4 * (int64_t)cquant_get_num_threads();
-      const double kmin = (double)cquant__sgemm_kmin(K); /* each chunk of K is one sgemm (cquant__sgemm) */
-      const int64_t lr = (int64_t)(1.1e6 / ((double)N * kmin)) + 1, least_r = lr > 256 ? lr : 256;
-      const int64_t least_c = ((int64_t)(1.1e6 / ((double)M * kmin)) + 1 + 63) / 64 * 64;
+      const int64_t lr = (int64_t)(2e5 / ((double)N * (double)K)) + 1, least_r = lr > 256 ? lr : 256;
+      const int64_t least_c = ((int64_t)(2e5 / ((double)M * (double)K)) + 1 + 63) / 64 * 64;
       /* columns: two runs a thread (each packs all of a again) */
       const int64_t rr = M / least_r < want ? M / least_r : want, rc = N / least_c < want / 2 ? N / least_c : want / 2;
       if (rr < 2 && rc >= 2) { /* per >= least_c: N / rc >= least_c, a multiple of 64 */
