@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "qat/qat_internal.h"
+#include "exec/ops/conv_par.h"
 
 typedef struct {
   int64_t N, C, H, W, M, OH, OW, G, cg, mg, K, P;
@@ -172,9 +173,8 @@ int cquant__qat_conv_fwd(cquant_qat_t *q, qat_node_t *n) {
   j.pw = pointwise(n), j.colsz = j.pw ? 0 : g.K * g.P;
   j.cols = j.pw ? NULL : cquant__qat_scratch(q, (int64_t)T * j.colsz);
   if (!j.pw && !j.cols) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "qat: out of memory");
-  openblas_set_num_threads(1);
+  cquant__par_blas_enter(); /* single-threaded sgemm in every unit, OpenBLAS's idle workers ended */
   cquant__qat_par(g.N, gemm_fwd_image, &j);
-  openblas_set_num_threads(T);
   return 0;
 }
 
@@ -292,9 +292,8 @@ void cquant__qat_conv_bwd(cquant_qat_t *q, qat_node_t *n) {
   float *buf = cquant__qat_scratch(q, (int64_t)T * j.colsz + (j.gw ? used * WN : 0));
   if (!buf) return;
   j.cols = buf, j.acc = buf + (int64_t)T * j.colsz;
-  openblas_set_num_threads(1);
+  cquant__par_blas_enter();
   cquant__qat_par(used, gemm_bwd_group, &j);
-  openblas_set_num_threads(T);
   if (j.gw)
     for (int64_t k = 0; k < WN; k++) {
       float s = accw ? j.gw[k] : 0.0f;

@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <string.h>
 #include "qat/qat_internal.h"
+#include "exec/ops/conv_par.h"
 
 static int bad(const qat_node_t *n, const char *what) {
   return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "node '%s' (%s): %s", n->label, n->op == QOP_GEMM ? "Gemm" : "MatMul", what);
@@ -52,9 +53,14 @@ int cquant__qat_dense_fwd(cquant_qat_t *q, qat_node_t *n) {
   if ((st = cquant__qat_resize(q, n->out, nd, shape))) return st;
   const qat_val_t *a = &q->val[n->in[0]], *b = &q->val[n->in[1]];
   float *y = q->val[n->out].x;
+  /* OpenBLAS gets the session's threads only for a product large enough (cquant__par_blas_wide),
+   * and its workers are ended after it: idle, they would spin on the cores the pool's conv units use */
+  const double work = (double)(g.batch ? g.batch : 1) * (double)g.M * (double)g.N * (double)g.K;
   if (n->op == QOP_GEMM) {
+    const int wide = cquant__par_blas_wide(work);
     cblas_sgemm(CblasRowMajor, n->transA ? CblasTrans : CblasNoTrans, n->transB ? CblasTrans : CblasNoTrans, (int)g.M, (int)g.N, (int)g.K, n->alpha,
                 a->x, (int)a->shape[1], b->x, (int)b->shape[1], 0.0f, y, (int)g.N);
+    cquant__par_blas_narrow(wide);
     if (n->n_in > 2 && n->in[2] >= 0) {
       const qat_val_t *c = &q->val[n->in[2]];
       const int64_t cn = c->numel;
@@ -68,6 +74,7 @@ int cquant__qat_dense_fwd(cquant_qat_t *q, qat_node_t *n) {
     }
     return 0;
   }
+  const int wide = cquant__par_blas_wide(work);
   if (!g.batch) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.M, (int)g.N, (int)g.K, 1.0f, a->x, (int)g.K, b->x, (int)g.N, 0.0f, y, (int)g.N);
   } else {
@@ -75,6 +82,7 @@ int cquant__qat_dense_fwd(cquant_qat_t *q, qat_node_t *n) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.M, (int)g.N, (int)g.K, 1.0f, a->x + t * g.M * g.K, (int)g.K,
                   b->x + t * g.K * g.N, (int)g.N, 0.0f, y + t * g.M * g.N, (int)g.N);
   }
+  cquant__par_blas_narrow(wide);
   return 0;
 }
 
@@ -86,6 +94,7 @@ void cquant__qat_dense_bwd(cquant_qat_t *q, qat_node_t *n) {
   const float *gy = q->val[n->out].g;
   /* sgemm's beta = 0 writes the first contribution (cquant__qat_grad_acc) */
   const float ba = a->needs_grad && cquant__qat_grad_acc(q, n->in[0]) ? 1.0f : 0.0f, bb = b->needs_grad && cquant__qat_grad_acc(q, n->in[1]) ? 1.0f : 0.0f;
+  const int wide = cquant__par_blas_wide((double)(g.batch ? g.batch : 1) * (double)g.M * (double)g.N * (double)g.K); /* as in the forward */
   if (n->op == QOP_GEMM) {
     const int lda = (int)a->shape[1], ldb = (int)b->shape[1];
     if (a->needs_grad) {
@@ -112,6 +121,7 @@ void cquant__qat_dense_bwd(cquant_qat_t *q, qat_node_t *n) {
       for (int64_t i = 0; i < g.M; i++)
         for (int64_t j = 0; j < g.N; j++) c->g[full ? i * g.N + j : per_col ? j : per_row ? i : 0] += n->beta * gy[i * g.N + j];
     }
+    cquant__par_blas_narrow(wide);
     return;
   }
   const int64_t nb = g.batch ? g.batch : 1;
@@ -125,4 +135,5 @@ void cquant__qat_dense_bwd(cquant_qat_t *q, qat_node_t *n) {
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g.K, (int)g.N, (int)g.M, 1.0f, a->x + ao, (int)g.K, gy + yo, (int)g.N, btb,
                   b->g + bo, (int)g.N);
   }
+  cquant__par_blas_narrow(wide);
 }

@@ -58,7 +58,7 @@ void cquant__qat_threads(int t) {
   if (t <= 0) return;
   cquant_set_num_threads(t);
   omp_set_num_threads(t);
-  openblas_set_num_threads(t);
+  /* OpenBLAS's own thread count: cquant__par_blas_enter / _wide (conv_par.h) per call */
 }
 
 int cquant_qat_create(const cquant_onnx_model_t *m, const cquant_qat_options_t *o, cquant_qat_t **out) {
