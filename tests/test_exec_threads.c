@@ -2,8 +2,8 @@
  * splits its work computes each output with the same operations whatever the split, so the bits
  * agree: Gemm's one-row sgemv with B (N, K) in 64-output slices, pool.c's planes, the generic
  * pooling's planes, depthwise channels, the GEMM convolution's row chunks and channel slices (each
- * an sgemm of more than 10^6 multiply-adds, where OpenBLAS's small-matrix kernel, which sums in
- * another order, is not taken), MatMul's row runs, Concat's runs of bytes, Transpose and Pad rows,
+ * unit's product summed in the same chunks and chains, on OpenBLAS's large kernel or on cquant's
+ * own below 10^6 multiply-adds a chunk: cquant__sgemm), MatMul's row runs, Concat's runs of bytes, Transpose and Pad rows,
  * elementwise functions. A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
 #include <dirent.h>
 #include <cblas.h>
@@ -81,6 +81,50 @@ static void test_gemv(void) {
       one_two(what, load_model(graph("gemv", 1, &n, 1, in, 1, outs, 2, init)), &x, 1);
       cquant_array_free(&x);
     }
+}
+
+/* Gemm of M > 1 rows with a constant B (N, K) (transB, as exporters write a Linear): the node keeps
+ * B transposed (conv.c) and multiplies without a transpose; the result must be the bits of the same
+ * Gemm with B a graph input (transposed by cquant__sgemm on every call), on the first run (which
+ * makes the copy) and on the second (which reads it back). */
+static void test_gemm_bt_cached(void) {
+  static const int64_t MNK[][3] = {{2, 96, 32}, {5, 1000, 512}, {40, 300, 700}, {3, 10, 2049}};
+  for (size_t c = 0; c < sizeof MNK / sizeof MNK[0]; c++) {
+    const int64_t M = MNK[c][0], N = MNK[c][1], K = MNK[c][2];
+    int64_t *bd = tb_malloc(2 * sizeof *bd), xd[2] = {M, K};
+    bd[0] = N, bd[1] = K;
+    Onnx__TensorProto *init = tensor("B", 2, bd, -0.1f, 0.1f);
+    cquant_array_t x = input(2, xd), bx;
+    cquant_array_alloc(&bx, CQUANT_DT_F32, 2, bd);
+    memcpy(bx.data, init->float_data, sizeof(float) * (size_t)(N * K));
+    static const char *in[2] = {"x", "B"}, *outs[1] = {"y"};
+    cquant_array_t y[3][1];
+    int ok = 1;
+    for (int v = 0; v < 2; v++) {
+      Onnx__NodeProto *n = node("Gemm", 2, in, "y");
+      n->n_attribute = 1, n->attribute = tb_calloc(1, sizeof *n->attribute), n->attribute[0] = attr_i("transB", 1);
+      cquant_onnx_model_t *m = v ? load_model(graph("gemm_bt", 1, &n, 2, in, 1, outs, 0, NULL)) : load_model(graph("gemm_bt", 1, &n, 1, in, 1, outs, 1, &init));
+      CHECKF(m != NULL, "Gemm B^T model %d", v);
+      if (!m) { ok = 0; continue; }
+      const cquant_array_t xs[2] = {x, bx};
+      for (int r = 0; r < (v ? 1 : 2); r++) {
+        if (r) cquant_array_free(&y[0][0]);
+        const int st = cquant_onnx_run(m, v ? 2 : 1, in, xs, y[v ? 2 : r]);
+        CHECKF(!st, "Gemm %lldx%lld by B^T %lldx%lld run %d: %s", (long long)M, (long long)K, (long long)N, (long long)K, r, cquant_last_error());
+        ok &= !st;
+      }
+      cquant_onnx_free(m);
+    }
+    if (ok) {
+      const float *a = y[1][0].data, *b = y[2][0].data;
+      int64_t differ = 0;
+      for (int64_t i = 0; i < M * N; i++) differ += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+      CHECKF(y[1][0].numel == M * N && y[2][0].numel == M * N && differ == 0, "Gemm %lldx%lld by a constant B^T %lldx%lld: %lld of %lld outputs differ from B as an input",
+             (long long)M, (long long)K, (long long)N, (long long)K, (long long)differ, (long long)(M * N));
+      cquant_array_free(&y[1][0]), cquant_array_free(&y[2][0]);
+    }
+    cquant_array_free(&x), cquant_array_free(&bx);
+  }
 }
 
 static Onnx__AttributeProto *attr_ints(const char *name, int n, int64_t a, int64_t b, int64_t c, int64_t d) {
@@ -304,7 +348,7 @@ static void test_unary(void) {
 }
 
 int main(int argc, char **argv) {
-  static const th_case cases[] = {{"gemv", test_gemv}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}, {"maxpool_sep", test_maxpool_sep}};
+  static const th_case cases[] = {{"gemv", test_gemv}, {"gemm_bt_cached", test_gemm_bt_cached}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}, {"maxpool_sep", test_maxpool_sep}};
   const int r = th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
   tb_free_all();
   return r;

@@ -90,8 +90,21 @@ int cquant__op_gemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
     j.per = j.per < 1 ? 1 : j.per; /* N = 0: no unit */
     cquant__par_run(threads, (N + j.per - 1) / j.per, gemv_unit, &j);
   } else {
+    /* a constant B (N, K), as exporters write a Linear: kept transposed with the node (K, N), so the
+     * product's small chunks do not copy it on every call (cquant__sgemm); the same bits */
+    const float *bt = NULL;
+    if (tb && cquant__input_is_const(ctx, 1) && ctx->node >= 0 && !(bt = cquant__cache_get(ctx, b->data))) {
+      float *t = malloc(sizeof(float) * (size_t)(N * K + 1));
+      if (t) {
+        for (int64_t n0 = 0; n0 < N; n0 += 16) /* 16-row tiles: the rows stay in cache while read out */
+          for (int64_t k = 0; k < K; k++)
+            for (int64_t n = n0; n < N && n < n0 + 16; n++) t[k * N + n] = ((const float *)b->data)[n * K + k];
+        bt = cquant__cache_put(ctx, b->data, t, free); /* not NULL: a top-level node of a model run */
+      }
+    }
     const int wide = cquant__par_blas_wide((double)M * (double)N * (double)K);
-    cquant__sgemm(ta, tb, M, N, K, alpha, a->data, a->shape[1], b->data, b->shape[1], 0.0f, y, N);
+    if (bt) cquant__sgemm(ta, 0, M, N, K, alpha, a->data, a->shape[1], bt, N, 0.0f, y, N);
+    else cquant__sgemm(ta, tb, M, N, K, alpha, a->data, a->shape[1], b->data, b->shape[1], 0.0f, y, N);
     cquant__par_blas_narrow(wide);
   }
   if (c) { /* C broadcasts to (M, N) unidirectionally */

@@ -173,6 +173,17 @@ void cquant__par_blas_narrow(int wide) {
  * longer (the products commute inside fmaf, so the bits are the same); a transposed operand, or
  * the other orientation, is copied first (a small sgemm: at most M K + K N + M N floats). Returns
  * 0 when out of memory (the caller then asks OpenBLAS). */
+/* dst[c ldd + r] = src[r lds + c] for r < rows, c < cols, in 16 x 16 tiles (the rows of a tile stay
+ * in L1 while their columns are read out; a plain transpose of a wide matrix misses on every read) */
+static void transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst, int64_t ldd) {
+  for (int64_t r0 = 0; r0 < rows; r0 += 16)
+    for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+      const int64_t r1 = r0 + 16 < rows ? r0 + 16 : rows, c1 = c0 + 16 < cols ? c0 + 16 : cols;
+      for (int64_t c = c0; c < c1; c++)
+        for (int64_t r = r0; r < r1; r++) dst[c * ldd + r] = src[r * lds + c];
+    }
+}
+
 static int chain_chunk(int ta, int tb, int64_t M, int64_t N, int64_t k, const float *A, int64_t lda, const float *B, int64_t ldb, int acc, float *C,
                        int64_t ldc) {
   const float *r[CQUANT__SGEMM_KC];
@@ -188,43 +199,26 @@ static int chain_chunk(int ta, int tb, int64_t M, int64_t N, int64_t k, const fl
   int64_t lw;
   if (along_n) {
     if (ta) { /* op(A)[i][t] = A[t lda + i] */
-      for (int64_t i = 0; i < M; i++)
-        for (int64_t t = 0; t < k; t++) wp[i * k + t] = A[t * lda + i];
+      transpose(A, lda, k, M, wp, k);
       w = wp, lw = k;
     } else {
       w = A, lw = lda;
     }
-    for (int64_t t = 0; t < k; t++) {
-      if (tb) { /* op(B)[t][j] = B[j ldb + t] */
-        for (int64_t j = 0; j < N; j++) rp[t * N + j] = B[j * ldb + t];
-        r[t] = rp + t * N;
-      } else {
-        r[t] = B + t * ldb;
-      }
-    }
+    if (tb) transpose(B, ldb, N, k, rp, N); /* op(B)[t][j] = B[j ldb + t] */
+    for (int64_t t = 0; t < k; t++) r[t] = tb ? rp + t * N : B + t * ldb;
     cquant__kernels()->conv_rows_f32(r, w, lw, NULL, k, M, N, C, ldc, acc);
   } else {
     if (tb) { /* op(B)^T row j = B row j */
       w = B, lw = ldb;
     } else {
-      for (int64_t j = 0; j < N; j++)
-        for (int64_t t = 0; t < k; t++) wp[j * k + t] = B[t * ldb + j];
+      transpose(B, ldb, k, N, wp, k);
       w = wp, lw = k;
     }
-    for (int64_t t = 0; t < k; t++) {
-      if (ta) { /* op(A)^T row t = A row t */
-        r[t] = A + t * lda;
-      } else {
-        for (int64_t i = 0; i < M; i++) rp[t * M + i] = A[i * lda + t];
-        r[t] = rp + t * M;
-      }
-    }
-    if (acc)
-      for (int64_t j = 0; j < N; j++)
-        for (int64_t i = 0; i < M; i++) yt[j * M + i] = C[i * ldc + j];
+    if (!ta) transpose(A, lda, M, k, rp, M); /* op(A)^T row t = A row t when transposed already */
+    for (int64_t t = 0; t < k; t++) r[t] = ta ? A + t * lda : rp + t * M;
+    if (acc) transpose(C, ldc, M, N, yt, M);
     cquant__kernels()->conv_rows_f32(r, w, lw, NULL, k, N, M, yt, M, acc);
-    for (int64_t j = 0; j < N; j++)
-      for (int64_t i = 0; i < M; i++) C[i * ldc + j] = yt[j * M + i];
+    transpose(yt, M, N, M, C, ldc);
   }
   free(buf);
   return 1;

@@ -51,6 +51,16 @@ static void FN(gemm_nt)(int64_t m, int64_t n, int64_t k, const R *A, int64_t lda
   GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1, A, (int)lda, B, (int)ldb, 0, C, (int)ldc);
 }
 
+/* C = A B with A [m, k] (lda) and B [k, n] (ldb), C [m, n] (ldc); zeros when k is 0. */
+static void FN(gemm_nn)(int64_t m, int64_t n, int64_t k, const R *A, int64_t lda, const R *B, int64_t ldb, R *C, int64_t ldc) {
+  if (!m || !n) return;
+  if (!k) {
+    for (int64_t i = 0; i < m; i++) memset(C + i * ldc, 0, sizeof(R) * (size_t)n);
+    return;
+  }
+  GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1, A, (int)lda, B, (int)ldb, 0, C, (int)ldc);
+}
+
 static int FN(rnn_run)(const rnn_t *a, const R *X, const R *W, const R *Rw, const R *B, const int32_t *lens, const R *h0, const R *c0,
                        const R *P, R *Y, R *Yh, R *Yc) {
   const int64_t T = a->T, N = a->N, NI = a->NI, H = a->H, G = a->G, GH = G * H;
@@ -59,8 +69,11 @@ static int FN(rnn_run)(const rnn_t *a, const R *X, const R *W, const R *Rw, cons
   R *xw = malloc(sizeof(R) * (size_t)(T * N * GH + 1)), *hr = malloc(sizeof(R) * (size_t)(N * GH + 1));
   R *hs = malloc(sizeof(R) * (size_t)(N * H + 1)), *cs = malloc(sizeof(R) * (size_t)(N * H + 1));
   R *tmp = malloc(sizeof(R) * (size_t)(N * H + 1)), *hh = malloc(sizeof(R) * (size_t)(N * H + 1));
-  if (!xw || !hr || !hs || !cs || !tmp || !hh) {
-    free(xw), free(hr), free(hs), free(cs), free(tmp), free(hh);
+  /* R^T of one direction ([H, GH]): the recurrence's product per step then reads both operands as
+   * they lie (a transposed B would be copied on every step of a small product, cquant__sgemm) */
+  R *Rt = malloc(sizeof(R) * (size_t)(H * GH + 1));
+  if (!xw || !hr || !hs || !cs || !tmp || !hh || !Rt) {
+    free(xw), free(hr), free(hs), free(cs), free(tmp), free(hh), free(Rt);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
   }
   for (int d = 0; d < a->D; d++) {
@@ -76,6 +89,8 @@ static int FN(rnn_run)(const rnn_t *a, const R *X, const R *W, const R *Rw, cons
         for (int64_t j = 0; j < GH; j++) x[j] += Bd[j] + (j < rb_end ? Bd[GH + j] : 0);
       }
     }
+    for (int64_t j = 0; j < GH; j++)
+      for (int64_t t = 0; t < H; t++) Rt[t * GH + j] = Rd[j * H + t];
     if (h0) memcpy(hs, h0 + d * N * H, sizeof(R) * (size_t)(N * H));
     else memset(hs, 0, sizeof(R) * (size_t)(N * H));
     if (c0) memcpy(cs, c0 + d * N * H, sizeof(R) * (size_t)(N * H));
@@ -85,7 +100,7 @@ static int FN(rnn_run)(const rnn_t *a, const R *X, const R *W, const R *Rw, cons
       for (int64_t n = 0; n < N; n++) any |= s < lens[n];
       if (!any) break;
       /* recurrent projection (GRU without linear_before_reset: the z and r gates only) */
-      FN(gemm_nt)(N, gru && !a->linear_before_reset ? 2 * H : GH, H, hs, H, Rd, H, hr, GH);
+      FN(gemm_nn)(N, gru && !a->linear_before_reset ? 2 * H : GH, H, hs, H, Rt, GH, hr, GH);
       for (int64_t n = 0; n < N; n++) {
         if (s >= lens[n]) continue;
         const int64_t t = rev ? lens[n] - 1 - s : s;
@@ -122,7 +137,7 @@ static int FN(rnn_run)(const rnn_t *a, const R *X, const R *W, const R *Rw, cons
         if (Y && !gru) memcpy(Y + ((t * a->D + d) * N + n) * H, h, sizeof(R) * (size_t)H);
       }
       if (!gru) continue;
-      if (!a->linear_before_reset) FN(gemm_nt)(N, H, H, tmp, H, Rd + 2 * H * H, H, hh, H); /* (r (.) H) Rh^T */
+      if (!a->linear_before_reset) FN(gemm_nn)(N, H, H, tmp, H, Rt + 2 * H, GH, hh, H); /* (r (.) H) Rh^T */
       for (int64_t n = 0; n < N; n++) {
         if (s >= lens[n]) continue;
         const int64_t t = rev ? lens[n] - 1 - s : s;
@@ -140,7 +155,7 @@ static int FN(rnn_run)(const rnn_t *a, const R *X, const R *W, const R *Rw, cons
     if (Yh) memcpy(Yh + d * N * H, hs, sizeof(R) * (size_t)(N * H));
     if (Yc) memcpy(Yc + d * N * H, cs, sizeof(R) * (size_t)(N * H));
   }
-  free(xw), free(hr), free(hs), free(cs), free(tmp), free(hh);
+  free(xw), free(hr), free(hs), free(cs), free(tmp), free(hh), free(Rt);
   return CQUANT_STATUS_OK;
 }
 
