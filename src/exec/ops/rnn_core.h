@@ -41,24 +41,15 @@ static void FN(act)(const rnn_act_t *f, R *v, int64_t n, R clip) {
   }
 }
 
-/* C = A B^T with A [m, k] (lda) and B [n, k] (ldb), C [m, n] (ldc); zeros when k is 0. */
-static void FN(gemm_nt)(int64_t m, int64_t n, int64_t k, const R *A, int64_t lda, const R *B, int64_t ldb, R *C, int64_t ldc) {
+/* C = A B^T (tb) with B [n, k], or C = A B with B [k, n]; A [m, k] (lda), B's rows ldb apart, C [m,
+ * n] (ldc); zeros when k is 0. */
+static void FN(gemm)(int64_t m, int64_t n, int64_t k, const R *A, int64_t lda, const R *B, int64_t ldb, int tb, R *C, int64_t ldc) {
   if (!m || !n) return;
   if (!k) {
     for (int64_t i = 0; i < m; i++) memset(C + i * ldc, 0, sizeof(R) * (size_t)n);
     return;
   }
-  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1, A, (int)lda, B, (int)ldb, 0, C, (int)ldc);
-}
-
-/* C = A B with A [m, k] (lda) and B [k, n] (ldb), C [m, n] (ldc); zeros when k is 0. */
-static void FN(gemm_nn)(int64_t m, int64_t n, int64_t k, const R *A, int64_t lda, const R *B, int64_t ldb, R *C, int64_t ldc) {
-  if (!m || !n) return;
-  if (!k) {
-    for (int64_t i = 0; i < m; i++) memset(C + i * ldc, 0, sizeof(R) * (size_t)n);
-    return;
-  }
-  GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1, A, (int)lda, B, (int)ldb, 0, C, (int)ldc);
+  GEMM(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1, A, (int)lda, B, (int)ldb, 0, C, (int)ldc);
 }
 
 static int FN(rnn_run)(const rnn_t *a, const R *X, const R *W, const R *Rw, const R *B, const int32_t *lens, const R *h0, const R *c0,
@@ -81,7 +72,7 @@ static int FN(rnn_run)(const rnn_t *a, const R *X, const R *W, const R *Rw, cons
     const R *Wd = W + d * GH * NI, *Rd = Rw + d * GH * H, *Bd = B ? B + d * 2 * GH : NULL, *Pd = P ? P + d * 3 * H : NULL;
     const rnn_act_t *f = a->acts + d * a->nact;
     /* input projection of every step at once, with the biases that are outside the recurrence */
-    FN(gemm_nt)(T * N, GH, NI, X, NI, Wd, NI, xw, GH);
+    FN(gemm)(T * N, GH, NI, X, NI, Wd, NI, 1, xw, GH);
     if (Bd) {
       const int64_t rb_end = gru && a->linear_before_reset ? 2 * H : GH; /* GRU's Rbh then sits inside r (.) (...) */
       for (int64_t r = 0; r < T * N; r++) {
@@ -100,7 +91,7 @@ static int FN(rnn_run)(const rnn_t *a, const R *X, const R *W, const R *Rw, cons
       for (int64_t n = 0; n < N; n++) any |= s < lens[n];
       if (!any) break;
       /* recurrent projection (GRU without linear_before_reset: the z and r gates only) */
-      FN(gemm_nn)(N, gru && !a->linear_before_reset ? 2 * H : GH, H, hs, H, Rt, GH, hr, GH);
+      FN(gemm)(N, gru && !a->linear_before_reset ? 2 * H : GH, H, hs, H, Rt, GH, 0, hr, GH);
       for (int64_t n = 0; n < N; n++) {
         if (s >= lens[n]) continue;
         const int64_t t = rev ? lens[n] - 1 - s : s;
@@ -137,7 +128,7 @@ static int FN(rnn_run)(const rnn_t *a, const R *X, const R *W, const R *Rw, cons
         if (Y && !gru) memcpy(Y + ((t * a->D + d) * N + n) * H, h, sizeof(R) * (size_t)H);
       }
       if (!gru) continue;
-      if (!a->linear_before_reset) FN(gemm_nn)(N, H, H, tmp, H, Rt + 2 * H, GH, hh, H); /* (r (.) H) Rh^T */
+      if (!a->linear_before_reset) FN(gemm)(N, H, H, tmp, H, Rt + 2 * H, GH, 0, hh, H); /* (r (.) H) Rh^T */
       for (int64_t n = 0; n < N; n++) {
         if (s >= lens[n]) continue;
         const int64_t t = rev ? lens[n] - 1 - s : s;
