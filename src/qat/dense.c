@@ -45,6 +45,9 @@ static int mm_geometry(cquant_qat_t *q, const qat_node_t *n, mm_t *g, int ndim_o
   return a->ndim;
 }
 
+/* multiply-adds of the node's products: what cquant__par_blas_wide weighs */
+static double mm_work(const mm_t *g) { return (double)(g->batch ? g->batch : 1) * (double)g->M * (double)g->N * (double)g->K; }
+
 int cquant__qat_dense_fwd(cquant_qat_t *q, qat_node_t *n) {
   mm_t g;
   int64_t shape[QAT_MAXD];
@@ -55,9 +58,8 @@ int cquant__qat_dense_fwd(cquant_qat_t *q, qat_node_t *n) {
   float *y = q->val[n->out].x;
   /* OpenBLAS gets the session's threads only for a product large enough (cquant__par_blas_wide),
    * and its workers are ended after it: idle, they would spin on the cores the pool's conv units use */
-  const double work = (double)(g.batch ? g.batch : 1) * (double)g.M * (double)g.N * (double)g.K;
   if (n->op == QOP_GEMM) {
-    const int wide = cquant__par_blas_wide(work);
+    const int wide = cquant__par_blas_wide(mm_work(&g));
     cblas_sgemm(CblasRowMajor, n->transA ? CblasTrans : CblasNoTrans, n->transB ? CblasTrans : CblasNoTrans, (int)g.M, (int)g.N, (int)g.K, n->alpha,
                 a->x, (int)a->shape[1], b->x, (int)b->shape[1], 0.0f, y, (int)g.N);
     cquant__par_blas_narrow(wide);
@@ -74,7 +76,7 @@ int cquant__qat_dense_fwd(cquant_qat_t *q, qat_node_t *n) {
     }
     return 0;
   }
-  const int wide = cquant__par_blas_wide(work);
+  const int wide = cquant__par_blas_wide(mm_work(&g));
   if (!g.batch) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.M, (int)g.N, (int)g.K, 1.0f, a->x, (int)g.K, b->x, (int)g.N, 0.0f, y, (int)g.N);
   } else {
@@ -94,7 +96,7 @@ void cquant__qat_dense_bwd(cquant_qat_t *q, qat_node_t *n) {
   const float *gy = q->val[n->out].g;
   /* sgemm's beta = 0 writes the first contribution (cquant__qat_grad_acc) */
   const float ba = a->needs_grad && cquant__qat_grad_acc(q, n->in[0]) ? 1.0f : 0.0f, bb = b->needs_grad && cquant__qat_grad_acc(q, n->in[1]) ? 1.0f : 0.0f;
-  const int wide = cquant__par_blas_wide((double)(g.batch ? g.batch : 1) * (double)g.M * (double)g.N * (double)g.K); /* as in the forward */
+  const int wide = cquant__par_blas_wide(mm_work(&g));
   if (n->op == QOP_GEMM) {
     const int lda = (int)a->shape[1], ldb = (int)b->shape[1];
     if (a->needs_grad) {

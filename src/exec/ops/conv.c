@@ -96,9 +96,7 @@ int cquant__op_gemm(cquant__opctx_t *ctx, const Onnx__NodeProto *node, const cqu
     if (tb && cquant__input_is_const(ctx, 1) && ctx->node >= 0 && !(bt = cquant__cache_get(ctx, b->data))) {
       float *t = malloc(sizeof(float) * (size_t)(N * K + 1));
       if (t) {
-        for (int64_t n0 = 0; n0 < N; n0 += 16) /* 16-row tiles: the rows stay in cache while read out */
-          for (int64_t k = 0; k < K; k++)
-            for (int64_t n = n0; n < N && n < n0 + 16; n++) t[k * N + n] = ((const float *)b->data)[n * K + k];
+        cquant__transpose_f32(b->data, K, N, K, t, N);
         bt = cquant__cache_put(ctx, b->data, t, free); /* not NULL: a top-level node of a model run */
       }
     }

@@ -167,15 +167,7 @@ void cquant__par_blas_narrow(int wide) {
   pthread_mutex_unlock(&blas_lock);
 }
 
-/* One chunk (k <= CQUANT__SGEMM_KC) of C = op(A) op(B) (beta 0) or C + op(A) op(B) (beta 1) as
- * fmaf chains from zero over k, then added to C: the order of OpenBLAS's large kernel, through
- * conv_rows_f32 (any ISA, bit for bit). The vectors run along N, or along M when N is short and M
- * longer (the products commute inside fmaf, so the bits are the same); a transposed operand, or
- * the other orientation, is copied first (a small sgemm: at most M K + K N + M N floats). Returns
- * 0 when out of memory (the caller then asks OpenBLAS). */
-/* dst[c ldd + r] = src[r lds + c] for r < rows, c < cols, in 16 x 16 tiles (the rows of a tile stay
- * in L1 while their columns are read out; a plain transpose of a wide matrix misses on every read) */
-static void transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst, int64_t ldd) {
+void cquant__transpose_f32(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst, int64_t ldd) {
   for (int64_t r0 = 0; r0 < rows; r0 += 16)
     for (int64_t c0 = 0; c0 < cols; c0 += 16) {
       const int64_t r1 = r0 + 16 < rows ? r0 + 16 : rows, c1 = c0 + 16 < cols ? c0 + 16 : cols;
@@ -184,6 +176,12 @@ static void transpose(const float *src, int64_t lds, int64_t rows, int64_t cols,
     }
 }
 
+/* One chunk (k <= CQUANT__SGEMM_KC) of C = op(A) op(B) (beta 0) or C + op(A) op(B) (beta 1) as
+ * fmaf chains from zero over k, then added to C: the order of OpenBLAS's large kernel, through
+ * conv_rows_f32 (any ISA, bit for bit). The vectors run along N, or along M when N is short and M
+ * longer (the products commute inside fmaf, so the bits are the same); a transposed operand, or
+ * the other orientation, is copied first (a small sgemm: at most M K + K N + M N floats). Returns
+ * 0 when out of memory (the caller then asks OpenBLAS). */
 static int chain_chunk(int ta, int tb, int64_t M, int64_t N, int64_t k, const float *A, int64_t lda, const float *B, int64_t ldb, int acc, float *C,
                        int64_t ldc) {
   const float *r[CQUANT__SGEMM_KC];
@@ -199,26 +197,26 @@ static int chain_chunk(int ta, int tb, int64_t M, int64_t N, int64_t k, const fl
   int64_t lw;
   if (along_n) {
     if (ta) { /* op(A)[i][t] = A[t lda + i] */
-      transpose(A, lda, k, M, wp, k);
+      cquant__transpose_f32(A, lda, k, M, wp, k);
       w = wp, lw = k;
     } else {
       w = A, lw = lda;
     }
-    if (tb) transpose(B, ldb, N, k, rp, N); /* op(B)[t][j] = B[j ldb + t] */
+    if (tb) cquant__transpose_f32(B, ldb, N, k, rp, N); /* op(B)[t][j] = B[j ldb + t] */
     for (int64_t t = 0; t < k; t++) r[t] = tb ? rp + t * N : B + t * ldb;
     cquant__kernels()->conv_rows_f32(r, w, lw, NULL, k, M, N, C, ldc, acc);
   } else {
     if (tb) { /* op(B)^T row j = B row j */
       w = B, lw = ldb;
     } else {
-      transpose(B, ldb, k, N, wp, k);
+      cquant__transpose_f32(B, ldb, k, N, wp, k);
       w = wp, lw = k;
     }
-    if (!ta) transpose(A, lda, M, k, rp, M); /* op(A)^T row t = A row t when transposed already */
+    if (!ta) cquant__transpose_f32(A, lda, M, k, rp, M); /* op(A)^T row t = A row t when transposed already */
     for (int64_t t = 0; t < k; t++) r[t] = ta ? A + t * lda : rp + t * M;
-    if (acc) transpose(C, ldc, M, N, yt, M);
+    if (acc) cquant__transpose_f32(C, ldc, M, N, yt, M);
     cquant__kernels()->conv_rows_f32(r, w, lw, NULL, k, N, M, yt, M, acc);
-    transpose(yt, M, N, M, C, ldc);
+    cquant__transpose_f32(yt, M, N, M, C, ldc);
   }
   free(buf);
   return 1;

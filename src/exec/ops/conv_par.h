@@ -44,6 +44,9 @@ void cquant__par_blas_narrow(int wide);
 static inline int64_t cquant__sgemm_chunks(int64_t K) { return K > CQUANT__SGEMM_KC ? (K + CQUANT__SGEMM_KC - 1) / CQUANT__SGEMM_KC : 1; }
 void cquant__sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                    float beta, float *C, int64_t ldc);
+/* dst[c ldd + r] = src[r lds + c] for r < rows, c < cols, in 16 x 16 tiles (the rows of a tile stay
+ * in L1 while their columns are read out; a plain transpose of a wide matrix misses on every read) */
+void cquant__transpose_f32(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst, int64_t ldd);
 /* the same in cblas_sgemm's arguments (row-major only), for code written against both sgemm and dgemm */
 #define CQUANT__SGEMM_CBLAS(order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) \
   cquant__sgemm((ta) == CblasTrans, (tb) == CblasTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)

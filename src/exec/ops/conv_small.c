@@ -48,8 +48,7 @@ int cquant__conv_small_fits(const cquant__conv2d_t *p) {
    * the products) and matches or beats it up to K = 1152 where rows are long; on short rows (a
    * 7 x 7 plane) its 32-wide blocks are mostly padding. A 1x1 convolution is one long row. The
    * reference (fmaf in a loop) is no match for OpenBLAS: only with a SIMD kernel. */
-  static int64_t FK = -1; if (FK < 0) { const char *e = getenv("CQ_FLATK"); FK = e ? atoll(e) : 256; }
-  const int fits = flat ? K <= FK : K <= 32 ? p->ow >= 8 : p->ow >= 28 && K <= 1152;
+  const int fits = flat ? K <= 256 : K <= 32 ? p->ow >= 8 : p->ow >= 28 && K <= 1152;
   return p->group == 1 && fits && p->m >= 4 && cquant_isa_active() >= CQUANT_ISA_AVX2;
 }
 

@@ -17,12 +17,12 @@ static inline __m256i tail8(int64_t rem) {
 #define ACC_DECL(j) __m256 p##j = _mm256_setzero_ps(), q##j = p##j;
 #define ACC_TAP(j)                                        \
   {                                                       \
-    const __m256 wj = _mm256_set1_ps(wo[j * lw + t]);      \
+    const __m256 wj = _mm256_set1_ps(wo[j * lw + t]);     \
     p##j = _mm256_fmadd_ps(wj, v0, p##j);                 \
     q##j = _mm256_fmadd_ps(wj, v1, q##j);                 \
   }
 #define ACC_STORE(j)                                                                  \
-  if (c || acc) {                                                                            \
+  if (c || acc) {                                                                     \
     p##j = _mm256_add_ps(_mm256_maskload_ps(y + (o + j) * ys + i, k0), p##j);         \
     q##j = _mm256_add_ps(_mm256_maskload_ps(y + (o + j) * ys + i + 8, k1), q##j);     \
   } else if (b) {                                                                     \
@@ -34,7 +34,7 @@ static inline __m256i tail8(int64_t rem) {
 #define ALL4(M) M(0) M(1) M(2) M(3)
 
 /* taps [t0, t1), chunk c of the row */
-static inline void block4(const float *const *r, const float *w, int64_t lw, const float *b, int64_t K, int64_t t0, int64_t t1, int64_t c, int acc, int64_t o, int64_t i,
+static inline void block4(const float *const *r, const float *w, int64_t lw, const float *b, int64_t t0, int64_t t1, int64_t c, int acc, int64_t o, int64_t i,
                           __m256i k0, __m256i k1, float *y, int64_t ys) {
   ALL4(ACC_DECL)
   const float *wo = w + o * lw;
@@ -45,7 +45,7 @@ static inline void block4(const float *const *r, const float *w, int64_t lw, con
   ALL4(ACC_STORE)
 }
 
-static inline void block1(const float *const *r, const float *w, int64_t lw, const float *b, int64_t K, int64_t t0, int64_t t1, int64_t c, int acc, int64_t o, int64_t i,
+static inline void block1(const float *const *r, const float *w, int64_t lw, const float *b, int64_t t0, int64_t t1, int64_t c, int acc, int64_t o, int64_t i,
                           __m256i k0, __m256i k1, float *y, int64_t ys) {
   __m256 p0 = _mm256_setzero_ps(), q0 = p0;
   const float *wo = w + o * lw;
@@ -64,9 +64,9 @@ static void conv_rows_f32(const float *const *r, const float *w, int64_t lw, con
     const __m256i k0 = tail8(n - i), k1 = tail8(n - i - 8);
     int64_t o = 0;
     for (; o + 4 <= m; o += 4)
-      for (int64_t c = 0; c < nk; c++) block4(r, w, lw, b, K, K * c / nk, K * (c + 1) / nk, c, acc, o, i, k0, k1, y, ys);
+      for (int64_t c = 0; c < nk; c++) block4(r, w, lw, b, K * c / nk, K * (c + 1) / nk, c, acc, o, i, k0, k1, y, ys);
     for (; o < m; o++)
-      for (int64_t c = 0; c < nk; c++) block1(r, w, lw, b, K, K * c / nk, K * (c + 1) / nk, c, acc, o, i, k0, k1, y, ys);
+      for (int64_t c = 0; c < nk; c++) block1(r, w, lw, b, K * c / nk, K * (c + 1) / nk, c, acc, o, i, k0, k1, y, ys);
   }
 }
 

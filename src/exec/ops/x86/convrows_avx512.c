@@ -16,12 +16,12 @@ static inline __mmask16 tail16(int64_t rem) { return rem >= 16 ? (__mmask16)0xFF
 #define ACC_DECL(j) __m512 p##j = _mm512_setzero_ps(), q##j = p##j;
 #define ACC_TAP(j)                                        \
   {                                                       \
-    const __m512 wj = _mm512_set1_ps(wo[j * lw + t]);      \
+    const __m512 wj = _mm512_set1_ps(wo[j * lw + t]);     \
     p##j = _mm512_fmadd_ps(wj, v0, p##j);                 \
     q##j = _mm512_fmadd_ps(wj, v1, q##j);                 \
   }
 #define ACC_STORE(j)                                                                                \
-  if (c || acc) {                                                                                          \
+  if (c || acc) {                                                                                   \
     p##j = _mm512_add_ps(_mm512_maskz_loadu_ps(k0, y + (o + j) * ys + i), p##j);                    \
     q##j = _mm512_add_ps(_mm512_maskz_loadu_ps(k1, y + (o + j) * ys + i + 16), q##j);               \
   } else if (b) {                                                                                   \
@@ -33,7 +33,7 @@ static inline __mmask16 tail16(int64_t rem) { return rem >= 16 ? (__mmask16)0xFF
 #define ALL8(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
 
 /* taps [t0, t1), chunk c of the row */
-static inline void block8(const float *const *r, const float *w, int64_t lw, const float *b, int64_t K, int64_t t0, int64_t t1, int64_t c, int acc, int64_t o, int64_t i,
+static inline void block8(const float *const *r, const float *w, int64_t lw, const float *b, int64_t t0, int64_t t1, int64_t c, int acc, int64_t o, int64_t i,
                           __mmask16 k0, __mmask16 k1, float *y, int64_t ys) {
   ALL8(ACC_DECL)
   const float *wo = w + o * lw;
@@ -45,7 +45,7 @@ static inline void block8(const float *const *r, const float *w, int64_t lw, con
 }
 
 /* The same for one channel o. */
-static inline void block1(const float *const *r, const float *w, int64_t lw, const float *b, int64_t K, int64_t t0, int64_t t1, int64_t c, int acc, int64_t o, int64_t i,
+static inline void block1(const float *const *r, const float *w, int64_t lw, const float *b, int64_t t0, int64_t t1, int64_t c, int acc, int64_t o, int64_t i,
                           __mmask16 k0, __mmask16 k1, float *y, int64_t ys) {
   __m512 p0 = _mm512_setzero_ps(), q0 = p0;
   const float *wo = w + o * lw;
@@ -64,9 +64,9 @@ static void conv_rows_f32(const float *const *r, const float *w, int64_t lw, con
     const __mmask16 k0 = tail16(n - i), k1 = tail16(n - i - 16);
     int64_t o = 0;
     for (; o + 8 <= m; o += 8)
-      for (int64_t c = 0; c < nk; c++) block8(r, w, lw, b, K, K * c / nk, K * (c + 1) / nk, c, acc, o, i, k0, k1, y, ys);
+      for (int64_t c = 0; c < nk; c++) block8(r, w, lw, b, K * c / nk, K * (c + 1) / nk, c, acc, o, i, k0, k1, y, ys);
     for (; o < m; o++)
-      for (int64_t c = 0; c < nk; c++) block1(r, w, lw, b, K, K * c / nk, K * (c + 1) / nk, c, acc, o, i, k0, k1, y, ys);
+      for (int64_t c = 0; c < nk; c++) block1(r, w, lw, b, K * c / nk, K * (c + 1) / nk, c, acc, o, i, k0, k1, y, ys);
   }
 }
 
