@@ -347,16 +347,17 @@ static void test_fconv_paths(void) {
 }
 
 /* Dense float32 convolution rows (conv_rows_f32): every ISA equals the reference bit for bit for
- * channel counts around the 4- and 8-channel blocks, row lengths around the 8/16/32-lane blocks,
+ * channel counts around the 4-, 6- and 8-channel blocks, row lengths around the 8/16/32-lane blocks
+ * and the 64-column packed blocks,
  * K from 1 to 300, with NaN, Inf and signed zeros; nothing is written past a row or outside the
  * rows' stride. The reference sums the taps in chunks of at most CQUANT__SGEMM_KC (one fmaf per tap
  * from zero), then adds b and the chunks in order. */
 static void test_conv_rows_f32(void) {
-  static const int64_t ms[] = {1, 3, 4, 5, 8, 9, 16, 17}, ns[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100};
+  static const int64_t ms[] = {1, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17}, ns[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100, 130};
   const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
   long compared = 0;
-  for (int it = 0; it < 240; it++) {
-    const int64_t m = ms[it % 8], n = ns[(it / 8) % 11], K = it % 7 == 0 ? 1 + (int64_t)(th_rand() % 300) : 1 + (int64_t)(th_rand() % 40);
+  for (int it = 0; it < 288; it++) {
+    const int64_t m = ms[it % 12], n = ns[(it / 12) % 12], K = it % 7 == 0 ? 1 + (int64_t)(th_rand() % 300) : 1 + (int64_t)(th_rand() % 40);
     const int64_t ys = n + (int64_t)(th_rand() % 5), ny = m * ys + 64;
     const int use_b = it % 3 != 0, special = it % 5 == 0, acc = it % 4 == 1;
     const int64_t lw = K + (it % 6 == 2 ? 1 + (int64_t)(th_rand() % 9) : 0); /* W's row stride: an sgemm's lda */
