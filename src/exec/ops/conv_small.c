@@ -87,9 +87,15 @@ static void small_unit(void *vj, int64_t u, int worker) {
     const int64_t qp = q / j->mslices, qm = q % j->mslices;
     const int64_t p0 = qp * j->span, p1 = p0 + j->span < P ? p0 + j->span : P;
     const int64_t m0 = qm * j->mchunk, m1 = m0 + j->mchunk < p->m ? m0 + j->mchunk : p->m;
-    for (int64_t c = 0; c < K; c++) r[c] = xn + c * P + p0;
-    cquant__kernels()->conv_rows_f32(r, j->w + m0 * K, K, j->b ? j->b + m0 : NULL, K, m1 - m0, p1 - p0, yn + m0 * P + p0, P, 0);
-    if (j->e) epilogue(j, n, m0, m1, p0, p1 - p0);
+    /* with an epilogue, in column blocks of about 64 KiB of outputs, which it then finds in cache
+     * (each output is computed alone: the block does not change its bits) */
+    const int64_t blk = j->e ? ((16384 / (m1 - m0) + 15) / 16 * 16 < 64 ? 64 : (16384 / (m1 - m0) + 15) / 16 * 16) : p1 - p0;
+    for (int64_t b0 = p0; b0 < p1; b0 += blk) {
+      const int64_t b1 = b0 + blk < p1 ? b0 + blk : p1;
+      for (int64_t c = 0; c < K; c++) r[c] = xn + c * P + b0;
+      cquant__kernels()->conv_rows_f32(r, j->w + m0 * K, K, j->b ? j->b + m0 : NULL, K, m1 - m0, b1 - b0, yn + m0 * P + b0, P, 0);
+      if (j->e) epilogue(j, n, m0, m1, b0, b1 - b0);
+    }
     return;
   }
   const int64_t r0 = q * j->span, r1 = r0 + j->span < p->oh ? r0 + j->span : p->oh, seg = sw * j->len;
