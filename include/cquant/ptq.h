@@ -86,6 +86,9 @@ typedef struct {
                                    names (LayerNormalization, Softmax, Gelu, ...); 0 (default): none */
   const struct cquant_ptq_overrides *overrides; /* per-node overrides (cquant_ptq_overrides_parse), read
                                    by cquant_ptq_create only; NULL (default): none */
+  int weight_reduce_range;      /* 1: int8 weights in 7 bits, -63..63 (CQUANT_QF_REDUCE_RANGE, eq. 11b),
+                                   static and dynamic: for ONNX Runtime on x86 CPUs without VNNI, whose
+                                   u8s8 kernels otherwise overflow int16 pair sums; 0 (default): 8 bits */
 } cquant_ptq_options_t;
 
 void cquant_ptq_options_default(cquant_ptq_options_t *o);

@@ -23,7 +23,11 @@ typedef enum {
 enum {
   CQUANT_QF_SYMMETRIC = 1u << 0,   /* z = 0 (signed) or the mid-point (unsigned), eq. 8-10 */
   CQUANT_QF_NARROW_RANGE = 1u << 1, /* signed: qmin = -qmax (TFLite/TensorRT), eq. 11 */
-  CQUANT_QF_ALLOW_SHORT_GROUP = 1u << 2 /* per-group: the last group of an axis may be short */
+  CQUANT_QF_ALLOW_SHORT_GROUP = 1u << 2, /* per-group: the last group of an axis may be short */
+  CQUANT_QF_REDUCE_RANGE = 1u << 3 /* integers: one bit fewer than the type holds (int8 -64..63, narrow
+                                      -63..63; uint8 0..127), ONNX Runtime's reduce_range: its x86
+                                      u8s8 kernels without VNNI add pairs of u8 x s8 products in int16,
+                                      which 7-bit weights cannot overflow (eq. 11b) */
 };
 
 /* How r / s is formed before rounding (docs/quantization.md, eq. 13). */

@@ -74,7 +74,7 @@ static int quantize_act(dq_ctx_t *c, const char *x, const dq_entry_t **out) {
 
 /* Per-column (axis 1) or per-tensor parameters of the K x N float weights w (eq. 31). */
 static int weight_qparams(const cquant_ptq_options_t *o, const float *w, const int64_t shape[2], cquant_qparams_t **qp) {
-  const unsigned flags = CQUANT_QF_SYMMETRIC | CQUANT_QF_NARROW_RANGE;
+  const unsigned flags = CQUANT_QF_SYMMETRIC | CQUANT_QF_NARROW_RANGE | (o->weight_reduce_range ? CQUANT_QF_REDUCE_RANGE : 0); /* eq. 11b */
   const cquant_granularity_t gr = o->weight_per_tensor ? CQUANT_PER_TENSOR : CQUANT_PER_CHANNEL;
   if (!cquant__ptq_weight_mse(o, 0)) {
     int st = cquant_qparams_create(o->weight_dtype, gr, 1, 0, flags, 2, shape, qp);
@@ -255,7 +255,7 @@ static int run_pass(cquant__graph_t *g, const cquant_ptq_options_t *o, cquant_pt
   if (!st) {
     char desc[160];
     snprintf(desc, sizeof desc, "dynamic: weights %s %s (symmetric, %s); activations uint8 per tensor at run time (DynamicQuantizeLinear)",
-             o->weight_dtype == CQUANT_DT_S4 ? "int4 (in int8, -7..7)" : "int8", o->weight_per_tensor ? "per tensor" : "per output channel",
+             o->weight_dtype == CQUANT_DT_S4 ? "int4 (in int8, -7..7)" : o->weight_reduce_range ? "int8 in 7 bits (-63..63)" : "int8", o->weight_per_tensor ? "per tensor" : "per output channel",
              cquant__ptq_weight_mse(o, 0) ? "MSE range" : "min-max range");
     st = cquant__graph_add_meta(g, "cquant.ptq", desc);
   }
@@ -273,6 +273,8 @@ int cquant_ptq_dynamic(const cquant_onnx_model_t *m, const cquant_ptq_options_t 
   }
   if (o->weight_dtype != CQUANT_DT_S8 && o->weight_dtype != CQUANT_DT_S4)
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq --mode dynamic: weights must be int8 or int4");
+  if (o->weight_reduce_range && o->weight_dtype != CQUANT_DT_S8)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: a reduced weight range is an int8 setting (7 bits); the weights are int4");
   if (o->weight_group || o->weight_packed || o->act != CQUANT_PTQ_ACT_INT8)
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "ptq --mode dynamic: weights per channel or per tensor in int8 values, activations uint8 (no groups, packed int4 or other activation types)");
   if (o->symmetric_act)

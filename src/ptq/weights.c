@@ -25,16 +25,19 @@ int cquant__ptq_check_options(cquant_ptq_options_t *o) {
                          o->act == CQUANT_PTQ_ACT_NONE ? "float" : "fp8e4m3");
   if (o->smooth && !(o->smooth_alpha >= 0.0f && o->smooth_alpha <= 1.0f))
     return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: SmoothQuant alpha %g is outside [0, 1]", (double)o->smooth_alpha);
+  if (o->weight_reduce_range && dt != CQUANT_DT_S8)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: a reduced weight range is an int8 setting (7 bits); the weights are %s",
+                         cquant_dtype_info(dt)->name);
   if (dt == CQUANT_DT_F8E4M3) o->weight_mse = 0; /* s = amax / 448; -1 (auto) is settled per layer */
   return 0;
 }
 
 /* The flags of the weight type: symmetric (narrow range for int8 and int4, eq. 11; int2 keeps
- * -2..1), uint4 asymmetric. */
-static unsigned weight_flags(cquant_dtype_t dt) {
+ * -2..1), uint4 asymmetric; int8 in 7 bits with reduce_range (eq. 11b). */
+static unsigned weight_flags(cquant_dtype_t dt, int reduce_range) {
   if (dt == CQUANT_DT_U4) return 0;
   if (dt == CQUANT_DT_S2) return CQUANT_QF_SYMMETRIC;
-  return CQUANT_QF_SYMMETRIC | CQUANT_QF_NARROW_RANGE;
+  return CQUANT_QF_SYMMETRIC | CQUANT_QF_NARROW_RANGE | (dt == CQUANT_DT_S8 && reduce_range ? CQUANT_QF_REDUCE_RANGE : 0);
 }
 
 int64_t cquant__ptq_weight_group(const cquant_ptq_t *p, int i, const cquant_array_t *w, int *axis) {
@@ -98,7 +101,7 @@ int cquant__ptq_weight_mse(const cquant_ptq_options_t *o, int64_t G) {
 
 static int weight_qparams(const cquant_ptq_t *p, int li, const cquant_array_t *w, cquant_qparams_t **qp) {
   const cquant_dtype_t dt = p->layer[li].w_dtype; /* the options' type or a per-node override's */
-  const unsigned flags = weight_flags(dt);
+  const unsigned flags = weight_flags(dt, p->opt.weight_reduce_range);
   const int per_tensor = p->layer[li].w_per_tensor;
   int axis;
   const int64_t G = cquant__ptq_weight_group(p, li, w, &axis);

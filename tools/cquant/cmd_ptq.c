@@ -26,6 +26,9 @@ static const char usage_text[] =
     "                              an error); layers with fewer than G input channels stay per channel\n"
     "  --pack-int4                 per-channel int4 as packed INT4 too (opset 21; default: int8 values)\n"
     "  --weight-range minmax|mse   weight range per channel or group (default minmax for int8, mse below)\n"
+    "  --reduce-range              int8 weights in 7 bits (-63..63), as ONNX Runtime's reduce_range: for\n"
+    "                              ORT on x86 CPUs without VNNI (AVX2 only), whose int8 kernels saturate\n"
+    "                              otherwise (static and dynamic; cquant's own runtime needs no such thing)\n"
     "  --act int8|none|fp8e4m3     activations: int8 (default: uint8, or int8 with --symmetric-act), none\n"
     "                              (weight-only: activations and biases stay float), or fp8e4m3\n"
     "                              (float8e4m3fn Quantize/DequantizeLinear, s = calibrated amax / 448)\n"
@@ -308,6 +311,7 @@ int cmd_ptq(int argc, char **argv) {
       {.name = "--act-method", .kind = CLI_STR, .dst = &methods_arg},
       {.name = "--exclude", .kind = CLI_STR, .dst = &exclude_arg},
       {.name = "--symmetric-act", .kind = CLI_FLAG, .dst = &o.symmetric_act, .ival = 1},
+      {.name = "--reduce-range", .kind = CLI_FLAG, .dst = &o.weight_reduce_range, .ival = 1},
       {.name = "--weights", .kind = CLI_CHOICE, .dst = &weights, .choices = wts},
       {.name = "--weight-range", .kind = CLI_CHOICE, .dst = &weight_range, .choices = ranges},
       {.name = "--weight-granularity", .kind = CLI_STR, .dst = &gran},

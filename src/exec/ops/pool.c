@@ -67,6 +67,15 @@ typedef struct {
   _Atomic int oom;
 } pool_job_t;
 
+/* The loops below are plain C whose every element is computed alone (a maximum, or a sum in
+ * window order then one division), so they are also compiled for AVX2 and the loader picks that
+ * copy where the CPU has it: wider vectors, the same bits (GCC's target_clones). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define POOL_SIMD __attribute__((target_clones("avx2", "default")))
+#else
+#define POOL_SIMD
+#endif
+
 /* The plane padded with pad (-inf for max, 0 for average), its columns split by phase modulo the
  * stride as conv_dw.c does, so that each window tap is one contiguous run per output row. */
 static void pool_fill(const cquant__conv2d_t *p, const float *plane, int64_t hn, int64_t len, float pad, float *buf) {
@@ -89,11 +98,32 @@ static void col_run(int64_t c, int64_t s, int64_t w, int64_t n, int64_t *lo, int
   *hi = h > n ? n : h < l ? l : h;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define POOL_AVX2 1
+/* acc[i] = r[2 i] > acc[i] ? r[2 i] : acc[i] for i from lo, 8 at a time while the 16 floats loaded
+ * stay below r[lim] (vshufps and vpermpd keep the even ones; vmaxps with the tap first is the
+ * scalar comparison, NaN never winning); returns the first i left to the scalar loop. */
+__attribute__((target("avx2"))) static int64_t max_s2_avx2(float *acc, const float *r, int64_t lo, int64_t hi, int64_t lim) {
+  int64_t i = lo;
+  for (; i + 8 <= hi && 2 * i + 16 <= lim; i += 8) {
+    const __m256 a = _mm256_loadu_ps(r + 2 * i), b = _mm256_loadu_ps(r + 2 * i + 8);
+    const __m256 even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    _mm256_storeu_ps(acc + i, _mm256_max_ps(even, _mm256_loadu_ps(acc + i)));
+  }
+  return i;
+}
+#else
+#define POOL_AVX2 0
+static int64_t max_s2_avx2(float *acc, const float *r, int64_t lo, int64_t hi, int64_t lim) { return lo; }
+#endif
+
 /* Max pooling of plane q straight from the input: each output row starts at -inf and takes every
  * tap inside the input in window order (best = v > best ? v : best; a tap in the padding, -inf,
  * would never win), one pass over the row per tap. No padded copy of the plane. */
-static void pool_max_plane(const cquant__conv2d_t *p, const float *xq, float *yq) {
+POOL_SIMD static void pool_max_plane(const cquant__conv2d_t *p, const float *xq, float *yq) {
   const int64_t ow = p->ow, sw = p->stride_w;
+  const int avx2 = POOL_AVX2 && cquant_isa_active() >= CQUANT_ISA_AVX2;
   for (int64_t oy = 0; oy < p->oh; oy++) {
     float *acc = yq + oy * ow;
     for (int64_t i = 0; i < ow; i++) acc[i] = -INFINITY;
@@ -109,7 +139,7 @@ static void pool_max_plane(const cquant__conv2d_t *p, const float *xq, float *yq
         if (sw == 1)
           for (int64_t i = lo; i < hi; i++) acc[i] = r[i] > acc[i] ? r[i] : acc[i];
         else if (sw == 2)
-          for (int64_t i = lo; i < hi; i++) acc[i] = r[2 * i] > acc[i] ? r[2 * i] : acc[i];
+          for (int64_t i = avx2 ? max_s2_avx2(acc, r, lo, hi, p->w - c) : lo; i < hi; i++) acc[i] = r[2 * i] > acc[i] ? r[2 * i] : acc[i];
         else
           for (int64_t i = lo; i < hi; i++) acc[i] = r[i * sw] > acc[i] ? r[i * sw] : acc[i];
       }
@@ -122,7 +152,7 @@ static void pool_max_plane(const cquant__conv2d_t *p, const float *xq, float *yq
  * both as passes over whole planes at the padded pitch (long vectors where the rows are short,
  * 14 x 14). Each pass keeps best = v > best ? v : best from -inf in tap order, so the result is the
  * first maximal tap in window order (row by row) and NaN never wins: pool_max_plane's bits. */
-static void pool_max_plane_s1(const cquant__conv2d_t *p, const float *xq, int64_t hn, int64_t len, float *buf, float *yq) {
+POOL_SIMD static void pool_max_plane_s1(const cquant__conv2d_t *p, const float *xq, int64_t hn, int64_t len, float *buf, float *yq) {
   float *hm = buf + hn * len, *yp = hm + hn * len;
   pool_fill(p, xq, hn, len, -INFINITY, buf);
   const int64_t nh = hn * len - (p->kw - 1), ny = p->oh * len;
@@ -140,7 +170,7 @@ static void pool_max_plane_s1(const cquant__conv2d_t *p, const float *xq, int64_
   for (int64_t oy = 0; oy < p->oh; oy++) memcpy(yq + oy * p->ow, yp + oy * len, sizeof(float) * (size_t)p->ow);
 }
 
-static void pool_unit(void *vj, int64_t q, int worker) {
+POOL_SIMD static void pool_unit(void *vj, int64_t q, int worker) {
   pool_job_t *j = vj;
   const cquant__conv2d_t *p = j->p;
   const int64_t sw = p->stride_w, len = j->len, ow = p->ow;
