@@ -17,6 +17,7 @@ import sys
 import tempfile
 
 import numpy as np
+from ort_cpu import EXACT  # noqa: E402  (tests/: ORT's int8 kernels on this CPU)
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -149,6 +150,11 @@ def run_both(model, x, tmp, opt="all"):
 
 
 def agree(name, model, x, tmp, opt="all"):
+    if not EXACT and opt == "all":  # ORT's fused int8 kernels saturate on this CPU (tests/ort_cpu.py): they must
+        a, b = run_both(model, x, tmp, opt)  # still take the file; the values are compared with its QDQ semantics
+        if isinstance(b, str) or isinstance(a, str):
+            return check(name + ": cquant and ONNX Runtime (all optimizations) run it", False, (b if isinstance(b, str) else a)[-300:])
+        opt, name = "basic", name + " (ORT at level basic: this CPU has no VNNI)"
     a, b = run_both(model, x, tmp, opt)
     if isinstance(a, str):
         return check(name + ": cquant --exec int runs it", False, a[-300:])

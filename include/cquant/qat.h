@@ -97,6 +97,11 @@ int cquant_qat_step_grad(cquant_qat_t *q, const cquant_array_t *x, const int64_t
 int cquant_qat_num_params(const cquant_qat_t *q);
 int cquant_qat_param(cquant_qat_t *q, int i, const char **name, float **value, float **grad, int64_t *numel);
 
+/* The forward value of the graph value called name in the last pass (cquant_qat_step_grad), in the
+ * session (numel floats): checks against a reference take a ReLU's branch from it.
+ * INVALID_ARGUMENT when the trained graph has no such value (folded away, or not in the model). */
+int cquant_qat_value(cquant_qat_t *q, const char *name, const float **value, int64_t *numel);
+
 /* The logits of the fake-quant model for x (eval mode), N x classes, into out (allocated). */
 int cquant_qat_forward(cquant_qat_t *q, const cquant_array_t *x, cquant_array_t *out);
 

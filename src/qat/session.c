@@ -113,6 +113,16 @@ int cquant_qat_param(cquant_qat_t *q, int i, const char **name, float **value, f
   return 0;
 }
 
+int cquant_qat_value(cquant_qat_t *q, const char *name, const float **value, int64_t *numel) {
+  if (!q || !name || !value || !numel) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qat: NULL argument");
+  for (int i = 0; i < q->n_val; i++)
+    if (q->val[i].name && !strcmp(q->val[i].name, name) && q->val[i].x) {
+      *value = q->val[i].x, *numel = q->val[i].numel;
+      return 0;
+    }
+  return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qat: the trained graph has no value '%s'", name);
+}
+
 static int set_input(cquant_qat_t *q, const cquant_array_t *x) {
   if (!x || x->dtype != CQUANT_DT_F32 || x->ndim < 1) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "qat: the batch must be a float32 array");
   int st = cquant_data_check_shape(q->work, x, "qat batch");

@@ -40,7 +40,8 @@ static const char usage_text[] =
     "  --float-out F.onnx               also write the trained float model\n"
     "  --predictions P.bin              the fake-quant model's class for every --eval sample (a byte each)\n"
     "  --grad-dump DIR                  no training: one forward/backward pass on the first batch\n"
-    "                                   of DATA, writing DIR/loss.txt, DIR/names.txt, DIR/grad_K.npy\n";
+    "                                   of DATA, writing DIR/loss.txt, DIR/names.txt, DIR/grad_K.npy\n"
+    "  --dump-values NAME[,NAME...]     with --grad-dump: those values of the forward pass too (value_K.npy)\n";
 
 static void help(void) { fputs(usage_text, stdout); }
 
@@ -103,7 +104,7 @@ static int open_data(const char *spec, const char *labels, double mean, double s
   return st ? cli_fail_status(st) : 0;
 }
 
-static int grad_dump(cquant_qat_t *q, cquant_data_t *d, const char *dir) {
+static int grad_dump(cquant_qat_t *q, cquant_data_t *d, const char *dir, const char *values) {
   const cquant_array_t *x;
   const int64_t *labels;
   int64_t first;
@@ -136,12 +137,23 @@ static int grad_dump(cquant_qat_t *q, cquant_data_t *d, const char *dir) {
     }
   }
   fclose(f);
+  for (int k = 0; values && *values; k++) { /* --dump-values: value_K.npy for the K-th name */
+    const size_t len = strcspn(values, ",");
+    char name[1024];
+    snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), values);
+    values += len + (values[len] == ',');
+    const float *v;
+    int64_t n;
+    if ((st = cquant_qat_value(q, name, &v, &n))) return cli_fail_status(st);
+    snprintf(path, sizeof path, "%s/value_%d.npy", dir, k);
+    if ((st = cquant_npy_save(path, CQUANT_DT_F32, 1, &n, v))) return cli_fail_status(st);
+  }
   printf("loss %.6f; %d gradients written to %s\n", loss, cquant_qat_num_params(q), dir);
   return 0;
 }
 
 int cmd_qat(int argc, char **argv) {
-  const char *data = NULL, *out = NULL, *evald = NULL, *labels = NULL, *float_out = NULL, *dump = NULL, *pred_path = NULL, *pos[1] = {NULL};
+  const char *data = NULL, *out = NULL, *evald = NULL, *labels = NULL, *float_out = NULL, *dump = NULL, *dump_values = NULL, *pred_path = NULL, *pos[1] = {NULL};
   cquant_qat_options_t o;
   cquant_qat_options_default(&o);
   int ptq_only = 0, weights = 0, act = 0, optimizer = 1, schedule = 0, init_method = 0, clip = -1, npos;
@@ -180,6 +192,7 @@ int cmd_qat(int argc, char **argv) {
       {.name = "--max-steps", .kind = CLI_INT, .dst = &max_steps, .lo = 1, .hi = 9e18, .err = "--max-steps needs a positive integer"},
       {.name = "--float-out", .kind = CLI_STR, .dst = &float_out},
       {.name = "--grad-dump", .kind = CLI_STR, .dst = &dump},
+      {.name = "--dump-values", .kind = CLI_STR, .dst = &dump_values},
       {.name = "--predictions", .kind = CLI_STR, .dst = &pred_path},
       {.name = "--ptq-only", .kind = CLI_FLAG, .dst = &ptq_only, .ival = 1},
       {.name = "--weight-clip", .kind = CLI_CHOICE, .dst = &clip, .choices = clips},
@@ -212,7 +225,7 @@ int cmd_qat(int argc, char **argv) {
   int rc = open_data(data, labels, mean, std, batch, &ns, &d);
   if (!rc && evald && (st = cquant_data_open(evald, (float)mean, (float)std, 500, &ev))) rc = cli_fail_status(st);
   if (!rc && (st = cquant_qat_create(m, &o, &q))) rc = cli_fail_status(st);
-  if (!rc && dump) rc = grad_dump(q, d, dump);
+  if (!rc && dump) rc = grad_dump(q, d, dump, dump_values);
   else if (!rc) {
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
