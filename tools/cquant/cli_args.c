@@ -50,6 +50,12 @@ static int set_value(cli_opt_t *o, const char *v) {
   }
 }
 
+int cli_seen(const cli_opt_t *opts, const char *name) {
+  for (; opts->name; opts++)
+    if (!strcmp(opts->name, name)) return opts->seen;
+  return 0;
+}
+
 int cli_args_parse(int argc, char **argv, cli_opt_t *opts, const char **pos, int max_pos, int *npos,
                    void (*help)(void)) {
   *npos = 0;

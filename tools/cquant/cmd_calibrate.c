@@ -65,7 +65,7 @@ int cmd_calibrate(int argc, char **argv) {
       {0}};
   r = cli_args_parse(argc, argv, opts, files, argc, &nfiles, help);
   if (r == 2) { free(files); return 0; }
-  if (!r && opts[0].seen) {
+  if (!r && cli_seen(opts, "--method")) {
     cquant_calib_method_t m;
     if (cquant_calib_method_from_name(v, &m)) r = cli_fail_status(1);
     else method = (int)m;

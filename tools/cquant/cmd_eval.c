@@ -56,8 +56,8 @@ int cmd_eval(int argc, char **argv) {
   int npos, pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
   model = pos[0];
-  mean_given = opts[3].seen > 0;
-  std_given = opts[4].seen > 0;
+  mean_given = cli_seen(opts, "--mean") > 0;
+  std_given = cli_seen(opts, "--std") > 0;
   exec_int = exec_choice;
   if (threads) cquant_set_num_threads((int)threads);
   if (!model || !data) return cli_fail("eval needs MODEL.onnx and --data (cquant eval --help)");

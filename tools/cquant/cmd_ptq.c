@@ -339,10 +339,10 @@ int cmd_ptq(int argc, char **argv) {
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
   model = pos[0];
-  const int n_calib = opts[0].seen, n_eval = opts[2].seen;
+  const int n_calib = cli_seen(opts, "--calib"), n_eval = cli_seen(opts, "--eval");
   calib = n_calib ? calibs[0] : NULL;
   evald = n_eval ? evals[0] : NULL;
-  const int mean_given = opts[14].seen > 0, std_given = opts[15].seen > 0;
+  const int mean_given = cli_seen(opts, "--mean") > 0, std_given = cli_seen(opts, "--std") > 0;
   o.weight_dtype = wdt[weights];
   o.act = (cquant_ptq_act_t)act;
   if (smooth >= 0) o.smooth = 1, o.smooth_alpha = (float)smooth;

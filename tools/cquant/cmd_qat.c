@@ -199,7 +199,7 @@ int cmd_qat(int argc, char **argv) {
       {0}};
   int pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
-  const int mean_given = opts[21].seen > 0, std_given = opts[22].seen > 0;
+  const int mean_given = cli_seen(opts, "--mean") > 0, std_given = cli_seen(opts, "--std") > 0;
   const char *model = pos[0];
   if (pred_path && !evald) return cli_fail("--predictions needs --eval DATA");
   if (!model || !data || (!out && !dump)) return cli_fail("qat needs MODEL.onnx, --data DATA and -o OUT.onnx (cquant qat --help)");

@@ -108,7 +108,7 @@ static int parse_qopts(int argc, char **argv, qopts_t *o, int fq) {
       return cli_fail("--scale %s: a scale must be finite and greater than 0", scale);
     o->has_scale = 1;
   }
-  o->has_zp = opts[10].seen > 0;
+  o->has_zp = cli_seen(opts, "--zero-point") > 0;
   o->rounding = rounding ? CQUANT_ROUND_RECIP : CQUANT_ROUND_DIV;
   if (calib) {
     cquant_calib_method_t m;
