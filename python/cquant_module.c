@@ -912,7 +912,7 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"model", "calib", "output", "weights", "weight_range", "act_method", "percentile", "symmetric_act",
                            "exclude", "format", "eval", "max_drop", "report", "plot", "mean", "std", "batch", "mode",
                            "smooth", "bias_correction", "cle", "quantize_act_matmul", "quantize_ops", "overrides",
-                           "weight_granularity", "pack_int4", "act", "resize", "crop", "channel_order", "layout", NULL};
+                           "weight_granularity", "pack_int4", "act", "resize", "crop", "channel_order", "layout", "reduce_range", NULL};
   PyObject *model_o, *calib_o, *out_o, *wrange = Py_None, *am = NULL, *exclude = NULL, *eval_o = Py_None, *maxdrop_o = Py_None;
   PyObject *report_o = Py_None, *plot_o = Py_None, *mean_o = Py_None, *std_o = Py_None, *smooth_o = Py_None;
   const char *weights = "int8", *format = "qdq", *mode = "static", *qops = NULL;
@@ -922,12 +922,12 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   cquant_ptq_overrides_t *ovr = NULL;
   long long batch = 100;
   PyObject *gran_o = Py_None, *img[4] = {Py_None, Py_None, Py_None, Py_None};
-  int pack4 = 0;
+  int pack4 = 0, reduce = 0;
   const char *act = "int8";
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLsOpppzOOpsOOOO", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLsOpppzOOpsOOOOp", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
                                    PyUnicode_FSConverter, &out_o, &weights, &wrange, &am, &percentile, &symact, &exclude, &format,
                                    &eval_o, &maxdrop_o, &report_o, &plot_o, &mean_o, &std_o, &batch, &mode, &smooth_o, &biascorr, &cle,
-                                   &act_mm, &qops, &ovr_o, &gran_o, &pack4, &act, &img[0], &img[1], &img[2], &img[3]))
+                                   &act_mm, &qops, &ovr_o, &gran_o, &pack4, &act, &img[0], &img[1], &img[2], &img[3], &reduce))
     return NULL;
   PyObject *res = NULL, *excl_seq = NULL, *report_b = NULL, *plot_b = NULL;
   const char **excl = NULL;
@@ -952,6 +952,7 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   else if (!strcmp(act, "fp8e4m3")) o.act = CQUANT_PTQ_ACT_FP8E4M3;
   else { PyErr_Format(PyExc_ValueError, "act must be 'int8', 'none' or 'fp8e4m3', not '%s'", act); goto done; }
   o.weight_packed = pack4;
+  o.weight_reduce_range = reduce;
   if (gran_o != Py_None) { /* "channel", "tensor" (dynamic mode), "group:G" or G */
     const char *g = PyUnicode_Check(gran_o) ? PyUnicode_AsUTF8(gran_o) : NULL;
     long long G = 0;
@@ -1196,7 +1197,7 @@ static PyMethodDef module_methods[] = {
    "symmetric_act=False, exclude=(), format='qdq', eval=None, max_drop=None, report=None, plot=None, mean=None,\n"
    "std=None, batch=100, mode='static', smooth=None, bias_correction=False, cle=False, quantize_act_matmul=True,\n"
    "quantize_ops=None, overrides=None, weight_granularity=None, pack_int4=False, act='int8', resize=None, crop=None,\n"
-   "channel_order=None, layout=None) -> the per-layer report as a dict, as `cquant ptq`. weights: int8, int4, uint4,\n"
+   "channel_order=None, layout=None, reduce_range=False) -> the per-layer report as a dict, as `cquant ptq`. weights: int8, int4, uint4,\n"
    "int2, fp8e4m3; weight_granularity: 'channel', 'group:G' or G, 'tensor' (dynamic); act: int8, none, fp8e4m3; image\n"
    "folders: resize=S or (H, W), crop=C or (H, W), channel_order 'rgb'|'bgr'|'gray', layout 'nchw'|'nhwc', mean/std one\n"
    "number or three; calib/eval may be a dict {input name: spec} for several inputs. smooth=ALPHA (in [0, 1]):\n"

@@ -49,3 +49,18 @@ def test_exclude_everything(model, tmp_path):
     with pytest.raises(Exception, match="no MatMul or Gemm"):
         cquant.ptq(model, None, tmp_path / "d.onnx", mode="dynamic", exclude=["fc1", "fc2"])
     assert not (tmp_path / "d.onnx").exists()
+
+
+def test_reduce_range_same_file_as_cli(cli, model, tmp_path):
+    """reduce_range=True (--reduce-range, eq. 11b): the same file as the CLI, weights in -63..63 with
+    s = amax / 63 per output column; int4 weights refuse it."""
+    cli("ptq", model, "--mode", "dynamic", "--reduce-range", "-o", tmp_path / "cli.onnx")
+    cquant.ptq(model, None, tmp_path / "py.onnx", mode="dynamic", reduce_range=True)
+    assert (tmp_path / "py.onnx").read_bytes() == (tmp_path / "cli.onnx").read_bytes()
+    import onnx
+    m = onnx.load(str(tmp_path / "py.onnx"))
+    init = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    w8 = [v for v in init.values() if v.dtype == np.int8 and v.ndim == 2]
+    assert w8 and all(np.abs(w).max() == 63 for w in w8)
+    with pytest.raises(Exception, match="7 bits"):
+        cquant.ptq(model, None, tmp_path / "b.onnx", mode="dynamic", weights="int4", reduce_range=True)
