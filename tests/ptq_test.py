@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 import numpy as np
+from ort_cpu import EXACT as ORT_INT8_EXACT  # noqa: E402  (tests/: ORT's int8 kernels on this CPU)
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -48,12 +49,10 @@ def agreement(a, b):
 
 
 # ONNX Runtime's x86 u8 x s8 kernel without VNNI (AVX2: vpmaddubsw) adds pairs of products into
-# int16 with saturation, so on such CPUs it is exact only when |w| <= 64 (255 * 64 * 2 < 2^15);
-# ORT documents this and offers reduce_range (7-bit weights). cquant's integer kernels are exact.
-# Where the CPU lacks VNNI, agreement is checked on the same model with 7-bit weights (both runtimes
-# must then compute it alike) and the 8-bit file's agreement is reported against a looser bound.
-_flags = set(open("/proc/cpuinfo").read().split()) if os.path.exists("/proc/cpuinfo") else set()
-VNNI = bool(_flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+# int16 with saturation (tests/ort_cpu.py); cquant's integer kernels are exact. Where the CPU lacks
+# VNNI, agreement is checked on the same model with 7-bit weights (both runtimes must then compute
+# it alike) and the 8-bit file's agreement is reported against a looser bound.
+VNNI = ORT_INT8_EXACT
 
 
 def seven_bit(src, dst):
