@@ -196,6 +196,24 @@ static void test_from_range(void) {
   CHECK(cquant_qparams_from_range(-1.0f, 1.0f, 4, 1, CQUANT_QF_SYMMETRIC, &s, &z) == 0 && s == 1.0f / 7.5f);
   CHECK(cquant_qparams_from_range(-1.0f, 1.0f, 2, 0, CQUANT_QF_SYMMETRIC, &s, &z) == 0 && s == 1.0f / 1.5f && z == 2);
   CHECK(cquant_qparams_from_range(-1.0f, 1.0f, 16, 1, 0, &s, &z) == 0 && s == 2.0f / 65535.0f);
+  /* reduced range (eq. 11b): one bit fewer in the same container; int8 narrow -63..63, s = amax / 63 */
+  const unsigned rr = CQUANT_QF_SYMMETRIC | CQUANT_QF_NARROW_RANGE | CQUANT_QF_REDUCE_RANGE;
+  CHECK(cquant_qparams_from_range(-2.0f, 1.0f, 8, 1, rr, &s, &z) == 0 && s == 2.0f / 63.0f && z == 0);
+  CHECK(cquant_qparams_from_range(0.0f, 2.5f, 8, 0, CQUANT_QF_REDUCE_RANGE, &s, &z) == 0 && s == 2.5f / 127.0f && z == 0);
+  int32_t qlo, qhi;
+  CHECK(cquant_qrange(CQUANT_DT_S8, rr, &qlo, &qhi) == 0 && qlo == -63 && qhi == 63);
+  CHECK(cquant_qrange(CQUANT_DT_S8, CQUANT_QF_REDUCE_RANGE, &qlo, &qhi) == 0 && qlo == -64 && qhi == 63);
+  CHECK(cquant_qrange(CQUANT_DT_U8, CQUANT_QF_REDUCE_RANGE, &qlo, &qhi) == 0 && qlo == 0 && qhi == 127);
+  CHECK(cquant_qrange(CQUANT_DT_S2, CQUANT_QF_REDUCE_RANGE, &qlo, &qhi) == CQUANT_STATUS_UNSUPPORTED);
+  /* quantizing with such parameters clamps to the reduced range */
+  {
+    const int64_t shape[1] = {4};
+    cquant_qparams_t *qp = NULL;
+    CHECK(cquant_qparams_create(CQUANT_DT_S8, CQUANT_PER_TENSOR, 0, 0, rr, 1, shape, &qp) == 0);
+    const float x[4] = {-2.0f, -1.0f, 0.5f, 2.0f};
+    CHECK(qp && cquant_qparams_minmax(qp, x) == 0 && qp->qmin == -63 && qp->qmax == 63 && qp->scale[0] == 2.0f / 63.0f);
+    cquant_qparams_destroy(qp);
+  }
   /* bad input */
   CHECK(cquant_qparams_from_range(NAN, 1.0f, 8, 1, 0, &s, &z) == CQUANT_STATUS_NOT_FINITE);
   CHECK(cquant_qparams_from_range(0.0f, INFINITY, 8, 1, 0, &s, &z) == CQUANT_STATUS_NOT_FINITE);
