@@ -55,38 +55,6 @@ def agreement(a, b):
 VNNI = ORT_INT8_EXACT
 
 
-def seven_bit(src, dst):
-    """The model with every int8 weight initializer (ndim >= 2) halved to -64..63 and its scale
-    (the input after it) doubled, and every int32 bias halved (the scale of a bias
-    DequantizeLinear doubled): a file on which ORT's AVX2 u8s8 kernel cannot saturate."""
-    m = onnx.load(src)
-    init = {i.name: i for i in m.graph.initializer}
-    done = set()
-
-    def scale2(name):
-        if name in init and name not in done:
-            init[name].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init[name]) * np.float32(2), name))
-            done.add(name)
-
-    for n in m.graph.node:
-        for k, name in enumerate(n.input):
-            t = init.get(name)
-            if t is None or name in done:
-                continue
-            a = numpy_helper.to_array(t)
-            if a.dtype == np.int8 and a.ndim >= 2 and k + 1 < len(n.input):
-                init[name].CopyFrom(numpy_helper.from_array(np.clip(np.rint(a / 2), -64, 63).astype(np.int8), name))
-                done.add(name)
-                scale2(n.input[k + 1])
-            elif a.dtype == np.int32 and a.ndim == 1:
-                init[name].CopyFrom(numpy_helper.from_array(np.rint(a / 2).astype(np.int32), name))
-                done.add(name)
-                if n.op_type == "DequantizeLinear":
-                    scale2(n.input[1])
-    onnx.save(m, dst)
-    return dst
-
-
 def top1(out, label):
     m = re.search(re.escape(label) + r"\s+([0-9.]+)%", out)
     return float(m.group(1)) if m else None
@@ -165,8 +133,9 @@ for name in ("fmnist_cnn", "fmnist_resnet"):
         check(f"{name}: ONNX Runtime runs the qop file (QLinearConv, QGemm, QLinearAdd, ...) and agrees on >= {need:g}%",
               r.returncode == 0 and mm and float(mm.group(1)) >= need, r.stdout.strip() or r.stderr.strip())
         if not VNNI:  # the exact comparison: 7-bit weights, where ORT's AVX2 kernel cannot saturate
-            for kind, f in (("QDQ", q), ("qop", qop)):
-                f7 = seven_bit(f, f.replace(".onnx", "_w7.onnx"))
+            for kind, fmt in (("QDQ", "qdq"), ("qop", "qop")):
+                f7 = os.path.join(tmp, f"{name}_{fmt}_w7.onnx")
+                cq("ptq", model, "--calib", N_CAL, "-o", f7, "--format", fmt, "--reduce-range")
                 p7 = os.path.join(tmp, name + "_" + kind + "_w7.bin")
                 r7 = cq("eval", f7, "--data", N_EVAL, "--exec", "int", "--predictions", p7)
                 ro = ort_eval(f7, extra=("--compare", p7))
@@ -299,8 +268,9 @@ if r.returncode == 0 and HAVE_ORT:
     np.save(x6, (rng.standard_normal((5, 3, 16, 16)) * 2).astype(np.float32))
     d1, d2 = tempfile.mkdtemp(dir=tmp), tempfile.mkdtemp(dir=tmp)
     f6 = os.path.join(tmp, "relu6_qdq.onnx")
-    if not VNNI:  # ORT's AVX2 u8s8 kernel is exact only for 7-bit weights (see seven_bit)
-        f6 = seven_bit(f6, os.path.join(tmp, "relu6_qdq_w7.onnx"))
+    if not VNNI:  # ORT's AVX2 u8s8 kernel is exact only for 7-bit weights (tests/ort_cpu.py)
+        f6 = os.path.join(tmp, "relu6_qdq_w7.onnx")
+        cq("ptq", r6, "--calib", cal, "-o", f6, "--reduce-range")
     r1 = cq("run", f6, "--input", "x=" + x6, "--output-dir", d1)
     subprocess.run(["node", os.path.join(ROOT, "tools/ort/run.js"), f6, d2, "x=" + x6], check=False)
     a, b = np.load(os.path.join(d1, "logits.npy")), np.load(os.path.join(d2, "logits.npy"))

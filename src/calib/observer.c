@@ -220,7 +220,6 @@ static int select_range(cquant_observer_t *o, int64_t c, float *lo, float *hi) {
   if (!(dmn <= dmx)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "no finite value was observed%s", o->channels > 1 ? " in a channel" : "");
   const int sym = (o->cfg.flags & CQUANT_QF_SYMMETRIC) != 0;
   const cquant_dtype_info_t *info = cquant_dtype_info(o->cfg.dtype);
-  const int bits = info->bits - ((o->cfg.flags & CQUANT_QF_REDUCE_RANGE) ? 1 : 0); /* eq. 11b */
   *lo = dmn;
   *hi = dmx;
   if (o->cfg.method <= CQUANT_CALIB_EMA) return CQUANT_STATUS_OK;
@@ -246,15 +245,16 @@ static int select_range(cquant_observer_t *o, int64_t c, float *lo, float *hi) {
       /* 128 levels for 8 bits, as TensorRT; an unsigned asymmetric target spends all 2^bits levels
        * on [0, T] (post-ReLU data), so the search models 256 levels then, as pytorch-quantization
        * does for unsigned quantizers (docs/calibration.md, C4) */
+      const int bits = info->bits - ((o->cfg.flags & CQUANT_QF_REDUCE_RANGE) ? 1 : 0); /* eq. 11b */
       const int qbins = 1 << (bits - 1 + (!info->is_signed && !sym));
       a = (float)((double)cquant__select_entropy(abs, nabs, qbins) * w);
       break;
     }
     default: /* MSE */
-      if (sym) a = (float)cquant__select_mse_sym(h, nabs, bits, info->is_signed, o->cfg.flags & ~(unsigned)CQUANT_QF_REDUCE_RANGE);
+      if (sym) a = (float)cquant__select_mse_sym(h, nabs, info->bits, info->is_signed, o->cfg.flags);
       else {
         double l, u;
-        cquant__select_mse_2s(h, bits, info->is_signed, o->cfg.flags & ~(unsigned)CQUANT_QF_REDUCE_RANGE, &l, &u);
+        cquant__select_mse_2s(h, info->bits, info->is_signed, o->cfg.flags, &l, &u);
         *lo = fmaxf(dmn, (float)l);
         *hi = fminf(dmx, (float)u);
       }

@@ -118,8 +118,8 @@ static double hist_mse(const cquant__hist_t *h, double width, float rmin, float 
   float s;
   int32_t z;
   if (cquant_qparams_from_range(rmin, rmax, bits, is_signed, flags, &s, &z)) return INFINITY;
-  int32_t qmin = is_signed ? -(1 << (bits - 1)) : 0, qmax = is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
-  if (flags & CQUANT_QF_NARROW_RANGE) qmin += 1;
+  int32_t qmin, qmax;
+  cquant__qgrid(bits, is_signed, flags, &qmin, &qmax);
   const double lo = (double)(qmin - z), hi = (double)(qmax - z);
   double err = 0;
   for (int64_t b = 0; b < h->nbins; b++) {

@@ -13,11 +13,10 @@ int cquant_qparams_from_range(float rmin, float rmax, int bits, int is_signed, u
   if (!isfinite(rmin) || !isfinite(rmax))
     return cquant__error(CQUANT_STATUS_NOT_FINITE, "range [%g, %g] is not finite", rmin, rmax);
   if (rmin > rmax) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "range min %g > max %g", rmin, rmax);
-  if (flags & CQUANT_QF_REDUCE_RANGE) bits -= 1; /* eq. 11b */
-  if (bits < 2 || bits > 16) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "bits %d outside 2..16", bits);
-  int32_t qmin = is_signed ? -(1 << (bits - 1)) : 0;
-  int32_t qmax = is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
-  if (flags & CQUANT_QF_NARROW_RANGE) qmin += 1; /* eq. 11 */
+  const int eb = bits - ((flags & CQUANT_QF_REDUCE_RANGE) ? 1 : 0); /* eq. 11b */
+  if (eb < 2 || eb > 16) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "bits %d outside 2..16", eb);
+  int32_t qmin, qmax;
+  cquant__qgrid(bits, is_signed, flags, &qmin, &qmax); /* eq. 11, 11b */
   float lo = rmin < 0.0f ? rmin : 0.0f, hi = rmax > 0.0f ? rmax : 0.0f; /* eq. 5 */
   float s;
   int32_t z;
@@ -53,8 +52,7 @@ int cquant_qrange(cquant_dtype_t dt, unsigned flags, int32_t *qmin, int32_t *qma
   *qmax = (int32_t)info->qmax;
   if (flags & CQUANT_QF_REDUCE_RANGE) { /* eq. 11b: one bit fewer */
     if (info->bits < 3) return cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s has no bit to spare for a reduced range", info->name);
-    *qmin = info->is_signed ? -(1 << (info->bits - 2)) + ((flags & CQUANT_QF_NARROW_RANGE) ? 1 : 0) : 0;
-    *qmax = info->is_signed ? (1 << (info->bits - 2)) - 1 : (1 << (info->bits - 1)) - 1;
+    cquant__qgrid(info->bits, info->is_signed, flags, qmin, qmax);
   }
   return CQUANT_STATUS_OK;
 }

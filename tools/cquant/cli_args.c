@@ -50,10 +50,20 @@ static int set_value(cli_opt_t *o, const char *v) {
   }
 }
 
-int cli_seen(const cli_opt_t *opts, const char *name) {
+static const cli_opt_t *find(const cli_opt_t *opts, const char *name) {
   for (; opts->name; opts++)
-    if (!strcmp(opts->name, name)) return opts->seen;
-  return 0;
+    if (!strcmp(opts->name, name)) return opts;
+  return NULL;
+}
+
+int cli_seen(const cli_opt_t *opts, const char *name) {
+  const cli_opt_t *o = find(opts, name);
+  return o ? o->seen : 0;
+}
+
+int cli_last(const cli_opt_t *opts, const char *name) {
+  const cli_opt_t *o = find(opts, name);
+  return o ? o->last : 0;
 }
 
 int cli_args_parse(int argc, char **argv, cli_opt_t *opts, const char **pos, int max_pos, int *npos,

@@ -57,6 +57,8 @@ int cli_args_parse(int argc, char **argv, cli_opt_t *opts, const char **pos, int
 /* How many times the option called name was given (after cli_args_parse); 0 for a name not in the
  * table. By name, not by position: a table that gains an option keeps every other answer. */
 int cli_seen(const cli_opt_t *opts, const char *name);
+/* The argv index of its last occurrence (0: never given, or not in the table). */
+int cli_last(const cli_opt_t *opts, const char *name);
 
 /* Creates the folder path and its parents, like mkdir -p. 0, or 1 after an error line
  * ("cannot create folder PATH: REASON"). */

@@ -90,7 +90,7 @@ static int parse_qopts(int argc, char **argv, qopts_t *o, int fq) {
   if (r) return r;
   o->in = pos[0];
   /* the last of --per-tensor, --per-channel, --per-group wins */
-  const int lt = opts[6].last, lc = opts[7].last, lg = opts[8].last;
+  const int lt = cli_last(opts, "--per-tensor"), lc = cli_last(opts, "--per-channel"), lg = cli_last(opts, "--per-group");
   if (lc > lt && lc > lg) o->gran = CQUANT_PER_CHANNEL;
   else if (lg > lt && lg > lc) {
     const char *v = per_group, *colon = strchr(v, ':');

@@ -66,7 +66,8 @@ int cmd_run(int argc, char **argv) {
   else r = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   model = pos[0];
   exec_int = exec_choice == 0;
-  for (int k = 0; !r && k < cli_seen(opts, "--input"); k++) {
+  const int n_inputs = cli_seen(opts, "--input");
+  for (int k = 0; !r && k < n_inputs; k++) {
     const char *v = specs[k], *eq = strchr(v, '=');
     if (!eq || eq == v || !eq[1]) { r = cli_fail("--input wants NAME=FILE, got '%s'", v); break; }
     owned[n] = strndup(v, (size_t)(eq - v));

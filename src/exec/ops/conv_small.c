@@ -89,7 +89,8 @@ static void small_unit(void *vj, int64_t u, int worker) {
     const int64_t m0 = qm * j->mchunk, m1 = m0 + j->mchunk < p->m ? m0 + j->mchunk : p->m;
     /* with an epilogue, in column blocks of about 64 KiB of outputs, which it then finds in cache
      * (each output is computed alone: the block does not change its bits) */
-    const int64_t blk = j->e ? ((16384 / (m1 - m0) + 15) / 16 * 16 < 64 ? 64 : (16384 / (m1 - m0) + 15) / 16 * 16) : p1 - p0;
+    int64_t blk = p1 - p0;
+    if (j->e) blk = (16384 / (m1 - m0) + 15) / 16 * 16, blk = blk < 64 ? 64 : blk;
     for (int64_t b0 = p0; b0 < p1; b0 += blk) {
       const int64_t b1 = b0 + blk < p1 ? b0 + blk : p1;
       for (int64_t c = 0; c < K; c++) r[c] = xn + c * P + b0;

@@ -69,11 +69,28 @@ typedef struct {
 
 /* The loops below are plain C whose every element is computed alone (a maximum, or a sum in
  * window order then one division), so they are also compiled for AVX2 and the loader picks that
- * copy where the CPU has it: wider vectors, the same bits (GCC's target_clones). */
+ * copy where the CPU has it: wider vectors, the same bits (GCC's target_clones). Max pooling at
+ * stride 2 also has an explicit AVX2 loop (max_s2_avx2), chosen at run time. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
 #define POOL_SIMD __attribute__((target_clones("avx2", "default")))
+#define POOL_AVX2 1
+/* acc[i] = r[2 i] > acc[i] ? r[2 i] : acc[i] for i from lo, 8 at a time while the 16 floats loaded
+ * stay below r[lim] (vshufps and vpermpd keep the even ones; vmaxps with the tap first is the
+ * scalar comparison, NaN never winning); returns the first i left to the scalar loop. */
+__attribute__((target("avx2"))) static int64_t max_s2_avx2(float *acc, const float *r, int64_t lo, int64_t hi, int64_t lim) {
+  int64_t i = lo;
+  for (; i + 8 <= hi && 2 * i + 16 <= lim; i += 8) {
+    const __m256 a = _mm256_loadu_ps(r + 2 * i), b = _mm256_loadu_ps(r + 2 * i + 8);
+    const __m256 even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    _mm256_storeu_ps(acc + i, _mm256_max_ps(even, _mm256_loadu_ps(acc + i)));
+  }
+  return i;
+}
 #else
 #define POOL_SIMD
+#define POOL_AVX2 0
+static int64_t max_s2_avx2(float *acc, const float *r, int64_t lo, int64_t hi, int64_t lim) { return lo; }
 #endif
 
 /* The plane padded with pad (-inf for max, 0 for average), its columns split by phase modulo the
@@ -97,26 +114,6 @@ static void col_run(int64_t c, int64_t s, int64_t w, int64_t n, int64_t *lo, int
   *lo = l;
   *hi = h > n ? n : h < l ? l : h;
 }
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#include <immintrin.h>
-#define POOL_AVX2 1
-/* acc[i] = r[2 i] > acc[i] ? r[2 i] : acc[i] for i from lo, 8 at a time while the 16 floats loaded
- * stay below r[lim] (vshufps and vpermpd keep the even ones; vmaxps with the tap first is the
- * scalar comparison, NaN never winning); returns the first i left to the scalar loop. */
-__attribute__((target("avx2"))) static int64_t max_s2_avx2(float *acc, const float *r, int64_t lo, int64_t hi, int64_t lim) {
-  int64_t i = lo;
-  for (; i + 8 <= hi && 2 * i + 16 <= lim; i += 8) {
-    const __m256 a = _mm256_loadu_ps(r + 2 * i), b = _mm256_loadu_ps(r + 2 * i + 8);
-    const __m256 even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-    _mm256_storeu_ps(acc + i, _mm256_max_ps(even, _mm256_loadu_ps(acc + i)));
-  }
-  return i;
-}
-#else
-#define POOL_AVX2 0
-static int64_t max_s2_avx2(float *acc, const float *r, int64_t lo, int64_t hi, int64_t lim) { return lo; }
-#endif
 
 /* Max pooling of plane q straight from the input: each output row starts at -inf and takes every
  * tap inside the input in window order (best = v > best ? v : best; a tap in the padding, -inf,

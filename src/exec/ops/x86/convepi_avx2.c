@@ -5,6 +5,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 #include "exec/ops/conv_internal.h"
+#include "exec/ops/x86/avx2_tail.h"
 
 static inline __m256 clamp8(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
 
@@ -19,10 +20,9 @@ void cquant__conv_epi_avx2(const cquant__conv_epi_t *e, float *y, const float *a
   }
   const __m256 a = _mm256_set1_ps(e->a), b = _mm256_set1_ps(e->b), zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
   const __m256 three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int64_t i = 0; i < n; i += 8) {
     const int full = n - i >= 8;
-    const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(full ? 8 : n - i)), lane);
+    const __m256i k = cquant__tail8(n - i);
     __m256 v = full ? _mm256_loadu_ps(y + i) : _mm256_maskload_ps(y + i, k);
     if (add) v = _mm256_add_ps(v, full ? _mm256_loadu_ps(add + i) : _mm256_maskload_ps(add + i, k));
     switch (act) {

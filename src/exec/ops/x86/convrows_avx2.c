@@ -13,13 +13,9 @@
 #include <stdint.h>
 #include "core/internal.h"
 #include "exec/ops/conv_par.h"
+#include "exec/ops/x86/avx2_tail.h"
 
 enum { MR = 6, NR = 16, NS = 4 }; /* tile rows, tile columns, strips packed at once */
-
-static inline __m256i tail8(int64_t rem) {
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(rem < 0 ? 0 : rem > 8 ? 8 : rem)), lane);
-}
 
 /* kc rows r[t] + i (the first nv <= 16 values of each) into p[t * 16 ..], zeros past nv */
 static inline void pack_strip(const float *const *r, int64_t kc, int64_t i, int64_t nv, float *p) {
@@ -29,7 +25,7 @@ static inline void pack_strip(const float *const *r, int64_t kc, int64_t i, int6
       _mm256_store_ps(p + t * NR + 8, _mm256_loadu_ps(r[t] + i + 8));
     }
   } else {
-    const __m256i k0 = tail8(nv), k1 = tail8(nv - 8);
+    const __m256i k0 = cquant__tail8(nv), k1 = cquant__tail8(nv - 8);
     for (int64_t t = 0; t < kc; t++) {
       _mm256_store_ps(p + t * NR, _mm256_maskload_ps(r[t] + i, k0));
       _mm256_store_ps(p + t * NR + 8, _mm256_maskload_ps(r[t] + i + 8, k1));
@@ -84,7 +80,7 @@ static inline __attribute__((always_inline)) void tile(const int R, const int H,
     ROWS(ACC_TAP)
   }
   const int full = !H && nv == NR;
-  const __m256i k0 = tail8(nv), k1 = tail8(nv - 8);
+  const __m256i k0 = cquant__tail8(nv), k1 = cquant__tail8(nv - 8);
   ROWS(ACC_STORE)
 }
 

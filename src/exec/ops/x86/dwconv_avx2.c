@@ -15,6 +15,7 @@
 #include <string.h>
 #include "core/internal.h"
 #include "exec/ops/conv_internal.h"
+#include "exec/ops/x86/avx2_tail.h"
 
 enum { TAPS_MAX = 1024 };
 
@@ -29,8 +30,7 @@ static inline void store8(const cquant__dw_geom_t *g, float *y, int64_t nv, __m2
   if (nv >= 8) {
     _mm256_storeu_ps(y, a);
   } else {
-    const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nv), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    _mm256_maskstore_ps(y, k, a);
+    _mm256_maskstore_ps(y, cquant__tail8(nv), a);
   }
 }
 
@@ -67,10 +67,7 @@ static void dw_f32(const cquant__dw_geom_t *g, const float *x, const float *w, c
       if (g->sw == 2) {
         cquant__pad_split_row(src, g->w, g->pl, 2, qw, 0.0f, pad + r * pw);
       } else {
-        float *dst = pad + r * pw + g->pl;
-        int64_t i = 0;
-        for (; i + 8 <= ncopy; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
-        for (; i < ncopy; i++) dst[i] = src[i];
+        memcpy(pad + r * pw + g->pl, src, sizeof(float) * (size_t)ncopy);
       }
     }
     const __m256 vb = _mm256_set1_ps(b ? b[c] : 0.0f);
