@@ -8,6 +8,12 @@
 #include "harness.h"
 #include "cquant/quantize.h"
 
+/* The table of each ISA the tests walk. test_avx512_emu.c includes this file with its own, which
+ * puts the AVX-512 float kernels, emulated by SIMDe, under CQUANT_ISA_AVX512. */
+#ifndef TH_KERNELS_FOR
+#define TH_KERNELS_FOR cquant__kernels_for
+#endif
+
 static const size_t sizes[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129, 1000, 4099};
 
 /* Data that exercises every branch: Gaussian, exact ties at k + 0.5 steps, huge, NaN, +-Inf. */
@@ -42,7 +48,7 @@ static void test_simd_equals_ref(void) {
   uint8_t *qa = aligned_alloc(64, 4224 * 2), *qb = aligned_alloc(64, 4224 * 2);
   long compared = 0;
   for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
-    const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+    const cquant__kernels_t *k = TH_KERNELS_FOR((cquant_isa_t)isa);
     if (!k) { printf("  (%s not available: skipped)\n", cquant_isa_name((cquant_isa_t)isa)); continue; }
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
       const cquant_dtype_info_t *info = cquant_dtype_info(types[t].dt);
@@ -109,7 +115,7 @@ static void test_fp8_kernels(void) {
   float x[4200], sc[4200], ya[4200], yb[4200];
   uint8_t qa[4200], qb[4200];
   for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
-    const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+    const cquant__kernels_t *k = TH_KERNELS_FOR((cquant_isa_t)isa);
     if (!k) continue;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
       size_t n = sizes[si];
@@ -197,7 +203,7 @@ static long dw_case(const cquant__dw_geom_t *g, int64_t nch, int use_b, int spec
   ref->dw_f32(g, x, w, use_b ? b : NULL, nch, ya);
   long compared = 0;
   for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
-    const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+    const cquant__kernels_t *k = TH_KERNELS_FOR((cquant_isa_t)isa);
     if (!k) continue;
     for (int64_t i = 0; i < ny + 64; i++) yb[i] = 12345.0f;
     k->dw_f32(g, x, w, use_b ? b : NULL, nch, yb);
@@ -378,7 +384,7 @@ static void test_conv_rows_f32(void) {
     memcpy(ya, y0, sizeof(float) * (size_t)ny);
     ref->conv_rows_f32(r, w, lw, use_b ? b : NULL, K, m, n, ya, ys, acc);
     for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
-      const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+      const cquant__kernels_t *k = TH_KERNELS_FOR((cquant_isa_t)isa);
       if (!k) continue;
       memcpy(yb, y0, sizeof(float) * (size_t)ny);
       k->conv_rows_f32(r, w, lw, use_b ? b : NULL, K, m, n, yb, ys, acc);
@@ -518,7 +524,7 @@ static void test_conv_epi_f32(void) {
         for (int64_t i = 0; i < n + 16; i++) ya[i] = i < n ? x[i] : 777.0f;
         ref->conv_epi_f32(&e, ya, e.add, n);
         for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
-          const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+          const cquant__kernels_t *k = TH_KERNELS_FOR((cquant_isa_t)isa);
           if (!k) continue;
           for (int64_t i = 0; i < n + 16; i++) yb[i] = i < n ? x[i] : 777.0f;
           k->conv_epi_f32(&e, yb, e.add, n);
@@ -554,7 +560,7 @@ static void test_mathvec_f32(void) {
       for (int64_t i = 0; i < n + 16; i++) ya[i] = 777.0f;
       fa(x, ya, n);
       for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
-        const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
+        const cquant__kernels_t *k = TH_KERNELS_FOR((cquant_isa_t)isa);
         if (!k) continue;
         void (*fb)(const float *, float *, int64_t) = f == 0 ? k->sigmoid_f32 : f == 1 ? k->tanh_f32 : f == 2 ? k->erf_f32 : k->gelu_f32;
         for (int64_t i = 0; i < n + 16; i++) yb[i] = 777.0f;
@@ -572,4 +578,7 @@ static void test_mathvec_f32(void) {
   CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);
 }
 
-TH_MAIN(T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_sgemm_chain), T(test_conv_small), T(test_conv_epi_f32), T(test_mathvec_f32))
+#ifndef TH_EXTRA_TESTS /* test_avx512_emu.c's own, before these */
+#define TH_EXTRA_TESTS
+#endif
+TH_MAIN(TH_EXTRA_TESTS T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_sgemm_chain), T(test_conv_small), T(test_conv_epi_f32), T(test_mathvec_f32))
