@@ -1,5 +1,5 @@
-/* test_kernels again, with the AVX-512 float kernels (GEMM rows, convolution epilogue, depthwise
- * convolution) built over SIMDe's emulation of AVX-512 (tests/simde/immintrin.h) standing in the
+/* test_kernels again, with the AVX-512 kernels (quantize/dequantize, conversions, fp8, histogram,
+ * GEMM rows, convolution epilogue, depthwise convolution) built over SIMDe's emulation of AVX-512 (tests/simde/immintrin.h) standing in the
  * AVX-512 table: so the AVX-512 code is checked bit for bit against the reference on machines
  * without AVX-512 too (test_kernels checks the real instructions where the CPU has them). The
  * emulated table starts from the AVX2 one, as the library's AVX-512 table does (src/core/cpu.c).
@@ -9,6 +9,8 @@
 
 void cquant_emu_fdense_init_avx512(cquant__kernels_t *k); /* simde/emu_convrows_avx512.c */
 void cquant_emu_fconv_init_avx512(cquant__kernels_t *k);  /* simde/emu_dwconv_avx512.c */
+void cquant_emu_kernels_init_avx512(cquant__kernels_t *k); /* simde/emu_quantize_avx512.c (conversions, fp8) */
+void cquant_emu_calib_init_avx512(cquant__kernels_t *k);   /* simde/emu_hist_avx512.c */
 
 static const cquant__kernels_t *emu_kernels_for(cquant_isa_t isa) {
   static cquant__kernels_t t;
@@ -18,6 +20,8 @@ static const cquant__kernels_t *emu_kernels_for(cquant_isa_t isa) {
     const cquant__kernels_t *b = cquant__kernels_for(CQUANT_ISA_AVX2);
     if (!b) return NULL;
     t = *b;
+    cquant_emu_kernels_init_avx512(&t);
+    cquant_emu_calib_init_avx512(&t);
     cquant_emu_fdense_init_avx512(&t);
     cquant_emu_fconv_init_avx512(&t);
     done = 1;
@@ -40,5 +44,6 @@ static void test_emulation(void) {
   k->conv_rows_f32(rs, ws, 2, NULL, 2, 1, 1, y, 1, 0);
   CHECKF(y[0] == -0x1p-46f, "the emulated FMA rounds twice: %g", y[0]);
   CHECK(y[1] == 5.0f && y[2] == 5.0f);
-  CHECK(k->conv_rows_f32 != cquant__kernels_for(CQUANT_ISA_AVX2)->conv_rows_f32 && k->dw_f32 != cquant__kernels_for(CQUANT_ISA_AVX2)->dw_f32);
+  const cquant__kernels_t *a2 = cquant__kernels_for(CQUANT_ISA_AVX2);
+  CHECK(k->conv_rows_f32 != a2->conv_rows_f32 && k->dw_f32 != a2->dw_f32 && k->hist_count != a2->hist_count);
 }

@@ -1,45 +1,9 @@
-/* Calibration observers: the histogram kernels against the reference, streaming growth without
+/* Calibration observers (the histogram kernels against the reference: test_kernels.c): streaming growth without
  * lost counts, exact merges, the MSE method against a brute-force search on the raw data, and
  * bad input. (PyTorch observers: test_golden_torch.c; entropy/percentile against an independent
  * NumPy implementation: calib_reference.py.) */
 #include "calib/histogram.h"
 #include "harness.h"
-
-static void test_hist_kernels(void) {
-  const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
-  static float x[5003];
-  for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
-    const cquant__kernels_t *k = cquant__kernels_for((cquant_isa_t)isa);
-    if (!k) continue;
-    for (int trial = 0; trial < 40; trial++) {
-      size_t n = 1 + th_rand() % 5003;
-      int e2 = (int)(th_rand() % 20) - 14;
-      float inv = ldexpf(1.0f, -e2);
-      for (size_t i = 0; i < n; i++) {
-        x[i] = th_gauss() * ldexpf(1.0f, e2 + 8);
-        if (th_rand() % 97 == 0) x[i] = (th_rand() & 1) ? NAN : -INFINITY;
-      }
-      float mn = INFINITY, mx = -INFINITY;
-      for (size_t i = 0; i < n; i++)
-        if (isfinite(x[i])) { mn = fminf(mn, x[i]); mx = fmaxf(mx, x[i]); }
-      int64_t kmin = (int64_t)floorf(mn * inv), nbins = (int64_t)floorf(mx * inv) - kmin + 1;
-      /* some trials cover only part of the values: the rest must go to the trash entries */
-      if (trial % 3 == 1) { kmin += nbins / 4; nbins /= 2; }
-      size_t sz = 4 * (size_t)(nbins + 1);
-      uint32_t *a = calloc(sz, 4), *b = calloc(sz, 4);
-      float amn, amx, bmn, bmx;
-      size_t abad = ref->hist_count(x, n, inv, kmin, nbins, a, &amn, &amx);
-      size_t bbad = k->hist_count(x, n, inv, kmin, nbins, b, &bmn, &bmx);
-      CHECKF(memcmp(a, b, sz * 4) == 0, "%s hist_count n=%zu differs", cquant_isa_name((cquant_isa_t)isa), n);
-      CHECK(abad == bbad && amn == bmn && amx == bmx && amn == mn && amx == mx);
-      uint64_t tot = 0;
-      for (size_t i = 0; i < sz; i++) tot += a[i];
-      CHECK(tot == n);
-      free(a);
-      free(b);
-    }
-  }
-}
 
 static cquant_observer_t *make(cquant_calib_method_t m, unsigned flags, cquant_dtype_t dt) {
   cquant_calib_config_t cfg;
@@ -257,4 +221,4 @@ static void test_bad_input(void) {
   cquant_observer_destroy(o);
 }
 
-TH_MAIN(T(test_hist_kernels), T(test_growth_keeps_counts), T(test_entropy_growth), T(test_merge_exact), T(test_mse_method_vs_brute_force), T(test_bad_input))
+TH_MAIN(T(test_growth_keeps_counts), T(test_entropy_growth), T(test_merge_exact), T(test_mse_method_vs_brute_force), T(test_bad_input))

@@ -352,6 +352,44 @@ static void test_fconv_paths(void) {
   }
 }
 
+/* The calibration histogram (hist_count): every ISA equals the reference's counts, trash entries,
+ * minimum and maximum, with NaN and -Inf among the values and ranges that cover only part of them. */
+static void test_hist_kernels(void) {
+  const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
+  static float x[5003];
+  for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
+    const cquant__kernels_t *k = TH_KERNELS_FOR((cquant_isa_t)isa);
+    if (!k) continue;
+    for (int trial = 0; trial < 40; trial++) {
+      size_t n = 1 + th_rand() % 5003;
+      int e2 = (int)(th_rand() % 20) - 14;
+      float inv = ldexpf(1.0f, -e2);
+      for (size_t i = 0; i < n; i++) {
+        x[i] = th_gauss() * ldexpf(1.0f, e2 + 8);
+        if (th_rand() % 97 == 0) x[i] = (th_rand() & 1) ? NAN : -INFINITY;
+      }
+      float mn = INFINITY, mx = -INFINITY;
+      for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i])) { mn = fminf(mn, x[i]); mx = fmaxf(mx, x[i]); }
+      int64_t kmin = (int64_t)floorf(mn * inv), nbins = (int64_t)floorf(mx * inv) - kmin + 1;
+      /* some trials cover only part of the values: the rest must go to the trash entries */
+      if (trial % 3 == 1) { kmin += nbins / 4; nbins /= 2; }
+      size_t sz = 4 * (size_t)(nbins + 1);
+      uint32_t *a = calloc(sz, 4), *b = calloc(sz, 4);
+      float amn, amx, bmn, bmx;
+      size_t abad = ref->hist_count(x, n, inv, kmin, nbins, a, &amn, &amx);
+      size_t bbad = k->hist_count(x, n, inv, kmin, nbins, b, &bmn, &bmx);
+      CHECKF(memcmp(a, b, sz * 4) == 0, "%s hist_count n=%zu differs", cquant_isa_name((cquant_isa_t)isa), n);
+      CHECK(abad == bbad && amn == bmn && amx == bmx && amn == mn && amx == mx);
+      uint64_t tot = 0;
+      for (size_t i = 0; i < sz; i++) tot += a[i];
+      CHECK(tot == n);
+      free(a);
+      free(b);
+    }
+  }
+}
+
 /* Dense float32 convolution rows (conv_rows_f32): every ISA equals the reference bit for bit for
  * channel counts around the 4-, 6- and 8-channel blocks, row lengths around the 8/16/32-lane blocks
  * and the 64-column packed blocks,
@@ -581,4 +619,4 @@ static void test_mathvec_f32(void) {
 #ifndef TH_EXTRA_TESTS /* test_avx512_emu.c's own, before these */
 #define TH_EXTRA_TESTS
 #endif
-TH_MAIN(TH_EXTRA_TESTS T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_sgemm_chain), T(test_conv_small), T(test_conv_epi_f32), T(test_mathvec_f32))
+TH_MAIN(TH_EXTRA_TESTS T(test_simd_equals_ref), T(test_fp8_kernels), T(test_ref_semantics), T(test_s32), T(test_dw_f32), T(test_fconv_paths), T(test_conv_rows_f32), T(test_sgemm_chain), T(test_conv_small), T(test_conv_epi_f32), T(test_mathvec_f32), T(test_hist_kernels))
