@@ -42,7 +42,10 @@ int main(int argc, char **argv) {
   printf("# OpenBLAS core: %s; detected ISA: %s; one thread, medians of %d\n", openblas_get_corename(), cquant_isa_name(cquant_isa_detected()), reps);
   printf("| M x K x N | OpenBLAS sgemm GFLOP/s |");
   for (int isa = 0; isa < CQUANT_ISA_COUNT; isa++)
-    if (cquant__kernels_for((cquant_isa_t)isa)) printf(" cquant %s GFLOP/s (ratio) |", cquant_isa_name((cquant_isa_t)isa));
+    if (isa == CQUANT_ISA_REF)
+      printf(" scalar reference |");
+    else if (cquant__kernels_for((cquant_isa_t)isa))
+      printf(" cquant %s GFLOP/s (ratio) |", cquant_isa_name((cquant_isa_t)isa));
   printf("\n");
   int bad = 0;
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -71,7 +74,7 @@ int main(int argc, char **argv) {
         continue;
       }
       if (isa == CQUANT_ISA_REF) { /* the scalar chain: checked, too slow to be a figure */
-        printf(" (reference) |");
+        printf(" checked |");
         continue;
       }
       const double t = MEDIAN(rr, k->conv_rows_f32(r, a, K, NULL, K, M, N, c, N, 0));

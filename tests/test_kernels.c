@@ -396,45 +396,55 @@ static void test_hist_kernels(void) {
  * K from 1 to 300, with NaN, Inf and signed zeros; nothing is written past a row or outside the
  * rows' stride. The reference sums the taps in chunks of at most CQUANT__SGEMM_KC (one fmaf per tap
  * from zero), then adds b and the chunks in order. */
+/* one case of test_conv_rows_f32 (it picks the bias, special values, acc and row strides); returns
+ * the outputs compared */
+static long conv_rows_case(int it, int64_t m, int64_t n, int64_t K) {
+  const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
+  long compared = 0;
+  const int64_t ys = n + (int64_t)(th_rand() % 5), ny = m * ys + 64;
+  const int use_b = it % 3 != 0, special = it % 5 == 0, acc = it % 4 == 1;
+  const int64_t lw = K + (it % 6 == 2 ? 1 + (int64_t)(th_rand() % 9) : 0); /* W's row stride: an sgemm's lda */
+  float *x = malloc(sizeof(float) * (size_t)(K * n)), *w = malloc(sizeof(float) * (size_t)(m * lw)), *b = malloc(sizeof(float) * (size_t)m);
+  float *ya = malloc(sizeof(float) * (size_t)ny), *yb = malloc(sizeof(float) * (size_t)ny);
+  const float **r = malloc(sizeof(float *) * (size_t)K);
+  for (int64_t i = 0; i < K * n; i++) x[i] = th_gauss();
+  for (int64_t i = 0; i < m * lw; i++) w[i] = th_gauss();
+  for (int64_t i = 0; i < m; i++) b[i] = th_rand() % 4 == 0 ? -0.0f : th_gauss();
+  if (special)
+    for (int64_t i = 0; i < K * n; i++) {
+      const uint64_t q = th_rand() % 40;
+      x[i] = q == 0 ? NAN : q == 1 ? INFINITY : q == 2 ? -INFINITY : q == 3 ? -0.0f : q == 4 ? 3e38f : x[i];
+    }
+  for (int64_t t = 0; t < K; t++) r[t] = x + t * n;
+  float *y0 = malloc(sizeof(float) * (size_t)ny); /* what y holds before: acc adds to it */
+  for (int64_t i = 0; i < ny; i++) y0[i] = acc ? th_gauss() * 8.0f : 12345.0f;
+  memcpy(ya, y0, sizeof(float) * (size_t)ny);
+  ref->conv_rows_f32(r, w, lw, use_b ? b : NULL, K, m, n, ya, ys, acc);
+  for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
+    const cquant__kernels_t *k = TH_KERNELS_FOR((cquant_isa_t)isa);
+    if (!k) continue;
+    memcpy(yb, y0, sizeof(float) * (size_t)ny);
+    k->conv_rows_f32(r, w, lw, use_b ? b : NULL, K, m, n, yb, ys, acc);
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < ny; i++)
+      if (memcmp(&ya[i], &yb[i], 4) != 0 && !(isnan(ya[i]) && isnan(yb[i]))) bad++, first = first < 0 ? i : first;
+    CHECKF(bad == 0, "%s conv_rows_f32 acc %d m %lld n %lld K %lld ys %lld: %lld differ (first %lld: %g vs %g)", cquant_isa_name((cquant_isa_t)isa), acc, (long long)m,
+           (long long)n, (long long)K, (long long)ys, (long long)bad, (long long)first, first >= 0 ? ya[first] : 0.0, first >= 0 ? yb[first] : 0.0);
+    compared += (long)(m * n);
+  }
+  free(x), free(w), free(b), free(ya), free(yb), free(y0), free(r);
+  return compared;
+}
+
 static void test_conv_rows_f32(void) {
   static const int64_t ms[] = {1, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17}, ns[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100, 130};
   const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
   long compared = 0;
-  for (int it = 0; it < 288; it++) {
-    const int64_t m = ms[it % 12], n = ns[(it / 12) % 12], K = it % 7 == 0 ? 1 + (int64_t)(th_rand() % 300) : 1 + (int64_t)(th_rand() % 40);
-    const int64_t ys = n + (int64_t)(th_rand() % 5), ny = m * ys + 64;
-    const int use_b = it % 3 != 0, special = it % 5 == 0, acc = it % 4 == 1;
-    const int64_t lw = K + (it % 6 == 2 ? 1 + (int64_t)(th_rand() % 9) : 0); /* W's row stride: an sgemm's lda */
-    float *x = malloc(sizeof(float) * (size_t)(K * n)), *w = malloc(sizeof(float) * (size_t)(m * lw)), *b = malloc(sizeof(float) * (size_t)m);
-    float *ya = malloc(sizeof(float) * (size_t)ny), *yb = malloc(sizeof(float) * (size_t)ny);
-    const float **r = malloc(sizeof(float *) * (size_t)K);
-    for (int64_t i = 0; i < K * n; i++) x[i] = th_gauss();
-    for (int64_t i = 0; i < m * lw; i++) w[i] = th_gauss();
-    for (int64_t i = 0; i < m; i++) b[i] = th_rand() % 4 == 0 ? -0.0f : th_gauss();
-    if (special)
-      for (int64_t i = 0; i < K * n; i++) {
-        const uint64_t q = th_rand() % 40;
-        x[i] = q == 0 ? NAN : q == 1 ? INFINITY : q == 2 ? -INFINITY : q == 3 ? -0.0f : q == 4 ? 3e38f : x[i];
-      }
-    for (int64_t t = 0; t < K; t++) r[t] = x + t * n;
-    float *y0 = malloc(sizeof(float) * (size_t)ny); /* what y holds before: acc adds to it */
-    for (int64_t i = 0; i < ny; i++) y0[i] = acc ? th_gauss() * 8.0f : 12345.0f;
-    memcpy(ya, y0, sizeof(float) * (size_t)ny);
-    ref->conv_rows_f32(r, w, lw, use_b ? b : NULL, K, m, n, ya, ys, acc);
-    for (int isa = 1; isa < CQUANT_ISA_COUNT; isa++) {
-      const cquant__kernels_t *k = TH_KERNELS_FOR((cquant_isa_t)isa);
-      if (!k) continue;
-      memcpy(yb, y0, sizeof(float) * (size_t)ny);
-      k->conv_rows_f32(r, w, lw, use_b ? b : NULL, K, m, n, yb, ys, acc);
-      int64_t bad = 0, first = -1;
-      for (int64_t i = 0; i < ny; i++)
-        if (memcmp(&ya[i], &yb[i], 4) != 0 && !(isnan(ya[i]) && isnan(yb[i]))) bad++, first = first < 0 ? i : first;
-      CHECKF(bad == 0, "%s conv_rows_f32 acc %d m %lld n %lld K %lld ys %lld: %lld differ (first %lld: %g vs %g)", cquant_isa_name((cquant_isa_t)isa), acc, (long long)m,
-             (long long)n, (long long)K, (long long)ys, (long long)bad, (long long)first, first >= 0 ? ya[first] : 0.0, first >= 0 ? yb[first] : 0.0);
-      compared += (long)(m * n);
-    }
-    free(x), free(w), free(b), free(ya), free(yb), free(y0), free(r);
-  }
+  for (int it = 0; it < 288; it++)
+    compared += conv_rows_case(it, ms[it % 12], ns[(it / 12) % 12], it % 7 == 0 ? 1 + (int64_t)(th_rand() % 300) : 1 + (int64_t)(th_rand() % 40));
+  /* many weights (m K above 32768 floats: the AVX2 kernel's chunks-outer order) over several chunks */
+  static const int64_t big[][3] = {{130, 33, 300}, {121, 70, 280}, {200, 17, 257}, {97, 130, 385}};
+  for (int q = 0; q < 8; q++) compared += conv_rows_case(q, big[q % 4][0], big[q % 4][1], big[q % 4][2]);
   CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);
   /* the reference rounds once per tap: -1, then fmaf(1 + 2^-23, 1 - 2^-23, -1) = -2^-46, not 0 */
   const float xs[2] = {1.0f, 1.0f - 0x1p-23f}, ws[2] = {-1.0f, 1.0f + 0x1p-23f}, *rs[2] = {xs, xs + 1};
