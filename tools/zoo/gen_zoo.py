@@ -17,7 +17,7 @@ the exported graph is stored as float16 and a Cast back to float32 is put in fro
 form of a float16-weight checkpoint behind Cast). model.half() is tried first where --half-first is
 given.
 
-usage: gen_zoo.py [OUT] [--models NAME,NAME|GROUP|all] [--opsets 11,13,17] [--fp16|--no-fp16]
+usage: gen_zoo.py [OUT] [--models NAME,NAME|GROUP|all] [--opsets 11,13,17] [--fp16]
                   [--size N] [--half-first] [--list] [--append] [--skip-existing]
 GROUPs: classification, segmentation, detection, video, sequence (RNNs, transformers, LMs), unet,
 default (a small subset: the default when --models is not given), test (the models of tests/zoo_test.py).
