@@ -9,10 +9,10 @@ int cquant__qgemm_pack_kind(const void *B, int b_signed, int64_t K, int64_t N, i
                             int zb_per_col, int kind, cquant_qgemm_weights_t **out);
 
 static int kind_ok(int kind) {
-  if (kind == CQUANT__QG_AMX) return cquant_isa_detected() >= CQUANT_ISA_AVX512 && cquant__has_amx();
-#ifdef TH_EMU_VNNI /* test_qgemm_emu: the VNNI kernel linked in is tests/simde/emu_qgemm_vnni.c */
-  if (kind == CQUANT__QG_VNNI) return cquant_isa_detected() >= CQUANT_ISA_AVX2;
+#ifdef TH_EMU /* test_qgemm_emu: the VNNI and AMX kernels linked in are emulated (tests/simde) */
+  if (kind == CQUANT__QG_AMX || kind == CQUANT__QG_VNNI) return cquant_isa_detected() >= CQUANT_ISA_AVX2;
 #else
+  if (kind == CQUANT__QG_AMX) return cquant_isa_detected() >= CQUANT_ISA_AVX512 && cquant__has_amx();
   if (kind == CQUANT__QG_VNNI) return cquant_isa_detected() >= CQUANT_ISA_AVX512 && cquant__has_vnni();
 #endif
   if (kind == CQUANT__QG_AVX2) return cquant_isa_detected() >= CQUANT_ISA_AVX2;

@@ -4,7 +4,8 @@
  * vfmadd (one rounding per lane, as the hardware). The intrinsics SIMDe 0.7.4 lacks, or gets wrong,
  * are written here from the instructions' definitions: lane by lane (a masked-off lane is neither
  * read nor written, as on the hardware), the AVX2 / F16C instruction on each half, or GCC's own
- * reduction order. A kernel that uses another missing one fails to build here: add it below. */
+ * reduction order; AMX's tile instructions on an emulated tile file. A kernel that uses another
+ * missing one fails to build here: add it below. */
 #ifndef CQUANT_TEST_SIMDE_IMMINTRIN_H
 #define CQUANT_TEST_SIMDE_IMMINTRIN_H
 #include_next <immintrin.h>
@@ -172,6 +173,34 @@ EMU_REDUCE(cquant_emu_reduce_max_ps, _mm256_max_ps, _mm_max_ps)
 static inline void cquant_emu_stream_ps(void *p, simde__m512 a) { memcpy(p, &a, sizeof a); }
 static inline void cquant_emu_stream_si512(void *p, simde__m512i a) { memcpy(p, &a, sizeof a); }
 
+/* AMX-INT8, the instructions qgemm_amx.c uses, on a per-thread emulated tile file (8 tiles of up
+ * to 16 rows x 64 bytes, shaped by the last ldtilecfg: palette byte 0, colsb[t] at 16 + 2t, rows[t]
+ * at 48 + t). tdpbusd: C[m][n] += the four products of u8 A[m][4k + i] and s8 B[k][4n + i], k below
+ * A's colsb / 4, n below C's colsb / 4, in int32 that wraps. */
+static __thread uint8_t cquant_emu_tile[8][16][64];
+static __thread int cquant_emu_rows[8], cquant_emu_colsb[8];
+static inline void cquant_emu_tile_loadconfig(const void *cfg) {
+  const uint8_t *c = (const uint8_t *)cfg;
+  for (int t = 0; t < 8; t++) cquant_emu_colsb[t] = c[16 + 2 * t] | c[17 + 2 * t] << 8, cquant_emu_rows[t] = c[48 + t];
+}
+static inline void cquant_emu_tile_zero(int t) { memset(cquant_emu_tile[t], 0, sizeof cquant_emu_tile[t]); }
+static inline void cquant_emu_tile_loadd(int t, const void *base, int64_t stride) {
+  for (int r = 0; r < cquant_emu_rows[t]; r++) memcpy(cquant_emu_tile[t][r], (const char *)base + r * stride, (size_t)cquant_emu_colsb[t]);
+}
+static inline void cquant_emu_tile_stored(int t, void *base, int64_t stride) {
+  for (int r = 0; r < cquant_emu_rows[t]; r++) memcpy((char *)base + r * stride, cquant_emu_tile[t][r], (size_t)cquant_emu_colsb[t]);
+}
+static inline void cquant_emu_tile_dpbusd(int c, int a, int b) {
+  for (int m = 0; m < cquant_emu_rows[c]; m++)
+    for (int n = 0; n < cquant_emu_colsb[c] / 4; n++) {
+      uint32_t acc;
+      memcpy(&acc, &cquant_emu_tile[c][m][4 * n], 4);
+      for (int k = 0; k < cquant_emu_colsb[a] / 4; k++)
+        for (int i = 0; i < 4; i++) acc += (uint32_t)((int32_t)cquant_emu_tile[a][m][4 * k + i] * (int32_t)(int8_t)cquant_emu_tile[b][k][4 * n + i]);
+      memcpy(&cquant_emu_tile[c][m][4 * n], &acc, 4);
+    }
+}
+
 #define _load_mask16 cquant_emu_load_mask16
 #define _mm_maskz_loadu_epi8 cquant_emu_maskz_loadu_epi8
 #define _mm256_maskz_loadu_epi16 cquant_emu_maskz_loadu_epi16
@@ -205,4 +234,16 @@ static inline void cquant_emu_stream_si512(void *p, simde__m512i a) { memcpy(p, 
 #define _mm512_roundscale_ps cquant_emu_roundscale_ps
 #define _mm512_stream_ps cquant_emu_stream_ps
 #define _mm512_stream_si512 cquant_emu_stream_si512
+#undef _tile_loadconfig
+#undef _tile_zero
+#undef _tile_loadd
+#undef _tile_stored
+#undef _tile_dpbusd
+#undef _tile_release
+#define _tile_loadconfig cquant_emu_tile_loadconfig
+#define _tile_zero cquant_emu_tile_zero
+#define _tile_loadd cquant_emu_tile_loadd
+#define _tile_stored cquant_emu_tile_stored
+#define _tile_dpbusd cquant_emu_tile_dpbusd
+#define _tile_release() ((void)0)
 #endif
