@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Issue 11's ViT row over several calibration sets: cquant ptq (int8 static, one --act-method) and
-PyTorch 1.13 FX post-training static quantization (onednn qconfig, as bench/ptq_models_bench.py
-configures it) calibrated on the same images, top-1 on the 10,000 Fashion-MNIST test images
+PyTorch 1.13 FX post-training static quantization (ptq_models_bench.fx_prepared, the table's
+configuration) calibrated on the same images, top-1 on the 10,000 Fashion-MNIST test images
 (cquant's file in cquant's integer runtime). Set k is training images [k N, (k + 1) N); set 0 is
 the calibration set of ptq_models_bench.py. One set decides a difference of a few images either
 way; the mean over sets is the comparison this prints.
@@ -17,11 +17,12 @@ import tempfile
 
 import numpy as np
 import torch
-import torch.nn as nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "models"))
 import train_issue11 as ti  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import ptq_models_bench as pmb  # noqa: E402  (the FX configuration of issue 11's table)
 
 
 def top1(logits, y):
@@ -41,19 +42,12 @@ def cquant_top1(cq, model, calib, test_x, test_y, method, tmp):
 
 
 def fx_top1(cal, xte, yte):
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-    torch.backends.quantized.engine = "onednn"
+    from torch.ao.quantization.quantize_fx import convert_fx
     net = ti.MODELS["fmnist_vit"]()
     net.load_state_dict(torch.load(os.path.join(ROOT, "models", "fmnist_vit.pt")))
     net.eval()
-    qm = get_default_qconfig_mapping("onednn").set_object_type(nn.Embedding, None)
-    qm.set_object_type(ti.MaskedSoftmax, None).set_object_type(ti.MaskBias, None)
-    prep = prepare_fx(net, qm, (cal[:1],))
+    qnet = convert_fx(pmb.fx_prepared(net, [cal]))
     with torch.no_grad():
-        for i in range(0, len(cal), 100):
-            prep(cal[i:i + 100])
-        qnet = convert_fx(prep)
         out = np.concatenate([qnet(xte[i:i + 500]).numpy() for i in range(0, len(xte), 500)])
     return top1(out, yte.numpy())
 

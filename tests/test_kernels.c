@@ -9,7 +9,7 @@
 #include "cquant/quantize.h"
 
 /* The table of each ISA the tests walk. test_avx512_emu.c includes this file with its own, which
- * puts the AVX-512 float kernels, emulated by SIMDe, under CQUANT_ISA_AVX512. */
+ * puts the AVX-512 kernels, emulated by SIMDe, under CQUANT_ISA_AVX512. */
 #ifndef TH_KERNELS_FOR
 #define TH_KERNELS_FOR cquant__kernels_for
 #endif
@@ -390,12 +390,6 @@ static void test_hist_kernels(void) {
   }
 }
 
-/* Dense float32 convolution rows (conv_rows_f32): every ISA equals the reference bit for bit for
- * channel counts around the 4-, 6- and 8-channel blocks, row lengths around the 8/16/32-lane blocks
- * and the 64-column packed blocks,
- * K from 1 to 300, with NaN, Inf and signed zeros; nothing is written past a row or outside the
- * rows' stride. The reference sums the taps in chunks of at most CQUANT__SGEMM_KC (one fmaf per tap
- * from zero), then adds b and the chunks in order. */
 /* one case of test_conv_rows_f32 (it picks the bias, special values, acc and row strides); returns
  * the outputs compared */
 static long conv_rows_case(int it, int64_t m, int64_t n, int64_t K) {
@@ -436,13 +430,19 @@ static long conv_rows_case(int it, int64_t m, int64_t n, int64_t K) {
   return compared;
 }
 
+/* Dense float32 convolution rows (conv_rows_f32): every ISA equals the reference bit for bit for
+ * channel counts around the 4-, 6- and 8-channel blocks and up to 200 channels, row lengths around
+ * the 8/16/32-lane blocks and the 64-column packed blocks, K from 1 to 385 (up to 4 chunks), with
+ * NaN, Inf and signed zeros; nothing is written past a row or outside the rows' stride. The
+ * reference sums the taps in chunks of at most CQUANT__SGEMM_KC (one fmaf per tap from zero), then
+ * adds b and the chunks in order. */
 static void test_conv_rows_f32(void) {
   static const int64_t ms[] = {1, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17}, ns[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 64, 100, 130};
   const cquant__kernels_t *ref = cquant__kernels_for(CQUANT_ISA_REF);
   long compared = 0;
   for (int it = 0; it < 288; it++)
     compared += conv_rows_case(it, ms[it % 12], ns[(it / 12) % 12], it % 7 == 0 ? 1 + (int64_t)(th_rand() % 300) : 1 + (int64_t)(th_rand() % 40));
-  /* many weights (m K above 32768 floats: the AVX2 kernel's chunks-outer order) over several chunks */
+  /* many channels (many full row tiles, then a partial one) over 2-4 chunks of taps */
   static const int64_t big[][3] = {{130, 33, 300}, {121, 70, 280}, {200, 17, 257}, {97, 130, 385}};
   for (int q = 0; q < 8; q++) compared += conv_rows_case(q, big[q % 4][0], big[q % 4][1], big[q % 4][2]);
   CHECK(compared > 0 || cquant__kernels_for(CQUANT_ISA_AVX2) == NULL);

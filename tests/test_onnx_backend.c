@@ -371,7 +371,7 @@ int main(int argc, char **argv) {
     else filter[nfilter++] = argv[i];
   }
   struct stat sb;
-  const char *data = getenv("CQUANT_ONNX_TESTDATA") ? getenv("CQUANT_ONNX_TESTDATA") : DATA_DIR;
+  const char *env = getenv("CQUANT_ONNX_TESTDATA"), *data = env ? env : DATA_DIR;
   char node[4096];
   snprintf(node, sizeof node, "%s/node", data);
   if (stat(node, &sb)) {

@@ -178,8 +178,6 @@ static inline float cquant__div_round(float x, float scale, float inv, cquant_ro
   float v = (r == CQUANT_ROUND_RECIP) ? x * inv : x / scale;
   return roundevenf(v); /* C2x/glibc; roundss with imm 8 where SSE4.1 is enabled */
 }
-/* Clamp to [lo, hi] exactly as maxps(v, lo) then minps(v, hi): those return the second operand
- * unless the first is strictly greater (smaller), so NaN goes to lo and -0 against +0 gives +0. */
 /* The integer grid of a bits-wide type: eq. 11 (narrow) and eq. 11b (reduced: one bit fewer). */
 static inline void cquant__qgrid(int bits, int is_signed, unsigned flags, int32_t *qmin, int32_t *qmax) {
   if (flags & CQUANT_QF_REDUCE_RANGE) bits -= 1;
@@ -188,6 +186,8 @@ static inline void cquant__qgrid(int bits, int is_signed, unsigned flags, int32_
   if (flags & CQUANT_QF_NARROW_RANGE) *qmin += 1;
 }
 
+/* Clamp to [lo, hi] exactly as maxps(v, lo) then minps(v, hi): those return the second operand
+ * unless the first is strictly greater (smaller), so NaN goes to lo and -0 against +0 gives +0. */
 static inline float cquant__clampf(float v, float lo, float hi) {
   v = (v > lo) ? v : lo;
   return (v < hi) ? v : hi;
