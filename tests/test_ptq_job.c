@@ -14,7 +14,7 @@
 
 static char tmpdir[] = "/tmp/cquant_job.XXXXXX";
 static cquant_array_t images, labels;
-static cquant_array_t batch[NB], lab[NB];
+static cquant_array_t batch[NB], lab[NB], pred_lab[NB];
 
 static int load_data(void) {
   if (images.data) return 0;
@@ -33,7 +33,7 @@ static int load_data(void) {
 }
 
 typedef struct {
-  int i, fail_at, with_labels;
+  int i, fail_at, with_labels; /* with_labels 2: the float model's predictions as labels */
 } cb_state_t;
 
 static int cb_next(void *user, const cquant_array_t **x, const cquant_array_t **l) {
@@ -41,7 +41,7 @@ static int cb_next(void *user, const cquant_array_t **x, const cquant_array_t **
   if (s->i == s->fail_at) return cquant_set_error(CQUANT_STATUS_IO, "the source broke");
   if (s->i >= NB) return 0;
   *x = &batch[s->i];
-  if (s->with_labels) *l = &lab[s->i];
+  if (s->with_labels) *l = s->with_labels == 2 ? &pred_lab[s->i] : &lab[s->i];
   s->i++;
   return 1;
 }
@@ -142,6 +142,74 @@ static void test_steps_equal_job(void) {
   cquant_onnx_free(m);
 }
 
+/* The integer SQNR against float of method m's file, from the public API (the reference of the
+ * tie-break's measurement). */
+static double file_sqnr(cquant_ptq_t *p, const cquant_onnx_model_t *fl, cquant_calib_method_t m, cquant_data_t *ev) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/tie.onnx", tmpdir);
+  cquant_onnx_model_t *q = NULL, *im = NULL;
+  cquant_eval_result_t e = {0};
+  int n;
+  CHECK(cquant_ptq_save(p, m, CQUANT_PTQ_QDQ, path, NULL) == 0 && cquant_onnx_load(path, &q) == 0);
+  CHECK(q && cquant_onnx_integerize(q, &im, &n) == 0 && cquant_eval_sqnr(fl, im, ev, &e) == 0);
+  cquant_onnx_free(im);
+  cquant_onnx_free(q);
+  unlink(path);
+  return e.sqnr_db;
+}
+
+/* Equal integer top-1s go to the method whose integer output is closer to float (eq. M1), not to
+ * the earlier one. The labels are the float model's own predictions, on which both methods here
+ * score 100%: percentile 99 (clips the tail of every activation: lower SQNR) first, min-max second. */
+static void test_tie_broken_by_sqnr(void) {
+  CHECK(load_data() == 0);
+  cquant_onnx_model_t *m;
+  CHECK(cquant_onnx_load(MODEL, &m) == 0);
+  cb_state_t se = {0, -1, 1};
+  cquant_data_callbacks_t cbe = {&se, cb_next, cb_rewind, "eval"};
+  cquant_data_t *ev, *cal;
+  CHECK(cquant_data_from_callbacks(&cbe, &ev) == 0);
+  int32_t pred[NB * BS];
+  cquant_eval_result_t fe;
+  CHECK(cquant_eval_top1(m, ev, &fe, pred) == 0 && fe.n == NB * BS);
+  for (int b = 0; b < NB; b++) {
+    int64_t ls[1] = {BS};
+    CHECK(cquant_array_alloc(&pred_lab[b], CQUANT_DT_S64, 1, ls) == 0);
+    for (int i = 0; i < BS; i++) ((int64_t *)pred_lab[b].data)[i] = pred[b * BS + i];
+  }
+  se.with_labels = 2;
+  cquant_ptq_options_t o;
+  cquant_ptq_options_default(&o);
+  o.methods = 1u << CQUANT_CALIB_PERCENTILE | 1u << CQUANT_CALIB_MINMAX;
+  o.percentile = 99.0;
+  o.order[0] = CQUANT_CALIB_PERCENTILE, o.order[1] = CQUANT_CALIB_MINMAX, o.n_order = 2;
+  cquant_ptq_t *p;
+  CHECK(cquant_data_open(tmpdir, 0, 1, 0, &cal) == 0 && cquant_ptq_create(m, &o, &p) == 0);
+  CHECK(cquant_ptq_calibrate_data(p, cal, NULL, NULL) == 0);
+  cquant_ptq_result_t r;
+  memset(&r, 0, sizeof r);
+  CHECKF(cquant_ptq_choose(p, ev, &r) == 0, "%s", cquant_last_error());
+  CHECK(r.n_methods == 2 && r.float_eval.top1 == 100.0);
+  CHECKF(r.methods[0].integer.top1 == r.methods[1].integer.top1, "%.2f %.2f", r.methods[0].integer.top1, r.methods[1].integer.top1);
+  CHECK(r.methods[0].tie_measured && r.methods[1].tie_measured);
+  const double s0 = file_sqnr(p, m, CQUANT_CALIB_PERCENTILE, ev), s1 = file_sqnr(p, m, CQUANT_CALIB_MINMAX, ev);
+  CHECKF(fabs(r.methods[0].tie_sqnr_db - s0) < 0.05 && fabs(r.methods[1].tie_sqnr_db - s1) < 0.05, "%.3f %.3f / %.3f %.3f",
+         r.methods[0].tie_sqnr_db, s0, r.methods[1].tie_sqnr_db, s1);
+  CHECKF(s1 > s0 + 1, "minmax %.2f dB, percentile 99 %.2f dB", s1, s0);
+  CHECK(r.best == 1 && r.method == CQUANT_CALIB_MINMAX && r.final.method == CQUANT_CALIB_MINMAX);
+  /* without a tie nothing more is measured */
+  cquant_ptq_free(p);
+  cquant_ptq_options_default(&o);
+  CHECK(cquant_ptq_create(m, &o, &p) == 0 && cquant_ptq_calibrate_data(p, cal, NULL, NULL) == 0);
+  memset(&r, 0, sizeof r);
+  CHECK(cquant_ptq_choose(p, ev, &r) == 0 && r.n_methods == 1 && !r.methods[0].tie_measured);
+  cquant_ptq_free(p);
+  for (int b = 0; b < NB; b++) cquant_array_free(&pred_lab[b]);
+  cquant_data_close(cal);
+  cquant_data_close(ev);
+  cquant_onnx_free(m);
+}
+
 static void test_errors(void) {
   CHECK(load_data() == 0);
   cquant_onnx_model_t *m;
@@ -204,9 +272,10 @@ int main(int argc, char **argv) {
   static const th_case cases[] = {
       {"callbacks_equal_folder", test_callbacks_equal_folder},
       {"steps_equal_job", test_steps_equal_job},
+      {"tie_broken_by_sqnr", test_tie_broken_by_sqnr},
       {"errors", test_errors},
   };
-  int rc = th_run(cases, 3, argc, argv);
+  int rc = th_run(cases, 4, argc, argv);
   for (int b = 0; b < NB; b++) {
     char path[256];
     snprintf(path, sizeof path, "%s/b%d.npy", tmpdir, b);

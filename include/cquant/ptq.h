@@ -37,7 +37,7 @@ typedef struct {
   int weight_mse;               /* 1: each weight channel's range minimises its MSE; 0: min-max; -1
                                    (default): MSE for int4, min-max for int8 */
   unsigned methods;             /* activation methods to observe: bit (1 << cquant_calib_method_t) */
-  /* the order in which cquant_ptq_choose evaluates them (ties go to the earlier); n_order = 0:
+  /* the order in which cquant_ptq_choose evaluates them (last tie-break: the earlier); n_order = 0:
    * the observed methods in enum order */
   cquant_calib_method_t order[CQUANT_CALIB_COUNT];
   int n_order;
@@ -194,6 +194,11 @@ typedef struct {
   cquant_eval_result_t fake_quant;   /* the QDQ model as written (float execution) */
   cquant_eval_result_t integer;      /* after the QDQ -> integer rewrite */
   int n_integer_ops;
+  /* labelled evaluation only: set when this method's integer top-1 tied another's in
+   * cquant_ptq_choose, which then measured tie_sqnr_db, the integer output's SQNR against the float
+   * model on the same data (docs/calibration.md eq. M1) */
+  int tie_measured;
+  double tie_sqnr_db;
 } cquant_ptq_method_eval_t;
 
 typedef struct {
@@ -332,8 +337,10 @@ typedef struct {
 void cquant_ptq_result_free(cquant_ptq_result_t *r);
 
 /* Evaluates float, then fake-quant and integer execution of every method in options.order on the
- * labelled source ev, and picks the best integer top-1 (ties: the earlier). Fills r's evaluation
- * fields and r->method. */
+ * source ev, and picks the best integer top-1 (labelled ev) or output SQNR against float (no labels).
+ * Equal top-1s are told apart by the integer output's SQNR against the float model, measured for the
+ * tied methods only (tie_measured; docs/calibration.md eq. M1); equal again: the earlier. Fills r's
+ * evaluation fields and r->method. */
 int cquant_ptq_choose(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r);
 
 /* Accuracy-driven fallback after cquant_ptq_choose (docs/calibration.md, eq. F1-F3): measures each

@@ -33,6 +33,30 @@ static int evaluate(cquant_ptq_t *p, cquant_calib_method_t m, cquant_data_t *ev,
   return st;
 }
 
+/* e's integer output SQNR against the float model on ev, once (the tie-break of eq. M1). */
+static int tie_sqnr(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_method_eval_t *e) {
+  if (e->tie_measured) return 0;
+  cquant_onnx_model_t *qdq, *im = NULL;
+  cquant_eval_result_t s;
+  int n_int, st = cquant__ptq_model(p, e->method, CQUANT_PTQ_QDQ, &qdq);
+  if (st) return st;
+  if (!(st = cquant_onnx_integerize(qdq, &im, &n_int)) && !(st = cquant_eval_sqnr(p->clean, im, ev, &s)))
+    e->tie_measured = 1, e->tie_sqnr_db = s.sqnr_db;
+  cquant_onnx_free(im);
+  cquant_onnx_free(qdq);
+  return st;
+}
+
+/* Whether candidate e beats the best so far, b (eq. M1): the higher metric; on labelled data, equal
+ * top-1s by the higher integer SQNR against float (on a few thousand samples, top-1s tie often and
+ * differ by a handful of samples, where the closer model to float is the safer choice); then b. */
+static int beats(cquant_ptq_t *p, cquant_data_t *ev, int sqnr, cquant_ptq_method_eval_t *e, cquant_ptq_method_eval_t *b, int *st) {
+  if (sqnr) return e->integer.sqnr_db > b->integer.sqnr_db;
+  if (e->integer.top1 != b->integer.top1) return e->integer.top1 > b->integer.top1;
+  if ((*st = tie_sqnr(p, ev, b)) || (*st = tie_sqnr(p, ev, e))) return 0;
+  return e->tie_sqnr_db > b->tie_sqnr_db;
+}
+
 int cquant_ptq_choose(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r) {
   if (!p || !ev || !r) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "ptq: NULL argument");
   r->evaluated = 1;
@@ -43,8 +67,8 @@ int cquant_ptq_choose(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r
   for (int k = 0; k < p->opt.n_order && !st; k++) {
     cquant_ptq_method_eval_t *e = &r->methods[r->n_methods];
     if ((st = evaluate(p, p->opt.order[k], ev, e))) break;
-    if (r->best < 0 || (sqnr ? e->integer.sqnr_db > r->methods[r->best].integer.sqnr_db : e->integer.top1 > r->methods[r->best].integer.top1))
-      r->best = r->n_methods;
+    if (r->best < 0 || beats(p, ev, sqnr, e, &r->methods[r->best], &st)) r->best = r->n_methods;
+    if (st) break;
     r->n_methods++;
   }
   if (!st && r->best >= 0) {

@@ -33,7 +33,8 @@ static const char usage_text[] =
     "                              (weight-only: activations and biases stay float), or fp8e4m3\n"
     "                              (float8e4m3fn Quantize/DequantizeLinear, s = calibrated amax / 448)\n"
     "  --act-method M[,M...]|all   minmax, ema, percentile, entropy, mse (default minmax); with several,\n"
-    "                              each is evaluated and the best written (needs --eval)\n"
+    "                              each is evaluated and the best written (needs --eval; equal top-1s:\n"
+    "                              the higher integer output SQNR against float)\n"
     "  --percentile P              for percentile (default 99.99)\n"
     "  --symmetric-act             TensorRT's form: int8 activations with zero-point 0, biases left float\n"
     "  --exclude NODE[,NODE...]    keep these nodes in float\n"
@@ -212,10 +213,13 @@ static void print_result(const char *model, const char *calib, const cquant_ptq_
       char l1[64], l2[64];
       snprintf(l1, sizeof l1, "fake-quant %s", cquant_calib_method_name(e->method));
       snprintf(l2, sizeof l2, "integer %s", cquant_calib_method_name(e->method));
-      printf("%-24s %9.2f%% %11.1f us\n%-24s %9.2f%% %11.1f us\n", l1, e->fake_quant.top1, e->fake_quant.us_per_sample, l2, e->integer.top1,
+      printf("%-24s %9.2f%% %11.1f us\n%-24s %9.2f%% %11.1f us", l1, e->fake_quant.top1, e->fake_quant.us_per_sample, l2, e->integer.top1,
              e->integer.us_per_sample);
+      if (e->tie_measured) printf("  (tied: integer SQNR against float %.2f dB)", e->tie_sqnr_db);
+      printf("\n");
     }
-    if (r->n_methods > 1) printf("best: %s\n", cquant_calib_method_name(r->method));
+    if (r->n_methods > 1)
+      printf("best: %s%s\n", cquant_calib_method_name(r->method), r->methods[r->best].tie_measured ? " (top-1 tied: the higher SQNR)" : "");
   }
   for (int k = 0; k < r->n_fallback; k++)
     printf("--max-drop: keeping '%s' (%s) in float (sensitivity rank %d: integer top-1 %.2f%% with it alone quantized)\n",
