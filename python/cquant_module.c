@@ -912,7 +912,9 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"model", "calib", "output", "weights", "weight_range", "act_method", "percentile", "symmetric_act",
                            "exclude", "format", "eval", "max_drop", "report", "plot", "mean", "std", "batch", "mode",
                            "smooth", "bias_correction", "cle", "quantize_act_matmul", "quantize_ops", "overrides",
-                           "weight_granularity", "pack_int4", "act", "resize", "crop", "channel_order", "layout", "reduce_range", NULL};
+                           "weight_granularity", "pack_int4", "act", "resize", "crop", "channel_order", "layout", "reduce_range",
+                           "eval_labels", NULL};
+  PyObject *eval_labels_o = Py_None, *eval_labels_b = NULL;
   PyObject *model_o, *calib_o, *out_o, *wrange = Py_None, *am = NULL, *exclude = NULL, *eval_o = Py_None, *maxdrop_o = Py_None;
   PyObject *report_o = Py_None, *plot_o = Py_None, *mean_o = Py_None, *std_o = Py_None, *smooth_o = Py_None;
   const char *weights = "int8", *format = "qdq", *mode = "static", *qops = NULL;
@@ -924,10 +926,10 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   PyObject *gran_o = Py_None, *img[4] = {Py_None, Py_None, Py_None, Py_None};
   int pack4 = 0, reduce = 0;
   const char *act = "int8";
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLsOpppzOOpsOOOOp", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&OO&|$sOOdpOsOOOOOOLsOpppzOOpsOOOOpO", kwlist, PyUnicode_FSConverter, &model_o, &calib_o,
                                    PyUnicode_FSConverter, &out_o, &weights, &wrange, &am, &percentile, &symact, &exclude, &format,
                                    &eval_o, &maxdrop_o, &report_o, &plot_o, &mean_o, &std_o, &batch, &mode, &smooth_o, &biascorr, &cle,
-                                   &act_mm, &qops, &ovr_o, &gran_o, &pack4, &act, &img[0], &img[1], &img[2], &img[3], &reduce))
+                                   &act_mm, &qops, &ovr_o, &gran_o, &pack4, &act, &img[0], &img[1], &img[2], &img[3], &reduce, &eval_labels_o))
     return NULL;
   PyObject *res = NULL, *excl_seq = NULL, *report_b = NULL, *plot_b = NULL;
   const char **excl = NULL;
@@ -1035,6 +1037,11 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   if (data_options(m, batch, mean_o, std_o, img, &dopt)) goto done;
   if (calib_o != Py_None && open_source(calib_o, "calib", m, &dopt, &cs, &job.calib)) goto done;
   if (eval_o != Py_None && open_source(eval_o, "eval", m, &dopt, &es, &job.eval)) goto done;
+  if (eval_labels_o != Py_None) { /* a file of class ids for evaluation data without labels */
+    if (!job.eval) { PyErr_SetString(PyExc_ValueError, "eval_labels needs eval data"); goto done; }
+    if (!PyUnicode_FSConverter(eval_labels_o, &eval_labels_b)) goto done;
+    if ((st = cquant_data_attach_labels(job.eval, PyBytes_AS_STRING(eval_labels_b)))) { status_error(st); goto done; }
+  }
   st = cquant_ptq_run_job(m, &o, &job, &r);
   if (st) {
     pysource_t *src = cs.exc_type ? &cs : es.exc_type ? &es : NULL;
@@ -1091,6 +1098,7 @@ done:
   Py_XDECREF(report_b);
   Py_XDECREF(plot_b);
   Py_XDECREF(ovr_b);
+  Py_XDECREF(eval_labels_b);
   cquant_ptq_overrides_free(ovr);
   Py_DECREF(model_o);
   Py_DECREF(out_o);
@@ -1197,7 +1205,8 @@ static PyMethodDef module_methods[] = {
    "symmetric_act=False, exclude=(), format='qdq', eval=None, max_drop=None, report=None, plot=None, mean=None,\n"
    "std=None, batch=100, mode='static', smooth=None, bias_correction=False, cle=False, quantize_act_matmul=True,\n"
    "quantize_ops=None, overrides=None, weight_granularity=None, pack_int4=False, act='int8', resize=None, crop=None,\n"
-   "channel_order=None, layout=None, reduce_range=False) -> the per-layer report as a dict, as `cquant ptq`. weights: int8, int4, uint4,\n"
+   "channel_order=None, layout=None, reduce_range=False, eval_labels=None) -> the per-layer report as a dict, as `cquant ptq`.\n"
+   "eval_labels: a .npy of class ids for eval data without labels (--eval-labels). weights: int8, int4, uint4,\n"
    "int2, fp8e4m3; weight_granularity: 'channel', 'group:G' or G, 'tensor' (dynamic); act: int8, none, fp8e4m3; image\n"
    "folders: resize=S or (H, W), crop=C or (H, W), channel_order 'rgb'|'bgr'|'gray', layout 'nchw'|'nhwc', mean/std one\n"
    "number or three; calib/eval may be a dict {input name: spec} for several inputs. smooth=ALPHA (in [0, 1]):\n"

@@ -3,7 +3,7 @@
 TensorRT-cache exports, onnx.checker, ONNX Runtime (onnxruntime-node) running our files and
 agreeing with cquant's integer runtime, BatchNorm folding, float16 weights, exclusion, int4
 weights, the report, accuracy-driven fallback and bad input. Subsets keep it short; the full
-10,000-image figures come from scripts/demo and bench/ptq_bench.sh.
+10,000-image figures come from scripts/demo and bench/ptq_bench.py.
 
 usage: ptq_test.py PATH/TO/cquant
 """

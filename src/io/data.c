@@ -38,6 +38,10 @@ struct cquant_data {
   int64_t npy_rows, npy_per;
   int npy_ndim;
   int64_t npy_shape[CQUANT_MAX_DIMS];
+  /* labels from a file of their own (cquant_data_attach_labels): a streamed .npy source read at the
+   * rows of each batch, and that batch's labels as int64 */
+  cquant_data_t *lab;
+  cquant_array_t lab64;
 };
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -49,6 +53,8 @@ void cquant_data_close(cquant_data_t *d) {
   cquant_array_free(&d->cur);
   cquant_array_free(&d->cur_f32);
   cquant_array_free(&d->cur_labels);
+  cquant_array_free(&d->lab64);
+  cquant_data_close(d->lab);
   free(d->file_labels);
   if (d->npy) fclose(d->npy);
   for (int i = 0; i < d->n_in; i++) {
@@ -425,12 +431,74 @@ static int next_inputs(cquant_data_t *d, const cquant_array_t **x, const int64_t
   return 1;
 }
 
+int cquant_data_attach_labels(cquant_data_t *d, const char *path) {
+  if (!d || !path) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument");
+  if (d->has_labels || d->lab) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: %s already has labels", path, d->spec);
+  cquant_data_t *l = calloc(1, sizeof *l);
+  if (!l || !(l->spec = strdup(path))) {
+    free(l);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "data: out of memory");
+  }
+  int st = open_npy_stream(l, path);
+  const cquant_dtype_info_t *in = st ? NULL : cquant_dtype_info(l->npy_dt);
+  if (!st && (in->is_float || l->npy_dt == CQUANT_DT_BOOL || l->npy_per != 1 || l->npy_ndim > 2))
+    st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: labels must be integer class ids, one per sample (shape (N) or (N, 1)), not %s with %lld per row", path,
+                       in->name, (long long)l->npy_per);
+  if (st) {
+    cquant_data_close(l);
+    return st;
+  }
+  d->lab = l;
+  d->has_labels = 1;
+  return 0;
+}
+
+/* The labels of samples [start, start + bs) from the attached file, as int64 (>= 0). */
+static int read_labels(cquant_data_t *d, int64_t start, int64_t bs, const int64_t **labels) {
+  cquant_data_t *l = d->lab;
+  if (start + bs > l->npy_rows)
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: %lld labels, but %s has more samples", l->spec, (long long)l->npy_rows, d->spec);
+  l->pos = start, l->batch = bs;
+  cquant_array_free(&l->cur);
+  const cquant_array_t *y;
+  int st = next_npy_stream(l, &y);
+  if (st < 0) return st;
+  const int64_t shape[1] = {bs};
+  cquant_array_free(&d->lab64);
+  if ((st = cquant_array_alloc(&d->lab64, CQUANT_DT_S64, 1, shape))) return st;
+  int64_t *v = d->lab64.data;
+  for (int64_t i = 0; i < bs && !st; i++) {
+    switch (y->dtype) {
+      case CQUANT_DT_S8: v[i] = ((const int8_t *)y->data)[i]; break;
+      case CQUANT_DT_U8: v[i] = ((const uint8_t *)y->data)[i]; break;
+      case CQUANT_DT_S16: v[i] = ((const int16_t *)y->data)[i]; break;
+      case CQUANT_DT_U16: v[i] = ((const uint16_t *)y->data)[i]; break;
+      case CQUANT_DT_S32: v[i] = ((const int32_t *)y->data)[i]; break;
+      case CQUANT_DT_U32: v[i] = ((const uint32_t *)y->data)[i]; break;
+      case CQUANT_DT_U64: v[i] = ((const uint64_t *)y->data)[i] > INT64_MAX ? -1 : (int64_t)((const uint64_t *)y->data)[i]; break;
+      default: v[i] = ((const int64_t *)y->data)[i]; break; /* S64: the only other integer type attach accepts */
+    }
+    if (v[i] < 0) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: the label of sample %lld is not a class id (>= 0)", l->spec, (long long)(start + i));
+  }
+  if (!st && labels) *labels = v;
+  return st;
+}
+
 int cquant_data_next(cquant_data_t *d, const cquant_array_t **x, const int64_t **labels, int64_t *first) {
   if (!d || !x) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "data: NULL argument");
   d->last = NULL;
   if (labels) *labels = NULL;
-  const int k = d->n_in ? next_inputs(d, x, labels, first) : next_one(d, x, labels, first);
+  const int64_t start = d->pos;
+  const int64_t *own = NULL;
+  int k = d->n_in ? next_inputs(d, x, &own, first) : next_one(d, x, &own, first);
+  if (k == 1 && d->lab) {
+    if (own) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: the source gives labels of its own beside %s", d->spec, d->lab->spec);
+    if ((k = read_labels(d, start, d->pos - start, &own)) == 0) k = 1;
+  } else if (k == 0 && d->lab && d->pos != d->lab->npy_rows)
+    k = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: %lld labels for the %lld samples of %s", d->lab->spec, (long long)d->lab->npy_rows,
+                      (long long)d->pos, d->spec);
   if (k == 1) d->last = *x;
+  if (labels) *labels = k == 1 ? own : NULL;
   return k;
 }
 

@@ -27,7 +27,8 @@ int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval
   const double t0 = now_s();
   while (!st && (k = cquant_data_next(d, &x, &labels, &first)) > 0) {
     if (!labels) {
-      st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: no labels (fashion-mnist data has them)", cquant_data_name(d));
+      st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: no labels (fashion-mnist and class folders of images have them; other data take a file of labels: --labels, --eval-labels)",
+                         cquant_data_name(d));
       break;
     }
     if ((st = cquant_data_feeds(m, d, x, CQUANT_DATA_MAX_FEEDS, names, vals, &nf)) || (st = cquant_onnx_run(m, nf, names, vals, out))) break;
@@ -36,6 +37,11 @@ int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval
     const int64_t classes = y->numel / bs;
     if (y->dtype != CQUANT_DT_F32 || classes < 1) st = cquant__error(CQUANT_STATUS_UNSUPPORTED, "the first output is not float32 scores per sample");
     for (int64_t i = 0; i < bs && !st; i++) {
+      if (labels[i] < 0 || labels[i] >= classes) {
+        st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: sample %lld has label %lld, but the model gives %lld classes", cquant_data_name(d),
+                           (long long)(first + i), (long long)labels[i], (long long)classes);
+        break;
+      }
       const float *row = (const float *)y->data + i * classes;
       int64_t best = 0;
       for (int64_t c = 1; c < classes; c++) best = row[c] > row[best] ? c : best;

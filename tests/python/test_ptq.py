@@ -79,6 +79,24 @@ def test_eval_and_choice_equal_cli(cli, tmp_path, batches, folder):
     assert rep["chosen_method"] in out and "top1" in rep and rep["top1"]["float"] > 80
 
 
+def test_eval_labels_file(cli, tmp_path, batches):
+    """eval_labels: a .npy of class ids for an eval .npy without labels gives the same file, choice and
+    top-1s as the same samples with their labels; a labels file for data that has labels is an error."""
+    x, y = images("test", 300)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y.astype(np.int32))
+    kw = dict(act_method=["entropy", "minmax"])
+    a = cquant.ptq(MODEL, batches, tmp_path / "a.onnx", eval=[(x[i : i + 100], y[i : i + 100]) for i in range(0, 300, 100)], **kw)
+    b = cquant.ptq(MODEL, batches, tmp_path / "b.onnx", eval=str(tmp_path / "x.npy"), eval_labels=tmp_path / "y.npy", **kw)
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+    assert a["chosen_method"] == b["chosen_method"] and a["top1"] == b["top1"]
+    with pytest.raises(ValueError, match="already has labels"):
+        cquant.ptq(MODEL, batches, tmp_path / "c.onnx", eval="fashion-mnist:test:100", eval_labels=tmp_path / "y.npy")
+    with pytest.raises(ValueError, match="needs eval"):
+        cquant.ptq(MODEL, batches, tmp_path / "c.onnx", eval_labels=tmp_path / "y.npy")
+    assert not (tmp_path / "c.onnx").exists()
+
+
 def test_max_drop_fallback(tmp_path, batches):
     """max_drop: the layers kept in float, at most L + 10 evaluations, every layer's sensitivity in the report."""
     x, y = images("test", 300)

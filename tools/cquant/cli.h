@@ -31,6 +31,15 @@ int cli_load_model(const char *path, cquant_onnx_model_t **m, double *mean, int 
 /* The same, optionally letting NaN/Inf through (calibration skips and counts them). */
 int cli_load_float_ex(const char *path, cquant_array_t *a, int allow_nonfinite);
 
+/* The data options from --resize, --crop, --channel-order, --layout, --mean, --std (img[0..5], NULL
+ * when not given) over mean, std and batch. 0, or 1 after printing the error. */
+int cli_data_options(const char *const img[6], double mean, double std, long long batch, cquant_data_options_t *o);
+/* A data source from the n values of a repeatable option: NAME=SOURCE per model input (NAME an input
+ * of m), or one source for the model's only input; with labels (a .npy of class ids, or NULL)
+ * attached. A library status (nothing printed; the source closed on error). */
+int cli_open_source(const cquant_onnx_model_t *m, const char **specs, int n, const cquant_data_options_t *o, const char *labels,
+                    cquant_data_t **d);
+
 /* Prints an error report as aligned lines. */
 void cli_print_report(FILE *f, const cquant_error_report_t *r);
 

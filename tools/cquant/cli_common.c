@@ -84,3 +84,32 @@ int cli_load_model(const char *path, cquant_onnx_model_t **m, double *mean, int 
   if (!std_given) *std = ms;
   return 0;
 }
+
+/* cli.h: the data options of the commands that read data (ptq, eval). */
+int cli_data_options(const char *const img[6], double mean, double std, long long batch, cquant_data_options_t *o) {
+  static const char *const names[6] = {"resize", "crop", "channel-order", "layout", "mean", "std"};
+  cquant_data_options_default(o);
+  o->batch = batch;
+  for (int c = 0; c < 3; c++) o->mean[c] = (float)mean, o->std[c] = (float)std;
+  for (int k = 0; k < 6; k++)
+    if (img[k] && cquant_data_options_set(o, names[k], img[k])) return cli_fail("--%s", cquant_last_error());
+  return 0;
+}
+
+/* cli.h: NAME=SOURCE values when the text before the first '=' names a model input (or there are
+ * several values), else one source. */
+int cli_open_source(const cquant_onnx_model_t *m, const char **specs, int n, const cquant_data_options_t *o, const char *labels,
+                    cquant_data_t **d) {
+  int named = n > 1;
+  const char *eq = n == 1 ? strchr(specs[0], '=') : NULL;
+  for (int i = 0; eq && i < cquant_onnx_num_inputs(m); i++) {
+    const char *in = cquant_onnx_input_name(m, i);
+    named |= strlen(in) == (size_t)(eq - specs[0]) && !strncmp(in, specs[0], (size_t)(eq - specs[0]));
+  }
+  int st = named ? cquant_data_open_inputs(specs, n, o, d) : cquant_data_open_ex(specs[0], o, d);
+  if (!st && labels && (st = cquant_data_attach_labels(*d, labels))) {
+    cquant_data_close(*d);
+    *d = NULL;
+  }
+  return st;
+}

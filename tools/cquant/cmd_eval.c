@@ -7,9 +7,12 @@
 static void help(void) {
   printf("usage: cquant eval MODEL.onnx --data fashion-mnist[:train|test][:N]|IMAGES [--exec float|int|both] [--mean M] [--std S]\n"
          "                  [--batch B] [--threads T] [--predictions OUT.bin] [--resize S|HxW] [--crop C|HxW]\n"
-         "                  [--channel-order rgb|bgr|gray] [--layout nchw|nhwc]\n\n"
+         "                  [--channel-order rgb|bgr|gray] [--layout nchw|nhwc]\n"
+         "       cquant eval MODEL.onnx --data X.npy|NAME=X.npy [--data NAME=X.npy ...] --labels Y.npy [options]\n\n"
          "IMAGES: a folder of class subfolders of PNG/JPEG images (labels: the subfolders in name order),\n"
          "preprocessed as cquant ptq --help and docs/formats.md say (--mean/--std: one or three numbers).\n"
+         "Data without labels of its own (.npy files of any input type, several inputs as NAME=DATA each)\n"
+         "takes --labels Y.npy: integer class ids, one per sample (shape (N) or (N, 1)).\n"
          "Runs the model on the images (float32 N x 1 x 28 x 28, x = (pixel / 255 - M) / S; M and S default\n"
          "to the model's cquant.mean / cquant.std metadata, else 0 and 1) in batches of B (default 100) and\n"
          "prints the top-1 accuracy of its first output against the labels and the latency per sample.\n"
@@ -19,20 +22,8 @@ static void help(void) {
          "as one byte (of the last execution run).\n");
 }
 
-/* The data options from --resize, --crop, --channel-order, --layout, --mean, --std (img[0..5]); mean
- * and std default to the model's normalisation. */
-static int data_options(const char *const img[6], double mean, double std, long long batch, cquant_data_options_t *o) {
-  static const char *const names[6] = {"resize", "crop", "channel-order", "layout", "mean", "std"};
-  cquant_data_options_default(o);
-  o->batch = batch;
-  for (int c = 0; c < 3; c++) o->mean[c] = (float)mean, o->std[c] = (float)std;
-  for (int k = 0; k < 6; k++)
-    if (img[k] && cquant_data_options_set(o, names[k], img[k])) return cli_fail("--%s", cquant_last_error());
-  return 0;
-}
-
 int cmd_eval(int argc, char **argv) {
-  const char *model = NULL, *data = NULL, *pred_path = NULL;
+  const char *model = NULL, *data = NULL, *pred_path = NULL, *labels = NULL, *datas[argc + 1];
   double mean = 0.0, std = 1.0;
   int mean_given = 0, std_given = 0, exec_int = -1;
   long long batch = 100;
@@ -41,7 +32,8 @@ int cmd_eval(int argc, char **argv) {
   long long threads = 0;
   static const char *const execs[] = {"float", "int", "both", NULL};
   cli_opt_t opts[] = {
-      {.name = "--data", .kind = CLI_STR, .dst = &data},
+      {.name = "--data", .kind = CLI_LIST, .dst = datas},
+      {.name = "--labels", .kind = CLI_STR, .dst = &labels},
       {.name = "--predictions", .kind = CLI_STR, .dst = &pred_path},
       {.name = "--exec", .kind = CLI_CHOICE, .dst = &exec_choice, .choices = execs},
       {.name = "--mean", .kind = CLI_STR, .dst = &img[4]},
@@ -56,6 +48,8 @@ int cmd_eval(int argc, char **argv) {
   int npos, pr = cli_args_parse(argc, argv, opts, pos, 1, &npos, help);
   if (pr) return pr == 2 ? 0 : 1;
   model = pos[0];
+  const int n_data = cli_seen(opts, "--data");
+  data = n_data ? datas[0] : NULL;
   mean_given = cli_seen(opts, "--mean") > 0;
   std_given = cli_seen(opts, "--std") > 0;
   exec_int = exec_choice;
@@ -64,7 +58,6 @@ int cmd_eval(int argc, char **argv) {
   cquant_onnx_model_t *m, *im = NULL;
   int st, rc = 0, n_int = 0;
   if ((st = cquant_onnx_load(model, &m))) return cli_fail_status(st);
-  if (cquant_onnx_num_inputs(m) != 1) { cquant_onnx_free(m); return cli_fail("%s: a classifier with one input is needed", model); }
   double mm = mean, ms = std;
   if ((st = cquant_model_normalization(m, &mm, &ms))) { cquant_onnx_free(m); return cli_fail_status(st); }
   if (!mean_given) mean = mm;
@@ -75,8 +68,8 @@ int cmd_eval(int argc, char **argv) {
   }
   cquant_data_t *d;
   cquant_data_options_t dopt;
-  if (data_options(img, mean, std, batch, &dopt)) { cquant_onnx_free(m); cquant_onnx_free(im); return 1; }
-  if ((st = cquant_data_open_ex(data, &dopt, &d))) { cquant_onnx_free(m); cquant_onnx_free(im); return cli_fail_status(st); }
+  if (cli_data_options(img, mean, std, batch, &dopt)) { cquant_onnx_free(m); cquant_onnx_free(im); return 1; }
+  if ((st = cli_open_source(m, datas, n_data, &dopt, labels, &d))) { cquant_onnx_free(m); cquant_onnx_free(im); return cli_fail_status(st); }
   const int64_t n_all = cquant_data_size(d);
   int32_t *pred = calloc((size_t)(n_all > 0 ? n_all : 0) + 1, sizeof *pred);
   if (!pred) rc = cli_fail("out of memory");
@@ -88,7 +81,7 @@ int cmd_eval(int argc, char **argv) {
     const cquant_array_t *x;
     const int64_t *lab;
     int64_t first;
-    if ((st = cquant_data_rewind(d)) || (cquant_data_next(d, &x, &lab, &first) > 0 && (st = cquant_data_check_shape(mm2, x, data))) ||
+    if ((st = cquant_data_rewind(d)) || (cquant_data_next(d, &x, &lab, &first) > 0 && (st = cquant_data_check_inputs(mm2, d))) ||
         (st = cquant_eval_top1(mm2, d, &r, n_all > 0 ? pred : NULL))) {
       rc = cli_fail_status(st);
       break;

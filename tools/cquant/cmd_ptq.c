@@ -42,7 +42,10 @@ static const char usage_text[] =
     "                              or the cleaned float model plus OUT.cache (TensorRT implicit int8)\n"
     "  --eval DATA                 evaluation data: labelled (fashion-mnist, class folders of images): top-1;\n"
     "                              without labels (.npy, images): output SQNR against the float model;\n"
-    "                              and latency of float, fake-quant and integer execution (--max-drop needs labels)\n"
+    "                              and latency of float, fake-quant and integer execution (--max-drop needs labels);\n"
+    "                              NAME=DATA once per input for a model of several inputs, as --calib\n"
+    "  --eval-labels Y.npy         labels for --eval data that has none: integer class ids, one per sample\n"
+    "                              (shape (N) or (N, 1)); the metric is then top-1\n"
     "  --max-drop P                keep the fewest most sensitive layers in float that bring the integer\n"
     "                              top-1 within P points of float (needs --eval): one evaluation per layer\n"
     "                              ranks them, a bisection over the ranking picks how many (<= L + 10)\n"
@@ -263,30 +266,6 @@ static void print_dynamic(const char *model, const char *out, const cquant_ptq_o
          o->weight_dtype == CQUANT_DT_S4 ? "int4" : "int8", o->weight_per_tensor ? "per tensor" : "per channel", r->output_bytes);
 }
 
-/* The data options from --resize, --crop, --channel-order, --layout, --mean, --std (img[0..5]); mean
- * and std default to the model's normalisation. */
-static int data_options(const char *const img[6], double mean, double std, long long batch, cquant_data_options_t *o) {
-  static const char *const names[6] = {"resize", "crop", "channel-order", "layout", "mean", "std"};
-  cquant_data_options_default(o);
-  o->batch = batch;
-  for (int c = 0; c < 3; c++) o->mean[c] = (float)mean, o->std[c] = (float)std;
-  for (int k = 0; k < 6; k++)
-    if (img[k] && cquant_data_options_set(o, names[k], img[k])) return cli_fail("--%s", cquant_last_error());
-  return 0;
-}
-
-/* A data source from the values of a repeatable option: NAME=SOURCE per model input (NAME an input
- * of the model), or one source for the model's only input. */
-static int open_source(const cquant_onnx_model_t *m, const char **specs, int n, const cquant_data_options_t *o, cquant_data_t **d) {
-  int named = n > 1;
-  const char *eq = n == 1 ? strchr(specs[0], '=') : NULL;
-  for (int i = 0; eq && i < cquant_onnx_num_inputs(m); i++) {
-    const char *in = cquant_onnx_input_name(m, i);
-    named |= strlen(in) == (size_t)(eq - specs[0]) && !strncmp(in, specs[0], (size_t)(eq - specs[0]));
-  }
-  return named ? cquant_data_open_inputs(specs, n, o, d) : cquant_data_open_ex(specs[0], o, d);
-}
-
 int cmd_ptq(int argc, char **argv) {
   const char *model = NULL, *calib = NULL, *out = NULL, *evald = NULL, *report_path = NULL, *plot_dir = NULL, *gran = NULL;
   const char *methods_arg = NULL, *exclude_arg = NULL, *pos[1] = {NULL}, *img[6] = {NULL};
@@ -303,13 +282,14 @@ int cmd_ptq(int argc, char **argv) {
                            *const formats[] = {"qdq", "qop", "trt-cache", NULL};
   static const char *const onoff[] = {"off", "on", NULL};
   int act_mm = 1;
-  const char *qops = NULL, *ovr_path = NULL;
+  const char *qops = NULL, *ovr_path = NULL, *eval_labels = NULL;
   cquant_ptq_overrides_t *ovr = NULL;
   const char *calibs[argc + 1], *evals[argc + 1]; /* the repeatable NAME=SOURCE values (argc bounds them) */
   cli_opt_t opts[] = {
       {.name = "--calib", .kind = CLI_LIST, .dst = calibs},
       {.name = "-o", .kind = CLI_STR, .dst = &out},
       {.name = "--eval", .kind = CLI_LIST, .dst = evals},
+      {.name = "--eval-labels", .kind = CLI_STR, .dst = &eval_labels},
       {.name = "--report", .kind = CLI_STR, .dst = &report_path},
       {.name = "--plot", .kind = CLI_STR, .dst = &plot_dir},
       {.name = "--act-method", .kind = CLI_STR, .dst = &methods_arg},
@@ -371,6 +351,7 @@ int cmd_ptq(int argc, char **argv) {
   if (!model || !out || (!calib && mode == CQUANT_PTQ_STATIC))
     return cli_fail(mode ? "ptq --mode dynamic needs MODEL.onnx and -o OUT.onnx (cquant ptq --help)" : "ptq needs MODEL.onnx, --calib DATA and -o OUT.onnx (cquant ptq --help)");
   if (max_drop >= 0 && !evald) return cli_fail("--max-drop needs --eval DATA");
+  if (eval_labels && !evald) return cli_fail("--eval-labels needs --eval DATA");
   if (weight_range >= 0) o.weight_mse = weight_range;
   if (parse_methods(methods_arg, &o)) return 1;
   if (o.n_order > 1 && !evald) return cli_fail("several --act-method values need --eval DATA to choose between them");
@@ -392,7 +373,7 @@ int cmd_ptq(int argc, char **argv) {
     return st;
   }
   cquant_data_options_t dopt;
-  if (data_options(img, mean, std, batch, &dopt)) {
+  if (cli_data_options(img, mean, std, batch, &dopt)) {
     cquant_onnx_free(m);
     cquant_ptq_overrides_free(ovr);
     return 1;
@@ -400,7 +381,8 @@ int cmd_ptq(int argc, char **argv) {
   /* with a float rewrite on, the report (what it changed) is printed */
   cquant_ptq_job_t job = {NULL, NULL, out, (cquant_ptq_format_t)format, max_drop, o.smooth || o.bias_correction || o.cle, report_path, plot_dir};
   cquant_ptq_result_t *r = NULL;
-  if ((calib && (st = open_source(m, calibs, n_calib, &dopt, &job.calib))) || (evald && (st = open_source(m, evals, n_eval, &dopt, &job.eval))) ||
+  if ((calib && (st = cli_open_source(m, calibs, n_calib, &dopt, NULL, &job.calib))) ||
+      (evald && (st = cli_open_source(m, evals, n_eval, &dopt, eval_labels, &job.eval))) ||
       (st = cquant_ptq_run_job(m, &o, &job, &r))) {
     cquant_data_close(job.calib);
     cquant_data_close(job.eval);
