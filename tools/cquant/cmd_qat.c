@@ -12,7 +12,8 @@ static const char usage_text[] =
     "Fine-tunes the float model with fake quantization where PTQ puts its QuantizeLinear/\n"
     "DequantizeLinear pairs (straight-through estimator, or learned step sizes with --lsq) and\n"
     "writes the QDQ model (BatchNorm folded, trained weights and scales). DATA: labelled samples,\n"
-    "fashion-mnist[:train|test][:N] or .npy data with --labels L.npy (int64).\n\n"
+    "fashion-mnist[:train|test][:N], or other data (a .npy, a folder of them, images) with --labels\n"
+    "L.npy (integer class ids, one per sample; docs/formats.md).\n\n"
     "  --weights int8|int4|int2|float   weights per output channel, symmetric (default int8)\n"
     "  --weight-bits B                  any width 2..8 instead\n"
     "  --act int8|int4|float            activations per tensor, asymmetric (default int8)\n"
@@ -65,42 +66,13 @@ static void progress(const cquant_qat_progress_t *p, void *user) {
             p->top1, p->lr, p->seconds);
 }
 
-/* A labelled source over an .npy batch file and an int64 labels file. */
-typedef struct {
-  cquant_array_t x, y, xb, yb;
-  int64_t at, batch;
-} npy_src_t;
-
-static int npy_next(void *u, const cquant_array_t **x, const cquant_array_t **labels) {
-  npy_src_t *s = u;
-  const int64_t n = s->x.shape[0];
-  if (s->at >= n) return 0;
-  const int64_t b = n - s->at < s->batch ? n - s->at : s->batch, per = s->x.numel / n;
-  s->xb = s->x, s->xb.shape[0] = b, s->xb.numel = b * per, s->xb.nbytes = sizeof(float) * (size_t)(b * per);
-  s->xb.data = (float *)s->x.data + s->at * per;
-  s->yb = s->y, s->yb.ndim = 1, s->yb.shape[0] = b, s->yb.numel = b, s->yb.nbytes = sizeof(int64_t) * (size_t)b;
-  s->yb.data = (int64_t *)s->y.data + s->at;
-  s->at += b;
-  *x = &s->xb, *labels = &s->yb;
-  return 1;
-}
-static int npy_rewind(void *u) {
-  ((npy_src_t *)u)->at = 0;
-  return 0;
-}
-
-static int open_data(const char *spec, const char *labels, double mean, double std, long long batch, npy_src_t *ns, cquant_data_t **d) {
-  if (!labels) {
-    int st = cquant_data_open(spec, (float)mean, (float)std, batch, d);
-    return st ? cli_fail_status(st) : 0;
+/* The training data: a spec (fashion-mnist carries labels), with --labels attached when given. */
+static int open_data(const char *spec, const char *labels, double mean, double std, long long batch, cquant_data_t **d) {
+  int st = cquant_data_open(spec, (float)mean, (float)std, batch, d);
+  if (!st && labels && (st = cquant_data_attach_labels(*d, labels))) {
+    cquant_data_close(*d);
+    *d = NULL;
   }
-  int st;
-  if ((st = cquant_npy_load_float(spec, 0, &ns->x)) || (st = cquant_npy_load(labels, &ns->y))) return cli_fail_status(st);
-  if (ns->y.dtype != CQUANT_DT_S64 || ns->x.ndim < 1 || ns->y.numel != ns->x.shape[0])
-    return cli_fail("--labels %s: int64 labels, one per sample of %s", labels, spec);
-  ns->batch = batch;
-  cquant_data_callbacks_t cb = {ns, npy_next, npy_rewind, spec};
-  st = cquant_data_from_callbacks(&cb, d);
   return st ? cli_fail_status(st) : 0;
 }
 
@@ -219,10 +191,9 @@ int cmd_qat(int argc, char **argv) {
   cquant_onnx_model_t *m;
   int st;
   if ((st = cli_load_model(model, &m, &mean, mean_given, &std, std_given))) return st;
-  npy_src_t ns = {0};
   cquant_data_t *d = NULL, *ev = NULL;
   cquant_qat_t *q = NULL;
-  int rc = open_data(data, labels, mean, std, batch, &ns, &d);
+  int rc = open_data(data, labels, mean, std, batch, &d);
   if (!rc && evald && (st = cquant_data_open(evald, (float)mean, (float)std, 500, &ev))) rc = cli_fail_status(st);
   if (!rc && (st = cquant_qat_create(m, &o, &q))) rc = cli_fail_status(st);
   if (!rc && dump) rc = grad_dump(q, d, dump, dump_values);
@@ -275,8 +246,6 @@ int cmd_qat(int argc, char **argv) {
   cquant_qat_free(q);
   cquant_data_close(d);
   cquant_data_close(ev);
-  cquant_array_free(&ns.x);
-  cquant_array_free(&ns.y);
   cquant_onnx_free(m);
   return rc;
 }
