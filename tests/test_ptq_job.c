@@ -197,12 +197,14 @@ static void test_tie_broken_by_sqnr(void) {
          r.methods[0].tie_sqnr_db, s0, r.methods[1].tie_sqnr_db, s1);
   CHECKF(s1 > s0 + 1, "minmax %.2f dB, percentile 99 %.2f dB", s1, s0);
   CHECK(r.best == 1 && r.method == CQUANT_CALIB_MINMAX && r.final.method == CQUANT_CALIB_MINMAX);
-  /* without a tie nothing more is measured */
+  /* without a tie nothing more is measured: percentile 10 clips nearly everything (a lower top-1) */
   cquant_ptq_free(p);
-  cquant_ptq_options_default(&o);
+  o.percentile = 10.0;
   CHECK(cquant_ptq_create(m, &o, &p) == 0 && cquant_ptq_calibrate_data(p, cal, NULL, NULL) == 0);
   memset(&r, 0, sizeof r);
-  CHECK(cquant_ptq_choose(p, ev, &r) == 0 && r.n_methods == 1 && !r.methods[0].tie_measured);
+  CHECK(cquant_ptq_choose(p, ev, &r) == 0 && r.n_methods == 2);
+  CHECKF(r.methods[0].integer.top1 < r.methods[1].integer.top1, "%.2f %.2f", r.methods[0].integer.top1, r.methods[1].integer.top1);
+  CHECK(!r.methods[0].tie_measured && !r.methods[1].tie_measured && r.best == 1);
   cquant_ptq_free(p);
   for (int b = 0; b < NB; b++) cquant_array_free(&pred_lab[b]);
   cquant_data_close(cal);

@@ -99,9 +99,10 @@ int cquant_data_next(cquant_data_t *d, const cquant_array_t **x, const int64_t *
  * subfolders, several inputs): path is a .npy of integer class ids, shape (N) or (N, 1), one per
  * sample of d in order, read along with each batch (only that batch's labels are held). After it,
  * cquant_data_has_labels(d) is 1 and cquant_eval_top1 / the PTQ choice use them. INVALID_ARGUMENT
- * when d has labels already, or the file holds floats, booleans or more than one value per row;
- * BAD_FORMAT or IO for a file that is not a readable .npy. cquant_data_next then fails with
- * INVALID_ARGUMENT naming the file at a negative label, when the file has fewer labels than d
+ * when d has labels already, when the file holds floats, booleans or more than one value per row,
+ * or when d's size is known in advance (cquant_data_size >= 0: one .npy) and differs from the
+ * file's count; BAD_FORMAT or IO for a file that is not a readable .npy. cquant_data_next then fails
+ * with INVALID_ARGUMENT naming the file at a negative label, when the file has fewer labels than d
  * samples, when d ends before the file does, or when a callback source gives labels of its own. */
 int cquant_data_attach_labels(cquant_data_t *d, const char *path);
 /* Back to the first batch (calibration and evaluation rewind their source first). UNSUPPORTED for a

@@ -42,6 +42,7 @@ struct cquant_data {
    * rows of each batch, and that batch's labels as int64 */
   cquant_data_t *lab;
   cquant_array_t lab64;
+  int is_labels; /* this source is a labels file: open_npy_stream checks for class ids */
 };
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -245,6 +246,9 @@ static int open_npy_stream(cquant_data_t *d, const char *path) {
   if (st) return st;
   if (rows < 0 || d->npy_ndim < 1) return cquant__error(CQUANT_STATUS_BAD_FORMAT, "%s: the array has no rows (a shape (N, ...) is needed)", path);
   const cquant_dtype_info_t *in = cquant_dtype_info(d->npy_dt);
+  if (d->is_labels && (!in || in->is_float || in->bits < 8 || d->npy_dt == CQUANT_DT_BOOL || d->npy_ndim > 2 || (d->npy_ndim == 2 && d->npy_shape[1] != 1)))
+    return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: labels must be integer class ids, one per sample (shape (N) or (N, 1)), not %s of %d dimensions",
+                         path, in ? in->name : "?", d->npy_ndim);
   if (!in || in->bits < 8 || (in->is_float && d->npy_dt != CQUANT_DT_F32 && d->npy_dt != CQUANT_DT_F16))
     return cquant__error(CQUANT_STATUS_UNSUPPORTED, "%s: %s arrays are not read as model input (float16/32, integer or bool)", path, in ? in->name : "?");
   int64_t per = 1;
@@ -439,11 +443,11 @@ int cquant_data_attach_labels(cquant_data_t *d, const char *path) {
     free(l);
     return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "data: out of memory");
   }
+  l->is_labels = 1;
   int st = open_npy_stream(l, path);
-  const cquant_dtype_info_t *in = st ? NULL : cquant_dtype_info(l->npy_dt);
-  if (!st && (in->is_float || l->npy_dt == CQUANT_DT_BOOL || l->npy_per != 1 || l->npy_ndim > 2))
-    st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: labels must be integer class ids, one per sample (shape (N) or (N, 1)), not %s with %lld per row", path,
-                       in->name, (long long)l->npy_per);
+  const int64_t n = cquant_data_size(d); /* known in advance: the counts must agree now, not at the end */
+  if (!st && n >= 0 && n != l->npy_rows)
+    st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: %lld labels for the %lld samples of %s", path, (long long)l->npy_rows, (long long)n, d->spec);
   if (st) {
     cquant_data_close(l);
     return st;

@@ -221,8 +221,12 @@ static void print_result(const char *model, const char *calib, const cquant_ptq_
       if (e->tie_measured) printf("  (tied: integer SQNR against float %.2f dB)", e->tie_sqnr_db);
       printf("\n");
     }
-    if (r->n_methods > 1)
-      printf("best: %s%s\n", cquant_calib_method_name(r->method), r->methods[r->best].tie_measured ? " (top-1 tied: the higher SQNR)" : "");
+    if (r->n_methods > 1) {
+      const cquant_ptq_method_eval_t *b = &r->methods[r->best];
+      int by_sqnr = 0; /* a tied method with a lower SQNR lost to it */
+      for (int k = 0; k < r->n_methods; k++) by_sqnr |= k != r->best && b->tie_measured && r->methods[k].tie_measured && r->methods[k].tie_sqnr_db < b->tie_sqnr_db;
+      printf("best: %s%s\n", cquant_calib_method_name(r->method), by_sqnr ? " (top-1 tied: the higher SQNR)" : b->tie_measured ? " (top-1 and SQNR tied: the earlier)" : "");
+    }
   }
   for (int k = 0; k < r->n_fallback; k++)
     printf("--max-drop: keeping '%s' (%s) in float (sensitivity rank %d: integer top-1 %.2f%% with it alone quantized)\n",
