@@ -16,6 +16,7 @@
 ONNX Runtime parts skip themselves when onnxruntime-node is missing.
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -199,6 +200,40 @@ def bad_input(tmp):
     check(p.returncode != 0 and "interrupted" in err and no_output(tmp, out), f"Ctrl-C: {err.strip().splitlines()[-1] if err.strip() else ''}")
 
 
+def labels_files(tmp):
+    """--data X.npy --labels Y.npy and --eval X.npy --eval-labels Y.npy (int32 labels here) train and
+    evaluate exactly as the same samples from fashion-mnist specs: the same loss and top-1s."""
+    import gzip
+    model = os.path.join(ROOT, "models/fmnist_cnn.onnx")
+    meta = {p.key: float(p.value) for p in onnx.load(model).metadata_props if p.key in ("cquant.mean", "cquant.std")}
+    mean, std = np.float32(meta.get("cquant.mean", 0.0)), np.float32(meta.get("cquant.std", 1.0))
+
+    def idx(name, n):
+        with gzip.open(f"/usr/share/datasets/fashion-mnist/{name}") as f:
+            b = f.read()
+        nd = b[3]
+        dims = [int.from_bytes(b[4 + 4 * i: 8 + 4 * i], "big") for i in range(nd)]
+        return np.frombuffer(b, np.uint8, offset=4 + 4 * nd).reshape(dims)[:n]
+
+    files = {}
+    for split, pre, n in (("train", "train", 640), ("test", "t10k", 300)):
+        x = ((idx(f"{pre}-images-idx3-ubyte.gz", n).astype(np.float32) / np.float32(255) - mean) / std).reshape(n, 1, 28, 28)
+        files[split] = (os.path.join(tmp, f"fm_{split}_x.npy"), os.path.join(tmp, f"fm_{split}_y.npy"))
+        np.save(files[split][0], x)
+        np.save(files[split][1], idx(f"{pre}-labels-idx1-ubyte.gz", n).astype(np.int32))
+    common = ["--max-steps", "8", "--batch", "64", "--calib-samples", "128", "--lr", "1e-4", "--threads", "1"]
+    a = cq("qat", model, "--data", "fashion-mnist:train:640", "--eval", "fashion-mnist:test:300", "-o", os.path.join(tmp, "lab_a.onnx"), *common)
+    b = cq("qat", model, "--data", files["train"][0], "--labels", files["train"][1], "--eval", files["test"][0], "--eval-labels", files["test"][1],
+           "-o", os.path.join(tmp, "lab_b.onnx"), *common)
+    figures = lambda r: (re.findall(r"loss [\d.]+, train top-1 [\d.]+%", r.stdout), re.findall(r"fake-quant top-1 on \S+: ([\d.]+)%", r.stdout))
+    fa, fb = figures(a), figures(b)
+    check(a.returncode == 0 and b.returncode == 0 and fa[0] and fa[1] and fa == fb,
+          f"--labels/--eval-labels files train and evaluate as the fashion-mnist specs: {fa} / {fb} {b.stderr.strip()[-200:]}")
+    r = cq("qat", model, "--data", files["train"][0], "--labels", files["test"][1], "-o", os.path.join(tmp, "lab_c.onnx"), *common)
+    check(r.returncode == 1 and "300 labels for the 640 samples" in r.stderr and not os.path.exists(os.path.join(tmp, "lab_c.onnx")),
+          f"a labels file of another length: {r.stderr.strip()}")
+
+
 def main():
     if not os.path.exists(CQ):
         print(f"cquant binary {CQ} not found")
@@ -209,6 +244,7 @@ def main():
         train_case(tmp, "resnet_w4a8_lsq", "fmnist_resnet.onnx", ["--weights", "int4", "--lsq", "--freeze-bn-after", "0", "--max-steps", "20", "--lr", "1e-4"])
         train_case(tmp, "cnn_w4a4", "fmnist_cnn.onnx", ["--weights", "int4", "--act", "int4", "--max-steps", "30", "--lr", "1e-4"], act4=True)
         weight_clip(tmp)
+        labels_files(tmp)
         bad_input(tmp)
     print(f"{'FAIL' if failures else 'ok'}: {failures} failures")
     return 1 if failures else 0

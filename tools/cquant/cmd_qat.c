@@ -30,6 +30,7 @@ static const char usage_text[] =
     "  --ema-steps N                    STE: activation ranges follow an EMA for N steps (200)\n"
     "  --label-smoothing E              (default 0)\n"
     "  --eval DATA                      labelled data evaluated after every epoch\n"
+    "  --eval-labels L.npy              labels for --eval data that has none (as --labels)\n"
     "  --mean M --std S                 input normalisation for fashion-mnist data (default: the\n"
     "                                   model's cquant.mean / cquant.std metadata)\n"
     "  --seed S --threads T             shuffling seed (0); threads (default: all)\n"
@@ -125,7 +126,7 @@ static int grad_dump(cquant_qat_t *q, cquant_data_t *d, const char *dir, const c
 }
 
 int cmd_qat(int argc, char **argv) {
-  const char *data = NULL, *out = NULL, *evald = NULL, *labels = NULL, *float_out = NULL, *dump = NULL, *dump_values = NULL, *pred_path = NULL, *pos[1] = {NULL};
+  const char *data = NULL, *out = NULL, *evald = NULL, *labels = NULL, *float_out = NULL, *dump = NULL, *dump_values = NULL, *pred_path = NULL, *pos[1] = {NULL}, *eval_labels = NULL;
   cquant_qat_options_t o;
   cquant_qat_options_default(&o);
   int ptq_only = 0, weights = 0, act = 0, optimizer = 1, schedule = 0, init_method = 0, clip = -1, npos;
@@ -140,6 +141,7 @@ int cmd_qat(int argc, char **argv) {
       {.name = "-o", .kind = CLI_STR, .dst = &out},
       {.name = "--eval", .kind = CLI_STR, .dst = &evald},
       {.name = "--labels", .kind = CLI_STR, .dst = &labels},
+      {.name = "--eval-labels", .kind = CLI_STR, .dst = &eval_labels},
       {.name = "--weights", .kind = CLI_CHOICE, .dst = &weights, .choices = wts},
       {.name = "--weight-bits", .kind = CLI_INT, .dst = &wbits, .lo = 2, .hi = 8, .err = "--weight-bits needs an integer in 2..8"},
       {.name = "--act", .kind = CLI_CHOICE, .dst = &act, .choices = acts},
@@ -174,6 +176,7 @@ int cmd_qat(int argc, char **argv) {
   const int mean_given = cli_seen(opts, "--mean") > 0, std_given = cli_seen(opts, "--std") > 0;
   const char *model = pos[0];
   if (pred_path && !evald) return cli_fail("--predictions needs --eval DATA");
+  if (eval_labels && !evald) return cli_fail("--eval-labels needs --eval DATA");
   if (!model || !data || (!out && !dump)) return cli_fail("qat needs MODEL.onnx, --data DATA and -o OUT.onnx (cquant qat --help)");
   static const int wb[] = {8, 4, 2, 0}, ab[] = {8, 4, 0};
   o.weight_bits = wbits ? (int)wbits : wb[weights];
@@ -194,7 +197,7 @@ int cmd_qat(int argc, char **argv) {
   cquant_data_t *d = NULL, *ev = NULL;
   cquant_qat_t *q = NULL;
   int rc = open_data(data, labels, mean, std, batch, &d);
-  if (!rc && evald && (st = cquant_data_open(evald, (float)mean, (float)std, 500, &ev))) rc = cli_fail_status(st);
+  if (!rc && evald) rc = open_data(evald, eval_labels, mean, std, 500, &ev);
   if (!rc && (st = cquant_qat_create(m, &o, &q))) rc = cli_fail_status(st);
   if (!rc && dump) rc = grad_dump(q, d, dump, dump_values);
   else if (!rc) {
