@@ -70,9 +70,10 @@ int cmd_eval(int argc, char **argv) {
   cquant_data_options_t dopt;
   if (cli_data_options(img, mean, std, batch, &dopt)) { cquant_onnx_free(m); cquant_onnx_free(im); return 1; }
   if ((st = cli_open_source(m, datas, n_data, &dopt, labels, &d))) { cquant_onnx_free(m); cquant_onnx_free(im); return cli_fail_status(st); }
-  if (cquant_onnx_num_inputs(m) > cquant_data_num_inputs(d)) {
+  const int n_in = cquant_onnx_num_inputs(m);
+  if (n_in > cquant_data_num_inputs(d)) {
     cquant_data_close(d), cquant_onnx_free(m), cquant_onnx_free(im);
-    return cli_fail("%s has %d inputs: give --data NAME=DATA for each", model, cquant_onnx_num_inputs(m));
+    return cli_fail("%s has %d inputs: give --data NAME=DATA for each", model, n_in);
   }
   const int64_t n_all = cquant_data_size(d);
   int32_t *pred = calloc((size_t)(n_all > 0 ? n_all : 0) + 1, sizeof *pred);
