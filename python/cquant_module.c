@@ -908,6 +908,69 @@ static int parse_methods(PyObject *am, cquant_ptq_options_t *o) {
   return r;
 }
 
+/* eval(model, data, *, labels=None, exec='float', batch=100, mean=None, std=None, resize=None, crop=None,
+ * channel_order=None, layout=None) -> {'top1', 'correct', 'n', 'us_per_sample', 'predictions'}: as `cquant eval`,
+ * one execution (exec='int': the integer rewrite). */
+static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
+  (void)self;
+  static char *kwlist[] = {"model", "data", "labels", "exec", "batch", "mean", "std", "resize", "crop", "channel_order", "layout", NULL};
+  PyObject *path, *data_o, *labels_o = Py_None, *labels_b = NULL, *mean_o = Py_None, *std_o = Py_None;
+  PyObject *img[4] = {Py_None, Py_None, Py_None, Py_None};
+  const char *exec = "float";
+  long long batch = 100;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O|$OsLOOOOOO", kwlist, PyUnicode_FSConverter, &path, &data_o, &labels_o, &exec, &batch, &mean_o,
+                                   &std_o, &img[0], &img[1], &img[2], &img[3]))
+    return NULL;
+  PyObject *res = NULL;
+  cquant_onnx_model_t *m = NULL, *im = NULL;
+  cquant_data_t *d = NULL;
+  pysource_t src;
+  memset(&src, 0, sizeof src);
+  int32_t *pred = NULL;
+  int st, n_int;
+  const int integer = !strcmp(exec, "int");
+  if (!integer && strcmp(exec, "float")) { PyErr_Format(PyExc_ValueError, "exec must be 'float' or 'int', not '%s'", exec); goto done; }
+  if ((st = cquant_onnx_load(PyBytes_AS_STRING(path), &m))) { status_error(st); goto done; }
+  if (integer && (st = cquant_onnx_integerize(m, &im, &n_int))) { status_error(st); goto done; }
+  cquant_data_options_t dopt;
+  if (data_options(m, batch, mean_o, std_o, img, &dopt) || open_source(data_o, "data", m, &dopt, &src, &d)) goto done;
+  if (labels_o != Py_None) {
+    if (!PyUnicode_FSConverter(labels_o, &labels_b)) goto done;
+    if ((st = cquant_data_attach_labels(d, PyBytes_AS_STRING(labels_b)))) { status_error(st); goto done; }
+  }
+  if (!src.iter && cquant_onnx_num_inputs(m) > cquant_data_num_inputs(d)) { /* (an iterable may give dicts of every input) */
+    PyErr_Format(PyExc_ValueError, "the model has %d inputs: give data as a dict {input name: spec}", cquant_onnx_num_inputs(m));
+    goto done;
+  }
+  const int64_t n_all = cquant_data_size(d);
+  if (n_all > 0 && !(pred = calloc((size_t)n_all, sizeof *pred))) { PyErr_NoMemory(); goto done; }
+  cquant_eval_result_t r;
+  if ((st = cquant_eval_top1(integer ? im : m, d, &r, pred))) {
+    if (src.exc_type) PyErr_Restore(src.exc_type, src.exc_value, src.exc_tb), src.exc_type = src.exc_value = src.exc_tb = NULL;
+    else status_error(st);
+    goto done;
+  }
+  PyObject *pv = Py_None;
+  Py_INCREF(pv);
+  if (pred) { /* each sample's class, when the size is known (files, fashion-mnist) */
+    npy_intp dim = (npy_intp)r.n;
+    Py_DECREF(pv);
+    if (!(pv = PyArray_SimpleNew(1, &dim, NPY_INT32))) goto done;
+    memcpy(PyArray_DATA((PyArrayObject *)pv), pred, sizeof *pred * (size_t)r.n);
+  }
+  res = Py_BuildValue("{s:d,s:L,s:L,s:d,s:N}", "top1", r.top1, "correct", (long long)r.correct, "n", (long long)r.n, "us_per_sample",
+                      r.us_per_sample, "predictions", pv);
+done:
+  free(pred);
+  cquant_data_close(d);
+  pysource_clear(&src);
+  cquant_onnx_free(im);
+  cquant_onnx_free(m);
+  Py_XDECREF(labels_b);
+  Py_DECREF(path);
+  return res;
+}
+
 static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"model", "calib", "output", "weights", "weight_range", "act_method", "percentile", "symmetric_act",
                            "exclude", "format", "eval", "max_drop", "report", "plot", "mean", "std", "batch", "mode",
@@ -1200,6 +1263,12 @@ static PyMethodDef module_methods[] = {
    "error_report(ref, test, qp=None) -> dict (cquant_error_report_t)."},
   {"run", (PyCFunction)(void (*)(void))py_run, METH_VARARGS | METH_KEYWORDS,
    "run(model_path, {input: array}, *, exec='float'|'int') -> {output: array}."},
+  {"eval", (PyCFunction)(void (*)(void))py_eval, METH_VARARGS | METH_KEYWORDS,
+   "eval(model_path, data, *, labels=None, exec='float'|'int', batch=100, mean=None, std=None, resize=None, crop=None,\n"
+   "channel_order=None, layout=None) -> {'top1', 'correct', 'n', 'us_per_sample', 'predictions'}, as `cquant eval`: top-1 of\n"
+   "the model's first output on labelled data (a spec string, a dict {input name: spec}, or an iterable of (batch,\n"
+   "labels)); labels: a .npy of class ids for data without any; predictions: each sample's class (None when the\n"
+   "data's size is not known in advance)."},
   {"ptq", (PyCFunction)(void (*)(void))py_ptq, METH_VARARGS | METH_KEYWORDS,
    "ptq(model_path, calib, output, *, weights='int8', weight_range=None, act_method='minmax', percentile=99.99,\n"
    "symmetric_act=False, exclude=(), format='qdq', eval=None, max_drop=None, report=None, plot=None, mean=None,\n"

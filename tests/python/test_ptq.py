@@ -97,6 +97,29 @@ def test_eval_labels_file(cli, tmp_path, batches):
     assert not (tmp_path / "c.onnx").exists()
 
 
+@pytest.mark.parametrize("exec_", ["float", "int"])
+def test_eval_equals_cli(cli, tmp_path, batches, exec_):
+    """cquant.eval gives `cquant eval`'s top-1 and --predictions, float and integer execution of a
+    quantized file; the same from a spec, a .npy with labels= and an iterable of (batch, labels)."""
+    q = tmp_path / "q.onnx"
+    cquant.ptq(MODEL, batches, q)
+    out = cli("eval", q, "--data", "fashion-mnist:test:300", "--exec", exec_, "--predictions", tmp_path / "p.bin")
+    r = cquant.eval(q, "fashion-mnist:test:300", exec=exec_)
+    assert f"({r['correct']} of 300)" in out and r["n"] == 300 and r["top1"] == 100.0 * r["correct"] / 300
+    assert np.array_equal(r["predictions"], np.frombuffer((tmp_path / "p.bin").read_bytes(), np.uint8).astype(np.int32))
+    x, y = images("test", 300)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y.astype(np.uint8))
+    r2 = cquant.eval(q, tmp_path / "x.npy", labels=tmp_path / "y.npy", exec=exec_)
+    r3 = cquant.eval(q, [(x[i : i + 75], y[i : i + 75]) for i in range(0, 300, 75)], exec=exec_)
+    assert r2["correct"] == r3["correct"] == r["correct"] and np.array_equal(r2["predictions"], r["predictions"])
+    assert r3["predictions"] is None  # an iterable's size is not known in advance
+    with pytest.raises(ValueError, match="no labels"):
+        cquant.eval(q, tmp_path / "x.npy", exec=exec_)
+    with pytest.raises(ValueError, match="exec must be"):
+        cquant.eval(q, "fashion-mnist:test:10", exec="integer")
+
+
 def test_max_drop_fallback(tmp_path, batches):
     """max_drop: the layers kept in float, at most L + 10 evaluations, every layer's sensitivity in the report."""
     x, y = images("test", 300)
