@@ -62,6 +62,13 @@ def exercise():
     except ValueError: pass
     try: cquant.ptq("models/fmnist_cnn.onnx", d + "/x.npy", d + "/m6.onnx", crop=(1, 2, 3, 4))
     except TypeError: pass
+    np.save(d + "/y.npy", np.arange(8) % 10)  # labels from a file: eval and ptq, and their refusals
+    cquant.eval("models/fmnist_cnn.onnx", d + "/x.npy", labels=d + "/y.npy", batch=3)
+    cquant.eval(d + "/m.onnx", [(b, np.zeros(4, np.int64))], exec="int")
+    cquant.ptq("models/fmnist_cnn.onnx", [b, b], d + "/m7.onnx", act_method=["minmax", "percentile"], eval=d + "/x.npy", eval_labels=d + "/y.npy")
+    for kw in ({"labels": d + "/x.npy"}, {"labels": d + "/nosuch.npy"}, {"exec": "no"}, {}):
+        try: cquant.eval("models/fmnist_cnn.onnx", d + "/x.npy", **kw)
+        except (ValueError, OSError): pass
     print("done")
 
 
