@@ -32,10 +32,6 @@ import ptq_models_bench as pmb  # noqa: E402  (the FX configuration and runtimes
 ARCH = {"fmnist_vit": ("fmnist_vit_op17.onnx", ["input"]), "codelang_bert": ("codelang_bert.onnx", ["input_ids", "attention_mask"])}
 
 
-def top1(logits, y):
-    return 100.0 * float(np.mean(np.argmax(logits, 1) == y))
-
-
 def sets_of(a):
     """The calibration sets (each a list of arrays, one per model input) and the test arrays and labels."""
     if a.arch == "fmnist_vit":
@@ -77,7 +73,7 @@ def main():
 
     from torch.ao.quantization.quantize_fx import convert_fx
     f32, _ = b.run_cquant(a.model, td, "float")
-    print(f"{a.arch}: fp32 (cquant's float executor) top-1 {top1(f32, y):.3f} on {len(y)} test samples")
+    print(f"{a.arch}: fp32 (cquant's float executor) top-1 {pmb.metric('img', f32, y):.3f} on {len(y)} test samples")
     print(f"| calibration set | cquant int8 static ({a.method}) | agrees with fp32 | PyTorch FX static (onednn) | agrees with fp32 |")
     print("|---|---:|---:|---:|---:|")
     rows = []
@@ -92,7 +88,7 @@ def main():
             sys.exit(f"cquant ptq failed: {pmb.first_error(err)}")
         c, _ = b.run_cquant(q, td, "int")
         fx = run_torch(convert_fx(pmb.fx_prepared(net, [torch.from_numpy(x) for x in cal])))
-        rows.append((top1(c, y), pmb.agree(f32, c), top1(fx, y), pmb.agree(f32, fx)))
+        rows.append((pmb.metric('img', c, y), pmb.agree(f32, c), pmb.metric('img', fx, y), pmb.agree(f32, fx)))  # top-1 of a classifier
         print("| {} | {:.3f} | {:.2f}% | {:.3f} | {:.2f}% |".format(k, *rows[-1]), flush=True)
     print("| mean | {:.3f} | {:.2f}% | {:.3f} | {:.2f}% |".format(*np.mean(rows, 0)))
 

@@ -908,13 +908,24 @@ static int parse_methods(PyObject *am, cquant_ptq_options_t *o) {
   return r;
 }
 
+/* Attaches the .npy of class ids at path_o (None: nothing) to d; -1 with the Python error set. */
+static int attach_labels(cquant_data_t *d, PyObject *path_o) {
+  if (path_o == Py_None) return 0;
+  PyObject *b;
+  if (!PyUnicode_FSConverter(path_o, &b)) return -1;
+  const int st = cquant_data_attach_labels(d, PyBytes_AS_STRING(b));
+  Py_DECREF(b);
+  if (st) { status_error(st); return -1; }
+  return 0;
+}
+
 /* eval(model, data, *, labels=None, exec='float', batch=100, mean=None, std=None, resize=None, crop=None,
  * channel_order=None, layout=None) -> {'top1', 'correct', 'n', 'us_per_sample', 'predictions'}: as `cquant eval`,
  * one execution (exec='int': the integer rewrite). */
 static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
   (void)self;
   static char *kwlist[] = {"model", "data", "labels", "exec", "batch", "mean", "std", "resize", "crop", "channel_order", "layout", NULL};
-  PyObject *path, *data_o, *labels_o = Py_None, *labels_b = NULL, *mean_o = Py_None, *std_o = Py_None;
+  PyObject *path, *data_o, *labels_o = Py_None, *mean_o = Py_None, *std_o = Py_None;
   PyObject *img[4] = {Py_None, Py_None, Py_None, Py_None};
   const char *exec = "float";
   long long batch = 100;
@@ -933,11 +944,7 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
   if ((st = cquant_onnx_load(PyBytes_AS_STRING(path), &m))) { status_error(st); goto done; }
   if (integer && (st = cquant_onnx_integerize(m, &im, &n_int))) { status_error(st); goto done; }
   cquant_data_options_t dopt;
-  if (data_options(m, batch, mean_o, std_o, img, &dopt) || open_source(data_o, "data", m, &dopt, &src, &d)) goto done;
-  if (labels_o != Py_None) {
-    if (!PyUnicode_FSConverter(labels_o, &labels_b)) goto done;
-    if ((st = cquant_data_attach_labels(d, PyBytes_AS_STRING(labels_b)))) { status_error(st); goto done; }
-  }
+  if (data_options(m, batch, mean_o, std_o, img, &dopt) || open_source(data_o, "data", m, &dopt, &src, &d) || attach_labels(d, labels_o)) goto done;
   if (!src.iter && cquant_onnx_num_inputs(m) > cquant_data_num_inputs(d)) { /* (an iterable may give dicts of every input) */
     PyErr_Format(PyExc_ValueError, "the model has %d inputs: give data as a dict {input name: spec}", cquant_onnx_num_inputs(m));
     goto done;
@@ -966,7 +973,6 @@ done:
   pysource_clear(&src);
   cquant_onnx_free(im);
   cquant_onnx_free(m);
-  Py_XDECREF(labels_b);
   Py_DECREF(path);
   return res;
 }
@@ -977,7 +983,7 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
                            "smooth", "bias_correction", "cle", "quantize_act_matmul", "quantize_ops", "overrides",
                            "weight_granularity", "pack_int4", "act", "resize", "crop", "channel_order", "layout", "reduce_range",
                            "eval_labels", NULL};
-  PyObject *eval_labels_o = Py_None, *eval_labels_b = NULL;
+  PyObject *eval_labels_o = Py_None;
   PyObject *model_o, *calib_o, *out_o, *wrange = Py_None, *am = NULL, *exclude = NULL, *eval_o = Py_None, *maxdrop_o = Py_None;
   PyObject *report_o = Py_None, *plot_o = Py_None, *mean_o = Py_None, *std_o = Py_None, *smooth_o = Py_None;
   const char *weights = "int8", *format = "qdq", *mode = "static", *qops = NULL;
@@ -1100,11 +1106,8 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
   if (data_options(m, batch, mean_o, std_o, img, &dopt)) goto done;
   if (calib_o != Py_None && open_source(calib_o, "calib", m, &dopt, &cs, &job.calib)) goto done;
   if (eval_o != Py_None && open_source(eval_o, "eval", m, &dopt, &es, &job.eval)) goto done;
-  if (eval_labels_o != Py_None) { /* a file of class ids for evaluation data without labels */
-    if (!job.eval) { PyErr_SetString(PyExc_ValueError, "eval_labels needs eval data"); goto done; }
-    if (!PyUnicode_FSConverter(eval_labels_o, &eval_labels_b)) goto done;
-    if ((st = cquant_data_attach_labels(job.eval, PyBytes_AS_STRING(eval_labels_b)))) { status_error(st); goto done; }
-  }
+  if (eval_labels_o != Py_None && !job.eval) { PyErr_SetString(PyExc_ValueError, "eval_labels needs eval data"); goto done; }
+  if (job.eval && attach_labels(job.eval, eval_labels_o)) goto done; /* a file of class ids for eval data without labels */
   st = cquant_ptq_run_job(m, &o, &job, &r);
   if (st) {
     pysource_t *src = cs.exc_type ? &cs : es.exc_type ? &es : NULL;
@@ -1161,7 +1164,6 @@ done:
   Py_XDECREF(report_b);
   Py_XDECREF(plot_b);
   Py_XDECREF(ovr_b);
-  Py_XDECREF(eval_labels_b);
   cquant_ptq_overrides_free(ovr);
   Py_DECREF(model_o);
   Py_DECREF(out_o);

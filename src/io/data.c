@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "core/internal.h"
+#include "exec/exec_internal.h"
 #include "io/image.h"
 #include "onnx/onnx_internal.h"
 
@@ -472,16 +473,7 @@ static int read_labels(cquant_data_t *d, int64_t start, int64_t bs, const int64_
   if ((st = cquant_array_alloc(&d->lab64, CQUANT_DT_S64, 1, shape))) return st;
   int64_t *v = d->lab64.data;
   for (int64_t i = 0; i < bs && !st; i++) {
-    switch (y->dtype) {
-      case CQUANT_DT_S8: v[i] = ((const int8_t *)y->data)[i]; break;
-      case CQUANT_DT_U8: v[i] = ((const uint8_t *)y->data)[i]; break;
-      case CQUANT_DT_S16: v[i] = ((const int16_t *)y->data)[i]; break;
-      case CQUANT_DT_U16: v[i] = ((const uint16_t *)y->data)[i]; break;
-      case CQUANT_DT_S32: v[i] = ((const int32_t *)y->data)[i]; break;
-      case CQUANT_DT_U32: v[i] = ((const uint32_t *)y->data)[i]; break;
-      case CQUANT_DT_U64: v[i] = ((const uint64_t *)y->data)[i] > INT64_MAX ? -1 : (int64_t)((const uint64_t *)y->data)[i]; break;
-      default: v[i] = ((const int64_t *)y->data)[i]; break; /* S64: the only other integer type attach accepts */
-    }
+    v[i] = cquant__get_i64(y, i); /* a uint64 beyond INT64_MAX wraps negative: refused below */
     if (v[i] < 0) st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: the label of sample %lld is not a class id (>= 0)", l->spec, (long long)(start + i));
   }
   if (!st && labels) *labels = v;

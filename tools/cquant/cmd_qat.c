@@ -67,13 +67,12 @@ static void progress(const cquant_qat_progress_t *p, void *user) {
             p->top1, p->lr, p->seconds);
 }
 
-/* The training data: a spec (fashion-mnist carries labels), with --labels attached when given. */
-static int open_data(const char *spec, const char *labels, double mean, double std, long long batch, cquant_data_t **d) {
-  int st = cquant_data_open(spec, (float)mean, (float)std, batch, d);
-  if (!st && labels && (st = cquant_data_attach_labels(*d, labels))) {
-    cquant_data_close(*d);
-    *d = NULL;
-  }
+/* Training or evaluation data: a spec (fashion-mnist carries labels), with --labels attached when given. */
+static int open_data(const cquant_onnx_model_t *m, const char *spec, const char *labels, double mean, double std, long long batch, cquant_data_t **d) {
+  static const char *const no_image_options[6] = {NULL};
+  cquant_data_options_t o;
+  if (cli_data_options(no_image_options, mean, std, batch, &o)) return 1;
+  const int st = cli_open_source(m, &spec, 1, &o, labels, d);
   return st ? cli_fail_status(st) : 0;
 }
 
@@ -196,8 +195,8 @@ int cmd_qat(int argc, char **argv) {
   if ((st = cli_load_model(model, &m, &mean, mean_given, &std, std_given))) return st;
   cquant_data_t *d = NULL, *ev = NULL;
   cquant_qat_t *q = NULL;
-  int rc = open_data(data, labels, mean, std, batch, &d);
-  if (!rc && evald) rc = open_data(evald, eval_labels, mean, std, 500, &ev);
+  int rc = open_data(m, data, labels, mean, std, batch, &d);
+  if (!rc && evald) rc = open_data(m, evald, eval_labels, mean, std, 500, &ev);
   if (!rc && (st = cquant_qat_create(m, &o, &q))) rc = cli_fail_status(st);
   if (!rc && dump) rc = grad_dump(q, d, dump, dump_values);
   else if (!rc) {
