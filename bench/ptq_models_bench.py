@@ -54,6 +54,8 @@ sys.path.insert(0, os.path.join(ROOT, "models"))
 import train_issue11 as ti  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from ort_cpu import EXACT as ORT_INT8_EXACT, REDUCE as ORT_REDUCE  # noqa: E402  (whether ORT's int8 kernels compute exactly here)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import paired_stats as ps  # noqa: E402
 
 METHODS = ["minmax", "ema", "percentile", "entropy", "mse"]
 # name, ONNX file, architecture (train_issue11.MODELS), kind
@@ -101,6 +103,26 @@ def metric(kind, logits, y):
     return 100.0 * float((logits.argmax(-1) == y).mean())
 
 
+def per_sample(kind, logits, y):
+    """What the metric averages, per test sample: 1/0 for a correct top-1; the mean cross-entropy of
+    each window for the LM."""
+    if kind == "lm":
+        lg = torch.from_numpy(logits.astype(np.float64))
+        return F.cross_entropy(lg.permute(0, 2, 1), torch.from_numpy(y[:, 1:]), reduction="none").mean(1).numpy()
+    return (logits.argmax(-1) == y).astype(np.float64)
+
+
+def paired(kind, y, a, b):
+    """Whether a (cquant) and b (a peer), run on the same test samples, differ by more than chance
+    (bench/paired_stats.py, docs/calibration.md eq. M2): McNemar's exact test for the classifiers,
+    the paired t statistic of the windows' cross-entropies for the LM."""
+    ea, eb = per_sample(kind, a, y), per_sample(kind, b, y)
+    if kind == "lm":
+        t, p = ps.paired_t(ea, eb)
+        return f"paired t over {len(ea)} windows {t:+.2f} (> 0: cquant's loss lower), p = {p:.2f}"
+    return ps.phrase(*ps.mcnemar(ea == 1, eb == 1))
+
+
 def better(kind, a, b):
     return a < b if kind == "lm" else a > b
 
@@ -118,7 +140,7 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="cquant_i11.")
         rc, out, err, _ = sh([self.cq, "ptq", "--help"])
         self.help = out + err
-        self.timing, self.notes = [], set()
+        self.timing, self.notes, self.outs = [], set(), {}
 
     # --------------------------------------------------------------------------- runtimes over a set
     def run_cquant(self, model, data, exec_):
@@ -209,13 +231,14 @@ class Bench:
             with torch.no_grad():
                 return np.concatenate([m(*[x[i:i + CHUNK] for x in xs]).numpy() for i in range(0, test.n, CHUNK)])
 
-        res = {"fp32": metric(kind, run(net), test.y)}
+        res = {"fp32": metric(kind, run(net), test.y), "fx_out": None, "dyn_out": None}
         from torch.ao.quantization import quantize_dynamic
         from torch.ao.quantization.quantize_fx import convert_fx
         try:
             prep = fx_prepared(net, cal)
             t0 = time.perf_counter()
-            res["fx"] = metric(kind, run(convert_fx(prep)), test.y)
+            res["fx_out"] = run(convert_fx(prep))
+            res["fx"] = metric(kind, res["fx_out"], test.y)
             res["fx_s"] = time.perf_counter() - t0
         except Exception as e:  # noqa: BLE001  (the table says why)
             res["fx"] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:100]}"
@@ -223,7 +246,8 @@ class Bench:
         net2.load_state_dict(torch.load(os.path.join(self.a.models, arch + ".pt")))
         net2.eval()
         try:
-            res["dyn"] = metric(kind, run(quantize_dynamic(net2, {nn.Linear}, dtype=torch.qint8)), test.y)
+            res["dyn_out"] = run(quantize_dynamic(net2, {nn.Linear}, dtype=torch.qint8))
+            res["dyn"] = metric(kind, res["dyn_out"], test.y)
         except Exception as e:  # noqa: BLE001
             res["dyn"] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:100]}"
         return res
@@ -233,6 +257,7 @@ class Bench:
         log(f"== {name}")
         val, test = self.data_for(kind, "val"), self.data_for(kind, "test")
         rows = []
+        self.outs = {}
         cq32, t_cq32 = self.run_cquant(model, test, "float")
         ort32, t_ort32 = self.run_ort(model, test)
         peers = self.torch_peers(arch, kind, test)
@@ -240,7 +265,7 @@ class Bench:
         self.timing.append((name, "fp32", "-", t_cq32, t_ort32))
         # int8 static: every method on the validation set, the best on the test set
         methods = METHODS if self.a.methods == "all" else self.a.methods.split(",")
-        best, best_v, best_file, why, choice = None, None, None, None, []
+        best, best_v, best_sq, best_file, why, choice = None, None, None, None, None, []
         val32 = self.run_cquant(model, val, "float")[0]
         for m in methods:
             out = os.path.join(self.tmp, f"{name}_{m}.onnx")
@@ -277,8 +302,11 @@ class Bench:
                 f, err, dt = self.ptq(model, kind, out, extra)
             rows.append(self.measure(name, label, f, dt, test, kind) if f else
                         (label, blocked if best is None else f"failed: {err}", "-", "-", ""))
-        rows.append(("PyTorch FX static (onednn)", "-", "-", "-", fmt(kind, peers["fx"])))
-        rows.append(("PyTorch quantize_dynamic", "-", "-", "-", fmt(kind, peers["dyn"])))
+        for label, key, mine in (("PyTorch FX static (onednn)", "fx", "int8 static"), ("PyTorch quantize_dynamic", "dyn", "int8 dynamic")):
+            vs = ""
+            if peers[key + "_out"] is not None and self.outs.get(mine) is not None:
+                vs = f" (against cquant {mine}: {paired(kind, test.y, self.outs[mine], peers[key + '_out'])})"
+            rows.append((label, "-", "-", "-", fmt(kind, peers[key]) + vs))
         return rows, choice
 
     def choose_alpha(self, name, model, kind, method, val, choice):
@@ -328,6 +356,7 @@ class Bench:
         if o is not None:
             ov, ag = metric(kind, o, test.y), agree(cqi, o)
         self.timing.append((name, label, f"{dt_ptq:.1f}", t_cq, t_ort))
+        self.outs[label.split(" (")[0]] = cqi  # the integer runtime's outputs, for the paired comparison with the peers
         return (label, metric(kind, cqi, test.y), ov, ag, "")
 
 

@@ -34,6 +34,8 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import paired_stats as ps  # noqa: E402
 DATA = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.286, 0.353
 
@@ -46,7 +48,9 @@ def idx(path):
     return np.frombuffer(b, np.uint8, offset=4 + 4 * nd).reshape(dims)
 
 
-def ort_top1(model, n, act4, labels):
+def ort_top1(model, n, act4, labels, correct=None):
+    """Top-1 (%) of model in ONNX Runtime on the first n test images; correct (a dict), when given,
+    gets correct[model] = one boolean per image (for the paired comparison with PyTorch)."""
     sys.argv = [sys.argv[0], "unused"]
     import qat_test  # the ONNX Runtime runner of the tests
     with tempfile.NamedTemporaryFile(suffix=".bin") as f:
@@ -56,6 +60,8 @@ def ort_top1(model, n, act4, labels):
         if r.returncode:
             return float("nan")
         p = np.fromfile(f.name, np.uint8)
+    if correct is not None:
+        correct[model] = p == labels[:n]
     return 100.0 * float((p == labels[:n]).mean())
 
 
@@ -137,7 +143,8 @@ def speed(a):
 
 
 def torch_qat(model_name, wb, ab, a, n_train, lr):
-    """PyTorch 1.13 QAT of the same model and weights; returns (top-1, seconds per epoch)."""
+    """PyTorch 1.13 QAT of the same model and weights; returns (top-1, seconds per epoch, one boolean
+    per test image: correct)."""
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(a.threads)
@@ -164,7 +171,7 @@ def torch_qat(model_name, wb, ab, a, n_train, lr):
     qm.eval()
     with torch.no_grad():
         pred = torch.cat([qm(xte[i:i + 500]).argmax(1) for i in range(0, len(xte), 500)])
-    return 100.0 * float((pred == yte).float().mean()), sec
+    return 100.0 * float((pred == yte).float().mean()), sec, (pred == yte).numpy()
 
 
 def load(split, n):
@@ -219,7 +226,7 @@ def main():
         per_model = {m: int(a.train) for m in a.models.split(",")}
     n_train = {m: per_model.get(m, 60000) for m in a.models.split(",")}
     labels = idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64)
-    test = f"fashion-mnist:test:{a.test}"
+    correct = {}  # file -> one boolean per test image (ONNX Runtime's top-1 right)
     choose = f"fashion-mnist:test:{min(a.test, 2000)}"  # PTQ's method choice on a subset
     print(f"# cquant QAT vs PyTorch {'' if a.no_torch else __import__('torch').__version__} QAT: {a.epochs} epoch(s) on "
           f"{', '.join(f'{n_train[m]} ({m})' for m in n_train)} training images, "
@@ -252,20 +259,24 @@ def main():
                         args.append("--lsq")
                     r, _ = cq(a, *args)
                     sec = re.search(r"([0-9.]+) s per epoch", r.stdout)
-                    top = ort_top1(out, a.test, ab == 4, labels) if r.returncode == 0 else float("nan")
+                    top = ort_top1(out, a.test, ab == 4, labels, correct) if r.returncode == 0 else float("nan")
                     if r.returncode:
                         print(f"# {model} {s} {mode}: {failure(r)}")
                     res[mode] = (top, float(sec.group(1)) * 60000 / n_train[model] if sec else float("nan"))
                 if a.no_torch:
-                    tq = (float("nan"), float("nan"))
+                    tq = (float("nan"), float("nan"), None)
                 else:
                     try:
                         tq = torch_qat(model, wb, ab, a, n_train[model], lr)
                     except Exception as e:  # report and go on
                         print(f"# torch {model} {s}: {e}")
-                        tq = (float("nan"), float("nan"))
+                        tq = (float("nan"), float("nan"), None)
                 print(f"{model:14} {s:8} {fp32:7.2f} {ptq:7.2f} {res['ste'][0]:8.2f} {res['lsq'][0]:8.2f} {tq[0]:9.2f} | "
                       f"{res['ste'][1]:11.1f} {res['lsq'][1]:7.1f} {tq[1]:7.1f}")
+                for mode in ("ste", "lsq"):  # docs/calibration.md eq. M2: is the difference from PyTorch more than the test set's draw?
+                    f = os.path.join(tmp, f"{model}_{s}_{mode}.onnx")
+                    if tq[2] is not None and f in correct:
+                        print(f"#   {mode.upper()} against PyTorch QAT: {ps.phrase(*ps.mcnemar(correct[f], tq[2]))}")
                 sys.stdout.flush()
 
 
