@@ -16,7 +16,9 @@ of --speed-steps training steps of cquant (STE, then LSQ) and of PyTorch on the 
 medians scaled to 60,000 images (robust on a shared machine: both sides see the same load).
 
 cquant's files are measured in ONNX Runtime (onnxruntime-node; graph optimizations "basic" for
-4-bit activations, whose QDQ fusion ONNX Runtime 1.20 lacks). PTQ: `cquant ptq --act-method all`
+4-bit activations, whose QDQ fusion ONNX Runtime 1.20 lacks, and for every file on an x86 CPU without
+VNNI, where ORT's fused int8 kernels saturate on 8-bit weights (tests/ort_cpu.py): "basic" runs the
+QDQ nodes as written, exactly). PTQ: `cquant ptq --act-method all`
 (best method chosen on the first 2,000 test images) for int8/int4 weights; `cquant qat --ptq-only` (calibrated
 ranges, MSE weight clipping) for w2a8 and w4a4, which `cquant ptq` cannot write. Seconds per
 epoch are extrapolated to 60,000 images from the --train samples timed.
@@ -36,6 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import paired_stats as ps  # noqa: E402
+from ort_cpu import EXACT as ORT_INT8_EXACT  # noqa: E402  (whether ORT's optimized int8 kernels compute exactly here)
 DATA = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.286, 0.353
 
@@ -55,7 +58,8 @@ def ort_top1(model, n, act4, labels, correct=None):
     import qat_test  # the ONNX Runtime runner of the tests
     with tempfile.NamedTemporaryFile(suffix=".bin") as f:
         env = dict(os.environ, NODE_PATH=os.path.join(ROOT, "tools/ort/node_modules"))
-        r = subprocess.run(["node", "-e", qat_test.ORT_JS, model, str(n), "basic" if act4 else "all", f.name, str(MEAN), str(STD)],
+        level = "basic" if act4 or not ORT_INT8_EXACT else "all"
+        r = subprocess.run(["node", "-e", qat_test.ORT_JS, model, str(n), level, f.name, str(MEAN), str(STD)],
                            capture_output=True, text=True, env=env)
         if r.returncode:
             return float("nan")
@@ -230,7 +234,7 @@ def main():
     choose = f"fashion-mnist:test:{min(a.test, 2000)}"  # PTQ's method choice on a subset
     print(f"# cquant QAT vs PyTorch {'' if a.no_torch else __import__('torch').__version__} QAT: {a.epochs} epoch(s) on "
           f"{', '.join(f'{n_train[m]} ({m})' for m in n_train)} training images, "
-          f"AdamW lr {a.lr}{''.join(f', {k} {v}' for k, v in lr_of.items() if k)} cosine, batch {a.batch}, {a.threads} threads; top-1 on {a.test} test images (ONNX Runtime for cquant's files)")
+          f"AdamW lr {a.lr}{''.join(f', {k} {v}' for k, v in lr_of.items() if k)} cosine, batch {a.batch}, {a.threads} threads; top-1 on {a.test} test images (ONNX Runtime for cquant's files{'' if ORT_INT8_EXACT else ', at --opt basic: no VNNI'})")
     print(f"{'model':14} {'setting':8} {'fp32':>7} {'PTQ':>7} {'QAT STE':>8} {'QAT LSQ':>8} {'torch QAT':>9} | {'s/epoch STE':>11} {'LSQ':>7} {'torch':>7}")
     sys.stdout.flush()
     with tempfile.TemporaryDirectory() as tmp:
