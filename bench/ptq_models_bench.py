@@ -6,8 +6,9 @@ For each model:
   fp32           cquant's float executor and ONNX Runtime on the float file; PyTorch on the same weights
   int8 static    cquant ptq, int8 weights per channel and int8 activations; the activation method is
                  the one with the best metric on a validation set (--methods; the test set is not used
-                 to choose), equal metrics going to the higher output SQNR against fp32, as
-                 `cquant ptq --act-method M,M --eval` chooses (docs/calibration.md eq. M1)
+                 to choose), metrics within chance of the best (McNemar p >= 0.05; the LM: paired t)
+                 going to the higher output SQNR against fp32, as `cquant ptq --act-method M,M --eval`
+                 chooses (docs/calibration.md eq. M1-M2)
   the other settings of the issue, each run only when `cquant ptq --help` shows its option (else
   "n/a"): int8 dynamic (--mode dynamic, no calibration), int8 SmoothQuant (--smooth ALPHA with the
   int8 static row's method; ALPHA the best of --smooth-alphas, default 0.25,0.5,0.75, on the
@@ -24,6 +25,8 @@ For each model:
                  attention mask and Softmax left float, as cquant leaves them) and
                  torch.ao.quantization.quantize_dynamic (nn.Linear, int8; onednn: Debian's torch has no fbgemm) of the same network
                  (the .pt state_dict saved with the ONNX file) on the same calibration data.
+Beside each peer's figure: McNemar's exact test of cquant's file against it on the same test
+samples (the LM: the paired t of the windows' cross-entropies), eq. M2.
 Metrics (computed here, in Python, from each runtime's outputs): top-1 for the classifiers,
 perplexity = exp(mean cross-entropy over every predicted character of the test windows) for the LM.
 The BERT-style model has two inputs; `cquant ptq` is tried with one --calib NAME=FILE per input and
@@ -121,6 +124,29 @@ def paired(kind, y, a, b):
         t, p = ps.paired_t(ea, eb)
         return f"paired t over {len(ea)} windows {t:+.2f} (> 0: cquant's loss lower), p = {p:.2f}"
     return ps.phrase(*ps.mcnemar(ea == 1, eb == 1))
+
+
+def choose(kind, cands, choice):
+    """The method cquant ptq --act-method M,M --eval chooses (docs/calibration.md eq. M1): the leader
+    is the best validation metric (the earlier of equals); the methods within chance of it (McNemar
+    p >= 0.05 on the same samples, eq. M2; for the LM the paired t over windows) go to the higher
+    output SQNR against fp32, then the earlier. cands: (method, metric, SQNR, file, ptq seconds,
+    per-sample results); choice gets one phrase per method. Returns (method, file, seconds)."""
+    lead = 0
+    for k, c in enumerate(cands):
+        if better(kind, c[1], cands[lead][1]):
+            lead = k
+    close = []
+    for k, (m, v, sq, f, dt, e) in enumerate(cands):
+        if kind == "lm":
+            p = ps.paired_t(e, cands[lead][5])[1] if k != lead else 1.0
+        else:
+            p = ps.mcnemar(e == 1, cands[lead][5] == 1)[2]
+        if p >= 0.05:
+            close.append(k)
+        choice.append(f"{m} {fmt(kind, v)} ({sq:.1f} dB, p {p:.2f} against {cands[lead][0]})")
+    best = max(close, key=lambda k: (cands[k][2], -k))
+    return cands[best][0], cands[best][3], cands[best][4]
 
 
 def better(kind, a, b):
@@ -265,7 +291,7 @@ class Bench:
         self.timing.append((name, "fp32", "-", t_cq32, t_ort32))
         # int8 static: every method on the validation set, the best on the test set
         methods = METHODS if self.a.methods == "all" else self.a.methods.split(",")
-        best, best_v, best_sq, best_file, why, choice = None, None, None, None, None, []
+        why, choice, cands = None, [], []
         val32 = self.run_cquant(model, val, "float")[0]
         for m in methods:
             out = os.path.join(self.tmp, f"{name}_{m}.onnx")
@@ -275,12 +301,9 @@ class Bench:
                 break
             o = self.run_cquant(f, val, "int")[0]
             v, sq = metric(kind, o, val.y), sqnr(val32, o)
-            choice.append(f"{m} {fmt(kind, v)} ({sq:.1f} dB)")
+            cands.append((m, v, sq, f, dt, per_sample(kind, o, val.y)))
             log(f"   {m}: validation {fmt(kind, v)}, {sq:.1f} dB against fp32 (ptq {dt:.1f} s)")
-            # as cquant ptq --act-method M,M --eval chooses (docs/calibration.md eq. M1): the best
-            # metric; equal metrics, the integer output closer to fp32 (SQNR); equal again, the earlier
-            if best is None or better(kind, v, best_v) or (v == best_v and sq > best_sq):
-                best, best_v, best_sq, best_file, best_dt = m, v, sq, f, dt
+        best, best_file, best_dt = choose(kind, cands, choice) if cands and why is None else (None, None, None)
         blocked = ("blocked: multi-input PTQ" if kind == "tok" else "failed") + f" ({why})"
         if best is None:
             rows.append(("int8 static", blocked, "-", "-", ""))

@@ -8,6 +8,7 @@ weights, the report, accuracy-driven fallback and bad input. Subsets keep it sho
 usage: ptq_test.py PATH/TO/cquant
 """
 import json
+import math
 import os
 import re
 import shutil
@@ -335,6 +336,31 @@ if ok:
 else:
     detail = r.stdout + r.stderr
 check("--eval without labels: output SQNR per method, the best one written, equal to SQNR computed from cquant run", ok, detail)
+# labelled evaluation data (eq. M1-M2 of docs/calibration.md): each method's split against the
+# highest top-1 and McNemar's exact p, recomputed here from the binomial coefficients; the written
+# method is the highest SQNR among those within chance (p >= 0.05) of the leader, the leader alone
+# when none is
+r = cq("ptq", cnn, "--calib", "fashion-mnist:train:500", "--eval", "fashion-mnist:test:500", "--act-method", "all", "-o", os.path.join(tmp, "m1.onnx"))
+rows = re.findall(r"^integer (\w+)\s+([\d.]+)%[^\n]*?(?:against the highest top-1: (\d+) / (\d+) samples, McNemar p ([\d.]+)\))?"
+                  r"(?:  \(integer SQNR against float ([-\d.]+) dB\))?$", r.stdout, re.M)
+best = re.search(r"^best: (\w+)", r.stdout, re.M)
+ok, detail = r.returncode == 0 and len(rows) == 5 and best is not None, r.stdout[-600:] + r.stderr
+if ok:
+    top = max(float(t) for _, t, *_ in rows)
+    close = {}
+    for m, t, won, lost, p, sq in rows:
+        w, l = (int(won), int(lost)) if won else (0, 0)
+        k, n = min(w, l), w + l
+        want = 1.0 if w == l else min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+        ok = ok and abs((float(t) - top) * 5 - (w - l)) < 1e-6 and (not p or abs(float(p) - want) < 6e-4)
+        if want >= 0.05:
+            close[m] = float(sq) if sq else None
+    if len(close) > 1:
+        ok = ok and all(v is not None for v in close.values()) and close[best.group(1)] == max(close.values())
+    else:
+        ok = ok and best.group(1) in close
+    detail = f"rows {rows}, best {best.group(1)}"
+check("--eval with labels: McNemar's split and p per method, the best SQNR among the top-1s within chance written (eq. M1)", ok, detail)
 r = cq("ptq", cnn, "--calib", "fashion-mnist:train:200", "--eval", ev, "--max-drop", "1", "-o", os.path.join(tmp, "sq_bad.onnx"))
 check("--max-drop with unlabelled evaluation data: one error line, nothing written",
       r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "label" in r.stderr and not os.path.exists(os.path.join(tmp, "sq_bad.onnx")),

@@ -8,6 +8,8 @@
 #include "cquant/cquant.h"
 #include "harness.h"
 
+double cquant__mcnemar_p(int64_t n_ab, int64_t n_ba); /* src/ptq/ptq_internal.h */
+
 #define MODEL CQUANT_SOURCE_DIR "/models/fmnist_cnn.onnx"
 #define NB 4   /* batches */
 #define BS 50  /* samples per batch */
@@ -212,6 +214,108 @@ static void test_tie_broken_by_sqnr(void) {
   cquant_onnx_free(m);
 }
 
+/* McNemar's exact p (eq. M2) against the binomial tail summed term by term from C(m, 0) / 2^m by
+ * C(m, i + 1) = C(m, i) (m - i) / (i + 1), not from log-gamma as the library does. */
+static double binom_p(int64_t a, int64_t b) {
+  const int64_t m = a + b, k = a < b ? a : b;
+  if (a == b) return 1.0;
+  double t = ldexp(1.0, -(int)m), sum = 0;
+  for (int64_t i = 0; i <= k; i++) sum += t, t = t * (double)(m - i) / (double)(i + 1);
+  return 2 * sum < 1 ? 2 * sum : 1.0;
+}
+
+static void test_mcnemar(void) {
+  CHECK(fabs(cquant__mcnemar_p(5, 1) - 14.0 / 64) < 1e-12); /* 2 (C(6,0) + C(6,1)) / 2^6 */
+  CHECK(cquant__mcnemar_p(0, 0) == 1.0 && cquant__mcnemar_p(7, 7) == 1.0 && cquant__mcnemar_p(0, 1) == 1.0);
+  CHECK(fabs(cquant__mcnemar_p(10, 0) - 2.0 / 1024) < 1e-15);
+  const int64_t cases[][2] = {{40, 60}, {60, 40}, {201, 223}, {300, 380}, {3, 17}, {500, 501}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const double got = cquant__mcnemar_p(cases[i][0], cases[i][1]), want = binom_p(cases[i][0], cases[i][1]);
+    CHECKF(fabs(got - want) <= 1e-9 * want + 1e-300, "%lld / %lld: %.12g, want %.12g", (long long)cases[i][0], (long long)cases[i][1], got, want);
+  }
+  CHECK(cquant__mcnemar_p(300, 380) < 0.01 && cquant__mcnemar_p(201, 223) > 0.3); /* 680 discordant: 80 apart is beyond chance, 22 of 424 is not */
+}
+
+/* Method m's integer predictions on ev, through the public API (a file saved and integerized). */
+static void int_preds(cquant_ptq_t *p, cquant_calib_method_t m, cquant_data_t *ev, int32_t *pred) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/pred.onnx", tmpdir);
+  cquant_onnx_model_t *q = NULL, *im = NULL;
+  cquant_eval_result_t e;
+  int n;
+  CHECK(cquant_ptq_save(p, m, CQUANT_PTQ_QDQ, path, NULL) == 0 && cquant_onnx_load(path, &q) == 0);
+  CHECK(q && cquant_onnx_integerize(q, &im, &n) == 0 && cquant_eval_top1(im, ev, &e, pred) == 0);
+  cquant_onnx_free(im);
+  cquant_onnx_free(q);
+  unlink(path);
+}
+
+/* A top-1 lead within chance does not decide (eq. M1). Labels are min-max's own integer predictions
+ * except on F of the D samples where percentile 60 (clips much of every range: the lower SQNR) gives
+ * another class, which take percentile's: percentile is right on F of them, min-max on D - F. F =
+ * D / 2 + 1: percentile leads by 1 or 2 samples (McNemar p near 1), min-max is chosen by SQNR. F =
+ * D: a lead beyond chance (p = 2 / 2^D), percentile is chosen and no SQNR is measured. */
+static void test_chance_lead_goes_to_sqnr(void) {
+  CHECK(load_data() == 0);
+  cquant_onnx_model_t *m;
+  CHECK(cquant_onnx_load(MODEL, &m) == 0);
+  cb_state_t se = {0, -1, 1};
+  cquant_data_callbacks_t cbe = {&se, cb_next, cb_rewind, "eval"};
+  cquant_data_t *ev, *cal;
+  CHECK(cquant_data_from_callbacks(&cbe, &ev) == 0);
+  int32_t pp[NB * BS], pm[NB * BS];
+  cquant_ptq_options_t o;
+  cquant_ptq_options_default(&o);
+  o.methods = 1u << CQUANT_CALIB_PERCENTILE | 1u << CQUANT_CALIB_MINMAX;
+  o.percentile = 60.0;
+  o.order[0] = CQUANT_CALIB_PERCENTILE, o.order[1] = CQUANT_CALIB_MINMAX, o.n_order = 2;
+  cquant_ptq_t *p;
+  CHECK(cquant_data_open(tmpdir, 0, 1, 0, &cal) == 0 && cquant_ptq_create(m, &o, &p) == 0);
+  CHECK(cquant_ptq_calibrate_data(p, cal, NULL, NULL) == 0);
+  int_preds(p, CQUANT_CALIB_PERCENTILE, ev, pp);
+  int_preds(p, CQUANT_CALIB_MINMAX, ev, pm);
+  int d = 0;
+  for (int i = 0; i < NB * BS; i++) d += pp[i] != pm[i];
+  CHECKF(d >= 10, "percentile 60 and min-max differ on %d samples", d);
+  const int flips[2] = {d / 2 + 1, d};
+  for (int c = 0; c < 2; c++) {
+    for (int b = 0, f = 0; b < NB; b++) {
+      int64_t ls[1] = {BS};
+      CHECK(cquant_array_alloc(&pred_lab[b], CQUANT_DT_S64, 1, ls) == 0);
+      for (int i = 0; i < BS; i++) {
+        const int j = b * BS + i, flip = pp[j] != pm[j] && f < flips[c];
+        ((int64_t *)pred_lab[b].data)[i] = flip ? pp[j] : pm[j];
+        f += flip;
+      }
+    }
+    se.with_labels = 2;
+    cquant_ptq_result_t r;
+    memset(&r, 0, sizeof r);
+    CHECKF(cquant_ptq_choose(p, ev, &r) == 0, "%s", cquant_last_error());
+    const cquant_ptq_method_eval_t *e0 = &r.methods[0], *e1 = &r.methods[1];
+    const int64_t won = d - flips[c], lost = flips[c]; /* min-max against percentile */
+    const double want_p = binom_p(won, lost);
+    CHECKF(e0->integer.top1 > e1->integer.top1, "F %d: %.2f %.2f", flips[c], e0->integer.top1, e1->integer.top1);
+    CHECKF(e0->mcnemar_p == 1.0 && e1->mcnemar_won == won && e1->mcnemar_lost == lost && fabs(e1->mcnemar_p - want_p) < 1e-9,
+           "F %d: %lld / %lld p %.4f; want %lld / %lld p %.4f", flips[c], (long long)e1->mcnemar_won, (long long)e1->mcnemar_lost, e1->mcnemar_p,
+           (long long)won, (long long)lost, want_p);
+    if (c == 0) {
+      CHECKF(want_p > 0.5, "p %.4f", want_p);
+      CHECK(e0->tie_measured && e1->tie_measured);
+      CHECKF(e1->tie_sqnr_db > e0->tie_sqnr_db + 1, "minmax %.2f dB, percentile 60 %.2f dB", e1->tie_sqnr_db, e0->tie_sqnr_db);
+      CHECK(r.best == 1 && r.method == CQUANT_CALIB_MINMAX && r.final.method == CQUANT_CALIB_MINMAX);
+    } else {
+      CHECKF(want_p < 1e-3, "p %.4f", want_p);
+      CHECK(!e0->tie_measured && !e1->tie_measured && r.best == 0 && r.method == CQUANT_CALIB_PERCENTILE);
+    }
+    for (int b = 0; b < NB; b++) cquant_array_free(&pred_lab[b]);
+  }
+  cquant_ptq_free(p);
+  cquant_data_close(cal);
+  cquant_data_close(ev);
+  cquant_onnx_free(m);
+}
+
 static void test_errors(void) {
   CHECK(load_data() == 0);
   cquant_onnx_model_t *m;
@@ -275,9 +379,11 @@ int main(int argc, char **argv) {
       {"callbacks_equal_folder", test_callbacks_equal_folder},
       {"steps_equal_job", test_steps_equal_job},
       {"tie_broken_by_sqnr", test_tie_broken_by_sqnr},
+      {"mcnemar", test_mcnemar},
+      {"chance_lead_goes_to_sqnr", test_chance_lead_goes_to_sqnr},
       {"errors", test_errors},
   };
-  int rc = th_run(cases, 4, argc, argv);
+  int rc = th_run(cases, (int)(sizeof cases / sizeof *cases), argc, argv);
   for (int b = 0; b < NB; b++) {
     char path[256];
     snprintf(path, sizeof path, "%s/b%d.npy", tmpdir, b);

@@ -194,12 +194,19 @@ typedef struct {
   cquant_eval_result_t fake_quant;   /* the QDQ model as written (float execution) */
   cquant_eval_result_t integer;      /* after the QDQ -> integer rewrite */
   int n_integer_ops;
-  /* labelled evaluation only: set when this method's integer top-1 tied another's in
-   * cquant_ptq_choose, which then measured tie_sqnr_db, the integer output's SQNR against the float
-   * model on the same data (docs/calibration.md eq. M1) */
+  /* labelled evaluation (cquant_ptq_choose) only: against the leader, the method with the highest
+   * integer top-1 (the earlier of equals), the samples only this method gets right (won), only the
+   * leader gets right (lost), and McNemar's exact p of that split (docs/calibration.md eq. M2; 1 for
+   * the leader and for equal top-1s). tie_measured: this method's p was >= CQUANT_PTQ_CHOICE_P, so
+   * the choice measured tie_sqnr_db, its integer output's SQNR against the float model (eq. M1) */
+  int64_t mcnemar_won, mcnemar_lost;
+  double mcnemar_p;
   int tie_measured;
   double tie_sqnr_db;
 } cquant_ptq_method_eval_t;
+
+/* Top-1s whose McNemar p against the leader's is at least this are within chance of it (eq. M1). */
+#define CQUANT_PTQ_CHOICE_P 0.05
 
 typedef struct {
   const char *node, *op;             /* owned by the session */
@@ -337,10 +344,11 @@ typedef struct {
 void cquant_ptq_result_free(cquant_ptq_result_t *r);
 
 /* Evaluates float, then fake-quant and integer execution of every method in options.order on the
- * source ev, and picks the best integer top-1 (labelled ev) or output SQNR against float (no labels).
- * Equal top-1s are told apart by the integer output's SQNR against the float model, measured for the
- * tied methods only (tie_measured; docs/calibration.md eq. M1); equal again: the earlier. Fills r's
- * evaluation fields and r->method. */
+ * source ev, and picks (docs/calibration.md eq. M1) the best output SQNR against float (no labels)
+ * or, on labelled ev, among the methods whose integer top-1 is within chance of the highest (McNemar
+ * p >= CQUANT_PTQ_CHOICE_P on the same samples, eq. M2), the highest integer output SQNR against the
+ * float model, measured for those methods only (tie_measured); equal again: the earlier. A top-1
+ * lead the data can tell apart from chance decides alone. Fills r's evaluation fields and r->method. */
 int cquant_ptq_choose(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r);
 
 /* Accuracy-driven fallback after cquant_ptq_choose (docs/calibration.md, eq. F1-F3): measures each

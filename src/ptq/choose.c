@@ -16,24 +16,37 @@ static int labelled(cquant_data_t *ev) {
 }
 
 /* Fake-quant (the QDQ model as written) and integer (after the rewrite) top-1 of method m, or their
- * output SQNR against the float model when ev has no labels. */
-static int evaluate(cquant_ptq_t *p, cquant_calib_method_t m, cquant_data_t *ev, cquant_ptq_method_eval_t *r) {
+ * output SQNR against the float model when ev has no labels; ok (may be NULL; labelled ev): each
+ * sample's integer result, right or wrong (malloc'ed). */
+static int evaluate(cquant_ptq_t *p, cquant_calib_method_t m, cquant_data_t *ev, cquant_ptq_method_eval_t *r, uint8_t **ok) {
   cquant_onnx_model_t *qdq, *im = NULL;
   memset(r, 0, sizeof *r);
   r->method = m;
+  r->mcnemar_p = 1.0;
   int st = cquant__ptq_model(p, m, CQUANT_PTQ_QDQ, &qdq);
   if (st) return st;
   if (!labelled(ev)) { /* no labels: output SQNR against the float model */
     if (!(st = cquant_eval_sqnr(p->clean, qdq, ev, &r->fake_quant)) && !(st = cquant_onnx_integerize(qdq, &im, &r->n_integer_ops)))
       st = cquant_eval_sqnr(p->clean, im, ev, &r->integer);
-  } else if (!(st = cquant_eval_top1(qdq, ev, &r->fake_quant, NULL)) && !(st = cquant_onnx_integerize(qdq, &im, &r->n_integer_ops)))
-    st = cquant_eval_top1(im, ev, &r->integer, NULL);
+  } else if (!(st = cquant_eval_top1(qdq, ev, &r->fake_quant, NULL)) && !(st = cquant_onnx_integerize(qdq, &im, &r->n_integer_ops))) {
+    st = ok ? cquant__eval_top1_ok(im, ev, &r->integer, ok) : cquant_eval_top1(im, ev, &r->integer, NULL);
+  }
   cquant_onnx_free(im);
   cquant_onnx_free(qdq);
   return st;
 }
 
-/* e's integer output SQNR against the float model on ev, once (the tie-break of eq. M1). */
+double cquant__mcnemar_p(int64_t n_ab, int64_t n_ba) {
+  const int64_t m = n_ab + n_ba, k = n_ab < n_ba ? n_ab : n_ba;
+  if (m == 0 || n_ab == n_ba) return 1.0;
+  /* sum_{i <= k} C(m, i) / 2^m, each term from log-gamma (m reaches the number of samples) */
+  const double lm = lgamma((double)m + 1) - (double)m * log(2.0);
+  double tail = 0;
+  for (int64_t i = 0; i <= k; i++) tail += exp(lm - lgamma((double)i + 1) - lgamma((double)(m - i) + 1));
+  return tail * 2 < 1 ? tail * 2 : 1.0;
+}
+
+/* e's integer output SQNR against the float model on ev, once (the second key of eq. M1). */
 static int tie_sqnr(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_method_eval_t *e) {
   if (e->tie_measured) return 0;
   cquant_onnx_model_t *qdq, *im = NULL;
@@ -47,14 +60,35 @@ static int tie_sqnr(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_method_eval_t
   return st;
 }
 
-/* Whether candidate e beats the best so far, b (eq. M1): the higher metric; on labelled data, equal
- * top-1s by the higher integer SQNR against float (on a few thousand samples, top-1s tie often and
- * differ by a handful of samples, where the closer model to float is the safer choice); then b. */
-static int beats(cquant_ptq_t *p, cquant_data_t *ev, int sqnr, cquant_ptq_method_eval_t *e, cquant_ptq_method_eval_t *b, int *st) {
-  if (sqnr) return e->integer.sqnr_db > b->integer.sqnr_db;
-  if (e->integer.top1 != b->integer.top1) return e->integer.top1 > b->integer.top1;
-  if ((*st = tie_sqnr(p, ev, b)) || (*st = tie_sqnr(p, ev, e))) return 0;
-  return e->tie_sqnr_db > b->tie_sqnr_db;
+/* Eq. M1. Without labels: the highest integer SQNR. With labels: the leader L is the highest integer
+ * top-1 (the earlier of equals); the methods whose top-1 differs from L's by no more than chance
+ * (McNemar's exact p >= CQUANT_PTQ_CHOICE_P against L on the same samples, eq. M2; L itself and any
+ * equal top-1 among them) are told apart by their integer output's SQNR against the float model,
+ * then by their place in the list. A few thousand samples move a top-1 by single samples, where
+ * the model closer to float is the safer choice; a difference the data can tell is kept. */
+static int choose_labelled(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r, uint8_t *const *ok) {
+  int lead = 0, st = 0;
+  for (int k = 1; k < r->n_methods; k++)
+    if (r->methods[k].integer.top1 > r->methods[lead].integer.top1) lead = k;
+  const int64_t n = r->methods[lead].integer.n;
+  int close[CQUANT_CALIB_COUNT], n_close = 0;
+  for (int k = 0; k < r->n_methods; k++) {
+    cquant_ptq_method_eval_t *e = &r->methods[k];
+    int64_t won = 0, lost = 0;
+    if (e->integer.n != n) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: gave %lld and %lld samples on two passes", cquant_data_name(ev),
+                                                (long long)e->integer.n, (long long)n);
+    for (int64_t i = 0; i < n; i++) won += ok[k][i] && !ok[lead][i], lost += !ok[k][i] && ok[lead][i];
+    e->mcnemar_won = won, e->mcnemar_lost = lost, e->mcnemar_p = cquant__mcnemar_p(won, lost);
+    if (e->mcnemar_p >= CQUANT_PTQ_CHOICE_P) close[n_close++] = k;
+  }
+  r->best = lead;
+  if (n_close < 2) return 0;
+  for (int j = 0; j < n_close && !st; j++) st = tie_sqnr(p, ev, &r->methods[close[j]]);
+  if (st) return st;
+  r->best = close[0];
+  for (int j = 1; j < n_close; j++)
+    if (r->methods[close[j]].tie_sqnr_db > r->methods[r->best].tie_sqnr_db) r->best = close[j];
+  return 0;
 }
 
 int cquant_ptq_choose(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r) {
@@ -63,14 +97,17 @@ int cquant_ptq_choose(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r
   r->best = -1;
   r->n_methods = 0;
   const int sqnr = !labelled(ev);
+  uint8_t *ok[CQUANT_CALIB_COUNT] = {0};
   int st = sqnr ? cquant_eval_sqnr(p->clean, p->clean, ev, &r->float_eval) : cquant_eval_top1(p->clean, ev, &r->float_eval, NULL);
   for (int k = 0; k < p->opt.n_order && !st; k++) {
     cquant_ptq_method_eval_t *e = &r->methods[r->n_methods];
-    if ((st = evaluate(p, p->opt.order[k], ev, e))) break;
-    if (r->best < 0 || beats(p, ev, sqnr, e, &r->methods[r->best], &st)) r->best = r->n_methods;
-    if (st) break;
+    if ((st = evaluate(p, p->opt.order[k], ev, e, sqnr ? NULL : &ok[k]))) break;
+    if (sqnr && (r->best < 0 || e->integer.sqnr_db > r->methods[r->best].integer.sqnr_db)) r->best = r->n_methods;
     r->n_methods++;
   }
+  if (!st && !sqnr && r->n_methods > 0) st = choose_labelled(p, ev, r, ok);
+  for (int k = 0; k < CQUANT_CALIB_COUNT; k++) free(ok[k]);
+  if (st) r->best = -1;
   if (!st && r->best >= 0) {
     r->method = r->methods[r->best].method;
     r->final = r->methods[r->best];
@@ -116,7 +153,7 @@ int cquant_ptq_fallback_greedy(cquant_ptq_t *p, cquant_data_t *ev, double max_dr
       if (p->layer[i].excluded) continue;
       cquant_ptq_method_eval_t e;
       p->layer[i].excluded = 1;
-      st = evaluate(p, r->method, ev, &e);
+      st = evaluate(p, r->method, ev, &e, NULL);
       p->layer[i].excluded = 0;
       r->n_fallback_evals++;
       if (!st && (pick < 0 || e.integer.top1 > best_e.integer.top1)) pick = i, best_e = e;
@@ -172,7 +209,7 @@ int cquant_ptq_fallback(cquant_ptq_t *p, cquant_data_t *ev, double max_drop, cqu
   /* eq. F1: one evaluation per candidate layer, that layer alone quantized */
   for (int j = 0; j < n && !st; j++) {
     for (int t = 0; t < n; t++) p->layer[cand[t]].excluded = t != j;
-    st = evaluate(p, r->method, ev, &single[cand[j]]);
+    st = evaluate(p, r->method, ev, &single[cand[j]], NULL);
     r->n_fallback_evals++;
     if (!st) r->sensitivity[cand[j]] = single[cand[j]].integer.top1;
   }
@@ -190,7 +227,7 @@ int cquant_ptq_fallback(cquant_ptq_t *p, cquant_data_t *ev, double max_drop, cqu
     else {
       if (n >= 2 && single[cand[n - 1]].integer.top1 > best.integer.top1) best = single[cand[n - 1]], best_k = n - 1;
       exclude_prefix(p, cand, n, n);
-      st = evaluate(p, r->method, ev, &e);
+      st = evaluate(p, r->method, ev, &e, NULL);
       r->n_fallback_evals++;
       if (!st && e.integer.top1 > best.integer.top1) best = e, best_k = n;
       if (!st && fl - e.integer.top1 <= max_drop) hi = n, hi_e = e;
@@ -199,7 +236,7 @@ int cquant_ptq_fallback(cquant_ptq_t *p, cquant_data_t *ev, double max_drop, cqu
     while (!st && hi > 0 && hi - lo > 1 && steps < MAX_BISECT) {
       const int mid = lo + (hi - lo) / 2;
       exclude_prefix(p, cand, n, mid);
-      st = evaluate(p, r->method, ev, &e);
+      st = evaluate(p, r->method, ev, &e, NULL);
       r->n_fallback_evals++, steps++;
       if (st) break;
       if (fl - e.integer.top1 <= max_drop) hi = mid, hi_e = e;

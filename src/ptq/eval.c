@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include "core/internal.h"
+#include "ptq/ptq_internal.h"
 
 static double now_s(void) {
   struct timespec t;
@@ -12,9 +13,13 @@ static double now_s(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r, int32_t *pred) {
+/* Top-1 as cquant_eval_top1; ok, when not NULL, gets a malloc'ed array of r->n bytes (1: sample i's
+ * top-1 is its label), grown as batches come (a streamed source's size may be unknown). */
+static int top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r, int32_t *pred, uint8_t **ok) {
   if (!m || !d || !r) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "eval: NULL argument");
   memset(r, 0, sizeof *r);
+  int64_t cap = 0;
+  if (ok) *ok = NULL;
   const int n_out = cquant_onnx_num_outputs(m);
   cquant_array_t *out = calloc((size_t)n_out + 1, sizeof *out);
   if (!out) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "eval: out of memory");
@@ -36,6 +41,12 @@ int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval
     const cquant_array_t *y = &out[0];
     const int64_t classes = y->numel / bs;
     if (y->dtype != CQUANT_DT_F32 || classes < 1) st = cquant__error(CQUANT_STATUS_UNSUPPORTED, "the first output is not float32 scores per sample");
+    if (!st && ok && r->n + bs > cap) {
+      const int64_t nc = 2 * cap > r->n + bs ? 2 * cap : r->n + bs;
+      uint8_t *g = realloc(*ok, (size_t)nc);
+      if (!g) st = cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "eval: out of memory for %lld samples' results", (long long)nc);
+      else *ok = g, cap = nc;
+    }
     for (int64_t i = 0; i < bs && !st; i++) {
       if (labels[i] < 0 || labels[i] >= classes) {
         st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "%s: sample %lld has label %lld, but the model gives %lld classes", cquant_data_name(d),
@@ -47,6 +58,7 @@ int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval
       for (int64_t c = 1; c < classes; c++) best = row[c] > row[best] ? c : best;
       r->correct += best == labels[i];
       if (pred) pred[first + i] = (int32_t)best;
+      if (ok) (*ok)[r->n + i] = best == labels[i];
     }
     r->n += bs;
     for (int o = 0; o < n_out; o++) cquant_array_free(&out[o]);
@@ -54,11 +66,18 @@ int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval
   const double sec = now_s() - t0;
   free(out);
   if (!st && k < 0) st = k;
-  if (st) return st;
+  if (st) {
+    if (ok) free(*ok), *ok = NULL;
+    return st;
+  }
   r->top1 = r->n ? 100.0 * (double)r->correct / (double)r->n : 0;
   r->us_per_sample = r->n ? 1e6 * sec / (double)r->n : 0;
   return 0;
 }
+
+int cquant_eval_top1(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r, int32_t *pred) { return top1(m, d, r, pred, NULL); }
+
+int cquant__eval_top1_ok(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r, uint8_t **ok) { return top1(m, d, r, NULL, ok); }
 
 int cquant_eval_sqnr(const cquant_onnx_model_t *ref, const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r) {
   if (!ref || !m || !d || !r) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "eval: NULL argument");

@@ -33,8 +33,9 @@ static const char usage_text[] =
     "                              (weight-only: activations and biases stay float), or fp8e4m3\n"
     "                              (float8e4m3fn Quantize/DequantizeLinear, s = calibrated amax / 448)\n"
     "  --act-method M[,M...]|all   minmax, ema, percentile, entropy, mse (default minmax); with several,\n"
-    "                              each is evaluated and the best written (needs --eval; equal top-1s:\n"
-    "                              the higher integer output SQNR against float)\n"
+    "                              each is evaluated and the best written (needs --eval; top-1s within\n"
+    "                              chance of the highest, McNemar p >= 0.05: the higher integer output\n"
+    "                              SQNR against float)\n"
     "  --percentile P              for percentile (default 99.99)\n"
     "  --symmetric-act             TensorRT's form: int8 activations with zero-point 0, biases left float\n"
     "  --exclude NODE[,NODE...]    keep these nodes in float\n"
@@ -218,14 +219,18 @@ static void print_result(const char *model, const char *calib, const cquant_ptq_
       snprintf(l2, sizeof l2, "integer %s", cquant_calib_method_name(e->method));
       printf("%-24s %9.2f%% %11.1f us\n%-24s %9.2f%% %11.1f us", l1, e->fake_quant.top1, e->fake_quant.us_per_sample, l2, e->integer.top1,
              e->integer.us_per_sample);
-      if (e->tie_measured) printf("  (tied: integer SQNR against float %.2f dB)", e->tie_sqnr_db);
+      if (r->n_methods > 1 && (e->mcnemar_won || e->mcnemar_lost))
+        printf("  (against the highest top-1: %lld / %lld samples, McNemar p %.3f)", (long long)e->mcnemar_won, (long long)e->mcnemar_lost, e->mcnemar_p);
+      if (e->tie_measured) printf("  (integer SQNR against float %.2f dB)", e->tie_sqnr_db);
       printf("\n");
     }
     if (r->n_methods > 1) {
       const cquant_ptq_method_eval_t *b = &r->methods[r->best];
-      int by_sqnr = 0; /* a tied method with a lower SQNR lost to it */
+      int by_sqnr = 0; /* a method within chance of it, with a lower SQNR, lost to it */
       for (int k = 0; k < r->n_methods; k++) by_sqnr |= k != r->best && b->tie_measured && r->methods[k].tie_measured && r->methods[k].tie_sqnr_db < b->tie_sqnr_db;
-      printf("best: %s%s\n", cquant_calib_method_name(r->method), by_sqnr ? " (top-1 tied: the higher SQNR)" : b->tie_measured ? " (top-1 and SQNR tied: the earlier)" : "");
+      printf("best: %s", cquant_calib_method_name(r->method));
+      if (by_sqnr) printf(" (top-1s within chance, McNemar p >= %.2f: the higher SQNR)\n", CQUANT_PTQ_CHOICE_P);
+      else printf("%s\n", b->tie_measured ? " (top-1s within chance and equal SQNR: the earlier)" : " (the highest top-1, beyond chance of the others)");
     }
   }
   for (int k = 0; k < r->n_fallback; k++)
