@@ -1143,6 +1143,25 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
     if (r->evaluated) {
       v = Py_BuildValue("{s:d,s:d,s:d}", "float", r->float_eval.top1, "fake_quant", r->final.fake_quant.top1, "integer", r->final.integer.top1);
       if (v) { PyDict_SetItemString(res, "top1", v); Py_DECREF(v); }
+      /* every method evaluated (eq. M1): its metric (top-1 %, or SQNR dB without labels), with labels
+       * its split against the highest top-1 and McNemar's p, and the SQNR when the choice measured it */
+      PyObject *ms = PyList_New(r->n_methods);
+      for (int k = 0; ms && k < r->n_methods; k++) {
+        const cquant_ptq_method_eval_t *e = &r->methods[k];
+        const int lab = !r->float_eval.metric_sqnr;
+        PyObject *d = lab ? Py_BuildValue("{s:s,s:d,s:d,s:L,s:L,s:d}", "method", cquant_calib_method_name(e->method), "fake_quant_top1", e->fake_quant.top1,
+                                          "integer_top1", e->integer.top1, "won", (long long)e->mcnemar_won, "lost", (long long)e->mcnemar_lost, "p",
+                                          e->mcnemar_p)
+                          : Py_BuildValue("{s:s,s:d,s:d}", "method", cquant_calib_method_name(e->method), "fake_quant_sqnr_db", e->fake_quant.sqnr_db,
+                                          "integer_sqnr_db", e->integer.sqnr_db);
+        if (d && lab && e->tie_measured) {
+          PyObject *q = PyFloat_FromDouble(e->tie_sqnr_db);
+          if (q) { PyDict_SetItemString(d, "integer_sqnr_db", q); Py_DECREF(q); }
+        }
+        if (!d) { Py_CLEAR(ms); break; }
+        PyList_SET_ITEM(ms, k, d);
+      }
+      if (ms) { PyDict_SetItemString(res, "methods", ms); Py_DECREF(ms); }
     }
     if (r->n_fallback_evals) { /* --max-drop ran: the layers kept in float (rank order) and its cost */
       PyObject *names = PyList_New(r->n_fallback);

@@ -77,6 +77,15 @@ def test_eval_and_choice_equal_cli(cli, tmp_path, batches, folder):
     out = cli("ptq", MODEL, "--calib", folder, "-o", tmp_path / "cli.onnx", "--act-method", "minmax,entropy", "--eval", "fashion-mnist:test:300")
     assert (tmp_path / "py.onnx").read_bytes() == (tmp_path / "cli.onnx").read_bytes()
     assert rep["chosen_method"] in out and "top1" in rep and rep["top1"]["float"] > 80
+    # each method's figures as the CLI prints them, and the choice of eq. M1 made from them
+    ms = rep["methods"]
+    assert [m["method"] for m in ms] == ["minmax", "entropy"]
+    for m in ms:
+        assert f"integer {m['method']}" in out and f"{m['integer_top1']:.2f}%" in out
+        assert abs((m["integer_top1"] - max(n["integer_top1"] for n in ms)) * 3 - (m["won"] - m["lost"])) < 1e-9  # 300 samples
+    close = [m for m in ms if m["p"] >= 0.05]
+    want = max(close, key=lambda m: m["integer_sqnr_db"])["method"] if len(close) > 1 else close[0]["method"]
+    assert rep["chosen_method"] == want and all(("integer_sqnr_db" in m) == (len(close) > 1 and m in close) for m in ms)
 
 
 def test_eval_labels_file(cli, tmp_path, batches):
