@@ -25,7 +25,10 @@ def paired_t(loss_a, loss_b):
     lower, p its two-sided normal tail (hundreds of samples)."""
     d = np.asarray(loss_b, np.float64) - np.asarray(loss_a, np.float64)
     sd = float(d.std(ddof=1)) if len(d) > 1 else 0.0
-    t = float(d.mean()) / (sd / math.sqrt(len(d))) if sd > 0 else 0.0
+    mean = float(d.mean()) if len(d) else 0.0
+    if sd == 0:  # every difference the same: none (no evidence) or all alike (as strong as it gets)
+        return (0.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), 0.0)
+    t = mean / (sd / math.sqrt(len(d)))
     return t, math.erfc(abs(t) / math.sqrt(2.0))
 
 

@@ -129,9 +129,12 @@ def paired(kind, y, a, b):
 def choose(kind, cands, choice):
     """The method cquant ptq --act-method M,M --eval chooses (docs/calibration.md eq. M1): the leader
     is the best validation metric (the earlier of equals); the methods within chance of it (McNemar
-    p >= 0.05 on the same samples, eq. M2; for the LM the paired t over windows) go to the higher
-    output SQNR against fp32, then the earlier. cands: (method, metric, SQNR, file, ptq seconds,
-    per-sample results); choice gets one phrase per method. Returns (method, file, seconds)."""
+    p >= 0.05 on the same samples, eq. M2) go to the higher output SQNR against fp32 (the models here
+    have one output, the logits, as cquant's SQNR sums over every float output), then the better
+    metric, then the earlier. The LM, whose metric (perplexity) cquant ptq does not compute, takes
+    the same rule with the paired t over windows in McNemar's place. cands: (method, metric, SQNR,
+    file, ptq seconds, per-sample results); choice gets one phrase per method. Returns (method, file,
+    seconds)."""
     lead = 0
     for k, c in enumerate(cands):
         if better(kind, c[1], cands[lead][1]):
@@ -145,7 +148,8 @@ def choose(kind, cands, choice):
         if p >= 0.05:
             close.append(k)
         choice.append(f"{m} {fmt(kind, v)} ({sq:.1f} dB, p {p:.2f} against {cands[lead][0]})")
-    best = max(close, key=lambda k: (cands[k][2], -k))
+    sign = -1 if kind == "lm" else 1  # perplexity: lower is better
+    best = max(close, key=lambda k: (cands[k][2], sign * cands[k][1], -k))
     return cands[best][0], cands[best][3], cands[best][4]
 
 
@@ -303,7 +307,7 @@ class Bench:
             v, sq = metric(kind, o, val.y), sqnr(val32, o)
             cands.append((m, v, sq, f, dt, per_sample(kind, o, val.y)))
             log(f"   {m}: validation {fmt(kind, v)}, {sq:.1f} dB against fp32 (ptq {dt:.1f} s)")
-        best, best_file, best_dt = choose(kind, cands, choice) if cands and why is None else (None, None, None)
+        best, best_file, best_dt = choose(kind, cands, choice) if cands else (None, None, None)
         blocked = ("blocked: multi-input PTQ" if kind == "tok" else "failed") + f" ({why})"
         if best is None:
             rows.append(("int8 static", blocked, "-", "-", ""))

@@ -197,8 +197,9 @@ typedef struct {
   /* labelled evaluation (cquant_ptq_choose) only: against the leader, the method with the highest
    * integer top-1 (the earlier of equals), the samples only this method gets right (won), only the
    * leader gets right (lost), and McNemar's exact p of that split (docs/calibration.md eq. M2; 1 for
-   * the leader and for equal top-1s). tie_measured: this method's p was >= CQUANT_PTQ_CHOICE_P, so
-   * the choice measured tie_sqnr_db, its integer output's SQNR against the float model (eq. M1) */
+   * the leader and for equal top-1s). tie_measured: this method's p was >= CQUANT_PTQ_CHOICE_P and
+   * at least one other's was too (the leader's always is), so the choice measured tie_sqnr_db, its
+   * integer output's SQNR against the float model (eq. M1) */
   int64_t mcnemar_won, mcnemar_lost;
   double mcnemar_p;
   int tie_measured;
@@ -347,7 +348,8 @@ void cquant_ptq_result_free(cquant_ptq_result_t *r);
  * source ev, and picks (docs/calibration.md eq. M1) the best output SQNR against float (no labels)
  * or, on labelled ev, among the methods whose integer top-1 is within chance of the highest (McNemar
  * p >= CQUANT_PTQ_CHOICE_P on the same samples, eq. M2), the highest integer output SQNR against the
- * float model, measured for those methods only (tie_measured); equal again: the earlier. A top-1
+ * float model, measured for those methods only (tie_measured); equal SQNRs: the higher top-1, then
+ * the earlier. A top-1
  * lead the data can tell apart from chance decides alone. Fills r's evaluation fields and r->method. */
 int cquant_ptq_choose(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r);
 

@@ -16,8 +16,8 @@ static int labelled(cquant_data_t *ev) {
 }
 
 /* Fake-quant (the QDQ model as written) and integer (after the rewrite) top-1 of method m, or their
- * output SQNR against the float model when ev has no labels; ok (may be NULL; labelled ev): each
- * sample's integer result, right or wrong (malloc'ed). */
+ * output SQNR against the float model when ev has no labels; ok (may be NULL): each sample's integer
+ * result, right or wrong (malloc'ed), which asks for labels (an error without them). */
 static int evaluate(cquant_ptq_t *p, cquant_calib_method_t m, cquant_data_t *ev, cquant_ptq_method_eval_t *r, uint8_t **ok) {
   cquant_onnx_model_t *qdq, *im = NULL;
   memset(r, 0, sizeof *r);
@@ -25,7 +25,7 @@ static int evaluate(cquant_ptq_t *p, cquant_calib_method_t m, cquant_data_t *ev,
   r->mcnemar_p = 1.0;
   int st = cquant__ptq_model(p, m, CQUANT_PTQ_QDQ, &qdq);
   if (st) return st;
-  if (!labelled(ev)) { /* no labels: output SQNR against the float model */
+  if (!ok && !labelled(ev)) { /* no labels: output SQNR against the float model */
     if (!(st = cquant_eval_sqnr(p->clean, qdq, ev, &r->fake_quant)) && !(st = cquant_onnx_integerize(qdq, &im, &r->n_integer_ops)))
       st = cquant_eval_sqnr(p->clean, im, ev, &r->integer);
   } else if (!(st = cquant_eval_top1(qdq, ev, &r->fake_quant, NULL)) && !(st = cquant_onnx_integerize(qdq, &im, &r->n_integer_ops))) {
@@ -64,8 +64,9 @@ static int tie_sqnr(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_method_eval_t
  * top-1 (the earlier of equals); the methods whose top-1 differs from L's by no more than chance
  * (McNemar's exact p >= CQUANT_PTQ_CHOICE_P against L on the same samples, eq. M2; L itself and any
  * equal top-1 among them) are told apart by their integer output's SQNR against the float model,
- * then by their place in the list. A few thousand samples move a top-1 by single samples, where
- * the model closer to float is the safer choice; a difference the data can tell is kept. */
+ * then by top-1, then by their place in the list. A few thousand samples move a top-1 by single
+ * samples, where the model closer to float is the safer choice; a difference the data can tell
+ * from chance is kept. */
 static int choose_labelled(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result_t *r, uint8_t *const *ok) {
   int lead = 0, st = 0;
   for (int k = 1; k < r->n_methods; k++)
@@ -86,8 +87,10 @@ static int choose_labelled(cquant_ptq_t *p, cquant_data_t *ev, cquant_ptq_result
   for (int j = 0; j < n_close && !st; j++) st = tie_sqnr(p, ev, &r->methods[close[j]]);
   if (st) return st;
   r->best = close[0];
-  for (int j = 1; j < n_close; j++)
-    if (r->methods[close[j]].tie_sqnr_db > r->methods[r->best].tie_sqnr_db) r->best = close[j];
+  for (int j = 1; j < n_close; j++) {
+    const cquant_ptq_method_eval_t *e = &r->methods[close[j]], *b = &r->methods[r->best];
+    if (e->tie_sqnr_db > b->tie_sqnr_db || (e->tie_sqnr_db == b->tie_sqnr_db && e->integer.top1 > b->integer.top1)) r->best = close[j];
+  }
   return 0;
 }
 

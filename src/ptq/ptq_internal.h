@@ -83,15 +83,15 @@ typedef struct {
   const char *src;
 } cquant__ptq_plan_t;
 
+/* src/ptq/eval.c: cquant_eval_top1 that also returns, in a malloc'ed array of r->n bytes, whether
+ * each sample's top-1 is its label (*ok NULL on error). */
+int cquant__eval_top1_ok(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r, uint8_t **ok);
+/* src/ptq/choose.c: McNemar's exact two-sided p (docs/calibration.md eq. M2) for n_ab samples only
+ * model a gets right and n_ba only b gets right: min(1, 2 P(X <= min(n_ab, n_ba))), X ~ Bin(n_ab +
+ * n_ba, 1/2); 1 when n_ab = n_ba. */
+double cquant__mcnemar_p(int64_t n_ab, int64_t n_ba);
 /* src/ptq/plan.c: what is quantized. quantizable: 1 with weights (index in *w), 2 without (Add,
  * GlobalAveragePool), 0 not. */
-/* cquant_eval_top1 that also returns, in a malloc'ed array of r->n bytes, whether each sample's top-1
- * is its label (*ok NULL on error). */
-int cquant__eval_top1_ok(const cquant_onnx_model_t *m, cquant_data_t *d, cquant_eval_result_t *r, uint8_t **ok);
-/* McNemar's exact two-sided p (docs/calibration.md eq. M2) for n_ab samples only model a gets right
- * and n_ba only b gets right: min(1, 2 P(X <= min(n_ab, n_ba))), X ~ Bin(n_ab + n_ba, 1/2); 1 when
- * n_ab = n_ba. */
-double cquant__mcnemar_p(int64_t n_ab, int64_t n_ba);
 int cquant__ptq_quantizable(const cquant__graph_t *g, const Onnx__NodeProto *n, int *w);
 int cquant__ptq_feeds_norm(const cquant__graph_t *g, const char *t);
 int cquant__ptq_weight_axis(const Onnx__NodeProto *n);

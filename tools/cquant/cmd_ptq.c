@@ -220,17 +220,20 @@ static void print_result(const char *model, const char *calib, const cquant_ptq_
       printf("%-24s %9.2f%% %11.1f us\n%-24s %9.2f%% %11.1f us", l1, e->fake_quant.top1, e->fake_quant.us_per_sample, l2, e->integer.top1,
              e->integer.us_per_sample);
       if (r->n_methods > 1 && (e->mcnemar_won || e->mcnemar_lost))
-        printf("  (against the highest top-1: %lld / %lld samples, McNemar p %.3f)", (long long)e->mcnemar_won, (long long)e->mcnemar_lost, e->mcnemar_p);
+        printf("  (against the highest top-1: right where it is wrong on %lld, wrong where it is right on %lld, McNemar p %.4f)", (long long)e->mcnemar_won,
+               (long long)e->mcnemar_lost, e->mcnemar_p);
       if (e->tie_measured) printf("  (integer SQNR against float %.2f dB)", e->tie_sqnr_db);
       printf("\n");
     }
     if (r->n_methods > 1) {
       const cquant_ptq_method_eval_t *b = &r->methods[r->best];
-      int by_sqnr = 0; /* a method within chance of it, with a lower SQNR, lost to it */
-      for (int k = 0; k < r->n_methods; k++) by_sqnr |= k != r->best && b->tie_measured && r->methods[k].tie_measured && r->methods[k].tie_sqnr_db < b->tie_sqnr_db;
+      int same_q = 0; /* another method within chance with the same SQNR */
+      for (int k = 0; k < r->n_methods; k++) same_q |= k != r->best && b->tie_measured && r->methods[k].tie_measured && r->methods[k].tie_sqnr_db == b->tie_sqnr_db;
       printf("best: %s", cquant_calib_method_name(r->method));
-      if (by_sqnr) printf(" (top-1s within chance, McNemar p >= %.2f: the higher SQNR)\n", CQUANT_PTQ_CHOICE_P);
-      else printf("%s\n", b->tie_measured ? " (top-1s within chance and equal SQNR: the earlier)" : " (the highest top-1, beyond chance of the others)");
+      if (b->tie_measured)
+        printf(" (top-1s within chance of the highest, McNemar p >= %.2f: the highest SQNR among them%s)\n", CQUANT_PTQ_CHOICE_P,
+               same_q ? "; equal SQNRs: the higher top-1, then the earlier" : "");
+      else printf(" (the highest top-1, beyond chance of the others)\n");
     }
   }
   for (int k = 0; k < r->n_fallback; k++)
