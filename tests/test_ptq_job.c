@@ -144,16 +144,16 @@ static void test_steps_equal_job(void) {
   cquant_onnx_free(m);
 }
 
-/* The integer SQNR against float of method m's file, from the public API (the reference of the
- * tie-break's measurement). */
-static double file_sqnr(cquant_ptq_t *p, const cquant_onnx_model_t *fl, cquant_calib_method_t m, cquant_data_t *ev) {
+/* Method m's file, from the public API, run in integer execution on ev: its SQNR against the float
+ * model fl (the reference of the choice's measurement; fl non-NULL) or its predicted classes (pred). */
+static double file_eval(cquant_ptq_t *p, const cquant_onnx_model_t *fl, cquant_calib_method_t m, cquant_data_t *ev, int32_t *pred) {
   char path[300];
-  snprintf(path, sizeof path, "%s/tie.onnx", tmpdir);
+  snprintf(path, sizeof path, "%s/file_eval.onnx", tmpdir);
   cquant_onnx_model_t *q = NULL, *im = NULL;
   cquant_eval_result_t e = {0};
   int n;
   CHECK(cquant_ptq_save(p, m, CQUANT_PTQ_QDQ, path, NULL) == 0 && cquant_onnx_load(path, &q) == 0);
-  CHECK(q && cquant_onnx_integerize(q, &im, &n) == 0 && cquant_eval_sqnr(fl, im, ev, &e) == 0);
+  CHECK(q && cquant_onnx_integerize(q, &im, &n) == 0 && (fl ? cquant_eval_sqnr(fl, im, ev, &e) : cquant_eval_top1(im, ev, &e, pred)) == 0);
   cquant_onnx_free(im);
   cquant_onnx_free(q);
   unlink(path);
@@ -194,7 +194,7 @@ static void test_tie_broken_by_sqnr(void) {
   CHECK(r.n_methods == 2 && r.float_eval.top1 == 100.0);
   CHECKF(r.methods[0].integer.top1 == r.methods[1].integer.top1, "%.2f %.2f", r.methods[0].integer.top1, r.methods[1].integer.top1);
   CHECK(r.methods[0].tie_measured && r.methods[1].tie_measured);
-  const double s0 = file_sqnr(p, m, CQUANT_CALIB_PERCENTILE, ev), s1 = file_sqnr(p, m, CQUANT_CALIB_MINMAX, ev);
+  const double s0 = file_eval(p, m, CQUANT_CALIB_PERCENTILE, ev, NULL), s1 = file_eval(p, m, CQUANT_CALIB_MINMAX, ev, NULL);
   CHECKF(fabs(r.methods[0].tie_sqnr_db - s0) < 0.05 && fabs(r.methods[1].tie_sqnr_db - s1) < 0.05, "%.3f %.3f / %.3f %.3f",
          r.methods[0].tie_sqnr_db, s0, r.methods[1].tie_sqnr_db, s1);
   CHECKF(s1 > s0 + 1, "minmax %.2f dB, percentile 99 %.2f dB", s1, s0);
@@ -240,20 +240,6 @@ static void test_mcnemar(void) {
   CHECKF(fabs(big - want) <= 1e-6 * want && fabs(big - 0.0456) < 1e-3, "%.9f, want %.9f", big, want);
 }
 
-/* Method m's integer predictions on ev, through the public API (a file saved and integerized). */
-static void int_preds(cquant_ptq_t *p, cquant_calib_method_t m, cquant_data_t *ev, int32_t *pred) {
-  char path[300];
-  snprintf(path, sizeof path, "%s/pred.onnx", tmpdir);
-  cquant_onnx_model_t *q = NULL, *im = NULL;
-  cquant_eval_result_t e;
-  int n;
-  CHECK(cquant_ptq_save(p, m, CQUANT_PTQ_QDQ, path, NULL) == 0 && cquant_onnx_load(path, &q) == 0);
-  CHECK(q && cquant_onnx_integerize(q, &im, &n) == 0 && cquant_eval_top1(im, ev, &e, pred) == 0);
-  cquant_onnx_free(im);
-  cquant_onnx_free(q);
-  unlink(path);
-}
-
 /* A top-1 lead within chance does not decide (eq. M1). Labels are min-max's own integer predictions
  * except on F of the D samples where percentile 60 (clips much of every range: the lower SQNR) gives
  * another class, which take percentile's: percentile is right on F of them, min-max on D - F, and
@@ -278,8 +264,8 @@ static void test_chance_lead_goes_to_sqnr(void) {
   cquant_ptq_t *p;
   CHECK(cquant_data_open(tmpdir, 0, 1, 0, &cal) == 0 && cquant_ptq_create(m, &o, &p) == 0);
   CHECK(cquant_ptq_calibrate_data(p, cal, NULL, NULL) == 0);
-  int_preds(p, CQUANT_CALIB_PERCENTILE, ev, pp);
-  int_preds(p, CQUANT_CALIB_MINMAX, ev, pm);
+  file_eval(p, NULL, CQUANT_CALIB_PERCENTILE, ev, pp);
+  file_eval(p, NULL, CQUANT_CALIB_MINMAX, ev, pm);
   int d = 0;
   for (int i = 0; i < NB * BS; i++) d += pp[i] != pm[i];
   CHECKF(d >= 10, "percentile 60 and min-max differ on %d samples", d);
