@@ -1146,9 +1146,9 @@ static PyObject *py_ptq(PyObject *self, PyObject *args, PyObject *kw) {
       /* every method evaluated (eq. M1): its metric (top-1 %, or SQNR dB without labels), with labels
        * its split against the highest top-1 and McNemar's p, and the SQNR when the choice measured it */
       PyObject *ms = PyList_New(r->n_methods);
+      const int lab = !r->float_eval.metric_sqnr;
       for (int k = 0; ms && k < r->n_methods; k++) {
         const cquant_ptq_method_eval_t *e = &r->methods[k];
-        const int lab = !r->float_eval.metric_sqnr;
         PyObject *d = lab ? Py_BuildValue("{s:s,s:d,s:d,s:L,s:L,s:d}", "method", cquant_calib_method_name(e->method), "fake_quant_top1", e->fake_quant.top1,
                                           "integer_top1", e->integer.top1, "won", (long long)e->mcnemar_won, "lost", (long long)e->mcnemar_lost, "p",
                                           e->mcnemar_p)

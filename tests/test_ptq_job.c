@@ -160,6 +160,28 @@ static double file_eval(cquant_ptq_t *p, const cquant_onnx_model_t *fl, cquant_c
   return e.sqnr_db;
 }
 
+/* A session choosing between percentile pct (first) and min-max (second), calibrated on cal. */
+static cquant_ptq_t *percentile_minmax(const cquant_onnx_model_t *m, double pct, cquant_data_t *cal) {
+  cquant_ptq_options_t o;
+  cquant_ptq_options_default(&o);
+  o.methods = 1u << CQUANT_CALIB_PERCENTILE | 1u << CQUANT_CALIB_MINMAX;
+  o.percentile = pct;
+  o.order[0] = CQUANT_CALIB_PERCENTILE, o.order[1] = CQUANT_CALIB_MINMAX, o.n_order = 2;
+  cquant_ptq_t *p = NULL;
+  CHECK(cquant_ptq_create(m, &o, &p) == 0 && cquant_ptq_calibrate_data(p, cal, NULL, NULL) == 0);
+  return p;
+}
+
+/* The labels the callback source gives with with_labels 2: y[i] for sample i (pred_lab, freed by the
+ * caller). */
+static void set_labels(const int32_t *y) {
+  for (int b = 0; b < NB; b++) {
+    int64_t ls[1] = {BS};
+    CHECK(cquant_array_alloc(&pred_lab[b], CQUANT_DT_S64, 1, ls) == 0);
+    for (int i = 0; i < BS; i++) ((int64_t *)pred_lab[b].data)[i] = y[b * BS + i];
+  }
+}
+
 /* Equal integer top-1s go to the method whose integer output is closer to float (eq. M1), not to
  * the earlier one. The labels are the float model's own predictions, on which both methods here
  * score 100%: percentile 99 (clips the tail of every activation: lower SQNR) first, min-max second. */
@@ -174,20 +196,10 @@ static void test_tie_broken_by_sqnr(void) {
   int32_t pred[NB * BS];
   cquant_eval_result_t fe;
   CHECK(cquant_eval_top1(m, ev, &fe, pred) == 0 && fe.n == NB * BS);
-  for (int b = 0; b < NB; b++) {
-    int64_t ls[1] = {BS};
-    CHECK(cquant_array_alloc(&pred_lab[b], CQUANT_DT_S64, 1, ls) == 0);
-    for (int i = 0; i < BS; i++) ((int64_t *)pred_lab[b].data)[i] = pred[b * BS + i];
-  }
+  set_labels(pred);
   se.with_labels = 2;
-  cquant_ptq_options_t o;
-  cquant_ptq_options_default(&o);
-  o.methods = 1u << CQUANT_CALIB_PERCENTILE | 1u << CQUANT_CALIB_MINMAX;
-  o.percentile = 99.0;
-  o.order[0] = CQUANT_CALIB_PERCENTILE, o.order[1] = CQUANT_CALIB_MINMAX, o.n_order = 2;
-  cquant_ptq_t *p;
-  CHECK(cquant_data_open(tmpdir, 0, 1, 0, &cal) == 0 && cquant_ptq_create(m, &o, &p) == 0);
-  CHECK(cquant_ptq_calibrate_data(p, cal, NULL, NULL) == 0);
+  CHECK(cquant_data_open(tmpdir, 0, 1, 0, &cal) == 0);
+  cquant_ptq_t *p = percentile_minmax(m, 99.0, cal);
   cquant_ptq_result_t r;
   memset(&r, 0, sizeof r);
   CHECKF(cquant_ptq_choose(p, ev, &r) == 0, "%s", cquant_last_error());
@@ -201,8 +213,7 @@ static void test_tie_broken_by_sqnr(void) {
   CHECK(r.best == 1 && r.method == CQUANT_CALIB_MINMAX && r.final.method == CQUANT_CALIB_MINMAX);
   /* a lead beyond chance measures nothing more: percentile 10 clips nearly everything (a top-1 far lower) */
   cquant_ptq_free(p);
-  o.percentile = 10.0;
-  CHECK(cquant_ptq_create(m, &o, &p) == 0 && cquant_ptq_calibrate_data(p, cal, NULL, NULL) == 0);
+  p = percentile_minmax(m, 10.0, cal);
   memset(&r, 0, sizeof r);
   CHECK(cquant_ptq_choose(p, ev, &r) == 0 && r.n_methods == 2);
   CHECKF(r.methods[0].integer.top1 < r.methods[1].integer.top1, "%.2f %.2f", r.methods[0].integer.top1, r.methods[1].integer.top1);
@@ -255,15 +266,9 @@ static void test_chance_lead_goes_to_sqnr(void) {
   cquant_data_callbacks_t cbe = {&se, cb_next, cb_rewind, "eval"};
   cquant_data_t *ev, *cal;
   CHECK(cquant_data_from_callbacks(&cbe, &ev) == 0);
-  int32_t pp[NB * BS], pm[NB * BS];
-  cquant_ptq_options_t o;
-  cquant_ptq_options_default(&o);
-  o.methods = 1u << CQUANT_CALIB_PERCENTILE | 1u << CQUANT_CALIB_MINMAX;
-  o.percentile = 60.0;
-  o.order[0] = CQUANT_CALIB_PERCENTILE, o.order[1] = CQUANT_CALIB_MINMAX, o.n_order = 2;
-  cquant_ptq_t *p;
-  CHECK(cquant_data_open(tmpdir, 0, 1, 0, &cal) == 0 && cquant_ptq_create(m, &o, &p) == 0);
-  CHECK(cquant_ptq_calibrate_data(p, cal, NULL, NULL) == 0);
+  int32_t pp[NB * BS], pm[NB * BS], y[NB * BS];
+  CHECK(cquant_data_open(tmpdir, 0, 1, 0, &cal) == 0);
+  cquant_ptq_t *p = percentile_minmax(m, 60.0, cal);
   file_eval(p, NULL, CQUANT_CALIB_PERCENTILE, ev, pp);
   file_eval(p, NULL, CQUANT_CALIB_MINMAX, ev, pm);
   int d = 0;
@@ -273,15 +278,12 @@ static void test_chance_lead_goes_to_sqnr(void) {
   while (f_hi < d && binom_p(d - (f_hi + 1), f_hi + 1) >= CQUANT_PTQ_CHOICE_P) f_hi++;
   const int flips[4] = {d / 2 + 1, f_hi, f_hi + 1, d};
   for (int c = 0; c < 4; c++) {
-    for (int b = 0, f = 0; b < NB; b++) {
-      int64_t ls[1] = {BS};
-      CHECK(cquant_array_alloc(&pred_lab[b], CQUANT_DT_S64, 1, ls) == 0);
-      for (int i = 0; i < BS; i++) {
-        const int j = b * BS + i, flip = pp[j] != pm[j] && f < flips[c];
-        ((int64_t *)pred_lab[b].data)[i] = flip ? pp[j] : pm[j];
-        f += flip;
-      }
+    for (int j = 0, f = 0; j < NB * BS; j++) {
+      const int flip = pp[j] != pm[j] && f < flips[c];
+      y[j] = flip ? pp[j] : pm[j];
+      f += flip;
     }
+    set_labels(y);
     se.with_labels = 2;
     cquant_ptq_result_t r;
     memset(&r, 0, sizeof r);
