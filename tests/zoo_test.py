@@ -5,7 +5,8 @@ mobilenet_v3_small (1x3x96x96), squeezenet1_1 (1x3x96x96), a 2-layer bidirection
 causal LM (triangular mask, int64 ids), a BERT-style encoder (int64 ids, bool attention mask) and a
 U-Net (ceil_mode MaxPool, ConvTranspose, Resize). cquant's float executor must agree with ONNX Runtime
 on every output within 1e-4 of the output's largest magnitude (where ONNX Runtime's optimized graph
-differs, its unoptimized run and PyTorch's own outputs decide: judge in tools/zoo/zoo_common.py). The
+differs, its unoptimized run and PyTorch's own outputs decide, then the graph evaluated in float64:
+judge in tools/zoo/zoo_common.py; tests/zoo_compare_test.py tests those rules). The
 models are generated once into the build tree (BUILD/zoo_test, regenerated when tools/zoo/gen_zoo.py
 changes). Skipped (77) without
 python3-torch/python3-torchvision or onnxruntime-node. scripts/zoo runs the whole zoo.
@@ -68,7 +69,7 @@ for e in entries:
     elif not okc:
         problem = zc.short_error(cerr, os.path.join(folder, e["file"]))
     else:
-        rel, problem, note = zc.judge(folder, e, cdir, odir, timeout=120)
+        rel, problem, note = zc.judge(folder, e, cdir, odir, timeout=120, cq=CQ)
     if problem:
         failed += 1
         print(f"FAIL {key}: {problem}", flush=True)

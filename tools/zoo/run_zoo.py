@@ -2,14 +2,19 @@
 """Runs every model of a zoo manifest (tools/zoo/gen_zoo.py) with cquant's float executor
 (`cquant run --exec float`) and with ONNX Runtime (onnxruntime-node, tools/ort/run.js) on the same
 inputs, and compares every output: max |cquant - ORT| <= 1e-4 * max |ORT| (detection outputs after
-sorting the detections by score; integer and bool outputs exactly). Prints one table (model, opset,
+sorting the detections by score, detections whose scores agree within the bound paired by box; a
+keypoint at another pixel only where the two heatmap maxima agree within the bound; integer and bool
+outputs exactly). Prints one table (model, opset,
 variant, nodes, max relative difference, cquant and ORT fp32 time, peak RSS of each, PASS/FAIL with
 cquant's error line) and the op types of each model; exits 1 when any model fails.
 
 Where cquant and ORT disagree, ORT runs again with its graph optimizations disabled and cquant is also
 compared with PyTorch's own outputs (recorded by gen_zoo.py): a model whose outputs equal both of those
 passes, with ORT's optimized difference noted (ORT 1.20 fuses Pad into AveragePool and drops
-count_include_pad, which changes inception_v3).
+count_include_pad, which changes inception_v3). Where neither decides, the same graph is evaluated in
+float64 (every float tensor widened, run by cquant) and both runtimes are measured against it: cquant
+passes where, on every output, it is within the bound of that exact result or no further from it than
+ORT is, and ORT is within twice the bound (zoo_common.exact_verdict; the note gives both errors).
 
 Times: cquant = the sum of its per-node times (--profile) in one `cquant run` (a cold run: it includes
 weight packing); ORT = the first session.run after session creation (its packing happens at creation).
@@ -79,7 +84,7 @@ def main():
         elif not okc:
             problem = zc.short_error(cerr, os.path.join(folder, e["file"]))
         else:
-            rel, problem, note = zc.judge(folder, e, cdir, odir, a.threads, a.timeout)
+            rel, problem, note = zc.judge(folder, e, cdir, odir, a.threads, a.timeout, cq=cq)
         result = ("PASS" + (f" ({note})" if note else "")) if not problem else "FAIL " + problem
         if problem:
             fails.append((key, problem))

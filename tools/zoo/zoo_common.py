@@ -139,6 +139,40 @@ def _detection_order(scores, boxes):
     return np.lexsort(keys)
 
 
+def _match_near_ties(rs, cs, rb, cb, ro, co, tol):
+    """cquant's detection order (co) with detections of near-equal score re-paired with the
+    reference's. Both lists are sorted by score; neighbours whose scores differ by at most tol * max
+    |score| in either run form a tie group (rounding may order them either way), and inside a group
+    each reference detection takes the closest remaining cquant box (greedy on the largest coordinate
+    difference). Returns (new order, number of detections that moved)."""
+    rs, cs = rs[ro].astype(np.float64), cs[co].astype(np.float64)
+    t = tol * max(float(np.abs(rs).max()) if rs.size else 0.0, 1e-30)
+    co = co.copy()
+    moved, k, n = 0, 0, len(rs)
+    while k < n:
+        j = k + 1
+        while j < n and (abs(rs[j - 1] - rs[j]) <= t or abs(cs[j - 1] - cs[j]) <= t):
+            j += 1
+        if j - k > 1:
+            gr, gc = ro[k:j], co[k:j]
+            d = np.abs(rb[gr][:, None, :].astype(np.float64) - cb[gc][None, :, :].astype(np.float64)).reshape(j - k, j - k, -1).max(2)
+            pick = np.empty(j - k, dtype=np.int64)
+            for _ in range(j - k):
+                a, b = np.unravel_index(int(np.argmin(d)), d.shape)
+                pick[a] = gc[b]
+                d[a, :] = np.inf
+                d[:, b] = np.inf
+            moved += int(np.sum(pick != gc))
+            co[k:j] = pick
+        k = j
+    return co, moved
+
+
+# argmax outputs of detection models: the location output and the output holding the value found
+# there (keypointrcnn: each keypoint is the argmax of its heatmap, keypoints_scores the maximum)
+ARGMAX_OUTPUTS = {"keypoints": "keypoints_scores"}
+
+
 def load_dir(d):
     """Every NAME.npy of a folder as {NAME: array}."""
     return {f[:-4]: np.load(os.path.join(d, f)) for f in sorted(os.listdir(d)) if f.endswith(".npy")}
@@ -149,66 +183,176 @@ def torch_ref(folder, entry):
     return {k.replace("/", "_").replace("\\", "_"): np.load(os.path.join(folder, v)) for k, v in (entry.get("torch_outputs") or {}).items()}
 
 
-def compare(entry, cdir, odir, tol=TOL):
-    """Compares every reference output (ONNX Runtime's files in odir, or a {name: array} dict) with
-    cquant's. Returns (worst relative difference, problem or '' when all agree). Floats: max |d| <=
-    tol * max |ref| (NaN equal to NaN); other types exactly. Detection outputs are compared after
-    sorting the detections of each by score."""
+def compare_outputs(entry, cdir, odir, tol=TOL, any_float=False):
+    """Every reference output (a folder of NAME.npy, or a {name: array} dict) against cquant's (a
+    folder or a dict). Returns ({name: relative difference}, problem or '', notes). Floats: max |d| /
+    max |ref| (NaN equal to NaN), a problem above tol; other types exactly (inf when they differ).
+    any_float: a float output may have another float type than the reference (the float64
+    evaluation). Detection outputs (entry's detection_outputs) are compared after sorting the
+    detections by score, near-equal scores paired by box (_match_near_ties); an argmax output
+    (ARGMAX_OUTPUTS) whose location differs where the maxima found agree within tol is a near-tied
+    maximum and counts as equal (said in notes)."""
     ref = dict(odir) if isinstance(odir, dict) else load_dir(odir)
     names = sorted(ref)
+    notes = []
     if not names:
-        return float("inf"), "no reference outputs"
+        return {}, "no reference outputs", notes
     det = set(entry.get("detection_outputs") or [])
     mine = {}
     for n in names:
+        if isinstance(cdir, dict):
+            if n not in cdir:
+                return {n: float("inf")}, f"output {n}: cquant wrote no file", notes
+            mine[n] = cdir[n]
+            continue
         p = os.path.join(cdir, n + ".npy")
         if not os.path.exists(p):
-            return float("inf"), f"output {n}: cquant wrote no file"
+            return {n: float("inf")}, f"output {n}: cquant wrote no file", notes
         mine[n] = np.load(p)
     if det:
         so = entry.get("score_output") or "scores"
         if so in ref and so in mine:
             if ref[so].shape != mine[so].shape:
-                return float("inf"), f"detections: cquant found {mine[so].shape[0]}, ONNX Runtime {ref[so].shape[0]}"
+                return {so: float("inf")}, f"detections: cquant found {mine[so].shape[0]}, ONNX Runtime {ref[so].shape[0]}", notes
             ro = _detection_order(ref[so], ref.get("boxes"))
             co = _detection_order(mine[so], mine.get("boxes"))
+            rb, cb = ref.get("boxes"), mine.get("boxes")
+            if rb is not None and cb is not None and rb.shape == cb.shape and rb.ndim == 2 and rb.shape[0] == len(ro):
+                co, moved = _match_near_ties(ref[so], mine[so], rb, cb, ro, co, tol)
+                if moved:
+                    notes.append(f"{moved} detections of near-equal score paired by box")
             for n in det & set(names):
-                if ref[n].ndim and ref[n].shape[0] == ref[so].shape[0]:
+                if ref[n].ndim and ref[n].shape[0] == ref[so].shape[0] and mine[n].shape[:1] == ref[n].shape[:1]:
                     ref[n], mine[n] = ref[n][ro], mine[n][co]
-    worst, problem = 0.0, ""
+    for loc, val in ARGMAX_OUTPUTS.items():
+        if loc in ref and val in ref and loc in mine and val in mine and ref[loc].shape == mine[loc].shape \
+                and ref[val].shape == mine[val].shape and ref[loc].shape[:-1] == ref[val].shape and ref[loc].size:
+            r, c = ref[loc].astype(np.float64), mine[loc].astype(np.float64)
+            rv, cv = ref[val].astype(np.float64), mine[val].astype(np.float64)
+            off = np.abs(r - c).max(-1) > tol * float(np.abs(r).max())
+            tied = off & (np.abs(rv - cv) <= tol * max(float(np.abs(rv).max()), 1e-30))
+            if tied.any():
+                mine[loc] = np.where(tied[..., None], ref[loc], mine[loc])
+                notes.append(f"{int(tied.sum())} of {tied.size} {loc} at a near-tied maximum (the values found agree)")
+    rels, problem = {}, ""
     for n in names:
         r, c = ref[n], mine[n]
         if r.shape != c.shape:
-            return float("inf"), f"output {n}: shape {c.shape} (cquant) vs {r.shape} (ONNX Runtime)"
+            return {n: float("inf")}, f"output {n}: shape {c.shape} (cquant) vs {r.shape} (reference)", notes
         if r.dtype.kind in "fc":
-            if r.dtype != c.dtype:
-                problem = problem or f"output {n}: type {c.dtype} (cquant) vs {r.dtype} (ONNX Runtime)"
+            if r.dtype != c.dtype and not (any_float and c.dtype.kind in "fc"):
+                problem = problem or f"output {n}: type {c.dtype} (cquant) vs {r.dtype} (reference)"
             r64, c64 = r.astype(np.float64), c.astype(np.float64)
             both_nan = np.isnan(r64) & np.isnan(c64)
             d = np.where(both_nan, 0.0, np.abs(r64 - c64))
             scale = float(np.nanmax(np.abs(r64))) if r.size and not np.all(np.isnan(r64)) else 0.0
             dmax = float(np.nanmax(np.where(np.isnan(d), np.inf, d))) if d.size else 0.0
             rel = dmax / scale if scale > 0 else (0.0 if dmax == 0 else float("inf"))
-            worst = max(worst, rel)
+            rels[n] = rel
             if not rel <= tol:
                 problem = problem or f"output {n}: max relative difference {rel:.2e} > {tol:g}"
         else:
+            rels[n] = 0.0
             if r.dtype != c.dtype:
-                problem = problem or f"output {n}: type {c.dtype} (cquant) vs {r.dtype} (ONNX Runtime)"
+                rels[n] = float("inf")
+                problem = problem or f"output {n}: type {c.dtype} (cquant) vs {r.dtype} (reference)"
             elif not np.array_equal(r, c):
+                rels[n] = float("inf")
                 problem = problem or f"output {n}: {int(np.sum(r != c))} of {r.size} elements differ"
-    return worst, problem
+    return rels, problem, notes
 
 
-def judge(folder, entry, cdir, odir, threads=1, timeout=900):
+def compare(entry, cdir, odir, tol=TOL):
+    """compare_outputs reduced to (worst relative difference, problem or '' when all agree)."""
+    rels, problem, _ = compare_outputs(entry, cdir, odir, tol)
+    return (max(rels.values()) if rels else float("inf")), problem
+
+
+def to_float64(src, dst):
+    """The model with every float32 and float16 tensor made float64: initializers, Constant and
+    ConstantOfShape values, graph inputs/outputs/value_info, Cast(to=float) in every subgraph. Run in
+    cquant's executor this evaluates the same graph with rounding errors some 1e-9 times smaller: a
+    reference for what float32 runtimes should compute."""
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    def tensor(t):
+        if t.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16):
+            t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float64), t.name))
+
+    def graph(g):
+        for t in g.initializer:
+            tensor(t)
+        for v in list(g.input) + list(g.output) + list(g.value_info):
+            if v.type.tensor_type.elem_type == TensorProto.FLOAT:
+                v.type.tensor_type.elem_type = TensorProto.DOUBLE
+        for n in g.node:
+            for a in n.attribute:
+                if n.op_type == "Cast" and a.name == "to" and a.i in (TensorProto.FLOAT, TensorProto.FLOAT16):
+                    a.i = TensorProto.DOUBLE
+                if a.type == onnx.AttributeProto.TENSOR:
+                    tensor(a.t)
+                if a.type == onnx.AttributeProto.GRAPH:
+                    graph(a.g)
+                for sg in a.graphs:
+                    graph(sg)
+    m = onnx.load(src)
+    graph(m.graph)
+    onnx.save(m, dst)
+
+
+def run_exact(cq, folder, entry, outdir, threads=None, timeout=900):
+    """The model evaluated in float64 by cquant (to_float64; float inputs widened): (ok, error line)."""
+    os.makedirs(outdir, exist_ok=True)
+    e = {"file": "model64.onnx", "inputs": {}}
+    to_float64(os.path.join(folder, entry["file"]), os.path.join(outdir, e["file"]))
+    for k, v in entry["inputs"].items():
+        a = np.load(os.path.join(folder, v))
+        f = os.path.join(outdir, f"input64.{_fname(k)}")
+        np.save(f, a.astype(np.float64) if a.dtype.kind == "f" else a)
+        e["inputs"][k] = f
+    res = os.path.join(outdir, "out")
+    ok, _, _, _, err = run_cquant(cq, outdir, e, res, threads, timeout)
+    os.remove(os.path.join(outdir, e["file"]))
+    return ok, err
+
+
+def exact_verdict(entry, cdir, odir, exact, tol=TOL):
+    """Both runtimes against the float64 evaluation of the same graph (exact: a folder or dict).
+    cquant passes where, on every output, its relative error is within tol or no larger than ONNX
+    Runtime's own, and ONNX Runtime's is within 2 tol (ORT, an independent implementation, confirms
+    that the float64 evaluation computes the graph it computes). Returns (problem or '', note)."""
+    ex = dict(exact) if isinstance(exact, dict) else load_dir(exact)
+    ec, pc, nc = compare_outputs(entry, cdir, ex, tol, any_float=True)
+    eo, po, no = compare_outputs(entry, odir, ex, tol, any_float=True)
+    if not ec or not eo:
+        return f"against the float64 evaluation: cquant {pc or 'ok'}, ONNX Runtime {po or 'ok'}", ""
+    worst = []
+    for n in sorted(ex):
+        c, o = ec.get(n, float("inf")), eo.get(n, float("inf"))
+        if not o <= 2 * tol:
+            return f"output {n}: ONNX Runtime is {o:.2e} from the float64 evaluation (> {2 * tol:g})", ""
+        if not (c <= tol or c <= o):
+            return f"output {n}: cquant is {c:.2e} from the float64 evaluation, ONNX Runtime {o:.2e}", ""
+        if c > 0 or o > 0:
+            worst.append(f"{n} {c:.1e} / {o:.1e}")
+    ties = "; ".join(nc)
+    return "", "float64 evaluation, cquant / ORT: " + ", ".join(worst) + (f"; {ties}" if ties else "")
+
+
+def judge(folder, entry, cdir, odir, threads=1, timeout=900, cq=None):
     """cquant's outputs (cdir) against ONNX Runtime's (odir). Where they disagree, ONNX Runtime runs
     again with its graph optimizations disabled (they are not always exact: 1.20 fuses Pad into
     AveragePool and drops count_include_pad) and cquant is also compared with PyTorch's outputs when
-    the manifest has them; agreeing with both of those passes. Returns (relative difference, problem or
-    '' when it passes, note on ONNX Runtime's optimized difference or '')."""
-    rel, problem = compare(entry, cdir, odir)
+    the manifest has them; agreeing with both of those passes. Where that does not decide and cq is
+    given, the graph is evaluated in float64 (run_exact) and exact_verdict decides: two float32
+    runtimes, each within the bound of the exact result, may be twice the bound apart. Returns
+    (relative difference against ORT optimized, problem or '' when it passes, note)."""
+    rels, problem, notes = compare_outputs(entry, cdir, odir)
+    rel = max(rels.values()) if rels else float("inf")
+    tie = "; ".join(notes)
     if not problem:
-        return rel, "", ""
+        return rel, "", tie
     udir = odir.rstrip("/") + "_unopt"
     oku = run_ort(folder, entry, udir, threads, 1, timeout, opt="disabled")[0]
     relu, pu = compare(entry, cdir, udir) if oku else (float("nan"), "ONNX Runtime failed")
@@ -217,7 +361,18 @@ def judge(folder, entry, cdir, odir, threads=1, timeout=900):
     tnote = f"; PyTorch {relt:.1e}" if tref else ""
     if not pu and not pt:
         return relu, "", f"= ORT without graph optimizations {relu:.1e}{tnote}; ORT optimized: {problem}"
-    return rel, f"{problem} (ORT unoptimized {relu:.1e}{tnote}{detection_match(cdir, odir)})", ""
+    xnote = ""
+    if cq:
+        xdir = odir.rstrip("/") + "_exact"
+        okx, xerr = run_exact(cq, folder, entry, xdir, threads, timeout)
+        if okx:
+            px, note = exact_verdict(entry, cdir, odir, os.path.join(xdir, "out"))
+            if not px:
+                return rel, "", f"{note}; ORT optimized: {problem}"
+            xnote = "; " + px
+        else:
+            xnote = "; float64 evaluation failed: " + xerr
+    return rel, f"{problem} (ORT unoptimized {relu:.1e}{tnote}{detection_match(cdir, odir)}{xnote})", ""
 
 
 def detection_match(cdir, odir):
