@@ -337,5 +337,46 @@ static void test_sequence_round_trips(void) {
   cquant_onnx_free(m);
 }
 
-TH_MAIN(T(test_scan_axes_directions), T(test_sequence_round_trips), T(test_nesting_limit), T(test_optional_input_and_sequence_output), T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
+/* Where the executor frees each value (the last_use bits the loader computes): a value read twice by
+ * one node, a graph output read by a later node (never freed), a value read directly and again by a
+ * later If's branch (kept for the branch), and both If branches' outer reads. The model then runs,
+ * so a value freed too early fails. x [3] -> a = Relu(x); b = a + a; c = b * x; d = a + c;
+ * e = If(cond) {then: c + 1, else: d * 2}; y = e + d; outputs y and b. */
+static void test_last_readers(void) {
+  static const char *x_in[] = {"x"}, *aa[] = {"a", "a"}, *bx[] = {"b", "x"}, *ac[] = {"a", "c"}, *cond_in[] = {"cond"}, *ed[] = {"e", "d"};
+  static const char *o_a[] = {"a"}, *o_b[] = {"b"}, *o_c[] = {"c"}, *o_d[] = {"d"}, *o_e[] = {"e"}, *o_y[] = {"y"}, *outs[] = {"y", "b"};
+  static const char *c_one[] = {"c", "one"}, *d_two[] = {"d", "two"}, *t_out[] = {"t"}, *e_out[] = {"f"};
+  Onnx__NodeProto *tn[1] = {node_n("Add", "then_add", 2, c_one, 1, t_out)}, *en[1] = {node_n("Mul", "else_mul", 2, d_two, 1, e_out)};
+  Onnx__TensorProto *tinit[1] = {tensor("one", 0, NULL, 1, 1)}, *einit[1] = {tensor("two", 0, NULL, 2, 2)};
+  Onnx__GraphProto *tg = graph("then", 1, tn, 0, NULL, 1, t_out, 1, tinit), *eg = graph("else", 1, en, 0, NULL, 1, e_out, 1, einit);
+  Onnx__NodeProto *n[6] = {node_n("Relu", "n0", 1, x_in, 1, o_a), node_n("Add", "n1", 2, aa, 1, o_b), node_n("Mul", "n2", 2, bx, 1, o_c),
+                           node_n("Add", "n3", 2, ac, 1, o_d), node_n("If", "n4", 1, cond_in, 1, o_e), node_n("Add", "n5", 2, ed, 1, o_y)};
+  Onnx__AttributeProto *a[2] = {attr_g("then_branch", tg), attr_g("else_branch", eg)};
+  with_attrs(n[4], 2, a);
+  const float xv[3] = {-1, 2, 3};
+  for (int cond = 0; cond < 2; cond++) {
+    Onnx__TensorProto *inits[1] = {scalar_bool("cond", cond)};
+    cquant_onnx_model_t *m = load_model(graph("last", 6, n, 1, x_in, 2, outs, 1, inits));
+    CHECK(m != NULL);
+    if (!m) return;
+    const uint32_t want[6] = {0, 0, 2, 1, 1, 3}; /* n2: x; n3: a (c is read by the then branch later); n4: cond; n5: e and d */
+    for (int i = 0; i < 6; i++) CHECKF(m->last_use[i] == want[i], "node n%d: last_use %u, expected %u", i, (unsigned)m->last_use[i], (unsigned)want[i]);
+    cquant_array_t x, y[2];
+    const int64_t d3 = 3;
+    CHECK(cquant_array_alloc(&x, CQUANT_DT_F32, 1, &d3) == 0);
+    memcpy(x.data, xv, sizeof xv);
+    const char *names[1] = {"x"};
+    CHECKF(cquant_onnx_run(m, 1, names, &x, y) == 0, "%s", cquant_last_error());
+    cquant_array_free(&x);
+    for (int i = 0; i < 3; i++) {
+      const float av = xv[i] > 0 ? xv[i] : 0, bv = av + av, cv = bv * xv[i], dv = av + cv, ev = cond ? cv + 1 : dv * 2;
+      CHECKF(((const float *)y[0].data)[i] == ev + dv && ((const float *)y[1].data)[i] == bv, "cond %d, element %d: y %g, b %g", cond, i,
+             ((const float *)y[0].data)[i], ((const float *)y[1].data)[i]);
+    }
+    cquant_array_free(&y[0]), cquant_array_free(&y[1]);
+    cquant_onnx_free(m);
+  }
+}
+
+TH_MAIN(T(test_last_readers), T(test_scan_axes_directions), T(test_sequence_round_trips), T(test_nesting_limit), T(test_optional_input_and_sequence_output), T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
         T(test_loop_past_iteration_guard), T(test_loop_past_byte_guard))
