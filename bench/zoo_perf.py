@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "zoo"))
 import zoo_common as zc  # noqa: E402
 
 DEFAULT = ("resnet18,resnet50,mobilenet_v2,mobilenet_v3_small,mobilenet_v3_large,efficientnet_b0,regnet_y_400mf,shufflenet_v2_x1_0,"
-           "squeezenet1_1,densenet121,googlenet,inception_v3,mnasnet1_0,convnext_tiny,deeplabv3_mobilenet_v3_large,fcn_resnet50,"
+           "squeezenet1_1,densenet121,googlenet,inception_v3,mnasnet1_0,convnext_tiny,vit_b_16,swin_t,deeplabv3_mobilenet_v3_large,fcn_resnet50,"
            "lraspp_mobilenet_v3_large,unet")  # the classification, segmentation and U-Net models
 
 
