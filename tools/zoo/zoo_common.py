@@ -155,7 +155,7 @@ def _match_near_ties(rs, cs, rb, cb, ro, co, tol):
             j += 1
         if j - k > 1:
             gr, gc = ro[k:j], co[k:j]
-            d = np.abs(rb[gr][:, None, :].astype(np.float64) - cb[gc][None, :, :].astype(np.float64)).reshape(j - k, j - k, -1).max(2)
+            d = np.abs(rb[gr][:, None, :].astype(np.float64) - cb[gc][None, :, :].astype(np.float64)).max(2)
             pick = np.empty(j - k, dtype=np.int64)
             for _ in range(j - k):
                 a, b = np.unravel_index(int(np.argmin(d)), d.shape)
@@ -198,17 +198,11 @@ def compare_outputs(entry, cdir, odir, tol=TOL, any_float=False):
     if not names:
         return {}, "no reference outputs", notes
     det = set(entry.get("detection_outputs") or [])
-    mine = {}
+    got = cdir if isinstance(cdir, dict) else load_dir(cdir)
     for n in names:
-        if isinstance(cdir, dict):
-            if n not in cdir:
-                return {n: float("inf")}, f"output {n}: cquant wrote no file", notes
-            mine[n] = cdir[n]
-            continue
-        p = os.path.join(cdir, n + ".npy")
-        if not os.path.exists(p):
+        if n not in got:
             return {n: float("inf")}, f"output {n}: cquant wrote no file", notes
-        mine[n] = np.load(p)
+    mine = {n: got[n] for n in names}
     if det:
         so = entry.get("score_output") or "scores"
         if so in ref and so in mine:
@@ -324,7 +318,7 @@ def exact_verdict(entry, cdir, odir, exact, tol=TOL):
     that the float64 evaluation computes the graph it computes). Returns (problem or '', note)."""
     ex = dict(exact) if isinstance(exact, dict) else load_dir(exact)
     ec, pc, nc = compare_outputs(entry, cdir, ex, tol, any_float=True)
-    eo, po, no = compare_outputs(entry, odir, ex, tol, any_float=True)
+    eo, po, _ = compare_outputs(entry, odir, ex, tol, any_float=True)
     if not ec or not eo:
         return f"against the float64 evaluation: cquant {pc or 'ok'}, ONNX Runtime {po or 'ok'}", ""
     worst = []
