@@ -3,8 +3,9 @@
  * agree: Gemm's one-row sgemv with B (N, K) in 64-output slices, pool.c's planes, the generic
  * pooling's planes, depthwise channels, the GEMM convolution's row chunks and channel slices (each
  * unit's product summed in the same chunks and chains, on OpenBLAS's large kernel or on cquant's
- * own below 10^6 multiply-adds a chunk: cquant__sgemm), MatMul's row runs, Concat's runs of bytes, Transpose and Pad rows,
- * elementwise functions. A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
+ * own below 10^6 multiply-adds a chunk: cquant__sgemm), MatMul's row runs and runs of batched products, Softmax's rows,
+ * Concat's runs of bytes, Transpose and Pad rows, elementwise functions. A run starts no OpenMP threads (their waiting
+ * takes the core the pool's helper needs: threads_now). A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
 #include <dirent.h>
 #include <cblas.h>
 #include "onnx_build.h"
@@ -331,6 +332,35 @@ static void test_matmul(void) {
   cquant_array_free(&x);
 }
 
+/* Batched MatMul of small products (a window attention's q k^T over 64 windows and 3 heads), B
+ * batched alike, broadcast on the windows, and A broadcast on the heads: runs of whole products
+ * over the pool on 2 threads, the one-by-one loop on 1; the bits agree. */
+static void test_matmul_batched(void) {
+  static const int64_t xs[3][4] = {{64, 3, 49, 32}, {64, 3, 49, 32}, {64, 1, 49, 32}}, bs[3][4] = {{64, 3, 32, 49}, {1, 3, 32, 49}, {1, 3, 32, 49}};
+  static const char *what[3] = {"MatMul 64x3 of 49x32 by 32x49", "MatMul 64x3 by 3 (B broadcast)", "MatMul 64x1 (A broadcast) by 3"};
+  for (int c = 0; c < 3; c++) {
+    int64_t *bd = tb_malloc(4 * sizeof *bd);
+    memcpy(bd, bs[c], 4 * sizeof *bd);
+    Onnx__TensorProto *init[1] = {tensor("B", c ? 3 : 4, c ? bd + 1 : bd, -0.5f, 0.5f)};
+    static const char *in[2] = {"x", "B"}, *outs[1] = {"y"};
+    Onnx__NodeProto *n = node("MatMul", 2, in, "y");
+    cquant_array_t x = input(4, xs[c]);
+    one_two(what[c], load_model(graph("bmm", 1, &n, 1, in, 1, outs, 1, init)), &x, 1);
+    cquant_array_free(&x);
+  }
+}
+
+/* Softmax over the last axis of (64, 3, 49, 49) (the same attention's scores): runs of rows over
+ * the pool; each row is computed alike wherever the runs are cut. */
+static void test_softmax(void) {
+  static const char *in[1] = {"x"}, *outs[1] = {"y"};
+  const int64_t xd[4] = {64, 3, 49, 49};
+  Onnx__NodeProto *n = node("Softmax", 1, in, "y");
+  cquant_array_t x = input(4, xd);
+  one_two("Softmax", load_model(graph("softmax", 1, &n, 1, in, 1, outs, 0, NULL)), &x, 1);
+  cquant_array_free(&x);
+}
+
 /* Elementwise float32 functions of 2^17 elements or more (Erf, Sigmoid, Abs, Relu, Round,
  * BatchNormalization's planes): runs over the pool. */
 static void test_unary(void) {
@@ -348,7 +378,7 @@ static void test_unary(void) {
 }
 
 int main(int argc, char **argv) {
-  static const th_case cases[] = {{"gemv", test_gemv}, {"gemm_bt_cached", test_gemm_bt_cached}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}, {"maxpool_sep", test_maxpool_sep}};
+  static const th_case cases[] = {{"gemv", test_gemv}, {"gemm_bt_cached", test_gemm_bt_cached}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}, {"matmul_batched", test_matmul_batched}, {"softmax", test_softmax}, {"maxpool_sep", test_maxpool_sep}};
   const int r = th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
   tb_free_all();
   return r;
