@@ -2,7 +2,10 @@
  * lost counts, exact merges, the MSE method against a brute-force search on the raw data, and
  * bad input. (PyTorch observers: test_golden_torch.c; entropy/percentile against an independent
  * NumPy implementation: calib_reference.py.) */
+#include <dirent.h>
 #include "calib/histogram.h"
+#include "cquant/quantize.h"
+#include "exec/ops/conv_par.h"
 #include "harness.h"
 
 static cquant_observer_t *make(cquant_calib_method_t m, unsigned flags, cquant_dtype_t dt) {
@@ -179,6 +182,60 @@ static void test_mse_method_vs_brute_force(void) {
   free(y);
 }
 
+/* A batch of 2^19 values and more is counted in chunks of 2^18 over the pool, each worker into its
+ * own tables: on 2 threads the counts, min/max, NaN/Inf count and every method's range equal the
+ * 1-thread ones, nothing is lost (counted = finite values), and no OpenMP team is started (the
+ * first test of this file: the others' range searches may start one). */
+static int threads_now(void) {
+  DIR *d = opendir("/proc/self/task");
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+  if (d) closedir(d);
+  return n;
+}
+
+static void nothing(void *ctx, int64_t u, int worker) { (void)ctx, (void)u, (void)worker; }
+
+static void test_threads_same_counts(void) {
+  cquant_set_num_threads(2);
+  cquant__par_run(2, 2, nothing, NULL); /* the pool's helper started */
+  const int before = threads_now(); /* this thread, the helper and OpenBLAS's from its start */
+  const size_t n = 3 * ((size_t)1 << 18) + 12345;
+  float *x = malloc(n * sizeof *x);
+  CHECK(x != NULL);
+  if (!x) return;
+  int64_t nonfinite = 0;
+  for (size_t i = 0; i < n; i++) {
+    x[i] = th_gauss() * (i % 7 == 0 ? 8.0f : 1.0f);
+    if (i % 100003 == 5) x[i] = i % 2 ? NAN : INFINITY, nonfinite++;
+  }
+  static const cquant_calib_method_t ms[3] = {CQUANT_CALIB_PERCENTILE, CQUANT_CALIB_ENTROPY, CQUANT_CALIB_MSE};
+  for (int m = 0; m < 3; m++) {
+    float lo[2], hi[2];
+    cquant_observer_stats_t st[2];
+    for (int t = 0; t < 2; t++) {
+      cquant_set_num_threads(t + 1);
+      cquant_observer_t *o = make(ms[m], CQUANT_QF_SYMMETRIC, CQUANT_DT_S8);
+      int64_t sh[1] = {(int64_t)n};
+      CHECK(cquant_observer_update(o, x, 1, sh) == 0);
+      CHECK(cquant_observer_update(o, x, 1, sh) == 0); /* the second batch against the bins the first made */
+      CHECK(cquant_observer_ranges(o, &lo[t], &hi[t], 1) == 0);
+      cquant_observer_stats(o, &st[t]);
+      cquant_observer_destroy(o);
+    }
+    cquant_set_num_threads(0);
+    CHECKF(st[0].counted == 2 * ((int64_t)n - nonfinite) && st[1].counted == st[0].counted, "method %d: counted %lld and %lld of %lld", m,
+           (long long)st[0].counted, (long long)st[1].counted, 2 * ((long long)n - (long long)nonfinite));
+    CHECKF(st[0].nonfinite == 2 * nonfinite && st[1].nonfinite == st[0].nonfinite, "method %d: NaN/Inf %lld and %lld", m, (long long)st[0].nonfinite,
+           (long long)st[1].nonfinite);
+    CHECKF(st[0].bins == st[1].bins && st[0].bin_width == st[1].bin_width, "method %d: bins differ between 1 and 2 threads", m);
+    CHECKF(memcmp(&lo[0], &lo[1], sizeof lo[0]) == 0 && memcmp(&hi[0], &hi[1], sizeof hi[0]) == 0, "method %d: range [%g, %g] on 1 thread, [%g, %g] on 2", m,
+           lo[0], hi[0], lo[1], hi[1]);
+  }
+  free(x);
+  CHECKF(threads_now() == before, "%d threads in the process, %d before (no OpenMP team expected)", threads_now(), before);
+}
+
 static void test_bad_input(void) {
   cquant_calib_config_t cfg;
   cquant_observer_t *o = NULL;
@@ -221,4 +278,4 @@ static void test_bad_input(void) {
   cquant_observer_destroy(o);
 }
 
-TH_MAIN(T(test_growth_keeps_counts), T(test_entropy_growth), T(test_merge_exact), T(test_mse_method_vs_brute_force), T(test_bad_input))
+TH_MAIN(T(test_threads_same_counts), T(test_growth_keeps_counts), T(test_entropy_growth), T(test_merge_exact), T(test_mse_method_vs_brute_force), T(test_bad_input))

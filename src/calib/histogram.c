@@ -1,9 +1,12 @@
 /* The streaming histogram (docs/calibration.md, sec. 2, eq. C1-C2). */
 #include <float.h>
-#include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "calib/histogram.h"
+#include "exec/ops/conv_par.h"
+
+#define PAR_WORKERS 16 /* threads a pass uses at most (each has its own tables) */
 
 int cquant__hist_init(cquant__hist_t *h, int64_t cap, int64_t max_cap, int fixed_width) {
   memset(h, 0, sizeof *h);
@@ -74,35 +77,61 @@ static int cover(cquant__hist_t *h, float mn, float mx) {
   }
 }
 
+/* Chunks of a counting pass, units of cquant__par_run: each worker counts into its own four
+ * tables (worker w's at tabs + 4 w stride) and keeps its own min, max and NaN/Inf count; the
+ * tables are added to the histogram's counts under the lock after every chunk (integer sums: the
+ * counts are the same in any order). */
+typedef struct {
+  cquant__hist_t *h;
+  const cquant__kernels_t *k;
+  const float *x;
+  size_t n, chunk, stride;
+  float inv;
+  uint32_t *tabs;
+  float lo[PAR_WORKERS], hi[PAR_WORKERS];
+  size_t bad[PAR_WORKERS];
+  pthread_mutex_t lock;
+} count_job_t;
+
+static void count_unit(void *vj, int64_t c, int worker) { /* at most 2^18 values per chunk: no uint32 count overflows */
+  count_job_t *j = vj;
+  cquant__hist_t *h = j->h;
+  uint32_t *t = j->tabs + (size_t)worker * 4 * j->stride;
+  const size_t off = (size_t)c * j->chunk, m = j->n - off < j->chunk ? j->n - off : j->chunk, stride = j->stride;
+  float a, b;
+  j->bad[worker] += j->k->hist_count(j->x + off, m, j->inv, h->kmin, h->nbins, t, &a, &b);
+  j->lo[worker] = a < j->lo[worker] ? a : j->lo[worker];
+  j->hi[worker] = b > j->hi[worker] ? b : j->hi[worker];
+  pthread_mutex_lock(&j->lock);
+  for (int64_t i = 0; i < h->nbins; i++) {
+    const uint64_t v = (uint64_t)t[i] + t[stride + i] + t[2 * stride + i] + t[3 * stride + i];
+    h->counts[i] += v;
+    h->total += (int64_t)v;
+  }
+  pthread_mutex_unlock(&j->lock);
+  memset(t, 0, 4 * stride * sizeof(uint32_t));
+}
+
 /* One counting pass against the bins that exist; values beyond them (and NaN/Inf) are left out.
- * Gives the pass's finite min/max and the number of NaN/Inf. */
+ * Gives the pass's finite min/max and the number of NaN/Inf. Chunks of 2^18 values over the
+ * executor's pool (conv_par.h) from 2^19 values on. */
 static int count_pass(cquant__hist_t *h, const float *x, size_t n, float *bmn, float *bmx, size_t *nonfinite) {
-  const cquant__kernels_t *k = cquant__kernels();
-  const float inv = cquant__hist_inv(h);
-  const size_t stride = (size_t)(h->nbins + 1), chunk = (size_t)1 << 18;
-  const int threads = n >= ((size_t)1 << 19) ? cquant_get_num_threads() : 1;
-  uint32_t *tabs = calloc((size_t)threads * 4 * stride, sizeof(uint32_t));
-  if (!tabs) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "histogram: out of memory");
-  const int64_t nchunks = (int64_t)((n + chunk - 1) / chunk);
+  count_job_t j = {.h = h, .k = cquant__kernels(), .x = x, .n = n, .chunk = (size_t)1 << 18, .stride = (size_t)(h->nbins + 1), .inv = cquant__hist_inv(h)};
+  int threads = n >= ((size_t)1 << 19) ? cquant_get_num_threads() : 1;
+  threads = threads > PAR_WORKERS ? PAR_WORKERS : threads;
+  if (!(j.tabs = calloc((size_t)threads * 4 * j.stride, sizeof(uint32_t)))) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "histogram: out of memory");
+  for (int w = 0; w < PAR_WORKERS; w++) j.lo[w] = INFINITY, j.hi[w] = -INFINITY, j.bad[w] = 0;
+  pthread_mutex_init(&j.lock, NULL);
+  cquant__par_run(threads, (int64_t)((n + j.chunk - 1) / j.chunk), count_unit, &j);
+  pthread_mutex_destroy(&j.lock);
+  free(j.tabs);
   float lo = INFINITY, hi = -INFINITY;
   size_t bad = 0;
-#pragma omp parallel for schedule(static) num_threads(threads) reduction(min : lo) reduction(max : hi) reduction(+ : bad)
-  for (int64_t c = 0; c < nchunks; c++) { /* at most 2^18 values per chunk: no uint32 count overflows */
-    uint32_t *t = tabs + (size_t)omp_get_thread_num() * 4 * stride;
-    const size_t off = (size_t)c * chunk, m = n - off < chunk ? n - off : chunk;
-    float a, b;
-    bad += k->hist_count(x + off, m, inv, h->kmin, h->nbins, t, &a, &b);
-    lo = a < lo ? a : lo;
-    hi = b > hi ? b : hi;
-#pragma omp critical(cquant_hist)
-    for (int64_t j = 0; j < h->nbins; j++) {
-      const uint64_t v = (uint64_t)t[j] + t[stride + j] + t[2 * stride + j] + t[3 * stride + j];
-      h->counts[j] += v;
-      h->total += (int64_t)v;
-    }
-    memset(t, 0, 4 * stride * sizeof(uint32_t));
+  for (int w = 0; w < threads; w++) {
+    lo = j.lo[w] < lo ? j.lo[w] : lo;
+    hi = j.hi[w] > hi ? j.hi[w] : hi;
+    bad += j.bad[w];
   }
-  free(tabs);
   *bmn = lo;
   *bmx = hi;
   *nonfinite = bad;
