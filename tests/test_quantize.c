@@ -1,6 +1,7 @@
 /* The quantize / dequantize / fake-quantize drivers and the parameter formulas: every granularity
  * against a naive element-by-element model, packing, FP8 with a scale, argument checks, the qparams
  * JSON round trip and the error report. */
+#include <dirent.h>
 #include <float.h>
 #include "core/internal.h"
 #include "harness.h"
@@ -312,23 +313,97 @@ static void test_error_report(void) {
   cquant_qparams_destroy(qp);
 }
 
+static int threads_now(void) {
+  DIR *d = opendir("/proc/self/task");
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+  if (d) closedir(d);
+  return n;
+}
+
+/* The drivers split tensors of 2^18 elements and more over the pool's threads: min-max parameters,
+ * quantize (unpacked and packed), dequantize (both), fake-quantize and the packed narrow-range
+ * error are the same on 1 and 2 threads for each granularity; per-tensor quantize also equals the
+ * naive eq. 13 element by element; and no OpenMP team is started (its idle worker would busy-wait
+ * beside the pool's helper). */
 static void test_threads_deterministic(void) {
-  const int64_t sh[2] = {640, 1000};
-  size_t n = 640000;
-  float *x = malloc(n * 4);
-  uint8_t *a = malloc(n), *b = malloc(n);
-  for (size_t i = 0; i < n; i++) x[i] = th_gauss();
-  cquant_qparams_t *qp;
-  CHECK(cquant_qparams_create(CQUANT_DT_S8, CQUANT_PER_CHANNEL, 0, 0, CQUANT_QF_SYMMETRIC, 2, sh, &qp) == 0);
-  CHECK(cquant_qparams_minmax(qp, x) == 0);
-  cquant_set_num_threads(1);
-  CHECK(cquant_quantize(x, qp, CQUANT_LAYOUT_UNPACKED, a) == 0);
+  static const struct { cquant_dtype_t dt; cquant_granularity_t g; int axis; int64_t G; unsigned flags; int64_t shape[2]; } cases[] = {
+      {CQUANT_DT_S8, CQUANT_PER_CHANNEL, 0, 0, CQUANT_QF_SYMMETRIC, {640, 1000}},
+      {CQUANT_DT_U8, CQUANT_PER_TENSOR, 0, 0, 0, {700, 1003}},
+      {CQUANT_DT_S4, CQUANT_PER_GROUP, 1, 64, CQUANT_QF_ALLOW_SHORT_GROUP | CQUANT_QF_NARROW_RANGE, {300, 1001}},
+      {CQUANT_DT_U4, CQUANT_PER_CHANNEL, 1, 0, 0, {513, 999}},
+      {CQUANT_DT_F8E4M3, CQUANT_PER_TENSOR, 0, 0, 0, {600, 1000}},
+  };
   cquant_set_num_threads(2);
-  CHECK(cquant_quantize(x, qp, CQUANT_LAYOUT_UNPACKED, b) == 0);
-  CHECK(memcmp(a, b, n) == 0);
-  cquant_set_num_threads(0);
-  cquant_qparams_destroy(qp);
-  free(x); free(a); free(b);
+  cquant_qparams_t *warm;
+  const int64_t one[1] = {1 << 19};
+  float *xw = calloc((size_t)one[0], 4);
+  CHECK(cquant_qparams_create(CQUANT_DT_S8, CQUANT_PER_TENSOR, 0, 0, 0, 1, one, &warm) == 0 && cquant_qparams_minmax(warm, xw) == 0); /* the helper started */
+  cquant_qparams_destroy(warm);
+  free(xw);
+  const int before = threads_now();
+  for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+    const size_t n = (size_t)(cases[t].shape[0] * cases[t].shape[1]);
+    const int packed = cquant_dtype_info(cases[t].dt)->bits < 8;
+    float *x = malloc(n * 4), *y[2][3];
+    uint8_t *q[2][2];
+    cquant_qparams_t *qp[2];
+    int bad_st[2];
+    char bad_msg[2][256];
+    for (size_t i = 0; i < n; i++) x[i] = th_gauss() * (i % 11 == 0 ? 5.0f : 1.0f);
+    for (int th = 0; th < 2; th++) {
+      cquant_set_num_threads(th + 1);
+      CHECK(cquant_qparams_create(cases[t].dt, cases[t].g, cases[t].axis, cases[t].G, cases[t].flags, 2, cases[t].shape, &qp[th]) == 0);
+      CHECK(cquant_qparams_minmax(qp[th], x) == 0);
+      for (int k = 0; k < 3; k++) y[th][k] = malloc(n * 4);
+      q[th][0] = malloc(n * 2), q[th][1] = malloc(n);
+      CHECK(cquant_quantize(x, qp[th], CQUANT_LAYOUT_UNPACKED, q[th][0]) == 0);
+      CHECK(cquant_dequantize(q[th][0], qp[th], CQUANT_LAYOUT_UNPACKED, y[th][0]) == 0);
+      CHECK(cquant_fake_quantize(x, qp[th], y[th][2]) == 0);
+      memset(q[th][1], 0, n);
+      memset(y[th][1], 0, n * 4);
+      bad_st[th] = 0;
+      if (packed) {
+        CHECK(cquant_quantize(x, qp[th], CQUANT_LAYOUT_PACKED, q[th][1]) == 0);
+        CHECK(cquant_dequantize(q[th][1], qp[th], CQUANT_LAYOUT_PACKED, y[th][1]) == 0);
+        if (cases[t].flags & CQUANT_QF_NARROW_RANGE) { /* -8 in two places: the first is named */
+          uint8_t *bad = malloc(n);
+          memcpy(bad, q[th][1], n);
+          bad[n / 8] = (uint8_t)((bad[n / 8] & 0x0F) | 0x80), bad[n / 3] = (uint8_t)((bad[n / 3] & 0xF0) | 0x08);
+          bad_st[th] = cquant_dequantize(bad, qp[th], CQUANT_LAYOUT_PACKED, y[th][1]);
+          snprintf(bad_msg[th], sizeof bad_msg[th], "%s", cquant_last_error());
+          free(bad);
+        }
+      }
+    }
+    cquant_set_num_threads(0);
+    const size_t qs = cquant_quantized_size(qp[0], CQUANT_LAYOUT_UNPACKED);
+    CHECKF(memcmp(qp[0]->scale, qp[1]->scale, sizeof(float) * (size_t)qp[0]->count) == 0 &&
+               memcmp(qp[0]->zero_point, qp[1]->zero_point, sizeof(int32_t) * (size_t)qp[0]->count) == 0,
+           "case %zu: min-max parameters differ between 1 and 2 threads", t);
+    CHECKF(memcmp(q[0][0], q[1][0], qs) == 0, "case %zu: quantize differs between 1 and 2 threads", t);
+    CHECKF(memcmp(q[0][1], q[1][1], n) == 0, "case %zu: packed quantize differs", t);
+    for (int k = 0; k < 3; k++) CHECKF(memcmp(y[0][k], y[1][k], n * 4) == 0, "case %zu: %s differs between 1 and 2 threads", t, k == 2 ? "fake-quantize" : "dequantize");
+    if (cases[t].flags & CQUANT_QF_NARROW_RANGE) {
+      CHECKF(bad_st[0] == CQUANT_STATUS_OUT_OF_RANGE && bad_st[1] == bad_st[0] && strcmp(bad_msg[0], bad_msg[1]) == 0, "case %zu: '%s' on 1 thread, '%s' on 2", t,
+             bad_msg[0], bad_msg[1]);
+      char want[64];
+      snprintf(want, sizeof want, "packed element %zu ", n / 8 * 2 + 1);
+      CHECKF(strstr(bad_msg[1], want) != NULL, "case %zu: '%s' does not name the first bad element (%s)", t, bad_msg[1], want);
+    }
+    if (cases[t].g == CQUANT_PER_TENSOR && cases[t].dt == CQUANT_DT_U8) {
+      size_t off = 0;
+      for (size_t i = 0; i < n; i++) off += q[1][0][i] != (uint8_t)model_q(x[i], qp[1]->scale[0], qp[1]->zero_point[0], qp[1]->qmin, qp[1]->qmax);
+      CHECKF(off == 0, "case %zu: %zu elements differ from eq. 13 on 2 threads", t, off);
+    }
+    for (int th = 0; th < 2; th++) {
+      for (int k = 0; k < 3; k++) free(y[th][k]);
+      free(q[th][0]), free(q[th][1]);
+      cquant_qparams_destroy(qp[th]);
+    }
+    free(x);
+  }
+  CHECKF(threads_now() == before, "%d threads, %d before the drivers ran (no OpenMP team expected)", threads_now(), before);
 }
 
 TH_MAIN(T(test_granularities), T(test_packed_blocks), T(test_group_must_divide), T(test_from_range), T(test_validation),

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/internal.h"
+#include "exec/ops/conv_par.h"
 
 #define CQUANT__EPS 1.1920928955078125e-07f /* float32 eps = 2^-23, PyTorch's scale floor */
 
@@ -195,6 +196,27 @@ void cquant__split_shape(const cquant_qparams_t *qp, int64_t *outer, int64_t *le
   *inner = in;
 }
 
+/* Per-tensor min/max in chunks of 65,536 over the executor's pool (conv_par.h), from 2^18 values on:
+ * each worker keeps its own min, max and NaN/Inf count (the result is the same however the chunks
+ * fall; no OpenMP team, whose idle worker would busy-wait through the next node of a run). */
+#define MM_WORKERS 16
+typedef struct {
+  const cquant__kernels_t *k;
+  const float *x;
+  int64_t n;
+  float lo[MM_WORKERS], hi[MM_WORKERS];
+  size_t bad[MM_WORKERS];
+} mm_job_t;
+
+static void mm_chunk(void *v, int64_t c, int worker) {
+  mm_job_t *j = v;
+  float a, b;
+  const int64_t off = c * 65536, m = j->n - off < 65536 ? j->n - off : 65536;
+  j->bad[worker] += j->k->minmax(j->x + off, (size_t)m, &a, &b);
+  j->lo[worker] = a < j->lo[worker] ? a : j->lo[worker];
+  j->hi[worker] = b > j->hi[worker] ? b : j->hi[worker];
+}
+
 int cquant_qparams_minmax(cquant_qparams_t *qp, const float *x) {
   if (!qp || (!x && qp->count)) return cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "minmax: NULL argument");
   const cquant__kernels_t *k = cquant__kernels();
@@ -215,13 +237,15 @@ int cquant_qparams_minmax(cquant_qparams_t *qp, const float *x) {
   size_t bad = 0;
   if (qp->granularity == CQUANT_PER_TENSOR) {
     float lo = INFINITY, hi = -INFINITY;
-#pragma omp parallel for reduction(min : lo) reduction(max : hi) reduction(+ : bad) schedule(static)
-    for (int64_t c = 0; c < (n + 65535) / 65536; c++) {
-      float a, b;
-      int64_t off = c * 65536, m = n - off < 65536 ? n - off : 65536;
-      bad += k->minmax(x + off, (size_t)m, &a, &b);
-      lo = a < lo ? a : lo;
-      hi = b > hi ? b : hi;
+    int threads = n >= (1 << 18) ? cquant_get_num_threads() : 1;
+    mm_job_t j = {.k = k, .x = x, .n = n};
+    threads = threads > MM_WORKERS ? MM_WORKERS : threads;
+    for (int w = 0; w < MM_WORKERS; w++) j.lo[w] = INFINITY, j.hi[w] = -INFINITY, j.bad[w] = 0;
+    cquant__par_run(threads, (n + 65535) / 65536, mm_chunk, &j);
+    for (int w = 0; w < threads; w++) {
+      lo = j.lo[w] < lo ? j.lo[w] : lo;
+      hi = j.hi[w] > hi ? j.hi[w] : hi;
+      bad += j.bad[w];
     }
     mn[0] = lo;
     mx[0] = hi;

@@ -2,9 +2,11 @@
  * share parameters, and hand each run to the active ISA's kernel. Threads split the runs. */
 #include <math.h>
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/internal.h"
+#include "exec/ops/conv_par.h"
 
 static int num_threads = 0;
 
@@ -108,6 +110,42 @@ static int check_args(const void *a, const void *b, const cquant_qparams_t *qp, 
 
 static int threads_for(int64_t n) { return n >= (1 << 18) ? cquant_get_num_threads() : 1; }
 
+/* The loops below run on the executor's work-sharing pool (src/exec/ops/conv_par.c), as the
+ * operators around them in a model's run do: an OpenMP team's idle worker busy-waits for
+ * milliseconds after a region and would take the core the pool's helper needs for the next node.
+ * Items [0, count) in runs of about count / (4 threads), each item body(job, item). Every item
+ * writes its own outputs: the result does not depend on how the items are cut. */
+typedef struct {
+  void (*body)(const void *job, int64_t item);
+  const void *job;
+  int64_t count, per;
+} par_for_t;
+
+static void par_for_unit(void *v, int64_t u, int worker) {
+  (void)worker;
+  const par_for_t *p = v;
+  const int64_t end = (u + 1) * p->per < p->count ? (u + 1) * p->per : p->count;
+  for (int64_t i = u * p->per; i < end; i++) p->body(p->job, i);
+}
+
+static void par_for(int threads, int64_t count, void (*body)(const void *, int64_t), const void *job) {
+  if (count <= 0) return;
+  par_for_t p = {body, job, count, threads > 1 ? (count + 4 * threads - 1) / (4 * threads) : count};
+  cquant__par_run(threads, (count + p.per - 1) / p.per, par_for_unit, &p);
+}
+
+/* What every loop below reads: the input, the parameters, the output, the kernels. */
+typedef struct {
+  const void *x;
+  const cquant_qparams_t *qp;
+  void *out;
+  const cquant__kernels_t *k;
+  walk_t w;
+  size_t es;
+  int c, stream, bits, is_signed;
+  _Atomic int64_t bad; /* dequant_packed: the first element outside the range, -1 if none */
+} qjob_t;
+
 /* int32 has only the reference kernels (its bounds need 64-bit arithmetic); other types the
  * active ISA's table. */
 static const cquant__kernels_t *kernels_for(cquant_dtype_t dt) {
@@ -116,28 +154,28 @@ static const cquant__kernels_t *kernels_for(cquant_dtype_t dt) {
 
 /* ---- quantize ----------------------------------------------------------------------------- */
 
-static void quant_runs(const float *x, const cquant_qparams_t *qp, void *out) {
-  const cquant__kernels_t *k = kernels_for(qp->dtype);
-  const int c = container_of(qp->dtype);
-  const size_t es = is_fp8(qp->dtype) ? 1 : container_bytes(c);
-  walk_t w;
-  walk_init(qp, &w);
-  const int stream = (size_t)w.n * es >= STREAM_BYTES;
-#pragma omp parallel for schedule(static) num_threads(threads_for(w.n))
-  for (int64_t i = 0; i < w.count; i++) {
-    run_t r = walk_run(&w, i);
-    char *q = (char *)out + (size_t)r.off * es;
-    if (is_fp8(qp->dtype)) {
-      k->fp8_q(x + r.off, (size_t)r.n, qp->scale + r.slot, r.vec, qp->dtype == CQUANT_DT_F8E5M2,
-               CQUANT_FP8_SATURATE, qp->rounding, (uint8_t *)q);
-    } else if (r.vec) {
-      k->q_vec[c](x + r.off, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, qp->qmin,
-                  qp->qmax, qp->rounding, q);
-    } else {
-      cquant__qrun_t p = {qp->scale[r.slot], qp->zero_point[r.slot], qp->qmin, qp->qmax, qp->rounding, stream};
-      k->q_run[c](x + r.off, (size_t)r.n, &p, q);
-    }
+static void quant_item(const void *v, int64_t i) {
+  const qjob_t *j = v;
+  const cquant_qparams_t *qp = j->qp;
+  const float *x = j->x;
+  const run_t r = walk_run(&j->w, i);
+  char *q = (char *)j->out + (size_t)r.off * j->es;
+  if (is_fp8(qp->dtype)) {
+    j->k->fp8_q(x + r.off, (size_t)r.n, qp->scale + r.slot, r.vec, qp->dtype == CQUANT_DT_F8E5M2, CQUANT_FP8_SATURATE, qp->rounding, (uint8_t *)q);
+  } else if (r.vec) {
+    j->k->q_vec[j->c](x + r.off, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, qp->qmin, qp->qmax, qp->rounding, q);
+  } else {
+    cquant__qrun_t p = {qp->scale[r.slot], qp->zero_point[r.slot], qp->qmin, qp->qmax, qp->rounding, j->stream};
+    j->k->q_run[j->c](x + r.off, (size_t)r.n, &p, q);
   }
+}
+
+static void quant_runs(const float *x, const cquant_qparams_t *qp, void *out) {
+  qjob_t j = {.x = x, .qp = qp, .out = out, .k = kernels_for(qp->dtype), .c = container_of(qp->dtype)};
+  j.es = is_fp8(qp->dtype) ? 1 : container_bytes(j.c);
+  walk_init(qp, &j.w);
+  j.stream = (size_t)j.w.n * j.es >= STREAM_BYTES;
+  par_for(threads_for(j.w.n), j.w.count, quant_item, &j);
 }
 
 /* ---- packed sub-byte types: blocks of elements, quantized into a small buffer and packed ---- */
@@ -185,30 +223,31 @@ static int next_piece(cursor_t *c, piece_t *p) {
   return 0;
 }
 
-static void quant_packed(const float *x, const cquant_qparams_t *qp, int bits, uint8_t *out) {
-  const cquant__kernels_t *k = cquant__kernels();
-  const int c = container_of(qp->dtype);
-  walk_t w;
-  walk_init(qp, &w);
-  const int64_t nb = (w.n + PACK_BLOCK - 1) / PACK_BLOCK;
-#pragma omp parallel for schedule(static) num_threads(threads_for(w.n))
-  for (int64_t b = 0; b < nb; b++) {
-    uint8_t buf[PACK_BLOCK];
-    const int64_t b0 = b * PACK_BLOCK, b1 = b0 + PACK_BLOCK < w.n ? b0 + PACK_BLOCK : w.n;
-    cursor_t cur = pieces_of(&w, b0, b1);
-    piece_t pc;
-    while (next_piece(&cur, &pc)) {
-      uint8_t *q = buf + (pc.s0 - b0);
-      const size_t m = (size_t)(pc.s1 - pc.s0);
-      if (pc.vec) {
-        k->q_vec[c](x + pc.s0, m, qp->scale + pc.slot, qp->zero_point + pc.slot, qp->qmin, qp->qmax, qp->rounding, q);
-      } else {
-        cquant__qrun_t p = {qp->scale[pc.slot], qp->zero_point[pc.slot], qp->qmin, qp->qmax, qp->rounding, 0};
-        k->q_run[c](x + pc.s0, m, &p, q);
-      }
+static void quant_block(const void *v, int64_t b) {
+  const qjob_t *j = v;
+  const cquant_qparams_t *qp = j->qp;
+  const float *x = j->x;
+  uint8_t buf[PACK_BLOCK];
+  const int64_t b0 = b * PACK_BLOCK, b1 = b0 + PACK_BLOCK < j->w.n ? b0 + PACK_BLOCK : j->w.n;
+  cursor_t cur = pieces_of(&j->w, b0, b1);
+  piece_t pc;
+  while (next_piece(&cur, &pc)) {
+    uint8_t *q = buf + (pc.s0 - b0);
+    const size_t m = (size_t)(pc.s1 - pc.s0);
+    if (pc.vec) {
+      j->k->q_vec[j->c](x + pc.s0, m, qp->scale + pc.slot, qp->zero_point + pc.slot, qp->qmin, qp->qmax, qp->rounding, q);
+    } else {
+      cquant__qrun_t p = {qp->scale[pc.slot], qp->zero_point[pc.slot], qp->qmin, qp->qmax, qp->rounding, 0};
+      j->k->q_run[j->c](x + pc.s0, m, &p, q);
     }
-    cquant__pack_bits(buf, (size_t)(b1 - b0), bits, out + b0 * bits / 8);
   }
+  cquant__pack_bits(buf, (size_t)(b1 - b0), j->bits, (uint8_t *)j->out + b0 * j->bits / 8);
+}
+
+static void quant_packed(const float *x, const cquant_qparams_t *qp, int bits, uint8_t *out) {
+  qjob_t j = {.x = x, .qp = qp, .out = out, .k = cquant__kernels(), .c = container_of(qp->dtype), .bits = bits};
+  walk_init(qp, &j.w);
+  par_for(threads_for(j.w.n), (j.w.n + PACK_BLOCK - 1) / PACK_BLOCK, quant_block, &j);
 }
 
 int cquant_quantize(const float *x, const cquant_qparams_t *qp, cquant_layout_t layout, void *q) {
@@ -236,49 +275,56 @@ static int check_range(const void *q, const cquant_qparams_t *qp) {
   return CQUANT_STATUS_OK;
 }
 
+static void dequant_item(const void *v, int64_t i) {
+  const qjob_t *j = v;
+  const cquant_qparams_t *qp = j->qp;
+  float *y = j->out;
+  const run_t r = walk_run(&j->w, i);
+  const char *q = (const char *)j->x + (size_t)r.off * j->es;
+  if (is_fp8(qp->dtype)) j->k->fp8_dq((const uint8_t *)q, (size_t)r.n, qp->scale + r.slot, r.vec, qp->dtype == CQUANT_DT_F8E5M2, y + r.off);
+  else if (r.vec) j->k->dq_vec[j->c](q, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, y + r.off);
+  else j->k->dq_run[j->c](q, (size_t)r.n, qp->scale[r.slot], qp->zero_point[r.slot], j->stream, y + r.off);
+}
+
 static void dequant_runs(const void *in, const cquant_qparams_t *qp, float *y) {
-  const cquant__kernels_t *k = kernels_for(qp->dtype);
-  const int c = container_of(qp->dtype);
-  const size_t es = is_fp8(qp->dtype) ? 1 : container_bytes(c);
-  walk_t w;
-  walk_init(qp, &w);
-  const int stream = (size_t)w.n * sizeof(float) >= STREAM_BYTES;
-#pragma omp parallel for schedule(static) num_threads(threads_for(w.n))
-  for (int64_t i = 0; i < w.count; i++) {
-    run_t r = walk_run(&w, i);
-    const char *q = (const char *)in + (size_t)r.off * es;
-    if (is_fp8(qp->dtype)) k->fp8_dq((const uint8_t *)q, (size_t)r.n, qp->scale + r.slot, r.vec, qp->dtype == CQUANT_DT_F8E5M2, y + r.off);
-    else if (r.vec) k->dq_vec[c](q, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, y + r.off);
-    else k->dq_run[c](q, (size_t)r.n, qp->scale[r.slot], qp->zero_point[r.slot], stream, y + r.off);
+  qjob_t j = {.x = in, .qp = qp, .out = y, .k = kernels_for(qp->dtype), .c = container_of(qp->dtype)};
+  j.es = is_fp8(qp->dtype) ? 1 : container_bytes(j.c);
+  walk_init(qp, &j.w);
+  j.stream = (size_t)j.w.n * sizeof(float) >= STREAM_BYTES;
+  par_for(threads_for(j.w.n), j.w.count, dequant_item, &j);
+}
+
+static void dequant_block(const void *job, int64_t b) {
+  qjob_t *j = (qjob_t *)job; /* bad is the one field written */
+  const cquant_qparams_t *qp = j->qp;
+  float *y = j->out;
+  uint8_t buf[PACK_BLOCK];
+  const int64_t b0 = b * PACK_BLOCK, b1 = b0 + PACK_BLOCK < j->w.n ? b0 + PACK_BLOCK : j->w.n;
+  cquant__unpack_bits((const uint8_t *)j->x + b0 * j->bits / 8, (size_t)(b1 - b0), j->bits, j->is_signed, buf);
+  for (int64_t i = 0; i < b1 - b0; i++) {
+    const int32_t v = j->is_signed ? (int8_t)buf[i] : buf[i];
+    if (v < qp->qmin || v > qp->qmax) { /* keep the first such element of the tensor */
+      int64_t seen = atomic_load(&j->bad);
+      while ((seen < 0 || b0 + i < seen) && !atomic_compare_exchange_weak(&j->bad, &seen, b0 + i)) {}
+      break;
+    }
+  }
+  cursor_t cur = pieces_of(&j->w, b0, b1);
+  piece_t pc;
+  while (next_piece(&cur, &pc)) {
+    const uint8_t *q = buf + (pc.s0 - b0);
+    const size_t m = (size_t)(pc.s1 - pc.s0);
+    if (pc.vec) j->k->dq_vec[j->c](q, m, qp->scale + pc.slot, qp->zero_point + pc.slot, y + pc.s0);
+    else j->k->dq_run[j->c](q, m, qp->scale[pc.slot], qp->zero_point[pc.slot], 0, y + pc.s0);
   }
 }
 
 /* Packed input: unpack a block, check it (narrow range can hold -2^(b-1)), dequantize its pieces. */
 static int dequant_packed(const uint8_t *in, const cquant_qparams_t *qp, int bits, int is_signed, float *y) {
-  const cquant__kernels_t *k = cquant__kernels();
-  const int c = container_of(qp->dtype);
-  walk_t w;
-  walk_init(qp, &w);
-  const int64_t nb = (w.n + PACK_BLOCK - 1) / PACK_BLOCK;
-  int64_t bad = -1;
-#pragma omp parallel for schedule(static) num_threads(threads_for(w.n)) reduction(max : bad)
-  for (int64_t b = 0; b < nb; b++) {
-    uint8_t buf[PACK_BLOCK];
-    const int64_t b0 = b * PACK_BLOCK, b1 = b0 + PACK_BLOCK < w.n ? b0 + PACK_BLOCK : w.n;
-    cquant__unpack_bits(in + b0 * bits / 8, (size_t)(b1 - b0), bits, is_signed, buf);
-    for (int64_t i = 0; i < b1 - b0; i++) {
-      int32_t v = is_signed ? (int8_t)buf[i] : buf[i];
-      if ((v < qp->qmin || v > qp->qmax) && bad < 0) bad = b0 + i;
-    }
-    cursor_t cur = pieces_of(&w, b0, b1);
-    piece_t pc;
-    while (next_piece(&cur, &pc)) {
-      const uint8_t *q = buf + (pc.s0 - b0);
-      const size_t m = (size_t)(pc.s1 - pc.s0);
-      if (pc.vec) k->dq_vec[c](q, m, qp->scale + pc.slot, qp->zero_point + pc.slot, y + pc.s0);
-      else k->dq_run[c](q, m, qp->scale[pc.slot], qp->zero_point[pc.slot], 0, y + pc.s0);
-    }
-  }
+  qjob_t j = {.x = in, .qp = qp, .out = y, .k = cquant__kernels(), .c = container_of(qp->dtype), .bits = bits, .is_signed = is_signed, .bad = -1};
+  walk_init(qp, &j.w);
+  par_for(threads_for(j.w.n), (j.w.n + PACK_BLOCK - 1) / PACK_BLOCK, dequant_block, &j);
+  const int64_t bad = atomic_load(&j.bad);
   if (bad >= 0)
     return cquant__error(CQUANT_STATUS_OUT_OF_RANGE, "packed element %lld lies outside the narrow range [%d, %d]",
                          (long long)bad, qp->qmin, qp->qmax);
@@ -301,31 +347,34 @@ int cquant_dequantize(const void *q, const cquant_qparams_t *qp, cquant_layout_t
 
 /* ---- fake-quantize ------------------------------------------------------------------------ */
 
+static void fq_item(const void *v, int64_t i) {
+  const qjob_t *j = v;
+  const cquant_qparams_t *qp = j->qp;
+  const float *x = j->x;
+  float *y = j->out;
+  const run_t r = walk_run(&j->w, i);
+  if (is_fp8(qp->dtype)) { /* encode a chunk into a stack buffer, then decode it */
+    uint8_t tmp[CHUNK];
+    for (int64_t k = 0; k < r.n; k += CHUNK) {
+      size_t m = (size_t)(r.n - k < CHUNK ? r.n - k : CHUNK);
+      const float *sc = qp->scale + r.slot + (r.vec ? k : 0);
+      j->k->fp8_q(x + r.off + k, m, sc, r.vec, qp->dtype == CQUANT_DT_F8E5M2, CQUANT_FP8_SATURATE, qp->rounding, tmp);
+      j->k->fp8_dq(tmp, m, sc, r.vec, qp->dtype == CQUANT_DT_F8E5M2, y + r.off + k);
+    }
+  } else if (r.vec) {
+    j->k->fq_vec(x + r.off, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, qp->qmin, qp->qmax, qp->rounding, y + r.off);
+  } else {
+    cquant__qrun_t p = {qp->scale[r.slot], qp->zero_point[r.slot], qp->qmin, qp->qmax, qp->rounding, j->stream};
+    j->k->fq_run(x + r.off, (size_t)r.n, &p, y + r.off);
+  }
+}
+
 int cquant_fake_quantize(const float *x, const cquant_qparams_t *qp, float *y) {
   int st = check_args(x, y, qp, "fake-quantize");
   if (st) return st;
-  const cquant__kernels_t *k = kernels_for(qp->dtype);
-  walk_t w;
-  walk_init(qp, &w);
-  const int stream = (size_t)w.n * sizeof(float) >= STREAM_BYTES;
-#pragma omp parallel for schedule(static) num_threads(threads_for(w.n))
-  for (int64_t i = 0; i < w.count; i++) {
-    run_t r = walk_run(&w, i);
-    if (is_fp8(qp->dtype)) { /* encode a chunk into a stack buffer, then decode it */
-      uint8_t tmp[CHUNK];
-      for (int64_t j = 0; j < r.n; j += CHUNK) {
-        size_t m = (size_t)(r.n - j < CHUNK ? r.n - j : CHUNK);
-        const float *sc = qp->scale + r.slot + (r.vec ? j : 0);
-        k->fp8_q(x + r.off + j, m, sc, r.vec, qp->dtype == CQUANT_DT_F8E5M2, CQUANT_FP8_SATURATE, qp->rounding, tmp);
-        k->fp8_dq(tmp, m, sc, r.vec, qp->dtype == CQUANT_DT_F8E5M2, y + r.off + j);
-      }
-    } else if (r.vec) {
-      k->fq_vec(x + r.off, (size_t)r.n, qp->scale + r.slot, qp->zero_point + r.slot, qp->qmin,
-                qp->qmax, qp->rounding, y + r.off);
-    } else {
-      cquant__qrun_t p = {qp->scale[r.slot], qp->zero_point[r.slot], qp->qmin, qp->qmax, qp->rounding, stream};
-      k->fq_run(x + r.off, (size_t)r.n, &p, y + r.off);
-    }
-  }
+  qjob_t j = {.x = x, .qp = qp, .out = y, .k = kernels_for(qp->dtype)};
+  walk_init(qp, &j.w);
+  j.stream = (size_t)j.w.n * sizeof(float) >= STREAM_BYTES;
+  par_for(threads_for(j.w.n), j.w.count, fq_item, &j);
   return CQUANT_STATUS_OK;
 }
