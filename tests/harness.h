@@ -8,6 +8,7 @@
 #include <string.h>
 #include <stdint.h>
 #include <math.h>
+#include <dirent.h>
 
 typedef void (*test_fn)(void);
 static int th_failures_in_test;
@@ -66,6 +67,16 @@ static inline int th_run(const th_case *cases, int n, int argc, char **argv) {
     return th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv); \
   }
 #define T(fn) {#fn, fn}
+
+/* The threads of this process now (the entries of /proc/self/task): tests that a run starts no
+ * thread besides the pool's helper (an OpenMP team's idle worker would busy-wait beside it). */
+static inline int th_threads_now(void) {
+  DIR *d = opendir("/proc/self/task");
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+  if (d) closedir(d);
+  return n;
+}
 
 /* xorshift64*: reproducible random numbers for tests. */
 static uint64_t th_rng_state = 0x2545f4914f6cdd1dull;

@@ -2,7 +2,6 @@
  * lost counts, exact merges, the MSE method against a brute-force search on the raw data, and
  * bad input. (PyTorch observers: test_golden_torch.c; entropy/percentile against an independent
  * NumPy implementation: calib_reference.py.) */
-#include <dirent.h>
 #include "calib/histogram.h"
 #include "cquant/quantize.h"
 #include "exec/ops/conv_par.h"
@@ -186,20 +185,12 @@ static void test_mse_method_vs_brute_force(void) {
  * own tables: on 2 threads the counts, min/max, NaN/Inf count and every method's range equal the
  * 1-thread ones, nothing is lost (counted = finite values), and no OpenMP team is started (the
  * first test of this file: the others' range searches may start one). */
-static int threads_now(void) {
-  DIR *d = opendir("/proc/self/task");
-  int n = 0;
-  for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
-  if (d) closedir(d);
-  return n;
-}
-
 static void nothing(void *ctx, int64_t u, int worker) { (void)ctx, (void)u, (void)worker; }
 
 static void test_threads_same_counts(void) {
   cquant_set_num_threads(2);
   cquant__par_run(2, 2, nothing, NULL); /* the pool's helper started */
-  const int before = threads_now(); /* this thread, the helper and OpenBLAS's from its start */
+  const int before = th_threads_now(); /* this thread, the helper and OpenBLAS's from its start */
   const size_t n = 3 * ((size_t)1 << 18) + 12345;
   float *x = malloc(n * sizeof *x);
   CHECK(x != NULL);
@@ -233,7 +224,7 @@ static void test_threads_same_counts(void) {
            lo[0], hi[0], lo[1], hi[1]);
   }
   free(x);
-  CHECKF(threads_now() == before, "%d threads in the process, %d before (no OpenMP team expected)", threads_now(), before);
+  CHECKF(th_threads_now() == before, "%d threads in the process, %d before (no OpenMP team expected)", th_threads_now(), before);
 }
 
 static void test_bad_input(void) {

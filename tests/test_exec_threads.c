@@ -6,18 +6,9 @@
  * own below 10^6 multiply-adds a chunk: cquant__sgemm), MatMul's row runs and runs of batched products, Softmax's rows,
  * Concat's runs of bytes, Transpose and Pad rows, elementwise functions. A run starts no OpenMP threads (their waiting
  * takes the core the pool's helper needs: threads_now). A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
-#include <dirent.h>
 #include <cblas.h>
 #include "onnx_build.h"
 #include "cquant/quantize.h"
-
-static int threads_now(void) {
-  DIR *d = opendir("/proc/self/task");
-  int n = 0;
-  for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
-  if (d) closedir(d);
-  return n;
-}
 
 static cquant_array_t input(int nd, const int64_t *d) {
   cquant_array_t a;
@@ -44,7 +35,7 @@ static void one_two(const char *what, cquant_onnx_model_t *m, const cquant_array
   }
   cquant_set_num_threads(0);
   CHECKF(openblas_get_num_threads() == 1, "%s: OpenBLAS has %d threads after the runs", what, openblas_get_num_threads());
-  CHECKF(threads_now() <= 2, "%s: %d threads in the process (the caller and the pool's helper expected)", what, threads_now());
+  CHECKF(th_threads_now() <= 2, "%s: %d threads in the process (the caller and the pool's helper expected)", what, th_threads_now());
   if (ok) {
     CHECKF(y[0][0].numel == y[1][0].numel && y[0][0].numel > 0, "%s: output sizes", what);
     const float *a = y[0][0].data, *b = y[1][0].data;

@@ -1,7 +1,6 @@
 /* The quantize / dequantize / fake-quantize drivers and the parameter formulas: every granularity
  * against a naive element-by-element model, packing, FP8 with a scale, argument checks, the qparams
  * JSON round trip and the error report. */
-#include <dirent.h>
 #include <float.h>
 #include "core/internal.h"
 #include "harness.h"
@@ -313,14 +312,6 @@ static void test_error_report(void) {
   cquant_qparams_destroy(qp);
 }
 
-static int threads_now(void) {
-  DIR *d = opendir("/proc/self/task");
-  int n = 0;
-  for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
-  if (d) closedir(d);
-  return n;
-}
-
 /* The drivers split tensors of 2^18 elements and more over the pool's threads: min-max parameters,
  * quantize (unpacked and packed), dequantize (both), fake-quantize and the packed narrow-range
  * error are the same on 1 and 2 threads for each granularity; per-tensor quantize also equals the
@@ -341,7 +332,7 @@ static void test_threads_deterministic(void) {
   CHECK(cquant_qparams_create(CQUANT_DT_S8, CQUANT_PER_TENSOR, 0, 0, 0, 1, one, &warm) == 0 && cquant_qparams_minmax(warm, xw) == 0); /* the helper started */
   cquant_qparams_destroy(warm);
   free(xw);
-  const int before = threads_now();
+  const int before = th_threads_now();
   for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
     const size_t n = (size_t)(cases[t].shape[0] * cases[t].shape[1]);
     const int packed = cquant_dtype_info(cases[t].dt)->bits < 8;
@@ -403,7 +394,7 @@ static void test_threads_deterministic(void) {
     }
     free(x);
   }
-  CHECKF(threads_now() == before, "%d threads, %d before the drivers ran (no OpenMP team expected)", threads_now(), before);
+  CHECKF(th_threads_now() == before, "%d threads, %d before the drivers ran (no OpenMP team expected)", th_threads_now(), before);
 }
 
 TH_MAIN(T(test_granularities), T(test_packed_blocks), T(test_group_must_divide), T(test_from_range), T(test_validation),
