@@ -1,4 +1,6 @@
-/* The work-sharing pool of the float convolution, pooling and elementwise loops (conv_par.c). */
+/* The work-sharing pool of the float executor's loops, and of the quantize drivers, min-max and the
+ * calibration histogram that run between its nodes (conv_par.c). No OpenMP beside it: an idle
+ * libgomp worker busy-waits for milliseconds after a region, on the core the pool's helper needs. */
 #ifndef CQUANT_EXEC_CONV_PAR_H
 #define CQUANT_EXEC_CONV_PAR_H
 #include <stdint.h>
