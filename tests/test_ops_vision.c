@@ -389,6 +389,118 @@ static void test_grid_sample_3d(void) {
   cquant_onnx_free(m);
 }
 
+/* NonMaxSuppression against a brute-force greedy selection written from the operator's
+ * definition: per batch and class, the scores above the threshold (NaN never) in descending order,
+ * ties by lower index; a box is selected unless its IoU with a box already selected exceeds
+ * iou_threshold; at most max_output_boxes_per_class. Boxes as corners [y1, x1, y2, x2] in either
+ * order, or [x_center, y_center, width, height]; a box of zero or NaN area (a NaN corner is ignored
+ * by fmin/fmax: cquant's choice, the spec leaves it open) neither suppresses nor is suppressed.
+ * Random sets of up to 3,000 boxes: clustered, the classes offset apart as torchvision's batched
+ * NMS does, tied scores, degenerate and non-finite boxes. */
+static int64_t nms_reference(const float *boxes, const float *scores, int64_t B, int64_t K, int64_t S, int center, int64_t max_out, double iou,
+                             int has_thr, double thr, int64_t *rows) {
+  int64_t n = 0, *order = malloc(sizeof(int64_t) * (size_t)S), *selected = malloc(sizeof(int64_t) * (size_t)S);
+  double *c = malloc(sizeof(double) * 4 * (size_t)S);
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t i = 0; i < S; i++) {
+      const float *v = boxes + (b * S + i) * 4;
+      if (center) c[4 * i] = (double)v[1] - (double)v[3] / 2, c[4 * i + 2] = (double)v[1] + (double)v[3] / 2, c[4 * i + 1] = (double)v[0] - (double)v[2] / 2,
+                  c[4 * i + 3] = (double)v[0] + (double)v[2] / 2;
+      else c[4 * i] = fmin(v[0], v[2]), c[4 * i + 2] = fmax(v[0], v[2]), c[4 * i + 1] = fmin(v[1], v[3]), c[4 * i + 3] = fmax(v[1], v[3]);
+    }
+    for (int64_t k = 0; k < K; k++) {
+      const float *sc = scores + (b * K + k) * S;
+      int64_t m = 0, ns = 0;
+      for (int64_t i = 0; i < S; i++)
+        if (!isnan(sc[i]) && (!has_thr || sc[i] > thr)) order[m++] = i;
+      for (int64_t x = 1; x < m; x++) /* insertion sort: score descending, index ascending */
+        for (int64_t y = x; y > 0 && (sc[order[y]] > sc[order[y - 1]] || (sc[order[y]] == sc[order[y - 1]] && order[y] < order[y - 1])); y--) {
+          const int64_t t = order[y];
+          order[y] = order[y - 1], order[y - 1] = t;
+        }
+      for (int64_t x = 0; x < m && ns < max_out; x++) {
+        const double *q = c + 4 * order[x];
+        const double aq = (q[2] - q[0]) * (q[3] - q[1]);
+        int ok = 1;
+        for (int64_t y = 0; y < ns && ok && aq > 0; y++) {
+          const double *p = c + 4 * selected[y];
+          const double ap = (p[2] - p[0]) * (p[3] - p[1]);
+          if (!(ap > 0)) continue;
+          const double h = fmin(p[2], q[2]) - fmax(p[0], q[0]), w = fmin(p[3], q[3]) - fmax(p[1], q[1]);
+          if (!(h > 0 && w > 0)) continue;
+          const double in = h * w;
+          ok = !(ap + aq - in > 0 && in / (ap + aq - in) > iou);
+        }
+        if (ok) selected[ns++] = order[x];
+      }
+      for (int64_t y = 0; y < ns; y++) rows[3 * n] = b, rows[3 * n + 1] = k, rows[3 * n + 2] = selected[y], n++;
+    }
+  }
+  free(order), free(selected), free(c);
+  return n;
+}
+
+static void test_nms_random(void) {
+  static const char *nin[5] = {"boxes", "scores", "max_out", "iou", "thr"}, *outs[1] = {"y"};
+  static const int i64[5] = {0, 0, 1, 0, 0};
+  int compared = 0;
+  for (int t = 0; t < 48; t++) {
+    const int center = t % 2, spread = t % 3; /* 0: clustered, 1: spread, 2: classes offset apart */
+    const int64_t B = 1 + t % 2, K = 1 + (t / 2) % 3, S = t % 8 == 7 ? 3000 : 1 + (int64_t)(th_rand() % 600);
+    Onnx__AttributeProto *at[1] = {attr_i("center_point_box", center)};
+    cquant_onnx_model_t *m = one_node("", "NonMaxSuppression", 11, 5, nin, i64, 1, outs, at, 1);
+    CHECK(m != NULL);
+    if (!m) continue;
+    const int64_t bs[3] = {B, S, 4}, ss[3] = {B, K, S}, one[1] = {1};
+    cquant_array_t in[5] = {{0}}, out[1] = {{0}};
+    cquant_array_alloc(&in[0], CQUANT_DT_F32, 3, bs);
+    cquant_array_alloc(&in[1], CQUANT_DT_F32, 3, ss);
+    cquant_array_alloc(&in[2], CQUANT_DT_S64, 1, one);
+    cquant_array_alloc(&in[3], CQUANT_DT_F32, 1, one);
+    cquant_array_alloc(&in[4], CQUANT_DT_F32, 1, one);
+    float *bx = in[0].data, *sc = in[1].data;
+    for (int64_t i = 0; i < B * S; i++) {
+      const double off = spread == 2 ? (double)(i % 5) * 400.0 : 0, range = spread == 0 ? 40.0 : 300.0;
+      const double y = off + range * 0.5 * (frand() + 1), x = off + range * 0.5 * (frand() + 1);
+      const double h = 1 + 30 * 0.5 * (frand() + 1), w = 1 + 30 * 0.5 * (frand() + 1);
+      float *v = bx + 4 * i;
+      if (center) v[0] = (float)x, v[1] = (float)y, v[2] = (float)w, v[3] = (float)h;
+      else if (th_rand() % 2) v[0] = (float)y, v[1] = (float)x, v[2] = (float)(y + h), v[3] = (float)(x + w);
+      else v[0] = (float)(y + h), v[1] = (float)(x + w), v[2] = (float)y, v[3] = (float)x; /* the other diagonal */
+      const uint64_t odd = th_rand() % 50;
+      if (odd == 0) v[2] = v[0], v[center ? 3 : 2] = center ? 0.0f : v[0]; /* zero area */
+      if (odd == 1) v[th_rand() % 4] = NAN;
+      if (odd == 2) v[th_rand() % 4] = th_rand() % 2 ? INFINITY : -INFINITY;
+    }
+    for (int64_t i = 0; i < B * K * S; i++) {
+      sc[i] = th_rand() % 3 ? (float)(th_rand() % 64) / 64.0f : 0.5f * (frand() + 1.0f); /* many ties */
+      if (th_rand() % 100 == 0) sc[i] = NAN;
+    }
+    const int64_t max_out = t % 5 == 0 ? 5 : t % 5 == 1 ? 0 : S;
+    static const float ious[4] = {0.5f, 0.3f, 0.7f, 0.0f};
+    const float iou = ious[t % 4], thr = t % 3 == 1 ? 0.25f : -INFINITY;
+    ((int64_t *)in[2].data)[0] = max_out;
+    ((float *)in[3].data)[0] = iou;
+    ((float *)in[4].data)[0] = thr;
+    int64_t *want = malloc(sizeof(int64_t) * 3 * (size_t)(B * K * S + 1));
+    const int64_t nw = nms_reference(bx, sc, B, K, S, center, max_out, iou, t % 3 == 1, thr, want);
+    const char *names[5] = {"boxes", "scores", "max_out", "iou", "thr"};
+    if (!run(m, 5, names, in, out)) {
+      CHECKF(out[0].dtype == CQUANT_DT_S64 && out[0].numel == 3 * nw, "case %d (S %lld, center %d): %lld rows, %lld expected", t, (long long)S, center,
+             (long long)(out[0].numel / 3), (long long)nw);
+      if (out[0].numel == 3 * nw) {
+        CHECKF(memcmp(out[0].data, want, sizeof(int64_t) * 3 * (size_t)nw) == 0, "case %d (S %lld, center %d): the selected rows differ", t, (long long)S, center);
+        compared += nw > 0;
+      }
+      cquant_array_free(&out[0]);
+    } else CHECK(0);
+    free(want);
+    for (int i = 0; i < 5; i++) cquant_array_free(&in[i]);
+    cquant_onnx_free(m);
+  }
+  CHECK(compared >= 30);
+}
+
 /* Bad attributes and shapes are errors, not crashes. */
 static void test_errors(void) {
   const int64_t xs[4] = {1, 6, 2, 2}, gs[1] = {4};
@@ -441,7 +553,7 @@ int main(int argc, char **argv) {
   static const th_case cases[] = {
       {"layer_norm", test_layer_norm}, {"layer_norm_cancel", test_layer_norm_cancel},{"skip_layer_norm", test_skip_layer_norm}, {"simplified_layer_norm", test_simplified_layer_norm},
       {"group_norm", test_group_norm},   {"lp_norm", test_lp_norm},                 {"resize18", test_resize18},
-      {"resize_old", test_resize_old},   {"grid_sample_3d", test_grid_sample_3d},   {"errors", test_errors},
+      {"resize_old", test_resize_old},   {"grid_sample_3d", test_grid_sample_3d},   {"nms_random", test_nms_random}, {"errors", test_errors},
   };
   return th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
 }

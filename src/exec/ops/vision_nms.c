@@ -1,7 +1,17 @@
 /* NonMaxSuppression (opset 10/11): per batch and class, boxes above score_threshold in
  * descending score order (ties: lower index first), each kept unless its IoU with a box already
  * kept for that class exceeds iou_threshold, at most max_output_boxes_per_class of them. Output:
- * int64 [num_selected, 3] rows (batch, class, box). */
+ * int64 [num_selected, 3] rows (batch, class, box).
+ *
+ * A candidate is compared only with the kept boxes that can overlap it along y: the boxes of
+ * positive area, sorted once by y_min, carry a kept bit each; a kept box whose y_min is at or past
+ * the candidate's y_max, or below its y_min minus the tallest kept box's height, cannot intersect
+ * it, and the bits between are scanned 64 at a time. Detectors hand NMS tens of thousands of
+ * boxes (torchvision's batched NMS offsets each class or level apart, so most pairs are far
+ * apart): Mask R-CNN's RPN keeps 44,846 of 49,159, which took 10^9 comparisons one by one. Boxes
+ * of zero, negative or NaN area never suppress and are never suppressed (as before); the selection
+ * is the same: whether any kept box suppresses a candidate does not depend on the order they are
+ * tried in. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +39,36 @@ static void corners(const double *b, int center, double *c) {
   }
 }
 
-/* IoU(a, b) > thr, boxes as corners; degenerate boxes never suppress. */
-static int suppresses(const double *a, const double *b, double thr) {
-  const double ih = fmin(a[2], b[2]) - fmax(a[0], b[0]), iw = fmin(a[3], b[3]) - fmax(a[1], b[1]);
+/* IoU(a, b) > thr for boxes as corners of positive areas a1, a2 (no NaN corner: the min and max
+ * below are fmin and fmax there). */
+static inline int suppresses_pos(const double *a, const double *b, double a1, double a2, double thr) {
+  const double ih = (a[2] < b[2] ? a[2] : b[2]) - (a[0] > b[0] ? a[0] : b[0]), iw = (a[3] < b[3] ? a[3] : b[3]) - (a[1] > b[1] ? a[1] : b[1]);
   if (!(ih > 0) || !(iw > 0)) return 0;
-  const double inter = ih * iw, a1 = (a[2] - a[0]) * (a[3] - a[1]), a2 = (b[2] - b[0]) * (b[3] - b[1]);
-  const double uni = a1 + a2 - inter;
-  if (!(a1 > 0) || !(a2 > 0) || !(uni > 0)) return 0;
+  const double inter = ih * iw, uni = a1 + a2 - inter;
+  if (!(uni > 0)) return 0;
   return inter / uni > thr;
+}
+
+typedef struct {
+  double y;
+  int64_t i;
+} ykey_t;
+
+static int by_y(const void *a, const void *b) {
+  const ykey_t *x = a, *y = b;
+  if (x->y != y->y) return x->y < y->y ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The first of the n keys (sorted) whose y is >= v. */
+static int64_t lower_bound(const ykey_t *k, int64_t n, double v) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (k[mid].y < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 static int scalar_f(const Onnx__NodeProto *node, const cquant_array_t *a, const char *what, double *v) {
@@ -72,16 +104,24 @@ CQUANT__VISION_OP(cquant__op_nms) {
   const int64_t B = bx->shape[0], S = bx->shape[1], K = sc->shape[1];
   if (max_out > S) max_out = S;
   if (max_out < 0) max_out = 0;
-  double *cor = malloc(sizeof(double) * (size_t)(4 * S + 1));
+  double *cor = malloc(sizeof(double) * (size_t)(5 * S + 1)), *area = cor + 4 * S; /* corners, then areas */
   cand_t *cand = malloc(sizeof(cand_t) * (size_t)(S + 1));
+  ykey_t *keys = malloc(sizeof(ykey_t) * (size_t)(S + 1));
+  int64_t *rank = malloc(sizeof(int64_t) * (size_t)(S + 1));
+  uint64_t *kept = malloc(sizeof(uint64_t) * (size_t)(S / 64 + 1));
   int64_t n = 0, rows_cap = 16, *sel = malloc(sizeof(int64_t) * (size_t)(max_out + 1)), *rows = malloc(sizeof(int64_t) * 3 * 16);
-  if (!cor || !cand || !sel || !rows) { st = cquant__node_error(node, CQUANT_STATUS_OUT_OF_MEMORY, "out of memory"); goto done; }
+  if (!cor || !cand || !keys || !rank || !kept || !sel || !rows) { st = cquant__node_error(node, CQUANT_STATUS_OUT_OF_MEMORY, "out of memory"); goto done; }
   for (int64_t b = 0; b < B && max_out; b++) {
+    int64_t nk = 0; /* boxes of positive area, by y_min */
     for (int64_t i = 0; i < S; i++) {
-      double v[4];
+      double v[4], *c = cor + 4 * i;
       for (int j = 0; j < 4; j++) v[j] = cquant__get_f64(bx, (b * S + i) * 4 + j);
-      corners(v, (int)center, cor + 4 * i);
+      corners(v, (int)center, c);
+      area[i] = (c[2] - c[0]) * (c[3] - c[1]);
+      if (area[i] > 0) keys[nk].y = c[0], keys[nk].i = i, nk++;
     }
+    qsort(keys, (size_t)nk, sizeof *keys, by_y);
+    for (int64_t r = 0; r < nk; r++) rank[keys[r].i] = r;
     for (int64_t k = 0; k < K; k++) {
       int64_t nc = 0, ns = 0;
       for (int64_t i = 0; i < S; i++) {
@@ -89,11 +129,32 @@ CQUANT__VISION_OP(cquant__op_nms) {
         if (!isnan(s) && (!has_sthr || s > sthr)) cand[nc].s = s, cand[nc].i = i, nc++; /* NaN scores are never selected */
       }
       qsort(cand, (size_t)nc, sizeof *cand, by_score);
+      memset(kept, 0, sizeof(uint64_t) * (size_t)(nk / 64 + 1));
+      double hmax = 0; /* the tallest kept box's y_max - y_min */
       for (int64_t c = 0; c < nc && ns < max_out; c++) {
-        const double *box = cor + 4 * cand[c].i;
+        const int64_t i = cand[c].i;
+        const double *box = cor + 4 * i;
         int keep = 1;
-        for (int64_t j = 0; j < ns && keep; j++) keep = !suppresses(cor + 4 * sel[j], box, iou);
-        if (keep) sel[ns++] = cand[c].i;
+        if (area[i] > 0) {
+          /* kept boxes with y_min in [lo, y_max): below lo a kept box ends before this one starts
+           * (lo is y_min less hmax and a margin far above the rounding of y_max - y_min) */
+          const double lo = box[0] - (hmax + (fabs(box[0]) + hmax) * 1e-9);
+          const int64_t r0 = lo > -INFINITY ? lower_bound(keys, nk, lo) : 0, r1 = lower_bound(keys, nk, box[2]);
+          for (int64_t w = r0 / 64; w <= (r1 - 1) / 64 && r0 < r1 && keep; w++) {
+            uint64_t bits = kept[w];
+            if (w == r0 / 64) bits &= ~(uint64_t)0 << (r0 % 64);
+            if (w == (r1 - 1) / 64 && r1 % 64) bits &= ~(uint64_t)0 >> (64 - r1 % 64);
+            for (; bits && keep; bits &= bits - 1) {
+              const int64_t j = keys[w * 64 + __builtin_ctzll(bits)].i;
+              keep = !suppresses_pos(cor + 4 * j, box, area[j], area[i], iou);
+            }
+          }
+          if (keep) {
+            kept[rank[i] / 64] |= (uint64_t)1 << (rank[i] % 64);
+            hmax = box[2] - box[0] > hmax ? box[2] - box[0] : hmax;
+          }
+        }
+        if (keep) sel[ns++] = i;
       }
       if (n + ns > rows_cap) {
         int64_t nc2 = rows_cap * 2 > n + ns ? rows_cap * 2 : n + ns;
@@ -107,6 +168,6 @@ CQUANT__VISION_OP(cquant__op_nms) {
   const int64_t shape[2] = {n, 3};
   if (!(st = cquant_array_alloc(&out[0], CQUANT_DT_S64, 2, shape)) && n) memcpy(out[0].data, rows, sizeof(int64_t) * (size_t)(3 * n));
 done:
-  free(cor), free(cand), free(sel), free(rows);
+  free(cor), free(cand), free(keys), free(rank), free(kept), free(sel), free(rows);
   return st;
 }
