@@ -4,7 +4,7 @@
  * pooling's planes, depthwise channels, the GEMM convolution's row chunks and channel slices (each
  * unit's product summed in the same chunks and chains, on OpenBLAS's large kernel or on cquant's
  * own below 10^6 multiply-adds a chunk: cquant__sgemm), MatMul's row runs and runs of batched products, Softmax's rows,
- * Concat's runs of bytes, Transpose and Pad rows, elementwise functions. A run starts no OpenMP threads (their waiting
+ * Concat's runs of bytes, Transpose and Pad rows, RoiAlign's channels, elementwise functions. A run starts no OpenMP threads (their waiting
  * takes the core the pool's helper needs: threads_now). A run leaves OpenBLAS single-threaded with its workers ended (conv_par.h). */
 #include <cblas.h>
 #include "onnx_build.h"
@@ -352,6 +352,36 @@ static void test_softmax(void) {
   cquant_array_free(&x);
 }
 
+/* RoiAlign of 6 rois over (1, 128, 56, 56) into 14 x 14 bins (a keypoint head's), average and max:
+ * channels over the pool; each output is its bin's samples in the same order on any thread. */
+static void test_roi_align(void) {
+  static const char *in[3] = {"x", "rois", "bi"}, *outs[1] = {"y"};
+  const int64_t xd[4] = {1, 128, 56, 56};
+  int64_t *rd = tb_malloc(2 * sizeof *rd), *bd = tb_malloc(sizeof *bd);
+  rd[0] = 6, rd[1] = 4, bd[0] = 6;
+  for (int maxm = 0; maxm < 2; maxm++) {
+    Onnx__TensorProto *init[2] = {tensor("rois", 2, rd, 0.0f, 50.0f), tensor("bi", 1, bd, 0.0f, 0.0f)};
+    init[1]->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64, init[1]->n_float_data = 0;
+    init[1]->n_int64_data = 6, init[1]->int64_data = tb_calloc(6, sizeof(int64_t));
+    Onnx__NodeProto *n = node("RoiAlign", 3, in, "y");
+    Onnx__AttributeProto **at = tb_calloc(4, sizeof *at);
+    at[0] = attr_i("output_height", 14), at[1] = attr_i("output_width", 14), at[2] = attr_i("sampling_ratio", 2), at[3] = attr_f("spatial_scale", 1.0f);
+    n->n_attribute = 4, n->attribute = at;
+    if (maxm) {
+      Onnx__AttributeProto *mode = tb_calloc(1, sizeof *mode);
+      onnx__attribute_proto__init(mode);
+      mode->name = "mode", mode->has_type = 1, mode->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, mode->has_s = 1;
+      mode->s.data = (uint8_t *)"max", mode->s.len = 3;
+      Onnx__AttributeProto **at5 = tb_calloc(5, sizeof *at5);
+      memcpy(at5, at, 4 * sizeof *at), at5[4] = mode;
+      n->n_attribute = 5, n->attribute = at5;
+    }
+    cquant_array_t x = input(4, xd);
+    one_two(maxm ? "RoiAlign max" : "RoiAlign avg", load_model_at(graph("roi", 1, &n, 1, in, 1, outs, 2, init), 16, 7), &x, 1);
+    cquant_array_free(&x);
+  }
+}
+
 /* Elementwise float32 functions of 2^17 elements or more (Erf, Sigmoid, Abs, Relu, Round,
  * BatchNormalization's planes): runs over the pool. */
 static void test_unary(void) {
@@ -369,7 +399,7 @@ static void test_unary(void) {
 }
 
 int main(int argc, char **argv) {
-  static const th_case cases[] = {{"gemv", test_gemv}, {"gemm_bt_cached", test_gemm_bt_cached}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}, {"matmul_batched", test_matmul_batched}, {"softmax", test_softmax}, {"maxpool_sep", test_maxpool_sep}};
+  static const th_case cases[] = {{"gemv", test_gemv}, {"gemm_bt_cached", test_gemm_bt_cached}, {"pool", test_pool}, {"conv", test_conv}, {"concat", test_concat}, {"copies", test_copies}, {"matmul", test_matmul}, {"unary", test_unary}, {"matmul_batched", test_matmul_batched}, {"softmax", test_softmax}, {"roi_align", test_roi_align}, {"maxpool_sep", test_maxpool_sep}};
   const int r = th_run(cases, (int)(sizeof cases / sizeof cases[0]), argc, argv);
   tb_free_all();
   return r;
