@@ -46,21 +46,60 @@ typedef struct {
   int is_init; /* an initializer of the model: constant for its lifetime */
 } value_t;
 
-/* The values of one run of a graph; a subgraph's scope sees its enclosing ones (parent). */
+/* The values of one run of a graph; a subgraph's scope sees its enclosing ones (parent). Names
+ * are found through an open-addressing table (key: the name as bound; index: its newest binding),
+ * at least twice the scope's capacity: a linear scan per input was quadratic in the graph's size
+ * (9% of an integerized swin_t's run in strcmp). */
 struct cquant__scope {
   value_t *v;
   int nv;
   const struct cquant__scope *parent;
+  const char **hkey;
+  int *hidx;
+  uint32_t hmask;
 };
 
-/* The newest binding of a name, innermost scope first; *local: found in s itself. */
+static uint32_t name_hash(const char *p) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+  return h;
+}
+
+/* Room for cap bindings: the value array and the table (0 on success). */
+static int scope_init(struct cquant__scope *s, size_t cap, const struct cquant__scope *parent) {
+  uint32_t size = 16;
+  while (size < 2 * cap && size < (1u << 30)) size *= 2;
+  s->v = calloc(cap, sizeof(value_t));
+  s->hkey = calloc(size, sizeof *s->hkey);
+  s->hidx = malloc(size * sizeof *s->hidx);
+  s->nv = 0, s->parent = parent, s->hmask = size - 1;
+  return s->v && s->hkey && s->hidx ? 0 : -1;
+}
+
+/* Appends a binding (the array has room: scope_init's cap) and makes it the name's newest. */
+static void bind(struct cquant__scope *s, value_t val) {
+  const int i = s->nv++;
+  s->v[i] = val;
+  uint32_t h = name_hash(val.name) & s->hmask;
+  while (s->hkey[h] && strcmp(s->hkey[h], val.name)) h = (h + 1) & s->hmask;
+  s->hkey[h] = val.name, s->hidx[h] = i;
+}
+
+/* The newest binding of a name, innermost scope first; *local: found in s itself. A binding
+ * freed after its last reader has the name "": an older one of the same name (a graph input
+ * that repeats an initializer's, IR < 4) is then found by a scan of that scope, as before. */
 static value_t *lookup(const struct cquant__scope *s, const char *name, int *local) {
-  for (int depth = 0; s; s = s->parent, depth++)
-    for (int i = s->nv - 1; i >= 0; i--)
-      if (!strcmp(s->v[i].name, name)) {
-        if (local) *local = depth == 0;
-        return &s->v[i];
-      }
+  for (int depth = 0; s; s = s->parent, depth++) {
+    uint32_t h = name_hash(name) & s->hmask;
+    while (s->hkey[h] && strcmp(s->hkey[h], name)) h = (h + 1) & s->hmask;
+    if (!s->hkey[h]) continue; /* never bound here */
+    value_t *x = &s->v[s->hidx[h]];
+    if (strcmp(x->name, name))
+      for (int i = s->hidx[h] - 1; i >= 0 && strcmp(x->name, name); i--) x = &s->v[i];
+    if (strcmp(x->name, name)) continue;
+    if (local) *local = depth == 0;
+    return x;
+  }
   return NULL;
 }
 
@@ -154,7 +193,7 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
     for (size_t k = 0; k < n->n_output; k++) {
       if (st) { cquant_array_free(&out[k]); continue; }
       const Onnx__NodeProto *at = nf ? g->node[folded[n_folded + nf - 1]] : n; /* folded: the last folded node's one output */
-      s->v[s->nv++] = (value_t){at->output[k] ? at->output[k] : "", out[k], 1, 0};
+      bind(s, (value_t){at->output[k] ? at->output[k] : "", out[k], 1, 0});
       if (observe && !cquant__is_container(out[k].dtype) && n->output[k] && *n->output[k] && !st) st = observe(user, n->output[k], &out[k]);
     }
     /* free every intermediate this node read for the last time: memory stays bounded by what is
@@ -193,9 +232,9 @@ static int take_outputs(struct cquant__scope *s, int n, const char *const *names
 }
 
 static void scope_free(struct cquant__scope *s) {
-  for (int i = 0; i < s->nv; i++)
+  for (int i = 0; s->v && i < s->nv; i++)
     if (s->v[i].owned) cquant_array_free(&s->v[i].a);
-  free(s->v);
+  free(s->v), free(s->hkey), free(s->hidx);
 }
 
 static const cquant__body_t *find_body(const cquant__opctx_t *ctx, const char *attr) {
@@ -222,12 +261,15 @@ int cquant__subgraph_run(cquant__opctx_t *ctx, const Onnx__NodeProto *node, cons
                               g->n_output, n_in, n_out);
   size_t cap = (size_t)b->n_inits + (size_t)n_in + 1;
   for (size_t i = 0; i < g->n_node; i++) cap += g->node[i]->n_output;
-  struct cquant__scope s = {calloc(cap, sizeof(value_t)), 0, ctx->scope};
-  if (!s.v) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx run: out of memory");
-  for (int i = 0; i < b->n_inits; i++) s.v[s.nv++] = (value_t){b->init_names[i], b->inits[i], 0, 1};
+  struct cquant__scope s;
+  if (scope_init(&s, cap, ctx->scope)) {
+    scope_free(&s);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx run: out of memory");
+  }
+  for (int i = 0; i < b->n_inits; i++) bind(&s, (value_t){b->init_names[i], b->inits[i], 0, 1});
   for (int i = 0; i < n_in; i++) {
     const char *name = g->input[i]->name ? g->input[i]->name : "";
-    if (in[i]) s.v[s.nv++] = (value_t){name, *in[i], 0, 0};
+    if (in[i]) bind(&s, (value_t){name, *in[i], 0, 0});
   }
   int st = run_nodes(ctx->m, g, b->ops, b->last_use, (cquant__body_t **const *)b->subs, &s, NULL, 0);
   const char *names[64];
@@ -258,11 +300,13 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
   memset(outputs, 0, sizeof(cquant_array_t) * (size_t)m->n_outputs);
   size_t cap = (size_t)m->n_inits + (size_t)m->n_inputs + 1; /* one binding per graph input */
   for (size_t i = 0; i < g->n_node; i++) cap += g->node[i]->n_output;
-  value_t *v = calloc(cap, sizeof *v);
-  if (!v) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx run: out of memory");
-  struct cquant__scope s = {v, 0, NULL};
+  struct cquant__scope s;
+  if (scope_init(&s, cap, NULL)) {
+    scope_free(&s);
+    return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "onnx run: out of memory");
+  }
   int st = CQUANT_STATUS_OK;
-  for (int i = 0; i < m->n_inits; i++) v[s.nv++] = (value_t){m->init_names[i], m->inits[i], 0, 1};
+  for (int i = 0; i < m->n_inits; i++) bind(&s, (value_t){m->init_names[i], m->inits[i], 0, 1});
   for (int i = 0; i < m->n_inputs && !st; i++) {
     int found = -1;
     for (int j = 0; j < n_inputs; j++)
@@ -272,7 +316,7 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
       /* a tensor or sequence given for an optional input: an optional that holds a copy of it */
       cquant_array_t o;
       if (!(st = cquant__opt_alloc(&o, 1)) && (st = cquant__array_copy(&inputs[found], &cquant__elems(&o)[0]))) cquant_array_free(&o);
-      if (!st) v[s.nv++] = (value_t){m->inputs[i], o, 1, 0};
+      if (!st) bind(&s, (value_t){m->inputs[i], o, 1, 0});
     } else if (m->input_types[i] >= 0 && (int)inputs[found].dtype != m->input_types[i])
       st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "graph input '%s' must be %s, got %s", m->inputs[i],
                          cquant_dtype_info((cquant_dtype_t)m->input_types[i])->name,
@@ -280,7 +324,7 @@ int cquant_onnx_run_ex(const cquant_onnx_model_t *m, int n_inputs, const char *c
     else if (!cquant_dtype_info(inputs[found].dtype))
       st = cquant__error(CQUANT_STATUS_INVALID_ARGUMENT, "graph input '%s' has an unknown element type", m->inputs[i]);
     else {
-      v[s.nv++] = (value_t){m->inputs[i], inputs[found], 0, 0};
+      bind(&s, (value_t){m->inputs[i], inputs[found], 0, 0});
       if (observe && !cquant__is_container(inputs[found].dtype)) st = observe(user, m->inputs[i], &inputs[found]);
     }
   }
