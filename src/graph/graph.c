@@ -37,6 +37,7 @@ void cquant__graph_free(cquant__graph_t *g) {
   for (int i = 0; i < g->n_init; i++) cquant_array_free(&g->init[i]);
   free(g->init);
   free(g->init_name);
+  free(g->init_ix);
   free(g->node);
   while (g->arena) {
     struct cquant__arena_blk *n = g->arena->next;
@@ -63,10 +64,35 @@ static int push_node(cquant__graph_t *g, Onnx__NodeProto *n) {
   return 0;
 }
 
+static uint32_t name_hash(const char *p) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+  return h;
+}
+
+/* Indexes initializer i by name (the table kept at most half full: rebuilt twice as large). A
+ * linear search per lookup made PTQ's passes quadratic in the initializers (15% of swin_t's). */
+static int init_ix_put(cquant__graph_t *g, int i) {
+  if (2 * (g->n_init + 1) > g->init_ix_cap) {
+    int cap = g->init_ix_cap ? 2 * g->init_ix_cap : 64;
+    while (2 * (g->n_init + 1) > cap) cap *= 2;
+    int *t = calloc((size_t)cap, sizeof *t);
+    if (!t) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+    free(g->init_ix);
+    g->init_ix = t, g->init_ix_cap = cap;
+    for (int j = 0; j < g->n_init; j++)
+      if (j != i) init_ix_put(g, j); /* fits: no recursion into the rebuild */
+  }
+  uint32_t h = name_hash(g->init_name[i]) & (uint32_t)(g->init_ix_cap - 1);
+  while (g->init_ix[h]) h = (h + 1) & (uint32_t)(g->init_ix_cap - 1);
+  g->init_ix[h] = i + 1;
+  return 0;
+}
+
 int cquant__graph_init_find(const cquant__graph_t *g, const char *name) {
-  if (!name || !*name) return -1;
-  for (int i = g->n_init - 1; i >= 0; i--)
-    if (!strcmp(g->init_name[i], name)) return i;
+  if (!name || !*name || !g->init_ix) return -1;
+  for (uint32_t h = name_hash(name) & (uint32_t)(g->init_ix_cap - 1); g->init_ix[h]; h = (h + 1) & (uint32_t)(g->init_ix_cap - 1))
+    if (!strcmp(g->init_name[g->init_ix[h] - 1], name)) return g->init_ix[h] - 1;
   return -1;
 }
 
@@ -88,7 +114,7 @@ int cquant__graph_init_add(cquant__graph_t *g, const char *name, cquant_array_t 
   g->init_name[g->n_init] = nm;
   g->init[g->n_init++] = *a;
   memset(a, 0, sizeof *a);
-  return 0;
+  return init_ix_put(g, g->n_init - 1);
 }
 
 const char *cquant__graph_scalar(cquant__graph_t *g, const char *name, cquant_dtype_t dt, double v) {
@@ -490,13 +516,21 @@ static int build_proto(cquant__graph_t *g, Onnx__ModelProto **out, char *used) {
   gp->name = sg->name ? sg->name : "cquant";
   gp->n_node = (size_t)g->n_node;
   gp->node = g->node;
-  /* initializers that some node reads */
+  /* initializers that some node reads (the names read: one set, not a scan per initializer) */
+  strset_t rd = {0};
+  size_t nread = sg->n_output + 2;
+  for (int j = 0; j < g->n_node; j++) nread += g->node[j]->n_input;
+  rd.cap = 16;
+  while (rd.cap < 2 * nread) rd.cap *= 2;
+  if (!(rd.slot = calloc(rd.cap, sizeof *rd.slot))) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+  for (int j = 0; j < g->n_node; j++)
+    for (size_t k = 0; k < g->node[j]->n_input; k++)
+      if (g->node[j]->input[k]) set_add(&rd, g->node[j]->input[k]);
+  for (size_t o = 0; o < sg->n_output; o++)
+    if (sg->output[o]->name) set_add(&rd, sg->output[o]->name);
   size_t ni = 0;
   for (int i = 0; i < g->n_init; i++) {
-    int u = 0;
-    for (int j = 0; j < g->n_node && !u; j++)
-      for (size_t k = 0; k < g->node[j]->n_input && !u; k++) u = !strcmp(g->node[j]->input[k], g->init_name[i]);
-    for (size_t o = 0; o < sg->n_output && !u; o++) u = sg->output[o]->name && !strcmp(sg->output[o]->name, g->init_name[i]);
+    int u = set_has(&rd, g->init_name[i]);
     if (!u) u = cquant__graph_read_by_subgraph(g, g->init_name[i]); /* an If/Loop/Scan body reads it by name */
     if (used) used[i] = (char)u;
     if (!u) continue;
@@ -511,12 +545,16 @@ static int build_proto(cquant__graph_t *g, Onnx__ModelProto **out, char *used) {
     t->raw_data.len = cquant__tensor_raw_size(&g->init[i]);
     void *pb = NULL; /* int4/uint4: packed two per byte */
     if (cquant__tensor_raw_packs(&g->init[i])) {
-      if (!(pb = cquant__graph_alloc(g, t->raw_data.len + 1))) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+      if (!(pb = cquant__graph_alloc(g, t->raw_data.len + 1))) {
+        free(rd.slot);
+        return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+      }
       if (mp->ir_version < 10) mp->ir_version = 10; /* INT4/UINT4 are IR version 10 */
     }
     t->raw_data.data = (uint8_t *)cquant__tensor_raw(&g->init[i], pb);
     tpp[ni++] = t;
   }
+  free(rd.slot);
   gp->n_initializer = ni;
   gp->initializer = tpp;
   size_t nin = 0;

@@ -17,6 +17,7 @@ typedef struct cquant__graph {
   char **init_name;
   cquant_array_t *init;
   int n_init, cap_init;
+  int *init_ix, init_ix_cap;     /* init names by FNV-1a, open addressing: index + 1, 0 empty */
   int64_t opset;                 /* ai.onnx version to write */
   int use_ms;                    /* 1: com.microsoft ops present (domain version 1) */
   int n_meta;
