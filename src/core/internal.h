@@ -188,6 +188,14 @@ static inline void cquant__qgrid(int bits, int is_signed, unsigned flags, int32_
 
 /* Clamp to [lo, hi] exactly as maxps(v, lo) then minps(v, hi): those return the second operand
  * unless the first is strictly greater (smaller), so NaN goes to lo and -0 against +0 gives +0. */
+/* FNV-1a of a NUL-terminated string: the key of the name tables (the loader's last readers, the
+ * executor's scopes, the graph passes' sets and initializer index). */
+static inline uint64_t cquant__name_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
 static inline float cquant__clampf(float v, float lo, float hi) {
   v = (v > lo) ? v : lo;
   return (v < hi) ? v : hi;

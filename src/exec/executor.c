@@ -59,12 +59,6 @@ struct cquant__scope {
   uint32_t hmask;
 };
 
-static uint32_t name_hash(const char *p) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
-  return h;
-}
-
 /* Room for cap bindings: the value array and the table (0 on success). */
 static int scope_init(struct cquant__scope *s, size_t cap, const struct cquant__scope *parent) {
   uint32_t size = 16;
@@ -80,7 +74,7 @@ static int scope_init(struct cquant__scope *s, size_t cap, const struct cquant__
 static void bind(struct cquant__scope *s, value_t val) {
   const int i = s->nv++;
   s->v[i] = val;
-  uint32_t h = name_hash(val.name) & s->hmask;
+  uint32_t h = (uint32_t)cquant__name_hash(val.name) & s->hmask;
   while (s->hkey[h] && strcmp(s->hkey[h], val.name)) h = (h + 1) & s->hmask;
   s->hkey[h] = val.name, s->hidx[h] = i;
 }
@@ -90,7 +84,7 @@ static void bind(struct cquant__scope *s, value_t val) {
  * that repeats an initializer's, IR < 4) is then found by a scan of that scope, as before. */
 static value_t *lookup(const struct cquant__scope *s, const char *name, int *local) {
   for (int depth = 0; s; s = s->parent, depth++) {
-    uint32_t h = name_hash(name) & s->hmask;
+    uint32_t h = (uint32_t)cquant__name_hash(name) & s->hmask;
     while (s->hkey[h] && strcmp(s->hkey[h], name)) h = (h + 1) & s->hmask;
     if (!s->hkey[h]) continue; /* never bound here */
     value_t *x = &s->v[s->hidx[h]];

@@ -64,12 +64,6 @@ static int push_node(cquant__graph_t *g, Onnx__NodeProto *n) {
   return 0;
 }
 
-static uint32_t name_hash(const char *p) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
-  return h;
-}
-
 /* Indexes initializer i by name (the table kept at most half full: rebuilt twice as large). A
  * linear search per lookup made PTQ's passes quadratic in the initializers (15% of swin_t's). */
 static int init_ix_put(cquant__graph_t *g, int i) {
@@ -83,7 +77,7 @@ static int init_ix_put(cquant__graph_t *g, int i) {
     for (int j = 0; j < g->n_init; j++)
       if (j != i) init_ix_put(g, j); /* fits: no recursion into the rebuild */
   }
-  uint32_t h = name_hash(g->init_name[i]) & (uint32_t)(g->init_ix_cap - 1);
+  uint32_t h = (uint32_t)cquant__name_hash(g->init_name[i]) & (uint32_t)(g->init_ix_cap - 1);
   while (g->init_ix[h]) h = (h + 1) & (uint32_t)(g->init_ix_cap - 1);
   g->init_ix[h] = i + 1;
   return 0;
@@ -91,7 +85,7 @@ static int init_ix_put(cquant__graph_t *g, int i) {
 
 int cquant__graph_init_find(const cquant__graph_t *g, const char *name) {
   if (!name || !*name || !g->init_ix) return -1;
-  for (uint32_t h = name_hash(name) & (uint32_t)(g->init_ix_cap - 1); g->init_ix[h]; h = (h + 1) & (uint32_t)(g->init_ix_cap - 1))
+  for (uint32_t h = (uint32_t)cquant__name_hash(name) & (uint32_t)(g->init_ix_cap - 1); g->init_ix[h]; h = (h + 1) & (uint32_t)(g->init_ix_cap - 1))
     if (!strcmp(g->init_name[g->init_ix[h] - 1], name)) return g->init_ix[h] - 1;
   return -1;
 }
@@ -360,21 +354,15 @@ typedef struct {
   size_t cap, n;
 } strset_t;
 
-static size_t fnv(const char *s) {
-  size_t h = 1469598103934665603ull;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
-}
-
 static int set_has(const strset_t *s, const char *k) {
-  for (size_t i = fnv(k) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+  for (size_t i = (size_t)cquant__name_hash(k) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
     if (!s->slot[i]) return 0;
     if (!strcmp(s->slot[i], k)) return 1;
   }
 }
 
 static void set_add(strset_t *s, const char *k) {
-  size_t i = fnv(k) & (s->cap - 1);
+  size_t i = (size_t)cquant__name_hash(k) & (s->cap - 1);
   for (; s->slot[i]; i = (i + 1) & (s->cap - 1))
     if (!strcmp(s->slot[i], k)) return;
   s->slot[i] = k;

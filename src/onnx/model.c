@@ -154,9 +154,7 @@ typedef struct {
 } last_read_t;
 
 static size_t *last_read_slot(last_read_t *t, const char *name) {
-  size_t h = 1469598103934665603u;
-  for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211u;
-  size_t i = h & t->mask;
+  size_t i = (size_t)cquant__name_hash(name) & t->mask;
   while (t->key[i] && strcmp(t->key[i], name)) i = (i + 1) & t->mask;
   if (!t->key[i]) t->key[i] = name, t->last[i] = 0;
   return &t->last[i];
