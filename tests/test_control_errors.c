@@ -378,5 +378,51 @@ static void test_last_readers(void) {
   }
 }
 
-TH_MAIN(T(test_last_readers), T(test_scan_axes_directions), T(test_sequence_round_trips), T(test_nesting_limit), T(test_optional_input_and_sequence_output), T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
+/* Constant nodes: the value is made on the first run and kept (borrowed by each run, constant for
+ * the operators' caches); a Constant that is also a graph output is handed out as a copy (the
+ * caller may change or free it), and every run computes the same y = (x W) k. */
+static void test_constant_nodes(void) {
+  static const char *xw[] = {"x", "w"}, *pk[] = {"p", "k"}, *o_w[] = {"w"}, *o_k[] = {"k"}, *o_p[] = {"p"}, *o_y[] = {"y"}, *x_in[] = {"x"};
+  static const char *outs[] = {"y", "w"};
+  int64_t *wd = tb_malloc(2 * sizeof *wd);
+  wd[0] = 4, wd[1] = 3;
+  Onnx__TensorProto *wt = tensor("w", 2, wd, -1, 1);
+  Onnx__AttributeProto *wa = tb_calloc(1, sizeof *wa), *ka = tb_calloc(1, sizeof *ka);
+  onnx__attribute_proto__init(wa), onnx__attribute_proto__init(ka);
+  wa->name = "value", wa->has_type = 1, wa->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR, wa->t = wt;
+  ka->name = "value_float", ka->has_type = 1, ka->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, ka->has_f = 1, ka->f = 2.0f;
+  Onnx__NodeProto *n[4] = {node_n("Constant", "cw", 0, NULL, 1, o_w), node_n("Constant", "ck", 0, NULL, 1, o_k), node_n("MatMul", "mm", 2, xw, 1, o_p),
+                           node_n("Mul", "mul", 2, pk, 1, o_y)};
+  with_attrs(n[0], 1, &wa), with_attrs(n[1], 1, &ka);
+  cquant_onnx_model_t *m = load_model(graph("consts", 4, n, 1, x_in, 2, outs, 0, NULL));
+  CHECK(m != NULL);
+  if (!m) return;
+  const float *w = wt->float_data;
+  for (int run = 0; run < 3; run++) {
+    cquant_array_t x, y[2];
+    const int64_t xd[2] = {2, 4};
+    CHECK(cquant_array_alloc(&x, CQUANT_DT_F32, 2, xd) == 0);
+    for (int i = 0; i < 8; i++) ((float *)x.data)[i] = (float)(i - 3 + run);
+    const char *names[1] = {"x"};
+    const int st = cquant_onnx_run(m, 1, names, &x, y);
+    CHECKF(st == 0, "run %d: %s", run, cquant_last_error());
+    if (!st) {
+      int bad = y[0].numel != 6 || y[1].numel != 12;
+      for (int r = 0; r < 2 && !bad; r++)
+        for (int c = 0; c < 3; c++) {
+          float acc = 0;
+          for (int k = 0; k < 4; k++) acc += ((const float *)x.data)[r * 4 + k] * w[k * 3 + c];
+          bad |= fabsf(((const float *)y[0].data)[r * 3 + c] - 2.0f * acc) > 1e-5f * (1 + fabsf(acc));
+        }
+      for (int i = 0; i < 12 && !bad; i++) bad |= ((const float *)y[1].data)[i] != w[i];
+      CHECKF(!bad, "run %d: y or the Constant output w differ", run);
+      for (int i = 0; i < 12 && !bad; i++) ((float *)y[1].data)[i] = 99.0f; /* the caller's copy: the next run must not see it */
+      cquant_array_free(&y[0]), cquant_array_free(&y[1]);
+    }
+    cquant_array_free(&x);
+  }
+  cquant_onnx_free(m);
+}
+
+TH_MAIN(T(test_last_readers), T(test_constant_nodes), T(test_scan_axes_directions), T(test_sequence_round_trips), T(test_nesting_limit), T(test_optional_input_and_sequence_output), T(test_if_runs), T(test_missing_outer_value), T(test_if_branch_counts_differ), T(test_loop_runs), T(test_loop_negative_trip_count),
         T(test_loop_past_iteration_guard), T(test_loop_past_byte_guard))

@@ -8,6 +8,7 @@
 #include "exec/ops/conv_fuse.h"
 #include "exec/ops/conv_par.h"
 #include "exec/ops/nn_internal.h"
+#include "exec/ops/tensor_internal.h"
 
 int cquant__input_is_const(const cquant__opctx_t *ctx, int k) { return ctx && ctx->m && k >= 0 && k < 32 && (ctx->const_mask >> k & 1); }
 
@@ -102,6 +103,32 @@ static const cquant_array_t *get_value(void *scope, const char *name) {
   return v ? &v->a : NULL;
 }
 
+static void free_cached_array(void *p) {
+  cquant_array_free(p);
+  free(p);
+}
+
+/* A top-level Constant node's value: made on the model's first run and kept in the node's cache
+ * slot (freed with the model); *out is a view of it, which the executor binds as borrowed and
+ * constant (not freed after its last reader; operators may cache what they derive from it, as
+ * from an initializer: weights given as Constant nodes, as paddle2onnx and older exporters write
+ * them, are then packed once). Making it anew every run was 2,760 copies a run of swin_t. */
+static int constant_value(cquant__opctx_t *ctx, const Onnx__NodeProto *n, cquant_array_t *out) {
+  const cquant_array_t *c = cquant__cache_get(ctx, n);
+  if (!c) {
+    cquant_array_t *made = calloc(1, sizeof *made);
+    if (!made) return cquant__node_error(n, CQUANT_STATUS_OUT_OF_MEMORY, "out of memory");
+    const int st = cquant__op_tensor_constant(ctx, n, NULL, 0, made, 1);
+    if (st) {
+      free(made);
+      return st;
+    }
+    c = cquant__cache_put(ctx, n, made, free_cached_array); /* another run's, if it stored one first */
+  }
+  *out = *c;
+  return CQUANT_STATUS_OK;
+}
+
 /* Runs the nodes of graph g (operators ops, last readers last_use, subgraphs subs) in scope s,
  * whose value table has room for every node output. top: the model's own graph (observe and
  * profile see its values, the per-node cache and constant inputs apply). */
@@ -167,12 +194,15 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
     /* a Conv with the Add and activation after it folded in (conv_fuse.h): not when values are
      * observed; the folded nodes' values are never stored, the last one's output is the result */
     cquant__conv_epi_t epi;
+    /* a top-level Constant: its value made once per model, then bound as a borrowed constant */
+    const int const_node = top && ops[i]->fn == cquant__op_tensor_constant && n->n_output == 1;
     const size_t nf = top && !observe && !has_container && ops[i]->fn == cquant__op_nn_conv
                           ? (size_t)cquant__conv_fuse_plan(g, i, last_use, cquant__opset(&ctx), in, (int)n->n_input, get_value, s, &epi, folded + n_folded)
                           : 0;
     if (has_container && !ops[i]->containers)
       st = cquant__node_error(n, CQUANT_STATUS_INVALID_ARGUMENT, "an input is a sequence or optional; this operator takes tensors");
     else if (nf) st = cquant__op_conv_epi(&ctx, n, in, (int)n->n_input, out, (int)n->n_output, &epi);
+    else if (const_node) st = constant_value(&ctx, n, &out[0]);
     else st = ops[i]->fn(&ctx, n, in, (int)n->n_input, out, (int)n->n_output);
     if (profile) {
       clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -187,7 +217,7 @@ static int run_nodes(const cquant_onnx_model_t *m, const Onnx__GraphProto *g, co
     for (size_t k = 0; k < n->n_output; k++) {
       if (st) { cquant_array_free(&out[k]); continue; }
       const Onnx__NodeProto *at = nf ? g->node[folded[n_folded + nf - 1]] : n; /* folded: the last folded node's one output */
-      bind(s, (value_t){at->output[k] ? at->output[k] : "", out[k], 1, 0});
+      bind(s, (value_t){at->output[k] ? at->output[k] : "", out[k], !const_node, const_node});
       if (observe && !cquant__is_container(out[k].dtype) && n->output[k] && *n->output[k] && !st) st = observe(user, n->output[k], &out[k]);
     }
     /* free every intermediate this node read for the last time: memory stays bounded by what is
