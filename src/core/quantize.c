@@ -110,29 +110,9 @@ static int check_args(const void *a, const void *b, const cquant_qparams_t *qp, 
 
 static int threads_for(int64_t n) { return n >= (1 << 18) ? cquant_get_num_threads() : 1; }
 
-/* The loops below run on the executor's work-sharing pool (src/exec/ops/conv_par.c), as the
+/* The loops below run on the executor's work-sharing pool (cquant__par_for, conv_par.h), as the
  * operators around them in a model's run do: an OpenMP team's idle worker busy-waits for
- * milliseconds after a region and would take the core the pool's helper needs for the next node.
- * Items [0, count) in runs of about count / (4 threads), each item body(job, item). Every item
- * writes its own outputs: the result does not depend on how the items are cut. */
-typedef struct {
-  void (*body)(const void *job, int64_t item);
-  const void *job;
-  int64_t count, per;
-} par_for_t;
-
-static void par_for_unit(void *v, int64_t u, int worker) {
-  (void)worker;
-  const par_for_t *p = v;
-  const int64_t end = (u + 1) * p->per < p->count ? (u + 1) * p->per : p->count;
-  for (int64_t i = u * p->per; i < end; i++) p->body(p->job, i);
-}
-
-static void par_for(int threads, int64_t count, void (*body)(const void *, int64_t), const void *job) {
-  if (count <= 0) return;
-  par_for_t p = {body, job, count, threads > 1 ? (count + 4 * threads - 1) / (4 * threads) : count};
-  cquant__par_run(threads, (count + p.per - 1) / p.per, par_for_unit, &p);
-}
+ * milliseconds after a region and would take the core the pool's helper needs for the next node. */
 
 /* What every loop below reads: the input, the parameters, the output, the kernels. */
 typedef struct {
@@ -175,7 +155,7 @@ static void quant_runs(const float *x, const cquant_qparams_t *qp, void *out) {
   j.es = is_fp8(qp->dtype) ? 1 : container_bytes(j.c);
   walk_init(qp, &j.w);
   j.stream = (size_t)j.w.n * j.es >= STREAM_BYTES;
-  par_for(threads_for(j.w.n), j.w.count, quant_item, &j);
+  cquant__par_for(threads_for(j.w.n), j.w.count, quant_item, &j);
 }
 
 /* ---- packed sub-byte types: blocks of elements, quantized into a small buffer and packed ---- */
@@ -247,7 +227,7 @@ static void quant_block(const void *v, int64_t b) {
 static void quant_packed(const float *x, const cquant_qparams_t *qp, int bits, uint8_t *out) {
   qjob_t j = {.x = x, .qp = qp, .out = out, .k = cquant__kernels(), .c = container_of(qp->dtype), .bits = bits};
   walk_init(qp, &j.w);
-  par_for(threads_for(j.w.n), (j.w.n + PACK_BLOCK - 1) / PACK_BLOCK, quant_block, &j);
+  cquant__par_for(threads_for(j.w.n), (j.w.n + PACK_BLOCK - 1) / PACK_BLOCK, quant_block, &j);
 }
 
 int cquant_quantize(const float *x, const cquant_qparams_t *qp, cquant_layout_t layout, void *q) {
@@ -291,7 +271,7 @@ static void dequant_runs(const void *in, const cquant_qparams_t *qp, float *y) {
   j.es = is_fp8(qp->dtype) ? 1 : container_bytes(j.c);
   walk_init(qp, &j.w);
   j.stream = (size_t)j.w.n * sizeof(float) >= STREAM_BYTES;
-  par_for(threads_for(j.w.n), j.w.count, dequant_item, &j);
+  cquant__par_for(threads_for(j.w.n), j.w.count, dequant_item, &j);
 }
 
 static void dequant_block(const void *job, int64_t b) {
@@ -323,7 +303,7 @@ static void dequant_block(const void *job, int64_t b) {
 static int dequant_packed(const uint8_t *in, const cquant_qparams_t *qp, int bits, int is_signed, float *y) {
   qjob_t j = {.x = in, .qp = qp, .out = y, .k = cquant__kernels(), .c = container_of(qp->dtype), .bits = bits, .is_signed = is_signed, .bad = -1};
   walk_init(qp, &j.w);
-  par_for(threads_for(j.w.n), (j.w.n + PACK_BLOCK - 1) / PACK_BLOCK, dequant_block, &j);
+  cquant__par_for(threads_for(j.w.n), (j.w.n + PACK_BLOCK - 1) / PACK_BLOCK, dequant_block, &j);
   const int64_t bad = atomic_load(&j.bad);
   if (bad >= 0)
     return cquant__error(CQUANT_STATUS_OUT_OF_RANGE, "packed element %lld lies outside the narrow range [%d, %d]",
@@ -375,6 +355,6 @@ int cquant_fake_quantize(const float *x, const cquant_qparams_t *qp, float *y) {
   qjob_t j = {.x = x, .qp = qp, .out = y, .k = kernels_for(qp->dtype)};
   walk_init(qp, &j.w);
   j.stream = (size_t)j.w.n * sizeof(float) >= STREAM_BYTES;
-  par_for(threads_for(j.w.n), j.w.count, fq_item, &j);
+  cquant__par_for(threads_for(j.w.n), j.w.count, fq_item, &j);
   return CQUANT_STATUS_OK;
 }

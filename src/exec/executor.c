@@ -88,12 +88,11 @@ static value_t *lookup(const struct cquant__scope *s, const char *name, int *loc
     uint32_t h = (uint32_t)cquant__name_hash(name) & s->hmask;
     while (s->hkey[h] && strcmp(s->hkey[h], name)) h = (h + 1) & s->hmask;
     if (!s->hkey[h]) continue; /* never bound here */
-    value_t *x = &s->v[s->hidx[h]];
-    if (strcmp(x->name, name))
-      for (int i = s->hidx[h] - 1; i >= 0 && strcmp(x->name, name); i--) x = &s->v[i];
-    if (strcmp(x->name, name)) continue;
+    int i = s->hidx[h];
+    while (i >= 0 && strcmp(s->v[i].name, name)) i--;
+    if (i < 0) continue;
     if (local) *local = depth == 0;
-    return x;
+    return &s->v[i];
   }
   return NULL;
 }

@@ -64,22 +64,27 @@ static int push_node(cquant__graph_t *g, Onnx__NodeProto *n) {
   return 0;
 }
 
-/* Indexes initializer i by name (the table kept at most half full: rebuilt twice as large). A
- * linear search per lookup made PTQ's passes quadratic in the initializers (15% of swin_t's). */
-static int init_ix_put(cquant__graph_t *g, int i) {
-  if (2 * (g->n_init + 1) > g->init_ix_cap) {
-    int cap = g->init_ix_cap ? 2 * g->init_ix_cap : 64;
-    while (2 * (g->n_init + 1) > cap) cap *= 2;
-    int *t = calloc((size_t)cap, sizeof *t);
-    if (!t) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
-    free(g->init_ix);
-    g->init_ix = t, g->init_ix_cap = cap;
-    for (int j = 0; j < g->n_init; j++)
-      if (j != i) init_ix_put(g, j); /* fits: no recursion into the rebuild */
-  }
+static void init_ix_insert(cquant__graph_t *g, int i) {
   uint32_t h = (uint32_t)cquant__name_hash(g->init_name[i]) & (uint32_t)(g->init_ix_cap - 1);
   while (g->init_ix[h]) h = (h + 1) & (uint32_t)(g->init_ix_cap - 1);
   g->init_ix[h] = i + 1;
+}
+
+/* Indexes initializer i (the newest) by name, the table kept at most half full: rebuilt twice as
+ * large over every initializer when it would not be. A linear search per lookup made PTQ's passes
+ * quadratic in the initializers (15% of swin_t's). */
+static int init_ix_put(cquant__graph_t *g, int i) {
+  if (2 * (g->n_init + 1) <= g->init_ix_cap) {
+    init_ix_insert(g, i);
+    return 0;
+  }
+  int cap = g->init_ix_cap ? 2 * g->init_ix_cap : 64;
+  while (2 * (g->n_init + 1) > cap) cap *= 2;
+  int *t = calloc((size_t)cap, sizeof *t);
+  if (!t) return cquant__error(CQUANT_STATUS_OUT_OF_MEMORY, "graph: out of memory");
+  free(g->init_ix);
+  g->init_ix = t, g->init_ix_cap = cap;
+  for (int j = 0; j < g->n_init; j++) init_ix_insert(g, j);
   return 0;
 }
 

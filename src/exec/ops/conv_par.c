@@ -92,6 +92,25 @@ static void *helper(void *arg) {
   return NULL;
 }
 
+typedef struct {
+  cquant__par_item_fn body;
+  const void *job;
+  int64_t count, per;
+} par_for_t;
+
+static void par_for_unit(void *v, int64_t u, int worker) {
+  (void)worker;
+  const par_for_t *p = v;
+  const int64_t end = (u + 1) * p->per < p->count ? (u + 1) * p->per : p->count;
+  for (int64_t i = u * p->per; i < end; i++) p->body(p->job, i);
+}
+
+void cquant__par_for(int threads, int64_t count, cquant__par_item_fn body, const void *job) {
+  if (count <= 0) return;
+  par_for_t p = {body, job, count, threads > 1 ? (count + 4 * threads - 1) / (4 * threads) : count};
+  cquant__par_run(threads, (count + p.per - 1) / p.per, par_for_unit, &p);
+}
+
 void cquant__par_run(int threads, int64_t units, cquant__par_fn fn, void *ctx) {
   if (threads > PAR_MAX + 1) threads = PAR_MAX + 1;
   if (threads > units) threads = (int)units;

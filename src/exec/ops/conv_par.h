@@ -11,6 +11,12 @@
 typedef void (*cquant__par_fn)(void *ctx, int64_t unit, int worker);
 void cquant__par_run(int threads, int64_t units, cquant__par_fn fn, void *ctx);
 
+/* Items [0, count), each body(job, item), over cquant__par_run in runs of about count / (4 threads)
+ * (one run on one thread). For loops whose items write their own outputs: the result does not
+ * depend on how the runs are cut. */
+typedef void (*cquant__par_item_fn)(const void *job, int64_t item);
+void cquant__par_for(int threads, int64_t count, cquant__par_item_fn body, const void *job);
+
 /* OpenBLAS single-threaded from a model's run on (set at the start of every run, left so: setting
  * it back would start OpenBLAS's workers again). The executor splits its work over the pool above,
  * each unit calling a single-threaded BLAS: an idle OpenBLAS worker busy-waits (sched_yield) for

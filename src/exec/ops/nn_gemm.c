@@ -38,29 +38,25 @@ static void mm_unit(void *vj, int64_t u, int worker) {
     cquant__sgemm(0, j->tb, i1 - i0, j->N, j->K, j->alpha, j->a + i0 * j->lda, j->lda, j->b, j->ldb, 0.0f, j->y + i0 * j->N, j->N);
 }
 
-/* Products [u per, (u + 1) per) of a batched float32 MatMul (operands as float32), a unit of
- * cquant__par_run: product t's offsets from its index on the broadcast batch axes bshape, strides
- * sa, sb in matrices (0 on a broadcast axis). */
+/* Product t of a batched float32 MatMul (operands as float32), an item of cquant__par_for: its
+ * offsets from its index on the broadcast batch axes bshape, strides sa, sb in matrices (0 on a
+ * broadcast axis). */
 typedef struct {
   int r;
-  int64_t M, N, K, nb, per, bshape[CQUANT_MAX_DIMS], sa[CQUANT_MAX_DIMS], sb[CQUANT_MAX_DIMS];
+  int64_t M, N, K, bshape[CQUANT_MAX_DIMS], sa[CQUANT_MAX_DIMS], sb[CQUANT_MAX_DIMS];
   const float *a, *b;
   float *y;
 } bmm_job_t;
 
-static void bmm_unit(void *vj, int64_t u, int worker) {
-  (void)worker;
+static void bmm_product(const void *vj, int64_t t) {
   const bmm_job_t *j = vj;
-  const int64_t t1 = (u + 1) * j->per < j->nb ? (u + 1) * j->per : j->nb;
-  for (int64_t t = u * j->per; t < t1; t++) {
-    int64_t oa = 0, ob = 0, rest = t;
-    for (int d = j->r - 1; d >= 0; d--) {
-      const int64_t i = rest % j->bshape[d];
-      rest /= j->bshape[d];
-      oa += i * j->sa[d], ob += i * j->sb[d];
-    }
-    cquant__sgemm(0, 0, j->M, j->N, j->K, 1.0f, j->a + oa * j->M * j->K, j->K, j->b + ob * j->K * j->N, j->N, 0.0f, j->y + t * j->M * j->N, j->N);
+  int64_t oa = 0, ob = 0, rest = t;
+  for (int d = j->r - 1; d >= 0; d--) {
+    const int64_t i = rest % j->bshape[d];
+    rest /= j->bshape[d];
+    oa += i * j->sa[d], ob += i * j->sb[d];
   }
+  cquant__sgemm(0, 0, j->M, j->N, j->K, 1.0f, j->a + oa * j->M * j->K, j->K, j->b + ob * j->K * j->N, j->N, 0.0f, j->y + t * j->M * j->N, j->N);
 }
 
 /* y (M x N, ldy N) = op(a) op(b) with a of lda columns, b of ldb columns (transposes ta, tb), for
@@ -251,11 +247,9 @@ int cquant__op_nn_matmul(cquant__opctx_t *ctx, const Onnx__NodeProto *node, cons
              cquant__conv_threads((double)nb * (double)M * (double)N * (double)K / 8) > 1) {
     /* float32 products too small to split one by one (attention's heads and windows): runs of
      * whole products over the pool, each sgemm single-threaded as in the loop below */
-    const int threads = cquant_get_num_threads();
-    bmm_job_t j = {.r = r, .M = M, .N = N, .K = K, .a = ad, .b = bd, .y = yd, .nb = nb};
+    bmm_job_t j = {.r = r, .M = M, .N = N, .K = K, .a = ad, .b = bd, .y = yd};
     memcpy(j.bshape, bshape, sizeof bshape), memcpy(j.sa, sa, sizeof sa), memcpy(j.sb, sb, sizeof sb);
-    j.per = (nb + 4 * threads - 1) / (4 * threads);
-    cquant__par_run(threads, (nb + j.per - 1) / j.per, bmm_unit, &j);
+    cquant__par_for(cquant_get_num_threads(), nb, bmm_product, &j);
   } else {
     int64_t idx[CQUANT_MAX_DIMS] = {0};
     for (int64_t t = 0; t < nb; t++) {

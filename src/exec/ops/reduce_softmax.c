@@ -62,29 +62,24 @@ static void softmax_row_f32(const float *r, float *y, int64_t n, int mode) {
   }
 }
 
-/* Rows [u per, (u + 1) per) of a last-axis softmax, a unit of cquant__par_run. */
+/* Row o of a last-axis softmax, an item of cquant__par_for. */
 typedef struct {
   const float *x;
   float *y;
-  int64_t len, outer, per;
+  int64_t len;
   int mode;
 } sm_job_t;
 
-static void sm_unit(void *vj, int64_t u, int worker) {
-  (void)worker;
+static void sm_row(const void *vj, int64_t o) {
   const sm_job_t *j = vj;
-  const int64_t o1 = (u + 1) * j->per < j->outer ? (u + 1) * j->per : j->outer;
-  for (int64_t o = u * j->per; o < o1; o++) softmax_row_f32(j->x + o * j->len, j->y + o * j->len, j->len, j->mode);
+  softmax_row_f32(j->x + o * j->len, j->y + o * j->len, j->len, j->mode);
 }
 
 /* float32 softmax / log-softmax of rows [outer][len][inner]; work holds 2 * inner floats. */
 static void softmax_f32(const float *x, float *y, int mode, int64_t outer, int64_t len, int64_t inner, float *work) {
-  if (inner == 1) { /* rows split over the pool when there is enough work: about four runs a thread */
-    const int threads = outer > 1 && outer * len >= (1 << 16) ? cquant_get_num_threads() : 1;
-    sm_job_t j = {.x = x, .y = y, .len = len, .outer = outer, .mode = mode};
-    j.per = threads > 1 ? (outer + 4 * threads - 1) / (4 * threads) : outer;
-    j.per = j.per < 1 ? 1 : j.per;
-    cquant__par_run(threads, (outer + j.per - 1) / j.per, sm_unit, &j);
+  if (inner == 1) { /* rows split over the pool when there is enough work */
+    const sm_job_t j = {.x = x, .y = y, .len = len, .mode = mode};
+    cquant__par_for(outer > 1 && outer * len >= (1 << 16) ? cquant_get_num_threads() : 1, outer, sm_row, &j);
     return;
   }
   float *mx = work, *sum = work + inner;

@@ -166,44 +166,39 @@ static void roi_sample(double y, double x, int64_t H, int64_t W, sample_t *s) {
   s->w[0] = hy * hx, s->w[1] = hy * lx, s->w[2] = ly * hx, s->w[3] = ly * lx;
 }
 
-/* Channels [u cper, (u + 1) cper) of roi r (its samples smp, per output bin), a unit of
- * cquant__par_run: each output the average (or max) of its bin's bilinear samples, in double;
+/* Channel c of roi r (its samples smp, per output bin), an item of cquant__par_for: each output the average (or max) of its bin's bilinear samples, in double;
  * float32 X read directly, the other float types through cquant__get_f64 (the same values). */
 typedef struct {
   const cquant_array_t *x;
   cquant_array_t *y;
   const sample_t *smp;
-  int64_t per, C, HW, P, b, r, cper;
+  int64_t per, C, HW, P, b, r;
   double cnt;
   int maxm;
 } roi_job_t;
 
-static void roi_unit(void *vj, int64_t u, int worker) {
-  (void)worker;
+static void roi_channel(const void *vj, int64_t c) {
   const roi_job_t *j = vj;
-  const int64_t c1 = (u + 1) * j->cper < j->C ? (u + 1) * j->cper : j->C;
   const float *xf = j->x->dtype == CQUANT_DT_F32 ? j->x->data : NULL;
   float *yf = j->y->dtype == CQUANT_DT_F32 ? j->y->data : NULL;
-  for (int64_t c = u * j->cper; c < c1; c++) {
-    const int64_t base = (j->b * j->C + c) * j->HW;
-    for (int64_t pb = 0; pb < j->P; pb++) {
-      double v = 0;
-      for (int64_t s = 0; s < j->per; s++) {
-        const sample_t *q = &j->smp[pb * j->per + s];
-        double xv[4];
-        for (int k = 0; k < 4; k++) xv[k] = xf ? (double)xf[base + q->p[k]] : cquant__get_f64(j->x, base + q->p[k]);
-        if (j->maxm) {
-          double m = q->w[0] * xv[0];
-          for (int k = 1; k < 4; k++) m = fmax(m, q->w[k] * xv[k]);
-          v = s ? fmax(v, m) : m;
-        } else {
-          for (int k = 0; k < 4; k++) v += q->w[k] * xv[k];
-        }
+  const int64_t base = (j->b * j->C + c) * j->HW;
+  for (int64_t pb = 0; pb < j->P; pb++) {
+    double v = 0;
+    for (int64_t s = 0; s < j->per; s++) {
+      const sample_t *q = &j->smp[pb * j->per + s];
+      double xv[4];
+      for (int k = 0; k < 4; k++) xv[k] = xf ? (double)xf[base + q->p[k]] : cquant__get_f64(j->x, base + q->p[k]);
+      if (j->maxm) {
+        double m = q->w[0] * xv[0];
+        for (int k = 1; k < 4; k++) m = fmax(m, q->w[k] * xv[k]);
+        v = s ? fmax(v, m) : m;
+      } else {
+        for (int k = 0; k < 4; k++) v += q->w[k] * xv[k];
       }
-      const int64_t o = (j->r * j->C + c) * j->P + pb;
-      if (yf) yf[o] = (float)(j->maxm ? v : v / j->cnt);
-      else cquant__set_f64(j->y, o, j->maxm ? v : v / j->cnt);
     }
+    const int64_t o = (j->r * j->C + c) * j->P + pb;
+    if (yf) yf[o] = (float)(j->maxm ? v : v / j->cnt);
+    else cquant__set_f64(j->y, o, j->maxm ? v : v / j->cnt);
   }
 }
 
@@ -268,10 +263,7 @@ CQUANT__VISION_OP(cquant__op_roi_align) {
     roi_job_t j = {.x = x, .y = &out[0], .smp = smp, .per = gh * gw, .cnt = gh * gw > 0 ? (double)(gh * gw) : 1.0, .C = C, .HW = H * W,
                    .P = OH * OW, .b = b, .r = r, .maxm = maxm};
     /* channels over the pool where the roi's samples are many (a keypoint head's 14 x 14 bins) */
-    const int threads = (double)C * (double)j.P * (double)(j.per > 0 ? j.per : 1) >= 1e5 ? cquant_get_num_threads() : 1;
-    j.cper = threads > 1 ? (C + 4 * threads - 1) / (4 * threads) : C;
-    j.cper = j.cper < 1 ? 1 : j.cper;
-    cquant__par_run(threads, (C + j.cper - 1) / j.cper, roi_unit, &j);
+    cquant__par_for((double)C * (double)j.P * (double)(j.per > 0 ? j.per : 1) >= 1e5 ? cquant_get_num_threads() : 1, C, roi_channel, &j);
   }
   free(smp);
   if (st) cquant_array_free(&out[0]);
